@@ -1,0 +1,47 @@
+// The `hotdeal` binary's configuration: one field per command-line flag. Every flag has an
+// environment twin HOTDEAL_<NAME> (dashes become underscores); a flag beats its twin, the twin
+// beats the default. Parsing and --help live in flags.cc; nothing else reads the environment.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace hotdeal::app {
+
+enum class LogMode { kKafka, kNone };
+enum class AckMode { kDurable, kMemory };
+
+struct ServeConfig {
+  // Network.
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 8080;
+  std::uint32_t threads = 1;  // one io_context, one acceptor, one engine worker each
+  std::uint32_t connections_max = 10'000;
+  std::uint32_t body_bytes_max = 16 * 1024;
+  std::uint32_t header_bytes_max = 8 * 1024;
+  std::uint32_t idle_timeout_ms = 30'000;     // keep-alive connection with no request
+  std::uint32_t request_timeout_ms = 10'000;  // from first byte to a whole request
+  std::uint32_t shutdown_grace_ms = 5'000;    // drain bound on SIGINT/SIGTERM
+
+  // Access.
+  std::string admin_token;  // empty: admin routes always answer 401
+
+  // Engine.
+  std::uint32_t campaigns_max = 1024;
+  std::uint32_t idempotency_window_seconds = 600;
+
+  // Durable log and write-behind.
+  LogMode log = LogMode::kKafka;
+  AckMode ack = AckMode::kDurable;
+  std::string kafka_brokers = "127.0.0.1:19092";
+  std::string kafka_topic = "hotdeal.events";
+  bool persister = true;  // run the Kafka-to-MySQL writer inside `serve`
+  std::string mysql_host = "127.0.0.1";
+  std::uint16_t mysql_port = 13306;
+  std::string mysql_user = "hotdeal";
+  std::string mysql_password = "hotdeal";
+  std::string mysql_database = "hotdeal";
+  std::string data_dir = "var/hotdeal";  // the owner lock file lives here
+};
+
+}  // namespace hotdeal::app

@@ -1,0 +1,101 @@
+// The campaign allocator: decides every claim and order in memory. Knows nothing of HTTP,
+// Kafka or MySQL, reads no clock and does no I/O.
+//
+// Threading: the data-plane calls (claims, orders, reads) may be made from any number of
+// worker threads at once, each passing its own WorkerId (two threads must never share one).
+// They take no lock and do not allocate in the steady state. The control-plane calls
+// (CreateCampaign, CloseCampaign, ListCampaigns) may take a mutex; they never block the data
+// plane. Apply is for recovery and runs before any worker starts.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hotdeal/engine/event.h"
+#include "hotdeal/engine/types.h"
+
+namespace hotdeal::engine {
+
+struct EngineOptions {
+  std::uint32_t workers = 1;          // WorkerId values are 0 .. workers-1
+  std::uint32_t campaigns_max = 1024;  // the campaign table is sized once
+  std::uint32_t stock_max = 10'000'000;  // per campaign; bounds what one creation may reserve
+  // Idempotency keys are remembered for at least this long, in a table of fixed size; a key
+  // older than the window is forgotten and a retry with it is decided afresh.
+  std::chrono::seconds idempotency_window{600};
+  std::uint32_t idempotency_keys_max = 1 << 20;
+};
+
+// The result of a data-plane decision. `value` is set for kCreated, kReplayed and kOk, and
+// for kAlreadyClaimed (the user's existing claim). `ticket` is what the durable log gave the
+// event, for callers that wait for it before answering.
+template <class T>
+struct Decision {
+  Outcome outcome = Outcome::kInvalid;
+  std::optional<T> value;
+  LogTicket ticket;
+};
+
+// Per-campaign memory, known when the campaign is created (bytes for its fixed tables).
+struct CampaignFootprint {
+  std::size_t bytes = 0;
+  std::uint32_t users_max = 0;   // distinct users the ledger can hold
+  std::uint32_t orders_max = 0;  // orders the order table can hold
+};
+
+class Engine {
+ public:
+  Engine(EngineOptions options, EventSink& sink);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Control plane.
+  Decision<CampaignView> CreateCampaign(const CampaignSpec& spec, TimePoint now);
+  Decision<CampaignView> CloseCampaign(const CampaignId& id, TimePoint now);
+  Decision<CampaignView> GetCampaign(const CampaignId& id, TimePoint now) const;
+  std::vector<CampaignView> ListCampaigns(TimePoint now) const;
+  std::optional<CampaignFootprint> Footprint(const CampaignId& id) const;
+
+  // Coupons: at most one claim per user. The duplicate check and the stock decrement are one
+  // decision: a duplicate or rejected request never takes a unit.
+  Decision<Claim> ClaimCoupon(WorkerId worker, const CampaignId& campaign, const UserId& user,
+                              const std::optional<IdempotencyKey>& key, TimePoint now);
+  Decision<Claim> GetClaim(const CampaignId& campaign, const UserId& user) const;
+
+  // Sale orders: reserve `quantity` units at once, up to per_user_limit over the user's
+  // reserved and confirmed orders. A reservation not confirmed by expires_at expires.
+  Decision<Order> PlaceOrder(WorkerId worker, const CampaignId& campaign, const UserId& user,
+                             std::int64_t quantity, const std::optional<IdempotencyKey>& key,
+                             TimePoint now);
+  Decision<Order> ConfirmOrder(WorkerId worker, OrderId id, const UserId& user, TimePoint now);
+  Decision<Order> CancelOrder(WorkerId worker, OrderId id, const UserId& user, TimePoint now);
+  Decision<Order> GetOrder(OrderId id, TimePoint now) const;
+
+  // Expires the reservations due at `now` that belong to `worker`'s share of the timer
+  // structure, returning their units to stock. Each worker calls it from its own loop.
+  // Returns how many orders expired.
+  std::size_t ExpireDue(WorkerId worker, TimePoint now);
+
+  // The durable log did not persist `event` (and says so for certain): undo its decision.
+  void Revert(const Event& event);
+
+  // Recovery: rebuild state by applying logged events in log order, before serving.
+  void Apply(const Event& event);
+
+  // Text forms of server-made ids, for the API; Parse* answer nullopt for anything the
+  // engine could not have made.
+  static std::string FormatClaimId(ClaimId id);
+  static std::string FormatOrderId(OrderId id);
+  static std::optional<ClaimId> ParseClaimId(std::string_view text);
+  static std::optional<OrderId> ParseOrderId(std::string_view text);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hotdeal::engine

@@ -1,0 +1,69 @@
+// Events: one per decision, the only thing the engine tells the outside world. The durable log
+// (persistence/) stores them; replaying them through Engine::Apply rebuilds the engine's state.
+// The engine defines the sink interface and never knows what is behind it.
+#pragma once
+
+#include <cstdint>
+
+#include "hotdeal/engine/types.h"
+
+namespace hotdeal::engine {
+
+enum class EventType : std::uint8_t {
+  kCampaignCreated,  // spec
+  kCampaignClosed,   // closed early by an admin
+  kClaimGranted,     // claim_id, user, coupon_code
+  kClaimVoided,      // an in-doubt claim settled as not persisted; its unit returns to stock
+  kOrderReserved,    // order_id, user, quantity, amount, expires_at
+  kOrderConfirmed,   // order_id
+  kOrderCancelled,   // order_id, quantity returns to stock
+  kOrderExpired,     // order_id, quantity returns to stock
+  kOrderVoided,      // an in-doubt reservation settled as not persisted
+};
+
+// Bumped when a field changes meaning; docs/events.md documents each version.
+inline constexpr std::uint32_t kEventVersion = 1;
+
+// Fixed-size value: building one on the hot path allocates nothing (`spec.name` is empty for
+// every type but kCampaignCreated, and an empty std::string does not allocate).
+struct Event {
+  EventType type = EventType::kCampaignCreated;
+  // Unique within the campaign. Events appended by one worker carry increasing numbers; no
+  // counter is shared between workers, so a hot campaign does not fight over one cache line.
+  std::uint64_t seq = 0;
+  TimePoint at{};
+  CampaignId campaign;
+  UserId user;
+  ClaimId claim_id;
+  OrderId order_id;
+  CouponCode coupon_code;
+  std::uint32_t quantity = 0;
+  std::int64_t amount = 0;
+  TimePoint expires_at{};
+  CampaignSpec spec;  // kCampaignCreated only
+};
+
+// Where a ticket for an appended event can be found again; 0 means "nothing to wait for".
+struct LogTicket {
+  std::uint64_t value = 0;
+};
+
+// Implemented by the durable log. Called on the deciding worker's thread after the decision is
+// made and before anyone else can see it, so one claim's or order's events arrive in causal
+// order. Must not block and must not throw.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+
+  // nullopt: the log cannot take the event now (queue full, broker gone). The engine then
+  // undoes the decision and answers Outcome::kLogUnavailable.
+  virtual std::optional<LogTicket> Append(WorkerId worker, const Event& event) noexcept = 0;
+};
+
+// Accepts everything and keeps nothing: `--log none`, benchmarks and engine unit tests.
+class DiscardSink final : public EventSink {
+ public:
+  std::optional<LogTicket> Append(WorkerId, const Event&) noexcept override { return LogTicket{}; }
+};
+
+}  // namespace hotdeal::engine

@@ -1,0 +1,139 @@
+// Value types shared by the engine's callers: ids, times, outcomes and the records the engine
+// hands out. Plain data only; nothing here allocates on the hot path or does I/O.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace hotdeal::engine {
+
+// The engine never reads a clock: every call takes `now`, so tests and replay are exact.
+using TimePoint = std::chrono::sys_time<std::chrono::microseconds>;
+
+// A client-given id: `[A-Za-z0-9_-]{1,64}`, stored inline so that a request never allocates.
+// Distinct tags make a user id and a campaign id different types.
+template <class Tag>
+class ShortId {
+ public:
+  static constexpr std::size_t kSizeMax = 64;
+
+  // Empty if `text` is not a valid id; the only way to make a non-empty one.
+  static std::optional<ShortId> Parse(std::string_view text) noexcept {
+    if (text.empty() || text.size() > kSizeMax) return std::nullopt;
+    for (char c : text) {
+      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '_' || c == '-';
+      if (!ok) return std::nullopt;
+    }
+    ShortId id;
+    id.size_ = static_cast<std::uint8_t>(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) id.bytes_[i] = text[i];
+    return id;
+  }
+
+  std::string_view view() const noexcept { return {bytes_.data(), size_}; }
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  friend bool operator==(const ShortId& a, const ShortId& b) noexcept {
+    return a.view() == b.view();
+  }
+
+ private:
+  std::array<char, kSizeMax> bytes_{};
+  std::uint8_t size_ = 0;
+};
+
+using CampaignId = ShortId<struct CampaignIdTag>;
+using UserId = ShortId<struct UserIdTag>;
+// Clients choose idempotency keys under the same rules as ids.
+using IdempotencyKey = ShortId<struct IdempotencyKeyTag>;
+
+// Ids the server makes. Opaque to clients; the engine formats and parses their text form.
+// A claim or order id names its campaign, so `/v1/orders/{id}` needs no campaign in the path.
+struct ClaimId {
+  std::uint64_t value = 0;
+  friend bool operator==(ClaimId, ClaimId) = default;
+};
+struct OrderId {
+  std::uint64_t value = 0;
+  friend bool operator==(OrderId, OrderId) = default;
+};
+// Random, unguessable (not derived from a counter): whoever holds it can redeem the coupon.
+struct CouponCode {
+  std::array<char, 16> text{};  // Crockford base32, no padding
+  std::string_view view() const noexcept { return {text.data(), text.size()}; }
+  friend bool operator==(const CouponCode&, const CouponCode&) = default;
+};
+
+enum class CampaignKind : std::uint8_t { kCoupon, kSale };
+enum class CampaignStatus : std::uint8_t { kScheduled, kLive, kSoldOut, kEnded };
+enum class OrderStatus : std::uint8_t { kReserved, kConfirmed, kCancelled, kExpired };
+
+// What a decision came to. The gateway maps each to one HTTP status in a single switch with
+// no `default:`, so adding a value here makes the compiler point at every place to update.
+enum class Outcome : std::uint8_t {
+  kOk,
+  kCreated,          // a new claim, order or campaign
+  kReplayed,         // an idempotency key seen before: the first decision, answered again
+  kInvalid,          // an argument the API forbids (quantity <= 0, ...)
+  kNotFound,         // unknown campaign, claim or order, or an order of another user
+  kNotStarted,       // before starts_at
+  kEnded,            // at or after ends_at, or closed early
+  kSoldOut,          // no unit free
+  kAlreadyClaimed,   // this user holds a coupon of this campaign already
+  kLimitExceeded,    // the order would take the user past per_user_limit
+  kConflict,         // campaign id taken, wrong kind, or an order not in a state to move
+  kOverCapacity,     // a table fixed at creation is full; retry later (503)
+  kLogUnavailable,   // the durable log refused the event; the decision was undone (503)
+};
+
+struct CampaignSpec {
+  CampaignId id;
+  CampaignKind kind = CampaignKind::kCoupon;
+  std::string name;  // control plane only; never touched per request
+  std::uint32_t stock = 0;
+  std::uint32_t per_user_limit = 1;
+  TimePoint starts_at{};
+  std::optional<TimePoint> ends_at;  // nullopt: never
+  std::int64_t price = 0;            // minor units, sale only
+  std::uint32_t hold_seconds = 0;    // sale only
+};
+
+// A campaign as GET shows it, computed at `now`.
+struct CampaignView {
+  CampaignSpec spec;
+  std::uint32_t remaining = 0;  // not claimed and not held by a live reservation
+  CampaignStatus status = CampaignStatus::kScheduled;
+};
+
+struct Claim {
+  ClaimId id;
+  CampaignId campaign;
+  UserId user;
+  CouponCode coupon_code;
+  TimePoint created_at{};
+};
+
+struct Order {
+  OrderId id;
+  CampaignId campaign;
+  UserId user;
+  std::uint32_t quantity = 0;
+  std::int64_t amount = 0;  // price * quantity, minor units
+  OrderStatus status = OrderStatus::kReserved;
+  TimePoint created_at{};
+  TimePoint expires_at{};
+};
+
+// Index of the calling worker thread, 0 .. workers-1. Each gateway thread passes its own, so
+// per-worker state (stock stripes, id counters, counters for metrics) needs no thread_local
+// look-up and is written by one thread only.
+struct WorkerId {
+  std::uint32_t value = 0;
+};
+
+}  // namespace hotdeal::engine
