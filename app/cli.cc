@@ -1,0 +1,117 @@
+// Subcommands and the serve flags; see cli.h.
+#include "cli.h"
+
+#include <charconv>
+#include <ostream>
+#include <string>
+#include <thread>
+
+namespace hotdeal::app {
+namespace {
+
+constexpr std::string_view kUsage =
+    "hotdeal: a flash-sale and first-come coupon engine.\n"
+    "\n"
+    "Usage: hotdeal <command> [flags]\n"
+    "\n"
+    "Commands:\n"
+    "  serve    run the HTTP gateway, the engine and the durable log\n"
+    "  version  print the version\n"
+    "  help     print this text; 'hotdeal <command> --help' lists a command's flags\n";
+
+// HOST:PORT, with the host a name or an IPv4 address ([v6]:port also accepted).
+std::optional<std::string> SetListen(std::string_view text, ServeConfig& config) {
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return "must be HOST:PORT";
+  std::string_view host = text.substr(0, colon);
+  std::string_view port_text = text.substr(colon + 1);
+  if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
+  unsigned port = 0;
+  auto [end, error] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (error != std::errc{} || end != port_text.data() + port_text.size() || port > 65535 ||
+      host.empty()) {
+    return "must be HOST:PORT with PORT from 0 to 65535";
+  }
+  config.listen_host = std::string(host);
+  config.listen_port = static_cast<std::uint16_t>(port);
+  return std::nullopt;
+}
+
+}  // namespace
+
+void BindServeFlags(FlagSet& flags, ServeConfig& config) {
+  constexpr std::uint32_t kMany = 1'000'000'000;
+  flags.AddCustom(
+      "listen", "address and port to serve HTTP on",
+      [&config](std::string_view text) { return SetListen(text, config); },
+      [&config] { return config.listen_host + ":" + std::to_string(config.listen_port); });
+  flags.Add("threads", "worker threads: one event loop, acceptor and engine worker each",
+            &config.threads, 1, std::max(1u, 4 * std::thread::hardware_concurrency()));
+  flags.Add("connections-max", "open connections at most; more are refused",
+            &config.connections_max, 1, kMany);
+  flags.Add("body-bytes-max", "largest request body; larger answers 413", &config.body_bytes_max,
+            64, 1 << 24);
+  flags.Add("header-bytes-max", "largest request header; larger answers 413",
+            &config.header_bytes_max, 512, 1 << 20);
+  flags.Add("idle-timeout-ms", "close a keep-alive connection idle this long",
+            &config.idle_timeout_ms, 1, kMany);
+  flags.Add("request-timeout-ms", "a request must arrive whole within this",
+            &config.request_timeout_ms, 1, kMany);
+  flags.Add("shutdown-grace-ms", "on SIGINT/SIGTERM, wait this long for in-flight requests",
+            &config.shutdown_grace_ms, 0, kMany);
+  flags.Add("admin-token", "bearer token for admin routes; empty refuses them all",
+            &config.admin_token);
+  flags.Add("campaigns-max", "campaigns the engine can hold", &config.campaigns_max, 1, 1 << 20);
+  flags.Add("idempotency-window-seconds", "how long an Idempotency-Key is remembered",
+            &config.idempotency_window_seconds, 1, 7 * 24 * 3600);
+  flags.AddChoice("log", "durable log: kafka, or none (no durability; benchmarks, HTTP tests)",
+                  &config.log, {{"kafka", LogMode::kKafka}, {"none", LogMode::kNone}});
+  flags.AddChoice("ack", "answer after Kafka persisted the event, or at once from memory",
+                  &config.ack, {{"durable", AckMode::kDurable}, {"memory", AckMode::kMemory}});
+  flags.Add("kafka-brokers", "bootstrap brokers, host:port[,host:port]", &config.kafka_brokers);
+  flags.Add("kafka-topic", "topic of the event log", &config.kafka_topic);
+  flags.Add("persister", "run the Kafka-to-MySQL writer inside serve", &config.persister);
+  flags.Add("mysql-host", "MySQL/MariaDB host", &config.mysql_host);
+  flags.Add("mysql-port", "MySQL/MariaDB port", &config.mysql_port);
+  flags.Add("mysql-user", "MySQL/MariaDB user", &config.mysql_user);
+  flags.Add("mysql-password", "MySQL/MariaDB password", &config.mysql_password);
+  flags.Add("mysql-database", "MySQL/MariaDB database", &config.mysql_database);
+  flags.Add("data-dir", "folder for the owner lock and local state", &config.data_dir);
+}
+
+int RunCli(const std::vector<std::string_view>& args,
+           const std::function<const char*(const char*)>& getenv, std::ostream& out,
+           std::ostream& err, const std::function<int(const ServeConfig&)>& run_serve) {
+  if (args.empty()) {
+    err << kUsage;
+    return kExitUsage;
+  }
+  std::string_view command = args[0];
+  std::vector<std::string_view> rest(args.begin() + 1, args.end());
+  if (command == "help" || command == "--help" || command == "-h") {
+    out << kUsage;
+    return 0;
+  }
+  if (command == "version" || command == "--version") {
+    out << "hotdeal " << HOTDEAL_VERSION << "\n";
+    return 0;
+  }
+  if (command == "serve") {
+    ServeConfig config;
+    FlagSet flags("serve");
+    BindServeFlags(flags, config);
+    if (!rest.empty() && (rest[0] == "--help" || rest[0] == "-h")) {
+      out << flags.Help();
+      return 0;
+    }
+    if (auto error = flags.Parse(rest, getenv)) {
+      err << "hotdeal serve: " << *error << "\n(see 'hotdeal serve --help')\n";
+      return kExitUsage;
+    }
+    return run_serve(config);
+  }
+  err << "hotdeal: unknown command '" << command << "'\n\n" << kUsage;
+  return kExitUsage;
+}
+
+}  // namespace hotdeal::app

@@ -1,0 +1,88 @@
+// Command-line flags with environment twins: `--threads 4` or HOTDEAL_THREADS=4. A flag beats
+// its twin, the twin beats the default. Each flag binds to one field of a config struct, so
+// --help can print the defaults straight from a default-constructed config.
+// Start-up code only: this allocates freely and must never run per request.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace hotdeal::app {
+
+class FlagSet {
+ public:
+  // Sets a field from text; answers an error message, or nullopt when the text was valid.
+  using Setter = std::function<std::optional<std::string>(std::string_view)>;
+  // Renders a field's current value for --help.
+  using Printer = std::function<std::string()>;
+
+  explicit FlagSet(std::string command) : command_(std::move(command)) {}
+
+  void Add(std::string name, std::string help, std::string* field);
+  void Add(std::string name, std::string help, std::uint16_t* field);
+  void Add(std::string name, std::string help, std::uint32_t* field, std::uint32_t min,
+           std::uint32_t max);
+  void Add(std::string name, std::string help, bool* field);
+  // A field of any enum-like type chosen by name, e.g. --log kafka|none.
+  template <class T>
+  void AddChoice(std::string name, std::string help, T* field,
+                 std::vector<std::pair<std::string, T>> choices);
+  // A field fed by a custom parser, e.g. --listen HOST:PORT.
+  void AddCustom(std::string name, std::string help, Setter setter, Printer printer);
+
+  // Applies the environment twins, then `args` (without the program and command names).
+  // Answers an error message for an unknown flag, a missing or bad value.
+  std::optional<std::string> Parse(const std::vector<std::string_view>& args,
+                                   const std::function<const char*(const char*)>& getenv);
+
+  // `--name value  (env HOTDEAL_NAME, default ...)` per flag.
+  std::string Help() const;
+
+  // The environment twin of a flag name: listen-host -> HOTDEAL_LISTEN_HOST.
+  static std::string EnvName(std::string_view flag);
+
+ private:
+  struct Flag {
+    std::string help;
+    Setter set;
+    Printer print;
+    std::string default_text;
+  };
+  void Insert(std::string name, std::string help, Setter setter, Printer printer);
+
+  std::string command_;
+  std::map<std::string, Flag> flags_;  // sorted, so --help reads alphabetically
+};
+
+template <class T>
+void FlagSet::AddChoice(std::string name, std::string help, T* field,
+                        std::vector<std::pair<std::string, T>> choices) {
+  std::string names;
+  for (const auto& [text, value] : choices)
+    names += (names.empty() ? "" : "|") + text;
+  Setter setter = [field, choices, names](std::string_view text) -> std::optional<std::string> {
+    for (const auto& [candidate, value] : choices) {
+      if (candidate == text) {
+        *field = value;
+        return std::nullopt;
+      }
+    }
+    return "must be one of " + names;
+  };
+  Printer printer = [field, choices]() -> std::string {
+    for (const auto& [text, value] : choices) {
+      if (value == *field) return text;
+    }
+    return "?";
+  };
+  Insert(std::move(name), std::move(help) + " (" + names + ")", std::move(setter),
+         std::move(printer));
+}
+
+}  // namespace hotdeal::app

@@ -1,0 +1,15 @@
+// Entry point of the `hotdeal` binary: hands the arguments and the environment to RunCli.
+#include <cstdlib>
+#include <iostream>
+#include <string_view>
+#include <vector>
+
+#include "cli.h"
+#include "serve.h"
+
+int main(int argc, char** argv) {
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  return hotdeal::app::RunCli(
+      args, [](const char* name) { return std::getenv(name); }, std::cout, std::cerr,
+      hotdeal::app::RunServe);
+}

@@ -1,0 +1,91 @@
+// RunCli: subcommands, serve's flags and the exit codes scripts rely on.
+#include "cli.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <sstream>
+
+namespace hotdeal::app {
+namespace {
+
+struct CliRun {
+  int code = -1;
+  std::string out;
+  std::string err;
+  std::optional<ServeConfig> served;
+};
+
+CliRun RunHotdeal(std::vector<std::string_view> args, std::map<std::string, std::string> env = {}) {
+  CliRun run;
+  std::ostringstream out;
+  std::ostringstream err;
+  auto getenv = [&env](const char* name) -> const char* {
+    auto it = env.find(name);
+    return it == env.end() ? nullptr : it->second.c_str();
+  };
+  run.code = RunCli(args, getenv, out, err, [&run](const ServeConfig& config) {
+    run.served = config;
+    return 0;
+  });
+  run.out = out.str();
+  run.err = err.str();
+  return run;
+}
+
+TEST(CliTest, NoCommandIsUsageError) {
+  CliRun run = RunHotdeal({});
+  EXPECT_EQ(run.code, kExitUsage);
+  EXPECT_NE(run.err.find("Usage"), std::string::npos);
+}
+
+TEST(CliTest, UnknownCommandIsUsageError) {
+  CliRun run = RunHotdeal({"sell"});
+  EXPECT_EQ(run.code, kExitUsage);
+  EXPECT_NE(run.err.find("unknown command 'sell'"), std::string::npos);
+}
+
+TEST(CliTest, ServeHelpListsFlagsAndDoesNotServe) {
+  CliRun run = RunHotdeal({"serve", "--help"});
+  EXPECT_EQ(run.code, 0);
+  EXPECT_FALSE(run.served.has_value());
+  for (const char* flag : {"--listen", "--threads", "--admin-token", "--log", "--ack",
+                           "--kafka-brokers", "--mysql-host", "HOTDEAL_MYSQL_PASSWORD"}) {
+    EXPECT_NE(run.out.find(flag), std::string::npos) << flag;
+  }
+}
+
+TEST(CliTest, ServeParsesFlagsAndTwins) {
+  CliRun run = RunHotdeal({"serve", "--listen", "0.0.0.0:9000", "--log", "none", "--ack=memory"},
+                          {{"HOTDEAL_THREADS", "2"}, {"HOTDEAL_ADMIN_TOKEN", "s3cret"}});
+  ASSERT_EQ(run.code, 0) << run.err;
+  ASSERT_TRUE(run.served.has_value());
+  EXPECT_EQ(run.served->listen_host, "0.0.0.0");
+  EXPECT_EQ(run.served->listen_port, 9000);
+  EXPECT_EQ(run.served->threads, 2u);
+  EXPECT_EQ(run.served->admin_token, "s3cret");
+  EXPECT_EQ(run.served->log, LogMode::kNone);
+  EXPECT_EQ(run.served->ack, AckMode::kMemory);
+}
+
+TEST(CliTest, BadServeValueExitsTwoWithoutServing) {
+  for (auto args : std::vector<std::vector<std::string_view>>{{"serve", "--listen", "nowhere"},
+                                                              {"serve", "--listen", "host:70000"},
+                                                              {"serve", "--log", "disk"},
+                                                              {"serve", "--threads", "0"},
+                                                              {"serve", "--bogus", "1"}}) {
+    CliRun run = RunHotdeal(args);
+    EXPECT_EQ(run.code, kExitUsage) << args[1];
+    EXPECT_FALSE(run.served.has_value());
+    EXPECT_NE(run.err.find("hotdeal serve:"), std::string::npos);
+  }
+}
+
+TEST(CliTest, VersionPrintsVersion) {
+  CliRun run = RunHotdeal({"version"});
+  EXPECT_EQ(run.code, 0);
+  EXPECT_EQ(run.out.rfind("hotdeal ", 0), 0u);
+}
+
+}  // namespace
+}  // namespace hotdeal::app
