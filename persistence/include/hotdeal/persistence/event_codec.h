@@ -1,0 +1,61 @@
+// The event codec: engine::Event <-> one versioned JSON document per Kafka message, so the log
+// stays readable with kcat. docs/events.md is the field-by-field contract.
+//
+// Must never: allocate when encoding (it writes into a caller's fixed buffer), throw, or accept
+// a document it does not fully understand (unknown version, type or field is an error value).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "hotdeal/engine/event.h"
+
+namespace hotdeal::persistence {
+
+// Largest encoded event. Every type but campaign_created is under 400 bytes; the bound is for
+// the campaign name, which the encoder refuses rather than truncate.
+inline constexpr std::size_t kEventBytesMax = 4096;
+using EventBuffer = std::array<char, kEventBytesMax>;
+
+enum class CodecError : std::uint8_t {
+  kOk,
+  kTooLarge,        // encoding would not fit kEventBytesMax / the document is longer
+  kMalformed,       // not JSON, not an object, wrong JSON type, duplicate key, bad UTF-8
+  kUnknownVersion,  // "v" is not a version this build understands
+  kUnknownType,     // "type" names no EventType
+  kUnknownField,    // a key this version does not define for this type
+  kMissingField,    // a field the type requires is absent
+  kBadValue,        // a field out of range or an id the API forbids
+};
+
+std::string_view CodecErrorName(CodecError error) noexcept;
+std::string_view EventTypeName(engine::EventType type) noexcept;
+
+// Encodes `event` into `out`. On success `text` is a view into `out`.
+struct Encoded {
+  CodecError error = CodecError::kOk;
+  std::string_view text;
+};
+Encoded EncodeEvent(const engine::Event& event, EventBuffer& out) noexcept;
+
+// Decodes documents one at a time with a reusable parser and padded buffer: no allocation per
+// event except the campaign name of campaign_created. Not thread-safe: one per thread.
+class EventDecoder {
+ public:
+  EventDecoder();
+  ~EventDecoder();
+  EventDecoder(const EventDecoder&) = delete;
+  EventDecoder& operator=(const EventDecoder&) = delete;
+
+  // On kOk `out` holds the event; otherwise `out` is unspecified.
+  CodecError Decode(std::string_view bytes, engine::Event& out) noexcept;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hotdeal::persistence

@@ -1,0 +1,467 @@
+// Event codec implementation: a hand-rolled writer into a fixed buffer (no allocation) and a
+// strict simdjson DOM reader (it validates the whole document, trailing bytes included). The field
+// set of each type lives in one table, kFieldsOf, used by both directions so encoder and decoder
+// cannot drift apart.
+#include "hotdeal/persistence/event_codec.h"
+
+#include <simdjson.h>
+
+#include <charconv>
+#include <cstring>
+
+namespace hotdeal::persistence {
+namespace {
+
+using engine::Event;
+using engine::EventType;
+
+// One bit per JSON key. The order here is the order the encoder writes.
+enum Field : std::uint32_t {
+  kV = 1u << 0,
+  kType = 1u << 1,
+  kSeq = 1u << 2,
+  kAtUs = 1u << 3,
+  kCampaign = 1u << 4,
+  kUser = 1u << 5,
+  kClaimId = 1u << 6,
+  kOrderId = 1u << 7,
+  kCouponCode = 1u << 8,
+  kQuantity = 1u << 9,
+  kAmount = 1u << 10,
+  kExpiresAtUs = 1u << 11,
+  kKind = 1u << 12,
+  kName = 1u << 13,
+  kStock = 1u << 14,
+  kPerUserLimit = 1u << 15,
+  kStartsAtUs = 1u << 16,
+  kEndsAtUs = 1u << 17,
+  kPrice = 1u << 18,
+  kHoldSeconds = 1u << 19,
+};
+
+constexpr std::uint32_t kBase = kV | kType | kSeq | kAtUs | kCampaign;
+constexpr std::uint32_t kOrderBase = kBase | kUser | kOrderId | kQuantity;
+
+// Exactly the keys each type carries (docs/events.md). A document with fewer is kMissingField,
+// with others kUnknownField.
+constexpr std::uint32_t FieldsOf(EventType type) noexcept {
+  switch (type) {
+    case EventType::kCampaignCreated:
+      return kBase | kKind | kName | kStock | kPerUserLimit | kStartsAtUs | kEndsAtUs | kPrice |
+             kHoldSeconds;
+    case EventType::kCampaignClosed:
+      return kBase;
+    case EventType::kClaimGranted:
+      return kBase | kUser | kClaimId | kCouponCode;
+    case EventType::kClaimVoided:
+      return kBase | kUser | kClaimId;
+    case EventType::kOrderReserved:
+      return kOrderBase | kAmount | kExpiresAtUs;
+    case EventType::kOrderConfirmed:
+    case EventType::kOrderCancelled:
+    case EventType::kOrderExpired:
+    case EventType::kOrderVoided:
+      return kOrderBase;
+  }
+  return 0;
+}
+
+constexpr std::array<std::pair<EventType, std::string_view>, 9> kTypeNames{{
+    {EventType::kCampaignCreated, "campaign_created"},
+    {EventType::kCampaignClosed, "campaign_closed"},
+    {EventType::kClaimGranted, "claim_granted"},
+    {EventType::kClaimVoided, "claim_voided"},
+    {EventType::kOrderReserved, "order_reserved"},
+    {EventType::kOrderConfirmed, "order_confirmed"},
+    {EventType::kOrderCancelled, "order_cancelled"},
+    {EventType::kOrderExpired, "order_expired"},
+    {EventType::kOrderVoided, "order_voided"},
+}};
+
+constexpr std::array<std::pair<Field, std::string_view>, 20> kFieldNames{{
+    {kV, "v"},
+    {kType, "type"},
+    {kSeq, "seq"},
+    {kAtUs, "at_us"},
+    {kCampaign, "campaign"},
+    {kUser, "user"},
+    {kClaimId, "claim_id"},
+    {kOrderId, "order_id"},
+    {kCouponCode, "coupon_code"},
+    {kQuantity, "quantity"},
+    {kAmount, "amount"},
+    {kExpiresAtUs, "expires_at_us"},
+    {kKind, "kind"},
+    {kName, "name"},
+    {kStock, "stock"},
+    {kPerUserLimit, "per_user_limit"},
+    {kStartsAtUs, "starts_at_us"},
+    {kEndsAtUs, "ends_at_us"},
+    {kPrice, "price"},
+    {kHoldSeconds, "hold_seconds"},
+}};
+
+std::optional<Field> FieldNamed(std::string_view key) noexcept {
+  for (const auto& [field, name] : kFieldNames) {
+    if (name == key) return field;
+  }
+  return std::nullopt;
+}
+
+std::optional<EventType> TypeNamed(std::string_view name) noexcept {
+  for (const auto& [type, text] : kTypeNames) {
+    if (text == name) return type;
+  }
+  return std::nullopt;
+}
+
+std::string_view KindName(engine::CampaignKind kind) noexcept {
+  switch (kind) {
+    case engine::CampaignKind::kCoupon:
+      return "coupon";
+    case engine::CampaignKind::kSale:
+      return "sale";
+  }
+  return "";
+}
+
+// Crockford base32 alphabet: what a coupon code may contain.
+bool IsCouponChar(char c) noexcept {
+  return (c >= '0' && c <= '9') ||
+         (c >= 'A' && c <= 'Z' && c != 'I' && c != 'L' && c != 'O' && c != 'U');
+}
+
+bool IsCouponCode(std::string_view text) noexcept {
+  if (text.size() != engine::CouponCode{}.text.size()) return false;
+  for (char c : text) {
+    if (!IsCouponChar(c)) return false;
+  }
+  return true;
+}
+
+std::int64_t Micros(engine::TimePoint t) noexcept {
+  return t.time_since_epoch().count();
+}
+engine::TimePoint FromMicros(std::int64_t us) noexcept {
+  return engine::TimePoint{std::chrono::microseconds{us}};
+}
+
+// Appends to a fixed buffer; once full it stays full and the result is discarded.
+class Writer {
+ public:
+  explicit Writer(EventBuffer& out)
+      : begin_(out.data()), pos_(out.data()), end_(pos_ + out.size()) {}
+
+  bool overflow() const noexcept { return overflow_; }
+  std::string_view text() const noexcept {
+    return {begin_, static_cast<std::size_t>(pos_ - begin_)};
+  }
+
+  void Raw(std::string_view s) noexcept {
+    if (overflow_ || static_cast<std::size_t>(end_ - pos_) < s.size()) {
+      overflow_ = true;
+      return;
+    }
+    std::memcpy(pos_, s.data(), s.size());
+    pos_ += s.size();
+  }
+  void Key(Field field) noexcept {
+    Raw(pos_ == begin_ + 1 ? "\"" : ",\"");
+    for (const auto& [f, name] : kFieldNames) {
+      if (f == field) Raw(name);
+    }
+    Raw("\":");
+  }
+  template <class Int>
+  void Number(Int value) noexcept {
+    if (overflow_) return;
+    auto [ptr, ec] = std::to_chars(pos_, end_, value);
+    if (ec != std::errc{}) {
+      overflow_ = true;
+      return;
+    }
+    pos_ = ptr;
+  }
+  // Escapes what JSON requires; bytes >= 0x80 pass through (the caller checked UTF-8).
+  void String(std::string_view s) noexcept {
+    Raw("\"");
+    for (char c : s) {
+      auto u = static_cast<unsigned char>(c);
+      if (c == '"' || c == '\\') {
+        const char escaped[2] = {'\\', c};
+        Raw({escaped, 2});
+      } else if (u < 0x20) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        const char escaped[6] = {'\\', 'u', '0', '0', kHex[u >> 4], kHex[u & 0xf]};
+        Raw({escaped, 6});
+      } else {
+        Raw({&c, 1});
+      }
+    }
+    Raw("\"");
+  }
+
+ private:
+  char* begin_;
+  char* pos_;
+  char* end_;
+  bool overflow_ = false;
+};
+
+void WriteFields(const Event& e, std::uint32_t fields, Writer& w) noexcept {
+  // Keys in kFieldNames order, each written only if the type carries it.
+  auto has = [fields](Field f) { return (fields & f) != 0; };
+  w.Key(kV), w.Number(engine::kEventVersion);
+  w.Key(kType), w.String(EventTypeName(e.type));
+  w.Key(kSeq), w.Number(e.seq);
+  w.Key(kAtUs), w.Number(Micros(e.at));
+  w.Key(kCampaign), w.String(e.campaign.view());
+  if (has(kUser)) w.Key(kUser), w.String(e.user.view());
+  if (has(kClaimId)) w.Key(kClaimId), w.Number(e.claim_id.value);
+  if (has(kOrderId)) w.Key(kOrderId), w.Number(e.order_id.value);
+  if (has(kCouponCode)) w.Key(kCouponCode), w.String(e.coupon_code.view());
+  if (has(kQuantity)) w.Key(kQuantity), w.Number(e.quantity);
+  if (has(kAmount)) w.Key(kAmount), w.Number(e.amount);
+  if (has(kExpiresAtUs)) w.Key(kExpiresAtUs), w.Number(Micros(e.expires_at));
+  if (!has(kKind)) return;
+  const engine::CampaignSpec& s = e.spec;
+  w.Key(kKind), w.String(KindName(s.kind));
+  w.Key(kName), w.String(s.name);
+  w.Key(kStock), w.Number(s.stock);
+  w.Key(kPerUserLimit), w.Number(s.per_user_limit);
+  w.Key(kStartsAtUs), w.Number(Micros(s.starts_at));
+  w.Key(kEndsAtUs);
+  if (s.ends_at) {
+    w.Number(Micros(*s.ends_at));
+  } else {
+    w.Raw("null");
+  }
+  w.Key(kPrice), w.Number(s.price);
+  w.Key(kHoldSeconds), w.Number(s.hold_seconds);
+}
+
+// The encoder checks what the decoder will check, so a bad event is refused before it is
+// logged rather than found unreadable at replay.
+CodecError CheckBeforeEncode(const Event& e, std::uint32_t fields) noexcept {
+  if (e.campaign.empty()) return CodecError::kMissingField;
+  if ((fields & kUser) && e.user.empty()) return CodecError::kMissingField;
+  if ((fields & kCouponCode) && !IsCouponCode(e.coupon_code.view())) return CodecError::kBadValue;
+  if (fields & kName) {
+    if (e.spec.id.view() != e.campaign.view()) return CodecError::kBadValue;
+    if (!simdjson::validate_utf8(e.spec.name.data(), e.spec.name.size()))
+      return CodecError::kBadValue;
+  }
+  return CodecError::kOk;
+}
+
+}  // namespace
+
+std::string_view CodecErrorName(CodecError error) noexcept {
+  switch (error) {
+    case CodecError::kOk:
+      return "ok";
+    case CodecError::kTooLarge:
+      return "too_large";
+    case CodecError::kMalformed:
+      return "malformed";
+    case CodecError::kUnknownVersion:
+      return "unknown_version";
+    case CodecError::kUnknownType:
+      return "unknown_type";
+    case CodecError::kUnknownField:
+      return "unknown_field";
+    case CodecError::kMissingField:
+      return "missing_field";
+    case CodecError::kBadValue:
+      return "bad_value";
+  }
+  return "?";
+}
+
+std::string_view EventTypeName(EventType type) noexcept {
+  for (const auto& [t, name] : kTypeNames) {
+    if (t == type) return name;
+  }
+  return "?";
+}
+
+Encoded EncodeEvent(const Event& event, EventBuffer& out) noexcept {
+  const std::uint32_t fields = FieldsOf(event.type);
+  if (fields == 0) return {CodecError::kUnknownType, {}};
+  if (CodecError error = CheckBeforeEncode(event, fields); error != CodecError::kOk) {
+    return {error, {}};
+  }
+  Writer w(out);
+  w.Raw("{");
+  WriteFields(event, fields, w);
+  w.Raw("}");
+  if (w.overflow()) return {CodecError::kTooLarge, {}};
+  return {CodecError::kOk, w.text()};
+}
+
+// ---------------------------------------------------------------------------------------------
+
+class EventDecoder::Impl {
+ public:
+  CodecError Decode(std::string_view bytes, Event& out) noexcept;
+
+ private:
+  CodecError ReadField(Field field, simdjson::dom::element value, Event& out) noexcept;
+
+  simdjson::dom::parser parser_{kEventBytesMax};
+  // Kafka payloads are not padded; each is copied here first. Fixed size: kEventBytesMax bounds
+  // what is read, and the padding is what simdjson may over-read.
+  std::array<char, kEventBytesMax + simdjson::SIMDJSON_PADDING> padded_{};
+  std::uint32_t version_ = 0;
+};
+
+namespace {
+
+template <class T>
+bool ReadUnsigned(simdjson::dom::element v, T& out) noexcept {
+  std::uint64_t x = 0;
+  if (v.get_uint64().get(x) != simdjson::SUCCESS) return false;
+  if (x > std::numeric_limits<T>::max()) return false;
+  out = static_cast<T>(x);
+  return true;
+}
+
+bool ReadSigned(simdjson::dom::element v, std::int64_t& out) noexcept {
+  return v.get_int64().get(out) == simdjson::SUCCESS;
+}
+
+bool ReadTime(simdjson::dom::element v, engine::TimePoint& out) noexcept {
+  std::int64_t us = 0;
+  if (!ReadSigned(v, us)) return false;
+  out = FromMicros(us);
+  return true;
+}
+
+template <class Id>
+bool ReadId(simdjson::dom::element v, Id& out) noexcept {
+  std::string_view text;
+  if (v.get_string().get(text) != simdjson::SUCCESS) return false;
+  auto id = Id::Parse(text);
+  if (!id) return false;
+  out = *id;
+  return true;
+}
+
+}  // namespace
+
+CodecError EventDecoder::Impl::ReadField(Field field, simdjson::dom::element v,
+                                         Event& out) noexcept {
+  bool ok = false;
+  std::string_view text;
+  switch (field) {
+    case kV:
+      ok = ReadUnsigned(v, version_);
+      if (ok && version_ != engine::kEventVersion) return CodecError::kUnknownVersion;
+      break;
+    case kType:
+      if (v.get_string().get(text) != simdjson::SUCCESS) return CodecError::kMalformed;
+      if (auto type = TypeNamed(text)) {
+        out.type = *type;
+        return CodecError::kOk;
+      }
+      return CodecError::kUnknownType;
+    case kSeq:
+      ok = ReadUnsigned(v, out.seq);
+      break;
+    case kAtUs:
+      ok = ReadTime(v, out.at);
+      break;
+    case kCampaign:
+      ok = ReadId(v, out.campaign);
+      break;
+    case kUser:
+      ok = ReadId(v, out.user);
+      break;
+    case kClaimId:
+      ok = ReadUnsigned(v, out.claim_id.value);
+      break;
+    case kOrderId:
+      ok = ReadUnsigned(v, out.order_id.value);
+      break;
+    case kCouponCode:
+      ok = v.get_string().get(text) == simdjson::SUCCESS && IsCouponCode(text);
+      if (ok) std::memcpy(out.coupon_code.text.data(), text.data(), text.size());
+      break;
+    case kQuantity:
+      ok = ReadUnsigned(v, out.quantity);
+      break;
+    case kAmount:
+      ok = ReadSigned(v, out.amount);
+      break;
+    case kExpiresAtUs:
+      ok = ReadTime(v, out.expires_at);
+      break;
+    case kKind:
+      ok = v.get_string().get(text) == simdjson::SUCCESS && (text == "coupon" || text == "sale");
+      if (ok)
+        out.spec.kind =
+            text == "sale" ? engine::CampaignKind::kSale : engine::CampaignKind::kCoupon;
+      break;
+    case kName:
+      ok = v.get_string().get(text) == simdjson::SUCCESS;
+      if (ok) out.spec.name.assign(text);
+      break;
+    case kStock:
+      ok = ReadUnsigned(v, out.spec.stock);
+      break;
+    case kPerUserLimit:
+      ok = ReadUnsigned(v, out.spec.per_user_limit);
+      break;
+    case kStartsAtUs:
+      ok = ReadTime(v, out.spec.starts_at);
+      break;
+    case kEndsAtUs: {
+      const bool is_null = v.is_null();
+      engine::TimePoint t;
+      ok = is_null || ReadTime(v, t);
+      out.spec.ends_at = is_null ? std::nullopt : std::optional{t};
+      break;
+    }
+    case kPrice:
+      ok = ReadSigned(v, out.spec.price);
+      break;
+    case kHoldSeconds:
+      ok = ReadUnsigned(v, out.spec.hold_seconds);
+      break;
+  }
+  return ok ? CodecError::kOk : CodecError::kBadValue;
+}
+
+CodecError EventDecoder::Impl::Decode(std::string_view bytes, Event& out) noexcept {
+  if (bytes.size() > kEventBytesMax) return CodecError::kTooLarge;
+  std::memcpy(padded_.data(), bytes.data(), bytes.size());
+  out = Event{};
+  version_ = 0;
+  simdjson::dom::object object;
+  if (parser_.parse(padded_.data(), bytes.size(), false).get(object) != simdjson::SUCCESS)
+    return CodecError::kMalformed;
+  std::uint32_t seen = 0;
+  for (auto [key, value] : object) {
+    auto field = FieldNamed(key);
+    if (!field) return CodecError::kUnknownField;
+    if (seen & *field) return CodecError::kMalformed;
+    seen |= *field;
+    if (CodecError error = ReadField(*field, value, out); error != CodecError::kOk) return error;
+  }
+  if (!(seen & kV)) return CodecError::kUnknownVersion;
+  if (!(seen & kType)) return CodecError::kMissingField;
+  const std::uint32_t fields = FieldsOf(out.type);
+  if (seen & ~fields) return CodecError::kUnknownField;
+  if (seen != fields) return CodecError::kMissingField;
+  if (fields & kName) out.spec.id = out.campaign;
+  return CodecError::kOk;
+}
+
+EventDecoder::EventDecoder() : impl_(std::make_unique<Impl>()) {}
+EventDecoder::~EventDecoder() = default;
+
+CodecError EventDecoder::Decode(std::string_view bytes, Event& out) noexcept {
+  return impl_->Decode(bytes, out);
+}
+
+}  // namespace hotdeal::persistence

@@ -1,0 +1,206 @@
+// Event codec: every type survives a round trip field for field, and every way a document can
+// be wrong comes back as an error value.
+#include "hotdeal/persistence/event_codec.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+
+namespace hotdeal::persistence {
+namespace {
+
+using engine::Event;
+using engine::EventType;
+
+template <class Id>
+Id MakeId(std::string_view text) {
+  return *Id::Parse(text);
+}
+
+engine::TimePoint At(std::int64_t us) {
+  return engine::TimePoint{std::chrono::microseconds{us}};
+}
+
+// An event of `type` with every field its type carries set to a distinctive value.
+Event Sample(EventType type) {
+  Event e;
+  e.type = type;
+  e.seq = 18'446'744'073'709'551'615ull;  // the full range must survive (JSON numbers > 2^53)
+  e.at = At(1'795'000'000'123'456);
+  e.campaign = MakeId<engine::CampaignId>("black-friday_2026");
+  switch (type) {
+    case EventType::kCampaignCreated:
+      e.spec.id = e.campaign;
+      e.spec.kind = engine::CampaignKind::kSale;
+      e.spec.name = "10% off \"quoted\" \\ tab\t \xc3\xa9t\xc3\xa9";
+      e.spec.stock = 4'000'000'000u;
+      e.spec.per_user_limit = 3;
+      e.spec.starts_at = At(-5);
+      e.spec.ends_at = At(1'795'000'100'000'000);
+      e.spec.price = -9900;
+      e.spec.hold_seconds = 300;
+      break;
+    case EventType::kCampaignClosed:
+      break;
+    case EventType::kClaimGranted:
+      std::memcpy(e.coupon_code.text.data(), "0123456789ABCDEF", 16);
+      [[fallthrough]];
+    case EventType::kClaimVoided:
+      e.user = MakeId<engine::UserId>("u-1842");
+      e.claim_id.value = 0xfedc'ba98'7654'3210ull;
+      break;
+    case EventType::kOrderReserved:
+      e.amount = 19800;
+      e.expires_at = At(1'795'000'000'423'456);
+      [[fallthrough]];
+    case EventType::kOrderConfirmed:
+    case EventType::kOrderCancelled:
+    case EventType::kOrderExpired:
+    case EventType::kOrderVoided:
+      e.user = MakeId<engine::UserId>("u-1842");
+      e.order_id.value = 77;
+      e.quantity = 2;
+      break;
+  }
+  return e;
+}
+
+void ExpectSame(const Event& a, const Event& b) {
+  EXPECT_EQ(a.type, b.type);
+  EXPECT_EQ(a.seq, b.seq);
+  EXPECT_EQ(a.at, b.at);
+  EXPECT_EQ(a.campaign, b.campaign);
+  EXPECT_EQ(a.user, b.user);
+  EXPECT_EQ(a.claim_id, b.claim_id);
+  EXPECT_EQ(a.order_id, b.order_id);
+  EXPECT_EQ(a.coupon_code, b.coupon_code);
+  EXPECT_EQ(a.quantity, b.quantity);
+  EXPECT_EQ(a.amount, b.amount);
+  EXPECT_EQ(a.expires_at, b.expires_at);
+  EXPECT_EQ(a.spec.id, b.spec.id);
+  EXPECT_EQ(a.spec.kind, b.spec.kind);
+  EXPECT_EQ(a.spec.name, b.spec.name);
+  EXPECT_EQ(a.spec.stock, b.spec.stock);
+  EXPECT_EQ(a.spec.per_user_limit, b.spec.per_user_limit);
+  EXPECT_EQ(a.spec.starts_at, b.spec.starts_at);
+  EXPECT_EQ(a.spec.ends_at, b.spec.ends_at);
+  EXPECT_EQ(a.spec.price, b.spec.price);
+  EXPECT_EQ(a.spec.hold_seconds, b.spec.hold_seconds);
+}
+
+constexpr EventType kAllTypes[] = {
+    EventType::kCampaignCreated, EventType::kCampaignClosed, EventType::kClaimGranted,
+    EventType::kClaimVoided,     EventType::kOrderReserved,  EventType::kOrderConfirmed,
+    EventType::kOrderCancelled,  EventType::kOrderExpired,   EventType::kOrderVoided,
+};
+
+TEST(EventCodec, EveryTypeRoundTrips) {
+  EventDecoder decoder;
+  for (EventType type : kAllTypes) {
+    SCOPED_TRACE(std::string(EventTypeName(type)));
+    const Event original = Sample(type);
+    EventBuffer buffer;
+    Encoded encoded = EncodeEvent(original, buffer);
+    ASSERT_EQ(encoded.error, CodecError::kOk);
+    Event decoded;
+    ASSERT_EQ(decoder.Decode(encoded.text, decoded), CodecError::kOk) << encoded.text;
+    ExpectSame(original, decoded);
+  }
+}
+
+TEST(EventCodec, OpenEndedCampaignWritesNull) {
+  Event e = Sample(EventType::kCampaignCreated);
+  e.spec.ends_at.reset();
+  EventBuffer buffer;
+  Encoded encoded = EncodeEvent(e, buffer);
+  ASSERT_EQ(encoded.error, CodecError::kOk);
+  EXPECT_NE(encoded.text.find("\"ends_at_us\":null"), std::string_view::npos);
+  Event decoded;
+  EventDecoder decoder;
+  ASSERT_EQ(decoder.Decode(encoded.text, decoded), CodecError::kOk);
+  EXPECT_FALSE(decoded.spec.ends_at.has_value());
+}
+
+TEST(EventCodec, DocumentIsTheDocumentedShape) {
+  EventBuffer buffer;
+  Encoded encoded = EncodeEvent(Sample(EventType::kClaimVoided), buffer);
+  EXPECT_EQ(encoded.text,
+            R"({"v":1,"type":"claim_voided","seq":18446744073709551615,"at_us":1795000000123456,)"
+            R"("campaign":"black-friday_2026","user":"u-1842","claim_id":18364758544493064720})");
+}
+
+TEST(EventCodec, EncoderRefusesWhatTheDecoderWouldReject) {
+  EventBuffer buffer;
+  Event no_user = Sample(EventType::kOrderConfirmed);
+  no_user.user = {};
+  EXPECT_EQ(EncodeEvent(no_user, buffer).error, CodecError::kMissingField);
+
+  Event bad_code = Sample(EventType::kClaimGranted);
+  bad_code.coupon_code.text[3] = 'u';
+  EXPECT_EQ(EncodeEvent(bad_code, buffer).error, CodecError::kBadValue);
+
+  Event bad_name = Sample(EventType::kCampaignCreated);
+  bad_name.spec.name = "\xff\xfe";
+  EXPECT_EQ(EncodeEvent(bad_name, buffer).error, CodecError::kBadValue);
+
+  Event huge = Sample(EventType::kCampaignCreated);
+  huge.spec.name.assign(kEventBytesMax, 'x');
+  EXPECT_EQ(EncodeEvent(huge, buffer).error, CodecError::kTooLarge);
+}
+
+CodecError DecodeText(std::string_view text) {
+  EventDecoder decoder;
+  Event out;
+  return decoder.Decode(text, out);
+}
+
+TEST(EventCodec, StrictDecoding) {
+  const std::string ok = R"({"v":1,"type":"campaign_closed","seq":1,"at_us":2,"campaign":"c"})";
+  EXPECT_EQ(DecodeText(ok), CodecError::kOk);
+  // Field order is free.
+  EXPECT_EQ(DecodeText(R"({"campaign":"c","at_us":2,"seq":1,"type":"campaign_closed","v":1})"),
+            CodecError::kOk);
+  EXPECT_EQ(DecodeText(R"({"v":2,"type":"campaign_closed","seq":1,"at_us":2,"campaign":"c"})"),
+            CodecError::kUnknownVersion);
+  EXPECT_EQ(DecodeText(R"({"type":"campaign_closed","seq":1,"at_us":2,"campaign":"c"})"),
+            CodecError::kUnknownVersion);
+  EXPECT_EQ(DecodeText(R"({"v":1,"type":"claim_lost","seq":1,"at_us":2,"campaign":"c"})"),
+            CodecError::kUnknownType);
+  EXPECT_EQ(DecodeText(R"({"v":1,"type":"campaign_closed","seq":1,"at_us":2,"campaign":"c",)"
+                       R"("extra":0})"),
+            CodecError::kUnknownField);
+  // A key defined for another type is just as unknown here.
+  EXPECT_EQ(DecodeText(R"({"v":1,"type":"campaign_closed","seq":1,"at_us":2,"campaign":"c",)"
+                       R"("user":"u"})"),
+            CodecError::kUnknownField);
+  EXPECT_EQ(DecodeText(R"({"v":1,"type":"campaign_closed","seq":1,"campaign":"c"})"),
+            CodecError::kMissingField);
+  EXPECT_EQ(DecodeText(R"({"v":1,"type":"campaign_closed","seq":1,"seq":1,"at_us":2,)"
+                       R"("campaign":"c"})"),
+            CodecError::kMalformed);
+  EXPECT_EQ(DecodeText(R"({"v":1,"type":"campaign_closed","seq":-1,"at_us":2,"campaign":"c"})"),
+            CodecError::kBadValue);
+  EXPECT_EQ(DecodeText(R"({"v":1,"type":"campaign_closed","seq":1,"at_us":2,"campaign":"a b"})"),
+            CodecError::kBadValue);
+  EXPECT_EQ(DecodeText(R"({"v":1,"type":"campaign_closed","seq":1,"at_us":"2","campaign":"c"})"),
+            CodecError::kBadValue);
+  EXPECT_EQ(DecodeText(ok + " x"), CodecError::kMalformed);
+  EXPECT_EQ(DecodeText(ok.substr(0, ok.size() - 1)), CodecError::kMalformed);
+  EXPECT_EQ(DecodeText("[1]"), CodecError::kMalformed);
+  EXPECT_EQ(DecodeText(""), CodecError::kMalformed);
+  EXPECT_EQ(DecodeText(std::string(kEventBytesMax + 1, ' ')), CodecError::kTooLarge);
+}
+
+TEST(EventCodec, OverflowingNumbersAreBadValues) {
+  EXPECT_EQ(DecodeText(R"({"v":1,"type":"order_confirmed","seq":1,"at_us":2,"campaign":"c",)"
+                       R"("user":"u","order_id":1,"quantity":4294967296})"),
+            CodecError::kBadValue);
+  // Past 64 bits the JSON parser itself refuses the number.
+  EXPECT_EQ(DecodeText(R"({"v":1,"type":"claim_voided","seq":1,"at_us":2,"campaign":"c",)"
+                       R"("user":"u","claim_id":18446744073709551616})"),
+            CodecError::kMalformed);
+}
+
+}  // namespace
+}  // namespace hotdeal::persistence
