@@ -1,0 +1,61 @@
+// flash_crowd's command line: every flag, its default, its bounds and its help text in one
+// table, so --help cannot drift from what is parsed. Bounds are part of the tool's limits:
+// every run has a fixed maximum of users, connections, requests and time.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "flash_sale.h"
+
+namespace hotdeal::bench {
+
+enum class AuditMode { kNone, kSample, kFull };
+
+struct Options {
+  std::string server = "127.0.0.1:8080";
+  int64_t users = 200'000;
+  int64_t stock = 10'000;
+  int64_t connections = 64;
+  int64_t threads = 1;
+  int64_t ramp_ms = 1000;
+  Arrival arrival = Arrival::kUniform;
+  double repeat_percent = 5;
+  int64_t repeat_gap_ms = 300;
+  int64_t retries = 3;
+  int64_t backoff_ms = 50;
+  std::string admin_token;
+  std::string campaign;
+  int64_t lead_ms = 1000;
+  int64_t timeout_s = 60;
+  int64_t request_timeout_ms = 5000;
+  int64_t requests_max = 2'000'000;
+  AuditMode audit = AuditMode::kSample;
+  int64_t audit_sample = 2000;
+  std::string json_path;
+  int64_t seed = 1;
+  bool allow_remote = false;
+  bool help = false;
+};
+
+// Parses args (without the program name). On a bad flag, writes why to `error` and returns
+// nullopt.
+std::optional<Options> ParseOptions(const std::vector<std::string>& args, std::string& error);
+void PrintHelp(std::ostream& out);
+
+// The server address, resolved. `error` says why not (bad form, not loopback without
+// --allow-remote, unknown host).
+struct Endpoint {
+  sockaddr_storage address{};
+  socklen_t address_size = 0;
+  std::string host_header;
+};
+std::optional<Endpoint> ResolveServer(const std::string& server, bool allow_remote,
+                                      std::string& error);
+
+}  // namespace hotdeal::bench

@@ -1,0 +1,277 @@
+// Orchestration of a run: control plane calls, load threads, merge, audit, report.
+#include "run.h"
+
+#include <unistd.h>
+
+#include <exception>
+#include <fstream>
+#include <ostream>
+#include <thread>
+
+#include "answers.h"
+#include "audit.h"
+#include "batch.h"
+#include "clock.h"
+#include "report.h"
+
+namespace hotdeal::bench {
+namespace {
+
+constexpr int64_t kNsPerMs = 1'000'000;
+constexpr int64_t kNsPerSecond = 1'000'000'000;
+
+struct Control {
+  LoadLoop& loop;
+  const Endpoint& endpoint;
+  int64_t deadline_ns;
+
+  HttpAnswer Call(std::string_view method, std::string_view target, std::string_view headers,
+                  std::string_view body) const {
+    HttpAnswer answer =
+        CallOnce(loop, method, target, endpoint.host_header, headers, body, deadline_ns);
+    // A keep-alive connection that sat idle may have been closed by the server just as it was
+    // reused; a GET is safe to send once more, as every HTTP client does.
+    if (answer.status == 0 && method == "GET") {
+      answer = CallOnce(loop, method, target, endpoint.host_header, headers, body, deadline_ns);
+    }
+    return answer;
+  }
+};
+
+// Reads the server's clock if it offers GET /v1/time, so the opening is the server's second.
+void SyncClock(const Control& control, RunReport& report) {
+  report.clock_source = "local clock (no GET /v1/time)";
+  const int64_t before_ns = WallNowNs();
+  const HttpAnswer answer = control.Call("GET", "/v1/time", {}, {});
+  const int64_t after_ns = WallNowNs();
+  if (answer.status != 200) return;
+  AnswerReader reader;
+  const auto server_ns = reader.ReadServerTimeNs(answer.body);
+  if (!server_ns) return;
+  report.clock_source = "server GET /v1/time";
+  report.clock_offset_ns = *server_ns - (before_ns + after_ns) / 2;
+}
+
+std::optional<CampaignState> ReadCampaign(const Control& control, const std::string& id,
+                                          std::string* starts_at) {
+  const HttpAnswer answer = control.Call("GET", "/v1/campaigns/" + id, {}, {});
+  AnswerReader reader;
+  CampaignFields fields;
+  if (answer.status != 200 || !reader.ReadCampaign(answer.body, fields)) return std::nullopt;
+  if (starts_at != nullptr) *starts_at = fields.starts_at;
+  return CampaignState{fields.stock, fields.remaining, std::string(fields.status)};
+}
+
+// Creates the campaign (with --admin-token) or reads the existing one. Returns the opening on
+// the server's wall clock, or nullopt after writing why to `err`.
+std::optional<int64_t> SetUpCampaign(const Control& control, Options& options, RunReport& report,
+                                     std::ostream& err) {
+  if (!options.admin_token.empty()) {
+    const int64_t server_now_ns = WallNowNs() + report.clock_offset_ns;
+    const int64_t earliest_ns = server_now_ns + options.lead_ms * kNsPerMs;
+    const int64_t starts_ns = (earliest_ns + kNsPerSecond - 1) / kNsPerSecond * kNsPerSecond;
+    report.starts_at = FormatRfc3339(starts_ns);
+    const std::string body = "{\"id\":\"" + report.campaign_id +
+                             "\",\"kind\":\"coupon\",\"name\":\"flash_crowd\",\"stock\":" +
+                             std::to_string(options.stock) +
+                             ",\"per_user_limit\":1,\"starts_at\":\"" + report.starts_at + "\"}";
+    const HttpAnswer answer = control.Call(
+        "POST", "/v1/campaigns", "Authorization: Bearer " + options.admin_token + "\r\n", body);
+    if (answer.status != 201) {
+      err << "flash_crowd: POST /v1/campaigns answered "
+          << (answer.status == 0 ? answer.failure
+                                 : std::to_string(answer.status) + " " + answer.body)
+          << '\n';
+      return std::nullopt;
+    }
+    return starts_ns;
+  }
+  std::string starts_at;
+  const auto campaign = ReadCampaign(control, report.campaign_id, &starts_at);
+  const auto starts_ns = ParseRfc3339Ns(starts_at);
+  if (!campaign || !starts_ns) {
+    err << "flash_crowd: campaign " << report.campaign_id
+        << " could not be read (without --admin-token it must exist)\n";
+    return std::nullopt;
+  }
+  // The server's campaign is the truth the audit holds answers against.
+  options.stock = campaign->stock;
+  report.starts_at = starts_at;
+  return *starts_ns;
+}
+
+struct LoadThread {
+  SaleStats stats;
+  LoopStats loop;
+  std::vector<ClaimSeen> claims;
+  int64_t not_sent = 0;
+  std::string error;
+};
+
+// One load thread: warm its connections before the opening, then play its share of users.
+void PlayShare(const Options& options, const Endpoint& endpoint, const SalePlan& plan, int thread,
+               std::vector<UserRecord>& users, int64_t deadline_ns, LoadThread& result) {
+  try {
+    LoopConfig config;
+    config.address = endpoint.address;
+    config.address_size = endpoint.address_size;
+    config.connections = static_cast<int>(options.connections / options.threads +
+                                          (thread < options.connections % options.threads));
+    config.request_timeout_ns = options.request_timeout_ms * kNsPerMs;
+    LoadLoop loop(config);
+    // Connect every connection now, so the opening second measures claims, not handshakes.
+    const std::string target = "/v1/campaigns/" + plan.campaign_id;
+    BatchSource warm_up(
+        config.connections,
+        [&](int, char* out, std::size_t capacity) {
+          return FormatRequest(out, capacity, "GET", target, plan.host, {}, {});
+        },
+        [](int, const ParsedResponse*, std::optional<Failure>) {});
+    loop.Run(warm_up, std::min(plan.open_ns, deadline_ns));
+    FireSource fire(plan, thread, static_cast<int>(options.threads), users);
+    result.loop = loop.Run(fire, deadline_ns);
+    result.not_sent = fire.QueuedCount();
+    result.stats = std::move(fire.stats());
+    result.claims = std::move(fire.claims());
+  } catch (const std::exception& error) {
+    result.error = error.what();
+  }
+}
+
+// Joins the threads' results: claim lists are concatenated and each user's claim index moved
+// by its thread's offset.
+void Merge(std::vector<LoadThread>& threads, std::vector<UserRecord>& users, RunReport& report,
+           std::vector<ClaimSeen>& claims) {
+  std::vector<int32_t> offsets;
+  for (LoadThread& thread : threads) {
+    offsets.push_back(static_cast<int32_t>(claims.size()));
+    for (ClaimSeen& claim : thread.claims)
+      claims.push_back(std::move(claim));
+    report.sale.Merge(thread.stats);
+    report.loop.sent += thread.loop.sent;
+    report.loop.answered += thread.loop.answered;
+    report.loop.connects += thread.loop.connects;
+    report.loop.idle_closes += thread.loop.idle_closes;
+    report.loop.abandoned_in_flight += thread.loop.abandoned_in_flight;
+    report.loop.deadline_hit = report.loop.deadline_hit || thread.loop.deadline_hit;
+    if (report.loop.first_send_ns == 0 || thread.loop.first_send_ns < report.loop.first_send_ns) {
+      report.loop.first_send_ns = thread.loop.first_send_ns;
+    }
+    report.loop.last_answer_ns = std::max(report.loop.last_answer_ns, thread.loop.last_answer_ns);
+    report.not_sent += thread.not_sent;
+  }
+  const auto thread_count = static_cast<int32_t>(threads.size());
+  for (std::size_t user = 0; user < users.size(); ++user) {
+    if (users[user].claim >= 0) {
+      users[user].claim +=
+          offsets[static_cast<std::size_t>(static_cast<int32_t>(user) % thread_count)];
+    }
+  }
+  report.claims_known = static_cast<int64_t>(claims.size());
+  report.claims_granted = std::count_if(claims.begin(), claims.end(),
+                                        [](const ClaimSeen& claim) { return claim.seen_granted; });
+}
+
+}  // namespace
+
+int RunFlashCrowd(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  std::string error;
+  std::optional<Options> parsed = ParseOptions(args, error);
+  if (!parsed) {
+    err << "flash_crowd: " << error << '\n';
+    return kExitUsage;
+  }
+  Options& options = *parsed;
+  if (options.help) {
+    PrintHelp(out);
+    return kExitPass;
+  }
+  const std::optional<Endpoint> endpoint =
+      ResolveServer(options.server, options.allow_remote, error);
+  if (!endpoint) {
+    err << "flash_crowd: " << error << '\n';
+    return kExitUsage;
+  }
+  const int64_t deadline_ns = SteadyNowNs() + options.timeout_s * kNsPerSecond;
+  RunReport report;
+  report.campaign_id =
+      !options.campaign.empty()
+          ? options.campaign
+          : "fc-" + std::to_string(WallNowNs() / kNsPerSecond) + "-" + std::to_string(getpid());
+  LoopConfig control_config;
+  control_config.address = endpoint->address;
+  control_config.address_size = endpoint->address_size;
+  control_config.connections = 1;
+  control_config.request_timeout_ns = options.request_timeout_ms * kNsPerMs;
+  LoadLoop control_loop(control_config);
+  const Control control{control_loop, *endpoint, deadline_ns};
+  SyncClock(control, report);
+  const std::optional<int64_t> starts_ns = SetUpCampaign(control, options, report, err);
+  if (!starts_ns) return kExitFail;
+
+  SalePlan plan;
+  plan.campaign_id = report.campaign_id;
+  plan.host = endpoint->host_header;
+  plan.run_tag = "fc" + std::to_string(WallNowNs() % (int64_t{1} << 40));
+  plan.users = static_cast<int32_t>(options.users);
+  plan.open_ns = WallToSteadyNs(*starts_ns - report.clock_offset_ns);
+  plan.retries = static_cast<int>(options.retries);
+  plan.backoff_ns = options.backoff_ms * kNsPerMs;
+  plan.requests_max = (options.requests_max + options.threads - 1) / options.threads;
+  plan.seed = static_cast<uint64_t>(options.seed);
+  BuildSchedule(plan, options.arrival, options.ramp_ms * kNsPerMs, options.repeat_percent,
+                options.repeat_gap_ms);
+  if (plan.open_ns >= deadline_ns) {
+    err << "flash_crowd: the campaign opens after --timeout-s runs out\n";
+    return kExitFail;
+  }
+
+  std::vector<UserRecord> users(static_cast<std::size_t>(options.users));
+  std::vector<LoadThread> threads(static_cast<std::size_t>(options.threads));
+  {
+    std::vector<std::jthread> running;
+    for (int thread = 0; thread < options.threads; ++thread) {
+      running.emplace_back(PlayShare, std::cref(options), std::cref(*endpoint), std::cref(plan),
+                           thread, std::ref(users), deadline_ns,
+                           std::ref(threads[static_cast<std::size_t>(thread)]));
+    }
+  }
+  for (const LoadThread& thread : threads) {
+    if (!thread.error.empty()) {
+      err << "flash_crowd: load thread failed: " << thread.error << '\n';
+      return kExitFail;
+    }
+  }
+  std::vector<ClaimSeen> claims;
+  Merge(threads, users, report, claims);
+  Derive(report, plan.open_ns);
+
+  report.checks = CheckAnswers(options, report.sale, claims);
+  const std::optional<CampaignState> campaign = ReadCampaign(control, report.campaign_id, nullptr);
+  report.checks.push_back(CheckCampaign(options, campaign, report.claims_known));
+  ServerAuditResult server_audit;
+  if (options.audit != AuditMode::kNone) {
+    LoopConfig audit_config = control_config;
+    audit_config.connections = static_cast<int>(options.connections);
+    LoadLoop audit_loop(audit_config);
+    server_audit = AuditUsers(audit_loop, options, plan, users, claims, deadline_ns);
+  }
+  for (Check& check : CheckServerAudit(options, server_audit, campaign, report.claims_known)) {
+    report.checks.push_back(std::move(check));
+  }
+  report.checks.push_back({"MySQL rows and Kafka events match the sale", Verdict::kNotChecked,
+                           "not checked here (the persistence accounting script does that)"});
+
+  PrintReport(out, options, report);
+  if (!options.json_path.empty()) {
+    std::ofstream json(options.json_path);
+    json << ReportJson(options, report);
+    if (!json) {
+      err << "flash_crowd: cannot write " << options.json_path << '\n';
+      return kExitFail;
+    }
+  }
+  return report.Passed() ? kExitPass : kExitFail;
+}
+
+}  // namespace hotdeal::bench
