@@ -1,0 +1,58 @@
+// The HTTP route table: every path and method the gateway serves, in one place, so that the
+// router, the metrics labels and the OpenAPI test all read the same list. Matching never
+// allocates and never decodes path parameters beyond splitting on '/'.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace hotdeal::gateway {
+
+enum class RouteId : std::uint8_t {
+  kListCampaigns,
+  kCreateCampaign,
+  kGetCampaign,
+  kCloseCampaign,
+  kCreateClaim,
+  kGetClaim,
+  kCreateOrder,
+  kGetOrder,
+  kConfirmOrder,
+  kCancelOrder,
+  kTime,
+  kHealth,
+  kReady,
+  kMetrics,
+  kUnmatched,  // no route: 404 or 405; a metrics label, never in the table
+};
+inline constexpr std::size_t kRouteCount = static_cast<std::size_t>(RouteId::kUnmatched) + 1;
+
+enum class Method : std::uint8_t { kGet, kPost };
+
+struct Route {
+  RouteId id;
+  Method method;
+  std::string_view path;  // OpenAPI form: "/v1/campaigns/{id}/claims"
+  std::string_view name;  // metrics label
+  bool admin;             // needs the admin bearer token
+};
+
+// Every served route, in the order the router tries them.
+std::span<const Route> Routes();
+
+// The label `hotdeal_http_requests_total{route=...}` uses for `id`.
+std::string_view RouteName(RouteId id);
+
+// Up to two path parameters ({id}, {user_id}, {order_id}), as raw path segments.
+struct RouteMatch {
+  const Route* route = nullptr;              // null: no route for this method and path
+  std::array<std::string_view, 2> params{};  // in path order
+  std::string_view allow;                    // when route is null but the path exists
+};
+
+// `path` is the request target without the query string.
+RouteMatch MatchRoute(Method method, std::string_view path);
+
+}  // namespace hotdeal::gateway

@@ -1,0 +1,58 @@
+// The HTTP/1.1 server in front of the engine: N worker threads, each with its own io_context,
+// its own SO_REUSEPORT acceptor on the same port and its own engine WorkerId (shared-nothing;
+// no strand and no lock on a request's path). Must never call into persistence/ and never
+// hold a request longer than its deadline.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "hotdeal/engine/engine.h"
+
+namespace hotdeal::gateway {
+
+struct GatewayOptions {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 0;  // 0: the kernel picks one; see Server::port()
+  std::uint32_t threads = 1;      // the engine must have been built with workers >= threads
+  std::uint32_t connections_max = 10'000;     // over it, a new connection gets 503 and is closed
+  std::uint32_t header_bytes_max = 8 * 1024;  // request line + headers; over it: 413
+  std::uint32_t body_bytes_max = 16 * 1024;   // after de-chunking; over it: 413
+  std::chrono::milliseconds idle_timeout{30'000};     // keep-alive with no request started
+  std::chrono::milliseconds request_timeout{10'000};  // first byte to whole request; and a
+                                                      // reply's write to a slow reader
+  // How often each worker runs its timer: reservation expiry and connection deadlines. A
+  // deadline is enforced within one tick of passing.
+  std::chrono::milliseconds tick_interval{20};
+  std::string admin_token;  // empty: admin routes always answer 401
+};
+
+class Server {
+ public:
+  Server(GatewayOptions options, engine::Engine& engine);
+  ~Server();  // Shutdown(0) if still running
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds every acceptor and starts the worker threads. Throws std::system_error if the
+  // address cannot be bound (start-up only; nothing on the request path throws).
+  void Start();
+
+  // The bound port, valid after Start().
+  std::uint16_t port() const;
+
+  // /readyz and the data-plane routes answer 503 until this is set.
+  void SetReady(bool ready);
+
+  // Stops accepting, closes idle connections, lets requests in flight finish for up to
+  // `grace`, then closes whatever is left and joins the threads. Safe to call more than once.
+  void Shutdown(std::chrono::milliseconds grace);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hotdeal::gateway

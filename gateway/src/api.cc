@@ -1,0 +1,434 @@
+// Api: one function per route. Each validates what the path, headers and body carry, calls the
+// engine once, and writes the reply with JsonWriter.
+#include "api.h"
+
+#include <array>
+
+#include "json_writer.h"
+#include "time_text.h"
+
+namespace hotdeal::gateway {
+namespace {
+
+namespace http = boost::beast::http;
+
+std::string_view KindName(engine::CampaignKind kind) {
+  return kind == engine::CampaignKind::kCoupon ? "coupon" : "sale";
+}
+
+std::string_view CampaignStatusName(engine::CampaignStatus status) {
+  switch (status) {
+    case engine::CampaignStatus::kScheduled:
+      return "scheduled";
+    case engine::CampaignStatus::kLive:
+      return "live";
+    case engine::CampaignStatus::kSoldOut:
+      return "sold_out";
+    case engine::CampaignStatus::kEnded:
+      return "ended";
+  }
+  return "ended";
+}
+
+std::string_view OrderStatusName(engine::OrderStatus status) {
+  switch (status) {
+    case engine::OrderStatus::kReserved:
+      return "reserved";
+    case engine::OrderStatus::kConfirmed:
+      return "confirmed";
+    case engine::OrderStatus::kCancelled:
+      return "cancelled";
+    case engine::OrderStatus::kExpired:
+      return "expired";
+  }
+  return "expired";
+}
+
+void TimeMember(JsonWriter& json, std::string_view key, engine::TimePoint time) {
+  json.Key(key);
+  json.String(FormatTime(time).view());
+}
+
+void WriteCampaign(JsonWriter& json, const engine::CampaignView& view) {
+  const engine::CampaignSpec& spec = view.spec;
+  json.BeginObject();
+  json.Key("id");
+  json.String(spec.id.view());
+  json.Key("kind");
+  json.String(KindName(spec.kind));
+  json.Key("name");
+  json.String(spec.name);
+  json.Key("stock");
+  json.Uint(spec.stock);
+  json.Key("remaining");
+  json.Uint(view.remaining);
+  json.Key("per_user_limit");
+  json.Uint(spec.per_user_limit);
+  if (spec.kind == engine::CampaignKind::kSale) {
+    json.Key("price");
+    json.Int(spec.price);
+    json.Key("hold_seconds");
+    json.Uint(spec.hold_seconds);
+  }
+  TimeMember(json, "starts_at", spec.starts_at);
+  json.Key("ends_at");
+  if (spec.ends_at) {
+    json.String(FormatTime(*spec.ends_at).view());
+  } else {
+    json.Null();
+  }
+  json.Key("status");
+  json.String(CampaignStatusName(view.status));
+  json.EndObject();
+}
+
+void WriteClaim(JsonWriter& json, const engine::Claim& claim) {
+  json.BeginObject();
+  json.Key("claim_id");
+  json.String(engine::Engine::FormatClaimId(claim.id));
+  json.Key("campaign_id");
+  json.String(claim.campaign.view());
+  json.Key("user_id");
+  json.String(claim.user.view());
+  json.Key("coupon_code");
+  json.String(claim.coupon_code.view());
+  TimeMember(json, "created_at", claim.created_at);
+  json.EndObject();
+}
+
+void WriteOrder(JsonWriter& json, const engine::Order& order) {
+  json.BeginObject();
+  json.Key("order_id");
+  json.String(engine::Engine::FormatOrderId(order.id));
+  json.Key("campaign_id");
+  json.String(order.campaign.view());
+  json.Key("user_id");
+  json.String(order.user.view());
+  json.Key("quantity");
+  json.Uint(order.quantity);
+  json.Key("amount");
+  json.Int(order.amount);
+  json.Key("status");
+  json.String(OrderStatusName(order.status));
+  TimeMember(json, "created_at", order.created_at);
+  TimeMember(json, "expires_at", order.expires_at);
+  json.EndObject();
+}
+
+// 400 naming the field: "user_id: id must match ...". The message is built in a fixed buffer.
+void SetBodyError(Reply& reply, BodyError error) {
+  std::array<char, 160> text{};
+  std::size_t size = 0;
+  auto put = [&](std::string_view part) {
+    std::size_t n = std::min(part.size(), text.size() - size);
+    part.copy(text.data() + size, n);
+    size += n;
+  };
+  if (!error.field.empty()) {
+    put(error.field);
+    put(": ");
+  }
+  put(Describe(error.kind));
+  SetError(reply, ApiError::kBadRequest, {text.data(), size});
+}
+
+// Writes a decision: the value on success, the mapped error otherwise.
+template <class T, class WriteValue>
+void Answer(WorkerContext& worker, const engine::Decision<T>& decision, Reply& reply,
+            WriteValue write_value) {
+  worker.stats.RecordOutcome(decision.outcome);
+  OutcomeReply mapped = MapOutcome(decision.outcome);
+  if (mapped.is_error || !decision.value) {
+    SetError(reply, mapped.is_error ? mapped.error : ApiError::kUnavailable, mapped.message);
+    return;
+  }
+  reply.status = mapped.status;
+  JsonWriter json(reply.body);
+  write_value(json, *decision.value);
+}
+
+template <class Id>
+std::optional<Id> ParsePathId(std::string_view text, Reply& reply, std::string_view what) {
+  auto id = Id::Parse(text);
+  if (!id) {
+    std::array<char, 96> message{};
+    std::size_t size = what.copy(message.data(), 32);
+    std::string_view rest = " must match [A-Za-z0-9_-]{1,64}";
+    size += rest.copy(message.data() + size, message.size() - size);
+    SetError(reply, ApiError::kBadRequest, {message.data(), size});
+  }
+  return id;
+}
+
+// The Idempotency-Key header: absent, or a valid key; anything else is a 400.
+bool ReadIdempotencyKey(const RequestData& request, std::optional<engine::IdempotencyKey>& key,
+                        Reply& reply) {
+  key.reset();
+  if (!request.idempotency_key.present()) return true;
+  if (!request.idempotency_key.too_long())
+    key = engine::IdempotencyKey::Parse(request.idempotency_key.view());
+  if (!key) {
+    SetError(reply, ApiError::kBadRequest, "Idempotency-Key must match [A-Za-z0-9_-]{1,64}");
+    return false;
+  }
+  return true;
+}
+
+// Compares in time that depends only on the length of what the client sent, so a wrong
+// token's response time says nothing about how much of it was right.
+bool TokenEquals(std::string_view presented, std::string_view expected) {
+  if (expected.empty()) return false;
+  unsigned diff = presented.size() == expected.size() ? 0 : 1;
+  for (std::size_t i = 0; i < presented.size(); ++i) {
+    diff |= static_cast<unsigned char>(presented[i]) ^
+            static_cast<unsigned char>(expected[i % expected.size()]);
+  }
+  return diff == 0;
+}
+
+}  // namespace
+
+Api::Api(engine::Engine& engine, std::string admin_token, const std::atomic<bool>& ready,
+         const GatewayMetrics& metrics)
+    : engine_(engine), admin_token_(std::move(admin_token)), ready_(ready), metrics_(metrics) {}
+
+Completion Api::Handle(WorkerContext& worker, RequestData& request, Reply& reply,
+                       RouteId& route_id) {
+  reply.Reset();
+  route_id = RouteId::kUnmatched;
+  std::string_view path = request.target;
+  path = path.substr(0, path.find('?'));
+  Method method = Method::kGet;
+  if (request.method == http::verb::post) {
+    method = Method::kPost;
+  } else if (request.method != http::verb::get) {
+    // Every route is GET or POST; any other verb on a known path is a 405 below.
+    RouteMatch get_match = MatchRoute(Method::kGet, path);
+    RouteMatch post_match = MatchRoute(Method::kPost, path);
+    if (get_match.route == nullptr && post_match.route == nullptr) {
+      SetError(reply, ApiError::kNotFound, "no such route");
+      return Completion::kDone;
+    }
+    reply.allow = get_match.route == nullptr    ? "POST"
+                  : post_match.route == nullptr ? "GET"
+                                                : "GET, POST";
+    SetError(reply, ApiError::kMethodNotAllowed, "method not allowed on this path");
+    return Completion::kDone;
+  }
+  RouteMatch match = MatchRoute(method, path);
+  if (match.route == nullptr) {
+    if (match.allow.empty()) {
+      SetError(reply, ApiError::kNotFound, "no such route");
+    } else {
+      SetError(reply, ApiError::kMethodNotAllowed, "method not allowed on this path");
+      reply.allow = match.allow;
+    }
+    return Completion::kDone;
+  }
+  route_id = match.route->id;
+  if (match.route->admin && !Authorized(request)) {
+    SetError(reply, ApiError::kUnauthorized, "admin routes need Authorization: Bearer <token>");
+    return Completion::kDone;
+  }
+  if (request.duplicate_header) {
+    SetError(reply, ApiError::kBadRequest, "Authorization or Idempotency-Key sent twice");
+    return Completion::kDone;
+  }
+  Dispatch(worker, *match.route, match, request, reply);
+  return Completion::kDone;
+}
+
+void Api::Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& match,
+                   RequestData& request, Reply& reply) {
+  // Operations routes answer while recovering; everything that reads or changes campaigns
+  // waits until the engine's state is whole.
+  bool operations = route.id == RouteId::kHealth || route.id == RouteId::kReady ||
+                    route.id == RouteId::kMetrics || route.id == RouteId::kTime;
+  if (!operations && !ready_.load(std::memory_order_acquire)) {
+    SetError(reply, ApiError::kUnavailable, "not ready: recovering state");
+    return;
+  }
+  switch (route.id) {
+    case RouteId::kListCampaigns:
+      return ListCampaigns(worker, reply);
+    case RouteId::kCreateCampaign:
+      return CreateCampaign(worker, request, reply);
+    case RouteId::kGetCampaign:
+      return GetCampaign(worker, match.params[0], reply);
+    case RouteId::kCloseCampaign:
+      return CloseCampaign(worker, match.params[0], request, reply);
+    case RouteId::kCreateClaim:
+      return CreateClaim(worker, match.params[0], request, reply);
+    case RouteId::kGetClaim:
+      return GetClaim(worker, match.params[0], match.params[1], reply);
+    case RouteId::kCreateOrder:
+      return CreateOrder(worker, match.params[0], request, reply);
+    case RouteId::kGetOrder:
+      return GetOrder(worker, match.params[0], reply);
+    case RouteId::kConfirmOrder:
+    case RouteId::kCancelOrder:
+      return MoveOrder(worker, route.id, match.params[0], request, reply);
+    case RouteId::kTime:
+      return Time(worker, reply);
+    case RouteId::kHealth:
+      reply.status = 200;
+      reply.body.append(R"({"status":"ok"})");
+      return;
+    case RouteId::kReady:
+      return Ready(reply);
+    case RouteId::kMetrics:
+      return Metrics(reply);
+    case RouteId::kUnmatched:
+      break;
+  }
+  SetError(reply, ApiError::kNotFound, "no such route");
+}
+
+bool Api::Authorized(const RequestData& request) const {
+  if (!request.authorization.present() || request.authorization.too_long()) return false;
+  std::string_view value = request.authorization.view();
+  constexpr std::string_view kScheme = "bearer ";
+  if (value.size() < kScheme.size()) return false;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    char c = value[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != kScheme[i]) return false;
+  }
+  std::string_view token = value.substr(kScheme.size());
+  while (!token.empty() && token.front() == ' ')
+    token.remove_prefix(1);
+  return TokenEquals(token, admin_token_);
+}
+
+void Api::CreateCampaign(WorkerContext& worker, RequestData& request, Reply& reply) {
+  engine::CampaignSpec spec;
+  if (BodyError error = DecodeCampaignBody(worker.json, request.PadBody(), worker.now, spec)) {
+    return SetBodyError(reply, error);
+  }
+  Answer(worker, engine_.CreateCampaign(spec, worker.now), reply, WriteCampaign);
+}
+
+void Api::ListCampaigns(WorkerContext& worker, Reply& reply) {
+  reply.status = 200;
+  JsonWriter json(reply.body);
+  json.BeginObject();
+  json.Key("campaigns");
+  json.BeginArray();
+  for (const engine::CampaignView& view : engine_.ListCampaigns(worker.now)) {
+    WriteCampaign(json, view);
+  }
+  json.EndArray();
+  json.EndObject();
+}
+
+void Api::GetCampaign(WorkerContext& worker, std::string_view id_text, Reply& reply) {
+  auto id = ParsePathId<engine::CampaignId>(id_text, reply, "campaign id");
+  if (!id) return;
+  Answer(worker, engine_.GetCampaign(*id, worker.now), reply, WriteCampaign);
+}
+
+void Api::CloseCampaign(WorkerContext& worker, std::string_view id_text, RequestData& request,
+                        Reply& reply) {
+  auto id = ParsePathId<engine::CampaignId>(id_text, reply, "campaign id");
+  if (!id) return;
+  if (BodyError error = DecodeEmptyBody(worker.json, request.PadBody())) {
+    return SetBodyError(reply, error);
+  }
+  Answer(worker, engine_.CloseCampaign(*id, worker.now), reply, WriteCampaign);
+}
+
+void Api::CreateClaim(WorkerContext& worker, std::string_view id_text, RequestData& request,
+                      Reply& reply) {
+  auto campaign = ParsePathId<engine::CampaignId>(id_text, reply, "campaign id");
+  if (!campaign) return;
+  std::optional<engine::IdempotencyKey> key;
+  if (!ReadIdempotencyKey(request, key, reply)) return;
+  UserBody body;
+  if (BodyError error = DecodeUserBody(worker.json, request.PadBody(), body)) {
+    return SetBodyError(reply, error);
+  }
+  engine::Decision<engine::Claim> decision =
+      engine_.ClaimCoupon(worker.id, *campaign, body.user, key, worker.now);
+  if (decision.outcome == engine::Outcome::kAlreadyClaimed && decision.value) {
+    // The one error that carries data: the claim the user already holds.
+    worker.stats.RecordOutcome(decision.outcome);
+    OutcomeReply mapped = MapOutcome(decision.outcome);
+    SetError(reply, mapped.error, mapped.message,
+             engine::Engine::FormatClaimId(decision.value->id));
+    return;
+  }
+  Answer(worker, decision, reply, WriteClaim);
+}
+
+void Api::GetClaim(WorkerContext& worker, std::string_view id_text, std::string_view user_text,
+                   Reply& reply) {
+  auto campaign = ParsePathId<engine::CampaignId>(id_text, reply, "campaign id");
+  if (!campaign) return;
+  auto user = ParsePathId<engine::UserId>(user_text, reply, "user id");
+  if (!user) return;
+  Answer(worker, engine_.GetClaim(*campaign, *user), reply, WriteClaim);
+}
+
+void Api::CreateOrder(WorkerContext& worker, std::string_view id_text, RequestData& request,
+                      Reply& reply) {
+  auto campaign = ParsePathId<engine::CampaignId>(id_text, reply, "campaign id");
+  if (!campaign) return;
+  std::optional<engine::IdempotencyKey> key;
+  if (!ReadIdempotencyKey(request, key, reply)) return;
+  OrderBody body;
+  if (BodyError error = DecodeOrderBody(worker.json, request.PadBody(), body)) {
+    return SetBodyError(reply, error);
+  }
+  Answer(worker,
+         engine_.PlaceOrder(worker.id, *campaign, body.user, body.quantity, key, worker.now), reply,
+         WriteOrder);
+}
+
+void Api::MoveOrder(WorkerContext& worker, RouteId route, std::string_view order_text,
+                    RequestData& request, Reply& reply) {
+  UserBody body;
+  if (BodyError error = DecodeUserBody(worker.json, request.PadBody(), body)) {
+    return SetBodyError(reply, error);
+  }
+  // Order ids are the server's: text it could not have made names no order.
+  auto order = engine::Engine::ParseOrderId(order_text);
+  if (!order) return SetError(reply, ApiError::kNotFound, "no such order");
+  Answer(worker,
+         route == RouteId::kConfirmOrder
+             ? engine_.ConfirmOrder(worker.id, *order, body.user, worker.now)
+             : engine_.CancelOrder(worker.id, *order, body.user, worker.now),
+         reply, WriteOrder);
+}
+
+void Api::GetOrder(WorkerContext& worker, std::string_view order_text, Reply& reply) {
+  auto order = engine::Engine::ParseOrderId(order_text);
+  if (!order) return SetError(reply, ApiError::kNotFound, "no such order");
+  Answer(worker, engine_.GetOrder(*order, worker.now), reply, WriteOrder);
+}
+
+void Api::Time(WorkerContext& worker, Reply& reply) {
+  reply.status = 200;
+  JsonWriter json(reply.body);
+  json.BeginObject();
+  TimeMember(json, "now", worker.now);
+  json.Key("unix_ms");
+  json.Int(
+      std::chrono::duration_cast<std::chrono::milliseconds>(worker.now.time_since_epoch()).count());
+  json.EndObject();
+}
+
+void Api::Ready(Reply& reply) {
+  if (!ready_.load(std::memory_order_acquire)) {
+    return SetError(reply, ApiError::kUnavailable, "not ready: recovering state");
+  }
+  reply.status = 200;
+  reply.body.append(R"({"status":"ready"})");
+}
+
+void Api::Metrics(Reply& reply) {
+  reply.status = 200;
+  reply.content_type = ContentType::kPrometheusText;
+  reply.body.append(metrics_.Scrape());
+}
+
+}  // namespace hotdeal::gateway

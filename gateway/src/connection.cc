@@ -1,0 +1,228 @@
+// Connection: the read-parse-dispatch-write loop. Reads and writes may both be outstanding
+// (HTTP pipelining); both handlers run on the worker's single thread, so no strand is needed.
+#include "connection.h"
+
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/error.hpp>
+
+namespace hotdeal::gateway {
+
+namespace http = boost::beast::http;
+using boost::system::error_code;
+
+Connection::Connection(Worker& worker, boost::asio::ip::tcp::socket socket)
+    : worker_(worker),
+      socket_(std::move(socket)),
+      read_buffer_(worker.options().header_bytes_max + kReadChunkBytes) {
+  worker_.Link(this);
+}
+
+Connection::~Connection() {
+  worker_.Unlink(this);
+  worker_.ConnectionClosed();
+}
+
+void Connection::Start() {
+  Pump();
+}
+
+bool Connection::Idle() const {
+  return count_ == 0 && !request_started_ && read_buffer_.size() == 0;
+}
+
+void Connection::Pump() {
+  // Shutting down: a connection with nothing in progress has nothing left to wait for.
+  if (worker_.draining() && Idle()) return Close();
+  while (!stop_reading_ && count_ < kPipelineDepth && read_buffer_.size() > 0) {
+    if (!parser_) {
+      parser_.emplace(request_, worker_.options().header_bytes_max,
+                      worker_.options().body_bytes_max);
+    }
+    error_code error;
+    std::size_t used = parser_->put(read_buffer_.data(), error);
+    read_buffer_.consume(used);
+    if (error == http::error::need_more) break;
+    if (error == http::error::body_limit) {
+      FailRequest(ApiError::kPayloadTooLarge, "request body over the configured limit");
+    } else if (error == http::error::header_limit) {
+      FailRequest(ApiError::kPayloadTooLarge, "request header over the configured limit");
+    } else if (error) {
+      FailRequest(ApiError::kBadRequest, "malformed HTTP request");
+    } else if (parser_->is_done()) {
+      Dispatch();
+      parser_.reset();
+      // Bytes already here belong to the next (pipelined) request, which starts now.
+      if (read_buffer_.size() > 0) {
+        request_started_ = worker_.steady_now();
+      } else {
+        request_started_.reset();
+      }
+    }
+  }
+  if (!stop_reading_ && count_ < kPipelineDepth && !reading_) ReadMore();
+  WriteReady();
+}
+
+void Connection::ReadMore() {
+  std::size_t room = read_buffer_.max_size() - read_buffer_.size();
+  if (room == 0) {
+    // Only a header larger than the buffer can fill it; Beast's header_limit, which is
+    // smaller, normally reports it first.
+    FailRequest(ApiError::kPayloadTooLarge, "request header over the configured limit");
+    return;
+  }
+  reading_ = true;
+  read_deadline_ = request_started_ ? *request_started_ + worker_.options().request_timeout
+                                    : worker_.steady_now() + worker_.options().idle_timeout;
+  socket_.async_read_some(read_buffer_.prepare(std::min(room, kReadChunkBytes)),
+                          [self = shared_from_this()](const error_code& error, std::size_t bytes) {
+                            self->OnRead(error, bytes);
+                          });
+}
+
+void Connection::OnRead(const error_code& error, std::size_t bytes) {
+  reading_ = false;
+  if (closed_) return;
+  if (lingering_) {
+    // Discard until the client closes or the linger deadline passes.
+    if (error) return Close();
+    read_buffer_.consume(read_buffer_.size());
+    return Linger();
+  }
+  read_deadline_ = Worker::SteadyTime::max();
+  if (error) {
+    // EOF after complete requests: answer them, then close. Anything else: the peer is gone.
+    if (error != boost::asio::error::eof) return Close();
+    stop_reading_ = true;
+    return WriteReady();
+  }
+  read_buffer_.commit(bytes);
+  worker_.RefreshClock();
+  if (!request_started_) request_started_ = worker_.steady_now();
+  Pump();
+}
+
+Connection::Slot& Connection::TakeSlot() {
+  Slot& slot = slots_[(head_ + count_) % kPipelineDepth];
+  ++count_;
+  slot.ready = false;
+  slot.route = RouteId::kUnmatched;
+  slot.started = worker_.steady_now();
+  return slot;
+}
+
+void Connection::Dispatch() {
+  Slot& slot = TakeSlot();
+  bool http10 = request_.version < 11;
+  slot.close = !parser_->keep_alive() || worker_.draining();
+  slot.persistence = slot.close ? Persistence::kClose
+                     : http10   ? Persistence::kKeepAliveHttp10
+                                : Persistence::kKeepAlive;
+  if (slot.close) stop_reading_ = true;
+  Completion completion = worker_.api().Handle(worker_.context(), request_, slot.reply, slot.route);
+  switch (completion) {
+    case Completion::kDone:
+      Complete(slot);
+      break;
+    case Completion::kPending:
+      // Durable mode will post Complete(slot) back to this thread when the log answers.
+      break;
+  }
+}
+
+void Connection::FailRequest(ApiError error, std::string_view message) {
+  worker_.stats().parse_errors.Add();
+  Slot& slot = TakeSlot();
+  slot.reply.Reset();
+  SetError(slot.reply, error, message);
+  slot.close = true;
+  slot.persistence = Persistence::kClose;
+  stop_reading_ = true;
+  Complete(slot);
+}
+
+void Connection::Complete(Slot& slot) {
+  WriteHead(slot.reply, slot.persistence, slot.head);
+  slot.ready = true;
+  worker_.stats().RecordRequest(slot.route, slot.reply.status,
+                                std::chrono::steady_clock::now() - slot.started);
+}
+
+void Connection::WriteReady() {
+  if (writing_ || closed_ || lingering_) return;
+  // Every ready reply at the head of the queue goes out in one write.
+  std::array<boost::asio::const_buffer, 2 * kPipelineDepth> buffers{};
+  std::size_t slots = 0;
+  while (slots < count_) {
+    Slot& slot = slots_[(head_ + slots) % kPipelineDepth];
+    if (!slot.ready) break;
+    buffers[2 * slots] = boost::asio::buffer(slot.head);
+    buffers[2 * slots + 1] = boost::asio::buffer(slot.reply.body);
+    ++slots;
+    if (slot.close) break;
+  }
+  if (slots == 0) {
+    if (count_ == 0 && stop_reading_ && !reading_) Linger();
+    return;
+  }
+  writing_ = true;
+  write_deadline_ = worker_.steady_now() + worker_.options().request_timeout;
+  boost::asio::async_write(
+      socket_, buffers, [self = shared_from_this(), slots](const error_code& error, std::size_t) {
+        self->OnWrite(error, slots);
+      });
+}
+
+void Connection::OnWrite(const error_code& error, std::size_t slots_written) {
+  writing_ = false;
+  write_deadline_ = Worker::SteadyTime::max();
+  if (closed_) return;
+  if (error) return Close();
+  bool close = false;
+  for (std::size_t i = 0; i < slots_written; ++i) {
+    close = close || slots_[head_].close;
+    head_ = (head_ + 1) % kPipelineDepth;
+    --count_;
+  }
+  if (close) {
+    stop_reading_ = true;
+    return Linger();
+  }
+  Pump();
+}
+
+void Connection::Linger() {
+  if (!lingering_) {
+    lingering_ = true;
+    error_code ignored;
+    socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+    read_deadline_ = worker_.steady_now() + kLingerTimeout;
+  }
+  if (reading_) return;  // the read in flight comes back to OnRead, which discards
+  reading_ = true;
+  read_buffer_.consume(read_buffer_.size());
+  socket_.async_read_some(read_buffer_.prepare(kReadChunkBytes),
+                          [self = shared_from_this()](const error_code& read_error, std::size_t) {
+                            self->OnRead(read_error, 0);
+                          });
+}
+
+void Connection::OnTick(Worker::SteadyTime now) {
+  if (closed_ || now < std::min(read_deadline_, write_deadline_)) return;
+  if (!lingering_) worker_.stats().timeouts.Add();
+  Close();
+}
+
+void Connection::Drain() {
+  if (Idle()) return Close();
+  // The reply to the request being received or processed will carry Connection: close.
+}
+
+void Connection::Close() {
+  if (closed_) return;
+  closed_ = true;
+  error_code ignored;
+  socket_.close(ignored);
+}
+
+}  // namespace hotdeal::gateway

@@ -1,0 +1,93 @@
+// One accepted HTTP/1.1 connection: reads into a buffer reused for the connection's life,
+// parses with RequestParser, answers pipelined requests in order from a fixed ring of reply
+// slots, and enforces the idle, request and write deadlines. Lives on its worker's thread only;
+// must never read more requests than it has free slots (that is the pipelining bound) and never
+// write a reply before the ones ahead of it.
+#pragma once
+
+#include <array>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "http_request.h"
+#include "reply.h"
+#include "worker.h"
+
+namespace hotdeal::gateway {
+
+// Replies queued per connection at most; reading pauses while all are taken.
+inline constexpr std::size_t kPipelineDepth = 8;
+// Bytes asked of the socket per read; the read buffer holds a whole header plus one of these.
+inline constexpr std::size_t kReadChunkBytes = 4096;
+// How long a closing connection keeps discarding input so the client sees our last reply
+// instead of a reset.
+inline constexpr std::chrono::milliseconds kLingerTimeout{500};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Worker& worker, boost::asio::ip::tcp::socket socket);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void Start();
+  // Called by the worker's timer: closes the connection if a deadline has passed.
+  void OnTick(Worker::SteadyTime now);
+  // Graceful shutdown: close if idle, otherwise after the reply in progress.
+  void Drain();
+  // Closes the socket now; pending handlers see operation_aborted and release the connection.
+  void Close();
+
+  // The worker's intrusive list of connections.
+  Connection* prev = nullptr;
+  Connection* next = nullptr;
+
+ private:
+  struct Slot {
+    Reply reply;
+    std::string head;
+    RouteId route = RouteId::kUnmatched;
+    Worker::SteadyTime started{};
+    bool ready = false;  // head and body complete; may be written once the slots before are
+    bool close = false;  // the connection closes after this reply
+    Persistence persistence = Persistence::kKeepAlive;
+  };
+
+  void Pump();
+  void ReadMore();
+  void OnRead(const boost::system::error_code& error, std::size_t bytes);
+  void Dispatch();
+  void FailRequest(ApiError error, std::string_view message);
+  Slot& TakeSlot();
+  void Complete(Slot& slot);
+  void WriteReady();
+  void OnWrite(const boost::system::error_code& error, std::size_t slots_written);
+  void Linger();
+  bool Idle() const;
+
+  Worker& worker_;
+  boost::asio::ip::tcp::socket socket_;
+  // Raw bytes from the socket, at most one header plus one read chunk; reused.
+  boost::beast::flat_buffer read_buffer_;
+  RequestData request_;                  // the request being parsed; reused
+  std::optional<RequestParser> parser_;  // re-emplaced per request (Beast parsers are one-shot)
+  std::array<Slot, kPipelineDepth> slots_;
+  std::size_t head_ = 0;   // oldest reply not yet written
+  std::size_t count_ = 0;  // replies queued, ready or not
+  bool reading_ = false;
+  bool writing_ = false;
+  bool stop_reading_ = false;  // no more requests: close after the queued replies
+  bool lingering_ = false;
+  bool closed_ = false;
+  // When the request being received started; empty between requests (then the idle deadline
+  // applies instead).
+  std::optional<Worker::SteadyTime> request_started_;
+  Worker::SteadyTime read_deadline_ = Worker::SteadyTime::max();
+  Worker::SteadyTime write_deadline_ = Worker::SteadyTime::max();
+};
+
+}  // namespace hotdeal::gateway

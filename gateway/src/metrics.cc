@@ -1,0 +1,200 @@
+// Metric families: names are listed in gateway/README.md and used by grafana/ as they are here.
+#include "metrics.h"
+
+#include <prometheus/gauge.h>
+#include <prometheus/text_serializer.h>
+
+#include <chrono>
+
+#include "reply.h"
+
+namespace hotdeal::gateway {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily Family(std::string name, std::string help, MetricType type) {
+  MetricFamily family;
+  family.name = std::move(name);
+  family.help = std::move(help);
+  family.type = type;
+  return family;
+}
+
+ClientMetric Counter(double value, std::vector<ClientMetric::Label> labels = {}) {
+  ClientMetric metric;
+  metric.label = std::move(labels);
+  metric.counter.value = value;
+  return metric;
+}
+
+ClientMetric Gauge(double value, std::vector<ClientMetric::Label> labels = {}) {
+  ClientMetric metric;
+  metric.label = std::move(labels);
+  metric.gauge.value = value;
+  return metric;
+}
+
+template <class Read>
+std::uint64_t Sum(std::span<const WorkerStats> workers, Read read) {
+  std::uint64_t total = 0;
+  for (const WorkerStats& stats : workers)
+    total += read(stats);
+  return total;
+}
+
+std::string_view StatusName(engine::CampaignStatus status) {
+  switch (status) {
+    case engine::CampaignStatus::kScheduled:
+      return "scheduled";
+    case engine::CampaignStatus::kLive:
+      return "live";
+    case engine::CampaignStatus::kSoldOut:
+      return "sold_out";
+    case engine::CampaignStatus::kEnded:
+      return "ended";
+  }
+  return "unknown";
+}
+
+void AddRequests(std::span<const WorkerStats> workers, std::vector<MetricFamily>& out) {
+  auto family = Family("hotdeal_http_requests_total", "HTTP requests answered, by route and status",
+                       MetricType::Counter);
+  for (std::size_t route = 0; route < kRouteCount; ++route) {
+    for (std::size_t status = 0; status < kStatuses.size(); ++status) {
+      std::uint64_t count =
+          Sum(workers, [&](const WorkerStats& s) { return s.requests[route][status].Load(); });
+      if (count == 0) continue;
+      family.metric.push_back(
+          Counter(static_cast<double>(count),
+                  {{"route", std::string(RouteName(static_cast<RouteId>(route)))},
+                   {"status", std::to_string(kStatuses[status])}}));
+    }
+  }
+  out.push_back(std::move(family));
+}
+
+void AddLatency(std::span<const WorkerStats> workers, std::vector<MetricFamily>& out) {
+  auto family = Family("hotdeal_http_request_duration_seconds",
+                       "From a whole request parsed to its reply ready", MetricType::Histogram);
+  ClientMetric metric;
+  std::uint64_t cumulative = 0;
+  for (std::size_t bucket = 0; bucket <= kLatencyBoundsMicros.size(); ++bucket) {
+    cumulative +=
+        Sum(workers, [&](const WorkerStats& s) { return s.latency_buckets[bucket].Load(); });
+    ClientMetric::Bucket entry;
+    entry.cumulative_count = cumulative;
+    entry.upper_bound = bucket < kLatencyBoundsMicros.size()
+                            ? static_cast<double>(kLatencyBoundsMicros[bucket]) / 1e6
+                            : std::numeric_limits<double>::infinity();
+    metric.histogram.bucket.push_back(entry);
+  }
+  metric.histogram.sample_count = cumulative;
+  metric.histogram.sample_sum =
+      static_cast<double>(
+          Sum(workers, [](const WorkerStats& s) { return s.latency_micros_sum.Load(); })) /
+      1e6;
+  family.metric.push_back(std::move(metric));
+  out.push_back(std::move(family));
+}
+
+void AddConnections(std::span<const WorkerStats> workers, std::vector<MetricFamily>& out) {
+  std::uint64_t opened =
+      Sum(workers, [](const WorkerStats& s) { return s.connections_opened.Load(); });
+  std::uint64_t closed =
+      Sum(workers, [](const WorkerStats& s) { return s.connections_closed.Load(); });
+  auto open = Family("hotdeal_http_connections_open", "Connections open now", MetricType::Gauge);
+  // The two counters are read at slightly different moments; never report a negative count.
+  open.metric.push_back(Gauge(opened > closed ? static_cast<double>(opened - closed) : 0.0));
+  out.push_back(std::move(open));
+
+  auto add_counter = [&](std::string name, std::string help, auto read) {
+    auto family = Family(std::move(name), std::move(help), MetricType::Counter);
+    family.metric.push_back(Counter(static_cast<double>(Sum(workers, read))));
+    out.push_back(std::move(family));
+  };
+  add_counter("hotdeal_http_connections_rejected_total",
+              "Connections refused with 503 because the connection cap was reached",
+              [](const WorkerStats& s) { return s.connections_rejected.Load(); });
+  add_counter("hotdeal_http_parse_errors_total",
+              "Requests refused as malformed HTTP or over a size limit before routing",
+              [](const WorkerStats& s) { return s.parse_errors.Load(); });
+  add_counter("hotdeal_http_timeouts_total",
+              "Connections closed by the idle or slow-request deadline",
+              [](const WorkerStats& s) { return s.timeouts.Load(); });
+}
+
+void AddOutcomes(std::span<const WorkerStats> workers, std::vector<MetricFamily>& out) {
+  auto family = Family("hotdeal_engine_outcomes_total",
+                       "Engine decisions seen by the gateway, by outcome", MetricType::Counter);
+  for (std::size_t i = 0; i < kOutcomeCount; ++i) {
+    std::uint64_t count = Sum(workers, [&](const WorkerStats& s) { return s.outcomes[i].Load(); });
+    family.metric.push_back(
+        Counter(static_cast<double>(count),
+                {{"outcome", std::string(MapOutcome(static_cast<engine::Outcome>(i)).name)}}));
+  }
+  out.push_back(std::move(family));
+}
+
+void AddCampaigns(const engine::Engine& engine, std::vector<MetricFamily>& out) {
+  auto now =
+      std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+  auto stock =
+      Family("hotdeal_campaign_stock", "Units a campaign was created with", MetricType::Gauge);
+  auto remaining =
+      Family("hotdeal_campaign_remaining", "Units not claimed and not held by a live reservation",
+             MetricType::Gauge);
+  auto status = Family("hotdeal_campaign_status",
+                       "1 for the campaign's current status (scheduled, live, sold_out, ended)",
+                       MetricType::Gauge);
+  for (const engine::CampaignView& view : engine.ListCampaigns(now)) {
+    std::string id(view.spec.id.view());
+    stock.metric.push_back(Gauge(view.spec.stock, {{"campaign", id}}));
+    remaining.metric.push_back(Gauge(view.remaining, {{"campaign", id}}));
+    status.metric.push_back(
+        Gauge(1.0, {{"campaign", id}, {"status", std::string(StatusName(view.status))}}));
+  }
+  out.push_back(std::move(stock));
+  out.push_back(std::move(remaining));
+  out.push_back(std::move(status));
+}
+
+}  // namespace
+
+GatewayMetrics::GatewayMetrics(std::span<const WorkerStats> workers, const engine::Engine& engine,
+                               std::uint32_t connections_max)
+    : workers_(workers), engine_(engine) {
+  prometheus::BuildGauge()
+      .Name("hotdeal_http_connections_max")
+      .Help("The connection cap (--connections-max)")
+      .Register(registry_)
+      .Add({})
+      .Set(connections_max);
+  prometheus::BuildGauge()
+      .Name("hotdeal_http_workers")
+      .Help("Gateway worker threads, each with its own io_context and acceptor")
+      .Register(registry_)
+      .Add({})
+      .Set(static_cast<double>(workers.size()));
+}
+
+std::vector<MetricFamily> GatewayMetrics::Collect() const {
+  std::vector<MetricFamily> families;
+  AddRequests(workers_, families);
+  AddLatency(workers_, families);
+  AddConnections(workers_, families);
+  AddOutcomes(workers_, families);
+  AddCampaigns(engine_, families);
+  return families;
+}
+
+std::string GatewayMetrics::Scrape() const {
+  std::vector<MetricFamily> families = registry_.Collect();
+  for (MetricFamily& family : Collect())
+    families.push_back(std::move(family));
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+}  // namespace hotdeal::gateway

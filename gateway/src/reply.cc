@@ -1,0 +1,193 @@
+// Status mapping and response heads. MapOutcome is the only place an engine Outcome becomes an
+// HTTP status; its switch has no default so a new Outcome fails to compile until mapped.
+#include "reply.h"
+
+#include <charconv>
+
+#include "json_writer.h"
+
+namespace hotdeal::gateway {
+
+unsigned StatusOf(ApiError error) {
+  switch (error) {
+    case ApiError::kBadRequest:
+      return 400;
+    case ApiError::kUnauthorized:
+      return 401;
+    case ApiError::kNotStarted:
+    case ApiError::kEnded:
+      return 403;
+    case ApiError::kNotFound:
+      return 404;
+    case ApiError::kMethodNotAllowed:
+      return 405;
+    case ApiError::kSoldOut:
+    case ApiError::kAlreadyClaimed:
+    case ApiError::kLimitExceeded:
+    case ApiError::kConflict:
+      return 409;
+    case ApiError::kPayloadTooLarge:
+      return 413;
+    case ApiError::kUnavailable:
+      return 503;
+  }
+  return 500;
+}
+
+std::string_view CodeOf(ApiError error) {
+  switch (error) {
+    case ApiError::kBadRequest:
+      return "bad_request";
+    case ApiError::kUnauthorized:
+      return "unauthorized";
+    case ApiError::kNotStarted:
+      return "not_started";
+    case ApiError::kEnded:
+      return "ended";
+    case ApiError::kNotFound:
+      return "not_found";
+    case ApiError::kMethodNotAllowed:
+      return "method_not_allowed";
+    case ApiError::kSoldOut:
+      return "sold_out";
+    case ApiError::kAlreadyClaimed:
+      return "already_claimed";
+    case ApiError::kLimitExceeded:
+      return "limit_exceeded";
+    case ApiError::kConflict:
+      return "conflict";
+    case ApiError::kPayloadTooLarge:
+      return "payload_too_large";
+    case ApiError::kUnavailable:
+      return "unavailable";
+  }
+  return "internal";
+}
+
+OutcomeReply MapOutcome(engine::Outcome outcome) {
+  auto ok = [](unsigned status, std::string_view name) {
+    return OutcomeReply{status, false, ApiError::kBadRequest, {}, name};
+  };
+  auto error = [](ApiError api_error, std::string_view message, std::string_view name) {
+    return OutcomeReply{StatusOf(api_error), true, api_error, message, name};
+  };
+  switch (outcome) {
+    case engine::Outcome::kOk:
+      return ok(200, "ok");
+    case engine::Outcome::kCreated:
+      return ok(201, "created");
+    case engine::Outcome::kReplayed:
+      // A replay answers what the first request was answered: it created something.
+      return ok(201, "replayed");
+    case engine::Outcome::kInvalid:
+      return error(ApiError::kBadRequest, "the engine refused an argument", "invalid");
+    case engine::Outcome::kNotFound:
+      return error(ApiError::kNotFound, "no such campaign, claim or order", "not_found");
+    case engine::Outcome::kNotStarted:
+      return error(ApiError::kNotStarted, "the campaign has not started", "not_started");
+    case engine::Outcome::kEnded:
+      return error(ApiError::kEnded, "the campaign has ended", "ended");
+    case engine::Outcome::kSoldOut:
+      return error(ApiError::kSoldOut, "no stock left", "sold_out");
+    case engine::Outcome::kAlreadyClaimed:
+      return error(ApiError::kAlreadyClaimed, "this user already holds a coupon of this campaign",
+                   "already_claimed");
+    case engine::Outcome::kLimitExceeded:
+      return error(ApiError::kLimitExceeded, "the order would exceed per_user_limit",
+                   "limit_exceeded");
+    case engine::Outcome::kConflict:
+      return error(ApiError::kConflict, "conflicts with the current state", "conflict");
+    case engine::Outcome::kOverCapacity:
+      return error(ApiError::kUnavailable, "a fixed-size table is full; retry later",
+                   "over_capacity");
+    case engine::Outcome::kLogUnavailable:
+      return error(ApiError::kUnavailable, "the durable log cannot take writes; retry later",
+                   "log_unavailable");
+  }
+  return error(ApiError::kUnavailable, "unknown outcome", "unknown");
+}
+
+void SetError(Reply& reply, ApiError error, std::string_view message, std::string_view claim_id) {
+  reply.status = StatusOf(error);
+  reply.content_type = ContentType::kJson;
+  reply.retry_after = error == ApiError::kUnavailable;
+  reply.body.clear();
+  JsonWriter json(reply.body);
+  json.BeginObject();
+  json.Key("error");
+  json.String(CodeOf(error));
+  json.Key("message");
+  json.String(message);
+  if (!claim_id.empty()) {
+    json.Key("claim_id");
+    json.String(claim_id);
+  }
+  json.EndObject();
+}
+
+namespace {
+
+std::string_view StatusLine(unsigned status) {
+  switch (status) {
+    case 200:
+      return "HTTP/1.1 200 OK\r\n";
+    case 201:
+      return "HTTP/1.1 201 Created\r\n";
+    case 400:
+      return "HTTP/1.1 400 Bad Request\r\n";
+    case 401:
+      return "HTTP/1.1 401 Unauthorized\r\n";
+    case 403:
+      return "HTTP/1.1 403 Forbidden\r\n";
+    case 404:
+      return "HTTP/1.1 404 Not Found\r\n";
+    case 405:
+      return "HTTP/1.1 405 Method Not Allowed\r\n";
+    case 409:
+      return "HTTP/1.1 409 Conflict\r\n";
+    case 413:
+      return "HTTP/1.1 413 Payload Too Large\r\n";
+    case 503:
+      return "HTTP/1.1 503 Service Unavailable\r\n";
+    default:
+      return "HTTP/1.1 500 Internal Server Error\r\n";
+  }
+}
+
+}  // namespace
+
+void WriteHead(const Reply& reply, Persistence persistence, std::string& head) {
+  head.clear();
+  head.append(StatusLine(reply.status));
+  head.append(reply.content_type == ContentType::kJson
+                  ? "Content-Type: application/json\r\n"
+                  : "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n");
+  head.append("Content-Length: ");
+  char digits[24];
+  auto result = std::to_chars(digits, digits + sizeof digits, reply.body.size());
+  head.append(digits, result.ptr);
+  head.append("\r\n");
+  if (reply.retry_after) {
+    head.append("Retry-After: ");
+    head.push_back(static_cast<char>('0' + kRetryAfterSeconds));
+    head.append("\r\n");
+  }
+  if (!reply.allow.empty()) {
+    head.append("Allow: ");
+    head.append(reply.allow);
+    head.append("\r\n");
+  }
+  switch (persistence) {
+    case Persistence::kKeepAlive:
+      break;
+    case Persistence::kKeepAliveHttp10:
+      head.append("Connection: keep-alive\r\n");
+      break;
+    case Persistence::kClose:
+      head.append("Connection: close\r\n");
+      break;
+  }
+  head.append("\r\n");
+}
+
+}  // namespace hotdeal::gateway

@@ -1,0 +1,77 @@
+// Responses: the API's error codes and their statuses, the single Outcome-to-status map, and
+// the serialization of a reply's head. Bodies are written by JsonWriter into a buffer the
+// connection reuses. Must never throw and never produce a head without Content-Length.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "hotdeal/engine/types.h"
+
+namespace hotdeal::gateway {
+
+// The `error` codes of API.md, each with one status.
+enum class ApiError : std::uint8_t {
+  kBadRequest,
+  kUnauthorized,
+  kNotStarted,
+  kEnded,
+  kNotFound,
+  kMethodNotAllowed,
+  kSoldOut,
+  kAlreadyClaimed,
+  kLimitExceeded,
+  kConflict,
+  kPayloadTooLarge,
+  kUnavailable,
+};
+
+unsigned StatusOf(ApiError error);
+std::string_view CodeOf(ApiError error);
+
+// Everything the gateway says about an engine Outcome: its HTTP status, its error code and
+// message when it is an error, and its metrics label.
+struct OutcomeReply {
+  unsigned status = 0;
+  bool is_error = false;
+  ApiError error = ApiError::kBadRequest;  // meaningful when is_error
+  std::string_view message;                // meaningful when is_error
+  std::string_view name;                   // label of hotdeal_engine_outcomes_total
+};
+OutcomeReply MapOutcome(engine::Outcome outcome);
+
+enum class ContentType : std::uint8_t { kJson, kPrometheusText };
+
+// One response being built; the connection keeps a few and reuses their strings.
+struct Reply {
+  unsigned status = 0;
+  ContentType content_type = ContentType::kJson;
+  std::string_view allow;    // 405 only: static text such as "GET, POST"
+  bool retry_after = false;  // 503 carries Retry-After
+  std::string body;
+
+  void Reset() {
+    status = 0;
+    content_type = ContentType::kJson;
+    allow = {};
+    retry_after = false;
+    body.clear();
+  }
+};
+
+// Sets `reply` to the error shape {"error": code, "message": message}; `claim_id`, if not
+// empty, is added (already_claimed carries the existing claim).
+void SetError(Reply& reply, ApiError error, std::string_view message,
+              std::string_view claim_id = {});
+
+// Seconds a client is asked to wait on 503.
+inline constexpr int kRetryAfterSeconds = 1;
+static_assert(kRetryAfterSeconds >= 0 && kRetryAfterSeconds <= 9, "written as one digit");
+
+enum class Persistence : std::uint8_t { kKeepAlive, kKeepAliveHttp10, kClose };
+
+// Writes the status line and headers for `reply` into `head` (cleared first).
+void WriteHead(const Reply& reply, Persistence persistence, std::string& head);
+
+}  // namespace hotdeal::gateway

@@ -1,0 +1,281 @@
+// Request body decoding: one generic walk over the object's fields (unknown and duplicate
+// fields refused there), then per-route typed readers.
+#include "request_body.h"
+
+#include <array>
+#include <limits>
+
+#include "time_text.h"
+
+namespace hotdeal::gateway {
+namespace {
+
+namespace ondemand = simdjson::ondemand;
+
+constexpr std::int64_t kPriceMax = 1'000'000'000'000;  // price * kQuantityMax fits in int64
+static_assert(kPriceMax <= std::numeric_limits<std::int64_t>::max() / kQuantityMax);
+
+// Walks the single object in `body`, calling on_field(index, value) for each field whose key
+// is names[index]. `seen` gets bit i set for each field present. Every field's value must be
+// consumed by on_field, which the typed readers below always do or fail.
+template <std::size_t N, class OnField>
+BodyError ForEachField(ondemand::parser& parser, PaddedBody body,
+                       const std::array<std::string_view, N>& names, std::uint32_t& seen,
+                       OnField on_field) {
+  static_assert(N <= 32, "seen is a 32-bit mask");
+  simdjson::padded_string_view view(body.data, body.size, body.capacity);
+  ondemand::document document;
+  if (parser.iterate(view).get(document) != simdjson::SUCCESS) {
+    return {BodyErrorKind::kNotJson, {}};
+  }
+  ondemand::object object;
+  auto error = document.get_object().get(object);
+  if (error == simdjson::INCORRECT_TYPE) return {BodyErrorKind::kNotObject, {}};
+  if (error != simdjson::SUCCESS) return {BodyErrorKind::kNotJson, {}};
+  for (auto field : object) {
+    std::string_view key;
+    if (field.unescaped_key().get(key) != simdjson::SUCCESS) return {BodyErrorKind::kNotJson, {}};
+    std::size_t index = 0;
+    while (index < N && names[index] != key)
+      ++index;
+    if (index == N) return {BodyErrorKind::kUnknownField, {}};
+    std::uint32_t bit = 1u << index;
+    if ((seen & bit) != 0) return {BodyErrorKind::kDuplicateField, names[index]};
+    seen |= bit;
+    ondemand::value value;
+    if (field.value().get(value) != simdjson::SUCCESS) return {BodyErrorKind::kNotJson, {}};
+    if (BodyError field_error = on_field(index, value)) return field_error;
+  }
+  // Catches both trailing bytes ("{} x") and a document simdjson stopped reading early.
+  // simdjson 3.0 has no document::at_end(); at the end, current_location() is out of bounds.
+  if (document.current_location().error() != simdjson::OUT_OF_BOUNDS) {
+    return {BodyErrorKind::kNotJson, {}};
+  }
+  return {};
+}
+
+BodyError ReadString(ondemand::value value, std::string_view name, std::string_view& out) {
+  auto error = value.get_string().get(out);
+  if (error == simdjson::INCORRECT_TYPE) return {BodyErrorKind::kWrongType, name};
+  if (error != simdjson::SUCCESS) return {BodyErrorKind::kNotJson, name};
+  return {};
+}
+
+template <class Tag>
+BodyError ReadId(ondemand::value value, std::string_view name, engine::ShortId<Tag>& out) {
+  std::string_view text;
+  if (BodyError error = ReadString(value, name, text)) return error;
+  auto id = engine::ShortId<Tag>::Parse(text);
+  if (!id) return {BodyErrorKind::kBadId, name};
+  out = *id;
+  return {};
+}
+
+BodyError ReadInt(ondemand::value value, std::string_view name, std::int64_t min, std::int64_t max,
+                  std::int64_t& out) {
+  // The token text tells "too big for int64" (all digits) from "not an integer" (fraction,
+  // exponent, string, ...): simdjson reports both as a failed get_int64().
+  std::string_view token = value.raw_json_token();
+  auto error = value.get_int64().get(out);
+  if (error != simdjson::SUCCESS) {
+    std::string_view digits = token.substr(0, token.find_first_of(" \t\r\n,}]"));
+    if (!digits.empty() && digits.front() == '-') digits.remove_prefix(1);
+    bool integer =
+        !digits.empty() && digits.find_first_not_of("0123456789") == std::string_view::npos;
+    return {integer ? BodyErrorKind::kOutOfRange : BodyErrorKind::kWrongType, name};
+  }
+  if (out < min || out > max) return {BodyErrorKind::kOutOfRange, name};
+  return {};
+}
+
+BodyError ReadTime(ondemand::value value, std::string_view name, engine::TimePoint& out) {
+  std::string_view text;
+  if (BodyError error = ReadString(value, name, text)) return error;
+  auto time = ParseTime(text);
+  if (!time) return {BodyErrorKind::kBadTime, name};
+  out = *time;
+  return {};
+}
+
+constexpr std::uint32_t Bit(std::size_t index) {
+  return 1u << index;
+}
+
+}  // namespace
+
+std::string_view Describe(BodyErrorKind kind) {
+  switch (kind) {
+    case BodyErrorKind::kNone:
+      return "ok";
+    case BodyErrorKind::kNotJson:
+      return "body is not a single valid JSON value in UTF-8";
+    case BodyErrorKind::kNotObject:
+      return "body must be a JSON object";
+    case BodyErrorKind::kUnknownField:
+      return "body has a field this route does not take";
+    case BodyErrorKind::kDuplicateField:
+      return "field appears more than once";
+    case BodyErrorKind::kMissingField:
+      return "field is required";
+    case BodyErrorKind::kWrongType:
+      return "field has the wrong type";
+    case BodyErrorKind::kOutOfRange:
+      return "number is out of range";
+    case BodyErrorKind::kBadId:
+      return "id must match [A-Za-z0-9_-]{1,64}";
+    case BodyErrorKind::kBadTime:
+      return "time must be RFC 3339, e.g. 2026-11-27T00:00:00Z";
+    case BodyErrorKind::kBadValue:
+      return "value is not allowed here";
+  }
+  return "invalid body";
+}
+
+BodyError DecodeEmptyBody(ondemand::parser& parser, PaddedBody body) {
+  if (body.size == 0) return {};
+  static constexpr std::array<std::string_view, 0> kNames = {};
+  std::uint32_t seen = 0;
+  return ForEachField(parser, body, kNames, seen,
+                      [](std::size_t, ondemand::value) { return BodyError{}; });
+}
+
+BodyError DecodeUserBody(ondemand::parser& parser, PaddedBody body, UserBody& out) {
+  static constexpr std::array<std::string_view, 1> kNames = {"user_id"};
+  std::uint32_t seen = 0;
+  BodyError error = ForEachField(parser, body, kNames, seen, [&](std::size_t, auto value) {
+    return ReadId(value, kNames[0], out.user);
+  });
+  if (error) return error;
+  if (seen != Bit(0)) return {BodyErrorKind::kMissingField, kNames[0]};
+  return {};
+}
+
+BodyError DecodeOrderBody(ondemand::parser& parser, PaddedBody body, OrderBody& out) {
+  static constexpr std::array<std::string_view, 2> kNames = {"user_id", "quantity"};
+  std::uint32_t seen = 0;
+  BodyError error = ForEachField(parser, body, kNames, seen, [&](std::size_t index, auto value) {
+    if (index == 0) return ReadId(value, kNames[0], out.user);
+    return ReadInt(value, kNames[1], 1, kQuantityMax, out.quantity);
+  });
+  if (error) return error;
+  for (std::size_t i = 0; i < kNames.size(); ++i) {
+    if ((seen & Bit(i)) == 0) return {BodyErrorKind::kMissingField, kNames[i]};
+  }
+  return {};
+}
+
+namespace {
+
+enum CampaignField : std::size_t {
+  kId,
+  kKind,
+  kName,
+  kStock,
+  kPerUserLimit,
+  kStartsAt,
+  kEndsAt,
+  kPrice,
+  kHoldSeconds,
+  kCampaignFieldCount,
+};
+constexpr std::array<std::string_view, kCampaignFieldCount> kCampaignNames = {
+    "id",        "kind",    "name",  "stock",       "per_user_limit",
+    "starts_at", "ends_at", "price", "hold_seconds"};
+
+BodyError ReadCampaignField(std::size_t index, ondemand::value value, engine::CampaignSpec& out) {
+  constexpr std::int64_t kUint32Max = std::numeric_limits<std::uint32_t>::max();
+  std::string_view name = kCampaignNames[index];
+  std::int64_t number = 0;
+  BodyError error;
+  switch (static_cast<CampaignField>(index)) {
+    case kId:
+      return ReadId(value, name, out.id);
+    case kKind: {
+      std::string_view text;
+      if ((error = ReadString(value, name, text))) return error;
+      if (text == "coupon") {
+        out.kind = engine::CampaignKind::kCoupon;
+      } else if (text == "sale") {
+        out.kind = engine::CampaignKind::kSale;
+      } else {
+        return {BodyErrorKind::kBadValue, name};
+      }
+      return {};
+    }
+    case kName: {
+      std::string_view text;
+      if ((error = ReadString(value, name, text))) return error;
+      if (text.empty() || text.size() > kCampaignNameBytesMax) {
+        return {BodyErrorKind::kOutOfRange, name};
+      }
+      out.name.assign(text);
+      return {};
+    }
+    case kStock:
+      error = ReadInt(value, name, 1, kUint32Max, number);
+      out.stock = static_cast<std::uint32_t>(number);
+      return error;
+    case kPerUserLimit:
+      error = ReadInt(value, name, 1, kUint32Max, number);
+      out.per_user_limit = static_cast<std::uint32_t>(number);
+      return error;
+    case kStartsAt:
+      return ReadTime(value, name, out.starts_at);
+    case kEndsAt: {
+      bool is_null = false;
+      if (value.is_null().get(is_null) != simdjson::SUCCESS) return {BodyErrorKind::kNotJson, name};
+      if (is_null) {
+        out.ends_at.reset();
+        return {};
+      }
+      engine::TimePoint ends_at;
+      if ((error = ReadTime(value, name, ends_at))) return error;
+      out.ends_at = ends_at;
+      return {};
+    }
+    case kPrice:
+      return ReadInt(value, name, 0, kPriceMax, out.price);
+    case kHoldSeconds:
+      error = ReadInt(value, name, 1, kHoldSecondsMax, number);
+      out.hold_seconds = static_cast<std::uint32_t>(number);
+      return error;
+    case kCampaignFieldCount:
+      break;
+  }
+  return {BodyErrorKind::kUnknownField, {}};
+}
+
+// Rules that span fields: which fields each kind requires or forbids, and the window's order.
+BodyError CheckCampaign(std::uint32_t seen, const engine::CampaignSpec& spec) {
+  for (CampaignField required : {kId, kKind, kName, kStock}) {
+    if ((seen & Bit(required)) == 0)
+      return {BodyErrorKind::kMissingField, kCampaignNames[required]};
+  }
+  bool sale = spec.kind == engine::CampaignKind::kSale;
+  for (CampaignField sale_only : {kPrice, kHoldSeconds}) {
+    bool present = (seen & Bit(sale_only)) != 0;
+    if (sale && !present) return {BodyErrorKind::kMissingField, kCampaignNames[sale_only]};
+    if (!sale && present) return {BodyErrorKind::kBadValue, kCampaignNames[sale_only]};
+  }
+  // A coupon is one per user by definition; another limit would be a different product.
+  if (!sale && spec.per_user_limit != 1) return {BodyErrorKind::kBadValue, "per_user_limit"};
+  if (spec.ends_at && *spec.ends_at <= spec.starts_at) return {BodyErrorKind::kBadValue, "ends_at"};
+  return {};
+}
+
+}  // namespace
+
+BodyError DecodeCampaignBody(ondemand::parser& parser, PaddedBody body, engine::TimePoint now,
+                             engine::CampaignSpec& out) {
+  out = engine::CampaignSpec{};
+  out.starts_at = now;
+  std::uint32_t seen = 0;
+  BodyError error = ForEachField(parser, body, kCampaignNames, seen,
+                                 [&](std::size_t index, ondemand::value value) {
+                                   return ReadCampaignField(index, value, out);
+                                 });
+  if (error) return error;
+  return CheckCampaign(seen, out);
+}
+
+}  // namespace hotdeal::gateway

@@ -1,0 +1,73 @@
+// Strict decoding of request bodies with simdjson On-Demand. Every body must be one JSON
+// object holding only the fields its route documents, each once, each of the right type and
+// range; anything else is a BodyError and the engine is never called. Must never parse from a
+// buffer without SIMDJSON_PADDING bytes of room after the input (simdjson reads past the end).
+#pragma once
+
+#include <simdjson.h>
+
+#include <cstdint>
+#include <string_view>
+
+#include "hotdeal/engine/types.h"
+
+namespace hotdeal::gateway {
+
+enum class BodyErrorKind : std::uint8_t {
+  kNone,
+  kNotJson,         // not JSON, invalid UTF-8, or trailing bytes after the value
+  kNotObject,       // valid JSON but not an object
+  kUnknownField,    // a field the route does not document (unknown fields are refused, not
+                    // ignored: a typo such as "per_user_limt" must not silently fall back)
+  kDuplicateField,  // the same field twice: which one would win is not obvious to a client
+  kMissingField,
+  kWrongType,
+  kOutOfRange,
+  kBadId,
+  kBadTime,
+  kBadValue,  // a string outside its enumeration, or fields that contradict each other
+};
+
+struct BodyError {
+  BodyErrorKind kind = BodyErrorKind::kNone;
+  std::string_view field;  // static text: the field's name, empty for document-level errors
+
+  explicit operator bool() const { return kind != BodyErrorKind::kNone; }
+};
+
+// The human text for an error kind, e.g. "must be an integer".
+std::string_view Describe(BodyErrorKind kind);
+
+// `{"user_id": "..."}`: claims, confirm and cancel.
+struct UserBody {
+  engine::UserId user;
+};
+
+// `{"user_id": "...", "quantity": n}`.
+struct OrderBody {
+  engine::UserId user;
+  std::int64_t quantity = 0;
+};
+
+// A view over the request bytes that simdjson may read up to SIMDJSON_PADDING bytes beyond.
+// The caller guarantees `capacity >= size + SIMDJSON_PADDING`.
+struct PaddedBody {
+  const char* data = nullptr;
+  std::size_t size = 0;
+  std::size_t capacity = 0;
+};
+
+// No body, or `{}`: routes whose path says everything (close).
+BodyError DecodeEmptyBody(simdjson::ondemand::parser& parser, PaddedBody body);
+BodyError DecodeUserBody(simdjson::ondemand::parser& parser, PaddedBody body, UserBody& out);
+BodyError DecodeOrderBody(simdjson::ondemand::parser& parser, PaddedBody body, OrderBody& out);
+// `now` is the default for starts_at. The spec's name is copied (control plane only).
+BodyError DecodeCampaignBody(simdjson::ondemand::parser& parser, PaddedBody body,
+                             engine::TimePoint now, engine::CampaignSpec& out);
+
+// Bounds the decoder enforces beyond the engine's own checks.
+inline constexpr std::size_t kCampaignNameBytesMax = 200;
+inline constexpr std::int64_t kQuantityMax = 1'000'000;
+inline constexpr std::int64_t kHoldSecondsMax = 7 * 24 * 3600;
+
+}  // namespace hotdeal::gateway

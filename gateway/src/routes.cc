@@ -1,0 +1,92 @@
+// Route table and matcher. A linear scan over a dozen routes beats any index at this size and
+// keeps the table readable.
+#include "hotdeal/gateway/routes.h"
+
+#include <algorithm>
+
+namespace hotdeal::gateway {
+namespace {
+
+constexpr std::array<Route, kRouteCount - 1> kRoutes = {{
+    {RouteId::kListCampaigns, Method::kGet, "/v1/campaigns", "list_campaigns", false},
+    {RouteId::kCreateCampaign, Method::kPost, "/v1/campaigns", "create_campaign", true},
+    {RouteId::kGetCampaign, Method::kGet, "/v1/campaigns/{id}", "get_campaign", false},
+    {RouteId::kCloseCampaign, Method::kPost, "/v1/campaigns/{id}/close", "close_campaign", true},
+    {RouteId::kCreateClaim, Method::kPost, "/v1/campaigns/{id}/claims", "create_claim", false},
+    {RouteId::kGetClaim, Method::kGet, "/v1/campaigns/{id}/claims/{user_id}", "get_claim", false},
+    {RouteId::kCreateOrder, Method::kPost, "/v1/campaigns/{id}/orders", "create_order", false},
+    {RouteId::kGetOrder, Method::kGet, "/v1/orders/{order_id}", "get_order", false},
+    {RouteId::kConfirmOrder, Method::kPost, "/v1/orders/{order_id}/confirm", "confirm_order",
+     false},
+    {RouteId::kCancelOrder, Method::kPost, "/v1/orders/{order_id}/cancel", "cancel_order", false},
+    {RouteId::kTime, Method::kGet, "/v1/time", "time", false},
+    {RouteId::kHealth, Method::kGet, "/healthz", "healthz", false},
+    {RouteId::kReady, Method::kGet, "/readyz", "readyz", false},
+    {RouteId::kMetrics, Method::kGet, "/metrics", "metrics", false},
+}};
+
+// Matches `path` against `pattern` segment by segment; a "{name}" segment takes any non-empty
+// segment. A trailing slash is a different path ("/v1/campaigns/" matches nothing).
+bool MatchPath(std::string_view pattern, std::string_view path,
+               std::array<std::string_view, 2>& params) {
+  if (path.empty() || path.front() != '/') return false;
+  std::size_t pattern_at = 1;
+  std::size_t path_at = 1;
+  std::size_t param_count = 0;
+  while (true) {
+    std::size_t pattern_end = std::min(pattern.find('/', pattern_at), pattern.size());
+    std::size_t path_end = std::min(path.find('/', path_at), path.size());
+    std::string_view expected = pattern.substr(pattern_at, pattern_end - pattern_at);
+    std::string_view actual = path.substr(path_at, path_end - path_at);
+    if (expected.starts_with('{')) {
+      if (actual.empty() || param_count == params.size()) return false;
+      params[param_count++] = actual;
+    } else if (expected != actual) {
+      return false;
+    }
+    bool pattern_last = pattern_end == pattern.size();
+    bool path_last = path_end == path.size();
+    if (pattern_last || path_last) return pattern_last && path_last;
+    pattern_at = pattern_end + 1;
+    path_at = path_end + 1;
+  }
+}
+
+}  // namespace
+
+std::span<const Route> Routes() {
+  return kRoutes;
+}
+
+std::string_view RouteName(RouteId id) {
+  for (const Route& route : kRoutes) {
+    if (route.id == id) return route.name;
+  }
+  return "unmatched";
+}
+
+RouteMatch MatchRoute(Method method, std::string_view path) {
+  RouteMatch match;
+  bool get_allowed = false;
+  bool post_allowed = false;
+  for (const Route& route : kRoutes) {
+    std::array<std::string_view, 2> params{};
+    if (!MatchPath(route.path, path, params)) continue;
+    if (route.method == method) {
+      match.route = &route;
+      match.params = params;
+      return match;
+    }
+    (route.method == Method::kGet ? get_allowed : post_allowed) = true;
+  }
+  if (get_allowed && post_allowed) {
+    match.allow = "GET, POST";
+  } else if (get_allowed) {
+    match.allow = "GET";
+  } else if (post_allowed) {
+    match.allow = "POST";
+  }
+  return match;
+}
+
+}  // namespace hotdeal::gateway

@@ -1,0 +1,93 @@
+// Server: builds the shared pieces (stats, metrics, API), one Worker per thread, and runs the
+// shutdown sequence.
+#include "hotdeal/gateway/server.h"
+
+#include <boost/asio/ip/address.hpp>
+#include <thread>
+#include <vector>
+
+#include "api.h"
+#include "metrics.h"
+#include "worker.h"
+
+namespace hotdeal::gateway {
+
+class Server::Impl {
+ public:
+  Impl(GatewayOptions options, engine::Engine& engine)
+      : options_(std::move(options)),
+        stats_(options_.threads),
+        metrics_(stats_, engine, options_.connections_max),
+        api_(engine, options_.admin_token, ready_, metrics_) {
+    for (std::uint32_t i = 0; i < options_.threads; ++i) {
+      workers_.push_back(
+          std::make_unique<Worker>(i, options_, engine, api_, stats_[i], open_connections_));
+    }
+  }
+
+  ~Impl() { Shutdown(std::chrono::milliseconds{0}); }
+
+  void Start() {
+    auto address = boost::asio::ip::make_address(options_.listen_host);
+    boost::asio::ip::tcp::endpoint endpoint(address, options_.listen_port);
+    // The first bind resolves port 0; the others join that port through SO_REUSEPORT.
+    workers_.front()->Listen(endpoint);
+    port_ = workers_.front()->port();
+    endpoint.port(port_);
+    for (std::size_t i = 1; i < workers_.size(); ++i)
+      workers_[i]->Listen(endpoint);
+    for (auto& worker : workers_) {
+      threads_.emplace_back([&worker] { worker->Run(); });
+    }
+  }
+
+  std::uint16_t port() const { return port_; }
+  void SetReady(bool ready) { ready_.store(ready, std::memory_order_release); }
+
+  void Shutdown(std::chrono::milliseconds grace) {
+    if (threads_.empty()) return;
+    for (auto& worker : workers_)
+      worker->BeginDrain();
+    auto deadline = std::chrono::steady_clock::now() + grace;
+    while (open_connections_.load(std::memory_order_relaxed) > 0 &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds{5});
+    }
+    for (auto& worker : workers_)
+      worker->Stop();
+    for (std::thread& thread : threads_)
+      thread.join();
+    threads_.clear();
+  }
+
+ private:
+  const GatewayOptions options_;
+  std::atomic<bool> ready_{false};
+  std::atomic<std::uint32_t> open_connections_{0};
+  std::vector<WorkerStats> stats_;  // one per worker; sized once, never moved
+  GatewayMetrics metrics_;
+  Api api_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+  std::uint16_t port_ = 0;
+};
+
+Server::Server(GatewayOptions options, engine::Engine& engine)
+    : impl_(std::make_unique<Impl>(std::move(options), engine)) {}
+
+Server::~Server() = default;
+
+void Server::Start() {
+  impl_->Start();
+}
+std::uint16_t Server::port() const {
+  return impl_->port();
+}
+void Server::SetReady(bool ready) {
+  impl_->SetReady(ready);
+}
+void Server::Shutdown(std::chrono::milliseconds grace) {
+  impl_->Shutdown(grace);
+}
+
+}  // namespace hotdeal::gateway

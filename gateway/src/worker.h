@@ -1,0 +1,81 @@
+// One gateway worker: an io_context run by one thread, its acceptor, its periodic timer and
+// the connections it accepted. Everything here is touched only from that thread, except the
+// shared open-connection counter (one atomic add per accepted connection, none per request).
+// Must never share a connection, a parser or a buffer with another worker.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+
+#include "api.h"
+#include "hotdeal/gateway/server.h"
+
+namespace hotdeal::gateway {
+
+class Connection;
+
+class Worker {
+ public:
+  using SteadyTime = std::chrono::steady_clock::time_point;
+
+  Worker(std::uint32_t index, const GatewayOptions& options, engine::Engine& engine, Api& api,
+         WorkerStats& stats, std::atomic<std::uint32_t>& open_connections);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Opens the acceptor with SO_REUSEPORT, binds and listens. Start-up only; throws.
+  void Listen(const boost::asio::ip::tcp::endpoint& endpoint);
+  std::uint16_t port() const;
+
+  // The thread body: accepts, ticks and serves until Stop() and the last connection closes.
+  void Run();
+
+  // Called from another thread; each posts its work to this worker's io_context.
+  void BeginDrain();  // stop accepting; idle connections close, busy ones after their reply
+  void Stop();        // close every connection and the timer; Run() then returns
+
+  // For this worker's connections.
+  boost::asio::io_context& io() { return io_; }
+  WorkerContext& context() { return context_; }
+  WorkerStats& stats() { return stats_; }
+  Api& api() { return api_; }
+  const GatewayOptions& options() const { return options_; }
+  SteadyTime steady_now() const { return steady_now_; }
+  bool draining() const { return draining_; }
+  // Reads both clocks once; called per read batch and per tick (the cached clock).
+  void RefreshClock();
+  void Link(Connection* connection);
+  void Unlink(Connection* connection);
+  // Called by a Connection's destructor.
+  void ConnectionClosed();
+
+ private:
+  void Accept();
+  void OnAccept(const boost::system::error_code& error, boost::asio::ip::tcp::socket socket);
+  void Reject(boost::asio::ip::tcp::socket& socket);
+  void ArmTick();
+  void OnTick();
+
+  const GatewayOptions& options_;
+  engine::Engine& engine_;
+  Api& api_;
+  WorkerStats& stats_;
+  std::atomic<std::uint32_t>& open_connections_;
+  // Declared before everything that holds handlers or sockets, so it is destroyed last.
+  boost::asio::io_context io_{1};  // concurrency hint 1: only this worker's thread runs it
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer tick_timer_;          // expiry of reservations and deadlines
+  boost::asio::steady_timer accept_retry_timer_;  // backs off after accept errors (EMFILE)
+  WorkerContext context_;
+  SteadyTime steady_now_{};
+  bool draining_ = false;
+  bool stopped_ = false;
+  Connection* connections_ = nullptr;  // intrusive list of this worker's open connections
+};
+
+}  // namespace hotdeal::gateway

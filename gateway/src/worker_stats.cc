@@ -1,0 +1,25 @@
+// WorkerStats recording: index look-ups only, no allocation.
+#include "worker_stats.h"
+
+#include <algorithm>
+
+namespace hotdeal::gateway {
+
+std::size_t StatusIndex(unsigned status) {
+  auto it = std::find(kStatuses.begin(), kStatuses.end(), status);
+  // Every reply status comes from reply.cc's fixed set; an unknown one is a programming error,
+  // counted as 503 rather than writing out of bounds.
+  if (it == kStatuses.end()) return kStatuses.size() - 1;
+  return static_cast<std::size_t>(it - kStatuses.begin());
+}
+
+void WorkerStats::RecordRequest(RouteId route, unsigned status, std::chrono::nanoseconds latency) {
+  requests[static_cast<std::size_t>(route)][StatusIndex(status)].Add();
+  auto micros = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(latency).count());
+  auto bucket = std::lower_bound(kLatencyBoundsMicros.begin(), kLatencyBoundsMicros.end(), micros);
+  latency_buckets[static_cast<std::size_t>(bucket - kLatencyBoundsMicros.begin())].Add();
+  latency_micros_sum.Add(micros);
+}
+
+}  // namespace hotdeal::gateway

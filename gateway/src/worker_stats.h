@@ -1,0 +1,56 @@
+// Counters one gateway worker thread keeps about its own traffic. Written only by the owning
+// thread (plain load + store, no read-modify-write), read by whoever scrapes /metrics; nothing
+// on the hot path writes memory another thread writes. Must never be written from two threads.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+#include "hotdeal/engine/types.h"
+#include "hotdeal/gateway/routes.h"
+
+namespace hotdeal::gateway {
+
+class RelaxedCounter {
+ public:
+  // Single writer: a relaxed load and store is enough and avoids a locked instruction.
+  void Add(std::uint64_t n = 1) {
+    value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  std::uint64_t Load() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> value_{0};
+};
+
+// The statuses the gateway can send, as metric label values; index = position.
+inline constexpr std::array<unsigned, 10> kStatuses = {200, 201, 400, 401, 403,
+                                                       404, 405, 409, 413, 503};
+std::size_t StatusIndex(unsigned status);
+
+// Upper bounds of the latency histogram, in microseconds; the last bucket is +Inf.
+inline constexpr std::array<std::uint64_t, 13> kLatencyBoundsMicros = {
+    25, 50, 100, 250, 500, 1'000, 2'500, 5'000, 10'000, 25'000, 50'000, 100'000, 1'000'000};
+
+inline constexpr std::size_t kOutcomeCount =
+    static_cast<std::size_t>(engine::Outcome::kLogUnavailable) + 1;
+
+struct alignas(64) WorkerStats {
+  std::array<std::array<RelaxedCounter, kStatuses.size()>, kRouteCount> requests;
+  std::array<RelaxedCounter, kLatencyBoundsMicros.size() + 1> latency_buckets;  // not cumulative
+  RelaxedCounter latency_micros_sum;
+  std::array<RelaxedCounter, kOutcomeCount> outcomes;
+  RelaxedCounter connections_opened;
+  RelaxedCounter connections_closed;
+  RelaxedCounter connections_rejected;  // over the connection cap
+  RelaxedCounter parse_errors;          // requests refused before routing (malformed HTTP)
+  RelaxedCounter timeouts;              // connections closed by the idle or request deadline
+
+  void RecordRequest(RouteId route, unsigned status, std::chrono::nanoseconds latency);
+  void RecordOutcome(engine::Outcome outcome) { outcomes[static_cast<std::size_t>(outcome)].Add(); }
+};
+
+}  // namespace hotdeal::gateway
