@@ -1,0 +1,120 @@
+// KafkaLog: the durable write-ahead log, an engine::EventSink over an idempotent librdkafka
+// producer (acks=all). Every accepted event takes a slot in a fixed table until librdkafka
+// reports its fate; callers wait for that without blocking (Await + Waiter).
+//
+// Guarantees: Append never blocks and never allocates beyond librdkafka's copy of the payload;
+// each accepted event settles exactly once as persisted / not persisted / possibly persisted;
+// a not-persisted event is reverted in the engine (RevertTarget) before its waiter hears it.
+// Must never: undo a possibly-persisted decision (it is in doubt, docs/durability.md), buffer
+// without bound, or let librdkafka types into this header.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "hotdeal/engine/event.h"
+#include "hotdeal/persistence/durability.h"
+#include "hotdeal/persistence/log_probe.h"
+#include "hotdeal/persistence/options.h"
+
+namespace hotdeal::engine {
+class Engine;
+}
+
+namespace hotdeal::persistence {
+
+class IndexQueue;
+
+// Undoes a decision whose event is certainly not in the log. Called on the log's poll thread,
+// concurrently with the engine's workers.
+class RevertTarget {
+ public:
+  virtual void Revert(const engine::Event& event) noexcept = 0;
+
+ protected:
+  ~RevertTarget() = default;
+};
+
+// The app's binding: reverting means Engine::Revert.
+class EngineReverter final : public RevertTarget {
+ public:
+  explicit EngineReverter(engine::Engine& engine) : engine_(engine) {}
+  void Revert(const engine::Event& event) noexcept override;
+
+ private:
+  engine::Engine& engine_;
+};
+
+class KafkaLog final : public engine::EventSink {
+ public:
+  explicit KafkaLog(Options options);
+  ~KafkaLog() override;
+  KafkaLog(const KafkaLog&) = delete;
+  KafkaLog& operator=(const KafkaLog&) = delete;
+
+  // Creates the producer and the topic if missing (Admin API), then starts the poll thread.
+  // `revert` must outlive the log. Start-up only: throws std::runtime_error on failure.
+  void Start(RevertTarget& revert);
+  // Stops accepting, waits up to delivery_timeout for outstanding reports, settles whatever is
+  // still unreported as possibly persisted, joins the poll thread. Idempotent.
+  void Stop();
+
+  // Any worker thread, each with its own WorkerId. nullopt: not started, unhealthy, slot table
+  // or librdkafka queue full, or an event the codec refuses (an engine bug, logged).
+  std::optional<engine::LogTicket> Append(engine::WorkerId worker,
+                                          const engine::Event& event) noexcept override;
+
+  // Registers `waiter` for `ticket`, which must come from a Decision and be awaited or
+  // forgotten exactly once; a ticket left alone keeps its slot forever. Events no caller sees a
+  // ticket for (order_expired, claim_voided, order_voided) need neither.
+  void Await(engine::LogTicket ticket, Waiter& waiter) noexcept;
+  // The caller will not wait (fast mode, or it gave up): the slot frees itself when settled.
+  void Forget(engine::LogTicket ticket) noexcept;
+
+  // For /readyz: started, producer usable, and the brokers reachable.
+  bool healthy() const noexcept;
+  // Shared so the app can register it with the Prometheus exposer (which keeps a weak_ptr).
+  std::shared_ptr<LogProbe> probe() const noexcept { return probe_; }
+
+  // Raises a fatal producer error as librdkafka would (e.g. a sequence gap on the broker).
+  void TEST_TriggerFatalError();
+
+ private:
+  class Producer;
+  struct Slot;
+
+  // Static trampolines for librdkafka's C callbacks.
+  friend struct KafkaLogCallbacks;
+
+  void PollLoop();
+  void OnDelivery(std::uint32_t index, Durability durability) noexcept;
+  void OnError(int error, const char* reason) noexcept;
+  void Settle(std::uint32_t index, Durability durability) noexcept;
+  void Release(std::uint32_t index) noexcept;
+  void CloseGate() noexcept;
+  void RecreateProducer();
+  void DrainProducer(std::chrono::milliseconds timeout) noexcept;
+  void SettleUnreported() noexcept;
+  void ProbeBrokers() noexcept;
+
+  const Options options_;
+  std::shared_ptr<LogProbe> probe_;
+  RevertTarget* revert_ = nullptr;
+  std::unique_ptr<Slot[]> slots_;
+  std::unique_ptr<IndexQueue> free_;  // indices of kFree slots
+  std::unique_ptr<Producer> producer_;
+
+  // The gate between Append and the poll thread replacing the producer: Append counts itself
+  // in, then checks accepting_; the replacer clears accepting_, then waits for the count to
+  // drain. Both sides use seq_cst so neither can miss the other.
+  std::atomic<bool> accepting_{false};
+  std::atomic<std::uint32_t> appenders_{0};
+  std::atomic<bool> brokers_down_{false};
+  std::atomic<bool> stopping_{false};
+  bool fatal_pending_ = false;  // poll thread only (set by the error callback it serves)
+  std::thread poll_thread_;
+};
+
+}  // namespace hotdeal::persistence

@@ -1,0 +1,12 @@
+// EngineReverter: the one place the log reaches into the engine. A file of its own so that
+// code linking KafkaLog without an Engine (unit tests with a fake RevertTarget) links.
+#include "hotdeal/engine/engine.h"
+#include "hotdeal/persistence/kafka_log.h"
+
+namespace hotdeal::persistence {
+
+void EngineReverter::Revert(const engine::Event& event) noexcept {
+  engine_.Revert(event);
+}
+
+}  // namespace hotdeal::persistence

@@ -1,0 +1,371 @@
+// KafkaLog implementation. The slot state machine is the heart of it:
+//
+//   kFree --Append--> kPending --report--> kSettled --Await--> (OnSettled, kFree)
+//                        |                    \------Forget--> kFree
+//                        +--Await--> kWaiting --report--> (OnSettled, kFree)
+//                        +--Forget-> kDetached --report--> kFree
+//   (events no caller awaits start in kDetached)
+//
+// A report and an Await race on one CAS: whoever moves the slot second sees the other's state
+// and finishes the job, so the waiter hears exactly once whichever comes first.
+#include "hotdeal/persistence/kafka_log.h"
+
+#include <cassert>
+#include <cstdio>
+#include <stdexcept>
+
+#include "hotdeal/persistence/event_codec.h"
+#include "index_queue.h"
+#include "kafka_handles.h"
+
+namespace hotdeal::persistence {
+
+namespace {
+
+enum SlotState : std::uint32_t { kFree, kPending, kWaiting, kSettled, kDetached };
+
+// Events whose ticket reaches a caller through a Decision; the others start detached.
+bool Awaitable(engine::EventType type) noexcept {
+  switch (type) {
+    case engine::EventType::kCampaignCreated:
+    case engine::EventType::kCampaignClosed:
+    case engine::EventType::kClaimGranted:
+    case engine::EventType::kOrderReserved:
+    case engine::EventType::kOrderConfirmed:
+    case engine::EventType::kOrderCancelled:
+      return true;
+    case engine::EventType::kClaimVoided:
+    case engine::EventType::kOrderExpired:
+    case engine::EventType::kOrderVoided:
+      return false;
+  }
+  return false;
+}
+
+std::uint32_t RoundUpPowerOfTwo(std::uint32_t n) noexcept {
+  std::uint32_t p = 1;
+  while (p < n)
+    p <<= 1;
+  return p;
+}
+
+constexpr std::chrono::milliseconds kPollInterval{50};
+constexpr std::chrono::milliseconds kAdminTimeout{10'000};
+
+}  // namespace
+
+struct KafkaLog::Slot {
+  std::atomic<std::uint32_t> state{kFree};
+  // Bumped each time the slot is handed out, so a stale ticket cannot name a reused slot.
+  std::atomic<std::uint32_t> generation{0};
+  Durability durability = Durability::kPossiblyPersisted;  // written before kSettled (release)
+  Waiter* waiter = nullptr;                                // written before kWaiting (release)
+  engine::Event event;  // kept until settled, so a not-persisted event can be reverted
+};
+
+class KafkaLog::Producer {
+ public:
+  Producer(KafkaPtr<rd_kafka_t> client, KafkaPtr<rd_kafka_topic_t> topic)
+      : client_(std::move(client)), topic_(std::move(topic)) {}
+  ~Producer() {
+    topic_.reset();  // a topic handle must go before its client
+  }
+  rd_kafka_t* client() const noexcept { return client_.get(); }
+  rd_kafka_topic_t* topic() const noexcept { return topic_.get(); }
+
+ private:
+  KafkaPtr<rd_kafka_t> client_;
+  KafkaPtr<rd_kafka_topic_t> topic_;
+};
+
+struct KafkaLogCallbacks {
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
+    auto* log = static_cast<KafkaLog*>(opaque);
+    const auto index =
+        static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(message->_private));
+    Durability durability = Durability::kPossiblyPersisted;
+    switch (rd_kafka_message_status(message)) {
+      case RD_KAFKA_MSG_STATUS_PERSISTED:
+        durability = Durability::kPersisted;
+        break;
+      case RD_KAFKA_MSG_STATUS_NOT_PERSISTED:
+        durability = Durability::kNotPersisted;
+        break;
+      case RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED:
+        durability = Durability::kPossiblyPersisted;
+        break;
+    }
+    // A success report is always persisted; a failure is whatever the status says (librdkafka
+    // reports ERR__MSG_TIMED_OUT on an in-flight message as possibly persisted).
+    if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) durability = Durability::kPersisted;
+    log->OnDelivery(index, durability);
+  }
+  static void OnError(rd_kafka_t*, int error, const char* reason, void* opaque) {
+    static_cast<KafkaLog*>(opaque)->OnError(error, reason);
+  }
+};
+
+KafkaLog::KafkaLog(Options options)
+    : options_(std::move(options)),
+      probe_(std::make_shared<LogProbe>(options_.workers)),
+      slots_(std::make_unique<Slot[]>(RoundUpPowerOfTwo(options_.in_flight_max))),
+      free_(std::make_unique<IndexQueue>(RoundUpPowerOfTwo(options_.in_flight_max))) {
+  const std::uint32_t slots = RoundUpPowerOfTwo(options_.in_flight_max);
+  for (std::uint32_t i = 0; i < slots; ++i)
+    free_->Push(i);
+}
+
+KafkaLog::~KafkaLog() {
+  Stop();
+}
+
+void KafkaLog::Start(RevertTarget& revert) {
+  assert(!poll_thread_.joinable());
+  revert_ = &revert;
+  RecreateProducer();
+  EnsureTopic(producer_->client(), options_.kafka_topic, options_.topic_partitions,
+              options_.topic_replication_factor, kAdminTimeout);
+  poll_thread_ = std::thread([this] { PollLoop(); });
+}
+
+void KafkaLog::RecreateProducer() {
+  producer_.reset();
+  auto conf = NewKafkaConf({
+      {"bootstrap.servers", options_.kafka_brokers},
+      {"enable.idempotence", "true"},
+      {"acks", "all"},
+      // librdkafka's queue has the slot table's bound, so the two cannot disagree.
+      {"queue.buffering.max.messages", std::to_string(RoundUpPowerOfTwo(options_.in_flight_max))},
+      {"linger.ms", std::to_string(options_.linger.count())},
+      {"message.timeout.ms", std::to_string(options_.delivery_timeout.count())},
+      // Same key -> partition mapping as the Java client, so other tools agree with us.
+      {"partitioner", "murmur2_random"},
+      {"client.id", "hotdeal-log"},
+  });
+  rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaLogCallbacks::OnDelivery);
+  rd_kafka_conf_set_error_cb(conf.get(), &KafkaLogCallbacks::OnError);
+  rd_kafka_conf_set_opaque(conf.get(), this);
+  KafkaPtr<rd_kafka_t> client = NewKafkaClient(RD_KAFKA_PRODUCER, std::move(conf));
+  KafkaPtr<rd_kafka_topic_t> topic(
+      rd_kafka_topic_new(client.get(), options_.kafka_topic.c_str(), nullptr));
+  if (!topic) throw std::runtime_error("kafka topic handle: " + options_.kafka_topic);
+  producer_ = std::make_unique<Producer>(std::move(client), std::move(topic));
+  fatal_pending_ = false;
+  brokers_down_.store(false);
+  accepting_.store(true);
+  probe_->SetHealthy(true);
+}
+
+std::optional<engine::LogTicket> KafkaLog::Append(engine::WorkerId worker,
+                                                  const engine::Event& event) noexcept {
+  appenders_.fetch_add(1);
+  struct Leave {
+    std::atomic<std::uint32_t>& count;
+    ~Leave() { count.fetch_sub(1); }
+  } leave{appenders_};
+  if (!accepting_.load() || brokers_down_.load(std::memory_order_relaxed)) {
+    probe_->Refused(worker);
+    return std::nullopt;
+  }
+  EventBuffer buffer;
+  const Encoded encoded = EncodeEvent(event, buffer);
+  if (encoded.error != CodecError::kOk) {
+    std::fprintf(stderr, "hotdeal log: refusing %s event of campaign %.*s: %s\n",
+                 EventTypeName(event.type).data(), static_cast<int>(event.campaign.size()),
+                 event.campaign.view().data(), CodecErrorName(encoded.error).data());
+    probe_->Refused(worker);
+    return std::nullopt;
+  }
+  const std::optional<std::uint32_t> index = free_->Pop();
+  if (!index) {
+    probe_->Refused(worker);
+    return std::nullopt;
+  }
+  Slot& slot = slots_[*index];
+  std::uint32_t generation = slot.generation.load(std::memory_order_relaxed) + 1;
+  if (generation == 0) generation = 1;  // ticket 0 means "nothing to wait for"
+  slot.generation.store(generation, std::memory_order_relaxed);
+  slot.event = event;  // no allocation: only campaign_created has a non-empty name
+  slot.state.store(Awaitable(event.type) ? kPending : kDetached, std::memory_order_release);
+  const std::string_view key = event.campaign.view();
+  if (rd_kafka_produce(producer_->topic(), RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                       const_cast<char*>(encoded.text.data()), encoded.text.size(), key.data(),
+                       key.size(), reinterpret_cast<void*>(std::uintptr_t{*index})) != 0) {
+    // QUEUE_FULL, or a fatal error the poll thread has not acted on yet: nothing was queued.
+    Release(*index);
+    probe_->Refused(worker);
+    return std::nullopt;
+  }
+  probe_->Appended(worker);
+  return engine::LogTicket{(std::uint64_t{generation} << 32) | *index};
+}
+
+void KafkaLog::Await(engine::LogTicket ticket, Waiter& waiter) noexcept {
+  const auto index = static_cast<std::uint32_t>(ticket.value);
+  Slot& slot = slots_[index];
+  assert(slot.generation.load(std::memory_order_relaxed) == ticket.value >> 32);
+  slot.waiter = &waiter;
+  std::uint32_t state = kPending;
+  if (slot.state.compare_exchange_strong(state, kWaiting, std::memory_order_acq_rel)) return;
+  // The report came first: finish here, on the caller's thread.
+  assert(state == kSettled);
+  const Durability durability = slot.durability;
+  Release(index);
+  waiter.OnSettled(durability);
+}
+
+void KafkaLog::Forget(engine::LogTicket ticket) noexcept {
+  const auto index = static_cast<std::uint32_t>(ticket.value);
+  Slot& slot = slots_[index];
+  std::uint32_t state = kPending;
+  if (slot.state.compare_exchange_strong(state, kDetached, std::memory_order_acq_rel)) return;
+  assert(state == kSettled);
+  Release(index);
+}
+
+void KafkaLog::Release(std::uint32_t index) noexcept {
+  Slot& slot = slots_[index];
+  slot.waiter = nullptr;
+  slot.state.store(kFree, std::memory_order_release);
+  free_->Push(index);
+}
+
+void KafkaLog::OnDelivery(std::uint32_t index, Durability durability) noexcept {
+  if (durability == Durability::kPersisted) brokers_down_.store(false, std::memory_order_relaxed);
+  Settle(index, durability);
+}
+
+void KafkaLog::Settle(std::uint32_t index, Durability durability) noexcept {
+  Slot& slot = slots_[index];
+  // Revert before anyone hears: a client retrying after its 503 must find the unit back.
+  if (durability == Durability::kNotPersisted) revert_->Revert(slot.event);
+  probe_->Settled(durability);
+  slot.durability = durability;
+  std::uint32_t state = slot.state.load(std::memory_order_acquire);
+  for (;;) {
+    switch (state) {
+      case kPending:
+        if (slot.state.compare_exchange_weak(state, kSettled, std::memory_order_acq_rel)) return;
+        continue;  // lost to Await or Forget: `state` now says which
+      case kWaiting: {
+        Waiter* waiter = slot.waiter;
+        Release(index);
+        waiter->OnSettled(durability);
+        return;
+      }
+      case kDetached:
+        Release(index);
+        return;
+      default:
+        assert(false && "a report for a slot that is free or settled");
+        return;
+    }
+  }
+}
+
+void KafkaLog::OnError(int error, const char* reason) noexcept {
+  const auto err = static_cast<rd_kafka_resp_err_t>(error);
+  std::fprintf(stderr, "hotdeal log: kafka error %s: %s\n", rd_kafka_err2name(err), reason);
+  if (err == RD_KAFKA_RESP_ERR__FATAL) {
+    fatal_pending_ = true;
+    accepting_.store(false);
+    probe_->FatalError();
+  } else if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+    brokers_down_.store(true);
+    probe_->SetHealthy(false);
+  }
+}
+
+void KafkaLog::CloseGate() noexcept {
+  accepting_.store(false);
+  probe_->SetHealthy(false);
+  while (appenders_.load() != 0)
+    std::this_thread::yield();
+}
+
+void KafkaLog::PollLoop() {
+  auto next_probe = std::chrono::steady_clock::now();
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    rd_kafka_poll(producer_->client(), static_cast<int>(kPollInterval.count()));
+    if (fatal_pending_) {
+      char reason[512];
+      rd_kafka_fatal_error(producer_->client(), reason, sizeof reason);
+      std::fprintf(stderr, "hotdeal log: fatal producer error (%s): recreating the producer\n",
+                   reason);
+      CloseGate();
+      DrainProducer(options_.delivery_timeout);
+      try {
+        RecreateProducer();
+        probe_->Recreated();
+      } catch (const std::exception& e) {
+        // Configuration did not change, so this cannot fail for a reason a retry would fix
+        // any better than ending the process: the log stays closed and /readyz says so.
+        std::fprintf(stderr, "hotdeal log: cannot recreate the producer: %s\n", e.what());
+        return;
+      }
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (brokers_down_.load(std::memory_order_relaxed) && now >= next_probe) {
+      ProbeBrokers();
+      next_probe = now + std::chrono::seconds(1);
+    }
+    probe_->SetHealthy(healthy());
+  }
+}
+
+// librdkafka says when all brokers went down but not when one came back: ask for metadata.
+void KafkaLog::ProbeBrokers() noexcept {
+  const rd_kafka_metadata_t* raw = nullptr;
+  if (rd_kafka_metadata(producer_->client(), 0, producer_->topic(), &raw, 500) ==
+      RD_KAFKA_RESP_ERR_NO_ERROR) {
+    KafkaPtr<const rd_kafka_metadata_t> metadata(raw);
+    brokers_down_.store(false);
+  }
+}
+
+// With the gate closed: give outstanding messages `timeout` to be reported, purge the rest
+// (librdkafka reports purged queued messages as not persisted and purged in-flight ones as
+// possibly persisted), serve those reports, then settle anything still unreported as in
+// doubt before the producer goes away.
+void KafkaLog::DrainProducer(std::chrono::milliseconds timeout) noexcept {
+  rd_kafka_t* client = producer_->client();
+  if (!fatal_pending_) rd_kafka_flush(client, static_cast<int>(timeout.count()));
+  rd_kafka_purge(client, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (rd_kafka_outq_len(client) > 0 && std::chrono::steady_clock::now() < deadline) {
+    rd_kafka_poll(client, 10);
+  }
+  rd_kafka_poll(client, 0);
+  producer_.reset();
+  SettleUnreported();
+}
+
+void KafkaLog::SettleUnreported() noexcept {
+  const std::uint32_t slots = RoundUpPowerOfTwo(options_.in_flight_max);
+  for (std::uint32_t i = 0; i < slots; ++i) {
+    const std::uint32_t state = slots_[i].state.load(std::memory_order_acquire);
+    if (state == kPending || state == kWaiting || state == kDetached) {
+      Settle(i, Durability::kPossiblyPersisted);
+    }
+  }
+}
+
+void KafkaLog::Stop() {
+  if (!poll_thread_.joinable()) return;
+  CloseGate();
+  stopping_.store(true);
+  poll_thread_.join();
+  if (producer_) DrainProducer(options_.delivery_timeout);
+}
+
+bool KafkaLog::healthy() const noexcept {
+  return accepting_.load(std::memory_order_relaxed) &&
+         !brokers_down_.load(std::memory_order_relaxed);
+}
+
+void KafkaLog::TEST_TriggerFatalError() {
+  rd_kafka_test_fatal_error(producer_->client(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                            "TEST_TriggerFatalError");
+}
+
+}  // namespace hotdeal::persistence

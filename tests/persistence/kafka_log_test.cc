@@ -1,0 +1,388 @@
+// KafkaLog against librdkafka's in-process mock cluster (no broker needed): every accepted
+// event settles exactly once, only not-persisted events are reverted, a fatal producer error
+// recreates the producer, and the bounds refuse instead of queueing.
+#include "hotdeal/persistence/kafka_log.h"
+
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace hotdeal::persistence {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr char kTopic[] = "hotdeal.events.test";
+constexpr std::int16_t kProduceApiKey = 0;  // the Kafka protocol's number for Produce
+
+// A one-broker mock cluster living inside a throwaway client.
+class MockKafka {
+ public:
+  MockKafka() {
+    char error[256];
+    host_ = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), error, sizeof error);
+    cluster_ = rd_kafka_mock_cluster_new(host_, 1);
+    rd_kafka_mock_topic_create(cluster_, kTopic, 3, 1);
+  }
+  ~MockKafka() {
+    rd_kafka_mock_cluster_destroy(cluster_);
+    rd_kafka_destroy(host_);
+  }
+  std::string brokers() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
+  rd_kafka_mock_cluster_t* cluster() const { return cluster_; }
+
+  // Messages the cluster holds for the topic, summed over partitions.
+  std::int64_t MessagesInTopic() const {
+    std::int64_t total = 0;
+    for (int partition = 0; partition < 3; ++partition) {
+      std::int64_t low = 0;
+      std::int64_t high = 0;
+      char error[256];
+      rd_kafka_conf_t* conf = rd_kafka_conf_new();
+      rd_kafka_conf_set(conf, "bootstrap.servers", brokers().c_str(), error, sizeof error);
+      rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
+      EXPECT_EQ(rd_kafka_query_watermark_offsets(consumer, kTopic, partition, &low, &high, 5000),
+                RD_KAFKA_RESP_ERR_NO_ERROR);
+      rd_kafka_destroy(consumer);
+      total += high - low;
+    }
+    return total;
+  }
+
+ private:
+  rd_kafka_t* host_ = nullptr;
+  rd_kafka_mock_cluster_t* cluster_ = nullptr;
+};
+
+class RecordingReverter final : public RevertTarget {
+ public:
+  void Revert(const engine::Event& event) noexcept override {
+    std::lock_guard lock(mutex_);
+    reverted_.push_back(event.seq);
+  }
+  std::vector<std::uint64_t> reverted() const {
+    std::lock_guard lock(mutex_);
+    return reverted_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::uint64_t> reverted_;
+};
+
+class CountingWaiter final : public Waiter {
+ public:
+  void OnSettled(Durability durability) noexcept override {
+    std::lock_guard lock(mutex_);
+    ++calls_;
+    durability_ = durability;
+    settled_.notify_all();
+  }
+  // The durability heard, once the waiter was called; fails the test after `timeout`.
+  std::optional<Durability> Wait(std::chrono::milliseconds timeout = 20s) {
+    std::unique_lock lock(mutex_);
+    if (!settled_.wait_for(lock, timeout, [&] { return calls_ > 0; })) return std::nullopt;
+    return durability_;
+  }
+  int calls() const {
+    std::lock_guard lock(mutex_);
+    return calls_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable settled_;
+  int calls_ = 0;
+  Durability durability_ = Durability::kPossiblyPersisted;
+};
+
+engine::Event Claim(std::uint64_t seq, std::string_view campaign = "camp-1") {
+  engine::Event e;
+  e.type = engine::EventType::kClaimGranted;
+  e.seq = seq;
+  e.campaign = *engine::CampaignId::Parse(campaign);
+  e.user = *engine::UserId::Parse("u-" + std::to_string(seq));
+  e.claim_id.value = seq;
+  std::memcpy(e.coupon_code.text.data(), "ABCDEFGH23456789", 16);
+  return e;
+}
+
+Options LogOptions(const MockKafka& kafka) {
+  Options options;
+  options.kafka_brokers = kafka.brokers();
+  options.kafka_topic = kTopic;
+  options.in_flight_max = 1 << 12;
+  options.delivery_timeout = 2000ms;
+  options.workers = 2;
+  return options;
+}
+
+template <class Predicate>
+bool Eventually(Predicate predicate, std::chrono::milliseconds timeout = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!predicate()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+TEST(KafkaLog, AcknowledgedEventIsPersistedWhetherAwaitedBeforeOrAfterTheReport) {
+  MockKafka kafka;
+  RecordingReverter reverter;
+  KafkaLog log(LogOptions(kafka));
+  log.Start(reverter);
+  EXPECT_TRUE(log.healthy());
+
+  // Await at once: the report almost certainly comes later, on the poll thread.
+  auto early = log.Append({0}, Claim(1));
+  ASSERT_TRUE(early.has_value());
+  EXPECT_NE(early->value, 0u);
+  CountingWaiter early_waiter;
+  log.Await(*early, early_waiter);
+  EXPECT_EQ(early_waiter.Wait(), Durability::kPersisted);
+
+  // Await after the report: the waiter is called inside Await.
+  auto late = log.Append({1}, Claim(2));
+  ASSERT_TRUE(late.has_value());
+  ASSERT_TRUE(Eventually([&] { return log.probe()->Snapshot().persisted == 2; }));
+  CountingWaiter late_waiter;
+  log.Await(*late, late_waiter);
+  EXPECT_EQ(late_waiter.calls(), 1);
+  EXPECT_EQ(late_waiter.Wait(), Durability::kPersisted);
+
+  log.Stop();
+  EXPECT_EQ(early_waiter.calls(), 1);
+  EXPECT_TRUE(reverter.reverted().empty());
+  EXPECT_EQ(kafka.MessagesInTopic(), 2);
+  const LogCounters c = log.probe()->Snapshot();
+  EXPECT_EQ(c.appended, 2u);
+  EXPECT_EQ(c.in_flight, 0u);
+}
+
+TEST(KafkaLog, ConcurrentAppendersEachSettleExactlyOnce) {
+  MockKafka kafka;
+  RecordingReverter reverter;
+  KafkaLog log(LogOptions(kafka));
+  log.Start(reverter);
+  constexpr int kPerWorker = 5000;
+  std::vector<CountingWaiter> waiters(2 * kPerWorker);
+  std::vector<std::thread> workers;
+  std::atomic<int> refused{0};
+  for (std::uint32_t w = 0; w < 2; ++w) {
+    workers.emplace_back([&, w] {
+      for (int i = 0; i < kPerWorker; ++i) {
+        const std::size_t n = w * kPerWorker + i;
+        // Retry on refusal: the slot table is smaller than the burst, which is the point.
+        std::optional<engine::LogTicket> ticket;
+        while (!(ticket = log.Append({w}, Claim(n, w == 0 ? "camp-a" : "camp-b")))) {
+          refused.fetch_add(1);
+          std::this_thread::sleep_for(1ms);
+        }
+        log.Await(*ticket, waiters[n]);
+      }
+    });
+  }
+  for (auto& t : workers)
+    t.join();
+  for (auto& waiter : waiters)
+    ASSERT_EQ(waiter.Wait(), Durability::kPersisted);
+  log.Stop();
+  for (auto& waiter : waiters)
+    EXPECT_EQ(waiter.calls(), 1);
+  EXPECT_EQ(kafka.MessagesInTopic(), 2 * kPerWorker);
+  const LogCounters c = log.probe()->Snapshot();
+  EXPECT_EQ(c.appended, 2u * kPerWorker);
+  EXPECT_EQ(c.persisted, 2u * kPerWorker);
+  EXPECT_EQ(c.refused, static_cast<std::uint64_t>(refused.load()));
+  EXPECT_EQ(c.in_flight, 0u);
+}
+
+TEST(KafkaLog, EventsTheBrokerKeepsRefusingAreNotPersistedAndReverted) {
+  MockKafka kafka;
+  RecordingReverter reverter;
+  KafkaLog log(LogOptions(kafka));
+  log.Start(reverter);
+  // Retriable errors that say "not written" until the delivery timeout runs out.
+  std::vector<rd_kafka_resp_err_t> errors(500, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+  rd_kafka_mock_push_request_errors_array(kafka.cluster(), kProduceApiKey, errors.size(),
+                                          errors.data());
+  auto ticket = log.Append({0}, Claim(7));
+  ASSERT_TRUE(ticket.has_value());
+  CountingWaiter waiter;
+  log.Await(*ticket, waiter);
+  EXPECT_EQ(waiter.Wait(), Durability::kNotPersisted);
+  EXPECT_EQ(reverter.reverted(), std::vector<std::uint64_t>{7});
+  EXPECT_EQ(log.probe()->Snapshot().not_persisted, 1u);
+  rd_kafka_mock_clear_request_errors(kafka.cluster(), kProduceApiKey);
+  log.Stop();
+  EXPECT_EQ(kafka.MessagesInTopic(), 0);
+}
+
+TEST(KafkaLog, BrokersDownMakeTheLogUnhealthyUntilTheyReturn) {
+  MockKafka kafka;
+  RecordingReverter reverter;
+  KafkaLog log(LogOptions(kafka));
+  log.Start(reverter);
+  rd_kafka_mock_broker_set_down(kafka.cluster(), 1);
+  ASSERT_TRUE(Eventually([&] { return !log.healthy(); }));
+  EXPECT_FALSE(log.Append({0}, Claim(1)).has_value());
+  EXPECT_FALSE(log.probe()->Snapshot().healthy);
+
+  rd_kafka_mock_broker_set_up(kafka.cluster(), 1);
+  ASSERT_TRUE(Eventually([&] { return log.healthy(); }));
+  auto ticket = log.Append({0}, Claim(2));
+  ASSERT_TRUE(ticket.has_value());
+  CountingWaiter waiter;
+  log.Await(*ticket, waiter);
+  EXPECT_EQ(waiter.Wait(), Durability::kPersisted);
+  EXPECT_TRUE(reverter.reverted().empty());
+}
+
+TEST(KafkaLog, AnswerLostInFlightIsPossiblyPersistedAndNotReverted) {
+  MockKafka kafka;
+  RecordingReverter reverter;
+  KafkaLog log(LogOptions(kafka));
+  log.Start(reverter);
+  // Warm up so the producer id is known and the next request goes straight out.
+  auto warm = log.Append({0}, Claim(1));
+  ASSERT_TRUE(warm.has_value());
+  CountingWaiter warm_waiter;
+  log.Await(*warm, warm_waiter);
+  ASSERT_EQ(warm_waiter.Wait(), Durability::kPersisted);
+
+  // The broker stores the batch but answers after the delivery timeout.
+  rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 4000);
+  auto ticket = log.Append({0}, Claim(2));
+  ASSERT_TRUE(ticket.has_value());
+  CountingWaiter waiter;
+  log.Await(*ticket, waiter);
+  EXPECT_EQ(waiter.Wait(), Durability::kPossiblyPersisted);
+  EXPECT_TRUE(reverter.reverted().empty());
+  EXPECT_EQ(log.probe()->Snapshot().possibly_persisted, 1u);
+  rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 0);
+}
+
+TEST(KafkaLog, FatalErrorRecreatesTheProducerAndSettlesEverything) {
+  MockKafka kafka;
+  RecordingReverter reverter;
+  KafkaLog log(LogOptions(kafka));
+  log.Start(reverter);
+  std::vector<CountingWaiter> waiters(200);
+  std::vector<std::uint8_t> accepted(waiters.size(), 0);
+  for (std::size_t i = 0; i < waiters.size(); ++i) {
+    // From the fatal error until the new producer runs, Append refuses: that is the contract.
+    if (auto ticket = log.Append({0}, Claim(i))) {
+      accepted[i] = 1;
+      log.Await(*ticket, waiters[i]);
+    }
+    if (i == waiters.size() / 2) log.TEST_TriggerFatalError();
+  }
+  ASSERT_GT(std::count(accepted.begin(), accepted.end(), 1), 100)
+      << "appends before the fatal error";
+  for (std::size_t i = 0; i < waiters.size(); ++i) {
+    if (accepted[i]) {
+      ASSERT_TRUE(waiters[i].Wait().has_value());
+    }
+  }
+  ASSERT_TRUE(Eventually([&] { return log.probe()->Snapshot().producer_recreations == 1; }));
+  ASSERT_TRUE(Eventually([&] { return log.healthy(); }));
+
+  auto after = log.Append({0}, Claim(1000));
+  ASSERT_TRUE(after.has_value());
+  CountingWaiter after_waiter;
+  log.Await(*after, after_waiter);
+  EXPECT_EQ(after_waiter.Wait(), Durability::kPersisted);
+  log.Stop();
+
+  const LogCounters c = log.probe()->Snapshot();
+  EXPECT_EQ(c.fatal_errors, 1u);
+  EXPECT_EQ(c.appended + c.refused, waiters.size() + 1);
+  EXPECT_EQ(c.persisted + c.not_persisted + c.possibly_persisted, c.appended);
+  EXPECT_EQ(reverter.reverted().size(), c.not_persisted);
+  for (std::size_t i = 0; i < waiters.size(); ++i)
+    EXPECT_EQ(waiters[i].calls(), accepted[i] ? 1 : 0);
+}
+
+TEST(KafkaLog, BrokerSequenceErrorIsFatalAndTheLogRecovers) {
+  MockKafka kafka;
+  RecordingReverter reverter;
+  KafkaLog log(LogOptions(kafka));
+  log.Start(reverter);
+  // The broker claims a sequence gap: for an idempotent producer that is fatal.
+  rd_kafka_mock_push_request_errors(kafka.cluster(), kProduceApiKey, 1,
+                                    RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+  std::vector<CountingWaiter> waiters(50);
+  for (auto& waiter : waiters) {
+    std::optional<engine::LogTicket> ticket;
+    ASSERT_TRUE(Eventually([&] { return (ticket = log.Append({0}, Claim(1))).has_value(); }));
+    log.Await(*ticket, waiter);
+  }
+  for (auto& waiter : waiters)
+    ASSERT_TRUE(waiter.Wait().has_value());
+  ASSERT_TRUE(Eventually([&] { return log.probe()->Snapshot().producer_recreations == 1; }));
+  ASSERT_TRUE(Eventually([&] { return log.healthy(); }));
+  auto after = log.Append({0}, Claim(1000));
+  ASSERT_TRUE(after.has_value());
+  CountingWaiter after_waiter;
+  log.Await(*after, after_waiter);
+  EXPECT_EQ(after_waiter.Wait(), Durability::kPersisted);
+  log.Stop();
+
+  const LogCounters c = log.probe()->Snapshot();
+  EXPECT_EQ(c.fatal_errors, 1u);
+  EXPECT_EQ(c.persisted + c.not_persisted + c.possibly_persisted, c.appended);
+  EXPECT_EQ(reverter.reverted().size(), c.not_persisted);
+  // The topic holds every persisted event and nothing that was certainly not persisted.
+  EXPECT_GE(kafka.MessagesInTopic(), static_cast<std::int64_t>(c.persisted));
+  EXPECT_LE(kafka.MessagesInTopic(), static_cast<std::int64_t>(c.persisted + c.possibly_persisted));
+  for (auto& waiter : waiters)
+    EXPECT_EQ(waiter.calls(), 1);
+}
+
+TEST(KafkaLog, FullSlotTableRefusesInsteadOfQueueing) {
+  MockKafka kafka;
+  RecordingReverter reverter;
+  Options options = LogOptions(kafka);
+  options.in_flight_max = 4;
+  KafkaLog log(options);
+  log.Start(reverter);
+  rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 1000);  // keep the first four in flight
+  std::vector<engine::LogTicket> tickets;
+  for (int i = 0; i < 4; ++i) {
+    auto ticket = log.Append({0}, Claim(i));
+    ASSERT_TRUE(ticket.has_value());
+    tickets.push_back(*ticket);
+  }
+  EXPECT_FALSE(log.Append({1}, Claim(4)).has_value());
+  EXPECT_EQ(log.probe()->Snapshot().refused, 1u);
+  for (auto ticket : tickets)
+    log.Forget(ticket);  // forgotten slots free themselves
+  rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 0);
+  std::optional<engine::LogTicket> later;
+  ASSERT_TRUE(Eventually([&] { return (later = log.Append({0}, Claim(5))).has_value(); }));
+  log.Forget(*later);
+}
+
+TEST(KafkaLog, NotStartedAndStoppedLogsRefuse) {
+  MockKafka kafka;
+  RecordingReverter reverter;
+  KafkaLog log(LogOptions(kafka));
+  EXPECT_FALSE(log.healthy());
+  EXPECT_FALSE(log.Append({0}, Claim(1)).has_value());
+  log.Start(reverter);
+  log.Stop();
+  EXPECT_FALSE(log.healthy());
+  EXPECT_FALSE(log.Append({0}, Claim(2)).has_value());
+  EXPECT_EQ(log.probe()->Snapshot().refused, 2u);
+}
+
+}  // namespace
+}  // namespace hotdeal::persistence
