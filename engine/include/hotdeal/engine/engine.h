@@ -8,10 +8,14 @@
 // plane. Apply is for recovery and runs before any worker starts.
 #pragma once
 
+#include <array>
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hotdeal/engine/event.h"
@@ -20,8 +24,8 @@
 namespace hotdeal::engine {
 
 struct EngineOptions {
-  std::uint32_t workers = 1;          // WorkerId values are 0 .. workers-1
-  std::uint32_t campaigns_max = 1024;  // the campaign table is sized once
+  std::uint32_t workers = 1;             // WorkerId values are 0 .. workers-1
+  std::uint32_t campaigns_max = 1024;    // the campaign table is sized once
   std::uint32_t stock_max = 10'000'000;  // per campaign; bounds what one creation may reserve
   // Idempotency keys are remembered for at least this long, in a table of fixed size; a key
   // older than the window is forgotten and a retry with it is decided afresh.
@@ -37,6 +41,21 @@ struct Decision {
   Outcome outcome = Outcome::kInvalid;
   std::optional<T> value;
   LogTicket ticket;
+};
+
+// What a decision was about, for the per-outcome counters.
+enum class Operation : std::uint8_t { kClaim, kPlaceOrder, kConfirmOrder, kCancelOrder };
+inline constexpr std::size_t kOperationCount = 4;
+inline constexpr std::size_t kOutcomeCount = static_cast<std::size_t>(Outcome::kLogUnavailable) + 1;
+
+// Counters for metrics, kept per worker in padded structs (each written by its worker alone)
+// and summed when read, so counting costs no shared write on the hot path.
+struct EngineStats {
+  std::array<std::array<std::uint64_t, kOutcomeCount>, kOperationCount> decisions{};
+  std::uint64_t orders_expired = 0;  // by ExpireDue or found past expires_at by confirm/cancel
+  std::uint64_t count(Operation operation, Outcome outcome) const noexcept {
+    return decisions[static_cast<std::size_t>(operation)][static_cast<std::size_t>(outcome)];
+  }
 };
 
 // Per-campaign memory, known when the campaign is created (bytes for its fixed tables).
@@ -81,10 +100,17 @@ class Engine {
   std::size_t ExpireDue(WorkerId worker, TimePoint now);
 
   // The durable log did not persist `event` (and says so for certain): undo its decision.
+  // Undone: campaign created (the campaign is withdrawn: unknown to every call, id still
+  // taken), campaign closed, claim granted, order reserved, order confirmed. Events that
+  // returned units (cancelled, expired, voided) are not undone, since the units may be sold
+  // again already: the caller appends such an event again. Any thread.
   void Revert(const Event& event);
 
   // Recovery: rebuild state by applying logged events in log order, before serving.
   void Apply(const Event& event);
+
+  // Sums the per-worker counters; any thread, any time (relaxed reads: a snapshot).
+  EngineStats Stats() const;
 
   // Text forms of server-made ids, for the API; Parse* answer nullopt for anything the
   // engine could not have made.

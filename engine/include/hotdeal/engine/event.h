@@ -41,6 +41,9 @@ struct Event {
   std::int64_t amount = 0;
   TimePoint expires_at{};
   CampaignSpec spec;  // kCampaignCreated only
+  // kCampaignCreated only: the campaign's slot in the engine's table. Claim and order ids embed
+  // it, so replay must put the campaign back at the same index; the log has to store it.
+  std::uint32_t campaign_index = 0;
 };
 
 // Where a ticket for an appended event can be found again; 0 means "nothing to wait for".
@@ -48,7 +51,10 @@ struct LogTicket {
   std::uint64_t value = 0;
 };
 
-// Implemented by the durable log. Called on the deciding worker's thread after the decision is
+// Implemented by the durable log. Control-plane events (campaign created or closed) are
+// appended under the engine's control mutex with WorkerId{workers}, one past the last data-plane
+// worker, so per-worker queues in a sink need workers + 1 entries.
+// Called on the deciding worker's thread after the decision is
 // made and before anyone else can see it, so one claim's or order's events arrive in causal
 // order. Must not block and must not throw.
 class EventSink {

@@ -31,7 +31,8 @@ class ShortId {
     }
     ShortId id;
     id.size_ = static_cast<std::uint8_t>(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) id.bytes_[i] = text[i];
+    for (std::size_t i = 0; i < text.size(); ++i)
+      id.bytes_[i] = text[i];
     return id;
   }
 
@@ -77,18 +78,18 @@ enum class OrderStatus : std::uint8_t { kReserved, kConfirmed, kCancelled, kExpi
 // no `default:`, so adding a value here makes the compiler point at every place to update.
 enum class Outcome : std::uint8_t {
   kOk,
-  kCreated,          // a new claim, order or campaign
-  kReplayed,         // an idempotency key seen before: the first decision, answered again
-  kInvalid,          // an argument the API forbids (quantity <= 0, ...)
-  kNotFound,         // unknown campaign, claim or order, or an order of another user
-  kNotStarted,       // before starts_at
-  kEnded,            // at or after ends_at, or closed early
-  kSoldOut,          // no unit free
-  kAlreadyClaimed,   // this user holds a coupon of this campaign already
-  kLimitExceeded,    // the order would take the user past per_user_limit
-  kConflict,         // campaign id taken, wrong kind, or an order not in a state to move
-  kOverCapacity,     // a table fixed at creation is full; retry later (503)
-  kLogUnavailable,   // the durable log refused the event; the decision was undone (503)
+  kCreated,         // a new claim, order or campaign
+  kReplayed,        // an idempotency key seen before: the first decision, answered again
+  kInvalid,         // an argument the API forbids (quantity <= 0, ...)
+  kNotFound,        // unknown campaign, claim or order, or an order of another user
+  kNotStarted,      // before starts_at
+  kEnded,           // at or after ends_at, or closed early
+  kSoldOut,         // no unit free
+  kAlreadyClaimed,  // this user holds a coupon of this campaign already
+  kLimitExceeded,   // the order would take the user past per_user_limit
+  kConflict,        // campaign id taken, wrong kind, or an order not in a state to move
+  kOverCapacity,    // a table fixed at creation is full; retry later (503)
+  kLogUnavailable,  // the durable log refused the event; the decision was undone (503)
 };
 
 struct CampaignSpec {

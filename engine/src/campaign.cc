@@ -1,0 +1,95 @@
+// Campaign validation, sizing and views.
+#include "campaign.h"
+
+#include <limits>
+
+#include "check.h"
+#include "ids.h"
+
+namespace hotdeal::engine::detail {
+namespace {
+// Orders are never deleted (an order id stays answerable for the campaign's life), so the
+// table must hold cancelled and expired orders beside the live ones: twice the stock in
+// one-unit orders before kOverCapacity.
+constexpr std::uint32_t kOrderSlotsPerUnit = 2;
+}  // namespace
+
+Outcome Campaign::Validate(const CampaignSpec& spec, std::uint32_t stock_max) noexcept {
+  if (spec.id.empty()) return Outcome::kInvalid;
+  if (spec.stock < 1 || spec.stock > stock_max) return Outcome::kInvalid;
+  if (spec.per_user_limit < 1) return Outcome::kInvalid;
+  if (spec.ends_at && *spec.ends_at <= spec.starts_at) return Outcome::kInvalid;
+  switch (spec.kind) {
+    case CampaignKind::kCoupon:
+      if (spec.per_user_limit != 1) return Outcome::kInvalid;
+      if (spec.price != 0 || spec.hold_seconds != 0) return Outcome::kInvalid;
+      return Outcome::kOk;
+    case CampaignKind::kSale:
+      if (spec.hold_seconds < 1 || spec.price < 0) return Outcome::kInvalid;
+      // amount = price * quantity must fit for every quantity the limit allows.
+      if (spec.price > std::numeric_limits<std::int64_t>::max() / spec.per_user_limit) {
+        return Outcome::kInvalid;
+      }
+      return Outcome::kOk;
+  }
+  return Outcome::kInvalid;
+}
+
+CampaignFootprint Campaign::FootprintFor(const CampaignSpec& spec, std::uint32_t workers) noexcept {
+  CampaignFootprint footprint;
+  // Every claimed or holding user has at least one unit, so the stock bounds live users.
+  footprint.users_max = spec.stock;
+  footprint.orders_max = spec.kind == CampaignKind::kSale ? spec.stock * kOrderSlotsPerUnit : 0;
+  footprint.bytes = sizeof(Campaign) + StripedStock::Bytes(workers) +
+                    UserLedger::BytesFor(footprint.users_max) +
+                    sizeof(WorkerShare) * std::size_t{workers} +
+                    (footprint.orders_max ? OrderTable::BytesFor(footprint.orders_max) : 0);
+  return footprint;
+}
+
+Campaign::Campaign(std::uint32_t index, const CampaignSpec& spec, std::uint32_t workers,
+                   std::uint64_t seed)
+    : index_(index),
+      workers_(workers),
+      spec_(spec),
+      footprint_(FootprintFor(spec, workers)),
+      stock_(spec.stock, workers),
+      ledger_(footprint_.users_max, seed),
+      orders_(footprint_.orders_max),
+      shares_(std::make_unique<WorkerShare[]>(workers)) {
+  HOTDEAL_ASSERT(index < kCampaignsMax);
+}
+
+CampaignView Campaign::View(TimePoint now) const noexcept {
+  CampaignView view;
+  view.spec = spec_;
+  view.remaining = stock_.Free();
+  switch (Window(now)) {
+    case Outcome::kNotStarted:
+      view.status = CampaignStatus::kScheduled;
+      break;
+    case Outcome::kEnded:
+      view.status = CampaignStatus::kEnded;
+      break;
+    default:
+      view.status = view.remaining == 0 ? CampaignStatus::kSoldOut : CampaignStatus::kLive;
+      break;
+  }
+  return view;
+}
+
+std::uint64_t Campaign::NextSerial(std::uint32_t worker) noexcept {
+  std::uint64_t serial = ++shares_[worker].serial;
+  // Ids and sequence numbers carry the serial in kSerialBits; wrapping would repeat an id.
+  HOTDEAL_ASSERT(serial <= kSerialMax);
+  return serial;
+}
+
+void Campaign::RestoreSerial(std::uint64_t seq) noexcept {
+  std::uint32_t worker = SeqWorker(seq);
+  if (worker >= workers_) return;  // made by a worker this process does not have
+  std::uint64_t serial = SeqSerial(seq);
+  if (shares_[worker].serial < serial) shares_[worker].serial = serial;
+}
+
+}  // namespace hotdeal::engine::detail

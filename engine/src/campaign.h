@@ -1,0 +1,82 @@
+// One campaign: its spec, striped stock, user ledger, order slots and per-worker counters, all
+// sized when it is created and never resized. Decides nothing by itself (engine.cc does);
+// answers window and status questions at a given `now` and never reads a clock.
+//
+// Threading: spec, index and the tables' sizes are immutable after construction, which happens
+// before the campaign is published (release store in CampaignTable). `closed_` and
+// `withdrawn_` are relaxed flags: a request racing a close may be decided either way, and
+// both are correct linearisations. Each WorkerShare is written only by its worker, or by Apply
+// before workers start.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "hotdeal/engine/engine.h"
+#include "order_table.h"
+#include "striped_stock.h"
+#include "user_ledger.h"
+
+namespace hotdeal::engine::detail {
+
+// Per campaign and worker: the serial behind that worker's event sequence numbers and claim
+// ids, and its cursor into the order slots. Padded so that two workers never share a line.
+struct alignas(64) WorkerShare {
+  std::uint64_t serial = 0;
+  OrderCursor orders;
+};
+
+class Campaign {
+ public:
+  Campaign(std::uint32_t index, const CampaignSpec& spec, std::uint32_t workers,
+           std::uint64_t seed);
+
+  // kInvalid unless the spec is one the API allows; kOk otherwise.
+  static Outcome Validate(const CampaignSpec& spec, std::uint32_t stock_max) noexcept;
+  // The fixed sizes a spec will get, computed before anything is allocated.
+  static CampaignFootprint FootprintFor(const CampaignSpec& spec, std::uint32_t workers) noexcept;
+
+  // kOk inside the sale window, else kNotStarted or kEnded (closed counts as ended).
+  Outcome Window(TimePoint now) const noexcept {
+    if (now < spec_.starts_at) return Outcome::kNotStarted;
+    if (closed_.load(std::memory_order_relaxed)) return Outcome::kEnded;
+    if (spec_.ends_at && now >= *spec_.ends_at) return Outcome::kEnded;
+    return Outcome::kOk;
+  }
+  CampaignView View(TimePoint now) const noexcept;
+
+  std::uint64_t NextSerial(std::uint32_t worker) noexcept;
+  void RestoreSerial(std::uint64_t seq) noexcept;
+
+  const CampaignSpec& spec() const noexcept { return spec_; }
+  std::uint32_t index() const noexcept { return index_; }
+  const CampaignFootprint& footprint() const noexcept { return footprint_; }
+  StripedStock& stock() noexcept { return stock_; }
+  const StripedStock& stock() const noexcept { return stock_; }
+  UserLedger& ledger() noexcept { return ledger_; }
+  const UserLedger& ledger() const noexcept { return ledger_; }
+  // Empty (no slots) for coupon campaigns.
+  OrderTable& orders() noexcept { return orders_; }
+  const OrderTable& orders() const noexcept { return orders_; }
+  WorkerShare& share(std::uint32_t worker) noexcept { return shares_[worker]; }
+
+  bool closed() const noexcept { return closed_.load(std::memory_order_relaxed); }
+  void set_closed(bool closed) noexcept { closed_.store(closed, std::memory_order_relaxed); }
+  bool withdrawn() const noexcept { return withdrawn_.load(std::memory_order_relaxed); }
+  void Withdraw() noexcept { withdrawn_.store(true, std::memory_order_relaxed); }
+
+ private:
+  std::uint32_t index_;
+  std::uint32_t workers_;
+  CampaignSpec spec_;
+  CampaignFootprint footprint_;
+  std::atomic<bool> closed_{false};
+  std::atomic<bool> withdrawn_{false};
+  StripedStock stock_;
+  UserLedger ledger_;
+  OrderTable orders_;
+  std::unique_ptr<WorkerShare[]> shares_;
+};
+
+}  // namespace hotdeal::engine::detail

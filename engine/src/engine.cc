@@ -1,0 +1,814 @@
+// Engine::Impl: ties the campaign table, striped stock, ledgers, order slots, timer wheels and
+// idempotency keys into decisions, and turns each decision into exactly one event. Must never
+// read a clock, do I/O, or allocate or lock on the data plane in the steady state.
+#include "hotdeal/engine/engine.h"
+
+#include <array>
+#include <limits>
+#include <mutex>
+#include <random>
+
+#include "campaign_table.h"
+#include "check.h"
+#include "idempotency_table.h"
+#include "ids.h"
+#include "timer_wheel.h"
+
+namespace hotdeal::engine {
+namespace {
+
+using detail::Campaign;
+using detail::CouponHold;
+using detail::IdempotencyTable;
+using detail::LedgerEntry;
+using detail::OrderSlot;
+using detail::UserLedger;
+
+std::array<std::uint64_t, 2> RandomKey(std::random_device& device) {
+  auto word = [&device] { return (std::uint64_t{device()} << 32) | device(); };
+  return {word(), word()};
+}
+
+std::int64_t Second(TimePoint time) {
+  return std::chrono::floor<std::chrono::seconds>(time).time_since_epoch().count();
+}
+
+constexpr std::uint8_t Raw(OrderStatus status) {
+  return static_cast<std::uint8_t>(status);
+}
+
+// Wheel node: campaign index in the high half, order slot in the low half.
+constexpr std::uint64_t WheelNode(std::uint32_t campaign, std::uint32_t slot) {
+  return (std::uint64_t{campaign} << 32) | slot;
+}
+
+// Decision is an aggregate; this spells out every member once, so call sites stay short.
+template <class T>
+Decision<T> Answer(Outcome outcome, std::optional<T> value = std::nullopt, LogTicket ticket = {}) {
+  Decision<T> decision;
+  decision.outcome = outcome;
+  decision.value = std::move(value);
+  decision.ticket = ticket;
+  return decision;
+}
+
+// Undoes an idempotency key's pending mark unless the decision it guards was finished.
+class KeyHold {
+ public:
+  KeyHold(IdempotencyTable& table) : table_(table) {}
+  ~KeyHold() {
+    if (ref_) table_.Forget(*ref_);
+  }
+  KeyHold(const KeyHold&) = delete;
+  KeyHold& operator=(const KeyHold&) = delete;
+  void Hold(IdempotencyTable::Ref ref) { ref_ = ref; }
+  void Finish(std::uint64_t value) {
+    if (ref_) table_.Finish(*ref_, value);
+    ref_.reset();
+  }
+
+ private:
+  IdempotencyTable& table_;
+  std::optional<IdempotencyTable::Ref> ref_;
+};
+
+}  // namespace
+
+// Per worker: the coupon code generator, this worker's timer wheel and its counters. Written by
+// its worker only (counters are atomics so that Stats may read them from another thread).
+struct alignas(64) WorkerState {
+  explicit WorkerState(std::array<std::uint64_t, 2> key) : codes(key) {}
+  detail::CouponCodeGenerator codes;
+  detail::TimerWheel wheel;
+  std::array<std::array<std::atomic<std::uint64_t>, kOutcomeCount>, kOperationCount> decisions{};
+  std::atomic<std::uint64_t> orders_expired{0};
+};
+
+class Engine::Impl {
+ public:
+  Impl(EngineOptions options, EventSink& sink);
+
+  Decision<CampaignView> CreateCampaign(const CampaignSpec& spec, TimePoint now);
+  Decision<CampaignView> CloseCampaign(const CampaignId& id, TimePoint now);
+  Decision<CampaignView> GetCampaign(const CampaignId& id, TimePoint now) const;
+  std::vector<CampaignView> ListCampaigns(TimePoint now) const;
+  std::optional<CampaignFootprint> Footprint(const CampaignId& id) const;
+
+  Decision<Claim> ClaimCoupon(WorkerId worker, const CampaignId& id, const UserId& user,
+                              const std::optional<IdempotencyKey>& key, TimePoint now);
+  Decision<Claim> GetClaim(const CampaignId& id, const UserId& user) const;
+  Decision<Order> PlaceOrder(WorkerId worker, const CampaignId& id, const UserId& user,
+                             std::int64_t quantity, const std::optional<IdempotencyKey>& key,
+                             TimePoint now);
+  Decision<Order> ConfirmOrder(WorkerId worker, OrderId id, const UserId& user, TimePoint now);
+  Decision<Order> CancelOrder(WorkerId worker, OrderId id, const UserId& user, TimePoint now);
+  Decision<Order> GetOrder(OrderId id, TimePoint now) const;
+  std::size_t ExpireDue(WorkerId worker, TimePoint now);
+  void Revert(const Event& event);
+  void Apply(const Event& event);
+  EngineStats Stats() const;
+
+ private:
+  struct Located {
+    Campaign* campaign = nullptr;
+    OrderSlot* slot = nullptr;
+    std::uint32_t slot_index = 0;
+  };
+
+  template <class T>
+  Decision<T> Count(WorkerId worker, Operation operation, Decision<T> decision) {
+    std::atomic<std::uint64_t>& counter =
+        workers_[worker.value]->decisions[static_cast<std::size_t>(operation)]
+                                         [static_cast<std::size_t>(decision.outcome)];
+    // Single writer: a relaxed load and store, no locked instruction.
+    counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    return decision;
+  }
+
+  std::optional<LogTicket> Append(std::uint32_t worker, const Event& event) {
+    return sink_.Append(WorkerId{worker}, event);
+  }
+  Event ControlEvent(EventType type, const Campaign& campaign, TimePoint now);
+  Event OrderEvent(EventType type, Campaign& campaign, std::uint32_t worker,
+                   std::uint32_t slot_index, TimePoint now);
+  Located Locate(OrderId id) const;
+  Order ViewOrder(const Campaign& campaign, std::uint32_t slot_index, TimePoint now,
+                  bool as_reserved = false) const;
+  // Moves a reserved order past expires_at to expired and returns its units. False if the
+  // order was no longer reserved or the log refused the event (it stays reserved).
+  bool Expire(std::uint32_t worker, Campaign& campaign, std::uint32_t slot_index, TimePoint now);
+  void ReturnUnits(std::uint32_t worker, Campaign& campaign, const OrderSlot& slot);
+  std::uint32_t OwnWorker(std::uint32_t worker) const { return worker % options_.workers; }
+  std::uint64_t& WheelLink(std::uint64_t node) const;
+
+  EngineOptions options_;
+  EventSink& sink_;
+  std::uint64_t ledger_seed_;
+  detail::CampaignTable campaigns_;
+  std::unique_ptr<IdempotencyTable> keys_;
+  std::vector<std::unique_ptr<WorkerState>> workers_;
+  mutable std::mutex control_mutex_;
+  std::uint64_t control_serial_ = 0;  // guarded by control_mutex_
+};
+
+Engine::Impl::Impl(EngineOptions options, EventSink& sink)
+    : options_(options),
+      sink_(sink),
+      ledger_seed_(std::random_device{}()),
+      campaigns_(options.campaigns_max, ledger_seed_ * 0x9E3779B97F4A7C15ull) {
+  HOTDEAL_ASSERT(options.workers >= 1 && options.workers <= detail::kWorkersMax);
+  HOTDEAL_ASSERT(options.campaigns_max >= 1 && options.campaigns_max <= detail::kCampaignsMax);
+  // Order slots are 32-bit in wheel nodes: twice the largest stock must fit.
+  HOTDEAL_ASSERT(options.stock_max <= std::numeric_limits<std::uint32_t>::max() / 2);
+  std::random_device device;
+  keys_ = std::make_unique<IdempotencyTable>(options.idempotency_keys_max,
+                                             options.idempotency_window, RandomKey(device));
+  workers_.reserve(options.workers);
+  for (std::uint32_t i = 0; i < options.workers; ++i) {
+    workers_.push_back(std::make_unique<WorkerState>(RandomKey(device)));
+  }
+}
+
+// ---- control plane -------------------------------------------------------------------------
+
+Event Engine::Impl::ControlEvent(EventType type, const Campaign& campaign, TimePoint now) {
+  Event event;
+  event.type = type;
+  event.seq = detail::MakeSeq(++control_serial_, detail::kControlWorker);
+  event.at = now;
+  event.campaign = campaign.spec().id;
+  return event;
+}
+
+Decision<CampaignView> Engine::Impl::CreateCampaign(const CampaignSpec& spec, TimePoint now) {
+  std::lock_guard lock(control_mutex_);
+  if (Campaign::Validate(spec, options_.stock_max) != Outcome::kOk)
+    return Answer<CampaignView>(Outcome::kInvalid);
+  if (campaigns_.FindAny(spec.id)) return Answer<CampaignView>(Outcome::kConflict);
+  if (campaigns_.next_index() >= campaigns_.capacity())
+    return Answer<CampaignView>(Outcome::kOverCapacity);
+  auto campaign =
+      std::make_unique<Campaign>(campaigns_.next_index(), spec, options_.workers, ledger_seed_);
+  Event event = ControlEvent(EventType::kCampaignCreated, *campaign, now);
+  event.spec = spec;
+  event.campaign_index = campaign->index();
+  std::optional<LogTicket> ticket = Append(options_.workers, event);
+  if (!ticket) return Answer<CampaignView>(Outcome::kLogUnavailable);
+  CampaignView view = campaign->View(now);
+  campaigns_.Insert(std::move(campaign));
+  return Answer<CampaignView>(Outcome::kCreated, view, *ticket);
+}
+
+Decision<CampaignView> Engine::Impl::CloseCampaign(const CampaignId& id, TimePoint now) {
+  std::lock_guard lock(control_mutex_);
+  Campaign* campaign = campaigns_.Find(id);
+  if (!campaign) return Answer<CampaignView>(Outcome::kNotFound);
+  if (campaign->closed()) return Answer<CampaignView>(Outcome::kOk, campaign->View(now));
+  Event event = ControlEvent(EventType::kCampaignClosed, *campaign, now);
+  std::optional<LogTicket> ticket = Append(options_.workers, event);
+  if (!ticket) return Answer<CampaignView>(Outcome::kLogUnavailable);
+  campaign->set_closed(true);
+  return Answer<CampaignView>(Outcome::kOk, campaign->View(now), *ticket);
+}
+
+Decision<CampaignView> Engine::Impl::GetCampaign(const CampaignId& id, TimePoint now) const {
+  Campaign* campaign = campaigns_.Find(id);
+  if (!campaign) return Answer<CampaignView>(Outcome::kNotFound);
+  return Answer<CampaignView>(Outcome::kOk, campaign->View(now));
+}
+
+std::vector<CampaignView> Engine::Impl::ListCampaigns(TimePoint now) const {
+  std::lock_guard lock(control_mutex_);
+  std::vector<CampaignView> views;
+  for (std::uint32_t i = 0; i < campaigns_.next_index(); ++i) {
+    Campaign* campaign = campaigns_.At(i);
+    if (campaign && !campaign->withdrawn()) views.push_back(campaign->View(now));
+  }
+  return views;
+}
+
+std::optional<CampaignFootprint> Engine::Impl::Footprint(const CampaignId& id) const {
+  Campaign* campaign = campaigns_.Find(id);
+  if (!campaign) return std::nullopt;
+  return campaign->footprint();
+}
+
+// ---- coupons -------------------------------------------------------------------------------
+
+Decision<Claim> Engine::Impl::ClaimCoupon(WorkerId worker, const CampaignId& id, const UserId& user,
+                                          const std::optional<IdempotencyKey>& key, TimePoint now) {
+  HOTDEAL_DEBUG_ASSERT(worker.value < options_.workers);
+  constexpr Operation kOperation = Operation::kClaim;
+  Campaign* campaign = campaigns_.Find(id);
+  if (!campaign) return Count(worker, kOperation, Answer<Claim>(Outcome::kNotFound));
+  if (campaign->spec().kind != CampaignKind::kCoupon) {
+    return Count(worker, kOperation, Answer<Claim>(Outcome::kConflict));
+  }
+  KeyHold key_hold(*keys_);
+  if (key) {
+    IdempotencyTable::Result found = keys_->Begin(campaign->index(), user, *key, now);
+    if (found.lookup == IdempotencyTable::Lookup::kFull) {
+      return Count(worker, kOperation, Answer<Claim>(Outcome::kOverCapacity));
+    }
+    if (found.lookup == IdempotencyTable::Lookup::kReplay) {
+      Decision<Claim> first = GetClaim(id, user);
+      // The claim the key made was voided since: nothing to answer again.
+      if (!first.value || first.value->id.value != found.value) {
+        return Count(worker, kOperation, Answer<Claim>(Outcome::kNotFound));
+      }
+      return Count(worker, kOperation, Answer<Claim>(Outcome::kReplayed, first.value));
+    }
+    key_hold.Hold(found.ref);
+  }
+  if (Outcome window = campaign->Window(now); window != Outcome::kOk) {
+    return Count(worker, kOperation, Answer<Claim>(window));
+  }
+  // The sold-out fast path: after a sell-out this is all a rejection costs (plus the lookup).
+  if (campaign->stock().SoldOut())
+    return Count(worker, kOperation, Answer<Claim>(Outcome::kSoldOut));
+  LedgerEntry* entry = campaign->ledger().FindOrInsert(user);
+  if (!entry) return Count(worker, kOperation, Answer<Claim>(Outcome::kOverCapacity));
+  detail::ClaimRecord record;
+  if (campaign->ledger().BeginClaim(*entry, record) == CouponHold::kClaimed) {
+    Claim existing{record.id, id, user, record.code, record.created_at};
+    return Count(worker, kOperation, Answer<Claim>(Outcome::kAlreadyClaimed, existing));
+  }
+  // The user is marked pending: no duplicate can pass until this decision is settled, and a
+  // failed take below unmarks the user, so losing the race leaves no trace.
+  if (!campaign->stock().Take(worker.value, 1)) {
+    campaign->ledger().AbortClaim(*entry);
+    return Count(worker, kOperation, Answer<Claim>(Outcome::kSoldOut));
+  }
+  std::uint64_t serial = campaign->NextSerial(worker.value);
+  record.id = detail::MakeClaimId(campaign->index(), worker.value, serial);
+  record.code = workers_[worker.value]->codes.Next();
+  record.created_at = now;
+  Event event;
+  event.type = EventType::kClaimGranted;
+  event.seq = detail::MakeSeq(serial, worker.value);
+  event.at = now;
+  event.campaign = id;
+  event.user = user;
+  event.claim_id = record.id;
+  event.coupon_code = record.code;
+  event.quantity = 1;
+  std::optional<LogTicket> ticket = Append(worker.value, event);
+  if (!ticket) {
+    campaign->stock().Give(worker.value, 1);
+    campaign->ledger().AbortClaim(*entry);
+    return Count(worker, kOperation, Answer<Claim>(Outcome::kLogUnavailable));
+  }
+  campaign->ledger().CommitClaim(*entry, record);
+  key_hold.Finish(record.id.value);
+  Claim claim{record.id, id, user, record.code, record.created_at};
+  return Count(worker, kOperation, Answer<Claim>(Outcome::kCreated, claim, *ticket));
+}
+
+Decision<Claim> Engine::Impl::GetClaim(const CampaignId& id, const UserId& user) const {
+  const Campaign* campaign = campaigns_.Find(id);
+  if (!campaign || campaign->spec().kind != CampaignKind::kCoupon)
+    return Answer<Claim>(Outcome::kNotFound);
+  const LedgerEntry* entry = campaign->ledger().Find(user);
+  if (!entry) return Answer<Claim>(Outcome::kNotFound);
+  unsigned spins = 0;
+  for (;;) {
+    std::uint32_t hold = entry->hold.load(std::memory_order_acquire);
+    if (static_cast<CouponHold>(hold & 3) != CouponHold::kClaimed)
+      return Answer<Claim>(Outcome::kNotFound);
+    if (std::optional<detail::ClaimRecord> record = UserLedger::ReadClaim(*entry)) {
+      return Answer<Claim>(Outcome::kOk,
+                           Claim{record->id, id, user, record->code, record->created_at});
+    }
+    detail::SpinWait(spins);  // the claim changed while being copied: read it again
+  }
+}
+
+// ---- orders --------------------------------------------------------------------------------
+
+Order Engine::Impl::ViewOrder(const Campaign& campaign, std::uint32_t slot_index, TimePoint now,
+                              bool as_reserved) const {
+  const OrderSlot& slot = campaign.orders().Slot(slot_index);
+  Order order;
+  order.id = detail::MakeOrderId(campaign.index(), slot_index);
+  order.campaign = campaign.spec().id;
+  order.user = slot.user;
+  order.quantity = slot.quantity;
+  order.amount = campaign.spec().price * slot.quantity;
+  order.created_at = slot.created_at;
+  order.expires_at = slot.expires_at;
+  order.status = as_reserved
+                     ? OrderStatus::kReserved
+                     : static_cast<OrderStatus>(slot.status.load(std::memory_order_acquire));
+  // A reservation past expires_at is expired whether or not ExpireDue has run yet.
+  if (order.status == OrderStatus::kReserved && !as_reserved && now >= slot.expires_at) {
+    order.status = OrderStatus::kExpired;
+  }
+  return order;
+}
+
+Event Engine::Impl::OrderEvent(EventType type, Campaign& campaign, std::uint32_t worker,
+                               std::uint32_t slot_index, TimePoint now) {
+  const OrderSlot& slot = campaign.orders().Slot(slot_index);
+  Event event;
+  event.type = type;
+  event.seq = detail::MakeSeq(campaign.NextSerial(worker), worker);
+  event.at = now;
+  event.campaign = campaign.spec().id;
+  event.user = slot.user;
+  event.order_id = detail::MakeOrderId(campaign.index(), slot_index);
+  event.quantity = slot.quantity;
+  event.amount = campaign.spec().price * slot.quantity;
+  event.expires_at = slot.expires_at;
+  return event;
+}
+
+Decision<Order> Engine::Impl::PlaceOrder(WorkerId worker, const CampaignId& id, const UserId& user,
+                                         std::int64_t quantity,
+                                         const std::optional<IdempotencyKey>& key, TimePoint now) {
+  HOTDEAL_DEBUG_ASSERT(worker.value < options_.workers);
+  constexpr Operation kOperation = Operation::kPlaceOrder;
+  Campaign* campaign = campaigns_.Find(id);
+  if (!campaign) return Count(worker, kOperation, Answer<Order>(Outcome::kNotFound));
+  const CampaignSpec& spec = campaign->spec();
+  if (spec.kind != CampaignKind::kSale) {
+    return Count(worker, kOperation, Answer<Order>(Outcome::kConflict));
+  }
+  if (quantity <= 0) return Count(worker, kOperation, Answer<Order>(Outcome::kInvalid));
+  if (quantity > spec.per_user_limit) {
+    return Count(worker, kOperation, Answer<Order>(Outcome::kLimitExceeded));
+  }
+  auto units = static_cast<std::uint32_t>(quantity);
+  KeyHold key_hold(*keys_);
+  if (key) {
+    IdempotencyTable::Result found = keys_->Begin(campaign->index(), user, *key, now);
+    if (found.lookup == IdempotencyTable::Lookup::kFull) {
+      return Count(worker, kOperation, Answer<Order>(Outcome::kOverCapacity));
+    }
+    if (found.lookup == IdempotencyTable::Lookup::kReplay) {
+      Located first = Locate(OrderId{found.value});
+      if (!first.slot) return Count(worker, kOperation, Answer<Order>(Outcome::kNotFound));
+      Order order = ViewOrder(*campaign, first.slot_index, now, /*as_reserved=*/true);
+      return Count(worker, kOperation, Answer<Order>(Outcome::kReplayed, order));
+    }
+    key_hold.Hold(found.ref);
+  }
+  if (Outcome window = campaign->Window(now); window != Outcome::kOk) {
+    return Count(worker, kOperation, Answer<Order>(window));
+  }
+  if (campaign->stock().SoldOut())
+    return Count(worker, kOperation, Answer<Order>(Outcome::kSoldOut));
+  LedgerEntry* entry = campaign->ledger().FindOrInsert(user);
+  if (!entry) return Count(worker, kOperation, Answer<Order>(Outcome::kOverCapacity));
+  // The user's units are raised first, so two concurrent orders of one user cannot both pass
+  // the limit; every failure below lowers them again.
+  if (!UserLedger::AddUnits(*entry, units, spec.per_user_limit)) {
+    return Count(worker, kOperation, Answer<Order>(Outcome::kLimitExceeded));
+  }
+  if (!campaign->stock().Take(worker.value, units)) {
+    UserLedger::RemoveUnits(*entry, units);
+    return Count(worker, kOperation, Answer<Order>(Outcome::kSoldOut));
+  }
+  std::optional<std::uint32_t> slot_index =
+      campaign->orders().Allocate(campaign->share(worker.value).orders);
+  if (!slot_index) {
+    campaign->stock().Give(worker.value, units);
+    UserLedger::RemoveUnits(*entry, units);
+    return Count(worker, kOperation, Answer<Order>(Outcome::kOverCapacity));
+  }
+  OrderSlot& slot = campaign->orders().Slot(*slot_index);
+  slot.quantity = units;
+  slot.expiring_worker = worker.value;
+  slot.created_at = now;
+  slot.expires_at = now + std::chrono::seconds(spec.hold_seconds);
+  slot.user = user;
+  Event event = OrderEvent(EventType::kOrderReserved, *campaign, worker.value, *slot_index, now);
+  std::optional<LogTicket> ticket = Append(worker.value, event);
+  if (!ticket) {
+    // The slot stays unpublished (answers kNotFound for ever); the units and the user's
+    // count go back.
+    campaign->stock().Give(worker.value, units);
+    UserLedger::RemoveUnits(*entry, units);
+    return Count(worker, kOperation, Answer<Order>(Outcome::kLogUnavailable));
+  }
+  // Release: whoever reads the status sees the fields written above.
+  slot.status.store(Raw(OrderStatus::kReserved), std::memory_order_release);
+  workers_[worker.value]->wheel.Push(
+      WheelNode(campaign->index(), *slot_index), Second(slot.expires_at),
+      [this](std::uint64_t node) -> std::uint64_t& { return WheelLink(node); });
+  key_hold.Finish(event.order_id.value);
+  return Count(worker, kOperation,
+               Answer<Order>(Outcome::kCreated, ViewOrder(*campaign, *slot_index, now), *ticket));
+}
+
+std::uint64_t& Engine::Impl::WheelLink(std::uint64_t node) const {
+  Campaign& campaign = campaigns_.Get(static_cast<std::uint32_t>(node >> 32));
+  return campaign.orders().Slot(static_cast<std::uint32_t>(node)).wheel_next;
+}
+
+Engine::Impl::Located Engine::Impl::Locate(OrderId id) const {
+  if (id.value == 0) return {};
+  Campaign* campaign = campaigns_.At(detail::OrderCampaign(id));
+  if (!campaign || campaign->withdrawn() || campaign->spec().kind != CampaignKind::kSale) return {};
+  std::uint64_t slot_index = detail::OrderSlotIndex(id);
+  if (slot_index >= std::numeric_limits<std::uint32_t>::max()) return {};
+  OrderSlot* slot = campaign->orders().At(static_cast<std::uint32_t>(slot_index));
+  if (!slot || slot->status.load(std::memory_order_acquire) == detail::kUnpublished) return {};
+  return {campaign, slot, static_cast<std::uint32_t>(slot_index)};
+}
+
+void Engine::Impl::ReturnUnits(std::uint32_t worker, Campaign& campaign, const OrderSlot& slot) {
+  campaign.stock().Give(worker, slot.quantity);
+  LedgerEntry* entry = campaign.ledger().FindOrInsert(slot.user);
+  // The order's user got an entry when it was placed, and entries are never removed.
+  HOTDEAL_ASSERT(entry != nullptr);
+  UserLedger::RemoveUnits(*entry, slot.quantity);
+}
+
+bool Engine::Impl::Expire(std::uint32_t worker, Campaign& campaign, std::uint32_t slot_index,
+                          TimePoint now) {
+  OrderSlot& slot = campaign.orders().Slot(slot_index);
+  std::uint8_t status = Raw(OrderStatus::kReserved);
+  // The CAS makes this thread the only one moving the order; confirm and cancel race on it.
+  if (!slot.status.compare_exchange_strong(status, Raw(OrderStatus::kExpired),
+                                           std::memory_order_acq_rel)) {
+    return false;
+  }
+  Event event = OrderEvent(EventType::kOrderExpired, campaign, worker, slot_index, now);
+  if (!Append(worker, event)) {
+    slot.status.store(Raw(OrderStatus::kReserved), std::memory_order_release);
+    return false;
+  }
+  ReturnUnits(worker, campaign, slot);
+  std::atomic<std::uint64_t>& expired = workers_[worker]->orders_expired;
+  expired.store(expired.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  return true;
+}
+
+Decision<Order> Engine::Impl::ConfirmOrder(WorkerId worker, OrderId id, const UserId& user,
+                                           TimePoint now) {
+  constexpr Operation kOperation = Operation::kConfirmOrder;
+  Located found = Locate(id);
+  if (!found.slot || !(found.slot->user == user)) {
+    return Count(worker, kOperation, Answer<Order>(Outcome::kNotFound));
+  }
+  Campaign& campaign = *found.campaign;
+  OrderSlot& slot = *found.slot;
+  std::uint8_t status = slot.status.load(std::memory_order_acquire);
+  if (status == Raw(OrderStatus::kConfirmed)) {
+    // Confirming twice is the same payment reported again: the order stays as it is.
+    return Count(worker, kOperation,
+                 Answer<Order>(Outcome::kOk, ViewOrder(campaign, found.slot_index, now)));
+  }
+  if (status == Raw(OrderStatus::kReserved) && now >= slot.expires_at) {
+    Expire(worker.value, campaign, found.slot_index, now);
+  } else if (status == Raw(OrderStatus::kReserved) &&
+             slot.status.compare_exchange_strong(status, Raw(OrderStatus::kConfirmed),
+                                                 std::memory_order_acq_rel)) {
+    Event event =
+        OrderEvent(EventType::kOrderConfirmed, campaign, worker.value, found.slot_index, now);
+    std::optional<LogTicket> ticket = Append(worker.value, event);
+    if (!ticket) {
+      slot.status.store(Raw(OrderStatus::kReserved), std::memory_order_release);
+      return Count(worker, kOperation, Answer<Order>(Outcome::kLogUnavailable));
+    }
+    return Count(worker, kOperation,
+                 Answer<Order>(Outcome::kOk, ViewOrder(campaign, found.slot_index, now), *ticket));
+  }
+  // Cancelled, expired (now or before), or moved by a concurrent call.
+  return Count(worker, kOperation,
+               Answer<Order>(Outcome::kConflict, ViewOrder(campaign, found.slot_index, now)));
+}
+
+Decision<Order> Engine::Impl::CancelOrder(WorkerId worker, OrderId id, const UserId& user,
+                                          TimePoint now) {
+  constexpr Operation kOperation = Operation::kCancelOrder;
+  Located found = Locate(id);
+  if (!found.slot || !(found.slot->user == user)) {
+    return Count(worker, kOperation, Answer<Order>(Outcome::kNotFound));
+  }
+  Campaign& campaign = *found.campaign;
+  OrderSlot& slot = *found.slot;
+  std::uint8_t status = slot.status.load(std::memory_order_acquire);
+  for (;;) {
+    if (status == Raw(OrderStatus::kCancelled)) {
+      return Count(worker, kOperation,
+                   Answer<Order>(Outcome::kOk, ViewOrder(campaign, found.slot_index, now)));
+    }
+    if (status == Raw(OrderStatus::kReserved) && now >= slot.expires_at) {
+      Expire(worker.value, campaign, found.slot_index, now);
+      break;
+    }
+    if (status != Raw(OrderStatus::kReserved) && status != Raw(OrderStatus::kConfirmed)) break;
+    if (!slot.status.compare_exchange_weak(status, Raw(OrderStatus::kCancelled),
+                                           std::memory_order_acq_rel)) {
+      continue;
+    }
+    slot.cancelled_from.store(status, std::memory_order_relaxed);
+    Event event =
+        OrderEvent(EventType::kOrderCancelled, campaign, worker.value, found.slot_index, now);
+    std::optional<LogTicket> ticket = Append(worker.value, event);
+    if (!ticket) {
+      slot.status.store(status, std::memory_order_release);
+      return Count(worker, kOperation, Answer<Order>(Outcome::kLogUnavailable));
+    }
+    ReturnUnits(worker.value, campaign, slot);
+    return Count(worker, kOperation,
+                 Answer<Order>(Outcome::kOk, ViewOrder(campaign, found.slot_index, now), *ticket));
+  }
+  return Count(worker, kOperation,
+               Answer<Order>(Outcome::kConflict, ViewOrder(campaign, found.slot_index, now)));
+}
+
+Decision<Order> Engine::Impl::GetOrder(OrderId id, TimePoint now) const {
+  Located found = Locate(id);
+  if (!found.slot) return Answer<Order>(Outcome::kNotFound);
+  return Answer<Order>(Outcome::kOk, ViewOrder(*found.campaign, found.slot_index, now));
+}
+
+std::size_t Engine::Impl::ExpireDue(WorkerId worker, TimePoint now) {
+  HOTDEAL_DEBUG_ASSERT(worker.value < options_.workers);
+  std::size_t expired = 0;
+  auto link = [this](std::uint64_t node) -> std::uint64_t& { return WheelLink(node); };
+  auto visit = [&](std::uint64_t node) {
+    Campaign& campaign = campaigns_.Get(static_cast<std::uint32_t>(node >> 32));
+    auto slot_index = static_cast<std::uint32_t>(node);
+    const OrderSlot& slot = campaign.orders().Slot(slot_index);
+    if (slot.status.load(std::memory_order_acquire) != Raw(OrderStatus::kReserved)) return false;
+    if (now < slot.expires_at) return true;  // later in this second, or a later revolution
+    if (Expire(worker.value, campaign, slot_index, now)) {
+      ++expired;
+      return false;
+    }
+    // Confirmed or cancelled meanwhile (drop it), or the log refused (keep it, try again).
+    return slot.status.load(std::memory_order_acquire) == Raw(OrderStatus::kReserved);
+  };
+  workers_[worker.value]->wheel.Advance(Second(now), link, visit);
+  return expired;
+}
+
+// ---- recovery and undo ---------------------------------------------------------------------
+
+void Engine::Impl::Revert(const Event& event) {
+  if (event.type == EventType::kCampaignCreated || event.type == EventType::kCampaignClosed) {
+    std::lock_guard lock(control_mutex_);
+    Campaign* campaign = campaigns_.FindAny(event.campaign);
+    if (!campaign) return;
+    if (event.type == EventType::kCampaignCreated) campaign->Withdraw();
+    if (event.type == EventType::kCampaignClosed) campaign->set_closed(false);
+    return;
+  }
+  Campaign* campaign = campaigns_.FindAny(event.campaign);
+  if (!campaign) return;
+  std::uint32_t worker = OwnWorker(detail::SeqWorker(event.seq));
+  if (event.type == EventType::kClaimGranted) {
+    LedgerEntry* entry = campaign->ledger().FindOrInsert(event.user);
+    if (entry && campaign->ledger().DropClaim(*entry, event.claim_id)) {
+      campaign->stock().Give(worker, 1);
+    }
+    return;
+  }
+  if (event.type != EventType::kOrderReserved && event.type != EventType::kOrderConfirmed) return;
+  Located found = Locate(event.order_id);
+  if (!found.slot) return;
+  std::uint8_t status = found.slot->status.load(std::memory_order_acquire);
+  if (event.type == EventType::kOrderConfirmed) {
+    found.slot->status.compare_exchange_strong(status, Raw(OrderStatus::kReserved),
+                                               std::memory_order_acq_rel);
+    return;
+  }
+  // kOrderReserved: the order never was. Units still held go back.
+  while (!found.slot->status.compare_exchange_weak(status, detail::kUnpublished,
+                                                   std::memory_order_acq_rel)) {
+  }
+  if (status == Raw(OrderStatus::kReserved) || status == Raw(OrderStatus::kConfirmed)) {
+    ReturnUnits(worker, *campaign, *found.slot);
+  }
+}
+
+void Engine::Impl::Apply(const Event& event) {
+  if (event.type == EventType::kCampaignCreated) {
+    std::lock_guard lock(control_mutex_);
+    // Replay checks the spec it is given as the live path did: a bad one means a corrupt log.
+    HOTDEAL_ASSERT(Campaign::Validate(event.spec, options_.stock_max) == Outcome::kOk);
+    campaigns_.Insert(std::make_unique<Campaign>(event.campaign_index, event.spec, options_.workers,
+                                                 ledger_seed_));
+    if (control_serial_ < detail::SeqSerial(event.seq)) {
+      control_serial_ = detail::SeqSerial(event.seq);
+    }
+    return;
+  }
+  Campaign* campaign = campaigns_.FindAny(event.campaign);
+  // Every later event of a campaign follows its creation in the log (one partition per id).
+  HOTDEAL_ASSERT(campaign != nullptr);
+  if (event.type == EventType::kCampaignClosed) {
+    std::lock_guard lock(control_mutex_);
+    campaign->set_closed(true);
+    if (control_serial_ < detail::SeqSerial(event.seq)) {
+      control_serial_ = detail::SeqSerial(event.seq);
+    }
+    return;
+  }
+  campaign->RestoreSerial(event.seq);
+  std::uint32_t worker = OwnWorker(detail::SeqWorker(event.seq));
+  UserLedger& ledger = campaign->ledger();
+  switch (event.type) {
+    case EventType::kClaimGranted: {
+      LedgerEntry* entry = ledger.FindOrInsert(event.user);
+      HOTDEAL_ASSERT(entry != nullptr);
+      detail::ClaimRecord existing;
+      // A second grant to one user in the log would be a lost invariant, not a replay detail.
+      HOTDEAL_ASSERT(ledger.BeginClaim(*entry, existing) == CouponHold::kNone);
+      HOTDEAL_ASSERT(campaign->stock().Take(worker, 1));
+      ledger.CommitClaim(*entry, {event.claim_id, event.coupon_code, event.at});
+      return;
+    }
+    case EventType::kClaimVoided: {
+      LedgerEntry* entry = ledger.FindOrInsert(event.user);
+      if (entry && ledger.DropClaim(*entry, event.claim_id)) campaign->stock().Give(worker, 1);
+      return;
+    }
+    case EventType::kOrderReserved: {
+      HOTDEAL_ASSERT(campaign->spec().kind == CampaignKind::kSale);
+      HOTDEAL_ASSERT(detail::OrderCampaign(event.order_id) == campaign->index());
+      auto slot_index = static_cast<std::uint32_t>(detail::OrderSlotIndex(event.order_id));
+      HOTDEAL_ASSERT(slot_index < campaign->orders().slots_max());
+      OrderSlot* slot = &campaign->orders().Slot(slot_index);
+      HOTDEAL_ASSERT(slot->status.load(std::memory_order_relaxed) == detail::kUnpublished);
+      campaign->orders().MarkUsed(slot_index);
+      LedgerEntry* entry = ledger.FindOrInsert(event.user);
+      HOTDEAL_ASSERT(entry != nullptr);
+      HOTDEAL_ASSERT(UserLedger::AddUnits(*entry, event.quantity, campaign->spec().per_user_limit));
+      HOTDEAL_ASSERT(campaign->stock().Take(worker, event.quantity));
+      slot->quantity = event.quantity;
+      slot->expiring_worker = worker;
+      slot->created_at = event.at;
+      slot->expires_at = event.expires_at;
+      slot->user = event.user;
+      slot->status.store(Raw(OrderStatus::kReserved), std::memory_order_release);
+      workers_[worker]->wheel.Push(
+          WheelNode(campaign->index(), slot_index), Second(event.expires_at),
+          [this](std::uint64_t node) -> std::uint64_t& { return WheelLink(node); });
+      return;
+    }
+    case EventType::kOrderConfirmed:
+    case EventType::kOrderCancelled:
+    case EventType::kOrderExpired:
+    case EventType::kOrderVoided: {
+      Located found = Locate(event.order_id);
+      HOTDEAL_ASSERT(found.slot != nullptr);
+      std::uint8_t status = found.slot->status.load(std::memory_order_relaxed);
+      bool holds = status == Raw(OrderStatus::kReserved) || status == Raw(OrderStatus::kConfirmed);
+      std::uint8_t next = detail::kUnpublished;
+      if (event.type == EventType::kOrderConfirmed) next = Raw(OrderStatus::kConfirmed);
+      if (event.type == EventType::kOrderCancelled) next = Raw(OrderStatus::kCancelled);
+      if (event.type == EventType::kOrderExpired) next = Raw(OrderStatus::kExpired);
+      if (event.type == EventType::kOrderConfirmed) {
+        HOTDEAL_ASSERT(status == Raw(OrderStatus::kReserved));
+      } else if (holds) {
+        ReturnUnits(worker, *campaign, *found.slot);
+      }
+      if (event.type == EventType::kOrderCancelled) found.slot->cancelled_from.store(status);
+      found.slot->status.store(next, std::memory_order_release);
+      return;
+    }
+    case EventType::kCampaignCreated:
+    case EventType::kCampaignClosed:
+      return;
+  }
+}
+
+EngineStats Engine::Impl::Stats() const {
+  EngineStats stats;
+  for (const auto& worker : workers_) {
+    for (std::size_t op = 0; op < kOperationCount; ++op) {
+      for (std::size_t outcome = 0; outcome < kOutcomeCount; ++outcome) {
+        stats.decisions[op][outcome] +=
+            worker->decisions[op][outcome].load(std::memory_order_relaxed);
+      }
+    }
+    stats.orders_expired += worker->orders_expired.load(std::memory_order_relaxed);
+  }
+  return stats;
+}
+
+// ---- Engine: forwards to Impl --------------------------------------------------------------
+
+Engine::Engine(EngineOptions options, EventSink& sink)
+    : impl_(std::make_unique<Impl>(options, sink)) {}
+Engine::~Engine() = default;
+
+Decision<CampaignView> Engine::CreateCampaign(const CampaignSpec& spec, TimePoint now) {
+  return impl_->CreateCampaign(spec, now);
+}
+Decision<CampaignView> Engine::CloseCampaign(const CampaignId& id, TimePoint now) {
+  return impl_->CloseCampaign(id, now);
+}
+Decision<CampaignView> Engine::GetCampaign(const CampaignId& id, TimePoint now) const {
+  return impl_->GetCampaign(id, now);
+}
+std::vector<CampaignView> Engine::ListCampaigns(TimePoint now) const {
+  return impl_->ListCampaigns(now);
+}
+std::optional<CampaignFootprint> Engine::Footprint(const CampaignId& id) const {
+  return impl_->Footprint(id);
+}
+Decision<Claim> Engine::ClaimCoupon(WorkerId worker, const CampaignId& campaign, const UserId& user,
+                                    const std::optional<IdempotencyKey>& key, TimePoint now) {
+  return impl_->ClaimCoupon(worker, campaign, user, key, now);
+}
+Decision<Claim> Engine::GetClaim(const CampaignId& campaign, const UserId& user) const {
+  return impl_->GetClaim(campaign, user);
+}
+Decision<Order> Engine::PlaceOrder(WorkerId worker, const CampaignId& campaign, const UserId& user,
+                                   std::int64_t quantity, const std::optional<IdempotencyKey>& key,
+                                   TimePoint now) {
+  return impl_->PlaceOrder(worker, campaign, user, quantity, key, now);
+}
+Decision<Order> Engine::ConfirmOrder(WorkerId worker, OrderId id, const UserId& user,
+                                     TimePoint now) {
+  return impl_->ConfirmOrder(worker, id, user, now);
+}
+Decision<Order> Engine::CancelOrder(WorkerId worker, OrderId id, const UserId& user,
+                                    TimePoint now) {
+  return impl_->CancelOrder(worker, id, user, now);
+}
+Decision<Order> Engine::GetOrder(OrderId id, TimePoint now) const {
+  return impl_->GetOrder(id, now);
+}
+std::size_t Engine::ExpireDue(WorkerId worker, TimePoint now) {
+  return impl_->ExpireDue(worker, now);
+}
+void Engine::Revert(const Event& event) {
+  impl_->Revert(event);
+}
+void Engine::Apply(const Event& event) {
+  impl_->Apply(event);
+}
+EngineStats Engine::Stats() const {
+  return impl_->Stats();
+}
+
+std::string Engine::FormatClaimId(ClaimId id) {
+  return detail::FormatId('c', id.value);
+}
+std::string Engine::FormatOrderId(OrderId id) {
+  return detail::FormatId('o', id.value);
+}
+
+std::optional<ClaimId> Engine::ParseClaimId(std::string_view text) {
+  std::optional<std::uint64_t> value = detail::ParseId('c', text);
+  if (!value) return std::nullopt;
+  detail::ClaimIdParts parts = detail::SplitClaimId(ClaimId{*value});
+  if (parts.serial == 0 || parts.worker >= detail::kWorkersMax) return std::nullopt;
+  return ClaimId{*value};
+}
+
+std::optional<OrderId> Engine::ParseOrderId(std::string_view text) {
+  std::optional<std::uint64_t> value = detail::ParseId('o', text);
+  if (!value) return std::nullopt;
+  OrderId id{*value};
+  if ((id.value & ((std::uint64_t{1} << detail::kOrderSlotBits) - 1)) == 0) return std::nullopt;
+  return id;
+}
+
+}  // namespace hotdeal::engine

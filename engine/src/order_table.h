@@ -1,0 +1,77 @@
+// The orders of one sale campaign: a fixed array of slots, each written once. A slot's index
+// is part of the order's id, so finding an order by id is one index, not a search. Never
+// grows and never reuses a slot (an id stays valid for the campaign's life); when every slot
+// is taken the caller answers kOverCapacity.
+//
+// Threading: Allocate is called by the worker that owns `cursor` (a per-worker chunk cursor
+// kept in the campaign's per-worker state); chunks of slots come from one shared counter, so
+// the shared line is touched once per kChunkSlots orders. The fields of a slot are written
+// by its allocating thread before the release store that publishes its status, and never
+// change afterwards; only `status` moves (compare-and-swap by any thread).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "hotdeal/engine/types.h"
+
+namespace hotdeal::engine::detail {
+
+// OrderStatus values, plus kUnpublished for a slot that holds no order (never written, or
+// written for a decision that was refused or reverted).
+inline constexpr std::uint8_t kUnpublished = 0xFF;
+
+struct OrderSlot {
+  std::atomic<std::uint8_t> status{kUnpublished};
+  // What a cancel moved from (reserved or confirmed), so Revert can move it back.
+  std::atomic<std::uint8_t> cancelled_from{0};
+  std::uint32_t quantity = 0;
+  std::uint32_t expiring_worker = 0;
+  TimePoint created_at{};
+  TimePoint expires_at{};
+  UserId user;
+  // Intrusive link of the expiring worker's timer wheel; touched by that worker only.
+  std::uint64_t wheel_next = 0;
+};
+
+struct OrderCursor {
+  std::uint32_t next = 0;
+  std::uint32_t end = 0;
+};
+
+class OrderTable {
+ public:
+  static constexpr std::uint32_t kChunkSlots = 64;
+
+  explicit OrderTable(std::uint32_t orders_max);
+
+  std::optional<std::uint32_t> Allocate(OrderCursor& cursor) noexcept;
+  // Recovery: the slot a logged order used is taken, whatever chunk it came from.
+  void MarkUsed(std::uint32_t slot) noexcept;
+
+  // For an index the caller knows is in range (it came from Allocate or a checked At).
+  OrderSlot& Slot(std::uint32_t slot) noexcept { return slots_[slot]; }
+  const OrderSlot& Slot(std::uint32_t slot) const noexcept { return slots_[slot]; }
+  OrderSlot* At(std::uint32_t slot) noexcept { return slot < slots_max_ ? &slots_[slot] : nullptr; }
+  const OrderSlot* At(std::uint32_t slot) const noexcept {
+    return slot < slots_max_ ? &slots_[slot] : nullptr;
+  }
+  std::uint32_t slots_max() const noexcept { return slots_max_; }
+  std::uint32_t used() const noexcept {
+    std::uint64_t chunks = next_chunk_.load(std::memory_order_relaxed);
+    std::uint64_t slots = chunks * kChunkSlots;
+    return static_cast<std::uint32_t>(slots < slots_max_ ? slots : slots_max_);
+  }
+
+  static std::size_t BytesFor(std::uint32_t orders_max) noexcept;
+
+ private:
+  std::uint32_t slots_max_;
+  std::unique_ptr<OrderSlot[]> slots_;
+  alignas(64) std::atomic<std::uint64_t> next_chunk_{0};
+};
+
+}  // namespace hotdeal::engine::detail

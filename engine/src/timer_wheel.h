@@ -1,0 +1,72 @@
+// A hashed timing wheel of one-second buckets for one worker's reservations: pushing is O(1),
+// and advancing visits only the buckets that came due, not every order. An entry due beyond
+// one revolution stays in its bucket and is looked at once per revolution. Holds node
+// references only (the links live in the order slots); never allocates after construction.
+//
+// Threading: one worker owns a wheel; only it pushes and advances (recovery pushes before
+// workers start).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+namespace hotdeal::engine::detail {
+
+class TimerWheel {
+ public:
+  static constexpr std::size_t kBuckets = 1024;  // seconds per revolution
+  static constexpr std::uint64_t kNone = ~std::uint64_t{0};
+
+  // `link(node)` answers the node's next-link (a std::uint64_t&).
+  template <class Link>
+  void Push(std::uint64_t node, std::int64_t due_second, Link&& link) {
+    // A node due in a bucket already passed goes to the current one, visited next Advance.
+    if (cursor_second_ && due_second < *cursor_second_) due_second = *cursor_second_;
+    std::uint64_t& head = heads_[Bucket(due_second)];
+    link(node) = head;
+    head = node;
+  }
+
+  // Visits every node in the buckets from the cursor up to `now_second` (each bucket at most
+  // once per call); `visit(node)` answers true to keep the node. The bucket of `now_second` is
+  // visited again next time, since more of its nodes fall due within that second.
+  template <class Link, class Visit>
+  void Advance(std::int64_t now_second, Link&& link, Visit&& visit) {
+    if (!cursor_second_) cursor_second_ = now_second;
+    if (now_second < *cursor_second_) return;
+    std::int64_t first = *cursor_second_;
+    if (now_second - first >= static_cast<std::int64_t>(kBuckets)) {
+      first = now_second - static_cast<std::int64_t>(kBuckets) + 1;
+    }
+    for (std::int64_t second = first; second <= now_second; ++second) {
+      std::uint64_t* previous = &heads_[Bucket(second)];
+      while (*previous != kNone) {
+        std::uint64_t node = *previous;
+        if (visit(node)) {
+          previous = &link(node);
+        } else {
+          *previous = link(node);
+        }
+      }
+    }
+    cursor_second_ = now_second;
+  }
+
+ private:
+  static std::size_t Bucket(std::int64_t second) noexcept {
+    return static_cast<std::size_t>(static_cast<std::uint64_t>(second) % kBuckets);
+  }
+
+  std::optional<std::int64_t> cursor_second_;
+  std::array<std::uint64_t, kBuckets> heads_ = MakeEmpty();
+
+  static std::array<std::uint64_t, kBuckets> MakeEmpty() {
+    std::array<std::uint64_t, kBuckets> heads;
+    heads.fill(kNone);
+    return heads;
+  }
+};
+
+}  // namespace hotdeal::engine::detail

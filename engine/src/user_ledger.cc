@@ -1,0 +1,177 @@
+// The user ledger's insert-if-absent and the coupon claim protocol.
+#include "user_ledger.h"
+
+#include <bit>
+#include <cstring>
+
+#include "check.h"
+#include "hash.h"
+
+namespace hotdeal::engine::detail {
+namespace {
+constexpr std::uint32_t kEmpty = 0;
+constexpr std::uint32_t kWriting = 1;
+constexpr std::uint32_t kKeyed = 2;
+// Linear probing at load <= 1/2 rarely goes past a handful of slots; the bound caps the work
+// of one request when the table is (nearly) full.
+constexpr std::uint64_t kProbeMax = 1024;
+constexpr std::uint32_t kStateMask = 3;
+
+constexpr std::uint32_t Hold(std::uint32_t generation, CouponHold state) {
+  return (generation << 2) | static_cast<std::uint32_t>(state);
+}
+constexpr CouponHold StateOf(std::uint32_t hold) {
+  return static_cast<CouponHold>(hold & kStateMask);
+}
+constexpr std::uint32_t NextGeneration(std::uint32_t hold) {
+  return (hold >> 2) + 1;
+}
+}  // namespace
+
+std::uint64_t UserLedger::SlotsFor(std::uint32_t users_max) noexcept {
+  return std::bit_ceil(std::uint64_t{users_max} * 2 < 16 ? 16 : std::uint64_t{users_max} * 2);
+}
+
+std::size_t UserLedger::BytesFor(std::uint32_t users_max) noexcept {
+  return SlotsFor(users_max) * sizeof(LedgerEntry);
+}
+
+UserLedger::UserLedger(std::uint32_t users_max, std::uint64_t seed)
+    : mask_(SlotsFor(users_max) - 1),
+      probe_max_(mask_ + 1 < kProbeMax ? mask_ + 1 : kProbeMax),
+      seed_(seed),
+      entries_(std::make_unique<LedgerEntry[]>(mask_ + 1)) {}
+
+LedgerEntry* UserLedger::FindOrInsert(const UserId& user) noexcept {
+  std::uint64_t hash = HashBytes(user.view(), seed_);
+  for (std::uint64_t step = 0; step < probe_max_; ++step) {
+    LedgerEntry& entry = entries_[(hash + step) & mask_];
+    std::uint32_t state = entry.key_state.load(std::memory_order_acquire);
+    if (state == kEmpty) {
+      if (entry.key_state.compare_exchange_strong(state, kWriting, std::memory_order_acquire)) {
+        entry.hash = hash;
+        entry.user = user;
+        // Release: whoever acquires kKeyed sees the key written above.
+        entry.key_state.store(kKeyed, std::memory_order_release);
+        return &entry;
+      }
+    }
+    unsigned spins = 0;
+    while (state == kWriting) {
+      SpinWait(spins);
+      state = entry.key_state.load(std::memory_order_acquire);
+    }
+    if (entry.hash == hash && entry.user == user) return &entry;
+  }
+  return nullptr;
+}
+
+const LedgerEntry* UserLedger::Find(const UserId& user) const noexcept {
+  std::uint64_t hash = HashBytes(user.view(), seed_);
+  for (std::uint64_t step = 0; step < probe_max_; ++step) {
+    const LedgerEntry& entry = entries_[(hash + step) & mask_];
+    std::uint32_t state = entry.key_state.load(std::memory_order_acquire);
+    if (state == kEmpty) return nullptr;
+    unsigned spins = 0;
+    while (state == kWriting) {
+      SpinWait(spins);
+      state = entry.key_state.load(std::memory_order_acquire);
+    }
+    if (entry.hash == hash && entry.user == user) return &entry;
+  }
+  return nullptr;
+}
+
+// The pending mark is the duplicate check: only one request of a user can move hold from
+// kNone to kPending, and it keeps the mark until it commits or aborts, so a concurrent
+// duplicate waits for the outcome instead of guessing it.
+CouponHold UserLedger::BeginClaim(LedgerEntry& entry, ClaimRecord& existing) noexcept {
+  unsigned spins = 0;
+  std::uint32_t hold = entry.hold.load(std::memory_order_acquire);
+  for (;;) {
+    switch (StateOf(hold)) {
+      case CouponHold::kNone:
+        if (entry.hold.compare_exchange_weak(hold, Hold(hold >> 2, CouponHold::kPending),
+                                             std::memory_order_acquire)) {
+          return CouponHold::kNone;
+        }
+        continue;
+      case CouponHold::kPending:
+        SpinWait(spins);
+        hold = entry.hold.load(std::memory_order_acquire);
+        continue;
+      case CouponHold::kClaimed: {
+        std::optional<ClaimRecord> claim = ReadClaim(entry);
+        if (claim) {
+          existing = *claim;
+          return CouponHold::kClaimed;
+        }
+        hold = entry.hold.load(std::memory_order_acquire);
+        continue;
+      }
+    }
+    HOTDEAL_ASSERT(false);  // two bits, three states: a fourth means memory corruption
+  }
+}
+
+void UserLedger::CommitClaim(LedgerEntry& entry, const ClaimRecord& claim) noexcept {
+  std::uint32_t hold = entry.hold.load(std::memory_order_relaxed);
+  HOTDEAL_ASSERT(StateOf(hold) == CouponHold::kPending);
+  std::array<std::uint64_t, 2> words{};
+  std::memcpy(words.data(), claim.code.text.data(), sizeof(words));
+  entry.claim_id.store(claim.id.value, std::memory_order_relaxed);
+  entry.created_at_us.store(claim.created_at.time_since_epoch().count(), std::memory_order_relaxed);
+  entry.code_words[0].store(words[0], std::memory_order_relaxed);
+  entry.code_words[1].store(words[1], std::memory_order_relaxed);
+  // Release: a reader that acquires kClaimed sees the fields stored above.
+  entry.hold.store(Hold(hold >> 2, CouponHold::kClaimed), std::memory_order_release);
+}
+
+void UserLedger::AbortClaim(LedgerEntry& entry) noexcept {
+  std::uint32_t hold = entry.hold.load(std::memory_order_relaxed);
+  HOTDEAL_ASSERT(StateOf(hold) == CouponHold::kPending);
+  entry.hold.store(Hold(NextGeneration(hold), CouponHold::kNone), std::memory_order_release);
+}
+
+bool UserLedger::DropClaim(LedgerEntry& entry, ClaimId id) noexcept {
+  std::uint32_t hold = entry.hold.load(std::memory_order_acquire);
+  if (StateOf(hold) != CouponHold::kClaimed) return false;
+  if (entry.claim_id.load(std::memory_order_relaxed) != id.value) return false;
+  return entry.hold.compare_exchange_strong(hold, Hold(NextGeneration(hold), CouponHold::kNone),
+                                            std::memory_order_acq_rel);
+}
+
+// A seqlock over atomics: the generation in `hold` changes whenever the fields may be rewritten,
+// so a copy taken between two equal reads of `hold` is one claim, not a mix of two.
+std::optional<ClaimRecord> UserLedger::ReadClaim(const LedgerEntry& entry) noexcept {
+  std::uint32_t before = entry.hold.load(std::memory_order_acquire);
+  if (StateOf(before) != CouponHold::kClaimed) return std::nullopt;
+  ClaimRecord claim;
+  claim.id.value = entry.claim_id.load(std::memory_order_relaxed);
+  claim.created_at =
+      TimePoint(std::chrono::microseconds(entry.created_at_us.load(std::memory_order_relaxed)));
+  std::array<std::uint64_t, 2> words{entry.code_words[0].load(std::memory_order_relaxed),
+                                     entry.code_words[1].load(std::memory_order_relaxed)};
+  std::memcpy(claim.code.text.data(), words.data(), sizeof(words));
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (entry.hold.load(std::memory_order_relaxed) != before) return std::nullopt;
+  return claim;
+}
+
+bool UserLedger::AddUnits(LedgerEntry& entry, std::uint32_t quantity,
+                          std::uint32_t limit) noexcept {
+  std::uint32_t units = entry.hold.load(std::memory_order_relaxed);
+  do {
+    if (quantity > limit || units > limit - quantity) return false;
+  } while (!entry.hold.compare_exchange_weak(units, units + quantity, std::memory_order_relaxed));
+  return true;
+}
+
+void UserLedger::RemoveUnits(LedgerEntry& entry, std::uint32_t quantity) noexcept {
+  std::uint32_t before = entry.hold.fetch_sub(quantity, std::memory_order_relaxed);
+  // A user's units come only from their own reservations: going below zero would mean a
+  // cancel or expiry counted twice, which would also have returned stock twice.
+  HOTDEAL_ASSERT(before >= quantity);
+}
+
+}  // namespace hotdeal::engine::detail
