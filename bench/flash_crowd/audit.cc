@@ -127,12 +127,13 @@ ServerAuditResult AuditUsers(LoadLoop& loop, const Options& options, const SaleP
   BatchSource source(
       static_cast<int>(selected.size()),
       [&](int index, char* out, std::size_t capacity) {
+        std::array<char, 16> user_buffer;
         char target[192];
-        const int size =
-            std::snprintf(target, sizeof target, "/v1/campaigns/%s/claims/u-%d",
-                          plan.campaign_id.c_str(), selected[static_cast<std::size_t>(index)]);
-        return FormatRequest(out, capacity, "GET", {target, static_cast<std::size_t>(size)},
-                             plan.host, {}, {});
+        BufferWriter path(target, sizeof target);
+        path.Append("/v1/campaigns/").Append(plan.campaign_id).Append("/claims/");
+        path.Append(UserId(selected[static_cast<std::size_t>(index)], user_buffer));
+        if (!path.ok()) return std::size_t{0};
+        return FormatRequest(out, capacity, "GET", path.view(), plan.host, {}, {});
       },
       [&](int index, const ParsedResponse* response, std::optional<Failure> failure) {
         const int32_t user = selected[static_cast<std::size_t>(index)];

@@ -1,29 +1,40 @@
 // Closed-loop request batches and single control-plane calls.
 #include "batch.h"
 
-#include <cstdio>
+#include <charconv>
+#include <cstring>
 
 namespace hotdeal::bench {
+
+BufferWriter& BufferWriter::Append(std::string_view text) {
+  if (!ok_ || text.size() > capacity_ - size_) {
+    ok_ = false;
+    return *this;
+  }
+  std::memcpy(out_ + size_, text.data(), text.size());
+  size_ += text.size();
+  return *this;
+}
+
+BufferWriter& BufferWriter::Append(int64_t number) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, number).ptr;
+  return Append({digits, static_cast<std::size_t>(end - digits)});
+}
 
 std::size_t FormatRequest(char* out, std::size_t capacity, std::string_view method,
                           std::string_view target, std::string_view host,
                           std::string_view extra_headers, std::string_view body) {
-  const int size =
-      body.empty() ? std::snprintf(out, capacity, "%.*s %.*s HTTP/1.1\r\nHost: %.*s\r\n%.*s\r\n",
-                                   static_cast<int>(method.size()), method.data(),
-                                   static_cast<int>(target.size()), target.data(),
-                                   static_cast<int>(host.size()), host.data(),
-                                   static_cast<int>(extra_headers.size()), extra_headers.data())
-                   : std::snprintf(out, capacity,
-                                   "%.*s %.*s HTTP/1.1\r\nHost: %.*s\r\n%.*sContent-Type: "
-                                   "application/json\r\nContent-Length: %zu\r\n\r\n%.*s",
-                                   static_cast<int>(method.size()), method.data(),
-                                   static_cast<int>(target.size()), target.data(),
-                                   static_cast<int>(host.size()), host.data(),
-                                   static_cast<int>(extra_headers.size()), extra_headers.data(),
-                                   body.size(), static_cast<int>(body.size()), body.data());
-  if (size < 0 || static_cast<std::size_t>(size) >= capacity) return 0;
-  return static_cast<std::size_t>(size);
+  BufferWriter writer(out, capacity);
+  writer.Append(method).Append(" ").Append(target).Append(" HTTP/1.1\r\nHost: ").Append(host);
+  writer.Append("\r\n").Append(extra_headers);
+  if (!body.empty()) {
+    writer.Append("Content-Type: application/json\r\nContent-Length: ")
+        .Append(static_cast<int64_t>(body.size()))
+        .Append("\r\n");
+  }
+  writer.Append("\r\n").Append(body);
+  return writer.ok() ? writer.size() : 0;
 }
 
 bool BatchSource::PeekNextNs(int64_t& intended_ns) {

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cassert>
 #include <charconv>
-#include <cstdio>
 
 #include "batch.h"
 
@@ -37,7 +36,8 @@ Outcome Classify(int status, std::string_view error) {
   }
 }
 
-// "u-<index>": the user id every request and audit uses for user `index`.
+}  // namespace
+
 std::string_view UserId(int32_t user, std::array<char, 16>& buffer) {
   buffer[0] = 'u';
   buffer[1] = '-';
@@ -45,28 +45,46 @@ std::string_view UserId(int32_t user, std::array<char, 16>& buffer) {
   return {buffer.data(), static_cast<std::size_t>(end - buffer.data())};
 }
 
-}  // namespace
-
 std::string_view OutcomeName(Outcome outcome) {
   switch (outcome) {
     case Outcome::kGranted:
-      return "201 granted";
+      return "granted";
     case Outcome::kSoldOut:
-      return "409 sold_out";
+      return "sold_out";
     case Outcome::kAlreadyClaimed:
-      return "409 already_claimed";
+      return "already_claimed";
     case Outcome::kNotStarted:
-      return "403 not_started";
+      return "not_started";
     case Outcome::kEnded:
-      return "403 ended";
+      return "ended";
     case Outcome::kRateLimited:
-      return "429 rate_limited";
+      return "rate_limited";
     case Outcome::kUnavailable:
-      return "503 unavailable";
+      return "unavailable";
     case Outcome::kOther:
       return "other";
   }
   return "unknown";
+}
+
+int OutcomeStatus(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kGranted:
+      return 201;
+    case Outcome::kSoldOut:
+    case Outcome::kAlreadyClaimed:
+      return 409;
+    case Outcome::kNotStarted:
+    case Outcome::kEnded:
+      return 403;
+    case Outcome::kRateLimited:
+      return 429;
+    case Outcome::kUnavailable:
+      return 503;
+    case Outcome::kOther:
+      return 0;
+  }
+  return 0;
 }
 
 void BuildSchedule(SalePlan& plan, Arrival arrival, int64_t ramp_ns, double repeat_percent,
@@ -185,17 +203,17 @@ std::size_t FireSource::WriteRequest(const Attempt& attempt, char* out, std::siz
   const std::string_view user_id = UserId(attempt.user, user_buffer);
   // The key names the press, not the try: a retry must be recognised as the same press.
   char headers[128];
-  const int headers_size = std::snprintf(headers, sizeof headers, "Idempotency-Key: %s-%d-%d\r\n",
-                                         plan_.run_tag.c_str(), attempt.user, attempt.press);
+  BufferWriter key(headers, sizeof headers);
+  key.Append("Idempotency-Key: ").Append(plan_.run_tag).Append("-").Append(user_id);
+  key.Append("-").Append(int64_t{attempt.press}).Append("\r\n");
   char body[64];
-  const int body_size = std::snprintf(body, sizeof body, "{\"user_id\":\"%.*s\"}",
-                                      static_cast<int>(user_id.size()), user_id.data());
-  char target[160];
-  const int target_size =
-      std::snprintf(target, sizeof target, "/v1/campaigns/%s/claims", plan_.campaign_id.c_str());
-  return FormatRequest(out, capacity, "POST", {target, static_cast<std::size_t>(target_size)},
-                       plan_.host, {headers, static_cast<std::size_t>(headers_size)},
-                       {body, static_cast<std::size_t>(body_size)});
+  BufferWriter json(body, sizeof body);
+  json.Append("{\"user_id\":\"").Append(user_id).Append("\"}");
+  char target[128];
+  BufferWriter path(target, sizeof target);
+  path.Append("/v1/campaigns/").Append(plan_.campaign_id).Append("/claims");
+  if (!key.ok() || !json.ok() || !path.ok()) return 0;
+  return FormatRequest(out, capacity, "POST", path.view(), plan_.host, key.view(), json.view());
 }
 
 void FireSource::OnResponse(const Attempt& attempt, const ParsedResponse& response, int64_t sent_ns,

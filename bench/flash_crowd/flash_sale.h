@@ -17,6 +17,9 @@
 
 namespace hotdeal::bench {
 
+// "u-<index>": the user id every claim and audit request uses for user `index`.
+std::string_view UserId(int32_t user, std::array<char, 16>& buffer);
+
 enum class Arrival { kUniform, kPoisson, kBurst };
 
 // Read-only during the sale; shared by all load threads.
@@ -53,7 +56,10 @@ enum class Outcome : uint8_t {
   kOther,           // anything else (see the status table)
 };
 inline constexpr int kOutcomeCount = 8;
+// The API's error code for the outcome ("granted" for 201, "other" for the rest).
 std::string_view OutcomeName(Outcome outcome);
+// Its HTTP status; 0 for kOther, which covers many.
+int OutcomeStatus(Outcome outcome);
 
 // What a user was told, as bits in UserRecord::told.
 inline constexpr uint8_t kToldClaim = 1;    // a 201 or already_claimed with a claim_id

@@ -102,14 +102,14 @@ void PrintReport(std::ostream& out, const Options& options, const RunReport& rep
   out << "answers\n";
   for (int i = 0; i < kOutcomeCount; ++i) {
     if (report.sale.outcomes[i] == 0) continue;
-    std::snprintf(line, sizeof line, "  %-22s %10lld\n",
-                  OutcomeName(static_cast<Outcome>(i)).data(),
-                  static_cast<long long>(report.sale.outcomes[i]));
+    const auto outcome = static_cast<Outcome>(i);
+    std::snprintf(line, sizeof line, "  %3d %-18s %10lld\n", OutcomeStatus(outcome),
+                  OutcomeName(outcome).data(), static_cast<long long>(report.sale.outcomes[i]));
     out << line;
   }
   for (int i = 0; i < kFailureCount; ++i) {
     if (report.sale.failures[i] == 0) continue;
-    std::snprintf(line, sizeof line, "  %-22s %10lld\n",
+    std::snprintf(line, sizeof line, "  --- %-18s %10lld\n",
                   FailureName(static_cast<Failure>(i)).data(),
                   static_cast<long long>(report.sale.failures[i]));
     out << line;
@@ -123,12 +123,22 @@ void PrintReport(std::ostream& out, const Options& options, const RunReport& rep
     out << '\n';
   }
   out << "speed\n";
-  std::snprintf(line, sizeof line,
-                "  %.0f requests/s over %.3f s; %.0f granted/s; last 201 at %.1f ms, sold out "
-                "(first sold_out after it) at %.1f ms after opening\n",
-                report.requests_per_s, report.duration_s, report.granted_per_s,
-                Ms(report.last_grant_ns), Ms(report.sell_out_ns));
+  std::snprintf(line, sizeof line, "  %.0f requests/s over %.3f s (first send to last answer)\n",
+                report.requests_per_s, report.duration_s);
   out << line;
+  if (report.last_grant_ns < 0) {
+    out << "  no 201 seen\n";
+  } else {
+    std::snprintf(line, sizeof line, "  %.0f granted/s; last 201 at %.1f ms after opening\n",
+                  report.granted_per_s, Ms(report.last_grant_ns));
+    out << line;
+  }
+  if (report.sell_out_ns >= 0) {
+    std::snprintf(line, sizeof line,
+                  "  sold out at %.1f ms after opening (first sold_out after the last 201)\n",
+                  Ms(report.sell_out_ns));
+    out << line;
+  }
   out << "latency, ms\n";
   PrintLatency(out, "from intended send (CO-corrected)", report.sale.corrected);
   PrintLatency(out, "from actual send (service time)", report.sale.service);

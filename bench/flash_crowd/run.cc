@@ -127,9 +127,10 @@ void PlayShare(const Options& options, const Endpoint& endpoint, const SalePlan&
           return FormatRequest(out, capacity, "GET", target, plan.host, {}, {});
         },
         [](int, const ParsedResponse*, std::optional<Failure>) {});
-    loop.Run(warm_up, std::min(plan.open_ns, deadline_ns));
+    const int64_t warm_connects = loop.Run(warm_up, std::min(plan.open_ns, deadline_ns)).connects;
     FireSource fire(plan, thread, static_cast<int>(options.threads), users);
     result.loop = loop.Run(fire, deadline_ns);
+    result.loop.connects += warm_connects;
     result.not_sent = fire.QueuedCount();
     result.stats = std::move(fire.stats());
     result.claims = std::move(fire.claims());
