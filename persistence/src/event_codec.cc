@@ -37,6 +37,7 @@ enum Field : std::uint32_t {
   kEndsAtUs = 1u << 17,
   kPrice = 1u << 18,
   kHoldSeconds = 1u << 19,
+  kCampaignIndex = 1u << 20,
 };
 
 constexpr std::uint32_t kBase = kV | kType | kSeq | kAtUs | kCampaign;
@@ -48,7 +49,7 @@ constexpr std::uint32_t FieldsOf(EventType type) noexcept {
   switch (type) {
     case EventType::kCampaignCreated:
       return kBase | kKind | kName | kStock | kPerUserLimit | kStartsAtUs | kEndsAtUs | kPrice |
-             kHoldSeconds;
+             kHoldSeconds | kCampaignIndex;
     case EventType::kCampaignClosed:
       return kBase;
     case EventType::kClaimGranted:
@@ -78,7 +79,7 @@ constexpr std::array<std::pair<EventType, std::string_view>, 9> kTypeNames{{
     {EventType::kOrderVoided, "order_voided"},
 }};
 
-constexpr std::array<std::pair<Field, std::string_view>, 20> kFieldNames{{
+constexpr std::array<std::pair<Field, std::string_view>, 21> kFieldNames{{
     {kV, "v"},
     {kType, "type"},
     {kSeq, "seq"},
@@ -99,6 +100,7 @@ constexpr std::array<std::pair<Field, std::string_view>, 20> kFieldNames{{
     {kEndsAtUs, "ends_at_us"},
     {kPrice, "price"},
     {kHoldSeconds, "hold_seconds"},
+    {kCampaignIndex, "campaign_index"},
 }};
 
 std::optional<Field> FieldNamed(std::string_view key) noexcept {
@@ -238,6 +240,7 @@ void WriteFields(const Event& e, std::uint32_t fields, Writer& w) noexcept {
   }
   w.Key(kPrice), w.Number(s.price);
   w.Key(kHoldSeconds), w.Number(s.hold_seconds);
+  w.Key(kCampaignIndex), w.Number(e.campaign_index);
 }
 
 // The encoder checks what the decoder will check, so a bad event is refused before it is
@@ -427,6 +430,9 @@ CodecError EventDecoder::Impl::ReadField(Field field, simdjson::dom::element v,
       break;
     case kHoldSeconds:
       ok = ReadUnsigned(v, out.spec.hold_seconds);
+      break;
+    case kCampaignIndex:
+      ok = ReadUnsigned(v, out.campaign_index);
       break;
   }
   return ok ? CodecError::kOk : CodecError::kBadValue;

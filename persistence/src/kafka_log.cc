@@ -42,6 +42,26 @@ bool Awaitable(engine::EventType type) noexcept {
   return false;
 }
 
+// Events that gave units back. The engine cannot undo them (the units may be sold again
+// already), so instead of reverting, the log appends them again until Kafka has them; their
+// consumers treat a repeat as a no-op (docs/durability.md).
+bool ReturnsUnits(engine::EventType type) noexcept {
+  switch (type) {
+    case engine::EventType::kClaimVoided:
+    case engine::EventType::kOrderCancelled:
+    case engine::EventType::kOrderExpired:
+    case engine::EventType::kOrderVoided:
+      return true;
+    case engine::EventType::kCampaignCreated:
+    case engine::EventType::kCampaignClosed:
+    case engine::EventType::kClaimGranted:
+    case engine::EventType::kOrderReserved:
+    case engine::EventType::kOrderConfirmed:
+      return false;
+  }
+  return false;
+}
+
 std::uint32_t RoundUpPowerOfTwo(std::uint32_t n) noexcept {
   std::uint32_t p = 1;
   while (p < n)
@@ -107,12 +127,14 @@ struct KafkaLogCallbacks {
 
 KafkaLog::KafkaLog(Options options)
     : options_(std::move(options)),
-      probe_(std::make_shared<LogProbe>(options_.workers)),
+      // Control-plane events come with WorkerId{workers}: one cell more than the workers.
+      probe_(std::make_shared<LogProbe>(options_.workers + 1)),
       slots_(std::make_unique<Slot[]>(RoundUpPowerOfTwo(options_.in_flight_max))),
       free_(std::make_unique<IndexQueue>(RoundUpPowerOfTwo(options_.in_flight_max))) {
   const std::uint32_t slots = RoundUpPowerOfTwo(options_.in_flight_max);
   for (std::uint32_t i = 0; i < slots; ++i)
     free_->Push(i);
+  reappend_.reserve(slots);  // every slot at most once: never grows past this
 }
 
 KafkaLog::~KafkaLog() {
@@ -187,10 +209,7 @@ std::optional<engine::LogTicket> KafkaLog::Append(engine::WorkerId worker,
   slot.generation.store(generation, std::memory_order_relaxed);
   slot.event = event;  // no allocation: only campaign_created has a non-empty name
   slot.state.store(Awaitable(event.type) ? kPending : kDetached, std::memory_order_release);
-  const std::string_view key = event.campaign.view();
-  if (rd_kafka_produce(producer_->topic(), RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                       const_cast<char*>(encoded.text.data()), encoded.text.size(), key.data(),
-                       key.size(), reinterpret_cast<void*>(std::uintptr_t{*index})) != 0) {
+  if (!Produce(*index, encoded.text)) {
     // QUEUE_FULL, or a fatal error the poll thread has not acted on yet: nothing was queued.
     Release(*index);
     probe_->Refused(worker);
@@ -198,6 +217,25 @@ std::optional<engine::LogTicket> KafkaLog::Append(engine::WorkerId worker,
   }
   probe_->Appended(worker);
   return engine::LogTicket{(std::uint64_t{generation} << 32) | *index};
+}
+
+bool KafkaLog::Produce(std::uint32_t index, std::string_view payload) noexcept {
+  const std::string_view key = slots_[index].event.campaign.view();
+  return rd_kafka_produce(producer_->topic(), RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                          const_cast<char*>(payload.data()), payload.size(), key.data(), key.size(),
+                          reinterpret_cast<void*>(std::uintptr_t{index})) == 0;
+}
+
+// Poll thread: produce the units-returning events whose earlier attempt failed. A refusal
+// (queue full) leaves them for the next round.
+void KafkaLog::Reappend() noexcept {
+  std::size_t kept = 0;
+  for (std::uint32_t index : reappend_) {
+    EventBuffer buffer;
+    const Encoded encoded = EncodeEvent(slots_[index].event, buffer);
+    if (!Produce(index, encoded.text)) reappend_[kept++] = index;
+  }
+  reappend_.resize(kept);
 }
 
 void KafkaLog::Await(engine::LogTicket ticket, Waiter& waiter) noexcept {
@@ -237,8 +275,15 @@ void KafkaLog::OnDelivery(std::uint32_t index, Durability durability) noexcept {
 
 void KafkaLog::Settle(std::uint32_t index, Durability durability) noexcept {
   Slot& slot = slots_[index];
-  // Revert before anyone hears: a client retrying after its 503 must find the unit back.
-  if (durability == Durability::kNotPersisted) revert_->Revert(slot.event);
+  if (ReturnsUnits(slot.event.type)) {
+    if (durability != Durability::kPersisted && !stopping_.load(std::memory_order_relaxed)) {
+      reappend_.push_back(index);  // the slot stays taken: its waiter hears when Kafka has it
+      return;
+    }
+  } else if (durability == Durability::kNotPersisted) {
+    // Revert before anyone hears: a client retrying after its 503 must find the unit back.
+    revert_->Revert(slot.event);
+  }
   probe_->Settled(durability);
   slot.durability = durability;
   std::uint32_t state = slot.state.load(std::memory_order_acquire);
@@ -304,6 +349,7 @@ void KafkaLog::PollLoop() {
         return;
       }
     }
+    if (!reappend_.empty()) Reappend();
     const auto now = std::chrono::steady_clock::now();
     if (brokers_down_.load(std::memory_order_relaxed) && now >= next_probe) {
       ProbeBrokers();

@@ -40,6 +40,7 @@ Event Sample(EventType type) {
       e.spec.ends_at = At(1'795'000'100'000'000);
       e.spec.price = -9900;
       e.spec.hold_seconds = 300;
+      e.campaign_index = 1023;
       break;
     case EventType::kCampaignClosed:
       break;
@@ -87,6 +88,7 @@ void ExpectSame(const Event& a, const Event& b) {
   EXPECT_EQ(a.spec.ends_at, b.spec.ends_at);
   EXPECT_EQ(a.spec.price, b.spec.price);
   EXPECT_EQ(a.spec.hold_seconds, b.spec.hold_seconds);
+  EXPECT_EQ(a.campaign_index, b.campaign_index);
 }
 
 constexpr EventType kAllTypes[] = {

@@ -226,6 +226,30 @@ TEST(KafkaLog, EventsTheBrokerKeepsRefusingAreNotPersistedAndReverted) {
   EXPECT_EQ(kafka.MessagesInTopic(), 0);
 }
 
+TEST(KafkaLog, EventsThatReturnedUnitsAreAppendedAgainNotReverted) {
+  MockKafka kafka;
+  RecordingReverter reverter;
+  KafkaLog log(LogOptions(kafka));
+  log.Start(reverter);
+  // Enough refusals to outlast one delivery timeout (retries every ~100 ms for 2 s), not two.
+  std::vector<rd_kafka_resp_err_t> errors(30, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+  rd_kafka_mock_push_request_errors_array(kafka.cluster(), kProduceApiKey, errors.size(),
+                                          errors.data());
+  engine::Event cancel = Claim(9);
+  cancel.type = engine::EventType::kOrderCancelled;
+  cancel.order_id.value = 9;
+  cancel.quantity = 2;
+  auto ticket = log.Append({0}, cancel);
+  ASSERT_TRUE(ticket.has_value());
+  CountingWaiter waiter;
+  log.Await(*ticket, waiter);
+  EXPECT_EQ(waiter.Wait(), Durability::kPersisted);
+  EXPECT_TRUE(reverter.reverted().empty());
+  log.Stop();
+  EXPECT_EQ(kafka.MessagesInTopic(), 1);
+  EXPECT_EQ(log.probe()->Snapshot().in_flight, 0u);
+}
+
 TEST(KafkaLog, BrokersDownMakeTheLogUnhealthyUntilTheyReturn) {
   MockKafka kafka;
   RecordingReverter reverter;

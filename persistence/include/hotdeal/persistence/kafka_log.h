@@ -4,7 +4,9 @@
 //
 // Guarantees: Append never blocks and never allocates beyond librdkafka's copy of the payload;
 // each accepted event settles exactly once as persisted / not persisted / possibly persisted;
-// a not-persisted event is reverted in the engine (RevertTarget) before its waiter hears it.
+// a not-persisted event is reverted in the engine (RevertTarget) before its waiter hears it,
+// except events that gave units back (cancelled, expired, voided), which the engine cannot
+// undo: the log appends those again until Kafka has them (until Stop, which settles them).
 // Must never: undo a possibly-persisted decision (it is in doubt, docs/durability.md), buffer
 // without bound, or let librdkafka types into this header.
 #pragma once
@@ -12,7 +14,9 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "hotdeal/engine/event.h"
 #include "hotdeal/persistence/durability.h"
@@ -89,6 +93,8 @@ class KafkaLog final : public engine::EventSink {
   friend struct KafkaLogCallbacks;
 
   void PollLoop();
+  bool Produce(std::uint32_t index, std::string_view payload) noexcept;
+  void Reappend() noexcept;
   void OnDelivery(std::uint32_t index, Durability durability) noexcept;
   void OnError(int error, const char* reason) noexcept;
   void Settle(std::uint32_t index, Durability durability) noexcept;
@@ -113,7 +119,8 @@ class KafkaLog final : public engine::EventSink {
   std::atomic<std::uint32_t> appenders_{0};
   std::atomic<bool> brokers_down_{false};
   std::atomic<bool> stopping_{false};
-  bool fatal_pending_ = false;  // poll thread only (set by the error callback it serves)
+  bool fatal_pending_ = false;           // poll thread only (set by the error callback it serves)
+  std::vector<std::uint32_t> reappend_;  // poll thread only; capacity = slot count
   std::thread poll_thread_;
 };
 

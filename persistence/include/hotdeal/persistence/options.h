@@ -23,7 +23,9 @@ struct Options {
   std::chrono::milliseconds linger{2};
   // How long librdkafka may try to deliver one event before reporting it failed.
   std::chrono::milliseconds delivery_timeout{10'000};
-  std::uint32_t workers = 1;  // engine WorkerId values the log will see: 0 .. workers-1
+  // Engine data-plane workers (EngineOptions::workers). The log also expects the engine's
+  // control-plane id, WorkerId{workers}.
+  std::uint32_t workers = 1;
 
   // MySQL / MariaDB.
   std::string mysql_host = "127.0.0.1";
