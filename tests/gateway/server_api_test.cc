@@ -1,0 +1,264 @@
+// Every route of API.md over real sockets: statuses, error codes and bodies.
+#include <gtest/gtest.h>
+
+#include "http_client.h"
+#include "time_text.h"
+
+namespace hotdeal::gateway::testing {
+namespace {
+
+constexpr std::string_view kCoupon =
+    R"({"id": "bf", "kind": "coupon", "name": "10% \"off\" \u20ac", "stock": 2})";
+constexpr std::string_view kSale =
+    R"({"id": "tv", "kind": "sale", "name": "TV", "stock": 5, "per_user_limit": 2,
+        "price": 9900, "hold_seconds": 300})";
+
+class ApiTest : public GatewayTest {
+ protected:
+  void SetUp() override { StartServer(); }
+
+  HttpResponse Must(std::optional<HttpResponse> response) {
+    EXPECT_TRUE(response.has_value());
+    if (!response) return {};
+    EXPECT_TRUE(IsJson(response->body) || response->headers["content-type"].starts_with("text/"))
+        << response->body;
+    return *response;
+  }
+  HttpResponse Get(std::string_view target) { return Must(HttpClient(port()).Send("GET", target)); }
+  HttpResponse Post(std::string_view target, std::string_view body, std::string_view headers = {}) {
+    return Must(HttpClient(port()).Send("POST", target, body, headers));
+  }
+  std::int64_t Remaining(std::string_view id) {
+    return JsonInt(Get("/v1/campaigns/" + std::string(id)).body, "remaining");
+  }
+};
+
+void ExpectError(const HttpResponse& response, int status, std::string_view code) {
+  EXPECT_EQ(response.status, status) << response.body;
+  EXPECT_EQ(JsonString(response.body, "error"), code) << response.body;
+  EXPECT_NE(JsonString(response.body, "message"), "<missing message>") << response.body;
+  EXPECT_EQ(response.header("content-type"), "application/json");
+}
+
+TEST_F(ApiTest, CreatesGetsAndListsACampaign) {
+  HttpResponse created = Post("/v1/campaigns", kCoupon, kAdminHeader);
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(JsonString(created.body, "id"), "bf");
+  EXPECT_EQ(JsonString(created.body, "kind"), "coupon");
+  EXPECT_EQ(JsonString(created.body, "name"), "10% \"off\" \xE2\x82\xAC");
+  EXPECT_EQ(JsonInt(created.body, "stock"), 2);
+  EXPECT_EQ(JsonInt(created.body, "remaining"), 2);
+  EXPECT_EQ(JsonInt(created.body, "per_user_limit"), 1);
+  EXPECT_EQ(JsonString(created.body, "status"), "live");
+
+  HttpResponse got = Get("/v1/campaigns/bf");
+  EXPECT_EQ(got.status, 200);
+  EXPECT_EQ(got.body, created.body);
+  HttpResponse list = Get("/v1/campaigns");
+  EXPECT_EQ(list.status, 200);
+  EXPECT_EQ(list.body, R"({"campaigns":[)" + created.body + "]}");
+
+  ExpectError(Post("/v1/campaigns", kCoupon, kAdminHeader), 409, "conflict");
+  ExpectError(Get("/v1/campaigns/nope"), 404, "not_found");
+  ExpectError(Get("/v1/campaigns/bad%20id"), 400, "bad_request");
+}
+
+TEST_F(ApiTest, AdminRoutesNeedTheBearerToken) {
+  ExpectError(Post("/v1/campaigns", kCoupon), 401, "unauthorized");
+  ExpectError(Post("/v1/campaigns", kCoupon, "Authorization: Bearer wrong\r\n"), 401,
+              "unauthorized");
+  ExpectError(Post("/v1/campaigns", kCoupon, "Authorization: Bearer test-admin-token-x\r\n"), 401,
+              "unauthorized");
+  ExpectError(Post("/v1/campaigns", kCoupon, "Authorization: Basic test-admin-token\r\n"), 401,
+              "unauthorized");
+  ExpectError(Post("/v1/campaigns", kCoupon, "Authorization: Bearer \r\n"), 401, "unauthorized");
+  EXPECT_EQ(Get("/v1/campaigns").body, R"({"campaigns":[]})");  // nothing was created
+  EXPECT_EQ(Post("/v1/campaigns", kCoupon, "authorization: bearer test-admin-token\r\n").status,
+            201);
+  ExpectError(Post("/v1/campaigns/bf/close", ""), 401, "unauthorized");
+}
+
+TEST_F(ApiTest, ClaimsACouponOncePerUserUntilSoldOut) {
+  CreateCampaign(kCoupon);
+  HttpResponse first = Post("/v1/campaigns/bf/claims", R"({"user_id": "u-1"})");
+  ASSERT_EQ(first.status, 201) << first.body;
+  EXPECT_EQ(JsonString(first.body, "campaign_id"), "bf");
+  EXPECT_EQ(JsonString(first.body, "user_id"), "u-1");
+  EXPECT_EQ(JsonString(first.body, "coupon_code").size(), 16u);
+  std::string claim_id = JsonString(first.body, "claim_id");
+  EXPECT_FALSE(claim_id.empty());
+
+  HttpResponse again = Post("/v1/campaigns/bf/claims", R"({"user_id": "u-1"})");
+  ExpectError(again, 409, "already_claimed");
+  EXPECT_EQ(JsonString(again.body, "claim_id"), claim_id);
+
+  HttpResponse fetched = Get("/v1/campaigns/bf/claims/u-1");
+  EXPECT_EQ(fetched.status, 200);
+  EXPECT_EQ(fetched.body, first.body);
+  ExpectError(Get("/v1/campaigns/bf/claims/u-2"), 404, "not_found");
+
+  EXPECT_EQ(Post("/v1/campaigns/bf/claims", R"({"user_id": "u-2"})").status, 201);
+  ExpectError(Post("/v1/campaigns/bf/claims", R"({"user_id": "u-3"})"), 409, "sold_out");
+  EXPECT_EQ(Remaining("bf"), 0);
+  EXPECT_EQ(JsonString(Get("/v1/campaigns/bf").body, "status"), "sold_out");
+  ExpectError(Post("/v1/campaigns/nope/claims", R"({"user_id": "u-1"})"), 404, "not_found");
+}
+
+TEST_F(ApiTest, IdempotencyKeyReplaysTheFirstAnswer) {
+  CreateCampaign(kCoupon);
+  std::string_view key = "Idempotency-Key: retry-7\r\n";
+  HttpResponse first = Post("/v1/campaigns/bf/claims", R"({"user_id": "u-1"})", key);
+  HttpResponse retry = Post("/v1/campaigns/bf/claims", R"({"user_id": "u-1"})", key);
+  ASSERT_EQ(first.status, 201) << first.body;
+  EXPECT_EQ(retry.status, 201) << retry.body;
+  EXPECT_EQ(JsonString(retry.body, "claim_id"), JsonString(first.body, "claim_id"));
+  EXPECT_EQ(Remaining("bf"), 1);
+  ExpectError(Post("/v1/campaigns/bf/claims", R"({"user_id": "u-2"})", "Idempotency-Key: a b\r\n"),
+              400, "bad_request");
+  ExpectError(Post("/v1/campaigns/bf/claims", R"({"user_id": "u-2"})",
+                   "Idempotency-Key: k1\r\nIdempotency-Key: k2\r\n"),
+              400, "bad_request");
+  EXPECT_EQ(Remaining("bf"), 1);
+}
+
+TEST_F(ApiTest, OutsideTheWindowIsForbidden) {
+  CreateCampaign(R"({"id": "later", "kind": "coupon", "name": "n", "stock": 1,
+                     "starts_at": "2999-01-01T00:00:00Z"})");
+  CreateCampaign(R"({"id": "past", "kind": "coupon", "name": "n", "stock": 1,
+                     "starts_at": "2001-01-01T00:00:00Z", "ends_at": "2001-01-02T00:00:00Z"})");
+  CreateCampaign(kCoupon);
+  ExpectError(Post("/v1/campaigns/later/claims", R"({"user_id": "u-1"})"), 403, "not_started");
+  EXPECT_EQ(JsonString(Get("/v1/campaigns/later").body, "status"), "scheduled");
+  ExpectError(Post("/v1/campaigns/past/claims", R"({"user_id": "u-1"})"), 403, "ended");
+
+  HttpResponse closed = Post("/v1/campaigns/bf/close", "", kAdminHeader);
+  EXPECT_EQ(closed.status, 200) << closed.body;
+  EXPECT_EQ(JsonString(closed.body, "status"), "ended");
+  ExpectError(Post("/v1/campaigns/bf/claims", R"({"user_id": "u-1"})"), 403, "ended");
+  ExpectError(Post("/v1/campaigns/nope/close", "{}", kAdminHeader), 404, "not_found");
+  ExpectError(Post("/v1/campaigns/bf/close", R"({"now": true})", kAdminHeader), 400, "bad_request");
+}
+
+TEST_F(ApiTest, OrdersReserveConfirmAndCancel) {
+  CreateCampaign(kSale);
+  HttpResponse order = Post("/v1/campaigns/tv/orders", R"({"user_id": "u-1", "quantity": 2})");
+  ASSERT_EQ(order.status, 201) << order.body;
+  EXPECT_EQ(JsonInt(order.body, "quantity"), 2);
+  EXPECT_EQ(JsonInt(order.body, "amount"), 19800);
+  EXPECT_EQ(JsonString(order.body, "status"), "reserved");
+  EXPECT_NE(JsonString(order.body, "expires_at"), "<missing expires_at>");
+  std::string id = JsonString(order.body, "order_id");
+  EXPECT_EQ(Remaining("tv"), 3);
+
+  ExpectError(Post("/v1/campaigns/tv/orders", R"({"user_id": "u-1", "quantity": 1})"), 409,
+              "limit_exceeded");
+  EXPECT_EQ(Get("/v1/orders/" + id).status, 200);
+  ExpectError(Post("/v1/orders/" + id + "/confirm", R"({"user_id": "u-2"})"), 404, "not_found");
+  HttpResponse confirmed = Post("/v1/orders/" + id + "/confirm", R"({"user_id": "u-1"})");
+  EXPECT_EQ(confirmed.status, 200) << confirmed.body;
+  EXPECT_EQ(JsonString(confirmed.body, "status"), "confirmed");
+  HttpResponse cancelled = Post("/v1/orders/" + id + "/cancel", R"({"user_id": "u-1"})");
+  EXPECT_EQ(cancelled.status, 200) << cancelled.body;
+  EXPECT_EQ(JsonString(cancelled.body, "status"), "cancelled");
+  EXPECT_EQ(Remaining("tv"), 5);
+  ExpectError(Post("/v1/orders/" + id + "/confirm", R"({"user_id": "u-1"})"), 409, "conflict");
+
+  ExpectError(Get("/v1/orders/not-an-order"), 404, "not_found");
+  ExpectError(Post("/v1/campaigns/tv/orders", R"({"user_id": "u-1", "quantity": 0})"), 400,
+              "bad_request");
+  ExpectError(Post("/v1/campaigns/tv/orders", R"({"user_id": "u-9", "quantity": 6})"), 409,
+              "limit_exceeded");
+}
+
+TEST_F(ApiTest, WrongCampaignKindIsAConflict) {
+  CreateCampaign(kCoupon);
+  CreateCampaign(kSale);
+  ExpectError(Post("/v1/campaigns/tv/claims", R"({"user_id": "u-1"})"), 409, "conflict");
+  ExpectError(Post("/v1/campaigns/bf/orders", R"({"user_id": "u-1", "quantity": 1})"), 409,
+              "conflict");
+}
+
+TEST_F(ApiTest, BadBodiesAre400AndChangeNothing) {
+  CreateCampaign(kCoupon);
+  for (std::string_view body :
+       {"", "not json", R"({"user_id": "u-1")", R"({"user_id": "u-1"} trailing)",
+        R"({"user_id": 7})", R"({"user_id": "u 1"})", R"({"user_id": "u-1", "x": 1})",
+        R"({"user_id": "u-1", "user_id": "u-2"})", "{\"user_id\": \"u-\xff\"}", "[]", "null",
+        R"({"user_id": "u-1",})"}) {
+    HttpResponse response = Post("/v1/campaigns/bf/claims", body);
+    ExpectError(response, 400, "bad_request");
+  }
+  EXPECT_EQ(Remaining("bf"), 2);
+  EXPECT_EQ(Get("/v1/campaigns/bf/claims/u-1").status, 404);
+  ExpectError(Post("/v1/campaigns", R"({"id": "x", "kind": "coupon", "stock": 1})", kAdminHeader),
+              400, "bad_request");
+  ExpectError(Get("/v1/campaigns/x"), 404, "not_found");
+}
+
+TEST_F(ApiTest, UnknownRoutesAre404AndWrongMethods405WithAllow) {
+  ExpectError(Get("/nope"), 404, "not_found");
+  ExpectError(Get("/v1/campaigns/bf/claims/u-1/more"), 404, "not_found");
+  HttpResponse wrong = Post("/v1/campaigns/bf", "{}");
+  ExpectError(wrong, 405, "method_not_allowed");
+  EXPECT_EQ(wrong.header("allow"), "GET");
+  HttpResponse put = Must(HttpClient(port()).Send("PUT", "/v1/campaigns", "{}"));
+  ExpectError(put, 405, "method_not_allowed");
+  EXPECT_EQ(put.header("allow"), "GET, POST");
+  HttpResponse del = Must(HttpClient(port()).Send("DELETE", "/v1/campaigns/bf/claims"));
+  EXPECT_EQ(del.header("allow"), "POST");
+}
+
+TEST_F(ApiTest, OperationsRoutes) {
+  HttpResponse health = Get("/healthz");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(Get("/readyz").status, 200);
+  HttpResponse time = Get("/v1/time");
+  EXPECT_EQ(time.status, 200);
+  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  EXPECT_LT(std::abs(JsonInt(time.body, "unix_ms") - now_ms), 2000);
+  auto now = ParseTime(JsonString(time.body, "now"));
+  ASSERT_TRUE(now.has_value()) << time.body;
+  EXPECT_EQ(std::chrono::duration_cast<std::chrono::milliseconds>(now->time_since_epoch()).count(),
+            JsonInt(time.body, "unix_ms"));
+  EXPECT_EQ(Get("/v1/time?tz=utc").status, 200);  // the query string does not change the route
+}
+
+TEST_F(ApiTest, NotReadyAnswers503WithRetryAfter) {
+  CreateCampaign(kCoupon);
+  server_->SetReady(false);
+  HttpResponse ready = Get("/readyz");
+  ExpectError(ready, 503, "unavailable");
+  EXPECT_EQ(ready.header("retry-after"), "1");
+  HttpResponse claim = Post("/v1/campaigns/bf/claims", R"({"user_id": "u-1"})");
+  ExpectError(claim, 503, "unavailable");
+  EXPECT_EQ(claim.header("retry-after"), "1");
+  EXPECT_EQ(Get("/healthz").status, 200);
+  server_->SetReady(true);
+  EXPECT_EQ(Remaining("bf"), 2);
+}
+
+TEST_F(ApiTest, MetricsExposeRequestsConnectionsAndCampaigns) {
+  CreateCampaign(kCoupon);
+  EXPECT_EQ(Post("/v1/campaigns/bf/claims", R"({"user_id": "u-1"})").status, 201);
+  EXPECT_EQ(Get("/nope").status, 404);
+  HttpResponse metrics = Must(HttpClient(port()).Send("GET", "/metrics"));
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_TRUE(metrics.header("content-type").starts_with("text/plain; version=0.0.4"));
+  for (std::string_view expected :
+       {R"(hotdeal_http_requests_total{route="create_claim",status="201"} 1)",
+        R"(hotdeal_http_requests_total{route="unmatched",status="404"} 1)",
+        R"(hotdeal_campaign_stock{campaign="bf"} 2)",
+        R"(hotdeal_campaign_remaining{campaign="bf"} 1)",
+        R"(hotdeal_campaign_status{campaign="bf",status="live"} 1)",
+        "hotdeal_http_request_duration_seconds_bucket", "hotdeal_http_connections_open",
+        "hotdeal_http_connections_rejected_total", "hotdeal_http_parse_errors_total",
+        "hotdeal_http_timeouts_total", "hotdeal_http_connections_max 10000",
+        R"(hotdeal_engine_outcomes_total{outcome="created"})"}) {
+    EXPECT_NE(metrics.body.find(expected), std::string::npos) << expected << "\n" << metrics.body;
+  }
+}
+
+}  // namespace
+}  // namespace hotdeal::gateway::testing
