@@ -130,6 +130,7 @@ void SaleStats::Merge(const SaleStats& other) {
   corrected.Merge(other.corrected);
   service.Merge(other.service);
   press.Merge(other.press);
+  send_lag.Merge(other.send_lag);
   attempts += other.attempts;
   retries += other.retries;
   presses_given_up += other.presses_given_up;
@@ -137,6 +138,7 @@ void SaleStats::Merge(const SaleStats& other) {
   bad_grants += other.bad_grants;
   unreadable_bodies += other.unreadable_bodies;
   two_claims += other.two_claims;
+  sold_out_to_holders += other.sold_out_to_holders;
   if (first_problem.empty()) first_problem = other.first_problem;
   last_grant_ns = std::max(last_grant_ns, other.last_grant_ns);
   const auto middle = static_cast<std::ptrdiff_t>(sold_out_ns.size());
@@ -221,6 +223,7 @@ void FireSource::OnResponse(const Attempt& attempt, const ParsedResponse& respon
   stats_.statuses[static_cast<std::size_t>(std::min(response.status_code, 599))] += 1;
   stats_.corrected.Record(now_ns - attempt.intended_ns);
   stats_.service.Record(now_ns - sent_ns);
+  stats_.send_lag.Record(sent_ns - attempt.intended_ns);
   ClaimFields fields;
   if (!response.body.empty() && !reader_.ReadClaim(response.body, fields)) {
     ++stats_.unreadable_bodies;
@@ -253,6 +256,7 @@ void FireSource::OnResponse(const Attempt& attempt, const ParsedResponse& respon
       break;
     case Outcome::kSoldOut:
       stats_.sold_out_ns.push_back(now_ns);
+      if (user.claim >= 0) ++stats_.sold_out_to_holders;
       user.told |= kToldNo;
       break;
     case Outcome::kNotStarted:

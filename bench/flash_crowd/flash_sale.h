@@ -90,6 +90,10 @@ struct SaleStats {
   LatencyHistogram corrected;
   LatencyHistogram service;
   LatencyHistogram press;
+  // How late each attempt left against its intended time: the generator's own queueing (no
+  // free connection) and wake-up lag. Large here means the server could not keep up with the
+  // offered rate on C connections, or the generator itself was starved of CPU.
+  LatencyHistogram send_lag;
   int64_t attempts = 0;
   int64_t retries = 0;
   int64_t presses_given_up = 0;
@@ -97,6 +101,9 @@ struct SaleStats {
   int64_t bad_grants = 0;    // 201 without claim_id / coupon_code, or for another user
   int64_t unreadable_bodies = 0;
   int64_t two_claims = 0;  // a user told two different claim_ids
+  // A user already told of a claim later heard sold_out (not already_claimed) on a repeat:
+  // legal by the audits, but worth knowing about the server's order of checks.
+  int64_t sold_out_to_holders = 0;
   std::string first_problem;
   int64_t last_grant_ns = 0;         // steady
   std::vector<int64_t> sold_out_ns;  // receive times, in order

@@ -114,6 +114,10 @@ void PrintReport(std::ostream& out, const Options& options, const RunReport& rep
                   static_cast<long long>(report.sale.failures[i]));
     out << line;
   }
+  if (report.sale.sold_out_to_holders > 0) {
+    out << "  (" << report.sale.sold_out_to_holders
+        << " sold_out answers went to users already holding a claim)\n";
+  }
   if (report.sale.outcomes[static_cast<int>(Outcome::kOther)] > 0) {
     out << "  other statuses:";
     for (std::size_t status = 0; status < report.sale.statuses.size(); ++status) {
@@ -123,8 +127,11 @@ void PrintReport(std::ostream& out, const Options& options, const RunReport& rep
     out << '\n';
   }
   out << "speed\n";
-  std::snprintf(line, sizeof line, "  %.0f requests/s over %.3f s (first send to last answer)\n",
-                report.requests_per_s, report.duration_s);
+  std::snprintf(line, sizeof line,
+                "  %.0f requests/s over %.3f s (first send to last answer); generator CPU %.2f s "
+                "(%.0f %% of one core)\n",
+                report.requests_per_s, report.duration_s, report.generator_cpu_s,
+                100.0 * report.generator_cpu_s / report.duration_s);
   out << line;
   if (report.last_grant_ns < 0) {
     out << "  no 201 seen\n";
@@ -143,6 +150,7 @@ void PrintReport(std::ostream& out, const Options& options, const RunReport& rep
   PrintLatency(out, "from intended send (CO-corrected)", report.sale.corrected);
   PrintLatency(out, "from actual send (service time)", report.sale.service);
   PrintLatency(out, "press to final answer (w/ retries)", report.sale.press);
+  PrintLatency(out, "send lag (generator queueing)", report.sale.send_lag);
   out << "audit\n";
   for (const Check& check : report.checks) {
     std::snprintf(line, sizeof line, "  %-12s", VerdictName(check.verdict).data());
@@ -182,6 +190,7 @@ std::string ReportJson(const Options& options, const RunReport& report) {
   json.Key("abandoned").Int(report.loop.abandoned_in_flight);
   json.Key("connects").Int(report.loop.connects);
   json.Key("deadline_hit").Bool(report.loop.deadline_hit);
+  json.Key("sold_out_to_holders").Int(report.sale.sold_out_to_holders);
   json.EndObject();
   json.Key("answers").BeginObject();
   for (int i = 0; i < kOutcomeCount; ++i) {
@@ -209,10 +218,12 @@ std::string ReportJson(const Options& options, const RunReport& report) {
   json.Key("duration_s").Double(report.duration_s);
   json.Key("requests_per_s").Double(report.requests_per_s);
   json.Key("granted_per_s").Double(report.granted_per_s);
+  json.Key("generator_cpu_s").Double(report.generator_cpu_s);
   json.Key("latency_ms").BeginObject();
   LatencyJson(json, "corrected", report.sale.corrected);
   LatencyJson(json, "service", report.sale.service);
   LatencyJson(json, "press", report.sale.press);
+  LatencyJson(json, "send_lag", report.sale.send_lag);
   json.EndObject();
   json.Key("checks").BeginArray();
   for (const Check& check : report.checks) {

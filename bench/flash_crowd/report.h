@@ -29,6 +29,9 @@ struct RunReport {
   double duration_s = 0;       // first send to last answer
   double requests_per_s = 0;
   double granted_per_s = 0;
+  // CPU the load threads used during the sale, against its wall time: near 100 % per thread
+  // means the generator, not the server, may have set the pace.
+  double generator_cpu_s = 0;
   std::vector<Check> checks;
 
   bool Passed() const;
