@@ -55,7 +55,7 @@ Campaign::Campaign(std::uint32_t index, const CampaignSpec& spec, std::uint32_t 
       footprint_(FootprintFor(spec, workers)),
       stock_(spec.stock, workers),
       ledger_(footprint_.users_max, seed),
-      orders_(footprint_.orders_max),
+      orders_(footprint_.orders_max, workers),
       shares_(std::make_unique<WorkerShare[]>(workers)) {
   HOTDEAL_ASSERT(index < kCampaignsMax);
 }

@@ -433,7 +433,7 @@ Decision<Order> Engine::Impl::PlaceOrder(WorkerId worker, const CampaignId& id, 
   // Release: whoever reads the status sees the fields written above.
   slot.status.store(Raw(OrderStatus::kReserved), std::memory_order_release);
   workers_[worker.value]->wheel.Push(
-      WheelNode(campaign->index(), *slot_index), Second(slot.expires_at),
+      WheelNode(campaign->index(), *slot_index), Second(slot.expires_at), Second(now),
       [this](std::uint64_t node) -> std::uint64_t& { return WheelLink(node); });
   key_hold.Finish(event.order_id.value);
   return Count(worker, kOperation,
@@ -569,18 +569,21 @@ std::size_t Engine::Impl::ExpireDue(WorkerId worker, TimePoint now) {
   HOTDEAL_DEBUG_ASSERT(worker.value < options_.workers);
   std::size_t expired = 0;
   auto link = [this](std::uint64_t node) -> std::uint64_t& { return WheelLink(node); };
-  auto visit = [&](std::uint64_t node) {
+  auto visit = [&](std::uint64_t node) -> std::int64_t {
     Campaign& campaign = campaigns_.Get(static_cast<std::uint32_t>(node >> 32));
     auto slot_index = static_cast<std::uint32_t>(node);
     const OrderSlot& slot = campaign.orders().Slot(slot_index);
-    if (slot.status.load(std::memory_order_acquire) != Raw(OrderStatus::kReserved)) return false;
-    if (now < slot.expires_at) return true;  // later in this second, or a later revolution
+    constexpr std::int64_t kDrop = detail::TimerWheel::kDrop;
+    if (slot.status.load(std::memory_order_acquire) != Raw(OrderStatus::kReserved)) return kDrop;
+    // Later in this second, or in a later revolution: stays where it is.
+    if (now < slot.expires_at) return Second(slot.expires_at);
     if (Expire(worker.value, campaign, slot_index, now)) {
       ++expired;
-      return false;
+      return kDrop;
     }
-    // Confirmed or cancelled meanwhile (drop it), or the log refused (keep it, try again).
-    return slot.status.load(std::memory_order_acquire) == Raw(OrderStatus::kReserved);
+    // Confirmed or cancelled meanwhile (drop it), or the log refused (retry on the next call).
+    bool reserved = slot.status.load(std::memory_order_acquire) == Raw(OrderStatus::kReserved);
+    return reserved ? Second(now) : kDrop;
   };
   workers_[worker.value]->wheel.Advance(Second(now), link, visit);
   return expired;
@@ -686,7 +689,7 @@ void Engine::Impl::Apply(const Event& event) {
       slot->user = event.user;
       slot->status.store(Raw(OrderStatus::kReserved), std::memory_order_release);
       workers_[worker]->wheel.Push(
-          WheelNode(campaign->index(), slot_index), Second(event.expires_at),
+          WheelNode(campaign->index(), slot_index), Second(event.expires_at), Second(event.at),
           [this](std::uint64_t node) -> std::uint64_t& { return WheelLink(node); });
       return;
     }

@@ -5,7 +5,7 @@
 //
 // Threading: Allocate is called by the worker that owns `cursor` (a per-worker chunk cursor
 // kept in the campaign's per-worker state); chunks of slots come from one shared counter, so
-// the shared line is touched once per kChunkSlots orders. The fields of a slot are written
+// the shared line is touched once per chunk. The fields of a slot are written
 // by its allocating thread before the release store that publishes its status, and never
 // change afterwards; only `status` moves (compare-and-swap by any thread).
 #pragma once
@@ -44,9 +44,9 @@ struct OrderCursor {
 
 class OrderTable {
  public:
-  static constexpr std::uint32_t kChunkSlots = 64;
+  static constexpr std::uint32_t kChunkSlotsMax = 64;
 
-  explicit OrderTable(std::uint32_t orders_max);
+  OrderTable(std::uint32_t orders_max, std::uint32_t workers);
 
   std::optional<std::uint32_t> Allocate(OrderCursor& cursor) noexcept;
   // Recovery: the slot a logged order used is taken, whatever chunk it came from.
@@ -60,16 +60,12 @@ class OrderTable {
     return slot < slots_max_ ? &slots_[slot] : nullptr;
   }
   std::uint32_t slots_max() const noexcept { return slots_max_; }
-  std::uint32_t used() const noexcept {
-    std::uint64_t chunks = next_chunk_.load(std::memory_order_relaxed);
-    std::uint64_t slots = chunks * kChunkSlots;
-    return static_cast<std::uint32_t>(slots < slots_max_ ? slots : slots_max_);
-  }
 
   static std::size_t BytesFor(std::uint32_t orders_max) noexcept;
 
  private:
   std::uint32_t slots_max_;
+  std::uint32_t chunk_slots_;
   std::unique_ptr<OrderSlot[]> slots_;
   alignas(64) std::atomic<std::uint64_t> next_chunk_{0};
 };

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <array>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -19,19 +20,25 @@ class TimerWheel {
   static constexpr std::size_t kBuckets = 1024;  // seconds per revolution
   static constexpr std::uint64_t kNone = ~std::uint64_t{0};
 
-  // `link(node)` answers the node's next-link (a std::uint64_t&).
+  static constexpr std::int64_t kDrop = INT64_MIN;
+
+  // `link(node)` answers the node's next-link (a std::uint64_t&). `now_second` is when the
+  // node is pushed; the first push starts the cursor there.
   template <class Link>
-  void Push(std::uint64_t node, std::int64_t due_second, Link&& link) {
-    // A node due in a bucket already passed goes to the current one, visited next Advance.
-    if (cursor_second_ && due_second < *cursor_second_) due_second = *cursor_second_;
+  void Push(std::uint64_t node, std::int64_t due_second, std::int64_t now_second, Link&& link) {
+    if (!cursor_second_) cursor_second_ = now_second;
+    // A node due in a bucket already passed goes to the cursor's, which Advance visits next.
+    if (due_second < *cursor_second_) due_second = *cursor_second_;
     std::uint64_t& head = heads_[Bucket(due_second)];
     link(node) = head;
     head = node;
   }
 
   // Visits every node in the buckets from the cursor up to `now_second` (each bucket at most
-  // once per call); `visit(node)` answers true to keep the node. The bucket of `now_second` is
-  // visited again next time, since more of its nodes fall due within that second.
+  // once per call). `visit(node)` answers kDrop to unlink the node, or the second it should be
+  // looked at again: its due second (it stays where it is) or `now_second` to retry it on the
+  // next call. The bucket of `now_second` is visited again next time, since more of its nodes
+  // fall due within that second.
   template <class Link, class Visit>
   void Advance(std::int64_t now_second, Link&& link, Visit&& visit) {
     if (!cursor_second_) cursor_second_ = now_second;
@@ -40,18 +47,20 @@ class TimerWheel {
     if (now_second - first >= static_cast<std::int64_t>(kBuckets)) {
       first = now_second - static_cast<std::int64_t>(kBuckets) + 1;
     }
+    cursor_second_ = now_second;
     for (std::int64_t second = first; second <= now_second; ++second) {
       std::uint64_t* previous = &heads_[Bucket(second)];
       while (*previous != kNone) {
         std::uint64_t node = *previous;
-        if (visit(node)) {
+        std::int64_t again = visit(node);
+        if (again != kDrop && Bucket(again) == Bucket(second)) {
           previous = &link(node);
-        } else {
-          *previous = link(node);
+          continue;
         }
+        *previous = link(node);
+        if (again != kDrop) Push(node, again, now_second, link);
       }
     }
-    cursor_second_ = now_second;
   }
 
  private:

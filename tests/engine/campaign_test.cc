@@ -1,0 +1,154 @@
+// Campaign rules: spec validation, duplicate ids, table capacity, the sale window checked on
+// every request, early close, status, and the footprint computed at creation.
+#include <gtest/gtest.h>
+
+#include "test_support.h"
+
+namespace hotdeal::engine {
+namespace {
+using namespace testing;
+
+class CampaignTest : public ::testing::Test {
+ protected:
+  RecordingSink sink_;
+  Engine engine_{SmallOptions(), sink_};
+};
+
+TEST_F(CampaignTest, RejectsInvalidSpecs) {
+  auto expect_invalid = [&](CampaignSpec spec) {
+    EXPECT_EQ(engine_.CreateCampaign(spec, Seconds(0)).outcome, Outcome::kInvalid);
+  };
+  CampaignSpec spec = CouponSpec("c", 10);
+  spec.stock = 0;
+  expect_invalid(spec);
+  spec.stock = 100'001;  // over stock_max
+  expect_invalid(spec);
+  spec = CouponSpec("c", 10);
+  spec.per_user_limit = 2;  // coupons: one per user
+  expect_invalid(spec);
+  spec.per_user_limit = 0;
+  expect_invalid(spec);
+  spec = CouponSpec("c", 10);
+  spec.ends_at = spec.starts_at;
+  expect_invalid(spec);
+  spec = SaleSpec("s", 10, 2);
+  spec.hold_seconds = 0;
+  expect_invalid(spec);
+  spec = SaleSpec("s", 10, 2);
+  spec.price = -1;
+  expect_invalid(spec);
+  spec = SaleSpec("s", 10, 2);
+  spec.price = std::numeric_limits<std::int64_t>::max() / 2 + 1;  // price * 2 overflows
+  expect_invalid(spec);
+  EXPECT_EQ(sink_.size(), 0u);
+  EXPECT_TRUE(engine_.ListCampaigns(Seconds(0)).empty());
+}
+
+TEST_F(CampaignTest, CreatesAndLogsOnce) {
+  Decision<CampaignView> made = engine_.CreateCampaign(SaleSpec("s", 10, 2), Seconds(0));
+  ASSERT_EQ(made.outcome, Outcome::kCreated);
+  EXPECT_EQ(made.value->remaining, 10u);
+  EXPECT_EQ(made.value->status, CampaignStatus::kScheduled);
+  ASSERT_EQ(sink_.size(), 1u);
+  EXPECT_EQ(sink_.events()[0].type, EventType::kCampaignCreated);
+  EXPECT_EQ(sink_.events()[0].spec.stock, 10u);
+  EXPECT_EQ(engine_.CreateCampaign(CouponSpec("s", 5), Seconds(0)).outcome, Outcome::kConflict);
+  EXPECT_EQ(sink_.size(), 1u);
+}
+
+TEST_F(CampaignTest, TableFullIsOverCapacity) {
+  for (int i = 0; i < 16; ++i) {
+    ASSERT_EQ(engine_.CreateCampaign(CouponSpec(Numbered("c", i), 1), Seconds(0)).outcome,
+              Outcome::kCreated);
+  }
+  EXPECT_EQ(engine_.CreateCampaign(CouponSpec("one-more", 1), Seconds(0)).outcome,
+            Outcome::kOverCapacity);
+  EXPECT_EQ(engine_.ListCampaigns(Seconds(0)).size(), 16u);
+}
+
+TEST_F(CampaignTest, WindowIsCheckedAgainstNowOnEveryRequest) {
+  ASSERT_EQ(engine_.CreateCampaign(CouponSpec("c", 10), Seconds(0)).outcome, Outcome::kCreated);
+  WorkerId w{0};
+  CampaignId c = Campaign("c");
+  EXPECT_EQ(engine_.ClaimCoupon(w, c, User(1), {}, Micros(100'000'000 - 1)).outcome,
+            Outcome::kNotStarted);
+  EXPECT_EQ(engine_.GetCampaign(c, Micros(100'000'000 - 1)).value->status,
+            CampaignStatus::kScheduled);
+  EXPECT_EQ(engine_.ClaimCoupon(w, c, User(1), {}, Seconds(100)).outcome, Outcome::kCreated);
+  EXPECT_EQ(engine_.GetCampaign(c, Seconds(100)).value->status, CampaignStatus::kLive);
+  EXPECT_EQ(engine_.ClaimCoupon(w, c, User(2), {}, Micros(1'000'000'000'000 - 1)).outcome,
+            Outcome::kCreated);
+  EXPECT_EQ(engine_.ClaimCoupon(w, c, User(3), {}, Seconds(1'000'000)).outcome, Outcome::kEnded);
+  EXPECT_EQ(engine_.GetCampaign(c, Seconds(1'000'000)).value->status, CampaignStatus::kEnded);
+  EXPECT_EQ(engine_.GetCampaign(c, Seconds(1'000'000)).value->remaining, 8u);
+}
+
+TEST_F(CampaignTest, EndsAtNeverWhenAbsent) {
+  CampaignSpec spec = CouponSpec("c", 10);
+  spec.ends_at.reset();
+  ASSERT_EQ(engine_.CreateCampaign(spec, Seconds(0)).outcome, Outcome::kCreated);
+  EXPECT_EQ(engine_.ClaimCoupon({0}, spec.id, User(1), {}, Seconds(1LL << 40)).outcome,
+            Outcome::kCreated);
+}
+
+TEST_F(CampaignTest, CloseEndsEarlyAndIsLogged) {
+  ASSERT_EQ(engine_.CreateCampaign(CouponSpec("c", 10), Seconds(0)).outcome, Outcome::kCreated);
+  Decision<CampaignView> closed = engine_.CloseCampaign(Campaign("c"), Seconds(200));
+  ASSERT_EQ(closed.outcome, Outcome::kOk);
+  EXPECT_EQ(closed.value->status, CampaignStatus::kEnded);
+  EXPECT_EQ(sink_.events().back().type, EventType::kCampaignClosed);
+  EXPECT_EQ(engine_.ClaimCoupon({0}, Campaign("c"), User(1), {}, Seconds(200)).outcome,
+            Outcome::kEnded);
+  EXPECT_EQ(engine_.CloseCampaign(Campaign("nope"), Seconds(200)).outcome, Outcome::kNotFound);
+}
+
+TEST_F(CampaignTest, StatusSoldOutWhenNothingRemains) {
+  ASSERT_EQ(engine_.CreateCampaign(CouponSpec("c", 1), Seconds(0)).outcome, Outcome::kCreated);
+  ASSERT_EQ(engine_.ClaimCoupon({1}, Campaign("c"), User(1), {}, Seconds(100)).outcome,
+            Outcome::kCreated);
+  Decision<CampaignView> view = engine_.GetCampaign(Campaign("c"), Seconds(100));
+  EXPECT_EQ(view.value->remaining, 0u);
+  EXPECT_EQ(view.value->status, CampaignStatus::kSoldOut);
+}
+
+TEST_F(CampaignTest, FootprintIsFixedAtCreationAndGrowsWithStock) {
+  ASSERT_EQ(engine_.CreateCampaign(CouponSpec("small", 100), Seconds(0)).outcome,
+            Outcome::kCreated);
+  ASSERT_EQ(engine_.CreateCampaign(CouponSpec("large", 10'000), Seconds(0)).outcome,
+            Outcome::kCreated);
+  ASSERT_EQ(engine_.CreateCampaign(SaleSpec("sale", 100, 3), Seconds(0)).outcome,
+            Outcome::kCreated);
+  CampaignFootprint small = *engine_.Footprint(Campaign("small"));
+  CampaignFootprint large = *engine_.Footprint(Campaign("large"));
+  CampaignFootprint sale = *engine_.Footprint(Campaign("sale"));
+  EXPECT_EQ(small.users_max, 100u);
+  EXPECT_EQ(small.orders_max, 0u);
+  EXPECT_EQ(sale.orders_max, 200u);
+  EXPECT_GT(large.bytes, small.bytes * 50);
+  EXPECT_GT(sale.bytes, small.bytes);
+  for (int i = 0; i < 50; ++i)
+    engine_.ClaimCoupon({0}, Campaign("small"), User(i), {}, Seconds(100));
+  EXPECT_EQ(engine_.Footprint(Campaign("small"))->bytes, small.bytes);
+  EXPECT_FALSE(engine_.Footprint(Campaign("nope")));
+}
+
+TEST_F(CampaignTest, RefusedCreationLeavesNoCampaign) {
+  sink_.set_refuse(true);
+  EXPECT_EQ(engine_.CreateCampaign(CouponSpec("c", 10), Seconds(0)).outcome,
+            Outcome::kLogUnavailable);
+  sink_.set_refuse(false);
+  EXPECT_EQ(engine_.GetCampaign(Campaign("c"), Seconds(0)).outcome, Outcome::kNotFound);
+  EXPECT_EQ(engine_.CreateCampaign(CouponSpec("c", 10), Seconds(0)).outcome, Outcome::kCreated);
+}
+
+TEST_F(CampaignTest, RevertedCreationWithdrawsTheCampaign) {
+  ASSERT_EQ(engine_.CreateCampaign(CouponSpec("c", 10), Seconds(0)).outcome, Outcome::kCreated);
+  engine_.Revert(sink_.events()[0]);
+  EXPECT_EQ(engine_.GetCampaign(Campaign("c"), Seconds(0)).outcome, Outcome::kNotFound);
+  EXPECT_EQ(engine_.ClaimCoupon({0}, Campaign("c"), User(1), {}, Seconds(100)).outcome,
+            Outcome::kNotFound);
+  EXPECT_TRUE(engine_.ListCampaigns(Seconds(0)).empty());
+}
+
+}  // namespace
+}  // namespace hotdeal::engine

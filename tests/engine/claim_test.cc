@@ -1,0 +1,184 @@
+// Coupon claims: one per user, sold out exactly, idempotency keys (replay, scoping, aging),
+// sink refusal undoing everything, Revert, and the text forms of ids and codes.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "test_support.h"
+
+namespace hotdeal::engine {
+namespace {
+using namespace testing;
+
+class ClaimTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(engine_.CreateCampaign(CouponSpec("c", 3), Seconds(0)).outcome, Outcome::kCreated);
+  }
+  Decision<Claim> ClaimAs(int user, std::optional<IdempotencyKey> key = {},
+                          TimePoint now = Seconds(100), std::uint32_t worker = 0) {
+    return engine_.ClaimCoupon({worker}, Campaign("c"), User(user), key, now);
+  }
+  std::uint32_t Remaining() {
+    return engine_.GetCampaign(Campaign("c"), Seconds(100)).value->remaining;
+  }
+
+  RecordingSink sink_;
+  Engine engine_{SmallOptions(), sink_};
+};
+
+TEST_F(ClaimTest, GrantsOncePerUserAndRecordsTheClaim) {
+  Decision<Claim> first = ClaimAs(1);
+  ASSERT_EQ(first.outcome, Outcome::kCreated);
+  EXPECT_EQ(first.value->user, User(1));
+  EXPECT_EQ(first.value->created_at, Seconds(100));
+  Decision<Claim> again = ClaimAs(1, {}, Seconds(101), 1);
+  EXPECT_EQ(again.outcome, Outcome::kAlreadyClaimed);
+  ASSERT_TRUE(again.value);
+  EXPECT_EQ(again.value->id, first.value->id);
+  EXPECT_EQ(Remaining(), 2u);  // the duplicate took nothing
+  Decision<Claim> read = engine_.GetClaim(Campaign("c"), User(1));
+  ASSERT_EQ(read.outcome, Outcome::kOk);
+  EXPECT_EQ(read.value->coupon_code, first.value->coupon_code);
+  EXPECT_EQ(engine_.GetClaim(Campaign("c"), User(2)).outcome, Outcome::kNotFound);
+  std::vector<Event> events = sink_.events();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].type, EventType::kClaimGranted);
+  EXPECT_EQ(events[1].claim_id, first.value->id);
+  EXPECT_EQ(events[1].coupon_code, first.value->coupon_code);
+}
+
+TEST_F(ClaimTest, NeverOversellsAndLosersAreNotRecorded) {
+  for (int user = 0; user < 3; ++user)
+    ASSERT_EQ(ClaimAs(user).outcome, Outcome::kCreated);
+  EXPECT_EQ(ClaimAs(3).outcome, Outcome::kSoldOut);
+  EXPECT_EQ(ClaimAs(4, {}, Seconds(100), 1).outcome, Outcome::kSoldOut);
+  EXPECT_EQ(engine_.GetClaim(Campaign("c"), User(3)).outcome, Outcome::kNotFound);
+  EXPECT_EQ(Remaining(), 0u);
+  EXPECT_EQ(engine_.Stats().count(Operation::kClaim, Outcome::kSoldOut), 2u);
+  EXPECT_EQ(engine_.Stats().count(Operation::kClaim, Outcome::kCreated), 3u);
+}
+
+TEST_F(ClaimTest, WrongKindAndUnknownCampaign) {
+  ASSERT_EQ(engine_.CreateCampaign(SaleSpec("s", 3, 1), Seconds(0)).outcome, Outcome::kCreated);
+  EXPECT_EQ(engine_.ClaimCoupon({0}, Campaign("s"), User(1), {}, Seconds(100)).outcome,
+            Outcome::kConflict);
+  EXPECT_EQ(engine_.ClaimCoupon({0}, Campaign("x"), User(1), {}, Seconds(100)).outcome,
+            Outcome::kNotFound);
+}
+
+TEST_F(ClaimTest, RevertedClaimReturnsTheUnitAndSellsAgainAfterSoldOut) {
+  for (int user = 0; user < 3; ++user)
+    ASSERT_EQ(ClaimAs(user).outcome, Outcome::kCreated);
+  ASSERT_EQ(ClaimAs(9).outcome, Outcome::kSoldOut);  // sets the sold-out flag
+  engine_.Revert(sink_.events()[1]);                 // user 0's claim was not persisted
+  EXPECT_EQ(engine_.GetClaim(Campaign("c"), User(0)).outcome, Outcome::kNotFound);
+  EXPECT_EQ(Remaining(), 1u);
+  EXPECT_EQ(ClaimAs(9, {}, Seconds(100), 1).outcome, Outcome::kCreated);
+  EXPECT_EQ(ClaimAs(10).outcome, Outcome::kSoldOut);
+}
+
+TEST_F(ClaimTest, SinkRefusalUndoesEverything) {
+  std::optional<IdempotencyKey> key = Key("k1");
+  sink_.set_refuse(true);
+  EXPECT_EQ(ClaimAs(1, key).outcome, Outcome::kLogUnavailable);
+  sink_.set_refuse(false);
+  EXPECT_EQ(Remaining(), 3u);
+  EXPECT_EQ(engine_.GetClaim(Campaign("c"), User(1)).outcome, Outcome::kNotFound);
+  // The key was forgotten: the retry is decided afresh, not replayed.
+  EXPECT_EQ(ClaimAs(1, key).outcome, Outcome::kCreated);
+}
+
+TEST_F(ClaimTest, IdempotencyKeyReplaysTheFirstDecision) {
+  Decision<Claim> first = ClaimAs(1, Key("k"));
+  ASSERT_EQ(first.outcome, Outcome::kCreated);
+  std::size_t logged = sink_.size();
+  Decision<Claim> again = ClaimAs(1, Key("k"), Seconds(150), 1);
+  ASSERT_EQ(again.outcome, Outcome::kReplayed);
+  EXPECT_EQ(again.value->id, first.value->id);
+  EXPECT_EQ(again.value->coupon_code, first.value->coupon_code);
+  EXPECT_EQ(sink_.size(), logged);
+  EXPECT_EQ(Remaining(), 2u);
+  // Same key, other user: a different scope, decided on its own.
+  EXPECT_EQ(ClaimAs(2, Key("k")).outcome, Outcome::kCreated);
+}
+
+TEST_F(ClaimTest, IdempotencyKeysAgeOutAfterTheWindow) {
+  ASSERT_EQ(ClaimAs(1, Key("k"), Seconds(100)).outcome, Outcome::kCreated);
+  EXPECT_EQ(ClaimAs(1, Key("k"), Seconds(100 + 599)).outcome, Outcome::kReplayed);
+  // Forgotten: decided afresh, and the user already holds a claim.
+  EXPECT_EQ(ClaimAs(1, Key("k"), Seconds(100 + 600)).outcome, Outcome::kAlreadyClaimed);
+}
+
+TEST(IdempotencyCapacityTest, FullTableIsOverCapacityUntilKeysAge) {
+  RecordingSink sink;
+  EngineOptions options = SmallOptions();
+  options.idempotency_keys_max = 8;  // one bucket of eight ways
+  Engine engine(options, sink);
+  ASSERT_EQ(engine.CreateCampaign(CouponSpec("c", 100), Seconds(0)).outcome, Outcome::kCreated);
+  for (int user = 0; user < 8; ++user) {
+    ASSERT_EQ(engine.ClaimCoupon({0}, Campaign("c"), User(user), Key("k"), Seconds(100)).outcome,
+              Outcome::kCreated);
+  }
+  EXPECT_EQ(engine.ClaimCoupon({0}, Campaign("c"), User(8), Key("k"), Seconds(100)).outcome,
+            Outcome::kOverCapacity);
+  EXPECT_EQ(engine.GetCampaign(Campaign("c"), Seconds(100)).value->remaining, 92u);
+  EXPECT_EQ(engine.ClaimCoupon({0}, Campaign("c"), User(8), Key("k"), Seconds(700)).outcome,
+            Outcome::kCreated);
+}
+
+TEST(LedgerCapacityTest, FullLedgerIsOverCapacityNotGrowth) {
+  RecordingSink sink;
+  Engine engine(SmallOptions(1), sink);
+  // Stock 1: a ledger of 16 slots. Losers of a sold-out race never reach it, so fill it with
+  // users whose claims are refused by the log (each leaves its key behind).
+  ASSERT_EQ(engine.CreateCampaign(CouponSpec("c", 1), Seconds(0)).outcome, Outcome::kCreated);
+  sink.set_refuse(true);
+  int refused = 0;
+  for (int user = 0; user < 64; ++user) {
+    Outcome outcome = engine.ClaimCoupon({0}, Campaign("c"), User(user), {}, Seconds(100)).outcome;
+    if (outcome == Outcome::kOverCapacity) break;
+    ASSERT_EQ(outcome, Outcome::kLogUnavailable);
+    ++refused;
+  }
+  EXPECT_EQ(refused, 16);
+  sink.set_refuse(false);
+  EXPECT_EQ(engine.ClaimCoupon({0}, Campaign("c"), User(999), {}, Seconds(100)).outcome,
+            Outcome::kOverCapacity);
+  EXPECT_EQ(engine.ClaimCoupon({0}, Campaign("c"), User(0), {}, Seconds(100)).outcome,
+            Outcome::kCreated);
+}
+
+TEST_F(ClaimTest, IdsAreUniqueAndCodesLookRandom) {
+  ASSERT_EQ(engine_.CreateCampaign(CouponSpec("big", 2000), Seconds(0)).outcome, Outcome::kCreated);
+  std::set<std::uint64_t> ids;
+  std::set<std::string> codes;
+  for (int user = 0; user < 2000; ++user) {
+    Decision<Claim> made = engine_.ClaimCoupon({static_cast<std::uint32_t>(user % 2)},
+                                               Campaign("big"), User(user), {}, Seconds(100));
+    ASSERT_EQ(made.outcome, Outcome::kCreated);
+    ids.insert(made.value->id.value);
+    std::string code(made.value->coupon_code.view());
+    EXPECT_EQ(code.find_first_not_of("0123456789ABCDEFGHJKMNPQRSTVWXYZ"), std::string::npos);
+    codes.insert(code);
+  }
+  EXPECT_EQ(ids.size(), 2000u);
+  EXPECT_EQ(codes.size(), 2000u);
+}
+
+TEST(IdTextTest, FormatParseRoundTripAndRejectsForeignText) {
+  ClaimId claim{(std::uint64_t{3} << 44) | (std::uint64_t{1} << 36) | 7};
+  std::string text = Engine::FormatClaimId(claim);
+  EXPECT_EQ(Engine::ParseClaimId(text), claim);
+  OrderId order{(std::uint64_t{2} << 44) | 5};
+  EXPECT_EQ(Engine::ParseOrderId(Engine::FormatOrderId(order)), order);
+  EXPECT_FALSE(Engine::ParseOrderId(text));  // a claim id is not an order id
+  EXPECT_FALSE(Engine::ParseClaimId(""));
+  EXPECT_FALSE(Engine::ParseClaimId("c0000000000000000"));  // serial 0 is never made
+  EXPECT_FALSE(Engine::ParseOrderId("o0000000000000000"));
+  EXPECT_FALSE(Engine::ParseClaimId(text + "0"));
+  EXPECT_FALSE(Engine::ParseClaimId("cXYZ0000000000007"));
+}
+
+}  // namespace
+}  // namespace hotdeal::engine

@@ -1,0 +1,104 @@
+// Helpers shared by the engine tests: short constructors for ids, specs and times, and sinks
+// that record or refuse events. Test code only; never linked into the engine.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hotdeal/engine/engine.h"
+
+namespace hotdeal::engine::testing {
+
+inline TimePoint Seconds(std::int64_t seconds) {
+  return TimePoint(std::chrono::seconds(seconds));
+}
+inline TimePoint Micros(std::int64_t micros) {
+  return TimePoint(std::chrono::microseconds(micros));
+}
+
+// "prefix" + n, spelled so that GCC 12's -Wrestrict false positive on string + string stays
+// quiet.
+inline std::string Numbered(std::string_view prefix, long long n) {
+  char buffer[96];
+  int size = std::snprintf(buffer, sizeof(buffer), "%.*s%lld", static_cast<int>(prefix.size()),
+                           prefix.data(), n);
+  return std::string(buffer, static_cast<std::size_t>(size));
+}
+
+inline CampaignId Campaign(std::string_view text) {
+  return *CampaignId::Parse(text);
+}
+inline UserId User(std::string_view text) {
+  return *UserId::Parse(text);
+}
+inline UserId User(int n) {
+  return *UserId::Parse(Numbered("u-", n));
+}
+inline IdempotencyKey Key(std::string_view text) {
+  return *IdempotencyKey::Parse(text);
+}
+
+inline CampaignSpec CouponSpec(std::string_view id, std::uint32_t stock) {
+  CampaignSpec spec;
+  spec.id = Campaign(id);
+  spec.kind = CampaignKind::kCoupon;
+  spec.name = "coupon";
+  spec.stock = stock;
+  spec.starts_at = Seconds(100);
+  spec.ends_at = Seconds(1'000'000);
+  return spec;
+}
+
+inline CampaignSpec SaleSpec(std::string_view id, std::uint32_t stock, std::uint32_t limit,
+                             std::uint32_t hold_seconds = 60, std::int64_t price = 990) {
+  CampaignSpec spec = CouponSpec(id, stock);
+  spec.kind = CampaignKind::kSale;
+  spec.name = "sale";
+  spec.per_user_limit = limit;
+  spec.hold_seconds = hold_seconds;
+  spec.price = price;
+  return spec;
+}
+
+// Keeps every event in append order (under a mutex: tests only) and can be told to refuse.
+class RecordingSink final : public EventSink {
+ public:
+  std::optional<LogTicket> Append(WorkerId, const Event& event) noexcept override {
+    if (refuse_.load()) return std::nullopt;
+    std::lock_guard lock(mutex_);
+    events_.push_back(event);
+    return LogTicket{events_.size()};
+  }
+  void set_refuse(bool refuse) { refuse_.store(refuse); }
+  std::vector<Event> events() const {
+    std::lock_guard lock(mutex_);
+    return events_;
+  }
+  std::size_t size() const {
+    std::lock_guard lock(mutex_);
+    return events_.size();
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<Event> events_;
+  std::atomic<bool> refuse_{false};
+};
+
+inline EngineOptions SmallOptions(std::uint32_t workers = 2) {
+  EngineOptions options;
+  options.workers = workers;
+  options.campaigns_max = 16;
+  options.stock_max = 100'000;
+  options.idempotency_keys_max = 1024;
+  options.idempotency_window = std::chrono::seconds(600);
+  return options;
+}
+
+}  // namespace hotdeal::engine::testing
