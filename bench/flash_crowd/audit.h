@@ -32,6 +32,10 @@ struct CampaignState {
   std::string status;
 };
 
+// Every press was sent and answered: neither the request cap nor the time cap cut the sale
+// short (a cut sale proves nothing about the rest of the checks).
+Check CheckWholeSale(const LoopStats& loop, int64_t not_sent);
+
 // Checks on the answers alone. `claims` is the merged list (UserRecord::claim indexes it).
 std::vector<Check> CheckAnswers(const Options& options, const SaleStats& stats,
                                 const std::vector<ClaimSeen>& claims);
@@ -43,7 +47,8 @@ Check CheckCampaign(const Options& options, const std::optional<CampaignState>& 
 struct ServerAuditResult {
   int64_t audited = 0;
   int64_t mismatches = 0;
-  int64_t errors = 0;  // a GET that failed or answered neither 200 nor 404
+  int64_t errors = 0;       // a GET that failed or answered neither 200 nor 404
+  int64_t not_audited = 0;  // selected, but the time cap came first
   int64_t in_doubt_claimed =
       0;  // users without a definitive answer whom the server holds a claim for
   int64_t in_doubt_none = 0;

@@ -7,6 +7,8 @@
 namespace hotdeal::bench {
 
 BufferWriter& BufferWriter::Append(std::string_view text) {
+  // An empty view may carry a null data(), which memcpy must not see.
+  if (text.empty()) return *this;
   if (!ok_ || text.size() > capacity_ - size_) {
     ok_ = false;
     return *this;

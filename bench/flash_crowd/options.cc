@@ -104,7 +104,9 @@ const std::vector<Flag>& Flags() {
       {"--lead-ms", "MS",
        "a created campaign opens MS after now, rounded up to a whole second (default 1000)",
        Integer(&Options::lead_ms, 0, 600'000)},
-      {"--timeout-s", "S", "hard cap on the whole run's wall time, 1..3600 (default 60)",
+      {"--timeout-s", "S",
+       "hard cap on the whole run's wall time; the sale gets the first 3/4, the "
+       "audit the rest, 1..3600 (default 60)",
        Integer(&Options::timeout_s, 1, 3600)},
       {"--request-timeout-ms", "MS", "an answer later than this is a failure (default 5000)",
        Integer(&Options::request_timeout_ms, 1, 600'000)},

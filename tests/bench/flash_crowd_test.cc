@@ -79,6 +79,14 @@ TEST(FlashCrowdTest, OversellFails) {
       << outcome.out;
 }
 
+TEST(FlashCrowdTest, ACutShortSaleFails) {
+  FakeServer server(FakeFaults{});
+  const Outcome outcome = Play(server, {"--max-requests", "100"});
+  EXPECT_EQ(outcome.exit_code, 1) << outcome.out << outcome.err;
+  EXPECT_NE(outcome.out.find("FAIL        the whole sale was played"), std::string::npos)
+      << outcome.out;
+}
+
 TEST(FlashCrowdTest, FewerUsersThanStockLeavesTheRest) {
   FakeServer server(FakeFaults{});
   const Outcome outcome = Play(server, {"--users", "50", "--stock", "200", "--audit", "full"});
