@@ -27,7 +27,7 @@ Campaign* CampaignTable::FindAny(const CampaignId& id) const noexcept {
     std::uint32_t entry = by_id_[(hash + step) & mask_].load(std::memory_order_acquire);
     if (entry == 0) return nullptr;
     Campaign* campaign = by_index_[entry - 1].load(std::memory_order_acquire);
-    if (campaign->spec().id == id) return campaign;
+    if (SameId(campaign->spec().id, id)) return campaign;
   }
   return nullptr;
 }

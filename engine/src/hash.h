@@ -8,6 +8,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "hotdeal/engine/types.h"
+
 namespace hotdeal::engine::detail {
 
 struct Hash128 {
@@ -34,6 +36,15 @@ inline std::uint64_t HashBytes(std::string_view text, std::uint64_t seed) noexce
   state *= 0xD6E8FEB86659FD93ull;
   state ^= state >> 32;
   return state;
+}
+
+// Id equality without a memcmp call: a ShortId is zero past its size (Parse writes `size` bytes
+// into a zeroed array and copies keep the array whole), so comparing the full fixed array is
+// exact and compiles to a few vector compares.
+template <class Tag>
+bool SameId(const ShortId<Tag>& a, const ShortId<Tag>& b) noexcept {
+  return a.size() == b.size() &&
+         std::memcmp(a.view().data(), b.view().data(), ShortId<Tag>::kSizeMax) == 0;
 }
 
 // SipHash-2-4 with the 128-bit finalisation (Aumasson and Bernstein), written from the paper.

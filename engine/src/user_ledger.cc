@@ -61,7 +61,7 @@ LedgerEntry* UserLedger::FindOrInsert(const UserId& user) noexcept {
       SpinWait(spins);
       state = entry.key_state.load(std::memory_order_acquire);
     }
-    if (entry.hash == hash && entry.user == user) return &entry;
+    if (entry.hash == hash && SameId(entry.user, user)) return &entry;
   }
   return nullptr;
 }
@@ -77,7 +77,7 @@ const LedgerEntry* UserLedger::Find(const UserId& user) const noexcept {
       SpinWait(spins);
       state = entry.key_state.load(std::memory_order_acquire);
     }
-    if (entry.hash == hash && entry.user == user) return &entry;
+    if (entry.hash == hash && SameId(entry.user, user)) return &entry;
   }
   return nullptr;
 }
@@ -119,10 +119,12 @@ void UserLedger::CommitClaim(LedgerEntry& entry, const ClaimRecord& claim) noexc
   HOTDEAL_ASSERT(StateOf(hold) == CouponHold::kPending);
   std::array<std::uint64_t, 2> words{};
   std::memcpy(words.data(), claim.code.text.data(), sizeof(words));
-  entry.claim_id.store(claim.id.value, std::memory_order_relaxed);
-  entry.created_at_us.store(claim.created_at.time_since_epoch().count(), std::memory_order_relaxed);
-  entry.code_words[0].store(words[0], std::memory_order_relaxed);
-  entry.code_words[1].store(words[1], std::memory_order_relaxed);
+  // Release on each field: a reader that sees one of these values also sees the generation
+  // change that came before it, so its final check of `hold` fails (see ReadClaim).
+  entry.claim_id.store(claim.id.value, std::memory_order_release);
+  entry.created_at_us.store(claim.created_at.time_since_epoch().count(), std::memory_order_release);
+  entry.code_words[0].store(words[0], std::memory_order_release);
+  entry.code_words[1].store(words[1], std::memory_order_release);
   // Release: a reader that acquires kClaimed sees the fields stored above.
   entry.hold.store(Hold(hold >> 2, CouponHold::kClaimed), std::memory_order_release);
 }
@@ -142,18 +144,20 @@ bool UserLedger::DropClaim(LedgerEntry& entry, ClaimId id) noexcept {
 }
 
 // A seqlock over atomics: the generation in `hold` changes whenever the fields may be rewritten,
-// so a copy taken between two equal reads of `hold` is one claim, not a mix of two.
+// so a copy taken between two equal reads of `hold` is one claim, not a mix of two. The field
+// loads are acquire (instead of relaxed loads and a fence, which ThreadSanitizer cannot model):
+// the final load of `hold` cannot move above them, and a field value from a newer writer
+// brings that writer's generation change with it. On x86 these are plain moves either way.
 std::optional<ClaimRecord> UserLedger::ReadClaim(const LedgerEntry& entry) noexcept {
   std::uint32_t before = entry.hold.load(std::memory_order_acquire);
   if (StateOf(before) != CouponHold::kClaimed) return std::nullopt;
   ClaimRecord claim;
-  claim.id.value = entry.claim_id.load(std::memory_order_relaxed);
+  claim.id.value = entry.claim_id.load(std::memory_order_acquire);
   claim.created_at =
-      TimePoint(std::chrono::microseconds(entry.created_at_us.load(std::memory_order_relaxed)));
-  std::array<std::uint64_t, 2> words{entry.code_words[0].load(std::memory_order_relaxed),
-                                     entry.code_words[1].load(std::memory_order_relaxed)};
+      TimePoint(std::chrono::microseconds(entry.created_at_us.load(std::memory_order_acquire)));
+  std::array<std::uint64_t, 2> words{entry.code_words[0].load(std::memory_order_acquire),
+                                     entry.code_words[1].load(std::memory_order_acquire)};
   std::memcpy(claim.code.text.data(), words.data(), sizeof(words));
-  std::atomic_thread_fence(std::memory_order_acquire);
   if (entry.hold.load(std::memory_order_relaxed) != before) return std::nullopt;
   return claim;
 }

@@ -18,8 +18,8 @@ using namespace testing;
 constexpr std::uint32_t kWorkers = 4;
 
 TEST(StressTest, HotCouponCampaignNeverOversellsOrDoubleGrants) {
-  constexpr std::uint32_t kStock = 1500;
-  constexpr int kUsers = 2500;
+  constexpr std::uint32_t kStock = 15000;
+  constexpr int kUsers = 25000;
   RecordingSink sink;
   Engine engine(SmallOptions(kWorkers), sink);
   ASSERT_EQ(engine.CreateCampaign(CouponSpec("hot", kStock), Seconds(0)).outcome,
@@ -32,11 +32,11 @@ TEST(StressTest, HotCouponCampaignNeverOversellsOrDoubleGrants) {
       // Every thread walks all users from a different start: each user is tried by every
       // thread, so duplicates race each other and the last units.
       for (int i = 0; i < kUsers; ++i) {
-        int user = (i + static_cast<int>(w) * 611) % kUsers;
+        int user = (i + static_cast<int>(w) * 6011) % kUsers;
         std::optional<IdempotencyKey> key;
         if (random() % 4 == 0) key = Key("retry");
         Decision<Claim> made =
-            engine.ClaimCoupon({w}, Campaign("hot"), User(user), key, Seconds(100 + i / 100));
+            engine.ClaimCoupon({w}, Campaign("hot"), User(user), key, Seconds(100 + i / 1000));
         ++outcomes[w][made.outcome];
       }
     });
@@ -51,7 +51,7 @@ TEST(StressTest, HotCouponCampaignNeverOversellsOrDoubleGrants) {
   }
   std::uint32_t remaining = engine.GetCampaign(Campaign("hot"), Seconds(200)).value->remaining;
   EXPECT_EQ(static_cast<std::uint32_t>(granted), kStock - remaining);
-  EXPECT_EQ(remaining, 0u);  // 2500 distinct users want 1500 units: all must go
+  EXPECT_EQ(remaining, 0u);  // 25000 distinct users want 15000 units: all must go
   std::set<std::uint64_t> ids;
   std::set<std::string> codes;
   int holders = 0;
@@ -80,12 +80,12 @@ struct SaleBooks {
 
 TEST(StressTest, SaleCampaignsBooksCloseUnderOrdersCancelsAndExpiries) {
   constexpr int kCampaigns = 3;
-  constexpr int kSteps = 4000;
+  constexpr int kSteps = 15000;
   RecordingSink sink;
   Engine engine(SmallOptions(kWorkers), sink);
   std::vector<CampaignSpec> specs;
   for (int c = 0; c < kCampaigns; ++c) {
-    specs.push_back(SaleSpec(Numbered("sale-", c), 200, 3, 2 + c));
+    specs.push_back(SaleSpec(Numbered("sale-", c), 4000, 3, 2 + c));
     ASSERT_EQ(engine.CreateCampaign(specs.back(), Seconds(0)).outcome, Outcome::kCreated);
   }
   std::vector<std::thread> threads;
@@ -98,7 +98,7 @@ TEST(StressTest, SaleCampaignsBooksCloseUnderOrdersCancelsAndExpiries) {
       for (int step = 0; step < kSteps; ++step) {
         now += std::chrono::milliseconds(random() % 5);
         const CampaignSpec& spec = specs[random() % kCampaigns];
-        UserId user = User(static_cast<int>(random() % 120));
+        UserId user = User(static_cast<int>(random() % 3000));
         switch (random() % 8) {
           case 0:
           case 1:

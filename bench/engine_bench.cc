@@ -1,0 +1,237 @@
+// Google Benchmark suite for the engine: granted claims, sold-out rejections, one hot campaign
+// hit by 1 and 2 threads (each with its own WorkerId) beside a single shared std::atomic stock
+// counter, and order reserve/cancel. Measures the engine alone (DiscardSink): no HTTP, no log.
+// Must never be part of a test run; numbers and commands go to bench/RESULTS.md.
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hotdeal/engine/engine.h"
+#include "striped_stock.h"
+
+namespace hotdeal::engine {
+namespace {
+
+// A flash sale of typical size: the ledger (2^17 slots) stays in cache, as a hot campaign's does.
+constexpr std::uint32_t kSaleStock = 1 << 16;
+// The hot-campaign runs take this many claims in all, split over the threads.
+constexpr std::uint32_t kHotClaims = 1 << 20;
+const TimePoint kNow = TimePoint(std::chrono::seconds(1000));
+
+// "prefix" + n, without GCC 12's -Wrestrict false positive on string + string.
+std::string Numbered(std::string_view prefix, std::size_t n) {
+  char buffer[64];
+  int size = std::snprintf(buffer, sizeof(buffer), "%.*s%zu", static_cast<int>(prefix.size()),
+                           prefix.data(), n);
+  return std::string(buffer, static_cast<std::size_t>(size));
+}
+
+const std::vector<UserId>& Users(std::size_t count) {
+  static std::vector<UserId> users;
+  for (std::size_t i = users.size(); i < count; ++i) {
+    users.push_back(*UserId::Parse(Numbered("user-", i)));
+  }
+  return users;
+}
+
+CampaignSpec Spec(std::string_view id, CampaignKind kind, std::uint32_t stock) {
+  CampaignSpec spec;
+  spec.id = *CampaignId::Parse(id);
+  spec.kind = kind;
+  spec.stock = stock;
+  spec.per_user_limit = 1;
+  if (kind == CampaignKind::kSale) {
+    spec.price = 100;
+    spec.hold_seconds = 600;
+  }
+  return spec;
+}
+
+// An engine whose campaigns are replaced when they run out, so a long run measures steady
+// claims rather than sold-out answers; the swap happens with the timer paused.
+class Rotation {
+ public:
+  Rotation(CampaignKind kind, std::uint32_t stock) : kind_(kind), stock_(stock) { Next(); }
+  const CampaignId& campaign() const { return campaign_; }
+  Engine& engine() { return *engine_; }
+  void Next() {
+    if (!engine_ || made_ == kCampaignsPerEngine) {
+      EngineOptions options;
+      options.workers = 1;
+      options.campaigns_max = kCampaignsPerEngine;
+      options.idempotency_keys_max = 1024;
+      engine_.reset();  // free the old tables before the new ones are made
+      engine_ = std::make_unique<Engine>(options, sink_);
+      made_ = 0;
+    }
+    campaign_ = *CampaignId::Parse(Numbered("c", made_++));
+    engine_->CreateCampaign(Spec(campaign_.view(), kind_, stock_), kNow);
+  }
+
+ private:
+  static constexpr std::uint32_t kCampaignsPerEngine = 32;
+  CampaignKind kind_;
+  std::uint32_t stock_;
+  DiscardSink sink_;
+  std::unique_ptr<Engine> engine_;
+  CampaignId campaign_;
+  std::uint32_t made_ = 0;
+};
+
+// Arg: the campaign's stock. Its ledger (2 * stock slots of 120 bytes) decides whether a new
+// user's slot is found in L2 (4096: 1 MB) or in L3 (65536: 16 MB).
+void ClaimGranted(benchmark::State& state) {
+  auto stock = static_cast<std::uint32_t>(state.range(0));
+  const std::vector<UserId>& users = Users(stock);
+  Rotation rotation(CampaignKind::kCoupon, stock);
+  std::uint32_t next = 0;
+  for (auto _ : state) {
+    if (next == stock) {
+      state.PauseTiming();
+      rotation.Next();
+      next = 0;
+      state.ResumeTiming();
+    }
+    Decision<Claim> made =
+        rotation.engine().ClaimCoupon({0}, rotation.campaign(), users[next++], {}, kNow);
+    benchmark::DoNotOptimize(made);
+    if (made.outcome != Outcome::kCreated) state.SkipWithError("claim not granted");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(ClaimGranted)->Arg(1 << 12)->Arg(kSaleStock);
+
+void ClaimSoldOut(benchmark::State& state) {
+  const std::vector<UserId>& users = Users(kSaleStock);
+  DiscardSink sink;
+  Engine engine(EngineOptions{}, sink);
+  CampaignId campaign = *CampaignId::Parse("sold-out");
+  engine.CreateCampaign(Spec(campaign.view(), CampaignKind::kCoupon, 1), kNow);
+  engine.ClaimCoupon({0}, campaign, users[0], {}, kNow);
+  engine.ClaimCoupon({0}, campaign, users[1], {}, kNow);  // the take that finds none sets the flag
+  std::uint32_t next = 0;
+  for (auto _ : state) {
+    Decision<Claim> made = engine.ClaimCoupon({0}, campaign, users[next], {}, kNow);
+    benchmark::DoNotOptimize(made);
+    next = (next + 1) & (kSaleStock - 1);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(ClaimSoldOut);
+
+// One campaign shared by all threads; made before the threads start, dropped after.
+struct HotCampaign {
+  DiscardSink sink;
+  std::unique_ptr<Engine> engine;
+  CampaignId campaign = *CampaignId::Parse("hot");
+};
+HotCampaign* hot = nullptr;
+
+void HotSetup(const benchmark::State& state) {
+  Users(kHotClaims);
+  hot = new HotCampaign;
+  EngineOptions options;
+  options.workers = static_cast<std::uint32_t>(state.threads());
+  options.idempotency_keys_max = 1024;
+  hot->engine = std::make_unique<Engine>(options, hot->sink);
+  hot->engine->CreateCampaign(Spec("hot", CampaignKind::kCoupon, kHotClaims), kNow);
+}
+void HotTeardown(const benchmark::State&) {
+  delete hot;
+  hot = nullptr;
+}
+
+void ClaimHotCampaign(benchmark::State& state) {
+  const std::vector<UserId>& users = Users(kHotClaims);
+  auto worker = static_cast<std::uint32_t>(state.thread_index());
+  auto threads = static_cast<std::uint32_t>(state.threads());
+  std::uint32_t next = worker;  // thread t claims users t, t + threads, ...: all distinct
+  for (auto _ : state) {
+    Decision<Claim> made = hot->engine->ClaimCoupon({worker}, hot->campaign, users[next], {}, kNow);
+    benchmark::DoNotOptimize(made);
+    next += threads;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(ClaimHotCampaign)
+    ->Setup(HotSetup)
+    ->Teardown(HotTeardown)
+    ->Threads(1)
+    ->Iterations(kHotClaims)
+    ->UseRealTime();
+BENCHMARK(ClaimHotCampaign)
+    ->Setup(HotSetup)
+    ->Teardown(HotTeardown)
+    ->Threads(2)
+    ->Iterations(kHotClaims / 2)
+    ->UseRealTime();
+
+// The stock step alone, striped and not: what every core fighting over one line costs.
+detail::StripedStock* striped = nullptr;
+std::atomic<std::int64_t> shared_stock{0};
+
+void StripedSetup(const benchmark::State& state) {
+  striped = new detail::StripedStock(4'000'000'000u, static_cast<std::uint32_t>(state.threads()));
+}
+void StripedTeardown(const benchmark::State&) {
+  delete striped;
+  striped = nullptr;
+}
+
+void StockTakeStriped(benchmark::State& state) {
+  auto worker = static_cast<std::uint32_t>(state.thread_index());
+  for (auto _ : state)
+    benchmark::DoNotOptimize(striped->Take(worker, 1));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(StockTakeStriped)
+    ->Setup(StripedSetup)
+    ->Teardown(StripedTeardown)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
+
+void SharedSetup(const benchmark::State&) {
+  shared_stock.store(std::int64_t{1} << 62);
+}
+
+// The baseline: one std::atomic counter that every thread decrements.
+void StockTakeSharedAtomic(benchmark::State& state) {
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(shared_stock.fetch_sub(1, std::memory_order_acq_rel) > 0);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(StockTakeSharedAtomic)->Setup(SharedSetup)->Threads(1)->Threads(2)->UseRealTime();
+
+void OrderReserveCancel(benchmark::State& state) {
+  const std::vector<UserId>& users = Users(kSaleStock);
+  Rotation rotation(CampaignKind::kSale, kSaleStock);
+  // Each order takes a slot for the campaign's life: 2 * stock of them.
+  std::uint32_t orders = 0;
+  for (auto _ : state) {
+    if (orders == 2 * kSaleStock) {
+      state.PauseTiming();
+      rotation.Next();
+      orders = 0;
+      state.ResumeTiming();
+    }
+    const UserId& user = users[orders & (kSaleStock - 1)];
+    Decision<Order> placed =
+        rotation.engine().PlaceOrder({0}, rotation.campaign(), user, 1, {}, kNow);
+    Decision<Order> cancelled = rotation.engine().CancelOrder({0}, placed.value->id, user, kNow);
+    benchmark::DoNotOptimize(cancelled);
+    ++orders;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(OrderReserveCancel);
+
+}  // namespace
+}  // namespace hotdeal::engine
+
+BENCHMARK_MAIN();
