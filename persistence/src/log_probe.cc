@@ -2,9 +2,7 @@
 // names here are the ones grafana/ dashboards use.
 #include "hotdeal/persistence/log_probe.h"
 
-#include <prometheus/metric_family.h>
-
-#include <string>
+#include "metric_family.h"
 
 namespace hotdeal::persistence {
 
@@ -56,29 +54,13 @@ LogCounters LogProbe::Snapshot() const noexcept {
   return c;
 }
 
-namespace {
-
-prometheus::MetricFamily Family(std::string name, std::string help, prometheus::MetricType type,
-                                double value) {
-  prometheus::ClientMetric metric;
-  if (type == prometheus::MetricType::Counter) {
-    metric.counter.value = value;
-  } else {
-    metric.gauge.value = value;
-  }
-  return {std::move(name), std::move(help), type, {std::move(metric)}};
-}
-
-}  // namespace
-
 std::vector<prometheus::MetricFamily> LogProbe::Collect() const {
   const LogCounters c = Snapshot();
-  using prometheus::MetricType;
   auto counter = [](const char* name, const char* help, std::uint64_t v) {
-    return Family(name, help, MetricType::Counter, static_cast<double>(v));
+    return CounterFamily(name, help, v);
   };
   auto gauge = [](const char* name, const char* help, std::uint64_t v) {
-    return Family(name, help, MetricType::Gauge, static_cast<double>(v));
+    return GaugeFamily(name, help, static_cast<double>(v));
   };
   return {
       counter("hotdeal_log_appended_total", "Events accepted by the durable log", c.appended),

@@ -1,0 +1,623 @@
+// Persister implementation. One Session per MySQL connection: connect, migrate, read the
+// stored offsets, assign the partitions there, then loop: fill a batch, plan its net effect in
+// memory, write it with multi-row statements and the new offsets in one transaction. Any error
+// ends the session; the next one starts again from whatever MySQL says was committed.
+#include "hotdeal/persistence/persister.h"
+
+#include <cstdio>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "hotdeal/persistence/event_codec.h"
+#include "kafka_handles.h"
+#include "metric_family.h"
+#include "mysql_connection.h"
+#include "schema.h"
+
+namespace hotdeal::persistence {
+
+void PersisterProbe::Batch(std::uint64_t events, std::uint64_t replayed,
+                           std::uint64_t conflicts) noexcept {
+  batches_.fetch_add(1, kRelaxed);
+  events_.fetch_add(events, kRelaxed);
+  replayed_.fetch_add(replayed, kRelaxed);
+  conflicts_.fetch_add(conflicts, kRelaxed);
+}
+
+PersisterCounters PersisterProbe::Snapshot() const noexcept {
+  return {events_.load(kRelaxed),    batches_.load(kRelaxed), replayed_.load(kRelaxed),
+          conflicts_.load(kRelaxed), errors_.load(kRelaxed),  lag_.load(kRelaxed),
+          connected_.load(kRelaxed)};
+}
+
+std::vector<prometheus::MetricFamily> PersisterProbe::Collect() const {
+  const PersisterCounters c = Snapshot();
+  return {
+      CounterFamily("hotdeal_persister_events_total", "Events written to MySQL", c.events),
+      CounterFamily("hotdeal_persister_batches_total", "Transactions committed", c.batches),
+      CounterFamily("hotdeal_persister_replayed_total", "Rows found already written", c.replayed),
+      CounterFamily("hotdeal_persister_conflicts_total",
+                    "Events kept in the conflicts table (alarm)", c.conflicts),
+      CounterFamily("hotdeal_persister_errors_total", "Sessions ended by an error", c.errors),
+      GaugeFamily("hotdeal_persister_lag_events", "Events in Kafka not yet in MySQL",
+                  static_cast<double>(c.lag)),
+      GaugeFamily("hotdeal_persister_connected", "1 while connected to MySQL", c.connected ? 1 : 0),
+  };
+}
+
+namespace {
+
+using engine::EventType;
+
+constexpr std::chrono::seconds kMysqlIoTimeout{30};
+constexpr std::chrono::milliseconds kKafkaTimeout{10'000};
+
+// One consumed message and what it decoded to.
+struct Item {
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+  std::string_view raw;
+  CodecError error = CodecError::kOk;
+  engine::Event event;
+};
+
+const char* OrderStatusName(EventType type) noexcept {
+  switch (type) {
+    case EventType::kOrderConfirmed:
+      return "confirmed";
+    case EventType::kOrderCancelled:
+      return "cancelled";
+    case EventType::kOrderExpired:
+      return "expired";
+    default:
+      return "reserved";
+  }
+}
+
+std::int64_t Micros(engine::TimePoint t) {
+  return t.time_since_epoch().count();
+}
+
+constexpr std::string_view kInsertOrder =
+    "INSERT INTO orders (order_id, campaign_id, user_id, quantity, amount, created_at_us, "
+    "expires_at_us, seq, status, status_at_us, status_seq) VALUES ";
+
+// A batch's net effect: what to delete, insert and update, in the order that keeps the unique
+// keys satisfied (deletes of earlier rows first, so a user whose claim was voided can hold a
+// new one from the same batch).
+struct Plan {
+  std::vector<const Item*> campaigns_new;
+  std::vector<const Item*> campaigns_closed;
+  std::vector<const Item*> claims_new;  // nullptr: granted and voided within the batch
+  std::vector<std::uint64_t> claims_void;
+  struct NewOrder {
+    const Item* reserved;
+    const Item* latest;  // the reservation or its latest move
+    bool voided;
+  };
+  std::vector<NewOrder> orders_new;
+  std::unordered_map<std::uint64_t, const Item*> orders_status;  // latest move of older rows
+  std::vector<std::uint64_t> orders_void;
+  std::vector<std::pair<const Item*, std::string>> conflicts;
+  std::unordered_map<std::uint64_t, std::size_t> claim_at;  // claim id -> claims_new index
+  std::unordered_map<std::uint64_t, std::size_t> order_at;  // order id -> orders_new index
+
+  void Clear() {
+    campaigns_new.clear(), campaigns_closed.clear(), claims_new.clear(), claims_void.clear();
+    orders_new.clear(), orders_status.clear(), orders_void.clear(), conflicts.clear();
+    claim_at.clear(), order_at.clear();
+  }
+
+  void Add(const Item& item) {
+    if (item.error != CodecError::kOk) {
+      conflicts.emplace_back(
+          &item, std::string("undecodable: ") + std::string(CodecErrorName(item.error)));
+      return;
+    }
+    const engine::Event& e = item.event;
+    switch (e.type) {
+      case EventType::kCampaignCreated:
+        campaigns_new.push_back(&item);
+        return;
+      case EventType::kCampaignClosed:
+        campaigns_closed.push_back(&item);
+        return;
+      case EventType::kClaimGranted:
+        claim_at[e.claim_id.value] = claims_new.size();
+        claims_new.push_back(&item);
+        return;
+      case EventType::kClaimVoided:
+        if (auto it = claim_at.find(e.claim_id.value); it != claim_at.end()) {
+          claims_new[it->second] = nullptr;
+          claim_at.erase(it);
+        } else {
+          claims_void.push_back(e.claim_id.value);
+        }
+        return;
+      case EventType::kOrderReserved:
+        order_at[e.order_id.value] = orders_new.size();
+        orders_new.push_back({&item, &item, false});
+        return;
+      case EventType::kOrderConfirmed:
+      case EventType::kOrderCancelled:
+      case EventType::kOrderExpired:
+      case EventType::kOrderVoided:
+        AddOrderChange(item);
+        return;
+    }
+  }
+
+  void AddOrderChange(const Item& item) {
+    const engine::Event& e = item.event;
+    const bool voided = e.type == EventType::kOrderVoided;
+    if (auto it = order_at.find(e.order_id.value); it != order_at.end()) {
+      NewOrder& order = orders_new[it->second];
+      order.voided = voided;
+      if (!voided) order.latest = &item;
+    } else if (voided) {
+      orders_status.erase(e.order_id.value);
+      orders_void.push_back(e.order_id.value);
+    } else {
+      orders_status[e.order_id.value] = &item;
+    }
+  }
+};
+
+// Appends `(a, b, ...)`-style SQL without a helper per type.
+class Sql {
+ public:
+  explicit Sql(const MysqlConnection& db) : db_(db) { text_.reserve(1 << 20); }
+  Sql& operator<<(std::string_view s) {
+    text_.append(s);
+    return *this;
+  }
+  Sql& operator<<(std::int64_t v) {
+    text_.append(std::to_string(v));
+    return *this;
+  }
+  Sql& operator<<(std::uint64_t v) {
+    text_.append(std::to_string(v));
+    return *this;
+  }
+  Sql& operator<<(std::uint32_t v) { return *this << std::uint64_t{v}; }
+  // A quoted, escaped string literal.
+  Sql& Quote(std::string_view s) {
+    text_.push_back('\'');
+    db_.Escape(s, text_);
+    text_.push_back('\'');
+    return *this;
+  }
+  void Clear() { text_.clear(); }
+  const std::string& str() const { return text_; }
+
+ private:
+  const MysqlConnection& db_;
+  std::string text_;
+};
+
+}  // namespace
+
+class Persister::Session {
+ public:
+  Session(const Options& options, PersisterProbe& probe, const std::atomic<bool>& stopping)
+      : options_(options), probe_(probe), stopping_(stopping), sql_(db_) {
+    messages_.reserve(options_.batch_events_max);
+    items_.reserve(options_.batch_events_max);
+  }
+
+  // Returns what ended the session; nullopt when asked to stop.
+  std::optional<std::string> Run() {
+    if (auto error = Open()) return error;
+    probe_.SetConnected(true);
+    while (!stopping_.load()) {
+      if (auto error = Fill()) return error;
+      if (!items_.empty()) {
+        if (auto error = Write()) return "mysql: " + error->message;
+      }
+      UpdateLag();
+    }
+    return std::nullopt;
+  }
+
+ private:
+  std::optional<std::string> Open();
+  std::optional<std::string> Fill();
+  std::optional<MysqlError> Write();
+  std::optional<MysqlError> WriteCampaigns();
+  std::optional<MysqlError> WriteClaims();
+  std::optional<MysqlError> WriteOrders();
+  std::optional<MysqlError> WriteTail();
+  std::optional<MysqlError> InsertClaim(const Item& item);
+  std::optional<MysqlError> InsertOrder(const Plan::NewOrder& order);
+  std::optional<MysqlError> SetOrderStatus(const Item& latest);
+  void OrderValues(const Plan::NewOrder& order);
+  void UpdateLag();
+
+  const Options& options_;
+  PersisterProbe& probe_;
+  const std::atomic<bool>& stopping_;
+  MysqlConnection db_;
+  Sql sql_;
+  KafkaPtr<rd_kafka_t> consumer_;
+  EventDecoder decoder_;
+  std::vector<KafkaPtr<rd_kafka_message_t>> messages_;
+  std::vector<Item> items_;
+  Plan plan_;
+  std::vector<std::int64_t> next_offsets_;  // per partition; -1: nothing stored yet
+  std::uint64_t replayed_ = 0;              // in the batch being written
+};
+
+std::optional<std::string> Persister::Session::Open() {
+  if (auto e = db_.Connect(options_, kMysqlIoTimeout)) return "mysql connect: " + e->message;
+  if (auto e = Migrate(db_)) return "mysql migrate: " + e->message;
+  std::int32_t partitions = 0;
+  try {
+    consumer_ = NewKafkaClient(
+        RD_KAFKA_CONSUMER,
+        NewKafkaConf({
+            {"bootstrap.servers", options_.kafka_brokers},
+            {"group.id", "hotdeal-persister"},  // required by librdkafka; never joined
+            {"enable.auto.commit", "false"},
+            {"enable.auto.offset.store", "false"},
+            // A stored offset that fell out of retention is an error to see, not to skip.
+            {"auto.offset.reset", "error"},
+            {"fetch.wait.max.ms", "20"},
+            {"client.id", "hotdeal-persister"},
+        }));
+    EnsureTopic(consumer_.get(), options_.kafka_topic, options_.topic_partitions,
+                options_.topic_replication_factor, kKafkaTimeout);
+    partitions = TopicPartitions(consumer_.get(), options_.kafka_topic, kKafkaTimeout);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  next_offsets_.assign(partitions, -1);
+  std::optional<MysqlResult> rows;
+  sql_.Clear();
+  sql_ << "SELECT `partition`, next_offset FROM consumer_offsets WHERE topic = ";
+  sql_.Quote(options_.kafka_topic);
+  if (auto e = db_.Query(sql_.str(), rows)) return "mysql offsets: " + e->message;
+  while (MYSQL_ROW row = rows->Next()) {
+    const int partition = std::atoi(row[0]);
+    if (partition >= 0 && partition < partitions) next_offsets_[partition] = std::atoll(row[1]);
+  }
+  KafkaPtr<rd_kafka_topic_partition_list_t> assignment(
+      rd_kafka_topic_partition_list_new(partitions));
+  for (std::int32_t p = 0; p < partitions; ++p) {
+    rd_kafka_topic_partition_list_add(assignment.get(), options_.kafka_topic.c_str(), p)->offset =
+        next_offsets_[p] >= 0 ? next_offsets_[p] : RD_KAFKA_OFFSET_BEGINNING;
+  }
+  if (rd_kafka_resp_err_t err = rd_kafka_assign(consumer_.get(), assignment.get())) {
+    return std::string("kafka assign: ") + rd_kafka_err2str(err);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Persister::Session::Fill() {
+  messages_.clear();
+  items_.clear();
+  const auto deadline = std::chrono::steady_clock::now() + options_.batch_wait;
+  while (items_.size() < options_.batch_events_max && !stopping_.load()) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    KafkaPtr<rd_kafka_message_t> message(
+        rd_kafka_consumer_poll(consumer_.get(), static_cast<int>(left.count())));
+    if (!message) continue;
+    if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
+    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return std::string("kafka consume: ") + rd_kafka_message_errstr(message.get());
+    }
+    Item& item = items_.emplace_back();
+    item.partition = message->partition;
+    item.offset = message->offset;
+    item.raw = {static_cast<const char*>(message->payload), message->len};
+    item.error = decoder_.Decode(item.raw, item.event);
+    messages_.push_back(std::move(message));
+  }
+  return std::nullopt;
+}
+
+std::optional<MysqlError> Persister::Session::Write() {
+  plan_.Clear();
+  replayed_ = 0;
+  for (const Item& item : items_)
+    plan_.Add(item);
+  if (auto e = db_.Execute("START TRANSACTION")) return e;
+  if (auto e = WriteCampaigns()) return e;
+  if (auto e = WriteClaims()) return e;
+  if (auto e = WriteOrders()) return e;
+  if (auto e = WriteTail()) return e;
+  if (auto e = db_.Execute("COMMIT")) return e;
+  for (const Item& item : items_)
+    next_offsets_[item.partition] = item.offset + 1;
+  for (const auto& [item, detail] : plan_.conflicts) {
+    std::fprintf(stderr, "hotdeal persister: ALARM conflict at %s[%d]@%lld: %s\n",
+                 options_.kafka_topic.c_str(), item->partition,
+                 static_cast<long long>(item->offset), detail.c_str());
+  }
+  probe_.Batch(items_.size(), replayed_, plan_.conflicts.size());
+  return std::nullopt;
+}
+
+std::optional<MysqlError> Persister::Session::WriteCampaigns() {
+  for (const Item* item : plan_.campaigns_new) {
+    const engine::Event& e = item->event;
+    const engine::CampaignSpec& s = e.spec;
+    sql_.Clear();
+    sql_ << "INSERT INTO campaigns (id, campaign_index, kind, name, stock, per_user_limit, "
+            "starts_at_us, ends_at_us, price, hold_seconds, created_at_us, created_seq) VALUES (";
+    sql_.Quote(e.campaign.view()) << ", " << e.campaign_index << ", "
+                                  << (s.kind == engine::CampaignKind::kSale ? "'sale'" : "'coupon'")
+                                  << ", ";
+    sql_.Quote(s.name) << ", " << s.stock << ", " << s.per_user_limit << ", " << Micros(s.starts_at)
+                       << ", ";
+    if (s.ends_at) {
+      sql_ << Micros(*s.ends_at);
+    } else {
+      sql_ << "NULL";
+    }
+    sql_ << ", " << s.price << ", " << s.hold_seconds << ", " << Micros(e.at) << ", " << e.seq
+         << ")";
+    auto error = db_.Execute(sql_.str());
+    if (!error) continue;
+    if (error->code != kMysqlDuplicateKey) return error;
+    // Same id: a replay if it is the same campaign (same slot, same creation), else an alarm.
+    sql_.Clear();
+    sql_ << "SELECT campaign_index, created_seq FROM campaigns WHERE id = ";
+    sql_.Quote(e.campaign.view());
+    std::optional<MysqlResult> rows;
+    if (auto e2 = db_.Query(sql_.str(), rows)) return e2;
+    MYSQL_ROW row = rows->Next();
+    if (row != nullptr && std::to_string(e.campaign_index) == row[0] &&
+        std::to_string(e.seq) == row[1]) {
+      ++replayed_;
+    } else {
+      plan_.conflicts.emplace_back(item, "campaign id exists with another creation");
+    }
+  }
+  for (const Item* item : plan_.campaigns_closed) {
+    sql_.Clear();
+    sql_ << "UPDATE campaigns SET closed_at_us = " << Micros(item->event.at)
+         << ", closed_seq = " << item->event.seq << " WHERE id = ";
+    sql_.Quote(item->event.campaign.view());
+    if (auto e = db_.Execute(sql_.str())) return e;
+  }
+  return std::nullopt;
+}
+
+std::optional<MysqlError> Persister::Session::WriteClaims() {
+  if (!plan_.claims_void.empty()) {
+    sql_.Clear();
+    sql_ << "DELETE FROM claims WHERE claim_id IN (";
+    for (std::size_t i = 0; i < plan_.claims_void.size(); ++i) {
+      sql_ << (i ? "," : "") << plan_.claims_void[i];
+    }
+    sql_ << ")";
+    if (auto e = db_.Execute(sql_.str())) return e;
+  }
+  sql_.Clear();
+  sql_ << "INSERT INTO claims (claim_id, campaign_id, user_id, coupon_code, created_at_us, seq) "
+          "VALUES ";
+  bool any = false;
+  for (const Item* item : plan_.claims_new) {
+    if (item == nullptr) continue;
+    const engine::Event& e = item->event;
+    sql_ << (any ? ",(" : "(") << e.claim_id.value << ",'" << e.campaign.view() << "','"
+         << e.user.view() << "','" << e.coupon_code.view() << "'," << Micros(e.at) << "," << e.seq
+         << ")";
+    any = true;
+  }
+  if (!any) return std::nullopt;
+  auto error = db_.Execute(sql_.str());
+  if (!error || error->code != kMysqlDuplicateKey) return error;
+  // InnoDB rolled back just the failed statement: sort the batch out row by row.
+  for (const Item* item : plan_.claims_new) {
+    if (item == nullptr) continue;
+    if (auto e = InsertClaim(*item)) return e;
+  }
+  return std::nullopt;
+}
+
+std::optional<MysqlError> Persister::Session::InsertClaim(const Item& item) {
+  const engine::Event& e = item.event;
+  sql_.Clear();
+  sql_ << "SELECT claim_id, campaign_id, user_id, coupon_code FROM claims WHERE claim_id = "
+       << e.claim_id.value << " OR (campaign_id = '" << e.campaign.view() << "' AND user_id = '"
+       << e.user.view() << "')";
+  std::optional<MysqlResult> rows;
+  if (auto error = db_.Query(sql_.str(), rows)) return error;
+  if (rows->rows() == 0) {
+    sql_.Clear();
+    sql_ << "INSERT INTO claims (claim_id, campaign_id, user_id, coupon_code, created_at_us, "
+            "seq) VALUES ("
+         << e.claim_id.value << ",'" << e.campaign.view() << "','" << e.user.view() << "','"
+         << e.coupon_code.view() << "'," << Micros(e.at) << "," << e.seq << ")";
+    return db_.Execute(sql_.str());
+  }
+  MYSQL_ROW row = rows->Next();
+  const bool same = rows->rows() == 1 && std::to_string(e.claim_id.value) == row[0] &&
+                    e.campaign.view() == row[1] && e.user.view() == row[2] &&
+                    e.coupon_code.view() == row[3];
+  if (same) {
+    ++replayed_;
+  } else {
+    plan_.conflicts.emplace_back(
+        &item, std::string("claim conflicts with claim ") + row[0] + " of user " + row[2]);
+  }
+  return std::nullopt;
+}
+
+std::optional<MysqlError> Persister::Session::WriteOrders() {
+  if (!plan_.orders_void.empty()) {
+    sql_.Clear();
+    sql_ << "DELETE FROM orders WHERE order_id IN (";
+    for (std::size_t i = 0; i < plan_.orders_void.size(); ++i) {
+      sql_ << (i ? "," : "") << plan_.orders_void[i];
+    }
+    sql_ << ")";
+    if (auto e = db_.Execute(sql_.str())) return e;
+  }
+  sql_.Clear();
+  sql_ << kInsertOrder;
+  bool any = false;
+  for (const Plan::NewOrder& order : plan_.orders_new) {
+    if (order.voided) continue;
+    sql_ << (any ? "," : "");
+    OrderValues(order);
+    any = true;
+  }
+  if (any) {
+    auto error = db_.Execute(sql_.str());
+    if (error && error->code != kMysqlDuplicateKey) return error;
+    if (error) {
+      for (const Plan::NewOrder& order : plan_.orders_new) {
+        if (order.voided) continue;
+        if (auto e = InsertOrder(order)) return e;
+      }
+    }
+  }
+  for (const auto& [order_id, latest] : plan_.orders_status) {
+    if (auto e = SetOrderStatus(*latest)) return e;
+  }
+  return std::nullopt;
+}
+
+void Persister::Session::OrderValues(const Plan::NewOrder& order) {
+  const engine::Event& e = order.reserved->event;
+  const engine::Event& latest = order.latest->event;
+  sql_ << "(" << e.order_id.value << ",'" << e.campaign.view() << "','" << e.user.view() << "',"
+       << e.quantity << "," << e.amount << "," << Micros(e.at) << "," << Micros(e.expires_at) << ","
+       << e.seq << ",'" << OrderStatusName(latest.type) << "'," << Micros(latest.at) << ","
+       << latest.seq << ")";
+}
+
+std::optional<MysqlError> Persister::Session::SetOrderStatus(const Item& latest) {
+  const engine::Event& e = latest.event;
+  sql_.Clear();
+  sql_ << "UPDATE orders SET status = '" << OrderStatusName(e.type)
+       << "', status_at_us = " << Micros(e.at) << ", status_seq = " << e.seq
+       << " WHERE order_id = " << e.order_id.value;
+  return db_.Execute(sql_.str());
+}
+
+std::optional<MysqlError> Persister::Session::InsertOrder(const Plan::NewOrder& order) {
+  const engine::Event& e = order.reserved->event;
+  sql_.Clear();
+  sql_ << "SELECT campaign_id, user_id, quantity, amount FROM orders WHERE order_id = "
+       << e.order_id.value;
+  std::optional<MysqlResult> rows;
+  if (auto error = db_.Query(sql_.str(), rows)) return error;
+  MYSQL_ROW row = rows->Next();
+  if (row == nullptr) {
+    sql_.Clear();
+    sql_ << kInsertOrder;
+    OrderValues(order);
+    return db_.Execute(sql_.str());
+  }
+  const bool same = e.campaign.view() == row[0] && e.user.view() == row[1] &&
+                    std::to_string(e.quantity) == row[2] && std::to_string(e.amount) == row[3];
+  if (!same) {
+    plan_.conflicts.emplace_back(order.reserved, "order id exists with other contents");
+    return std::nullopt;
+  }
+  ++replayed_;
+  // The replayed batch may also carry the order's later moves; a bare replay leaves it alone.
+  if (order.latest == order.reserved) return std::nullopt;
+  return SetOrderStatus(*order.latest);
+}
+
+// Conflicts and offsets: the last statements of the transaction. Both tables have a single
+// unique key (their primary key), so ON DUPLICATE KEY UPDATE cannot pick between two rows.
+std::optional<MysqlError> Persister::Session::WriteTail() {
+  if (!plan_.conflicts.empty()) {
+    sql_.Clear();
+    sql_ << "INSERT INTO conflicts (topic, `partition`, `offset`, kind, detail, event) VALUES ";
+    for (std::size_t i = 0; i < plan_.conflicts.size(); ++i) {
+      const auto& [item, detail] = plan_.conflicts[i];
+      sql_ << (i ? ",(" : "(");
+      sql_.Quote(options_.kafka_topic)
+          << "," << std::int64_t{item->partition} << "," << item->offset << ","
+          << (item->error == CodecError::kOk ? "'conflict'" : "'undecodable'") << ",";
+      sql_.Quote(detail.substr(0, 255)) << ",";
+      sql_.Quote(item->raw) << ")";
+    }
+    sql_ << " ON DUPLICATE KEY UPDATE detail = VALUES(detail)";
+    if (auto e = db_.Execute(sql_.str())) return e;
+  }
+  sql_.Clear();
+  sql_ << "INSERT INTO consumer_offsets (topic, `partition`, next_offset) VALUES ";
+  std::vector<std::int64_t> next = next_offsets_;
+  for (const Item& item : items_)
+    next[item.partition] = item.offset + 1;
+  bool any = false;
+  for (std::size_t p = 0; p < next.size(); ++p) {
+    if (next[p] < 0) continue;
+    sql_ << (any ? ",(" : "(");
+    sql_.Quote(options_.kafka_topic) << "," << std::int64_t(p) << "," << next[p] << ")";
+    any = true;
+  }
+  sql_ << " ON DUPLICATE KEY UPDATE next_offset = VALUES(next_offset)";
+  return db_.Execute(sql_.str());
+}
+
+void Persister::Session::UpdateLag() {
+  std::uint64_t lag = 0;
+  for (std::size_t p = 0; p < next_offsets_.size(); ++p) {
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+    if (rd_kafka_get_watermark_offsets(consumer_.get(), options_.kafka_topic.c_str(),
+                                       static_cast<std::int32_t>(p), &low,
+                                       &high) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      continue;
+    }
+    const std::int64_t at = next_offsets_[p] >= 0 ? next_offsets_[p] : low;
+    if (high > at) lag += static_cast<std::uint64_t>(high - at);
+  }
+  probe_.SetLag(lag);
+}
+
+Persister::Persister(Options options) : options_(std::move(options)) {}
+
+Persister::~Persister() {
+  Stop();
+}
+
+void Persister::Start() {
+  stopping_.store(false);
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Persister::Stop() {
+  if (!thread_.joinable()) return;
+  stopping_.store(true);
+  thread_.join();
+}
+
+void Persister::Run() {
+  auto backoff = options_.retry_backoff_min;
+  while (!stopping_.load()) {
+    const auto started = std::chrono::steady_clock::now();
+    std::optional<std::string> error;
+    {
+      Session session(options_, *probe_, stopping_);
+      error = session.Run();
+    }
+    probe_->SetConnected(false);
+    if (!error) return;
+    probe_->Error();
+    std::fprintf(stderr, "hotdeal persister: %s; retrying in %lld ms\n", error->c_str(),
+                 static_cast<long long>(backoff.count()));
+    // A session that ran a while was healthy: start the backoff over.
+    if (std::chrono::steady_clock::now() - started > options_.retry_backoff_max) {
+      backoff = options_.retry_backoff_min;
+    }
+    const auto until = std::chrono::steady_clock::now() + backoff;
+    while (!stopping_.load() && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    backoff = std::min(backoff * 2, options_.retry_backoff_max);
+  }
+}
+
+}  // namespace hotdeal::persistence

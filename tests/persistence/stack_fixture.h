@@ -1,0 +1,122 @@
+// Shared by the tests that need the local stack (`scripts/stack up`, then
+// `eval "$(scripts/stack env)"`): options from the HOTDEAL_* variables, a topic and campaign
+// prefix of its own per test run (so reruns and parallel tests never share state), and a
+// direct MySQL connection for checking tables.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <mysql.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "hotdeal/engine/event.h"
+#include "hotdeal/persistence/options.h"
+
+namespace hotdeal::persistence::testing {
+
+inline std::string Env(const char* name, const char* fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? value : fallback;
+}
+
+class StackTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (std::getenv("HOTDEAL_KAFKA_BROKERS") == nullptr) {
+      GTEST_SKIP() << "needs the local stack: scripts/stack up && eval \"$(scripts/stack env)\"";
+    }
+    const auto now = std::chrono::system_clock::now().time_since_epoch().count();
+    unique_ = std::to_string(getpid()) + "-" + std::to_string(now % 1'000'000'000);
+    options_.kafka_brokers = Env("HOTDEAL_KAFKA_BROKERS", "");
+    options_.kafka_topic = std::string("hotdeal.test.") +
+                           ::testing::UnitTest::GetInstance()->current_test_info()->name() + "." +
+                           unique_;
+    options_.topic_partitions = 3;
+    options_.mysql_host = Env("HOTDEAL_MYSQL_HOST", "127.0.0.1");
+    options_.mysql_port =
+        static_cast<std::uint16_t>(std::atoi(Env("HOTDEAL_MYSQL_PORT", "13306").c_str()));
+    options_.mysql_user = Env("HOTDEAL_MYSQL_USER", "hotdeal");
+    options_.mysql_password = Env("HOTDEAL_MYSQL_PASSWORD", "hotdeal");
+    // Tests write to the test database, never to the one `hotdeal serve` uses.
+    options_.mysql_database = "hotdeal_test";
+    options_.batch_wait = std::chrono::milliseconds(20);
+    mysql_ = mysql_init(nullptr);
+    ASSERT_NE(mysql_real_connect(mysql_, options_.mysql_host.c_str(), options_.mysql_user.c_str(),
+                                 options_.mysql_password.c_str(), options_.mysql_database.c_str(),
+                                 options_.mysql_port, nullptr, 0),
+              nullptr)
+        << mysql_error(mysql_);
+  }
+  void TearDown() override {
+    if (mysql_ == nullptr) return;
+    // The tables may not exist yet if the test failed before the persister migrated.
+    for (const char* table : {"claims", "orders", "campaigns"}) {
+      const std::string key = std::strcmp(table, "campaigns") == 0 ? "id" : "campaign_id";
+      Exec(std::string("DELETE FROM ") + table + " WHERE " + key + " LIKE '%" + unique_ + "'",
+           true);
+    }
+    Exec("DELETE FROM consumer_offsets WHERE topic = '" + options_.kafka_topic + "'", true);
+    Exec("DELETE FROM conflicts WHERE topic = '" + options_.kafka_topic + "'", true);
+    mysql_close(mysql_);
+  }
+
+  // A campaign id unique to this run.
+  engine::CampaignId Campaign(const std::string& name) const {
+    return *engine::CampaignId::Parse(name + "-" + unique_);
+  }
+
+  void Exec(const std::string& sql, bool may_fail = false) {
+    const int rc = mysql_query(mysql_, sql.c_str());
+    if (!may_fail) {
+      ASSERT_EQ(rc, 0) << sql << ": " << mysql_error(mysql_);
+    }
+    if (MYSQL_RES* r = mysql_store_result(mysql_)) mysql_free_result(r);
+  }
+
+  // The query's rows, one line each, fields separated by '|': easy to compare whole tables.
+  std::string Rows(const std::string& sql) {
+    if (mysql_query(mysql_, sql.c_str()) != 0) return std::string("error: ") + mysql_error(mysql_);
+    MYSQL_RES* result = mysql_store_result(mysql_);
+    std::string out;
+    const unsigned fields = mysql_num_fields(result);
+    while (MYSQL_ROW row = mysql_fetch_row(result)) {
+      for (unsigned i = 0; i < fields; ++i) {
+        out += row[i] != nullptr ? row[i] : "NULL";
+        out += i + 1 < fields ? "|" : "\n";
+      }
+    }
+    mysql_free_result(result);
+    return out;
+  }
+
+  std::int64_t Number(const std::string& sql) {
+    const std::string text = Rows(sql);
+    return text.starts_with("error") ? -1 : std::atoll(text.c_str());
+  }
+
+  // Waits until the persister has stored offsets covering `events` messages (the topic is new,
+  // so its offsets start at 0 and their sum is the number of messages written).
+  bool WaitForOffsets(std::int64_t events,
+                      std::chrono::seconds timeout = std::chrono::seconds(60)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (Number("SELECT COALESCE(SUM(next_offset), 0) FROM consumer_offsets WHERE topic = '" +
+                 options_.kafka_topic + "'") == events) {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+
+  Options options_;
+  std::string unique_;
+  MYSQL* mysql_ = nullptr;
+};
+
+}  // namespace hotdeal::persistence::testing
