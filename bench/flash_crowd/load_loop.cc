@@ -260,15 +260,19 @@ void LoadLoop::ReadSome(Connection& connection, int64_t now_ns) {
       ParseResponse(std::string_view(connection.response.data(), connection.response_size));
   if (response.parse_status == ParseStatus::kNeedMore) {
     if (connection.response_size == connection.response.size()) {
-      Fail(connection, Failure::kProtocol, now_ns);
+      FailProtocol(connection, "answer larger than the receive buffer", now_ns);
     }
     return;
   }
-  // Bytes after the answer were never asked for (one request in flight): a framing error.
-  if (response.parse_status == ParseStatus::kError ||
-      response.size_bytes != connection.response_size ||
+  if (response.parse_status == ParseStatus::kError) {
+    FailProtocol(connection, response.error, now_ns);
+    return;
+  }
+  // One request is in flight at a time, so bytes after its answer, or an answer before the
+  // request was fully written, are framing errors.
+  if (response.size_bytes != connection.response_size ||
       connection.request_written != connection.request_size) {
-    Fail(connection, Failure::kProtocol, now_ns);
+    FailProtocol(connection, "bytes the client never asked for", now_ns);
     return;
   }
   ++stats_.answered;
@@ -293,6 +297,11 @@ void LoadLoop::Fail(Connection& connection, Failure failure, int64_t now_ns) {
   Close(connection);
   closed_.push_back(connection.index);
   source_->OnFailure(attempt, failure, now_ns);
+}
+
+void LoadLoop::FailProtocol(Connection& connection, std::string_view why, int64_t now_ns) {
+  if (stats_.first_protocol_error.empty()) stats_.first_protocol_error = why;
+  Fail(connection, Failure::kProtocol, now_ns);
 }
 
 void LoadLoop::Close(Connection& connection) {

@@ -9,7 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -69,6 +69,8 @@ struct LoopStats {
   // Requests still in flight when the deadline stopped the run.
   int64_t abandoned_in_flight = 0;
   bool deadline_hit = false;
+  // Why the first answer could not be framed, for the report.
+  std::string first_protocol_error;
 };
 
 class LoadLoop {
@@ -96,6 +98,7 @@ class LoadLoop {
   void WriteSome(Connection& connection, int64_t now_ns);
   void ReadSome(Connection& connection, int64_t now_ns);
   void Fail(Connection& connection, Failure failure, int64_t now_ns);
+  void FailProtocol(Connection& connection, std::string_view why, int64_t now_ns);
   void Close(Connection& connection);
   void MakeIdle(Connection& connection);
   void ExpireTimeouts(int64_t now_ns);

@@ -55,6 +55,96 @@ void LatencyJson(JsonWriter& json, const char* name, const LatencyHistogram& his
   json.EndObject();
 }
 
+void PrintAnswers(std::ostream& out, const RunReport& report) {
+  char line[256];
+  out << "answers\n";
+  for (int i = 0; i < kOutcomeCount; ++i) {
+    if (report.sale.outcomes[i] == 0) continue;
+    const auto outcome = static_cast<Outcome>(i);
+    std::snprintf(line, sizeof line, "  %3d %-18s %10lld\n", OutcomeStatus(outcome),
+                  OutcomeName(outcome).data(), static_cast<long long>(report.sale.outcomes[i]));
+    out << line;
+  }
+  for (int i = 0; i < kFailureCount; ++i) {
+    if (report.sale.failures[i] == 0) continue;
+    std::snprintf(line, sizeof line, "  --- %-18s %10lld\n",
+                  FailureName(static_cast<Failure>(i)).data(),
+                  static_cast<long long>(report.sale.failures[i]));
+    out << line;
+  }
+  if (!report.loop.first_protocol_error.empty()) {
+    out << "  (first protocol error: " << report.loop.first_protocol_error << ")\n";
+  }
+  if (report.sale.sold_out_to_holders > 0) {
+    out << "  (" << report.sale.sold_out_to_holders
+        << " sold_out answers went to users already holding a claim)\n";
+  }
+  if (report.sale.outcomes[static_cast<int>(Outcome::kOther)] > 0) {
+    out << "  other statuses:";
+    for (std::size_t status = 0; status < report.sale.statuses.size(); ++status) {
+      if (report.sale.statuses[status] > 0)
+        out << ' ' << status << 'x' << report.sale.statuses[status];
+    }
+    out << '\n';
+  }
+}
+
+void PrintSpeed(std::ostream& out, const RunReport& report) {
+  char line[256];
+  out << "speed\n";
+  std::snprintf(line, sizeof line,
+                "  %.0f requests/s over %.3f s (first send to last answer); generator CPU %.2f s "
+                "(%.0f %% of one core)\n",
+                report.requests_per_s, report.duration_s, report.generator_cpu_s,
+                100.0 * report.generator_cpu_s / report.duration_s);
+  out << line;
+  if (report.last_grant_ns < 0) {
+    out << "  no 201 seen\n";
+  } else {
+    std::snprintf(line, sizeof line, "  %.0f granted/s; last 201 at %.1f ms after opening\n",
+                  report.granted_per_s, Ms(report.last_grant_ns));
+    out << line;
+  }
+  if (report.sell_out_ns >= 0) {
+    std::snprintf(line, sizeof line,
+                  "  sold out at %.1f ms after opening (first sold_out after the last 201)\n",
+                  Ms(report.sell_out_ns));
+    out << line;
+  }
+}
+
+// Requests, answers by outcome and failure, and raw statuses.
+void CountsJson(JsonWriter& json, const RunReport& report) {
+  json.Key("requests").BeginObject();
+  json.Key("sent").Int(report.loop.sent);
+  json.Key("answered").Int(report.loop.answered);
+  json.Key("retries").Int(report.sale.retries);
+  json.Key("presses_given_up").Int(report.sale.presses_given_up);
+  json.Key("not_sent").Int(report.not_sent);
+  json.Key("abandoned").Int(report.loop.abandoned_in_flight);
+  json.Key("connects").Int(report.loop.connects);
+  json.Key("idle_closes").Int(report.loop.idle_closes);
+  json.Key("first_protocol_error").String(report.loop.first_protocol_error);
+  json.Key("deadline_hit").Bool(report.loop.deadline_hit);
+  json.Key("sold_out_to_holders").Int(report.sale.sold_out_to_holders);
+  json.EndObject();
+  json.Key("answers").BeginObject();
+  for (int i = 0; i < kOutcomeCount; ++i) {
+    json.Key(OutcomeName(static_cast<Outcome>(i))).Int(report.sale.outcomes[i]);
+  }
+  for (int i = 0; i < kFailureCount; ++i) {
+    json.Key(FailureName(static_cast<Failure>(i))).Int(report.sale.failures[i]);
+  }
+  json.EndObject();
+  json.Key("statuses").BeginObject();
+  for (std::size_t status = 0; status < report.sale.statuses.size(); ++status) {
+    if (report.sale.statuses[status] > 0) {
+      json.Key(std::to_string(status)).Int(report.sale.statuses[status]);
+    }
+  }
+  json.EndObject();
+}
+
 }  // namespace
 
 bool RunReport::Passed() const {
@@ -92,60 +182,16 @@ void PrintReport(std::ostream& out, const Options& options, const RunReport& rep
   std::snprintf(
       line, sizeof line,
       "  sent %lld, answered %lld, retries %lld, presses given up %lld, not sent %lld, "
-      "abandoned at the time cap %lld, connects %lld\n",
+      "abandoned at the time cap %lld, connects %lld, idle closes by the server %lld\n",
       static_cast<long long>(report.loop.sent), static_cast<long long>(report.loop.answered),
       static_cast<long long>(report.sale.retries),
       static_cast<long long>(report.sale.presses_given_up), static_cast<long long>(report.not_sent),
       static_cast<long long>(report.loop.abandoned_in_flight),
-      static_cast<long long>(report.loop.connects));
+      static_cast<long long>(report.loop.connects),
+      static_cast<long long>(report.loop.idle_closes));
   out << line;
-  out << "answers\n";
-  for (int i = 0; i < kOutcomeCount; ++i) {
-    if (report.sale.outcomes[i] == 0) continue;
-    const auto outcome = static_cast<Outcome>(i);
-    std::snprintf(line, sizeof line, "  %3d %-18s %10lld\n", OutcomeStatus(outcome),
-                  OutcomeName(outcome).data(), static_cast<long long>(report.sale.outcomes[i]));
-    out << line;
-  }
-  for (int i = 0; i < kFailureCount; ++i) {
-    if (report.sale.failures[i] == 0) continue;
-    std::snprintf(line, sizeof line, "  --- %-18s %10lld\n",
-                  FailureName(static_cast<Failure>(i)).data(),
-                  static_cast<long long>(report.sale.failures[i]));
-    out << line;
-  }
-  if (report.sale.sold_out_to_holders > 0) {
-    out << "  (" << report.sale.sold_out_to_holders
-        << " sold_out answers went to users already holding a claim)\n";
-  }
-  if (report.sale.outcomes[static_cast<int>(Outcome::kOther)] > 0) {
-    out << "  other statuses:";
-    for (std::size_t status = 0; status < report.sale.statuses.size(); ++status) {
-      if (report.sale.statuses[status] > 0)
-        out << ' ' << status << 'x' << report.sale.statuses[status];
-    }
-    out << '\n';
-  }
-  out << "speed\n";
-  std::snprintf(line, sizeof line,
-                "  %.0f requests/s over %.3f s (first send to last answer); generator CPU %.2f s "
-                "(%.0f %% of one core)\n",
-                report.requests_per_s, report.duration_s, report.generator_cpu_s,
-                100.0 * report.generator_cpu_s / report.duration_s);
-  out << line;
-  if (report.last_grant_ns < 0) {
-    out << "  no 201 seen\n";
-  } else {
-    std::snprintf(line, sizeof line, "  %.0f granted/s; last 201 at %.1f ms after opening\n",
-                  report.granted_per_s, Ms(report.last_grant_ns));
-    out << line;
-  }
-  if (report.sell_out_ns >= 0) {
-    std::snprintf(line, sizeof line,
-                  "  sold out at %.1f ms after opening (first sold_out after the last 201)\n",
-                  Ms(report.sell_out_ns));
-    out << line;
-  }
+  PrintAnswers(out, report);
+  PrintSpeed(out, report);
   out << "latency, ms\n";
   PrintLatency(out, "from intended send (CO-corrected)", report.sale.corrected);
   PrintLatency(out, "from actual send (service time)", report.sale.service);
@@ -181,32 +227,7 @@ std::string ReportJson(const Options& options, const RunReport& report) {
   json.Key("retries").Int(options.retries);
   json.Key("seed").Int(options.seed);
   json.EndObject();
-  json.Key("requests").BeginObject();
-  json.Key("sent").Int(report.loop.sent);
-  json.Key("answered").Int(report.loop.answered);
-  json.Key("retries").Int(report.sale.retries);
-  json.Key("presses_given_up").Int(report.sale.presses_given_up);
-  json.Key("not_sent").Int(report.not_sent);
-  json.Key("abandoned").Int(report.loop.abandoned_in_flight);
-  json.Key("connects").Int(report.loop.connects);
-  json.Key("deadline_hit").Bool(report.loop.deadline_hit);
-  json.Key("sold_out_to_holders").Int(report.sale.sold_out_to_holders);
-  json.EndObject();
-  json.Key("answers").BeginObject();
-  for (int i = 0; i < kOutcomeCount; ++i) {
-    json.Key(OutcomeName(static_cast<Outcome>(i))).Int(report.sale.outcomes[i]);
-  }
-  for (int i = 0; i < kFailureCount; ++i) {
-    json.Key(FailureName(static_cast<Failure>(i))).Int(report.sale.failures[i]);
-  }
-  json.EndObject();
-  json.Key("statuses").BeginObject();
-  for (std::size_t status = 0; status < report.sale.statuses.size(); ++status) {
-    if (report.sale.statuses[status] > 0) {
-      json.Key(std::to_string(status)).Int(report.sale.statuses[status]);
-    }
-  }
-  json.EndObject();
+  CountsJson(json, report);
   json.Key("claims").BeginObject();
   json.Key("known").Int(report.claims_known);
   json.Key("seen_in_201").Int(report.claims_granted);
