@@ -134,9 +134,7 @@ void SetBodyError(Reply& reply, BodyError error) {
 
 // Writes a decision: the value on success, the mapped error otherwise.
 template <class T, class WriteValue>
-void Answer(WorkerContext& worker, const engine::Decision<T>& decision, Reply& reply,
-            WriteValue write_value) {
-  worker.stats.RecordOutcome(decision.outcome);
+void Answer(const engine::Decision<T>& decision, Reply& reply, WriteValue write_value) {
   OutcomeReply mapped = MapOutcome(decision.outcome);
   if (mapped.is_error || !decision.value) {
     SetError(reply, mapped.is_error ? mapped.error : ApiError::kUnavailable, mapped.message);
@@ -260,7 +258,7 @@ void Api::Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& 
     case RouteId::kCreateClaim:
       return CreateClaim(worker, match.params[0], request, reply);
     case RouteId::kGetClaim:
-      return GetClaim(worker, match.params[0], match.params[1], reply);
+      return GetClaim(match.params[0], match.params[1], reply);
     case RouteId::kCreateOrder:
       return CreateOrder(worker, match.params[0], request, reply);
     case RouteId::kGetOrder:
@@ -305,7 +303,7 @@ void Api::CreateCampaign(WorkerContext& worker, RequestData& request, Reply& rep
   if (BodyError error = DecodeCampaignBody(worker.json, request.PadBody(), worker.now, spec)) {
     return SetBodyError(reply, error);
   }
-  Answer(worker, engine_.CreateCampaign(spec, worker.now), reply, WriteCampaign);
+  Answer(engine_.CreateCampaign(spec, worker.now), reply, WriteCampaign);
 }
 
 void Api::ListCampaigns(WorkerContext& worker, Reply& reply) {
@@ -324,7 +322,7 @@ void Api::ListCampaigns(WorkerContext& worker, Reply& reply) {
 void Api::GetCampaign(WorkerContext& worker, std::string_view id_text, Reply& reply) {
   auto id = ParsePathId<engine::CampaignId>(id_text, reply, "campaign id");
   if (!id) return;
-  Answer(worker, engine_.GetCampaign(*id, worker.now), reply, WriteCampaign);
+  Answer(engine_.GetCampaign(*id, worker.now), reply, WriteCampaign);
 }
 
 void Api::CloseCampaign(WorkerContext& worker, std::string_view id_text, RequestData& request,
@@ -334,7 +332,7 @@ void Api::CloseCampaign(WorkerContext& worker, std::string_view id_text, Request
   if (BodyError error = DecodeEmptyBody(worker.json, request.PadBody())) {
     return SetBodyError(reply, error);
   }
-  Answer(worker, engine_.CloseCampaign(*id, worker.now), reply, WriteCampaign);
+  Answer(engine_.CloseCampaign(*id, worker.now), reply, WriteCampaign);
 }
 
 void Api::CreateClaim(WorkerContext& worker, std::string_view id_text, RequestData& request,
@@ -351,22 +349,20 @@ void Api::CreateClaim(WorkerContext& worker, std::string_view id_text, RequestDa
       engine_.ClaimCoupon(worker.id, *campaign, body.user, key, worker.now);
   if (decision.outcome == engine::Outcome::kAlreadyClaimed && decision.value) {
     // The one error that carries data: the claim the user already holds.
-    worker.stats.RecordOutcome(decision.outcome);
     OutcomeReply mapped = MapOutcome(decision.outcome);
     SetError(reply, mapped.error, mapped.message,
              engine::Engine::FormatClaimId(decision.value->id));
     return;
   }
-  Answer(worker, decision, reply, WriteClaim);
+  Answer(decision, reply, WriteClaim);
 }
 
-void Api::GetClaim(WorkerContext& worker, std::string_view id_text, std::string_view user_text,
-                   Reply& reply) {
+void Api::GetClaim(std::string_view id_text, std::string_view user_text, Reply& reply) {
   auto campaign = ParsePathId<engine::CampaignId>(id_text, reply, "campaign id");
   if (!campaign) return;
   auto user = ParsePathId<engine::UserId>(user_text, reply, "user id");
   if (!user) return;
-  Answer(worker, engine_.GetClaim(*campaign, *user), reply, WriteClaim);
+  Answer(engine_.GetClaim(*campaign, *user), reply, WriteClaim);
 }
 
 void Api::CreateOrder(WorkerContext& worker, std::string_view id_text, RequestData& request,
@@ -379,8 +375,7 @@ void Api::CreateOrder(WorkerContext& worker, std::string_view id_text, RequestDa
   if (BodyError error = DecodeOrderBody(worker.json, request.PadBody(), body)) {
     return SetBodyError(reply, error);
   }
-  Answer(worker,
-         engine_.PlaceOrder(worker.id, *campaign, body.user, body.quantity, key, worker.now), reply,
+  Answer(engine_.PlaceOrder(worker.id, *campaign, body.user, body.quantity, key, worker.now), reply,
          WriteOrder);
 }
 
@@ -393,8 +388,7 @@ void Api::MoveOrder(WorkerContext& worker, RouteId route, std::string_view order
   // Order ids are the server's: text it could not have made names no order.
   auto order = engine::Engine::ParseOrderId(order_text);
   if (!order) return SetError(reply, ApiError::kNotFound, "no such order");
-  Answer(worker,
-         route == RouteId::kConfirmOrder
+  Answer(route == RouteId::kConfirmOrder
              ? engine_.ConfirmOrder(worker.id, *order, body.user, worker.now)
              : engine_.CancelOrder(worker.id, *order, body.user, worker.now),
          reply, WriteOrder);
@@ -403,7 +397,7 @@ void Api::MoveOrder(WorkerContext& worker, RouteId route, std::string_view order
 void Api::GetOrder(WorkerContext& worker, std::string_view order_text, Reply& reply) {
   auto order = engine::Engine::ParseOrderId(order_text);
   if (!order) return SetError(reply, ApiError::kNotFound, "no such order");
-  Answer(worker, engine_.GetOrder(*order, worker.now), reply, WriteOrder);
+  Answer(engine_.GetOrder(*order, worker.now), reply, WriteOrder);
 }
 
 void Api::Time(WorkerContext& worker, Reply& reply) {

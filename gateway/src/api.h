@@ -53,8 +53,7 @@ class Api {
                      Reply& reply);
   void CreateClaim(WorkerContext& worker, std::string_view id_text, RequestData& request,
                    Reply& reply);
-  void GetClaim(WorkerContext& worker, std::string_view id_text, std::string_view user_text,
-                Reply& reply);
+  void GetClaim(std::string_view id_text, std::string_view user_text, Reply& reply);
   void CreateOrder(WorkerContext& worker, std::string_view id_text, RequestData& request,
                    Reply& reply);
   void MoveOrder(WorkerContext& worker, RouteId route, std::string_view order_text,

@@ -126,16 +126,43 @@ void AddConnections(std::span<const WorkerStats> workers, std::vector<MetricFami
               [](const WorkerStats& s) { return s.timeouts.Load(); });
 }
 
-void AddOutcomes(std::span<const WorkerStats> workers, std::vector<MetricFamily>& out) {
-  auto family = Family("hotdeal_engine_outcomes_total",
-                       "Engine decisions seen by the gateway, by outcome", MetricType::Counter);
-  for (std::size_t i = 0; i < kOutcomeCount; ++i) {
-    std::uint64_t count = Sum(workers, [&](const WorkerStats& s) { return s.outcomes[i].Load(); });
-    family.metric.push_back(
-        Counter(static_cast<double>(count),
-                {{"outcome", std::string(MapOutcome(static_cast<engine::Outcome>(i)).name)}}));
+std::string_view OperationName(engine::Operation operation) {
+  switch (operation) {
+    case engine::Operation::kClaim:
+      return "claim";
+    case engine::Operation::kPlaceOrder:
+      return "place_order";
+    case engine::Operation::kConfirmOrder:
+      return "confirm_order";
+    case engine::Operation::kCancelOrder:
+      return "cancel_order";
+  }
+  return "unknown";
+}
+
+// The engine's own per-worker decision counters, summed by Engine::Stats().
+void AddEngineStats(const engine::Engine& engine, std::vector<MetricFamily>& out) {
+  engine::EngineStats stats = engine.Stats();
+  auto family =
+      Family("hotdeal_engine_outcomes_total",
+             "Data-plane decisions of the engine, by operation and outcome", MetricType::Counter);
+  for (std::size_t op = 0; op < engine::kOperationCount; ++op) {
+    auto operation = static_cast<engine::Operation>(op);
+    for (std::size_t i = 0; i < engine::kOutcomeCount; ++i) {
+      auto outcome = static_cast<engine::Outcome>(i);
+      std::uint64_t count = stats.count(operation, outcome);
+      if (count == 0) continue;
+      family.metric.push_back(Counter(static_cast<double>(count),
+                                      {{"operation", std::string(OperationName(operation))},
+                                       {"outcome", std::string(MapOutcome(outcome).name)}}));
+    }
   }
   out.push_back(std::move(family));
+  auto expired =
+      Family("hotdeal_engine_orders_expired_total",
+             "Reservations that expired and returned their units to stock", MetricType::Counter);
+  expired.metric.push_back(Counter(static_cast<double>(stats.orders_expired)));
+  out.push_back(std::move(expired));
 }
 
 void AddCampaigns(const engine::Engine& engine, std::vector<MetricFamily>& out) {
@@ -185,7 +212,7 @@ std::vector<MetricFamily> GatewayMetrics::Collect() const {
   AddRequests(workers_, families);
   AddLatency(workers_, families);
   AddConnections(workers_, families);
-  AddOutcomes(workers_, families);
+  AddEngineStats(engine_, families);
   AddCampaigns(engine_, families);
   return families;
 }

@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <string_view>
 
-#include "hotdeal/engine/types.h"
 #include "hotdeal/gateway/routes.h"
 
 namespace hotdeal::gateway {
@@ -35,14 +34,10 @@ std::size_t StatusIndex(unsigned status);
 inline constexpr std::array<std::uint64_t, 13> kLatencyBoundsMicros = {
     25, 50, 100, 250, 500, 1'000, 2'500, 5'000, 10'000, 25'000, 50'000, 100'000, 1'000'000};
 
-inline constexpr std::size_t kOutcomeCount =
-    static_cast<std::size_t>(engine::Outcome::kLogUnavailable) + 1;
-
 struct alignas(64) WorkerStats {
   std::array<std::array<RelaxedCounter, kStatuses.size()>, kRouteCount> requests;
   std::array<RelaxedCounter, kLatencyBoundsMicros.size() + 1> latency_buckets;  // not cumulative
   RelaxedCounter latency_micros_sum;
-  std::array<RelaxedCounter, kOutcomeCount> outcomes;
   RelaxedCounter connections_opened;
   RelaxedCounter connections_closed;
   RelaxedCounter connections_rejected;  // over the connection cap
@@ -50,7 +45,6 @@ struct alignas(64) WorkerStats {
   RelaxedCounter timeouts;              // connections closed by the idle or request deadline
 
   void RecordRequest(RouteId route, unsigned status, std::chrono::nanoseconds latency);
-  void RecordOutcome(engine::Outcome outcome) { outcomes[static_cast<std::size_t>(outcome)].Add(); }
 };
 
 }  // namespace hotdeal::gateway

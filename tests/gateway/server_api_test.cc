@@ -255,7 +255,7 @@ TEST_F(ApiTest, MetricsExposeRequestsConnectionsAndCampaigns) {
         "hotdeal_http_request_duration_seconds_bucket", "hotdeal_http_connections_open",
         "hotdeal_http_connections_rejected_total", "hotdeal_http_parse_errors_total",
         "hotdeal_http_timeouts_total", "hotdeal_http_connections_max 10000",
-        R"(hotdeal_engine_outcomes_total{outcome="created"})"}) {
+        R"(hotdeal_engine_outcomes_total{operation="claim",outcome="created"} 1)"}) {
     EXPECT_NE(metrics.body.find(expected), std::string::npos) << expected << "\n" << metrics.body;
   }
 }
