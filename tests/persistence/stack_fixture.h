@@ -1,7 +1,7 @@
 // Shared by the tests that need the local stack (`scripts/stack up`, then
-// `eval "$(scripts/stack env)"`): options from the HOTDEAL_* variables, a topic and campaign
-// prefix of its own per test run (so reruns and parallel tests never share state), and a
-// direct MySQL connection for checking tables.
+// `eval "$(scripts/stack env)"`): options from the HOTDEAL_* variables, a topic and a database
+// of its own per test run (so reruns and parallel tests never share state; the database is
+// dropped afterwards), and a direct MySQL connection for checking tables.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -10,7 +10,6 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 #include <thread>
 
@@ -31,7 +30,7 @@ class StackTest : public ::testing::Test {
       GTEST_SKIP() << "needs the local stack: scripts/stack up && eval \"$(scripts/stack env)\"";
     }
     const auto now = std::chrono::system_clock::now().time_since_epoch().count();
-    unique_ = std::to_string(getpid()) + "-" + std::to_string(now % 1'000'000'000);
+    unique_ = std::to_string(getpid()) + "_" + std::to_string(now % 1'000'000'000);
     options_.kafka_brokers = Env("HOTDEAL_KAFKA_BROKERS", "");
     options_.kafka_topic = std::string("hotdeal.test.") +
                            ::testing::UnitTest::GetInstance()->current_test_info()->name() + "." +
@@ -42,26 +41,21 @@ class StackTest : public ::testing::Test {
         static_cast<std::uint16_t>(std::atoi(Env("HOTDEAL_MYSQL_PORT", "13306").c_str()));
     options_.mysql_user = Env("HOTDEAL_MYSQL_USER", "hotdeal");
     options_.mysql_password = Env("HOTDEAL_MYSQL_PASSWORD", "hotdeal");
-    // Tests write to the test database, never to the one `hotdeal serve` uses.
-    options_.mysql_database = "hotdeal_test";
+    // The stack grants hotdeal_test*: never the database `hotdeal serve` uses.
+    options_.mysql_database = "hotdeal_test_" + unique_;
     options_.batch_wait = std::chrono::milliseconds(20);
     mysql_ = mysql_init(nullptr);
     ASSERT_NE(mysql_real_connect(mysql_, options_.mysql_host.c_str(), options_.mysql_user.c_str(),
-                                 options_.mysql_password.c_str(), options_.mysql_database.c_str(),
-                                 options_.mysql_port, nullptr, 0),
+                                 options_.mysql_password.c_str(), nullptr, options_.mysql_port,
+                                 nullptr, 0),
               nullptr)
         << mysql_error(mysql_);
+    Exec("CREATE DATABASE " + options_.mysql_database);
+    ASSERT_EQ(mysql_select_db(mysql_, options_.mysql_database.c_str()), 0);
   }
   void TearDown() override {
     if (mysql_ == nullptr) return;
-    // The tables may not exist yet if the test failed before the persister migrated.
-    for (const char* table : {"claims", "orders", "campaigns"}) {
-      const std::string key = std::strcmp(table, "campaigns") == 0 ? "id" : "campaign_id";
-      Exec(std::string("DELETE FROM ") + table + " WHERE " + key + " LIKE '%" + unique_ + "'",
-           true);
-    }
-    Exec("DELETE FROM consumer_offsets WHERE topic = '" + options_.kafka_topic + "'", true);
-    Exec("DELETE FROM conflicts WHERE topic = '" + options_.kafka_topic + "'", true);
+    Exec("DROP DATABASE IF EXISTS " + options_.mysql_database, true);
     mysql_close(mysql_);
   }
 

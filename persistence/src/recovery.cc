@@ -1,0 +1,256 @@
+// Recover: snapshot rows become the events that would have built them (a campaign's creation,
+// each live claim's grant, each order's reservation and latest move, a close), applied in that
+// order; then the Kafka tail is applied as logged.
+#include "hotdeal/persistence/recovery.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "hotdeal/engine/engine.h"
+#include "hotdeal/persistence/event_codec.h"
+#include "kafka_handles.h"
+#include "mysql_connection.h"
+#include "schema.h"
+
+namespace hotdeal::persistence {
+namespace {
+
+using engine::Event;
+using engine::EventType;
+
+constexpr std::chrono::seconds kMysqlIoTimeout{60};
+constexpr std::chrono::milliseconds kKafkaTimeout{10'000};
+// Replay gives up if the brokers send nothing for this long while events are still due.
+constexpr std::chrono::seconds kReplayStallMax{30};
+
+[[noreturn]] void Fail(const std::string& what) {
+  throw std::runtime_error("recovery: " + what);
+}
+
+void Check(std::optional<MysqlError> error, const char* what) {
+  if (error) Fail(std::string(what) + ": " + error->message);
+}
+
+engine::TimePoint At(const char* micros) {
+  return engine::TimePoint{std::chrono::microseconds{std::atoll(micros)}};
+}
+
+template <class Id>
+Id ParseId(const char* text) {
+  auto id = Id::Parse(text != nullptr ? text : "");
+  if (!id) Fail(std::string("bad id in MySQL: ") + (text != nullptr ? text : "NULL"));
+  return *id;
+}
+
+class SnapshotReader {
+ public:
+  SnapshotReader(MysqlConnection& db, engine::Engine& engine, RecoveryReport& report)
+      : db_(db), engine_(engine), report_(report) {}
+
+  void Campaigns() {
+    std::optional<MysqlResult> rows;
+    Check(db_.Query("SELECT id, campaign_index, kind, name, stock, per_user_limit, starts_at_us, "
+                    "ends_at_us, price, hold_seconds, created_at_us, created_seq, closed_at_us, "
+                    "closed_seq FROM campaigns ORDER BY campaign_index",
+                    rows),
+          "read campaigns");
+    while (MYSQL_ROW r = rows->Next()) {
+      Event e;
+      e.type = EventType::kCampaignCreated;
+      e.campaign = ParseId<engine::CampaignId>(r[0]);
+      e.campaign_index = static_cast<std::uint32_t>(std::strtoul(r[1], nullptr, 10));
+      e.spec.id = e.campaign;
+      e.spec.kind = std::strcmp(r[2], "sale") == 0 ? engine::CampaignKind::kSale
+                                                   : engine::CampaignKind::kCoupon;
+      e.spec.name = r[3];
+      e.spec.stock = static_cast<std::uint32_t>(std::strtoul(r[4], nullptr, 10));
+      e.spec.per_user_limit = static_cast<std::uint32_t>(std::strtoul(r[5], nullptr, 10));
+      e.spec.starts_at = At(r[6]);
+      if (r[7] != nullptr) e.spec.ends_at = At(r[7]);
+      e.spec.price = std::atoll(r[8]);
+      e.spec.hold_seconds = static_cast<std::uint32_t>(std::strtoul(r[9], nullptr, 10));
+      e.at = At(r[10]);
+      e.seq = std::strtoull(r[11], nullptr, 10);
+      engine_.Apply(e);
+      ++report_.campaigns;
+      if (r[12] != nullptr) {
+        Event closed;
+        closed.type = EventType::kCampaignClosed;
+        closed.campaign = e.campaign;
+        closed.at = At(r[12]);
+        closed.seq = std::strtoull(r[13], nullptr, 10);
+        closes_.push_back(closed);
+      }
+    }
+  }
+
+  void Claims() {
+    std::optional<MysqlResult> rows;
+    Check(db_.Query("SELECT claim_id, campaign_id, user_id, coupon_code, created_at_us, seq "
+                    "FROM claims ORDER BY claim_id",
+                    rows),
+          "read claims");
+    while (MYSQL_ROW r = rows->Next()) {
+      Event e;
+      e.type = EventType::kClaimGranted;
+      e.claim_id.value = std::strtoull(r[0], nullptr, 10);
+      e.campaign = ParseId<engine::CampaignId>(r[1]);
+      e.user = ParseId<engine::UserId>(r[2]);
+      if (std::strlen(r[3]) != e.coupon_code.text.size()) Fail("bad coupon code in MySQL");
+      std::memcpy(e.coupon_code.text.data(), r[3], e.coupon_code.text.size());
+      e.at = At(r[4]);
+      e.seq = std::strtoull(r[5], nullptr, 10);
+      engine_.Apply(e);
+      ++report_.claims;
+    }
+  }
+
+  void Orders() {
+    std::optional<MysqlResult> rows;
+    Check(db_.Query("SELECT order_id, campaign_id, user_id, quantity, amount, created_at_us, "
+                    "expires_at_us, seq, status, status_at_us, status_seq FROM orders "
+                    "ORDER BY order_id",
+                    rows),
+          "read orders");
+    while (MYSQL_ROW r = rows->Next()) {
+      Event e;
+      e.type = EventType::kOrderReserved;
+      e.order_id.value = std::strtoull(r[0], nullptr, 10);
+      e.campaign = ParseId<engine::CampaignId>(r[1]);
+      e.user = ParseId<engine::UserId>(r[2]);
+      e.quantity = static_cast<std::uint32_t>(std::strtoul(r[3], nullptr, 10));
+      e.amount = std::atoll(r[4]);
+      e.at = At(r[5]);
+      e.expires_at = At(r[6]);
+      e.seq = std::strtoull(r[7], nullptr, 10);
+      engine_.Apply(e);
+      ++report_.orders;
+      const std::string_view status = r[8];
+      if (status == "reserved") continue;
+      e.type = status == "confirmed"   ? EventType::kOrderConfirmed
+               : status == "cancelled" ? EventType::kOrderCancelled
+                                       : EventType::kOrderExpired;
+      e.at = At(r[9]);
+      e.seq = std::strtoull(r[10], nullptr, 10);
+      engine_.Apply(e);
+    }
+  }
+
+  // Closes last: the claims and orders above were made while the campaign was open.
+  void Closes() {
+    for (const Event& e : closes_)
+      engine_.Apply(e);
+  }
+
+ private:
+  MysqlConnection& db_;
+  engine::Engine& engine_;
+  RecoveryReport& report_;
+  std::vector<Event> closes_;
+};
+
+// Offsets the snapshot covers, per partition; -1 where nothing was stored.
+std::vector<std::int64_t> ReadOffsets(MysqlConnection& db, const std::string& topic) {
+  std::string sql = "SELECT `partition`, next_offset FROM consumer_offsets WHERE topic = '";
+  db.Escape(topic, sql);
+  sql += "'";
+  std::optional<MysqlResult> rows;
+  Check(db.Query(sql, rows), "read offsets");
+  std::vector<std::int64_t> offsets;
+  while (MYSQL_ROW r = rows->Next()) {
+    const auto partition = static_cast<std::size_t>(std::atoi(r[0]));
+    if (partition >= offsets.size()) offsets.resize(partition + 1, -1);
+    offsets[partition] = std::atoll(r[1]);
+  }
+  return offsets;
+}
+
+std::uint64_t ReplayTail(engine::Engine& engine, const Options& options,
+                         std::vector<std::int64_t> offsets) {
+  KafkaPtr<rd_kafka_t> consumer = NewKafkaClient(
+      RD_KAFKA_CONSUMER, NewKafkaConf({{"bootstrap.servers", options.kafka_brokers},
+                                       {"group.id", "hotdeal-recovery"},  // never joined
+                                       {"enable.auto.commit", "false"},
+                                       {"auto.offset.reset", "error"},
+                                       {"client.id", "hotdeal-recovery"}}));
+  const std::int32_t partitions =
+      TopicPartitions(consumer.get(), options.kafka_topic, kKafkaTimeout);
+  offsets.resize(partitions, -1);
+  // The end is fixed now: events appended later belong to the serving engine, not to replay.
+  std::vector<std::int64_t> ends(partitions, 0);
+  KafkaPtr<rd_kafka_topic_partition_list_t> assignment(
+      rd_kafka_topic_partition_list_new(partitions));
+  std::int32_t open = 0;
+  for (std::int32_t p = 0; p < partitions; ++p) {
+    std::int64_t low = 0;
+    if (rd_kafka_resp_err_t err =
+            rd_kafka_query_watermark_offsets(consumer.get(), options.kafka_topic.c_str(), p, &low,
+                                             &ends[p], static_cast<int>(kKafkaTimeout.count()))) {
+      Fail(std::string("watermarks: ") + rd_kafka_err2str(err));
+    }
+    const std::int64_t start = offsets[p] >= 0 ? offsets[p] : low;
+    if (start < low) Fail("events after the snapshot left Kafka's retention");
+    if (start >= ends[p]) continue;
+    rd_kafka_topic_partition_list_add(assignment.get(), options.kafka_topic.c_str(), p)->offset =
+        start;
+    ++open;
+  }
+  if (open == 0) return 0;
+  if (rd_kafka_resp_err_t err = rd_kafka_assign(consumer.get(), assignment.get())) {
+    Fail(std::string("assign: ") + rd_kafka_err2str(err));
+  }
+  EventDecoder decoder;
+  Event event;
+  std::uint64_t replayed = 0;
+  auto last_progress = std::chrono::steady_clock::now();
+  while (open > 0) {
+    KafkaPtr<rd_kafka_message_t> message(rd_kafka_consumer_poll(consumer.get(), 500));
+    if (!message) {
+      if (std::chrono::steady_clock::now() - last_progress > kReplayStallMax) {
+        Fail("Kafka stalled during replay");
+      }
+      continue;
+    }
+    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      Fail(std::string("consume: ") + rd_kafka_message_errstr(message.get()));
+    }
+    last_progress = std::chrono::steady_clock::now();
+    const std::int32_t p = message->partition;
+    if (message->offset >= ends[p]) continue;  // past the end fixed at the start
+    const std::string_view raw{static_cast<const char*>(message->payload), message->len};
+    if (CodecError error = decoder.Decode(raw, event); error != CodecError::kOk) {
+      Fail("undecodable event at partition " + std::to_string(p) + " offset " +
+           std::to_string(message->offset) + ": " + std::string(CodecErrorName(error)));
+    }
+    engine.Apply(event);
+    ++replayed;
+    if (message->offset + 1 == ends[p]) --open;
+  }
+  return replayed;
+}
+
+}  // namespace
+
+RecoveryReport Recover(engine::Engine& engine, const Options& options) {
+  MysqlConnection db;
+  Check(db.Connect(options, kMysqlIoTimeout), "connect to MySQL");
+  Check(Migrate(db), "migrate");
+  RecoveryReport report;
+  // Rows and offsets from one snapshot: nothing committed in between can fall in a gap.
+  Check(db.Execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"), "isolation");
+  Check(db.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT"), "snapshot");
+  std::vector<std::int64_t> offsets = ReadOffsets(db, options.kafka_topic);
+  SnapshotReader reader(db, engine, report);
+  reader.Campaigns();
+  reader.Claims();
+  reader.Orders();
+  reader.Closes();
+  Check(db.Execute("COMMIT"), "end snapshot");
+  report.events_replayed = ReplayTail(engine, options, std::move(offsets));
+  return report;
+}
+
+}  // namespace hotdeal::persistence

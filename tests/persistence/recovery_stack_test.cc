@@ -1,0 +1,186 @@
+// Recovery against the real stack: decisions made by an engine go through KafkaLog, part of
+// them through the Persister into MySQL; a fresh engine recovered from the MySQL snapshot plus
+// the Kafka tail holds the same campaigns, claims and orders.
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <vector>
+
+#include "hotdeal/engine/engine.h"
+#include "hotdeal/persistence/kafka_log.h"
+#include "hotdeal/persistence/persister.h"
+#include "hotdeal/persistence/recovery.h"
+#include "stack_fixture.h"
+
+namespace hotdeal::persistence {
+namespace {
+
+using namespace std::chrono_literals;
+using engine::Outcome;
+
+// Waits for every awaited ticket; all must be persisted.
+class Acks {
+ public:
+  class One final : public Waiter {
+   public:
+    explicit One(Acks* acks) : acks_(acks) {}
+    void OnSettled(Durability durability) noexcept override { acks_->Settled(durability); }
+
+   private:
+    Acks* acks_;
+  };
+
+  void Await(KafkaLog& log, engine::LogTicket ticket) {
+    ASSERT_NE(ticket.value, 0u);
+    {
+      std::lock_guard lock(mutex_);
+      ++expected_;
+    }
+    log.Await(ticket, waiters_.emplace_back(this));
+  }
+  void WaitAll() {
+    std::unique_lock lock(mutex_);
+    ASSERT_TRUE(settled_cv_.wait_for(lock, 60s, [&] { return settled_ == expected_; }));
+    EXPECT_EQ(persisted_, expected_);
+  }
+
+ private:
+  void Settled(Durability durability) {
+    std::lock_guard lock(mutex_);
+    ++settled_;
+    persisted_ += durability == Durability::kPersisted ? 1 : 0;
+    settled_cv_.notify_all();
+  }
+  std::mutex mutex_;
+  std::condition_variable settled_cv_;
+  std::size_t expected_ = 0;
+  std::size_t settled_ = 0;
+  std::size_t persisted_ = 0;
+  std::deque<One> waiters_;  // stable addresses: the log holds pointers to them
+};
+
+class RecoveryStackTest : public testing::StackTest {
+ protected:
+  const engine::TimePoint now_ =
+      engine::TimePoint{std::chrono::microseconds{1'795'000'000'000'000}};
+  const engine::WorkerId worker_{0};
+
+  engine::UserId User(int i) { return *engine::UserId::Parse("u-" + std::to_string(i)); }
+
+  void ExpectSameCampaign(const engine::Engine& a, const engine::Engine& b,
+                          const engine::CampaignId& id) {
+    auto va = a.GetCampaign(id, now_);
+    auto vb = b.GetCampaign(id, now_);
+    ASSERT_TRUE(va.value.has_value());
+    ASSERT_TRUE(vb.value.has_value());
+    EXPECT_EQ(va.value->remaining, vb.value->remaining);
+    EXPECT_EQ(va.value->status, vb.value->status);
+    EXPECT_EQ(va.value->spec.stock, vb.value->spec.stock);
+    EXPECT_EQ(va.value->spec.name, vb.value->spec.name);
+    EXPECT_EQ(va.value->spec.per_user_limit, vb.value->spec.per_user_limit);
+    EXPECT_EQ(va.value->spec.price, vb.value->spec.price);
+  }
+};
+
+TEST_F(RecoveryStackTest, FreshEngineRecoversTheSameState) {
+  const engine::CampaignId coupon = Campaign("rc");
+  const engine::CampaignId sale = Campaign("rs");
+  KafkaLog log(options_);
+  engine::Engine live(engine::EngineOptions{}, log);
+  EngineReverter reverter(live);
+  log.Start(reverter);
+  Acks acks;
+
+  engine::CampaignSpec coupon_spec;
+  coupon_spec.id = coupon;
+  coupon_spec.name = "coupon";
+  coupon_spec.stock = 100;
+  coupon_spec.starts_at = now_ - 1h;
+  engine::CampaignSpec sale_spec = coupon_spec;
+  sale_spec.id = sale;
+  sale_spec.kind = engine::CampaignKind::kSale;
+  sale_spec.name = "sale";
+  sale_spec.stock = 60;
+  sale_spec.per_user_limit = 3;
+  sale_spec.price = 500;
+  sale_spec.hold_seconds = 3600;
+  for (const auto& spec : {coupon_spec, sale_spec}) {
+    auto created = live.CreateCampaign(spec, now_);
+    ASSERT_EQ(created.outcome, Outcome::kCreated);
+    acks.Await(log, created.ticket);
+  }
+  std::vector<engine::OrderId> orders;
+  // Phase 1 goes all the way to MySQL; phase 2 stays in Kafka's tail.
+  auto decide = [&](int first, int last) {
+    for (int i = first; i < last; ++i) {
+      auto claim = live.ClaimCoupon(worker_, coupon, User(i), std::nullopt, now_);
+      ASSERT_EQ(claim.outcome, Outcome::kCreated);
+      acks.Await(log, claim.ticket);
+      auto order = live.PlaceOrder(worker_, sale, User(i), 2, std::nullopt, now_);
+      ASSERT_EQ(order.outcome, Outcome::kCreated);
+      acks.Await(log, order.ticket);
+      orders.push_back(order.value->id);
+      if (i % 3 == 1) {
+        auto confirmed = live.ConfirmOrder(worker_, order.value->id, User(i), now_);
+        ASSERT_EQ(confirmed.outcome, Outcome::kOk);
+        acks.Await(log, confirmed.ticket);
+      }
+      if (i % 3 == 2) {
+        auto cancelled = live.CancelOrder(worker_, order.value->id, User(i), now_);
+        ASSERT_EQ(cancelled.outcome, Outcome::kOk);
+        acks.Await(log, cancelled.ticket);
+      }
+    }
+  };
+  decide(0, 12);
+  acks.WaitAll();
+  {
+    Persister persister(options_);
+    persister.Start();
+    ASSERT_TRUE(WaitForOffsets(static_cast<std::int64_t>(log.probe()->Snapshot().persisted)));
+    persister.Stop();
+  }
+  decide(12, 20);
+  auto closed = live.CloseCampaign(coupon, now_);
+  ASSERT_EQ(closed.outcome, Outcome::kOk);
+  acks.Await(log, closed.ticket);
+  acks.WaitAll();
+  log.Stop();
+
+  engine::DiscardSink discard;
+  engine::Engine recovered(engine::EngineOptions{}, discard);
+  const RecoveryReport report = Recover(recovered, options_);
+  // Phase 1 in MySQL; phase 2 in the tail: 8 claims, 8 orders, 3 confirms, 2 cancels, a close.
+  EXPECT_EQ(report.campaigns, 2u);
+  EXPECT_EQ(report.claims, 12u);
+  EXPECT_EQ(report.orders, 12u);
+  EXPECT_EQ(report.events_replayed, 22u);
+
+  ExpectSameCampaign(live, recovered, coupon);
+  ExpectSameCampaign(live, recovered, sale);
+  for (int i = 0; i < 20; ++i) {
+    auto a = live.GetClaim(coupon, User(i));
+    auto b = recovered.GetClaim(coupon, User(i));
+    ASSERT_TRUE(a.value.has_value());
+    ASSERT_TRUE(b.value.has_value()) << i;
+    EXPECT_EQ(a.value->id, b.value->id);
+    EXPECT_EQ(a.value->coupon_code, b.value->coupon_code);
+  }
+  for (engine::OrderId id : orders) {
+    auto a = live.GetOrder(id, now_);
+    auto b = recovered.GetOrder(id, now_);
+    ASSERT_TRUE(b.value.has_value());
+    EXPECT_EQ(a.value->status, b.value->status);
+    EXPECT_EQ(a.value->quantity, b.value->quantity);
+    EXPECT_EQ(a.value->amount, b.value->amount);
+    EXPECT_EQ(a.value->user, b.value->user);
+  }
+  // Nothing sold before can be sold again: user 0 already holds a coupon.
+  EXPECT_EQ(recovered.ClaimCoupon(worker_, sale, User(0), std::nullopt, now_).outcome,
+            Outcome::kConflict);
+  EXPECT_EQ(recovered.ClaimCoupon(worker_, coupon, User(0), std::nullopt, now_).outcome,
+            Outcome::kEnded);
+}
+
+}  // namespace
+}  // namespace hotdeal::persistence
