@@ -458,7 +458,6 @@ Decision<Order> Engine::Impl::PlaceOrder(WorkerId worker, const CampaignId& id, 
   }
   OrderSlot& slot = campaign->orders().Slot(*slot_index);
   slot.quantity = units;
-  slot.expiring_worker = worker.value;
   slot.created_at = now;
   slot.expires_at = now + std::chrono::seconds(spec.hold_seconds);
   slot.user = user;
@@ -585,7 +584,6 @@ Decision<Order> Engine::Impl::CancelOrder(WorkerId worker, OrderId id, const Use
                                            std::memory_order_acq_rel)) {
       continue;
     }
-    slot.cancelled_from.store(status, std::memory_order_relaxed);
     const Event& event =
         OrderEvent(EventType::kOrderCancelled, campaign, worker.value, found.slot_index, now);
     std::optional<LogTicket> ticket = Append(worker.value, event);
@@ -725,7 +723,6 @@ void Engine::Impl::Apply(const Event& event) {
       HOTDEAL_ASSERT(UserLedger::AddUnits(*entry, event.quantity, campaign->spec().per_user_limit));
       HOTDEAL_ASSERT(campaign->stock().Take(worker, event.quantity));
       slot->quantity = event.quantity;
-      slot->expiring_worker = worker;
       slot->created_at = event.at;
       slot->expires_at = event.expires_at;
       slot->user = event.user;
@@ -752,7 +749,6 @@ void Engine::Impl::Apply(const Event& event) {
       } else if (holds) {
         ReturnUnits(worker, *campaign, *found.slot);
       }
-      if (event.type == EventType::kOrderCancelled) found.slot->cancelled_from.store(status);
       found.slot->status.store(next, std::memory_order_release);
       return;
     }

@@ -26,10 +26,7 @@ inline constexpr std::uint8_t kUnpublished = 0xFF;
 
 struct OrderSlot {
   std::atomic<std::uint8_t> status{kUnpublished};
-  // What a cancel moved from (reserved or confirmed), so Revert can move it back.
-  std::atomic<std::uint8_t> cancelled_from{0};
   std::uint32_t quantity = 0;
-  std::uint32_t expiring_worker = 0;
   TimePoint created_at{};
   TimePoint expires_at{};
   UserId user;

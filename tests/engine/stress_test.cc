@@ -160,6 +160,13 @@ TEST(StressTest, SaleCampaignsBooksCloseUnderOrdersCancelsAndExpiries) {
       EXPECT_LE(units, spec.per_user_limit) << user;
   }
   // The log replays to the same state (Apply asserts no oversell and no user over limit).
+  // Every order id is reserved exactly once in the log.
+  std::set<std::uint64_t> reserved_ids;
+  for (const Event& event : sink.events()) {
+    if (event.type != EventType::kOrderReserved) continue;
+    ASSERT_TRUE(reserved_ids.insert(event.order_id.value).second) << event.order_id.value;
+  }
+  EXPECT_EQ(reserved_ids, order_ids);
   Engine recovered(SmallOptions(kWorkers), sink);
   for (const Event& event : sink.events())
     recovered.Apply(event);

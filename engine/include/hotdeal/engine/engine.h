@@ -6,6 +6,13 @@
 // They take no lock and do not allocate in the steady state. The control-plane calls
 // (CreateCampaign, CloseCampaign, ListCampaigns) may take a mutex; they never block the data
 // plane. Apply is for recovery and runs before any worker starts.
+//
+// Memory ordering, in one place (each internal header argues its own part): a campaign is
+// built before the release store that publishes it; stock moves are seq_cst (the sold-out
+// proof needs one total order, striped_stock.cc); a user's ledger entry and an order slot are
+// written before a release store of their state and read after an acquire load of it; a
+// coupon claim is copied under a generation check (user_ledger.cc). Per-worker state (id
+// serials, code generator, timer wheel, counters) has a single writer, its worker.
 #pragma once
 
 #include <array>
@@ -72,7 +79,8 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Control plane.
+  // Control plane: any thread, serialised by the engine's control mutex; events are appended
+  // with WorkerId{workers}. Reads (GetCampaign, Footprint) take no lock.
   Decision<CampaignView> CreateCampaign(const CampaignSpec& spec, TimePoint now);
   Decision<CampaignView> CloseCampaign(const CampaignId& id, TimePoint now);
   Decision<CampaignView> GetCampaign(const CampaignId& id, TimePoint now) const;
@@ -80,13 +88,20 @@ class Engine {
   std::optional<CampaignFootprint> Footprint(const CampaignId& id) const;
 
   // Coupons: at most one claim per user. The duplicate check and the stock decrement are one
-  // decision: a duplicate or rejected request never takes a unit.
+  // decision: a duplicate or rejected request never takes a unit. Any worker thread, with its
+  // own WorkerId. Once the campaign is sold out the answer is kSoldOut before the ledger is
+  // read, so a holder retrying without a key hears kSoldOut, not kAlreadyClaimed; GetClaim
+  // still finds the claim. GetClaim: any thread.
   Decision<Claim> ClaimCoupon(WorkerId worker, const CampaignId& campaign, const UserId& user,
                               const std::optional<IdempotencyKey>& key, TimePoint now);
   Decision<Claim> GetClaim(const CampaignId& campaign, const UserId& user) const;
 
   // Sale orders: reserve `quantity` units at once, up to per_user_limit over the user's
-  // reserved and confirmed orders. A reservation not confirmed by expires_at expires.
+  // reserved and confirmed orders. A reservation not confirmed by expires_at expires: at or
+  // after it, confirm and cancel expire the order (kConflict) and GetOrder reads kExpired.
+  // Confirming a confirmed order or cancelling a cancelled one answers kOk and logs nothing.
+  // Any worker thread with its own WorkerId; a status moves by compare-and-swap, so racing
+  // confirm, cancel and expiry have exactly one winner. GetOrder: any thread.
   Decision<Order> PlaceOrder(WorkerId worker, const CampaignId& campaign, const UserId& user,
                              std::int64_t quantity, const std::optional<IdempotencyKey>& key,
                              TimePoint now);
@@ -95,7 +110,9 @@ class Engine {
   Decision<Order> GetOrder(OrderId id, TimePoint now) const;
 
   // Expires the reservations due at `now` that belong to `worker`'s share of the timer
-  // structure, returning their units to stock. Each worker calls it from its own loop.
+  // structure (the orders it placed), returning their units to stock. Only `worker`'s own
+  // thread may call it: the wheel is that worker's alone. An expiry the log refuses is retried
+  // on the next call.
   // Returns how many orders expired.
   std::size_t ExpireDue(WorkerId worker, TimePoint now);
 
@@ -106,7 +123,9 @@ class Engine {
   // again already: the caller appends such an event again. Any thread.
   void Revert(const Event& event);
 
-  // Recovery: rebuild state by applying logged events in log order, before serving.
+  // Recovery: rebuild state by applying logged events in log order, before serving. One
+  // thread, before any worker starts. Aborts (HOTDEAL_ASSERT) on a log that would oversell,
+  // grant a user twice or pass a limit: serving from such a state would lose data.
   void Apply(const Event& event);
 
   // Sums the per-worker counters; any thread, any time (relaxed reads: a snapshot).
