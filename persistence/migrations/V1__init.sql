@@ -1,8 +1,10 @@
 -- V1: the tables the persister writes and recovery reads. Every time is integer microseconds
 -- since the Unix epoch (UTC), as in the events; every id is as in docs/events.md.
--- Statements end with ';' at the end of a line (the migration runner splits there).
+-- Statements end with ';' at the end of a line (the migration runner splits there), and each
+-- must be safe to run again (IF NOT EXISTS ...): DDL commits by itself, so a migration cut off
+-- halfway is re-run from its first statement.
 
-CREATE TABLE campaigns (
+CREATE TABLE IF NOT EXISTS campaigns (
   id VARCHAR(64) NOT NULL,
   campaign_index INT UNSIGNED NOT NULL,
   kind ENUM('coupon', 'sale') NOT NULL,
@@ -21,7 +23,7 @@ CREATE TABLE campaigns (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- One row per live claim. A voided claim is deleted (the user may claim again).
-CREATE TABLE claims (
+CREATE TABLE IF NOT EXISTS claims (
   claim_id BIGINT UNSIGNED NOT NULL,
   campaign_id VARCHAR(64) NOT NULL,
   user_id VARCHAR(64) NOT NULL,
@@ -34,7 +36,7 @@ CREATE TABLE claims (
 
 -- One row per order, in its latest status. A voided order is deleted. Recovery rebuilds an
 -- order as its reservation plus its latest move, so both events' seq and time are kept.
-CREATE TABLE orders (
+CREATE TABLE IF NOT EXISTS orders (
   order_id BIGINT UNSIGNED NOT NULL,
   campaign_id VARCHAR(64) NOT NULL,
   user_id VARCHAR(64) NOT NULL,
@@ -52,7 +54,7 @@ CREATE TABLE orders (
 ) ENGINE=InnoDB DEFAULT CHARSET=ascii COLLATE=ascii_bin;
 
 -- Where the persister resumes: written in the same transaction as the rows it covers.
-CREATE TABLE consumer_offsets (
+CREATE TABLE IF NOT EXISTS consumer_offsets (
   topic VARCHAR(249) NOT NULL,
   `partition` INT NOT NULL,
   next_offset BIGINT NOT NULL,
@@ -61,7 +63,7 @@ CREATE TABLE consumer_offsets (
 
 -- Events the persister could not apply without losing something: kept here, raised as an
 -- alarm, never dropped. `event` is the raw message value.
-CREATE TABLE conflicts (
+CREATE TABLE IF NOT EXISTS conflicts (
   topic VARCHAR(249) NOT NULL,
   `partition` INT NOT NULL,
   `offset` BIGINT NOT NULL,

@@ -1,6 +1,7 @@
-// Migration runner. DDL commits implicitly in MySQL, so a migration is not atomic: each
-// statement is written to be the only one that can fail halfway (CREATE TABLE), and the
-// version row goes in last, so an interrupted migration is retried from its start.
+// Migration runner. DDL commits implicitly in MySQL, so a migration is not atomic: the version
+// row goes in last, an interrupted migration is re-run from its first statement, and so every
+// statement must be safe to run twice (CREATE TABLE IF NOT EXISTS, ADD COLUMN IF NOT EXISTS).
+// Found the hard way: a connection killed mid-V1 left `campaigns` behind and the retry failed.
 #include "schema.h"
 
 #include <cstdlib>

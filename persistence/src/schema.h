@@ -1,8 +1,8 @@
 // Schema migrations: persistence/migrations/V<n>__<name>.sql, compiled into the binary (CMake
 // generates the table), applied in version order and recorded in `schema_migrations`.
 //
-// Must never: edit an applied migration (add V<n+1> instead), or run against a schema newer
-// than this build knows (it refuses).
+// Must never: edit an applied migration (add V<n+1> instead), hold a statement that fails when
+// run twice, or run against a schema newer than this build knows (it refuses).
 #pragma once
 
 #include <optional>

@@ -58,6 +58,16 @@ class TallyWaiter final : public Waiter {
   Tally* tally_;
 };
 
+template <class Predicate>
+bool Eventually(Predicate predicate) {
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (!predicate()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
 class PersisterStackTest : public testing::StackTest {
  protected:
   engine::TimePoint At(std::int64_t us) { return engine::TimePoint{std::chrono::microseconds{us}}; }
@@ -245,6 +255,46 @@ TEST_F(PersisterStackTest, ConflictingDuplicateRaisesTheAlarmAndKeepsTheFirstCla
   EXPECT_NE(conflict.find("conflict|claim conflicts with claim 1 of user u-7|"), std::string::npos)
       << conflict;
   EXPECT_NE(conflict.find("\"claim_id\":2"), std::string::npos) << conflict;
+}
+
+TEST_F(PersisterStackTest, LostConnectionsLoseNothingAndWriteNothingTwice) {
+  const auto id = Campaign("kill");
+  constexpr std::uint64_t kEvents = 30'000;
+  std::vector<Event> events{Created(id, engine::CampaignKind::kCoupon, 1)};
+  for (std::uint64_t i = 1; i < kEvents; ++i)
+    events.push_back(Claim(id, i, i));
+  Log(events);
+  Options options = options_;
+  options.batch_events_max = 500;  // many transactions, so kills land mid-stream
+  options.retry_backoff_min = 20ms;
+  Persister persister(options);
+  persister.Start();
+  // Kill the persister's connection while it works through the topic: each time a few more
+  // transactions have committed, so the kills land on inserts, commits and reads alike.
+  int kills = 0;
+  std::uint64_t batches = 0;
+  for (int round = 0; round < 5; ++round) {
+    ASSERT_TRUE(Eventually([&] { return persister.probe()->Snapshot().batches >= batches + 3; }));
+    batches = persister.probe()->Snapshot().batches;
+    std::this_thread::sleep_for(std::chrono::milliseconds(3 * round));
+    const std::string ids = Rows("SELECT id FROM information_schema.processlist WHERE db = '" +
+                                 options_.mysql_database + "' AND id <> CONNECTION_ID()");
+    for (std::size_t at = 0; at < ids.size();) {
+      const std::size_t end = ids.find('\n', at);
+      Exec("KILL CONNECTION " + ids.substr(at, end - at), true);
+      ++kills;
+      at = end + 1;
+    }
+  }
+  ASSERT_GT(kills, 0);
+  ASSERT_TRUE(WaitForOffsets(kEvents));
+  persister.Stop();
+  const PersisterCounters c = persister.probe()->Snapshot();
+  EXPECT_GE(c.errors, 5u);
+  EXPECT_EQ(c.conflicts, 0u);
+  EXPECT_EQ(Number("SELECT COUNT(*) FROM claims"), static_cast<std::int64_t>(kEvents - 1));
+  EXPECT_EQ(Number("SELECT COUNT(DISTINCT claim_id) FROM claims"),
+            static_cast<std::int64_t>(kEvents - 1));
 }
 
 TEST_F(PersisterStackTest, Throughput) {
