@@ -37,6 +37,11 @@ std::size_t Utf8SequenceSize(std::string_view text, std::size_t i) {
   return size;
 }
 
+// Printable ASCII that JSON takes as it is.
+bool IsPlain(unsigned char c) {
+  return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
+}
+
 }  // namespace
 
 void JsonWriter::Key(std::string_view key) {
@@ -101,6 +106,14 @@ void JsonWriter::Escaped(std::string_view text) {
   out_.push_back('"');
   std::size_t i = 0;
   while (i < text.size()) {
+    // Ids, codes and most names are plain printable ASCII: copy such runs in one append.
+    std::size_t plain_end = i;
+    while (plain_end < text.size() && IsPlain(static_cast<unsigned char>(text[plain_end]))) {
+      ++plain_end;
+    }
+    out_.append(text.data() + i, plain_end - i);
+    i = plain_end;
+    if (i == text.size()) break;
     auto c = static_cast<unsigned char>(text[i]);
     if (c >= 0x80) {
       std::size_t size = Utf8SequenceSize(text, i);
@@ -129,14 +142,11 @@ void JsonWriter::Escaped(std::string_view text) {
       case '\t':
         out_.append("\\t");
         break;
-      default:
-        if (c < 0x20 || c == 0x7F) {
-          // Control characters as \u00XX; DEL too, so logs and terminals stay readable.
-          char escape[] = {'\\', 'u', '0', '0', kHexDigits[c >> 4], kHexDigits[c & 0xF]};
-          out_.append(escape, sizeof escape);
-        } else {
-          out_.push_back(static_cast<char>(c));
-        }
+      default: {
+        // Other control characters as \u00XX; DEL too, so logs and terminals stay readable.
+        char escape[] = {'\\', 'u', '0', '0', kHexDigits[c >> 4], kHexDigits[c & 0xF]};
+        out_.append(escape, sizeof escape);
+      }
     }
     ++i;
   }
