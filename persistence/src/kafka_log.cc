@@ -81,6 +81,9 @@ struct KafkaLog::Slot {
   Durability durability = Durability::kPossiblyPersisted;  // written before kSettled (release)
   Waiter* waiter = nullptr;                                // written before kWaiting (release)
   engine::Event event;  // kept until settled, so a not-persisted event can be reverted
+  // Poll thread only: waiting in reappend_ (not in any producer), so a producer being torn down
+  // has no report to give for it.
+  bool reappend = false;
 };
 
 class KafkaLog::Producer {
@@ -233,7 +236,11 @@ void KafkaLog::Reappend() noexcept {
   for (std::uint32_t index : reappend_) {
     EventBuffer buffer;
     const Encoded encoded = EncodeEvent(slots_[index].event, buffer);
-    if (!Produce(index, encoded.text)) reappend_[kept++] = index;
+    if (Produce(index, encoded.text)) {
+      slots_[index].reappend = false;
+    } else {
+      reappend_[kept++] = index;
+    }
   }
   reappend_.resize(kept);
 }
@@ -277,7 +284,9 @@ void KafkaLog::Settle(std::uint32_t index, Durability durability) noexcept {
   Slot& slot = slots_[index];
   if (ReturnsUnits(slot.event.type)) {
     if (durability != Durability::kPersisted && !stopping_.load(std::memory_order_relaxed)) {
-      reappend_.push_back(index);  // the slot stays taken: its waiter hears when Kafka has it
+      // The slot stays taken: its waiter hears when Kafka has it.
+      if (!slot.reappend) reappend_.push_back(index);
+      slot.reappend = true;
       return;
     }
   } else if (durability == Durability::kNotPersisted) {
@@ -388,12 +397,17 @@ void KafkaLog::DrainProducer(std::chrono::milliseconds timeout) noexcept {
 
 void KafkaLog::SettleUnreported() noexcept {
   const std::uint32_t slots = RoundUpPowerOfTwo(options_.in_flight_max);
+  const bool stopping = stopping_.load(std::memory_order_relaxed);
   for (std::uint32_t i = 0; i < slots; ++i) {
     const std::uint32_t state = slots_[i].state.load(std::memory_order_acquire);
-    if (state == kPending || state == kWaiting || state == kDetached) {
-      Settle(i, Durability::kPossiblyPersisted);
+    if (state != kPending && state != kWaiting && state != kDetached) continue;
+    if (slots_[i].reappend) {
+      if (!stopping) continue;  // the next producer sends it
+      slots_[i].reappend = false;
     }
+    Settle(i, Durability::kPossiblyPersisted);
   }
+  if (stopping) reappend_.clear();
 }
 
 void KafkaLog::Stop() {

@@ -250,6 +250,31 @@ TEST(KafkaLog, EventsThatReturnedUnitsAreAppendedAgainNotReverted) {
   EXPECT_EQ(log.probe()->Snapshot().in_flight, 0u);
 }
 
+TEST(KafkaLog, UnitsReturningEventSurvivesAProducerRecreation) {
+  MockKafka kafka;
+  RecordingReverter reverter;
+  KafkaLog log(LogOptions(kafka));
+  log.Start(reverter);
+  std::vector<rd_kafka_resp_err_t> errors(5, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+  rd_kafka_mock_push_request_errors_array(kafka.cluster(), kProduceApiKey, errors.size(),
+                                          errors.data());
+  engine::Event expired = Claim(11);
+  expired.type = engine::EventType::kOrderExpired;
+  expired.order_id.value = 11;
+  expired.quantity = 1;
+  ASSERT_TRUE(log.Append({0}, expired).has_value());  // detached: no caller awaits an expiry
+  // The producer dies while the event is being retried: purged, then sent by the next one.
+  log.TEST_TriggerFatalError();
+  ASSERT_TRUE(Eventually([&] { return log.probe()->Snapshot().producer_recreations == 1; }));
+  ASSERT_TRUE(Eventually([&] { return log.probe()->Snapshot().in_flight == 0; }));
+  const LogCounters c = log.probe()->Snapshot();
+  EXPECT_EQ(c.persisted, 1u);
+  EXPECT_EQ(c.appended, 1u);
+  EXPECT_TRUE(reverter.reverted().empty());
+  log.Stop();
+  EXPECT_EQ(kafka.MessagesInTopic(), 1);
+}
+
 TEST(KafkaLog, BrokersDownMakeTheLogUnhealthyUntilTheyReturn) {
   MockKafka kafka;
   RecordingReverter reverter;
