@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# ctest `jmeter_flash_sale`: the JMeter plan end to end. Starts its own `hotdeal serve --log
+# none` on a free loopback port, runs bench/jmeter/run small against it (500 users, stock 200,
+# 4 threads, HTML report on), checks the exit status, the summary and the report, then stops
+# the server by its pid. Needs JMeter in .cache/jmeter (scripts/setup fetches it).
+#
+#   tests/jmeter/flash_sale_test.sh PATH/TO/hotdeal
+#
+# The run's files stay in a jmeter-test.* folder of the working directory when it fails, and
+# are removed when it passes.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+me=jmeter_flash_sale
+hotdeal=${1:?usage: $0 PATH/TO/hotdeal}
+[ -x "$hotdeal" ] || { echo "$me: $hotdeal is not an executable" >&2; exit 1; }
+
+users=500 stock=200 threads=4
+work=$(mktemp -d "$PWD/jmeter-test.XXXXXX")
+token="jmeter-test-$RANDOM$RANDOM"
+server_pid="" watchdog_pid="" run_pid="" passed=0
+
+stop_server() {
+  [ -n "$server_pid" ] || return 0
+  kill -TERM "$server_pid" 2>/dev/null || true
+  # It drains for up to 5 s; give it 10, then KILL.
+  for _ in $(seq 50); do
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  kill -KILL "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+}
+cleanup() {
+  local code=$?
+  # The run first (timeout passes TERM on to it, and it stops its JMeter), then the server.
+  [ -z "$run_pid" ] || { kill -TERM "$run_pid" 2>/dev/null || true; wait "$run_pid" 2>/dev/null || true; }
+  stop_server
+  [ -z "$watchdog_pid" ] || { kill "$watchdog_pid" 2>/dev/null || true; wait "$watchdog_pid" 2>/dev/null || true; }
+  if [ "$passed" = 1 ]; then
+    rm -rf "$work"
+  else
+    echo "$me: FAILED; files kept in $work" >&2
+    [ ! -s "$work/server.log" ] || { echo "--- server.log" >&2; tail -n 20 "$work/server.log" >&2; }
+  fi
+  exit "$code"
+}
+trap cleanup EXIT
+trap 'exit 2' INT TERM
+fail() {
+  echo "$me: $*" >&2
+  exit 1
+}
+
+# The server, with none of the caller's HOTDEAL_* settings: this test defines its own.
+unset_env=()
+while read -r name; do unset_env+=(-u "$name"); done < <(compgen -e | grep '^HOTDEAL_' || true)
+env "${unset_env[@]}" "$hotdeal" serve --listen 127.0.0.1:0 --threads 1 --admin-token "$token" \
+  --log none --data-dir "$work/data" >"$work/server.log" 2>&1 &
+server_pid=$!
+# Should this script be killed outright (a ctest timeout may send KILL), the watchdog still
+# stops the run (its pid is in run.pid once started) and the server within a second.
+(
+  parent=$$
+  while kill -0 "$parent" 2>/dev/null; do sleep 1; done
+  [ ! -s "$work/run.pid" ] || kill -TERM "$(cat "$work/run.pid")" 2>/dev/null
+  kill -TERM "$server_pid" 2>/dev/null
+) </dev/null >/dev/null 2>&1 &
+watchdog_pid=$!
+
+port=""
+for _ in $(seq 100); do
+  port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$work/server.log")
+  [ -z "$port" ] || break
+  kill -0 "$server_pid" 2>/dev/null || fail "hotdeal serve exited at start"
+  sleep 0.1
+done
+[ -n "$port" ] || fail "hotdeal serve did not say where it listens within 10 s"
+echo "$me: hotdeal serve (pid $server_pid) on 127.0.0.1:$port"
+
+# The run, bounded: its --duration caps the load; timeout caps JVM start and the report too.
+# In the background, so that a TERM to this script is handled at once, not after the run.
+timeout --kill-after=10 150 "$root/bench/jmeter/run" --server "127.0.0.1:$port" --token "$token" \
+  --users "$users" --stock "$stock" --threads "$threads" --duration 60 --heap 192m \
+  --out "$work/run" &
+run_pid=$!
+echo "$run_pid" >"$work/run.pid"
+status=0
+wait "$run_pid" || status=$?
+run_pid=""
+rm -f "$work/run.pid"
+[ "$status" = 0 ] || fail "bench/jmeter/run exited with $status"
+
+# The summary agrees with what the sale must have been.
+summary="$work/run/summary.env"
+[ -s "$summary" ] || fail "no $summary"
+expect() {
+  local key=$1 want=$2 got
+  got=$(sed -n "s/^$key=//p" "$summary")
+  [ "$got" = "$want" ] || fail "summary: $key is '$got', expected '$want'"
+}
+expect result pass
+expect claims "$users"
+expect reads "$users"
+expect samples $((2 * users))
+expect errors 0
+expect granted "$stock"
+expect sold_out $((users - stock))
+expect already_claimed 0
+expect remaining 0
+expect status sold_out
+grep -q '^result: pass' "$work/run/summary.txt" || fail "summary.txt does not end in 'result: pass'"
+for key in throughput all_p50_ms all_p99_ms; do
+  grep -Eq "^$key=[0-9]+(\.[0-9]+)?$" "$summary" || fail "summary: $key is not a number"
+done
+
+# JMeter's dashboard was written, and counted the same samples.
+[ -s "$work/run/report/index.html" ] || fail "no report/index.html"
+grep -Eq '"sampleCount" *: *'$((2 * users))'[,[:space:]]' "$work/run/report/statistics.json" ||
+  fail "report/statistics.json does not count $((2 * users)) samples"
+
+# Nothing of the run is left running (JMeter's command line names the run folder), and the
+# server survived it.
+if leftover=$(pgrep -f -- "$work/run"); then
+  fail "processes of the run still alive: $leftover"
+fi
+kill -0 "$server_pid" 2>/dev/null || fail "hotdeal serve died during the run"
+passed=1
+echo "$me: pass"
