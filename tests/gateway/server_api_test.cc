@@ -1,6 +1,8 @@
 // Every route of API.md over real sockets: statuses, error codes and bodies.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "http_client.h"
 #include "time_text.h"
 
@@ -168,6 +170,24 @@ TEST_F(ApiTest, OrdersReserveConfirmAndCancel) {
               "bad_request");
   ExpectError(Post("/v1/campaigns/tv/orders", R"({"user_id": "u-9", "quantity": 6})"), 409,
               "limit_exceeded");
+}
+
+TEST_F(ApiTest, WorkerTicksExpireUnconfirmedReservations) {
+  CreateCampaign(
+      R"({"id": "flash", "kind": "sale", "name": "n", "stock": 3, "price": 100, "per_user_limit": 3,
+                     "hold_seconds": 1})");
+  HttpResponse order = Post("/v1/campaigns/flash/orders", R"({"user_id": "u-1", "quantity": 3})");
+  ASSERT_EQ(order.status, 201) << order.body;
+  EXPECT_EQ(Remaining("flash"), 0);
+  std::string id = JsonString(order.body, "order_id");
+  // No request touches the order: only the workers' periodic ExpireDue can return the units.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{5};
+  while (Remaining("flash") != 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  }
+  EXPECT_EQ(Remaining("flash"), 3);
+  EXPECT_EQ(JsonString(Get("/v1/orders/" + id).body, "status"), "expired");
+  ExpectError(Post("/v1/orders/" + id + "/confirm", R"({"user_id": "u-1"})"), 409, "conflict");
 }
 
 TEST_F(ApiTest, WrongCampaignKindIsAConflict) {
