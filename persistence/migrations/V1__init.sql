@@ -8,7 +8,7 @@ CREATE TABLE IF NOT EXISTS campaigns (
   id VARCHAR(64) NOT NULL,
   campaign_index INT UNSIGNED NOT NULL,
   kind ENUM('coupon', 'sale') NOT NULL,
-  name VARCHAR(1024) NOT NULL,
+  name VARCHAR(4096) NOT NULL,  -- wider than any name an event (4096 bytes) can carry
   stock INT UNSIGNED NOT NULL,
   per_user_limit INT UNSIGNED NOT NULL,
   starts_at_us BIGINT NOT NULL,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
 #include <mysql.h>
 #include <unistd.h>
 
@@ -56,7 +57,25 @@ class StackTest : public ::testing::Test {
   void TearDown() override {
     if (mysql_ == nullptr) return;
     Exec("DROP DATABASE IF EXISTS " + options_.mysql_database, true);
+    DeleteTopic();
     mysql_close(mysql_);
+  }
+
+  // Best effort: a test topic left behind only costs the broker some disk.
+  void DeleteTopic() {
+    char error[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", options_.kafka_brokers.c_str(), error,
+                      sizeof error);
+    rd_kafka_t* admin = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
+    if (admin == nullptr) return;
+    rd_kafka_DeleteTopic_t* topic = rd_kafka_DeleteTopic_new(options_.kafka_topic.c_str());
+    rd_kafka_queue_t* queue = rd_kafka_queue_new(admin);
+    rd_kafka_DeleteTopics(admin, &topic, 1, nullptr, queue);
+    if (rd_kafka_event_t* done = rd_kafka_queue_poll(queue, 10'000)) rd_kafka_event_destroy(done);
+    rd_kafka_queue_destroy(queue);
+    rd_kafka_DeleteTopic_destroy(topic);
+    rd_kafka_destroy(admin);
   }
 
   // A campaign id unique to this run.
