@@ -120,10 +120,15 @@ grep -Eq '"sampleCount" *: *'$((2 * users))'[,[:space:]]' "$work/run/report/stat
   fail "report/statistics.json does not count $((2 * users)) samples"
 
 # Nothing of the run is left running (JMeter's command line names the run folder), and the
-# server survived it.
-if leftover=$(pgrep -f -- "$work/run"); then
-  fail "processes of the run still alive: $leftover"
-fi
+# server survived it. /proc rather than pgrep: procps is not on every machine.
+leftover=()
+for cmdline in /proc/[0-9]*/cmdline; do
+  if tr '\0' ' ' <"$cmdline" 2>/dev/null | grep -qF -- "$work/run"; then
+    pid=${cmdline#/proc/}
+    leftover+=("${pid%/cmdline}")
+  fi
+done
+[ ${#leftover[@]} = 0 ] || fail "processes of the run still alive: ${leftover[*]}"
 kill -0 "$server_pid" 2>/dev/null || fail "hotdeal serve died during the run"
 passed=1
 echo "$me: pass"
