@@ -151,6 +151,12 @@ void KafkaLog::Start(RevertTarget& revert) {
   EnsureTopic(producer_->client(), options_.kafka_topic, options_.topic_partitions,
               options_.topic_replication_factor, kAdminTimeout);
   poll_thread_ = std::thread([this] { PollLoop(); });
+  OpenGate();
+}
+
+void KafkaLog::OpenGate() noexcept {
+  accepting_.store(true);
+  probe_->SetHealthy(true);
 }
 
 void KafkaLog::RecreateProducer() {
@@ -177,8 +183,6 @@ void KafkaLog::RecreateProducer() {
   producer_ = std::make_unique<Producer>(std::move(client), std::move(topic));
   fatal_pending_ = false;
   brokers_down_.store(false);
-  accepting_.store(true);
-  probe_->SetHealthy(true);
 }
 
 std::optional<engine::LogTicket> KafkaLog::Append(engine::WorkerId worker,
@@ -350,6 +354,7 @@ void KafkaLog::PollLoop() {
       DrainProducer(options_.delivery_timeout);
       try {
         RecreateProducer();
+        OpenGate();
         probe_->Recreated();
       } catch (const std::exception& e) {
         // Configuration did not change, so this cannot fail for a reason a retry would fix

@@ -100,6 +100,7 @@ class KafkaLog final : public engine::EventSink {
   void Settle(std::uint32_t index, Durability durability) noexcept;
   void Release(std::uint32_t index) noexcept;
   void CloseGate() noexcept;
+  void OpenGate() noexcept;
   void RecreateProducer();
   void DrainProducer(std::chrono::milliseconds timeout) noexcept;
   void SettleUnreported() noexcept;
