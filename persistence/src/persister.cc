@@ -79,6 +79,8 @@ std::int64_t Micros(engine::TimePoint t) {
   return t.time_since_epoch().count();
 }
 
+constexpr std::string_view kInsertClaim =
+    "INSERT INTO claims (claim_id, campaign_id, user_id, coupon_code, created_at_us, seq) VALUES ";
 constexpr std::string_view kInsertOrder =
     "INSERT INTO orders (order_id, campaign_id, user_id, quantity, amount, created_at_us, "
     "expires_at_us, seq, status, status_at_us, status_seq) VALUES ";
@@ -232,6 +234,9 @@ class Persister::Session {
   std::optional<MysqlError> InsertOrder(const Plan::NewOrder& order);
   std::optional<MysqlError> SetOrderStatus(const Item& latest);
   void OrderValues(const Plan::NewOrder& order);
+  void ClaimValues(const engine::Event& e);
+  std::optional<MysqlError> DeleteIds(std::string_view statement,
+                                      const std::vector<std::uint64_t>& ids);
   void UpdateLag();
 
   const Options& options_;
@@ -387,25 +392,14 @@ std::optional<MysqlError> Persister::Session::WriteCampaigns() {
 }
 
 std::optional<MysqlError> Persister::Session::WriteClaims() {
-  if (!plan_.claims_void.empty()) {
-    sql_.Clear();
-    sql_ << "DELETE FROM claims WHERE claim_id IN (";
-    for (std::size_t i = 0; i < plan_.claims_void.size(); ++i) {
-      sql_ << (i ? "," : "") << plan_.claims_void[i];
-    }
-    sql_ << ")";
-    if (auto e = db_.Execute(sql_.str())) return e;
-  }
+  if (auto e = DeleteIds("DELETE FROM claims WHERE claim_id IN (", plan_.claims_void)) return e;
   sql_.Clear();
-  sql_ << "INSERT INTO claims (claim_id, campaign_id, user_id, coupon_code, created_at_us, seq) "
-          "VALUES ";
+  sql_ << kInsertClaim;
   bool any = false;
   for (const Item* item : plan_.claims_new) {
     if (item == nullptr) continue;
-    const engine::Event& e = item->event;
-    sql_ << (any ? ",(" : "(") << e.claim_id.value << ",'" << e.campaign.view() << "','"
-         << e.user.view() << "','" << e.coupon_code.view() << "'," << Micros(e.at) << "," << e.seq
-         << ")";
+    sql_ << (any ? "," : "");
+    ClaimValues(item->event);
     any = true;
   }
   if (!any) return std::nullopt;
@@ -429,10 +423,8 @@ std::optional<MysqlError> Persister::Session::InsertClaim(const Item& item) {
   if (auto error = db_.Query(sql_.str(), rows)) return error;
   if (rows->rows() == 0) {
     sql_.Clear();
-    sql_ << "INSERT INTO claims (claim_id, campaign_id, user_id, coupon_code, created_at_us, "
-            "seq) VALUES ("
-         << e.claim_id.value << ",'" << e.campaign.view() << "','" << e.user.view() << "','"
-         << e.coupon_code.view() << "'," << Micros(e.at) << "," << e.seq << ")";
+    sql_ << kInsertClaim;
+    ClaimValues(e);
     return db_.Execute(sql_.str());
   }
   MYSQL_ROW row = rows->Next();
@@ -449,15 +441,7 @@ std::optional<MysqlError> Persister::Session::InsertClaim(const Item& item) {
 }
 
 std::optional<MysqlError> Persister::Session::WriteOrders() {
-  if (!plan_.orders_void.empty()) {
-    sql_.Clear();
-    sql_ << "DELETE FROM orders WHERE order_id IN (";
-    for (std::size_t i = 0; i < plan_.orders_void.size(); ++i) {
-      sql_ << (i ? "," : "") << plan_.orders_void[i];
-    }
-    sql_ << ")";
-    if (auto e = db_.Execute(sql_.str())) return e;
-  }
+  if (auto e = DeleteIds("DELETE FROM orders WHERE order_id IN (", plan_.orders_void)) return e;
   sql_.Clear();
   sql_ << kInsertOrder;
   bool any = false;
@@ -481,6 +465,23 @@ std::optional<MysqlError> Persister::Session::WriteOrders() {
     if (auto e = SetOrderStatus(*latest)) return e;
   }
   return std::nullopt;
+}
+
+void Persister::Session::ClaimValues(const engine::Event& e) {
+  // Ids and coupon codes were validated by the decoder ([A-Za-z0-9_-], base32): no escaping.
+  sql_ << "(" << e.claim_id.value << ",'" << e.campaign.view() << "','" << e.user.view() << "','"
+       << e.coupon_code.view() << "'," << Micros(e.at) << "," << e.seq << ")";
+}
+
+std::optional<MysqlError> Persister::Session::DeleteIds(std::string_view statement,
+                                                        const std::vector<std::uint64_t>& ids) {
+  if (ids.empty()) return std::nullopt;
+  sql_.Clear();
+  sql_ << statement;
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    sql_ << (i ? "," : "") << ids[i];
+  sql_ << ")";
+  return db_.Execute(sql_.str());
 }
 
 void Persister::Session::OrderValues(const Plan::NewOrder& order) {
