@@ -130,6 +130,7 @@ LoopStats LoadLoop::Run(AttemptSource& source, int64_t deadline_ns) {
       ++stats_.abandoned_in_flight;
       --in_flight_;
       Close(connection);
+      closed_.push_back(connection.index);
     }
   }
   assert(in_flight_ == 0);
