@@ -163,6 +163,18 @@ class Engine::Impl {
   void ReturnUnits(std::uint32_t worker, Campaign& campaign, const OrderSlot& slot);
   std::uint32_t OwnWorker(std::uint32_t worker) const { return worker % options_.workers; }
   std::uint64_t& WheelLink(std::uint64_t node) const;
+  // Looks up an idempotency key (if any): kOverCapacity when its bucket is full, kReplayed
+  // with `first_id` set when it was seen, else kOk with the key held pending in `hold`.
+  Outcome BeginKey(const Campaign& campaign, const UserId& user,
+                   const std::optional<IdempotencyKey>& key, TimePoint now, KeyHold& hold,
+                   std::uint64_t& first_id);
+  // The rest of PlaceOrder once the user's units are raised: stock, slot, event, publish.
+  Decision<Order> Reserve(WorkerId worker, Campaign& campaign, LedgerEntry& entry,
+                          std::uint32_t units, TimePoint now, KeyHold& key_hold);
+  void ApplyControl(const Event& event);
+  void ApplyClaim(Campaign& campaign, std::uint32_t worker, const Event& event);
+  void ApplyReserved(Campaign& campaign, std::uint32_t worker, const Event& event);
+  void ApplyOrderMove(Campaign& campaign, std::uint32_t worker, const Event& event);
 
   EngineOptions options_;
   EventSink& sink_;
@@ -277,20 +289,17 @@ Decision<Claim> Engine::Impl::ClaimCoupon(WorkerId worker, const CampaignId& id,
     return Decide<Claim>(worker, kOperation, Outcome::kConflict);
   }
   KeyHold key_hold(*keys_);
-  if (key) {
-    IdempotencyTable::Result found = keys_->Begin(campaign->index(), user, *key, now);
-    if (found.lookup == IdempotencyTable::Lookup::kFull) {
-      return Decide<Claim>(worker, kOperation, Outcome::kOverCapacity);
+  std::uint64_t first_id = 0;
+  if (Outcome keyed = BeginKey(*campaign, user, key, now, key_hold, first_id);
+      keyed == Outcome::kOverCapacity) {
+    return Decide<Claim>(worker, kOperation, keyed);
+  } else if (keyed == Outcome::kReplayed) {
+    Decision<Claim> first = GetClaim(id, user);
+    // The claim the key made was voided since: nothing to answer again.
+    if (!first.value || first.value->id.value != first_id) {
+      return Decide<Claim>(worker, kOperation, Outcome::kNotFound);
     }
-    if (found.lookup == IdempotencyTable::Lookup::kReplay) {
-      Decision<Claim> first = GetClaim(id, user);
-      // The claim the key made was voided since: nothing to answer again.
-      if (!first.value || first.value->id.value != found.value) {
-        return Decide<Claim>(worker, kOperation, Outcome::kNotFound);
-      }
-      return Decide<Claim>(worker, kOperation, Outcome::kReplayed, *first.value);
-    }
-    key_hold.Hold(found.ref);
+    return Decide<Claim>(worker, kOperation, Outcome::kReplayed, *first.value);
   }
   if (Outcome window = campaign->Window(now); window != Outcome::kOk) {
     return Decide<Claim>(worker, kOperation, window);
@@ -421,18 +430,15 @@ Decision<Order> Engine::Impl::PlaceOrder(WorkerId worker, const CampaignId& id, 
   }
   auto units = static_cast<std::uint32_t>(quantity);
   KeyHold key_hold(*keys_);
-  if (key) {
-    IdempotencyTable::Result found = keys_->Begin(campaign->index(), user, *key, now);
-    if (found.lookup == IdempotencyTable::Lookup::kFull) {
-      return Decide<Order>(worker, kOperation, Outcome::kOverCapacity);
-    }
-    if (found.lookup == IdempotencyTable::Lookup::kReplay) {
-      Located first = Locate(OrderId{found.value});
-      if (!first.slot) return Decide<Order>(worker, kOperation, Outcome::kNotFound);
-      Order order = ViewOrder(*campaign, first.slot_index, now, /*as_reserved=*/true);
-      return Decide<Order>(worker, kOperation, Outcome::kReplayed, order);
-    }
-    key_hold.Hold(found.ref);
+  std::uint64_t first_id = 0;
+  if (Outcome keyed = BeginKey(*campaign, user, key, now, key_hold, first_id);
+      keyed == Outcome::kOverCapacity) {
+    return Decide<Order>(worker, kOperation, keyed);
+  } else if (keyed == Outcome::kReplayed) {
+    Located first = Locate(OrderId{first_id});
+    if (!first.slot) return Decide<Order>(worker, kOperation, Outcome::kNotFound);
+    Order order = ViewOrder(*campaign, first.slot_index, now, /*as_reserved=*/true);
+    return Decide<Order>(worker, kOperation, Outcome::kReplayed, order);
   }
   if (Outcome window = campaign->Window(now); window != Outcome::kOk) {
     return Decide<Order>(worker, kOperation, window);
@@ -441,44 +447,68 @@ Decision<Order> Engine::Impl::PlaceOrder(WorkerId worker, const CampaignId& id, 
   LedgerEntry* entry = campaign->ledger().FindOrInsert(user);
   if (!entry) return Decide<Order>(worker, kOperation, Outcome::kOverCapacity);
   // The user's units are raised first, so two concurrent orders of one user cannot both pass
-  // the limit; every failure below lowers them again.
+  // the limit; every failure in Reserve lowers them again.
   if (!UserLedger::AddUnits(*entry, units, spec.per_user_limit)) {
     return Decide<Order>(worker, kOperation, Outcome::kLimitExceeded);
   }
-  if (!campaign->stock().Take(worker.value, units)) {
-    UserLedger::RemoveUnits(*entry, units);
+  return Reserve(worker, *campaign, *entry, units, now, key_hold);
+}
+
+Decision<Order> Engine::Impl::Reserve(WorkerId worker, Campaign& campaign, LedgerEntry& entry,
+                                      std::uint32_t units, TimePoint now, KeyHold& key_hold) {
+  constexpr Operation kOperation = Operation::kPlaceOrder;
+  if (!campaign.stock().Take(worker.value, units)) {
+    UserLedger::RemoveUnits(entry, units);
     return Decide<Order>(worker, kOperation, Outcome::kSoldOut);
   }
   std::optional<std::uint32_t> slot_index =
-      campaign->orders().Allocate(campaign->share(worker.value).orders);
+      campaign.orders().Allocate(campaign.share(worker.value).orders);
   if (!slot_index) {
-    campaign->stock().Give(worker.value, units);
-    UserLedger::RemoveUnits(*entry, units);
+    campaign.stock().Give(worker.value, units);
+    UserLedger::RemoveUnits(entry, units);
     return Decide<Order>(worker, kOperation, Outcome::kOverCapacity);
   }
-  OrderSlot& slot = campaign->orders().Slot(*slot_index);
+  OrderSlot& slot = campaign.orders().Slot(*slot_index);
   slot.quantity = units;
   slot.created_at = now;
-  slot.expires_at = now + std::chrono::seconds(spec.hold_seconds);
-  slot.user = user;
+  slot.expires_at = now + std::chrono::seconds(campaign.spec().hold_seconds);
+  slot.user = entry.user;
   const Event& event =
-      OrderEvent(EventType::kOrderReserved, *campaign, worker.value, *slot_index, now);
+      OrderEvent(EventType::kOrderReserved, campaign, worker.value, *slot_index, now);
   std::optional<LogTicket> ticket = Append(worker.value, event);
   if (!ticket) {
     // The slot stays unpublished (answers kNotFound for ever); the units and the user's
     // count go back.
-    campaign->stock().Give(worker.value, units);
-    UserLedger::RemoveUnits(*entry, units);
+    campaign.stock().Give(worker.value, units);
+    UserLedger::RemoveUnits(entry, units);
     return Decide<Order>(worker, kOperation, Outcome::kLogUnavailable);
   }
   // Release: whoever reads the status sees the fields written above.
   slot.status.store(Raw(OrderStatus::kReserved), std::memory_order_release);
   workers_[worker.value]->wheel.Push(
-      WheelNode(campaign->index(), *slot_index), Second(slot.expires_at), Second(now),
+      WheelNode(campaign.index(), *slot_index), Second(slot.expires_at), Second(now),
       [this](std::uint64_t node) -> std::uint64_t& { return WheelLink(node); });
   key_hold.Finish(event.order_id.value);
-  return Decide<Order>(worker, kOperation, Outcome::kCreated,
-                       ViewOrder(*campaign, *slot_index, now), *ticket);
+  return Decide<Order>(worker, kOperation, Outcome::kCreated, ViewOrder(campaign, *slot_index, now),
+                       *ticket);
+}
+
+Outcome Engine::Impl::BeginKey(const Campaign& campaign, const UserId& user,
+                               const std::optional<IdempotencyKey>& key, TimePoint now,
+                               KeyHold& hold, std::uint64_t& first_id) {
+  if (!key) return Outcome::kOk;
+  IdempotencyTable::Result found = keys_->Begin(campaign.index(), user, *key, now);
+  switch (found.lookup) {
+    case IdempotencyTable::Lookup::kFull:
+      return Outcome::kOverCapacity;
+    case IdempotencyTable::Lookup::kReplay:
+      first_id = found.value;
+      return Outcome::kReplayed;
+    case IdempotencyTable::Lookup::kNew:
+      hold.Hold(found.ref);
+      return Outcome::kOk;
+  }
+  return Outcome::kOverCapacity;
 }
 
 std::uint64_t& Engine::Impl::WheelLink(std::uint64_t node) const {
@@ -668,94 +698,112 @@ void Engine::Impl::Revert(const Event& event) {
   }
 }
 
+// Replay re-checks what the live path checked before logging (spec, limit, stock, one claim
+// per user), so a log that breaks an invariant stops recovery instead of being served.
 void Engine::Impl::Apply(const Event& event) {
-  if (event.type == EventType::kCampaignCreated) {
-    std::lock_guard lock(control_mutex_);
-    // Replay checks the spec it is given as the live path did: a bad one means a corrupt log.
-    HOTDEAL_ASSERT(Campaign::Validate(event.spec, options_.stock_max) == Outcome::kOk);
-    campaigns_.Insert(std::make_unique<Campaign>(event.campaign_index, event.spec, options_.workers,
-                                                 ledger_seed_));
-    if (control_serial_ < detail::SeqSerial(event.seq)) {
-      control_serial_ = detail::SeqSerial(event.seq);
-    }
+  if (event.type == EventType::kCampaignCreated || event.type == EventType::kCampaignClosed) {
+    ApplyControl(event);
     return;
   }
   Campaign* campaign = campaigns_.FindAny(event.campaign);
   // Every later event of a campaign follows its creation in the log (one partition per id).
   HOTDEAL_ASSERT(campaign != nullptr);
-  if (event.type == EventType::kCampaignClosed) {
-    std::lock_guard lock(control_mutex_);
-    campaign->set_closed(true);
-    if (control_serial_ < detail::SeqSerial(event.seq)) {
-      control_serial_ = detail::SeqSerial(event.seq);
-    }
-    return;
-  }
   campaign->RestoreSerial(event.seq);
   std::uint32_t worker = OwnWorker(detail::SeqWorker(event.seq));
-  UserLedger& ledger = campaign->ledger();
   switch (event.type) {
-    case EventType::kClaimGranted: {
-      LedgerEntry* entry = ledger.FindOrInsert(event.user);
-      HOTDEAL_ASSERT(entry != nullptr);
-      detail::ClaimRecord existing;
-      // A second grant to one user in the log would be a lost invariant, not a replay detail.
-      HOTDEAL_ASSERT(ledger.BeginClaim(*entry, existing) == CouponHold::kNone);
-      HOTDEAL_ASSERT(campaign->stock().Take(worker, 1));
-      ledger.CommitClaim(*entry, {event.claim_id, event.coupon_code, event.at});
+    case EventType::kClaimGranted:
+    case EventType::kClaimVoided:
+      ApplyClaim(*campaign, worker, event);
       return;
-    }
-    case EventType::kClaimVoided: {
-      LedgerEntry* entry = ledger.FindOrInsert(event.user);
-      if (entry && ledger.DropClaim(*entry, event.claim_id)) campaign->stock().Give(worker, 1);
+    case EventType::kOrderReserved:
+      ApplyReserved(*campaign, worker, event);
       return;
-    }
-    case EventType::kOrderReserved: {
-      HOTDEAL_ASSERT(campaign->spec().kind == CampaignKind::kSale);
-      HOTDEAL_ASSERT(detail::OrderCampaign(event.order_id) == campaign->index());
-      auto slot_index = static_cast<std::uint32_t>(detail::OrderSlotIndex(event.order_id));
-      HOTDEAL_ASSERT(slot_index < campaign->orders().slots_max());
-      OrderSlot* slot = &campaign->orders().Slot(slot_index);
-      HOTDEAL_ASSERT(slot->status.load(std::memory_order_relaxed) == detail::kUnpublished);
-      campaign->orders().MarkUsed(slot_index);
-      LedgerEntry* entry = ledger.FindOrInsert(event.user);
-      HOTDEAL_ASSERT(entry != nullptr);
-      HOTDEAL_ASSERT(UserLedger::AddUnits(*entry, event.quantity, campaign->spec().per_user_limit));
-      HOTDEAL_ASSERT(campaign->stock().Take(worker, event.quantity));
-      slot->quantity = event.quantity;
-      slot->created_at = event.at;
-      slot->expires_at = event.expires_at;
-      slot->user = event.user;
-      slot->status.store(Raw(OrderStatus::kReserved), std::memory_order_release);
-      workers_[worker]->wheel.Push(
-          WheelNode(campaign->index(), slot_index), Second(event.expires_at), Second(event.at),
-          [this](std::uint64_t node) -> std::uint64_t& { return WheelLink(node); });
-      return;
-    }
     case EventType::kOrderConfirmed:
     case EventType::kOrderCancelled:
     case EventType::kOrderExpired:
-    case EventType::kOrderVoided: {
-      Located found = Locate(event.order_id);
-      HOTDEAL_ASSERT(found.slot != nullptr);
-      std::uint8_t status = found.slot->status.load(std::memory_order_relaxed);
-      bool holds = status == Raw(OrderStatus::kReserved) || status == Raw(OrderStatus::kConfirmed);
-      std::uint8_t next = detail::kUnpublished;
-      if (event.type == EventType::kOrderConfirmed) next = Raw(OrderStatus::kConfirmed);
-      if (event.type == EventType::kOrderCancelled) next = Raw(OrderStatus::kCancelled);
-      if (event.type == EventType::kOrderExpired) next = Raw(OrderStatus::kExpired);
-      if (event.type == EventType::kOrderConfirmed) {
-        HOTDEAL_ASSERT(status == Raw(OrderStatus::kReserved));
-      } else if (holds) {
-        ReturnUnits(worker, *campaign, *found.slot);
-      }
-      found.slot->status.store(next, std::memory_order_release);
+    case EventType::kOrderVoided:
+      ApplyOrderMove(*campaign, worker, event);
       return;
-    }
     case EventType::kCampaignCreated:
     case EventType::kCampaignClosed:
       return;
   }
+}
+
+void Engine::Impl::ApplyControl(const Event& event) {
+  std::lock_guard lock(control_mutex_);
+  if (event.type == EventType::kCampaignCreated) {
+    HOTDEAL_ASSERT(Campaign::Validate(event.spec, options_.stock_max) == Outcome::kOk);
+    campaigns_.Insert(std::make_unique<Campaign>(event.campaign_index, event.spec, options_.workers,
+                                                 ledger_seed_));
+  } else {
+    Campaign* campaign = campaigns_.FindAny(event.campaign);
+    HOTDEAL_ASSERT(campaign != nullptr);
+    campaign->set_closed(true);
+  }
+  if (control_serial_ < detail::SeqSerial(event.seq))
+    control_serial_ = detail::SeqSerial(event.seq);
+}
+
+void Engine::Impl::ApplyClaim(Campaign& campaign, std::uint32_t worker, const Event& event) {
+  UserLedger& ledger = campaign.ledger();
+  LedgerEntry* entry = ledger.FindOrInsert(event.user);
+  HOTDEAL_ASSERT(entry != nullptr);
+  if (event.type == EventType::kClaimVoided) {
+    if (ledger.DropClaim(*entry, event.claim_id)) campaign.stock().Give(worker, 1);
+    return;
+  }
+  detail::ClaimRecord existing;
+  // A second grant to one user in the log would be a lost invariant, not a replay detail.
+  CouponHold before = ledger.BeginClaim(*entry, existing);
+  HOTDEAL_ASSERT(before == CouponHold::kNone);
+  bool taken = campaign.stock().Take(worker, 1);
+  HOTDEAL_ASSERT(taken);
+  ledger.CommitClaim(*entry, {event.claim_id, event.coupon_code, event.at});
+}
+
+void Engine::Impl::ApplyReserved(Campaign& campaign, std::uint32_t worker, const Event& event) {
+  HOTDEAL_ASSERT(campaign.spec().kind == CampaignKind::kSale);
+  HOTDEAL_ASSERT(detail::OrderCampaign(event.order_id) == campaign.index());
+  auto slot_index = static_cast<std::uint32_t>(detail::OrderSlotIndex(event.order_id));
+  HOTDEAL_ASSERT(slot_index < campaign.orders().slots_max());
+  OrderSlot& slot = campaign.orders().Slot(slot_index);
+  HOTDEAL_ASSERT(slot.status.load(std::memory_order_relaxed) == detail::kUnpublished);
+  campaign.orders().MarkUsed(slot_index);
+  LedgerEntry* entry = campaign.ledger().FindOrInsert(event.user);
+  HOTDEAL_ASSERT(entry != nullptr);
+  bool within_limit = UserLedger::AddUnits(*entry, event.quantity, campaign.spec().per_user_limit);
+  HOTDEAL_ASSERT(within_limit);
+  bool taken = campaign.stock().Take(worker, event.quantity);
+  HOTDEAL_ASSERT(taken);
+  slot.quantity = event.quantity;
+  slot.created_at = event.at;
+  slot.expires_at = event.expires_at;
+  slot.user = event.user;
+  slot.status.store(Raw(OrderStatus::kReserved), std::memory_order_release);
+  // Reservations keep their expires_at: the wheel expires them as the live engine would have.
+  workers_[worker]->wheel.Push(
+      WheelNode(campaign.index(), slot_index), Second(event.expires_at), Second(event.at),
+      [this](std::uint64_t node) -> std::uint64_t& { return WheelLink(node); });
+}
+
+void Engine::Impl::ApplyOrderMove(Campaign& campaign, std::uint32_t worker, const Event& event) {
+  Located found = Locate(event.order_id);
+  HOTDEAL_ASSERT(found.slot != nullptr);
+  std::uint8_t status = found.slot->status.load(std::memory_order_relaxed);
+  if (event.type == EventType::kOrderConfirmed) {
+    HOTDEAL_ASSERT(status == Raw(OrderStatus::kReserved));
+    found.slot->status.store(Raw(OrderStatus::kConfirmed), std::memory_order_release);
+    return;
+  }
+  // Cancelled, expired or voided: units still held go back.
+  if (status == Raw(OrderStatus::kReserved) || status == Raw(OrderStatus::kConfirmed)) {
+    ReturnUnits(worker, campaign, *found.slot);
+  }
+  std::uint8_t next = detail::kUnpublished;
+  if (event.type == EventType::kOrderCancelled) next = Raw(OrderStatus::kCancelled);
+  if (event.type == EventType::kOrderExpired) next = Raw(OrderStatus::kExpired);
+  found.slot->status.store(next, std::memory_order_release);
 }
 
 EngineStats Engine::Impl::Stats() const {

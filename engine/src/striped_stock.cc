@@ -99,9 +99,14 @@ bool StripedStock::Gather(std::uint32_t worker, std::int64_t quantity) noexcept 
 std::int64_t StripedStock::ScanFree() const noexcept {
   std::uint64_t before = transfers_.load(std::memory_order_seq_cst);
   if ((before & kInFlightMask) != 0) return -1;
+  // Units below zero anywhere mean more was granted than exists: an oversell, which must stop
+  // the process rather than be summed away (or spun on) here.
   std::int64_t free = pool_.load(std::memory_order_seq_cst);
+  HOTDEAL_ASSERT(free >= 0);
   for (std::uint32_t i = 0; i < workers_; ++i) {
-    free += stripes_[i].units.load(std::memory_order_seq_cst);
+    std::int64_t units = stripes_[i].units.load(std::memory_order_seq_cst);
+    HOTDEAL_ASSERT(units >= 0);
+    free += units;
   }
   if (transfers_.load(std::memory_order_seq_cst) != before) return -1;
   return free;
