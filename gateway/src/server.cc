@@ -30,6 +30,7 @@ class Server::Impl {
   void Start() {
     auto address = boost::asio::ip::make_address(options_.listen_host);
     boost::asio::ip::tcp::endpoint endpoint(address, options_.listen_port);
+    if (options_.listen_port != 0) ProbePortIsFree(endpoint);
     // The first bind resolves port 0; the others join that port through SO_REUSEPORT.
     workers_.front()->Listen(endpoint);
     port_ = workers_.front()->port();
@@ -42,6 +43,18 @@ class Server::Impl {
   }
 
   std::uint16_t port() const { return port_; }
+
+  // SO_REUSEPORT would let this process silently share a port with another server (any
+  // process of the same user that also sets it), splitting traffic between them. A plain bind
+  // first fails with "address in use" if anyone holds the port; it is released at once.
+  static void ProbePortIsFree(const boost::asio::ip::tcp::endpoint& endpoint) {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor probe(io);
+    probe.open(endpoint.protocol());
+    probe.set_option(boost::asio::socket_base::reuse_address(true));
+    probe.bind(endpoint);
+  }
+
   void SetReady(bool ready) { ready_.store(ready, std::memory_order_release); }
 
   void Shutdown(std::chrono::milliseconds grace) {

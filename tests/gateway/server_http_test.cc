@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <stdexcept>
 #include <thread>
 
 #include "http_client.h"
@@ -268,6 +269,17 @@ TEST_F(HttpTest, RandomBytesNeverCrashTheServer) {
   auto response = healthy.Send("GET", "/v1/campaigns/bf");
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 200);
+}
+
+TEST_F(HttpTest, ASecondServerCannotShareThePort) {
+  StartServer();
+  GatewayOptions second_options = options_;
+  second_options.listen_port = port();
+  Server second(second_options, *engine_);
+  // SO_REUSEPORT alone would let it bind and take half the connections.
+  EXPECT_THROW(second.Start(), std::runtime_error);  // boost::system::system_error
+  HttpClient client(port());
+  EXPECT_EQ(client.Send("GET", "/healthz")->status, 200);
 }
 
 TEST_F(HttpTest, ShutdownDrainsAndClosesIdleConnections) {

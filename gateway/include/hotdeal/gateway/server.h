@@ -36,8 +36,9 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds every acceptor and starts the worker threads. Throws std::system_error if the
-  // address cannot be bound (start-up only; nothing on the request path throws).
+  // Binds every acceptor and starts the worker threads. Throws boost::system::system_error
+  // (a std::runtime_error) if the address cannot be bound, including a port another process
+  // already listens on (start-up only; nothing on the request path throws).
   void Start();
 
   // The bound port, valid after Start().
