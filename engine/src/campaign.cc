@@ -42,7 +42,7 @@ CampaignFootprint Campaign::FootprintFor(const CampaignSpec& spec, std::uint32_t
   footprint.orders_max = spec.kind == CampaignKind::kSale ? spec.stock * kOrderSlotsPerUnit : 0;
   footprint.bytes = sizeof(Campaign) + StripedStock::Bytes(workers) +
                     UserLedger::BytesFor(footprint.users_max) +
-                    sizeof(WorkerShare) * std::size_t{workers} +
+                    sizeof(WorkerShare) * (std::size_t{workers} + 1) +
                     (footprint.orders_max ? OrderTable::BytesFor(footprint.orders_max) : 0);
   return footprint;
 }
@@ -56,7 +56,7 @@ Campaign::Campaign(std::uint32_t index, const CampaignSpec& spec, std::uint32_t 
       stock_(spec.stock, workers),
       ledger_(footprint_.users_max, seed),
       orders_(footprint_.orders_max, workers),
-      shares_(std::make_unique<WorkerShare[]>(workers)) {
+      shares_(std::make_unique<WorkerShare[]>(workers + 1)) {
   HOTDEAL_ASSERT(index < kCampaignsMax);
 }
 
@@ -83,6 +83,26 @@ std::uint64_t Campaign::NextSerial(std::uint32_t worker) noexcept {
   // Ids and sequence numbers carry the serial in kSerialBits; wrapping would repeat an id.
   HOTDEAL_ASSERT(serial <= kSerialMax);
   return serial;
+}
+
+void Campaign::Count(std::uint32_t worker, Book book, std::int64_t units) noexcept {
+  auto index = static_cast<std::size_t>(book);
+  if (worker == kAnyThread) {
+    shares_[workers_].books[index].fetch_add(units, std::memory_order_relaxed);
+    return;
+  }
+  HOTDEAL_DEBUG_ASSERT(worker < workers_);
+  std::atomic<std::int64_t>& count = shares_[worker].books[index];
+  // Single writer: a relaxed load and store, no locked instruction on the hot path.
+  count.store(count.load(std::memory_order_relaxed) + units, std::memory_order_relaxed);
+}
+
+std::int64_t Campaign::Total(Book book) const noexcept {
+  std::int64_t total = 0;
+  for (std::uint32_t row = 0; row <= workers_; ++row) {
+    total += shares_[row].books[static_cast<std::size_t>(book)].load(std::memory_order_relaxed);
+  }
+  return total;
 }
 
 void Campaign::RestoreSerial(std::uint64_t seq) noexcept {

@@ -9,7 +9,9 @@
 // before workers start.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 
@@ -20,11 +22,18 @@
 
 namespace hotdeal::engine::detail {
 
+// Where the units a campaign sold are, as signed deltas: a unit may be counted in by one
+// worker and out by another (a cross-worker cancel), so only the sum over rows is meaningful.
+enum class Book : std::uint8_t { kClaimed, kHeld, kConfirmed, kInDoubt };
+inline constexpr std::size_t kBookCount = 4;
+
 // Per campaign and worker: the serial behind that worker's event sequence numbers and claim
-// ids, and its cursor into the order slots. Padded so that two workers never share a line.
+// ids, its cursor into the order slots and its book deltas. Padded so that two workers never
+// share a line.
 struct alignas(64) WorkerShare {
   std::uint64_t serial = 0;
   OrderCursor orders;
+  std::array<std::atomic<std::int64_t>, kBookCount> books{};
 };
 
 class Campaign {
@@ -61,6 +70,14 @@ class Campaign {
   const OrderTable& orders() const noexcept { return orders_; }
   WorkerShare& share(std::uint32_t worker) noexcept { return shares_[worker]; }
 
+  // Moves `units` into (or, negative, out of) `book`. `worker` is the calling worker: its own
+  // row, written by it alone, so the data plane adds with a plain load and store. kAnyThread
+  // (Revert, in-doubt settling, Apply) adds to a row shared by those callers, with fetch_add.
+  static constexpr std::uint32_t kAnyThread = ~std::uint32_t{0};
+  void Count(std::uint32_t worker, Book book, std::int64_t units) noexcept;
+  // The sum of every row: exact when no decision runs concurrently, a snapshot otherwise.
+  std::int64_t Total(Book book) const noexcept;
+
   bool closed() const noexcept { return closed_.load(std::memory_order_relaxed); }
   void set_closed(bool closed) noexcept { closed_.store(closed, std::memory_order_relaxed); }
   bool withdrawn() const noexcept { return withdrawn_.load(std::memory_order_relaxed); }
@@ -76,7 +93,7 @@ class Campaign {
   StripedStock stock_;
   UserLedger ledger_;
   OrderTable orders_;
-  std::unique_ptr<WorkerShare[]> shares_;
+  std::unique_ptr<WorkerShare[]> shares_;  // workers_ rows, then the kAnyThread row
 };
 
 }  // namespace hotdeal::engine::detail

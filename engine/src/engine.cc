@@ -17,6 +17,7 @@
 namespace hotdeal::engine {
 namespace {
 
+using detail::Book;
 using detail::Campaign;
 using detail::CouponHold;
 using detail::IdempotencyTable;
@@ -35,6 +36,14 @@ std::int64_t Second(TimePoint time) {
 
 constexpr std::uint8_t Raw(OrderStatus status) {
   return static_cast<std::uint8_t>(status);
+}
+
+// The book an order's units are in while its slot has `status`; nullopt if it holds none.
+constexpr std::optional<Book> BookOf(std::uint8_t status) {
+  if (status == Raw(OrderStatus::kReserved)) return Book::kHeld;
+  if (status == Raw(OrderStatus::kConfirmed)) return Book::kConfirmed;
+  if (status == detail::kReservedInDoubt) return Book::kInDoubt;
+  return std::nullopt;
 }
 
 // Wheel node: campaign index in the high half, order slot in the low half.
@@ -111,8 +120,12 @@ class Engine::Impl {
   Decision<Order> GetOrder(OrderId id, TimePoint now) const;
   std::size_t ExpireDue(WorkerId worker, TimePoint now);
   void Revert(const Event& event);
+  void MarkInDoubt(const Event& event);
+  std::optional<Event> SettleInDoubt(const Event& event, bool persisted);
+  void ApplyVoid(const Event& void_event);
   void Apply(const Event& event);
   EngineStats Stats() const;
+  std::optional<CampaignBooks> Books(const CampaignId& id) const;
 
  private:
   struct Located {
@@ -154,6 +167,8 @@ class Engine::Impl {
                           std::uint32_t slot_index, TimePoint now);
   // Find for a data-plane call of `worker`, through its one-entry cache.
   Campaign* FindFor(std::uint32_t worker, const CampaignId& id);
+  // The order's slot, published or not; Locate only answers published ones.
+  Located SlotOf(OrderId id) const;
   Located Locate(OrderId id) const;
   Order ViewOrder(const Campaign& campaign, std::uint32_t slot_index, TimePoint now,
                   bool as_reserved = false) const;
@@ -161,6 +176,14 @@ class Engine::Impl {
   // order was no longer reserved or the log refused the event (it stays reserved).
   bool Expire(std::uint32_t worker, Campaign& campaign, std::uint32_t slot_index, TimePoint now);
   void ReturnUnits(std::uint32_t worker, Campaign& campaign, const OrderSlot& slot);
+  // Off the data plane (Revert, voids, Apply): drops the user's claim `id` and returns its
+  // unit to `worker`'s stripe; nothing if the user does not hold `id`.
+  void ReleaseClaim(std::uint32_t worker, Campaign& campaign, const UserId& user, ClaimId id);
+  // Off the data plane: moves an order that holds units (reserved, in doubt or confirmed) to
+  // `next` and returns its units; nothing if it holds none.
+  void ReleaseOrder(std::uint32_t worker, Campaign& campaign, OrderSlot& slot, std::uint8_t next);
+  // The ledger entry of a claim event's user; nullptr for a sale campaign or a full ledger.
+  LedgerEntry* ClaimEntry(Campaign& campaign, const Event& event);
   std::uint32_t OwnWorker(std::uint32_t worker) const { return worker % options_.workers; }
   std::uint64_t& WheelLink(std::uint64_t node) const;
   // Looks up an idempotency key (if any): kOverCapacity when its bucket is full, kReplayed
@@ -175,6 +198,7 @@ class Engine::Impl {
   void ApplyClaim(Campaign& campaign, std::uint32_t worker, const Event& event);
   void ApplyReserved(Campaign& campaign, std::uint32_t worker, const Event& event);
   void ApplyOrderMove(Campaign& campaign, std::uint32_t worker, const Event& event);
+  void RestoreControlSerial(std::uint64_t seq);
 
   EngineOptions options_;
   EventSink& sink_;
@@ -299,7 +323,8 @@ Decision<Claim> Engine::Impl::ClaimCoupon(WorkerId worker, const CampaignId& id,
     if (!first.value || first.value->id.value != first_id) {
       return Decide<Claim>(worker, kOperation, Outcome::kNotFound);
     }
-    return Decide<Claim>(worker, kOperation, Outcome::kReplayed, *first.value);
+    Outcome again = first.outcome == Outcome::kInDoubt ? Outcome::kInDoubt : Outcome::kReplayed;
+    return Decide<Claim>(worker, kOperation, again, *first.value);
   }
   if (Outcome window = campaign->Window(now); window != Outcome::kOk) {
     return Decide<Claim>(worker, kOperation, window);
@@ -309,9 +334,10 @@ Decision<Claim> Engine::Impl::ClaimCoupon(WorkerId worker, const CampaignId& id,
   LedgerEntry* entry = campaign->ledger().FindOrInsert(user);
   if (!entry) return Decide<Claim>(worker, kOperation, Outcome::kOverCapacity);
   detail::ClaimRecord record;
-  if (campaign->ledger().BeginClaim(*entry, record) == CouponHold::kClaimed) {
+  if (CouponHold held = campaign->ledger().BeginClaim(*entry, record); held != CouponHold::kNone) {
     Claim existing{record.id, id, user, record.code, record.created_at};
-    return Decide<Claim>(worker, kOperation, Outcome::kAlreadyClaimed, existing);
+    Outcome outcome = held == CouponHold::kInDoubt ? Outcome::kInDoubt : Outcome::kAlreadyClaimed;
+    return Decide<Claim>(worker, kOperation, outcome, existing);
   }
   // The user is marked pending: no duplicate can pass until this decision is settled, and a
   // failed take below unmarks the user, so losing the race leaves no trace.
@@ -336,6 +362,7 @@ Decision<Claim> Engine::Impl::ClaimCoupon(WorkerId worker, const CampaignId& id,
     return Decide<Claim>(worker, kOperation, Outcome::kLogUnavailable);
   }
   campaign->ledger().CommitClaim(*entry, record);
+  campaign->Count(worker.value, Book::kClaimed, 1);
   key_hold.Finish(record.id.value);
   Claim claim{record.id, id, user, record.code, record.created_at};
   return Decide<Claim>(worker, kOperation, Outcome::kCreated, claim, *ticket);
@@ -349,12 +376,12 @@ Decision<Claim> Engine::Impl::GetClaim(const CampaignId& id, const UserId& user)
   if (!entry) return Answer<Claim>(Outcome::kNotFound);
   unsigned spins = 0;
   for (;;) {
-    std::uint32_t hold = entry->hold.load(std::memory_order_acquire);
-    if (static_cast<CouponHold>(hold & 3) != CouponHold::kClaimed)
+    auto state = static_cast<CouponHold>(entry->hold.load(std::memory_order_acquire) & 3);
+    if (state != CouponHold::kClaimed && state != CouponHold::kInDoubt)
       return Answer<Claim>(Outcome::kNotFound);
-    if (std::optional<detail::ClaimRecord> record = UserLedger::ReadClaim(*entry)) {
-      return Answer<Claim>(Outcome::kOk,
-                           Claim{record->id, id, user, record->code, record->created_at});
+    if (std::optional<detail::ClaimRecord> record = UserLedger::ReadClaim(*entry, &state)) {
+      Outcome outcome = state == CouponHold::kInDoubt ? Outcome::kInDoubt : Outcome::kOk;
+      return Answer<Claim>(outcome, Claim{record->id, id, user, record->code, record->created_at});
     }
     detail::SpinWait(spins);  // the claim changed while being copied: read it again
   }
@@ -373,9 +400,10 @@ Order Engine::Impl::ViewOrder(const Campaign& campaign, std::uint32_t slot_index
   order.amount = campaign.spec().price * slot.quantity;
   order.created_at = slot.created_at;
   order.expires_at = slot.expires_at;
-  order.status = as_reserved
+  std::uint8_t status = slot.status.load(std::memory_order_acquire);
+  order.status = as_reserved || status == detail::kReservedInDoubt
                      ? OrderStatus::kReserved
-                     : static_cast<OrderStatus>(slot.status.load(std::memory_order_acquire));
+                     : static_cast<OrderStatus>(status);
   // A reservation past expires_at is expired whether or not ExpireDue has run yet.
   if (order.status == OrderStatus::kReserved && !as_reserved && now >= slot.expires_at) {
     order.status = OrderStatus::kExpired;
@@ -438,7 +466,9 @@ Decision<Order> Engine::Impl::PlaceOrder(WorkerId worker, const CampaignId& id, 
     Located first = Locate(OrderId{first_id});
     if (!first.slot) return Decide<Order>(worker, kOperation, Outcome::kNotFound);
     Order order = ViewOrder(*campaign, first.slot_index, now, /*as_reserved=*/true);
-    return Decide<Order>(worker, kOperation, Outcome::kReplayed, order);
+    bool in_doubt = first.slot->status.load(std::memory_order_acquire) == detail::kReservedInDoubt;
+    return Decide<Order>(worker, kOperation, in_doubt ? Outcome::kInDoubt : Outcome::kReplayed,
+                         order);
   }
   if (Outcome window = campaign->Window(now); window != Outcome::kOk) {
     return Decide<Order>(worker, kOperation, window);
@@ -485,6 +515,7 @@ Decision<Order> Engine::Impl::Reserve(WorkerId worker, Campaign& campaign, Ledge
   }
   // Release: whoever reads the status sees the fields written above.
   slot.status.store(Raw(OrderStatus::kReserved), std::memory_order_release);
+  campaign.Count(worker.value, Book::kHeld, units);
   workers_[worker.value]->wheel.Push(
       WheelNode(campaign.index(), *slot_index), Second(slot.expires_at), Second(now),
       [this](std::uint64_t node) -> std::uint64_t& { return WheelLink(node); });
@@ -516,15 +547,23 @@ std::uint64_t& Engine::Impl::WheelLink(std::uint64_t node) const {
   return campaign.orders().Slot(static_cast<std::uint32_t>(node)).wheel_next;
 }
 
-Engine::Impl::Located Engine::Impl::Locate(OrderId id) const {
+Engine::Impl::Located Engine::Impl::SlotOf(OrderId id) const {
   if (id.value == 0) return {};
   Campaign* campaign = campaigns_.At(detail::OrderCampaign(id));
   if (!campaign || campaign->withdrawn() || campaign->spec().kind != CampaignKind::kSale) return {};
   std::uint64_t slot_index = detail::OrderSlotIndex(id);
   if (slot_index >= std::numeric_limits<std::uint32_t>::max()) return {};
   OrderSlot* slot = campaign->orders().At(static_cast<std::uint32_t>(slot_index));
-  if (!slot || slot->status.load(std::memory_order_acquire) == detail::kUnpublished) return {};
+  if (!slot) return {};
   return {campaign, slot, static_cast<std::uint32_t>(slot_index)};
+}
+
+Engine::Impl::Located Engine::Impl::Locate(OrderId id) const {
+  Located found = SlotOf(id);
+  if (!found.slot || found.slot->status.load(std::memory_order_acquire) == detail::kUnpublished) {
+    return {};
+  }
+  return found;
 }
 
 void Engine::Impl::ReturnUnits(std::uint32_t worker, Campaign& campaign, const OrderSlot& slot) {
@@ -550,6 +589,7 @@ bool Engine::Impl::Expire(std::uint32_t worker, Campaign& campaign, std::uint32_
     return false;
   }
   ReturnUnits(worker, campaign, slot);
+  campaign.Count(worker, Book::kHeld, -std::int64_t{slot.quantity});
   std::atomic<std::uint64_t>& expired = workers_[worker]->orders_expired;
   expired.store(expired.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   return true;
@@ -570,6 +610,10 @@ Decision<Order> Engine::Impl::ConfirmOrder(WorkerId worker, OrderId id, const Us
     return Decide<Order>(worker, kOperation, Outcome::kOk,
                          ViewOrder(campaign, found.slot_index, now));
   }
+  if (status == detail::kReservedInDoubt) {
+    return Decide<Order>(worker, kOperation, Outcome::kInDoubt,
+                         ViewOrder(campaign, found.slot_index, now));
+  }
   if (status == Raw(OrderStatus::kReserved) && now >= slot.expires_at) {
     Expire(worker.value, campaign, found.slot_index, now);
   } else if (status == Raw(OrderStatus::kReserved) &&
@@ -582,6 +626,8 @@ Decision<Order> Engine::Impl::ConfirmOrder(WorkerId worker, OrderId id, const Us
       slot.status.store(Raw(OrderStatus::kReserved), std::memory_order_release);
       return Decide<Order>(worker, kOperation, Outcome::kLogUnavailable);
     }
+    campaign.Count(worker.value, Book::kHeld, -std::int64_t{slot.quantity});
+    campaign.Count(worker.value, Book::kConfirmed, slot.quantity);
     return Decide<Order>(worker, kOperation, Outcome::kOk,
                          ViewOrder(campaign, found.slot_index, now), *ticket);
   }
@@ -605,6 +651,10 @@ Decision<Order> Engine::Impl::CancelOrder(WorkerId worker, OrderId id, const Use
       return Decide<Order>(worker, kOperation, Outcome::kOk,
                            ViewOrder(campaign, found.slot_index, now));
     }
+    if (status == detail::kReservedInDoubt) {
+      return Decide<Order>(worker, kOperation, Outcome::kInDoubt,
+                           ViewOrder(campaign, found.slot_index, now));
+    }
     if (status == Raw(OrderStatus::kReserved) && now >= slot.expires_at) {
       Expire(worker.value, campaign, found.slot_index, now);
       break;
@@ -622,6 +672,7 @@ Decision<Order> Engine::Impl::CancelOrder(WorkerId worker, OrderId id, const Use
       return Decide<Order>(worker, kOperation, Outcome::kLogUnavailable);
     }
     ReturnUnits(worker.value, campaign, slot);
+    campaign.Count(worker.value, *BookOf(status), -std::int64_t{slot.quantity});
     return Decide<Order>(worker, kOperation, Outcome::kOk,
                          ViewOrder(campaign, found.slot_index, now), *ticket);
   }
@@ -644,7 +695,11 @@ std::size_t Engine::Impl::ExpireDue(WorkerId worker, TimePoint now) {
     auto slot_index = static_cast<std::uint32_t>(node);
     const OrderSlot& slot = campaign.orders().Slot(slot_index);
     constexpr std::int64_t kDrop = detail::TimerWheel::kDrop;
-    if (slot.status.load(std::memory_order_acquire) != Raw(OrderStatus::kReserved)) return kDrop;
+    std::uint8_t status = slot.status.load(std::memory_order_acquire);
+    // In doubt: it expires once settled as persisted, so it stays, retried on the next call.
+    if (status == detail::kReservedInDoubt)
+      return Second(now < slot.expires_at ? slot.expires_at : now);
+    if (status != Raw(OrderStatus::kReserved)) return kDrop;
     // Later in this second, or in a later revolution: stays where it is.
     if (now < slot.expires_at) return Second(slot.expires_at);
     if (Expire(worker.value, campaign, slot_index, now)) {
@@ -674,29 +729,150 @@ void Engine::Impl::Revert(const Event& event) {
   if (!campaign) return;
   std::uint32_t worker = OwnWorker(detail::SeqWorker(event.seq));
   if (event.type == EventType::kClaimGranted) {
-    LedgerEntry* entry = campaign->ledger().FindOrInsert(event.user);
-    if (entry && campaign->ledger().DropClaim(*entry, event.claim_id)) {
-      campaign->stock().Give(worker, 1);
-    }
+    ReleaseClaim(worker, *campaign, event.user, event.claim_id);
     return;
   }
   if (event.type != EventType::kOrderReserved && event.type != EventType::kOrderConfirmed) return;
   Located found = Locate(event.order_id);
   if (!found.slot) return;
-  std::uint8_t status = found.slot->status.load(std::memory_order_acquire);
-  if (event.type == EventType::kOrderConfirmed) {
-    found.slot->status.compare_exchange_strong(status, Raw(OrderStatus::kReserved),
-                                               std::memory_order_acq_rel);
+  if (event.type == EventType::kOrderReserved) {
+    ReleaseOrder(worker, *campaign, *found.slot, detail::kUnpublished);  // the order never was
     return;
   }
-  // kOrderReserved: the order never was. Units still held go back.
-  while (!found.slot->status.compare_exchange_weak(status, detail::kUnpublished,
-                                                   std::memory_order_acq_rel)) {
-  }
-  if (status == Raw(OrderStatus::kReserved) || status == Raw(OrderStatus::kConfirmed)) {
-    ReturnUnits(worker, *campaign, *found.slot);
+  std::uint8_t status = Raw(OrderStatus::kConfirmed);
+  if (found.slot->status.compare_exchange_strong(status, Raw(OrderStatus::kReserved),
+                                                 std::memory_order_acq_rel)) {
+    campaign->Count(Campaign::kAnyThread, Book::kConfirmed, -std::int64_t{found.slot->quantity});
+    campaign->Count(Campaign::kAnyThread, Book::kHeld, found.slot->quantity);
   }
 }
+
+LedgerEntry* Engine::Impl::ClaimEntry(Campaign& campaign, const Event& event) {
+  if (campaign.spec().kind != CampaignKind::kCoupon) return nullptr;
+  return campaign.ledger().FindOrInsert(event.user);
+}
+
+void Engine::Impl::ReleaseClaim(std::uint32_t worker, Campaign& campaign, const UserId& user,
+                                ClaimId id) {
+  LedgerEntry* entry = campaign.ledger().FindOrInsert(user);
+  if (!entry) return;
+  CouponHold dropped = campaign.ledger().DropClaim(*entry, id);
+  if (dropped == CouponHold::kNone) return;
+  campaign.Count(Campaign::kAnyThread,
+                 dropped == CouponHold::kInDoubt ? Book::kInDoubt : Book::kClaimed, -1);
+  campaign.stock().Give(worker, 1);
+}
+
+void Engine::Impl::ReleaseOrder(std::uint32_t worker, Campaign& campaign, OrderSlot& slot,
+                                std::uint8_t next) {
+  std::uint8_t status = slot.status.load(std::memory_order_acquire);
+  do {
+    if (!BookOf(status)) return;
+  } while (!slot.status.compare_exchange_weak(status, next, std::memory_order_acq_rel));
+  campaign.Count(Campaign::kAnyThread, *BookOf(status), -std::int64_t{slot.quantity});
+  ReturnUnits(worker, campaign, slot);
+}
+
+// ---- in doubt ------------------------------------------------------------------------------
+
+void Engine::Impl::MarkInDoubt(const Event& event) {
+  Campaign* campaign = campaigns_.FindAny(event.campaign);
+  if (!campaign) return;
+  if (event.type == EventType::kClaimGranted) {
+    LedgerEntry* entry = ClaimEntry(*campaign, event);
+    if (entry && campaign->ledger().MoveClaim(*entry, event.claim_id, CouponHold::kClaimed,
+                                              CouponHold::kInDoubt)) {
+      campaign->Count(Campaign::kAnyThread, Book::kClaimed, -1);
+      campaign->Count(Campaign::kAnyThread, Book::kInDoubt, 1);
+    }
+    return;
+  }
+  if (event.type != EventType::kOrderReserved) return;
+  Located found = SlotOf(event.order_id);
+  if (!found.slot) return;
+  // The worker publishes the slot right after its Append returned, which came before this
+  // report; until then the order cannot be marked.
+  unsigned spins = 0;
+  std::uint8_t status = found.slot->status.load(std::memory_order_acquire);
+  while (status == detail::kUnpublished) {
+    detail::SpinWait(spins);
+    status = found.slot->status.load(std::memory_order_acquire);
+  }
+  if (status == Raw(OrderStatus::kReserved) &&
+      found.slot->status.compare_exchange_strong(status, detail::kReservedInDoubt,
+                                                 std::memory_order_acq_rel)) {
+    campaign->Count(Campaign::kAnyThread, Book::kHeld, -std::int64_t{found.slot->quantity});
+    campaign->Count(Campaign::kAnyThread, Book::kInDoubt, found.slot->quantity);
+  }
+}
+
+std::optional<Event> Engine::Impl::SettleInDoubt(const Event& event, bool persisted) {
+  Campaign* campaign = campaigns_.FindAny(event.campaign);
+  if (!campaign) return std::nullopt;
+  EventType void_type = EventType::kClaimVoided;
+  if (event.type == EventType::kClaimGranted) {
+    LedgerEntry* entry = ClaimEntry(*campaign, event);
+    if (!entry) return std::nullopt;
+    if (persisted) {
+      if (campaign->ledger().MoveClaim(*entry, event.claim_id, CouponHold::kInDoubt,
+                                       CouponHold::kClaimed)) {
+        campaign->Count(Campaign::kAnyThread, Book::kInDoubt, -1);
+        campaign->Count(Campaign::kAnyThread, Book::kClaimed, 1);
+      }
+      return std::nullopt;
+    }
+    CouponHold state = CouponHold::kNone;
+    std::optional<detail::ClaimRecord> claim = UserLedger::ReadClaim(*entry, &state);
+    if (!claim || claim->id != event.claim_id || state != CouponHold::kInDoubt) return std::nullopt;
+  } else if (event.type == EventType::kOrderReserved) {
+    void_type = EventType::kOrderVoided;
+    Located found = Locate(event.order_id);
+    if (!found.slot) return std::nullopt;
+    std::uint8_t status = detail::kReservedInDoubt;
+    if (persisted) {
+      if (found.slot->status.compare_exchange_strong(status, Raw(OrderStatus::kReserved),
+                                                     std::memory_order_acq_rel)) {
+        campaign->Count(Campaign::kAnyThread, Book::kInDoubt, -std::int64_t{found.slot->quantity});
+        campaign->Count(Campaign::kAnyThread, Book::kHeld, found.slot->quantity);
+      }
+      return std::nullopt;
+    }
+    if (found.slot->status.load(std::memory_order_acquire) != status) return std::nullopt;
+  } else {
+    return std::nullopt;
+  }
+  Event voided;
+  voided.type = void_type;
+  {
+    std::lock_guard lock(control_mutex_);
+    voided.seq = detail::MakeSeq(++control_serial_, detail::kControlWorker);
+  }
+  voided.at = event.at;
+  voided.campaign = event.campaign;
+  voided.user = event.user;
+  voided.claim_id = event.claim_id;
+  voided.order_id = event.order_id;
+  voided.quantity = event.quantity;
+  return voided;
+}
+
+void Engine::Impl::ApplyVoid(const Event& void_event) {
+  Campaign* campaign = campaigns_.FindAny(void_event.campaign);
+  if (!campaign) return;
+  std::uint32_t worker = OwnWorker(detail::SeqWorker(void_event.seq));
+  if (void_event.type == EventType::kClaimVoided) {
+    if (campaign->spec().kind == CampaignKind::kCoupon) {
+      ReleaseClaim(worker, *campaign, void_event.user, void_event.claim_id);
+    }
+    return;
+  }
+  if (void_event.type != EventType::kOrderVoided) return;
+  // A void of an order the log never had (its reservation was not persisted) finds nothing.
+  Located found = Locate(void_event.order_id);
+  if (found.slot) ReleaseOrder(worker, *campaign, *found.slot, detail::kUnpublished);
+}
+
+// ---- recovery ------------------------------------------------------------------------------
 
 // Replay re-checks what the live path checked before logging (spec, limit, stock, one claim
 // per user), so a log that breaks an invariant stops recovery instead of being served.
@@ -709,11 +885,15 @@ void Engine::Impl::Apply(const Event& event) {
   // Every later event of a campaign follows its creation in the log (one partition per id).
   HOTDEAL_ASSERT(campaign != nullptr);
   campaign->RestoreSerial(event.seq);
+  RestoreControlSerial(event.seq);  // voids are sequenced by the control plane
   std::uint32_t worker = OwnWorker(detail::SeqWorker(event.seq));
   switch (event.type) {
     case EventType::kClaimGranted:
-    case EventType::kClaimVoided:
       ApplyClaim(*campaign, worker, event);
+      return;
+    case EventType::kClaimVoided:
+    case EventType::kOrderVoided:
+      ApplyVoid(event);
       return;
     case EventType::kOrderReserved:
       ApplyReserved(*campaign, worker, event);
@@ -721,7 +901,6 @@ void Engine::Impl::Apply(const Event& event) {
     case EventType::kOrderConfirmed:
     case EventType::kOrderCancelled:
     case EventType::kOrderExpired:
-    case EventType::kOrderVoided:
       ApplyOrderMove(*campaign, worker, event);
       return;
     case EventType::kCampaignCreated:
@@ -730,29 +909,32 @@ void Engine::Impl::Apply(const Event& event) {
   }
 }
 
-void Engine::Impl::ApplyControl(const Event& event) {
+void Engine::Impl::RestoreControlSerial(std::uint64_t seq) {
+  if (detail::SeqWorker(seq) != detail::kControlWorker) return;
   std::lock_guard lock(control_mutex_);
-  if (event.type == EventType::kCampaignCreated) {
-    HOTDEAL_ASSERT(Campaign::Validate(event.spec, options_.stock_max) == Outcome::kOk);
-    campaigns_.Insert(std::make_unique<Campaign>(event.campaign_index, event.spec, options_.workers,
-                                                 ledger_seed_));
-  } else {
-    Campaign* campaign = campaigns_.FindAny(event.campaign);
-    HOTDEAL_ASSERT(campaign != nullptr);
-    campaign->set_closed(true);
+  if (control_serial_ < detail::SeqSerial(seq)) control_serial_ = detail::SeqSerial(seq);
+}
+
+void Engine::Impl::ApplyControl(const Event& event) {
+  {
+    std::lock_guard lock(control_mutex_);
+    if (event.type == EventType::kCampaignCreated) {
+      HOTDEAL_ASSERT(Campaign::Validate(event.spec, options_.stock_max) == Outcome::kOk);
+      campaigns_.Insert(std::make_unique<Campaign>(event.campaign_index, event.spec,
+                                                   options_.workers, ledger_seed_));
+    } else {
+      Campaign* campaign = campaigns_.FindAny(event.campaign);
+      HOTDEAL_ASSERT(campaign != nullptr);
+      campaign->set_closed(true);
+    }
   }
-  if (control_serial_ < detail::SeqSerial(event.seq))
-    control_serial_ = detail::SeqSerial(event.seq);
+  RestoreControlSerial(event.seq);
 }
 
 void Engine::Impl::ApplyClaim(Campaign& campaign, std::uint32_t worker, const Event& event) {
   UserLedger& ledger = campaign.ledger();
   LedgerEntry* entry = ledger.FindOrInsert(event.user);
   HOTDEAL_ASSERT(entry != nullptr);
-  if (event.type == EventType::kClaimVoided) {
-    if (ledger.DropClaim(*entry, event.claim_id)) campaign.stock().Give(worker, 1);
-    return;
-  }
   detail::ClaimRecord existing;
   // A second grant to one user in the log would be a lost invariant, not a replay detail.
   CouponHold before = ledger.BeginClaim(*entry, existing);
@@ -760,6 +942,7 @@ void Engine::Impl::ApplyClaim(Campaign& campaign, std::uint32_t worker, const Ev
   bool taken = campaign.stock().Take(worker, 1);
   HOTDEAL_ASSERT(taken);
   ledger.CommitClaim(*entry, {event.claim_id, event.coupon_code, event.at});
+  campaign.Count(Campaign::kAnyThread, Book::kClaimed, 1);
 }
 
 void Engine::Impl::ApplyReserved(Campaign& campaign, std::uint32_t worker, const Event& event) {
@@ -781,6 +964,7 @@ void Engine::Impl::ApplyReserved(Campaign& campaign, std::uint32_t worker, const
   slot.expires_at = event.expires_at;
   slot.user = event.user;
   slot.status.store(Raw(OrderStatus::kReserved), std::memory_order_release);
+  campaign.Count(Campaign::kAnyThread, Book::kHeld, event.quantity);
   // Reservations keep their expires_at: the wheel expires them as the live engine would have.
   workers_[worker]->wheel.Push(
       WheelNode(campaign.index(), slot_index), Second(event.expires_at), Second(event.at),
@@ -790,20 +974,18 @@ void Engine::Impl::ApplyReserved(Campaign& campaign, std::uint32_t worker, const
 void Engine::Impl::ApplyOrderMove(Campaign& campaign, std::uint32_t worker, const Event& event) {
   Located found = Locate(event.order_id);
   HOTDEAL_ASSERT(found.slot != nullptr);
-  std::uint8_t status = found.slot->status.load(std::memory_order_relaxed);
   if (event.type == EventType::kOrderConfirmed) {
-    HOTDEAL_ASSERT(status == Raw(OrderStatus::kReserved));
+    HOTDEAL_ASSERT(found.slot->status.load(std::memory_order_relaxed) ==
+                   Raw(OrderStatus::kReserved));
     found.slot->status.store(Raw(OrderStatus::kConfirmed), std::memory_order_release);
+    campaign.Count(Campaign::kAnyThread, Book::kHeld, -std::int64_t{found.slot->quantity});
+    campaign.Count(Campaign::kAnyThread, Book::kConfirmed, found.slot->quantity);
     return;
   }
-  // Cancelled, expired or voided: units still held go back.
-  if (status == Raw(OrderStatus::kReserved) || status == Raw(OrderStatus::kConfirmed)) {
-    ReturnUnits(worker, campaign, *found.slot);
-  }
-  std::uint8_t next = detail::kUnpublished;
-  if (event.type == EventType::kOrderCancelled) next = Raw(OrderStatus::kCancelled);
-  if (event.type == EventType::kOrderExpired) next = Raw(OrderStatus::kExpired);
-  found.slot->status.store(next, std::memory_order_release);
+  // Cancelled or expired: units still held go back.
+  ReleaseOrder(worker, campaign, *found.slot,
+               event.type == EventType::kOrderCancelled ? Raw(OrderStatus::kCancelled)
+                                                        : Raw(OrderStatus::kExpired));
 }
 
 EngineStats Engine::Impl::Stats() const {
@@ -817,7 +999,25 @@ EngineStats Engine::Impl::Stats() const {
     }
     stats.orders_expired += worker->orders_expired.load(std::memory_order_relaxed);
   }
+  std::lock_guard lock(control_mutex_);  // next_index() is control-plane state
+  for (std::uint32_t i = 0; i < campaigns_.next_index(); ++i) {
+    if (Campaign* campaign = campaigns_.At(i))
+      stats.units_in_doubt += campaign->Total(Book::kInDoubt);
+  }
   return stats;
+}
+
+std::optional<CampaignBooks> Engine::Impl::Books(const CampaignId& id) const {
+  const Campaign* campaign = campaigns_.Find(id);
+  if (!campaign) return std::nullopt;
+  CampaignBooks books;
+  books.stock = campaign->spec().stock;
+  books.remaining = campaign->stock().Free();
+  books.claimed = campaign->Total(Book::kClaimed);
+  books.held = campaign->Total(Book::kHeld);
+  books.confirmed = campaign->Total(Book::kConfirmed);
+  books.in_doubt = campaign->Total(Book::kInDoubt);
+  return books;
 }
 
 // ---- Engine: forwards to Impl --------------------------------------------------------------
@@ -840,6 +1040,9 @@ std::vector<CampaignView> Engine::ListCampaigns(TimePoint now) const {
 }
 std::optional<CampaignFootprint> Engine::Footprint(const CampaignId& id) const {
   return impl_->Footprint(id);
+}
+std::optional<CampaignBooks> Engine::Books(const CampaignId& id) const {
+  return impl_->Books(id);
 }
 Decision<Claim> Engine::ClaimCoupon(WorkerId worker, const CampaignId& campaign, const UserId& user,
                                     const std::optional<IdempotencyKey>& key, TimePoint now) {
@@ -869,6 +1072,15 @@ std::size_t Engine::ExpireDue(WorkerId worker, TimePoint now) {
 }
 void Engine::Revert(const Event& event) {
   impl_->Revert(event);
+}
+void Engine::MarkInDoubt(const Event& event) {
+  impl_->MarkInDoubt(event);
+}
+std::optional<Event> Engine::SettleInDoubt(const Event& event, bool persisted) {
+  return impl_->SettleInDoubt(event, persisted);
+}
+void Engine::ApplyVoid(const Event& void_event) {
+  impl_->ApplyVoid(void_event);
 }
 void Engine::Apply(const Event& event) {
   impl_->Apply(event);

@@ -23,6 +23,9 @@ namespace hotdeal::engine::detail {
 // OrderStatus values, plus kUnpublished for a slot that holds no order (never written, or
 // written for a decision that was refused or reverted).
 inline constexpr std::uint8_t kUnpublished = 0xFF;
+// A reservation whose event the log could not confirm: it holds its units like kReserved, but
+// confirm, cancel and expiry leave it alone until it is settled (shown as kReserved).
+inline constexpr std::uint8_t kReservedInDoubt = 0xFE;
 
 struct OrderSlot {
   std::atomic<std::uint8_t> status{kUnpublished};

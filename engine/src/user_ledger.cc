@@ -26,6 +26,19 @@ constexpr CouponHold StateOf(std::uint32_t hold) {
 constexpr std::uint32_t NextGeneration(std::uint32_t hold) {
   return (hold >> 2) + 1;
 }
+constexpr bool Holds(CouponHold state) {
+  return state == CouponHold::kClaimed || state == CouponHold::kInDoubt;
+}
+// The entry's hold once no request of the user is pending.
+std::uint32_t Settled(const LedgerEntry& entry) noexcept {
+  unsigned spins = 0;
+  std::uint32_t hold = entry.hold.load(std::memory_order_acquire);
+  while (StateOf(hold) == CouponHold::kPending) {
+    SpinWait(spins);
+    hold = entry.hold.load(std::memory_order_acquire);
+  }
+  return hold;
+}
 }  // namespace
 
 std::uint64_t UserLedger::SlotsFor(std::uint32_t users_max) noexcept {
@@ -100,17 +113,18 @@ CouponHold UserLedger::BeginClaim(LedgerEntry& entry, ClaimRecord& existing) noe
         SpinWait(spins);
         hold = entry.hold.load(std::memory_order_acquire);
         continue;
-      case CouponHold::kClaimed: {
-        std::optional<ClaimRecord> claim = ReadClaim(entry);
+      case CouponHold::kClaimed:
+      case CouponHold::kInDoubt: {
+        CouponHold state = CouponHold::kNone;
+        std::optional<ClaimRecord> claim = ReadClaim(entry, &state);
         if (claim) {
           existing = *claim;
-          return CouponHold::kClaimed;
+          return state;
         }
         hold = entry.hold.load(std::memory_order_acquire);
         continue;
       }
     }
-    HOTDEAL_ASSERT(false);  // two bits, three states: a fourth means memory corruption
   }
 }
 
@@ -135,12 +149,24 @@ void UserLedger::AbortClaim(LedgerEntry& entry) noexcept {
   entry.hold.store(Hold(NextGeneration(hold), CouponHold::kNone), std::memory_order_release);
 }
 
-bool UserLedger::DropClaim(LedgerEntry& entry, ClaimId id) noexcept {
-  std::uint32_t hold = entry.hold.load(std::memory_order_acquire);
-  if (StateOf(hold) != CouponHold::kClaimed) return false;
-  if (entry.claim_id.load(std::memory_order_relaxed) != id.value) return false;
-  return entry.hold.compare_exchange_strong(hold, Hold(NextGeneration(hold), CouponHold::kNone),
-                                            std::memory_order_acq_rel);
+// Both move the state by one CAS from a hold read after the claim id matched: a concurrent
+// move of the same claim changes `hold`, so exactly one of two racing calls wins.
+bool UserLedger::MoveClaim(LedgerEntry& entry, ClaimId id, CouponHold from,
+                           CouponHold to) noexcept {
+  std::uint32_t hold = Settled(entry);
+  if (StateOf(hold) != from) return false;
+  if (entry.claim_id.load(std::memory_order_acquire) != id.value) return false;
+  return entry.hold.compare_exchange_strong(hold, Hold(hold >> 2, to), std::memory_order_acq_rel);
+}
+
+CouponHold UserLedger::DropClaim(LedgerEntry& entry, ClaimId id) noexcept {
+  std::uint32_t hold = Settled(entry);
+  CouponHold state = StateOf(hold);
+  if (!Holds(state)) return CouponHold::kNone;
+  if (entry.claim_id.load(std::memory_order_acquire) != id.value) return CouponHold::kNone;
+  bool dropped = entry.hold.compare_exchange_strong(
+      hold, Hold(NextGeneration(hold), CouponHold::kNone), std::memory_order_acq_rel);
+  return dropped ? state : CouponHold::kNone;
 }
 
 // A seqlock over atomics: the generation in `hold` changes whenever the fields may be rewritten,
@@ -148,9 +174,11 @@ bool UserLedger::DropClaim(LedgerEntry& entry, ClaimId id) noexcept {
 // loads are acquire (instead of relaxed loads and a fence, which ThreadSanitizer cannot model):
 // the final load of `hold` cannot move above them, and a field value from a newer writer
 // brings that writer's generation change with it. On x86 these are plain moves either way.
-std::optional<ClaimRecord> UserLedger::ReadClaim(const LedgerEntry& entry) noexcept {
+std::optional<ClaimRecord> UserLedger::ReadClaim(const LedgerEntry& entry,
+                                                 CouponHold* state) noexcept {
   std::uint32_t before = entry.hold.load(std::memory_order_acquire);
-  if (StateOf(before) != CouponHold::kClaimed) return std::nullopt;
+  if (!Holds(StateOf(before))) return std::nullopt;
+  if (state) *state = StateOf(before);
   ClaimRecord claim;
   claim.id.value = entry.claim_id.load(std::memory_order_acquire);
   claim.created_at =

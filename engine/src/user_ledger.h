@@ -32,8 +32,9 @@ struct LedgerEntry {
   std::array<std::atomic<std::uint64_t>, 2> code_words{};
 };
 
-// Coupon claim states in the low two bits of LedgerEntry::hold.
-enum class CouponHold : std::uint32_t { kNone = 0, kPending = 1, kClaimed = 2 };
+// Coupon claim states in the low two bits of LedgerEntry::hold. kInDoubt is a claim whose
+// event the log could not confirm: it holds its unit like kClaimed until it is settled.
+enum class CouponHold : std::uint32_t { kNone = 0, kPending = 1, kClaimed = 2, kInDoubt = 3 };
 
 struct ClaimRecord {
   ClaimId id;
@@ -50,14 +51,23 @@ class UserLedger {
   const LedgerEntry* Find(const UserId& user) const noexcept;
 
   // Coupon protocol. Begin marks the user's claim pending (the duplicate check), waiting out a
-  // concurrent request of the same user; it answers kClaimed (and fills `existing`) when the
-  // user already holds a claim. Commit publishes the claim; Abort forgets the pending mark.
+  // concurrent request of the same user; it answers kClaimed or kInDoubt (and fills
+  // `existing`) when the user already holds a claim. Commit publishes the claim; Abort
+  // forgets the pending mark.
   CouponHold BeginClaim(LedgerEntry& entry, ClaimRecord& existing) noexcept;
   void CommitClaim(LedgerEntry& entry, const ClaimRecord& claim) noexcept;
   void AbortClaim(LedgerEntry& entry) noexcept;
-  // Drops a committed claim (Revert or a voided claim); false if `id` is not the user's claim.
-  bool DropClaim(LedgerEntry& entry, ClaimId id) noexcept;
-  static std::optional<ClaimRecord> ReadClaim(const LedgerEntry& entry) noexcept;
+  // Moves claim `id` from state `from` to `to` (kClaimed <-> kInDoubt), first waiting out a
+  // pending mark: the worker that appended the claim's event commits it right after Append
+  // returns, so a log report can arrive before the commit. False if `id` is not the user's
+  // claim in state `from`.
+  bool MoveClaim(LedgerEntry& entry, ClaimId id, CouponHold from, CouponHold to) noexcept;
+  // Drops claim `id` (Revert or a void), waiting out a pending mark as MoveClaim does. Answers
+  // the state it was dropped from (kClaimed or kInDoubt), or kNone if `id` is not held.
+  CouponHold DropClaim(LedgerEntry& entry, ClaimId id) noexcept;
+  // The claim while the entry holds one (kClaimed or kInDoubt), with its state in `state`.
+  static std::optional<ClaimRecord> ReadClaim(const LedgerEntry& entry,
+                                              CouponHold* state = nullptr) noexcept;
 
   // Sale protocol: add `quantity` to the user's units unless that passes `limit`.
   static bool AddUnits(LedgerEntry& entry, std::uint32_t quantity, std::uint32_t limit) noexcept;

@@ -40,9 +40,9 @@ struct EngineOptions {
   std::uint32_t idempotency_keys_max = 1 << 20;
 };
 
-// The result of a data-plane decision. `value` is set for kCreated, kReplayed and kOk, and
-// for kAlreadyClaimed (the user's existing claim). `ticket` is what the durable log gave the
-// event, for callers that wait for it before answering.
+// The result of a data-plane decision. `value` is set for kCreated, kReplayed and kOk, for
+// kAlreadyClaimed (the user's existing claim) and for kInDoubt (the claim or order in doubt).
+// `ticket` is what the durable log gave the event, for callers that wait for it before answering.
 template <class T>
 struct Decision {
   Outcome outcome = Outcome::kInvalid;
@@ -53,13 +53,14 @@ struct Decision {
 // What a decision was about, for the per-outcome counters.
 enum class Operation : std::uint8_t { kClaim, kPlaceOrder, kConfirmOrder, kCancelOrder };
 inline constexpr std::size_t kOperationCount = 4;
-inline constexpr std::size_t kOutcomeCount = static_cast<std::size_t>(Outcome::kLogUnavailable) + 1;
+inline constexpr std::size_t kOutcomeCount = static_cast<std::size_t>(Outcome::kInDoubt) + 1;
 
 // Counters for metrics, kept per worker in padded structs (each written by its worker alone)
 // and summed when read, so counting costs no shared write on the hot path.
 struct EngineStats {
   std::array<std::array<std::uint64_t, kOutcomeCount>, kOperationCount> decisions{};
   std::uint64_t orders_expired = 0;  // by ExpireDue or found past expires_at by confirm/cancel
+  std::int64_t units_in_doubt = 0;   // all campaigns; per campaign in CampaignBooks::in_doubt
   std::uint64_t count(Operation operation, Outcome outcome) const noexcept {
     return decisions[static_cast<std::size_t>(operation)][static_cast<std::size_t>(outcome)];
   }
@@ -70,6 +71,18 @@ struct CampaignFootprint {
   std::size_t bytes = 0;
   std::uint32_t users_max = 0;   // distinct users the ledger can hold
   std::uint32_t orders_max = 0;  // orders the order table can hold
+};
+
+// Where a campaign's units are (ARCHITECTURE.md invariant 6, "the books close"). Counted per
+// worker and summed when read: exact when no decision runs concurrently (then
+// stock - remaining - in_doubt == claimed + held + confirmed), a snapshot otherwise.
+struct CampaignBooks {
+  std::uint32_t stock = 0;
+  std::uint32_t remaining = 0;  // as CampaignView::remaining
+  std::int64_t claimed = 0;     // coupons granted and not in doubt
+  std::int64_t held = 0;        // units of reserved orders not in doubt (until they expire)
+  std::int64_t confirmed = 0;   // units of confirmed orders
+  std::int64_t in_doubt = 0;    // units of claims and reservations marked in doubt
 };
 
 class Engine {
@@ -86,12 +99,15 @@ class Engine {
   Decision<CampaignView> GetCampaign(const CampaignId& id, TimePoint now) const;
   std::vector<CampaignView> ListCampaigns(TimePoint now) const;
   std::optional<CampaignFootprint> Footprint(const CampaignId& id) const;
+  // Any thread, no lock; nullopt for an unknown campaign.
+  std::optional<CampaignBooks> Books(const CampaignId& id) const;
 
   // Coupons: at most one claim per user. The duplicate check and the stock decrement are one
   // decision: a duplicate or rejected request never takes a unit. Any worker thread, with its
   // own WorkerId. Once the campaign is sold out the answer is kSoldOut before the ledger is
   // read, so a holder retrying without a key hears kSoldOut, not kAlreadyClaimed; GetClaim
-  // still finds the claim. GetClaim: any thread.
+  // still finds the claim. A claim in doubt (MarkInDoubt) answers kInDoubt, with the claim, to
+  // a retry with its key, to its user claiming again and to GetClaim. GetClaim: any thread.
   Decision<Claim> ClaimCoupon(WorkerId worker, const CampaignId& campaign, const UserId& user,
                               const std::optional<IdempotencyKey>& key, TimePoint now);
   Decision<Claim> GetClaim(const CampaignId& campaign, const UserId& user) const;
@@ -100,6 +116,8 @@ class Engine {
   // reserved and confirmed orders. A reservation not confirmed by expires_at expires: at or
   // after it, confirm and cancel expire the order (kConflict) and GetOrder reads kExpired.
   // Confirming a confirmed order or cancelling a cancelled one answers kOk and logs nothing.
+  // A reservation in doubt answers kInDoubt to a retry with its key, to confirm and to cancel,
+  // and does not expire until it is settled; GetOrder shows it as reserved.
   // Any worker thread with its own WorkerId; a status moves by compare-and-swap, so racing
   // confirm, cancel and expiry have exactly one winner. GetOrder: any thread.
   Decision<Order> PlaceOrder(WorkerId worker, const CampaignId& campaign, const UserId& user,
@@ -122,6 +140,35 @@ class Engine {
   // returned units (cancelled, expired, voided) are not undone, since the units may be sold
   // again already: the caller appends such an event again. Any thread.
   void Revert(const Event& event);
+
+  // In doubt (docs/durability.md): the log reported `event` (claim_granted or order_reserved,
+  // as appended; other types are ignored) as possibly persisted. Its units stay taken and move
+  // from `claimed`/`held` to `in_doubt` in the books, and the decision answers kInDoubt until
+  // it is settled. Call it once per event, instead of Revert; it waits for the deciding worker
+  // to publish the decision (a few instructions after its Append returned). A reservation
+  // already confirmed, cancelled or expired is not marked.
+  void MarkInDoubt(const Event& event);
+  // Settles a decision marked in doubt. The call sequence:
+  //   persisted == true: the mark is cleared and the decision is final. Answers nullopt.
+  //   persisted == false: answers the void event (claim_voided / order_voided) and changes
+  //     nothing yet: the units stay taken. The caller appends the void and, only once the log
+  //     acknowledged it as persisted, calls ApplyVoid(void event), which restocks. A void that
+  //     ends in doubt or not persisted is appended again; the units stay taken meanwhile, so
+  //     restocking is never visible before the void is in the log.
+  // Answers nullopt, and changes nothing, if `event` is not marked in doubt (never marked, or
+  // settled already). The void is sequenced by the control plane (its seq names
+  // WorkerId{workers}) and dated `event.at`: the engine reads no clock.
+  std::optional<Event> SettleInDoubt(const Event& event, bool persisted);
+  // Applies a logged void (claim_voided / order_voided): the claim or order is dropped and its
+  // units go back to stock. Idempotent: a void of a decision that is not held (applied
+  // already, or never made) is a no-op. Apply calls it for voids found in the log.
+  void ApplyVoid(const Event& void_event);
+  // Threading of the three: any thread (the log's poll thread), concurrently with workers. The
+  // mark is a compare-and-swap on the claim's ledger state or the order's status (acq_rel), the
+  // same words the workers' own moves compare-and-swap, so a mark, a settle, a void and a
+  // confirm/cancel/expiry of one decision have one winner in their modification order;
+  // restocking is the stock's seq_cst Give, as for a cancel. Book counters are relaxed
+  // fetch_adds on a row of their own (Stats and Books are snapshots).
 
   // Recovery: rebuild state by applying logged events in log order, before serving. One
   // thread, before any worker starts. Aborts (HOTDEAL_ASSERT) on a log that would oversell,

@@ -90,6 +90,7 @@ enum class Outcome : std::uint8_t {
   kConflict,        // campaign id taken, wrong kind, or an order not in a state to move
   kOverCapacity,    // a table fixed at creation is full; retry later (503)
   kLogUnavailable,  // the durable log refused the event; the decision was undone (503)
+  kInDoubt,         // the log could not say whether the decision is in it; being settled (503)
 };
 
 struct CampaignSpec {
