@@ -163,8 +163,8 @@ class Engine::Impl {
   // The worker's scratch event with every per-decision field reset; `spec` is never set on it.
   Event& DataEvent(std::uint32_t worker, EventType type, std::uint64_t seq, TimePoint now,
                    const CampaignId& campaign);
-  const Event& OrderEvent(EventType type, Campaign& campaign, std::uint32_t worker,
-                          std::uint32_t slot_index, TimePoint now);
+  Event& OrderEvent(EventType type, Campaign& campaign, std::uint32_t worker,
+                    std::uint32_t slot_index, TimePoint now);
   // Find for a data-plane call of `worker`, through its one-entry cache.
   Campaign* FindFor(std::uint32_t worker, const CampaignId& id);
   // The order's slot, published or not; Locate only answers published ones.
@@ -193,9 +193,12 @@ class Engine::Impl {
                    std::uint64_t& first_id);
   // The rest of PlaceOrder once the user's units are raised: stock, slot, event, publish.
   Decision<Order> Reserve(WorkerId worker, Campaign& campaign, LedgerEntry& entry,
-                          std::uint32_t units, TimePoint now, KeyHold& key_hold);
+                          std::uint32_t units, const std::optional<IdempotencyKey>& key,
+                          TimePoint now, KeyHold& key_hold);
   void ApplyControl(const Event& event);
   void ApplyClaim(Campaign& campaign, std::uint32_t worker, const Event& event);
+  // Remembers a logged decision's idempotency key (if it has one) as the live call did.
+  void RestoreKey(const Campaign& campaign, const Event& event, std::uint64_t first_id);
   void ApplyReserved(Campaign& campaign, std::uint32_t worker, const Event& event);
   void ApplyOrderMove(Campaign& campaign, std::uint32_t worker, const Event& event);
   void RestoreControlSerial(std::uint64_t seq);
@@ -355,6 +358,7 @@ Decision<Claim> Engine::Impl::ClaimCoupon(WorkerId worker, const CampaignId& id,
   event.claim_id = record.id;
   event.coupon_code = record.code;
   event.quantity = 1;
+  event.idempotency_key = key;
   std::optional<LogTicket> ticket = Append(worker.value, event);
   if (!ticket) {
     campaign->stock().Give(worker.value, 1);
@@ -415,6 +419,7 @@ Event& Engine::Impl::DataEvent(std::uint32_t worker, EventType type, std::uint64
                                TimePoint now, const CampaignId& campaign) {
   Event& event = workers_[worker]->scratch;
   event.type = type;
+  event.idempotency_key.reset();
   event.seq = seq;
   event.at = now;
   event.campaign = campaign;
@@ -428,8 +433,8 @@ Event& Engine::Impl::DataEvent(std::uint32_t worker, EventType type, std::uint64
   return event;
 }
 
-const Event& Engine::Impl::OrderEvent(EventType type, Campaign& campaign, std::uint32_t worker,
-                                      std::uint32_t slot_index, TimePoint now) {
+Event& Engine::Impl::OrderEvent(EventType type, Campaign& campaign, std::uint32_t worker,
+                                std::uint32_t slot_index, TimePoint now) {
   const OrderSlot& slot = campaign.orders().Slot(slot_index);
   Event& event = DataEvent(worker, type, detail::MakeSeq(campaign.NextSerial(worker), worker), now,
                            campaign.spec().id);
@@ -481,11 +486,12 @@ Decision<Order> Engine::Impl::PlaceOrder(WorkerId worker, const CampaignId& id, 
   if (!UserLedger::AddUnits(*entry, units, spec.per_user_limit)) {
     return Decide<Order>(worker, kOperation, Outcome::kLimitExceeded);
   }
-  return Reserve(worker, *campaign, *entry, units, now, key_hold);
+  return Reserve(worker, *campaign, *entry, units, key, now, key_hold);
 }
 
 Decision<Order> Engine::Impl::Reserve(WorkerId worker, Campaign& campaign, LedgerEntry& entry,
-                                      std::uint32_t units, TimePoint now, KeyHold& key_hold) {
+                                      std::uint32_t units, const std::optional<IdempotencyKey>& key,
+                                      TimePoint now, KeyHold& key_hold) {
   constexpr Operation kOperation = Operation::kPlaceOrder;
   if (!campaign.stock().Take(worker.value, units)) {
     UserLedger::RemoveUnits(entry, units);
@@ -503,8 +509,8 @@ Decision<Order> Engine::Impl::Reserve(WorkerId worker, Campaign& campaign, Ledge
   slot.created_at = now;
   slot.expires_at = now + std::chrono::seconds(campaign.spec().hold_seconds);
   slot.user = entry.user;
-  const Event& event =
-      OrderEvent(EventType::kOrderReserved, campaign, worker.value, *slot_index, now);
+  Event& event = OrderEvent(EventType::kOrderReserved, campaign, worker.value, *slot_index, now);
+  event.idempotency_key = key;
   std::optional<LogTicket> ticket = Append(worker.value, event);
   if (!ticket) {
     // The slot stays unpublished (answers kNotFound for ever); the units and the user's
@@ -943,6 +949,17 @@ void Engine::Impl::ApplyClaim(Campaign& campaign, std::uint32_t worker, const Ev
   HOTDEAL_ASSERT(taken);
   ledger.CommitClaim(*entry, {event.claim_id, event.coupon_code, event.at});
   campaign.Count(Campaign::kAnyThread, Book::kClaimed, 1);
+  RestoreKey(campaign, event, event.claim_id.value);
+}
+
+void Engine::Impl::RestoreKey(const Campaign& campaign, const Event& event,
+                              std::uint64_t first_id) {
+  if (!event.idempotency_key) return;
+  IdempotencyTable::Result found =
+      keys_->Begin(campaign.index(), event.user, *event.idempotency_key, event.at);
+  // kReplay: the key made an earlier decision, which stays its answer, as it did live. kFull:
+  // the table is bounded; the key is forgotten and a retry is decided afresh.
+  if (found.lookup == IdempotencyTable::Lookup::kNew) keys_->Finish(found.ref, first_id);
 }
 
 void Engine::Impl::ApplyReserved(Campaign& campaign, std::uint32_t worker, const Event& event) {
@@ -965,6 +982,7 @@ void Engine::Impl::ApplyReserved(Campaign& campaign, std::uint32_t worker, const
   slot.user = event.user;
   slot.status.store(Raw(OrderStatus::kReserved), std::memory_order_release);
   campaign.Count(Campaign::kAnyThread, Book::kHeld, event.quantity);
+  RestoreKey(campaign, event, event.order_id.value);
   // Reservations keep their expires_at: the wheel expires them as the live engine would have.
   workers_[worker]->wheel.Push(
       WheelNode(campaign.index(), slot_index), Second(event.expires_at), Second(event.at),

@@ -147,5 +147,42 @@ TEST(ReplayTest, ApplyRebuildsExactState) {
   }
 }
 
+// A client that sent a key before a crash and retries with it after the restart hears the
+// original answer: Apply remembers the keys the logged grants and reservations carried.
+TEST(ReplayTest, IdempotencyKeysSurviveReplay) {
+  RecordingSink sink;
+  Engine live(SmallOptions(2), sink);
+  ASSERT_EQ(live.CreateCampaign(CouponSpec("c", 5), Seconds(0)).outcome, Outcome::kCreated);
+  ASSERT_EQ(live.CreateCampaign(SaleSpec("s", 5, 3), Seconds(0)).outcome, Outcome::kCreated);
+  Decision<Claim> claim = live.ClaimCoupon({0}, Campaign("c"), User(1), Key("k1"), Seconds(100));
+  ASSERT_EQ(claim.outcome, Outcome::kCreated);
+  Decision<Order> order = live.PlaceOrder({1}, Campaign("s"), User(1), 2, Key("k2"), Seconds(100));
+  ASSERT_EQ(order.outcome, Outcome::kCreated);
+  live.ClaimCoupon({0}, Campaign("c"), User(2), {}, Seconds(100));
+  std::vector<Event> events = sink.events();
+  ASSERT_TRUE(events[2].idempotency_key);
+  EXPECT_EQ(*events[2].idempotency_key, Key("k1"));
+  EXPECT_FALSE(events[4].idempotency_key);  // no key sent, none logged
+
+  Engine recovered(SmallOptions(2), sink);
+  for (const Event& event : events)
+    recovered.Apply(event);
+  Decision<Claim> claim_again =
+      recovered.ClaimCoupon({1}, Campaign("c"), User(1), Key("k1"), Seconds(200));
+  ASSERT_EQ(claim_again.outcome, Outcome::kReplayed);
+  EXPECT_EQ(claim_again.value->id, claim.value->id);
+  EXPECT_EQ(claim_again.value->coupon_code, claim.value->coupon_code);
+  Decision<Order> order_again =
+      recovered.PlaceOrder({0}, Campaign("s"), User(1), 2, Key("k2"), Seconds(200));
+  ASSERT_EQ(order_again.outcome, Outcome::kReplayed);
+  EXPECT_EQ(order_again.value->id, order.value->id);
+  EXPECT_EQ(order_again.value->expires_at, order.value->expires_at);
+  // The replays took nothing, and a key is scoped to its user: another user's k1 is new.
+  EXPECT_EQ(recovered.Books(Campaign("s"))->remaining, 3u);
+  EXPECT_EQ(recovered.Books(Campaign("c"))->remaining, 3u);
+  EXPECT_EQ(recovered.ClaimCoupon({1}, Campaign("c"), User(3), Key("k1"), Seconds(200)).outcome,
+            Outcome::kCreated);
+}
+
 }  // namespace
 }  // namespace hotdeal::engine

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "hotdeal/engine/types.h"
 
@@ -44,6 +45,10 @@ struct Event {
   // kCampaignCreated only: the campaign's slot in the engine's table. Claim and order ids embed
   // it, so replay must put the campaign back at the same index; the log has to store it.
   std::uint32_t campaign_index = 0;
+  // kClaimGranted and kOrderReserved only: the Idempotency-Key the client sent, if any. Apply
+  // remembers it again, so a client retrying with its key after a restart gets the original
+  // answer (within the idempotency window, counted from `at`).
+  std::optional<IdempotencyKey> idempotency_key;
 };
 
 // Where a ticket for an appended event can be found again; 0 means "nothing to wait for".
