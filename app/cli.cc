@@ -16,6 +16,7 @@ constexpr std::string_view kUsage =
     "\n"
     "Commands:\n"
     "  serve    run the HTTP gateway, the engine and the durable log\n"
+    "  persist  run only the Kafka-to-MySQL writer, until SIGINT or SIGTERM\n"
     "  version  print the version\n"
     "  help     print this text; 'hotdeal <command> --help' lists a command's flags\n";
 
@@ -35,6 +36,22 @@ std::optional<std::string> SetListen(std::string_view text, ServeConfig& config)
   config.listen_host = std::string(host);
   config.listen_port = static_cast<std::uint16_t>(port);
   return std::nullopt;
+}
+
+// --help, or the flags and their twins into the bound config and then `run`.
+int ParseAndRun(FlagSet& flags, const std::vector<std::string_view>& args,
+                const std::function<const char*(const char*)>& getenv, std::ostream& out,
+                std::ostream& err, const std::function<int()>& run) {
+  if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+    out << flags.Help();
+    return 0;
+  }
+  if (auto error = flags.Parse(args, getenv)) {
+    err << "hotdeal " << flags.command() << ": " << *error << "\n(see 'hotdeal " << flags.command()
+        << " --help')\n";
+    return kExitUsage;
+  }
+  return run();
 }
 
 }  // namespace
@@ -68,20 +85,24 @@ void BindServeFlags(FlagSet& flags, ServeConfig& config) {
                   &config.log, {{"kafka", LogMode::kKafka}, {"none", LogMode::kNone}});
   flags.AddChoice("ack", "answer after Kafka persisted the event, or at once from memory",
                   &config.ack, {{"durable", AckMode::kDurable}, {"memory", AckMode::kMemory}});
+  flags.Add("persister", "run the Kafka-to-MySQL writer inside serve", &config.persister);
+  flags.Add("data-dir", "folder for the owner lock and local state", &config.data_dir);
+  BindStoreFlags(flags, config.store);
+}
+
+void BindStoreFlags(FlagSet& flags, StoreConfig& config) {
   flags.Add("kafka-brokers", "bootstrap brokers, host:port[,host:port]", &config.kafka_brokers);
   flags.Add("kafka-topic", "topic of the event log", &config.kafka_topic);
-  flags.Add("persister", "run the Kafka-to-MySQL writer inside serve", &config.persister);
   flags.Add("mysql-host", "MySQL/MariaDB host", &config.mysql_host);
   flags.Add("mysql-port", "MySQL/MariaDB port", &config.mysql_port);
   flags.Add("mysql-user", "MySQL/MariaDB user", &config.mysql_user);
   flags.Add("mysql-password", "MySQL/MariaDB password", &config.mysql_password);
   flags.Add("mysql-database", "MySQL/MariaDB database", &config.mysql_database);
-  flags.Add("data-dir", "folder for the owner lock and local state", &config.data_dir);
 }
 
 int RunCli(const std::vector<std::string_view>& args,
            const std::function<const char*(const char*)>& getenv, std::ostream& out,
-           std::ostream& err, const std::function<int(const ServeConfig&)>& run_serve) {
+           std::ostream& err, const Commands& commands) {
   if (args.empty()) {
     err << kUsage;
     return kExitUsage;
@@ -100,15 +121,13 @@ int RunCli(const std::vector<std::string_view>& args,
     ServeConfig config;
     FlagSet flags("serve");
     BindServeFlags(flags, config);
-    if (!rest.empty() && (rest[0] == "--help" || rest[0] == "-h")) {
-      out << flags.Help();
-      return 0;
-    }
-    if (auto error = flags.Parse(rest, getenv)) {
-      err << "hotdeal serve: " << *error << "\n(see 'hotdeal serve --help')\n";
-      return kExitUsage;
-    }
-    return run_serve(config);
+    return ParseAndRun(flags, rest, getenv, out, err, [&] { return commands.serve(config); });
+  }
+  if (command == "persist") {
+    StoreConfig config;
+    FlagSet flags("persist");
+    BindStoreFlags(flags, config);
+    return ParseAndRun(flags, rest, getenv, out, err, [&] { return commands.persist(config); });
   }
   err << "hotdeal: unknown command '" << command << "'\n\n" << kUsage;
   return kExitUsage;

@@ -17,10 +17,18 @@ inline constexpr int kExitUsage = 2;
 
 // Binds every ServeConfig field to its flag.
 void BindServeFlags(FlagSet& flags, ServeConfig& config);
+// Binds the Kafka and MySQL flags, shared by `serve` and `persist`.
+void BindStoreFlags(FlagSet& flags, StoreConfig& config);
 
-// args excludes the program name. `run_serve` is what `serve` calls with the parsed config.
+// What each subcommand runs with its parsed config; tests pass recorders.
+struct Commands {
+  std::function<int(const ServeConfig&)> serve;
+  std::function<int(const StoreConfig&)> persist;
+};
+
+// args excludes the program name.
 int RunCli(const std::vector<std::string_view>& args,
            const std::function<const char*(const char*)>& getenv, std::ostream& out,
-           std::ostream& err, const std::function<int(const ServeConfig&)>& run_serve);
+           std::ostream& err, const Commands& commands);
 
 }  // namespace hotdeal::app

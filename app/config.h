@@ -11,6 +11,17 @@ namespace hotdeal::app {
 enum class LogMode { kKafka, kNone };
 enum class AckMode { kDurable, kMemory };
 
+// Where the durable log and the MySQL tables live: shared by `serve` and `persist`.
+struct StoreConfig {
+  std::string kafka_brokers = "127.0.0.1:19092";
+  std::string kafka_topic = "hotdeal.events";
+  std::string mysql_host = "127.0.0.1";
+  std::uint16_t mysql_port = 13306;
+  std::string mysql_user = "hotdeal";
+  std::string mysql_password = "hotdeal";
+  std::string mysql_database = "hotdeal";
+};
+
 struct ServeConfig {
   // Network.
   std::string listen_host = "127.0.0.1";
@@ -33,14 +44,8 @@ struct ServeConfig {
   // Durable log and write-behind.
   LogMode log = LogMode::kKafka;
   AckMode ack = AckMode::kDurable;
-  std::string kafka_brokers = "127.0.0.1:19092";
-  std::string kafka_topic = "hotdeal.events";
   bool persister = true;  // run the Kafka-to-MySQL writer inside `serve`
-  std::string mysql_host = "127.0.0.1";
-  std::uint16_t mysql_port = 13306;
-  std::string mysql_user = "hotdeal";
-  std::string mysql_password = "hotdeal";
-  std::string mysql_database = "hotdeal";
+  StoreConfig store;
   std::string data_dir = "var/hotdeal";  // the owner lock file lives here
 };
 

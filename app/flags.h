@@ -44,6 +44,8 @@ class FlagSet {
   // `--name value  (env HOTDEAL_NAME, default ...)` per flag.
   std::string Help() const;
 
+  const std::string& command() const { return command_; }
+
   // The environment twin of a flag name: listen-host -> HOTDEAL_LISTEN_HOST.
   static std::string EnvName(std::string_view flag);
 

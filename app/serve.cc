@@ -1,15 +1,21 @@
-// RunServe: builds the engine with the chosen event sink, starts the gateway, waits for a
-// signal and shuts down within shutdown_grace_ms.
+// RunServe: builds the engine with the chosen event sink, recovers its state (durable mode),
+// starts the gateway, waits for a signal and shuts down: gateway (drain), log, persister.
 #include "serve.h"
 
-#include <pthread.h>
-
-#include <csignal>
 #include <exception>
 #include <iostream>
+#include <optional>
+#include <string>
 
 #include "hotdeal/engine/engine.h"
 #include "hotdeal/gateway/server.h"
+#include "hotdeal/persistence/kafka_log.h"
+#include "hotdeal/persistence/persister.h"
+#include "hotdeal/persistence/recovery.h"
+#include "kafka_acks.h"
+#include "owner_lock.h"
+#include "signals.h"
+#include "store_options.h"
 
 namespace hotdeal::app {
 namespace {
@@ -25,6 +31,8 @@ gateway::GatewayOptions GatewayOptionsFrom(const ServeConfig& config) {
   options.idle_timeout = std::chrono::milliseconds{config.idle_timeout_ms};
   options.request_timeout = std::chrono::milliseconds{config.request_timeout_ms};
   options.admin_token = config.admin_token;
+  options.ack =
+      config.ack == AckMode::kDurable ? gateway::AckMode::kDurable : gateway::AckMode::kMemory;
   return options;
 }
 
@@ -36,48 +44,115 @@ engine::EngineOptions EngineOptionsFrom(const ServeConfig& config) {
   return options;
 }
 
-}  // namespace
-
-int RunServe(const ServeConfig& config) {
-  if (config.log == LogMode::kKafka) {
-    std::cerr << "hotdeal serve: --log kafka is not built yet (persistence comes later); "
-                 "run with --log none\n";
-    return 2;
-  }
-  if (config.threads == 0) {
-    std::cerr << "hotdeal serve: --threads must be at least 1\n";
-    return 2;
-  }
-  // Block the shutdown signals before any thread starts, so every thread inherits the mask and
-  // only sigwait below receives them: no handler runs on a worker in the middle of a request.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  engine::DiscardSink sink;
-  engine::Engine engine(EngineOptionsFrom(config), sink);
-  gateway::Server server(GatewayOptionsFrom(config), engine);
+// Starts the workers; false (after saying why) if the address cannot be served.
+bool StartGateway(gateway::Server& server, const ServeConfig& config) {
   try {
     server.Start();
   } catch (const std::exception& error) {
     std::cerr << "hotdeal serve: cannot listen on " << config.listen_host << ":"
               << config.listen_port << ": " << error.what() << "\n";
-    return 1;
+    return false;
   }
-  // With --log none there is no state to recover: ready as soon as we listen.
-  server.SetReady(true);
-  std::cerr << "hotdeal serve: listening on " << config.listen_host << ":" << server.port()
-            << " with " << config.threads << " thread(s), --log none (events are not kept)\n";
+  return true;
+}
 
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
+void WaitAndDrain(gateway::Server& server, const ServeConfig& config, const sigset_t& signals) {
+  int signal_number = WaitForShutdownSignal(signals);
   std::cerr << "hotdeal serve: signal " << signal_number << ", draining for up to "
             << config.shutdown_grace_ms << " ms\n";
   server.Shutdown(std::chrono::milliseconds{config.shutdown_grace_ms});
+}
+
+int ServeWithoutLog(const ServeConfig& config, const sigset_t& signals) {
+  engine::DiscardSink sink;
+  engine::Engine engine(EngineOptionsFrom(config), sink);
+  gateway::Server server(GatewayOptionsFrom(config), engine);
+  if (!StartGateway(server, config)) return 1;
+  // No state to recover: ready as soon as we listen.
+  server.SetReady(true);
+  std::cerr << "hotdeal serve: listening on " << config.listen_host << ":" << server.port()
+            << " with " << config.threads << " thread(s), --log none (events are not kept)\n";
+  WaitAndDrain(server, config, signals);
   std::cerr << "hotdeal serve: stopped\n";
   return 0;
+}
+
+// The composition of persistence/README.md: log as the engine's sink, recovery before any
+// worker runs, then the gateway, then (optionally) the persister.
+int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
+  std::string lock_error;
+  std::optional<OwnerLock> lock = OwnerLock::Acquire(config.data_dir, lock_error);
+  if (!lock) {
+    std::cerr << "hotdeal serve: " << lock_error << "; refusing to start a second owner\n";
+    return 1;
+  }
+  persistence::Options options = PersistenceOptionsFrom(config.store);
+  options.workers = config.threads;
+  persistence::KafkaLog log(options);
+  engine::Engine engine(EngineOptionsFrom(config), log);
+  persistence::EngineReverter reverter(engine);
+  gateway::GatewayOptions gateway_options = GatewayOptionsFrom(config);
+  KafkaAcks acks(log, gateway::Server::AckWaitersMax(gateway_options));
+  gateway::Server server(gateway_options, engine, &acks);
+  server.AddMetrics(log.probe());
+  std::optional<persistence::Persister> persister;
+  if (config.persister) {
+    persister.emplace(options);
+    server.AddMetrics(persister->probe());
+  }
+
+  // Both throw after their own bounded waits (admin request timeout, MySQL connect timeout).
+  try {
+    log.Start(reverter);
+  } catch (const std::exception& error) {
+    std::cerr << "hotdeal serve: cannot start the durable log on Kafka " << options.kafka_brokers
+              << " (topic " << options.kafka_topic << "): " << error.what() << "\n";
+    return 1;
+  }
+  persistence::RecoveryReport report;
+  try {
+    report = persistence::Recover(engine, options);
+  } catch (const std::exception& error) {
+    std::cerr << "hotdeal serve: cannot recover from MySQL " << options.mysql_host << ":"
+              << options.mysql_port << "/" << options.mysql_database << " and Kafka "
+              << options.kafka_brokers << ": " << error.what() << "\n";
+    log.Stop();
+    return 1;
+  }
+  std::cerr << "hotdeal serve: recovered " << report.campaigns << " campaign(s), " << report.claims
+            << " claim(s), " << report.orders << " order(s) from MySQL and "
+            << report.events_replayed << " event(s) from Kafka\n";
+  // After recovery: the persister must not migrate the schema while Recover does.
+  if (persister) persister->Start();
+  if (!StartGateway(server, config)) {
+    log.Stop();
+    return 1;
+  }
+  server.SetReady(true);
+  std::cerr << "hotdeal serve: listening on " << config.listen_host << ":" << server.port()
+            << " with " << config.threads << " thread(s), --log kafka --ack "
+            << (config.ack == AckMode::kDurable ? "durable" : "memory") << ", persister "
+            << (persister ? "on" : "off") << "\n";
+  WaitAndDrain(server, config, signals);
+  // The gateway has stopped deciding; the log settles what is in flight (replies to clients
+  // still connected went out during the drain), then the persister writes its last batch.
+  log.Stop();
+  if (persister) persister->Stop();
+  std::cerr << "hotdeal serve: stopped\n";
+  return 0;
+}
+
+}  // namespace
+
+int RunServe(const ServeConfig& config) {
+  if (config.threads == 0) {
+    std::cerr << "hotdeal serve: --threads must be at least 1\n";
+    return 2;
+  }
+  // Before any thread starts, so every thread inherits the mask.
+  sigset_t signals = BlockShutdownSignals();
+  return config.log == LogMode::kKafka ? ServeDurable(config, signals)
+                                       : ServeWithoutLog(config, signals);
 }
 
 }  // namespace hotdeal::app

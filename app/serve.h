@@ -7,8 +7,8 @@
 
 namespace hotdeal::app {
 
-// Exit codes: 0 after a clean shutdown, 1 if serving failed (e.g. the port is taken),
-// 2 for a configuration this build cannot run (e.g. --log kafka before persistence exists).
+// Exit codes: 0 after a clean shutdown, 1 if serving failed (the port is taken, another
+// process owns the data dir, Kafka or MySQL unreachable at start), 2 for a bad configuration.
 int RunServe(const ServeConfig& config);
 
 }  // namespace hotdeal::app

@@ -3,6 +3,7 @@
 #include "api.h"
 
 #include <array>
+#include <cassert>
 
 #include "json_writer.h"
 #include "time_text.h"
@@ -135,6 +136,7 @@ void SetBodyError(Reply& reply, BodyError error) {
 // Writes a decision: the value on success, the mapped error otherwise.
 template <class T, class WriteValue>
 void Answer(const engine::Decision<T>& decision, Reply& reply, WriteValue write_value) {
+  reply.ticket = decision.ticket;
   OutcomeReply mapped = MapOutcome(decision.outcome);
   if (mapped.is_error || !decision.value) {
     SetError(reply, mapped.is_error ? mapped.error : ApiError::kUnavailable, mapped.message);
@@ -187,8 +189,13 @@ bool TokenEquals(std::string_view presented, std::string_view expected) {
 }  // namespace
 
 Api::Api(engine::Engine& engine, std::string admin_token, const std::atomic<bool>& ready,
-         const GatewayMetrics& metrics)
-    : engine_(engine), admin_token_(std::move(admin_token)), ready_(ready), metrics_(metrics) {}
+         const GatewayMetrics& metrics, DurableLog* log, AckMode ack)
+    : engine_(engine),
+      admin_token_(std::move(admin_token)),
+      ready_(ready),
+      metrics_(metrics),
+      log_(log),
+      ack_(ack) {}
 
 Completion Api::Handle(WorkerContext& worker, RequestData& request, Reply& reply,
                        RouteId& route_id) {
@@ -233,7 +240,15 @@ Completion Api::Handle(WorkerContext& worker, RequestData& request, Reply& reply
     return Completion::kDone;
   }
   Dispatch(worker, *match.route, match, request, reply);
-  return Completion::kDone;
+  if (reply.ticket.value == 0) return Completion::kDone;
+  // Only a log hands out tickets; DiscardSink (--log none) answers 0.
+  assert(log_ != nullptr);
+  if (ack_ == AckMode::kMemory) {
+    log_->Forget(reply.ticket);
+    reply.ticket = {};
+    return Completion::kDone;
+  }
+  return Completion::kPending;
 }
 
 void Api::Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& match,
@@ -414,6 +429,9 @@ void Api::Time(WorkerContext& worker, Reply& reply) {
 void Api::Ready(Reply& reply) {
   if (!ready_.load(std::memory_order_acquire)) {
     return SetError(reply, ApiError::kUnavailable, "not ready: recovering state");
+  }
+  if (log_ != nullptr && !log_->healthy()) {
+    return SetError(reply, ApiError::kUnavailable, "not ready: the durable log cannot take writes");
   }
   reply.status = 200;
   reply.body.append(R"({"status":"ready"})");

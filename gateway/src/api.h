@@ -11,6 +11,7 @@
 #include <string>
 
 #include "hotdeal/engine/engine.h"
+#include "hotdeal/gateway/durable_log.h"
 #include "hotdeal/gateway/routes.h"
 #include "http_request.h"
 #include "metrics.h"
@@ -30,15 +31,16 @@ struct WorkerContext {
   WorkerStats& stats;
 };
 
-// kDone: the reply is complete when Handle returns. kPending is the seam for durable mode:
-// the reply will be completed later on the same thread (see gateway/README.md); with
-// `--log none` every request completes at once.
+// kDone: the reply is complete when Handle returns. kPending: the reply (a 201) holds
+// `reply.ticket`, which the caller must await on the durable log before sending it
+// (gateway/README.md, "Durable acks").
 enum class Completion : std::uint8_t { kDone, kPending };
 
 class Api {
  public:
+  // `log` is null with `--log none` (no decision then carries a ticket).
   Api(engine::Engine& engine, std::string admin_token, const std::atomic<bool>& ready,
-      const GatewayMetrics& metrics);
+      const GatewayMetrics& metrics, DurableLog* log, AckMode ack);
 
   // Answers `request` into `reply`; `route` is set for metrics.
   Completion Handle(WorkerContext& worker, RequestData& request, Reply& reply, RouteId& route);
@@ -69,6 +71,8 @@ class Api {
   const std::string admin_token_;
   const std::atomic<bool>& ready_;
   const GatewayMetrics& metrics_;
+  DurableLog* const log_;
+  const AckMode ack_;
 };
 
 }  // namespace hotdeal::gateway

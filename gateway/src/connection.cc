@@ -125,9 +125,33 @@ void Connection::Dispatch() {
       Complete(slot);
       break;
     case Completion::kPending:
-      // Durable mode will post Complete(slot) back to this thread when the log answers.
+      // The ring's order keeps later replies behind this one until Settle marks it ready.
+      if (!worker_.AwaitAck(slot.reply.ticket, shared_from_this(),
+                            static_cast<std::size_t>(&slot - slots_.data()))) {
+        SetUnavailable(slot, "too many replies waiting for the durable log; retry later");
+      }
       break;
   }
+}
+
+void Connection::Settle(std::size_t index, bool persisted) {
+  Slot& slot = slots_[index];
+  if (persisted) {
+    Complete(slot);
+  } else {
+    SetUnavailable(slot,
+                   "the durable log did not confirm the decision; retry with the same "
+                   "Idempotency-Key");
+  }
+  // A client that left meanwhile (closed, timed out) hears nothing: WriteReady does nothing
+  // and the connection dies with its last reference.
+  WriteReady();
+}
+
+void Connection::SetUnavailable(Slot& slot, std::string_view message) {
+  slot.reply.Reset();
+  SetError(slot.reply, ApiError::kUnavailable, message);
+  Complete(slot);
 }
 
 void Connection::FailRequest(ApiError error, std::string_view message) {

@@ -41,6 +41,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Drain();
   // Closes the socket now; pending handlers see operation_aborted and release the connection.
   void Close();
+  // The durable log settled the reply in `slot` (Worker::AwaitAck): persisted sends it,
+  // anything else replaces it with 503 + Retry-After.
+  void Settle(std::size_t slot, bool persisted);
 
   // The worker's intrusive list of connections.
   Connection* prev = nullptr;
@@ -64,6 +67,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void FailRequest(ApiError error, std::string_view message);
   Slot& TakeSlot();
   void Complete(Slot& slot);
+  void SetUnavailable(Slot& slot, std::string_view message);
   void WriteReady();
   void OnWrite(const boost::system::error_code& error, std::size_t slots_written);
   void Linger();

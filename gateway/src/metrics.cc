@@ -217,10 +217,18 @@ std::vector<MetricFamily> GatewayMetrics::Collect() const {
   return families;
 }
 
+void GatewayMetrics::Add(std::shared_ptr<prometheus::Collectable> collectable) {
+  others_.push_back(std::move(collectable));
+}
+
 std::string GatewayMetrics::Scrape() const {
   std::vector<MetricFamily> families = registry_.Collect();
   for (MetricFamily& family : Collect())
     families.push_back(std::move(family));
+  for (const auto& other : others_) {
+    for (MetricFamily& family : other->Collect())
+      families.push_back(std::move(family));
+  }
   return prometheus::TextSerializer().Serialize(families);
 }
 

@@ -7,6 +7,7 @@
 #include <prometheus/collectable.h>
 #include <prometheus/registry.h>
 
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -23,13 +24,18 @@ class GatewayMetrics final : public prometheus::Collectable {
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
-  // The text exposition format of the registry and this collectable together.
+  // Another component's metrics (the durable log, the persister), scraped with ours.
+  // Before the workers start only: Scrape reads the list without a lock.
+  void Add(std::shared_ptr<prometheus::Collectable> collectable);
+
+  // The text exposition format of the registry, this collectable and the added ones.
   std::string Scrape() const;
 
  private:
   std::span<const WorkerStats> workers_;
   const engine::Engine& engine_;
   prometheus::Registry registry_;
+  std::vector<std::shared_ptr<prometheus::Collectable>> others_;
 };
 
 }  // namespace hotdeal::gateway

@@ -103,6 +103,11 @@ OutcomeReply MapOutcome(engine::Outcome outcome) {
     case engine::Outcome::kLogUnavailable:
       return error(ApiError::kUnavailable, "the durable log cannot take writes; retry later",
                    "log_unavailable");
+    case engine::Outcome::kInDoubt:
+      return error(ApiError::kUnavailable,
+                   "the durable log has not settled this decision yet; retry with the same "
+                   "Idempotency-Key",
+                   "in_doubt");
   }
   return error(ApiError::kUnavailable, "unknown outcome", "unknown");
 }

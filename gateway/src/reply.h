@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "hotdeal/engine/event.h"
 #include "hotdeal/engine/types.h"
 
 namespace hotdeal::gateway {
@@ -50,6 +51,9 @@ struct Reply {
   std::string_view allow;    // 405 only: static text such as "GET, POST"
   bool retry_after = false;  // 503 carries Retry-After
   std::string body;
+  // Set when the decision behind the reply produced an event the durable log has not yet
+  // confirmed: the reply must wait for it (or the ticket be forgotten) before it is sent.
+  engine::LogTicket ticket;
 
   void Reset() {
     status = 0;
@@ -57,6 +61,7 @@ struct Reply {
     allow = {};
     retry_after = false;
     body.clear();
+    ticket = {};
   }
 };
 

@@ -3,6 +3,7 @@
 #include "hotdeal/gateway/server.h"
 
 #include <boost/asio/ip/address.hpp>
+#include <cassert>
 #include <thread>
 #include <vector>
 
@@ -14,14 +15,14 @@ namespace hotdeal::gateway {
 
 class Server::Impl {
  public:
-  Impl(GatewayOptions options, engine::Engine& engine)
+  Impl(GatewayOptions options, engine::Engine& engine, DurableLog* log)
       : options_(std::move(options)),
         stats_(options_.threads),
         metrics_(stats_, engine, options_.connections_max),
-        api_(engine, options_.admin_token, ready_, metrics_) {
+        api_(engine, options_.admin_token, ready_, metrics_, log, options_.ack) {
     for (std::uint32_t i = 0; i < options_.threads; ++i) {
       workers_.push_back(
-          std::make_unique<Worker>(i, options_, engine, api_, stats_[i], open_connections_));
+          std::make_unique<Worker>(i, options_, engine, api_, stats_[i], open_connections_, log));
     }
   }
 
@@ -57,6 +58,11 @@ class Server::Impl {
 
   void SetReady(bool ready) { ready_.store(ready, std::memory_order_release); }
 
+  void AddMetrics(std::shared_ptr<prometheus::Collectable> collectable) {
+    assert(threads_.empty());  // Scrape reads the list from the workers without a lock
+    metrics_.Add(std::move(collectable));
+  }
+
   void Shutdown(std::chrono::milliseconds grace) {
     if (threads_.empty()) return;
     for (auto& worker : workers_)
@@ -85,8 +91,8 @@ class Server::Impl {
   std::uint16_t port_ = 0;
 };
 
-Server::Server(GatewayOptions options, engine::Engine& engine)
-    : impl_(std::make_unique<Impl>(std::move(options), engine)) {}
+Server::Server(GatewayOptions options, engine::Engine& engine, DurableLog* log)
+    : impl_(std::make_unique<Impl>(std::move(options), engine, log)) {}
 
 Server::~Server() = default;
 
@@ -98,6 +104,12 @@ std::uint16_t Server::port() const {
 }
 void Server::SetReady(bool ready) {
   impl_->SetReady(ready);
+}
+void Server::AddMetrics(std::shared_ptr<prometheus::Collectable> collectable) {
+  impl_->AddMetrics(std::move(collectable));
+}
+std::uint32_t Server::AckWaitersMax(const GatewayOptions& options) {
+  return options.threads * options.pending_acks_max;
 }
 void Server::Shutdown(std::chrono::milliseconds grace) {
   impl_->Shutdown(grace);

@@ -30,7 +30,7 @@ constexpr std::chrono::milliseconds kAcceptRetryDelay{10};
 }  // namespace
 
 Worker::Worker(std::uint32_t index, const GatewayOptions& options, engine::Engine& engine, Api& api,
-               WorkerStats& stats, std::atomic<std::uint32_t>& open_connections)
+               WorkerStats& stats, std::atomic<std::uint32_t>& open_connections, DurableLog* log)
     : options_(options),
       engine_(engine),
       api_(api),
@@ -39,8 +39,16 @@ Worker::Worker(std::uint32_t index, const GatewayOptions& options, engine::Engin
       acceptor_(io_),
       tick_timer_(io_),
       accept_retry_timer_(io_),
-      context_(index, stats) {
+      context_(index, stats),
+      log_(log) {
   RefreshClock();
+  if (log_ == nullptr) return;
+  acks_.reserve(options_.pending_acks_max);
+  free_acks_.reserve(options_.pending_acks_max);
+  for (std::uint32_t i = 0; i < options_.pending_acks_max; ++i) {
+    acks_.push_back(std::make_unique<PendingAck>(index * options_.pending_acks_max + i, *this));
+    free_acks_.push_back(acks_.back().get());
+  }
 }
 
 Worker::~Worker() = default;
@@ -112,6 +120,32 @@ void Worker::Reject(tcp::socket& socket) {
 void Worker::ConnectionClosed() {
   stats_.connections_closed.Add();
   open_connections_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+bool Worker::AwaitAck(engine::LogTicket ticket, std::shared_ptr<Connection> connection,
+                      std::size_t slot) {
+  if (free_acks_.empty()) {
+    log_->Forget(ticket);
+    return false;
+  }
+  PendingAck* ack = free_acks_.back();
+  free_acks_.pop_back();
+  ack->connection = std::move(connection);
+  ack->slot = slot;
+  log_->Await(ticket, *ack);
+  return true;
+}
+
+void Worker::SettleAck(PendingAck& ack, bool persisted) {
+  std::shared_ptr<Connection> connection = std::move(ack.connection);
+  free_acks_.push_back(&ack);
+  connection->Settle(ack.slot, persisted);
+}
+
+void PendingAck::OnSettled(bool persisted) noexcept {
+  // After Shutdown the io_context no longer runs: the handler is dropped, and the connection
+  // is released with the pool when the worker is destroyed.
+  asio::post(worker_.io(), [this, persisted] { worker_.SettleAck(*this, persisted); });
 }
 
 void Worker::Link(Connection* connection) {

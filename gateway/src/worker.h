@@ -10,6 +10,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 #include "api.h"
 #include "hotdeal/gateway/server.h"
@@ -17,13 +19,29 @@
 namespace hotdeal::gateway {
 
 class Connection;
+class Worker;
+
+// A reply waiting for the durable log. Owned by its worker's fixed pool; it holds the connection
+// alive until settled, so a client that disconnects meanwhile leaves nothing dangling.
+class PendingAck final : public AckWaiter {
+ public:
+  PendingAck(std::uint32_t id, Worker& worker) : AckWaiter(id), worker_(worker) {}
+  // The log's thread: only posts to the worker's io_context.
+  void OnSettled(bool persisted) noexcept override;
+
+  std::shared_ptr<Connection> connection;  // set while taken
+  std::size_t slot = 0;                    // the connection's reply slot
+
+ private:
+  Worker& worker_;
+};
 
 class Worker {
  public:
   using SteadyTime = std::chrono::steady_clock::time_point;
 
   Worker(std::uint32_t index, const GatewayOptions& options, engine::Engine& engine, Api& api,
-         WorkerStats& stats, std::atomic<std::uint32_t>& open_connections);
+         WorkerStats& stats, std::atomic<std::uint32_t>& open_connections, DurableLog* log);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -53,6 +71,12 @@ class Worker {
   void Unlink(Connection* connection);
   // Called by a Connection's destructor.
   void ConnectionClosed();
+  // Waits for `ticket` on the log; the connection's Settle(slot, persisted) runs on this
+  // thread once the log knows. false: every waiter is taken; the ticket has been forgotten
+  // and the caller answers 503.
+  bool AwaitAck(engine::LogTicket ticket, std::shared_ptr<Connection> connection, std::size_t slot);
+  // This thread, posted by PendingAck::OnSettled.
+  void SettleAck(PendingAck& ack, bool persisted);
 
  private:
   void Accept();
@@ -76,6 +100,11 @@ class Worker {
   bool draining_ = false;
   bool stopped_ = false;
   Connection* connections_ = nullptr;  // intrusive list of this worker's open connections
+  DurableLog* const log_;              // null with --log none
+  // pending_acks_max waiters made once (each is referenced by the log while taken, so they
+  // never move); declared last so taken ones release their connections first.
+  std::vector<std::unique_ptr<PendingAck>> acks_;
+  std::vector<PendingAck*> free_acks_;  // capacity fixed at construction
 };
 
 }  // namespace hotdeal::gateway

@@ -1,4 +1,4 @@
-// RunCli: subcommands, serve's flags and the exit codes scripts rely on.
+// RunCli: subcommands, serve's and persist's flags and the exit codes scripts rely on.
 #include "cli.h"
 
 #include <gtest/gtest.h>
@@ -14,6 +14,7 @@ struct CliRun {
   std::string out;
   std::string err;
   std::optional<ServeConfig> served;
+  std::optional<StoreConfig> persisted;
 };
 
 CliRun RunHotdeal(std::vector<std::string_view> args, std::map<std::string, std::string> env = {}) {
@@ -24,10 +25,17 @@ CliRun RunHotdeal(std::vector<std::string_view> args, std::map<std::string, std:
     auto it = env.find(name);
     return it == env.end() ? nullptr : it->second.c_str();
   };
-  run.code = RunCli(args, getenv, out, err, [&run](const ServeConfig& config) {
-    run.served = config;
-    return 0;
-  });
+  Commands commands{.serve =
+                        [&run](const ServeConfig& config) {
+                          run.served = config;
+                          return 0;
+                        },
+                    .persist =
+                        [&run](const StoreConfig& config) {
+                          run.persisted = config;
+                          return 0;
+                        }};
+  run.code = RunCli(args, getenv, out, err, commands);
   run.out = out.str();
   run.err = err.str();
   return run;
@@ -79,6 +87,56 @@ TEST(CliTest, BadServeValueExitsTwoWithoutServing) {
     EXPECT_FALSE(run.served.has_value());
     EXPECT_NE(run.err.find("hotdeal serve:"), std::string::npos);
   }
+}
+
+TEST(CliTest, UsageNamesEveryCommand) {
+  CliRun run = RunHotdeal({"help"});
+  EXPECT_EQ(run.code, 0);
+  for (const char* command : {"serve", "persist", "version"})
+    EXPECT_NE(run.out.find(std::string("  ") + command), std::string::npos) << command;
+}
+
+TEST(CliTest, ServeTakesStoreFlags) {
+  CliRun run = RunHotdeal({"serve", "--kafka-topic", "t1", "--mysql-database", "hotdeal_test_x",
+                           "--persister", "off", "--data-dir", "/tmp/d"},
+                          {{"HOTDEAL_KAFKA_BROKERS", "127.0.0.1:1"}});
+  ASSERT_EQ(run.code, 0) << run.err;
+  ASSERT_TRUE(run.served.has_value());
+  EXPECT_EQ(run.served->store.kafka_topic, "t1");
+  EXPECT_EQ(run.served->store.kafka_brokers, "127.0.0.1:1");
+  EXPECT_EQ(run.served->store.mysql_database, "hotdeal_test_x");
+  EXPECT_FALSE(run.served->persister);
+  EXPECT_EQ(run.served->data_dir, "/tmp/d");
+}
+
+TEST(CliTest, PersistHelpListsOnlyStoreFlags) {
+  CliRun run = RunHotdeal({"persist", "--help"});
+  EXPECT_EQ(run.code, 0);
+  EXPECT_FALSE(run.persisted.has_value());
+  for (const char* flag :
+       {"--kafka-brokers", "--kafka-topic", "--mysql-host", "--mysql-port", "--mysql-user",
+        "--mysql-password", "--mysql-database", "HOTDEAL_MYSQL_DATABASE"}) {
+    EXPECT_NE(run.out.find(flag), std::string::npos) << flag;
+  }
+  EXPECT_EQ(run.out.find("--listen"), std::string::npos);
+}
+
+TEST(CliTest, PersistParsesFlagsAndTwins) {
+  CliRun run = RunHotdeal({"persist", "--mysql-port", "3307", "--kafka-topic=events"},
+                          {{"HOTDEAL_MYSQL_HOST", "db"}, {"HOTDEAL_KAFKA_TOPIC", "ignored"}});
+  ASSERT_EQ(run.code, 0) << run.err;
+  ASSERT_TRUE(run.persisted.has_value());
+  EXPECT_FALSE(run.served.has_value());
+  EXPECT_EQ(run.persisted->mysql_port, 3307);
+  EXPECT_EQ(run.persisted->mysql_host, "db");
+  EXPECT_EQ(run.persisted->kafka_topic, "events");
+}
+
+TEST(CliTest, BadPersistFlagExitsTwoWithoutRunning) {
+  CliRun run = RunHotdeal({"persist", "--listen", "127.0.0.1:1"});
+  EXPECT_EQ(run.code, kExitUsage);
+  EXPECT_FALSE(run.persisted.has_value());
+  EXPECT_NE(run.err.find("hotdeal persist:"), std::string::npos);
 }
 
 TEST(CliTest, VersionPrintsVersion) {

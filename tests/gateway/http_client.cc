@@ -143,8 +143,8 @@ GatewayOptions GatewayTest::DefaultOptions() {
 
 void GatewayTest::StartServer() {
   engine_options_.workers = options_.threads;
-  engine_ = std::make_unique<engine::Engine>(engine_options_, sink_);
-  server_ = std::make_unique<Server>(options_, *engine_);
+  engine_ = std::make_unique<engine::Engine>(engine_options_, *event_sink_);
+  server_ = std::make_unique<Server>(options_, *engine_, log_);
   server_->Start();
   server_->SetReady(true);
 }

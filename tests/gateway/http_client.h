@@ -78,6 +78,9 @@ class GatewayTest : public ::testing::Test {
   void CreateCampaign(std::string_view body);
 
   engine::DiscardSink sink_;
+  // Durable-mode tests point these at a fake log before StartServer().
+  engine::EventSink* event_sink_ = &sink_;
+  DurableLog* log_ = nullptr;
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<Server> server_;
 };

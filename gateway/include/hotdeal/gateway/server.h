@@ -4,12 +4,15 @@
 // hold a request longer than its deadline.
 #pragma once
 
+#include <prometheus/collectable.h>
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 
 #include "hotdeal/engine/engine.h"
+#include "hotdeal/gateway/durable_log.h"
 
 namespace hotdeal::gateway {
 
@@ -26,12 +29,18 @@ struct GatewayOptions {
   // How often each worker runs its timer: reservation expiry and connection deadlines. A
   // deadline is enforced within one tick of passing.
   std::chrono::milliseconds tick_interval{20};
-  std::string admin_token;  // empty: admin routes always answer 401
+  std::string admin_token;          // empty: admin routes always answer 401
+  AckMode ack = AckMode::kDurable;  // only matters with a DurableLog
+  // Replies waiting for the log, per worker; when all are taken a new decision is answered
+  // 503 + Retry-After at once (its retry with the same Idempotency-Key finds the decision).
+  std::uint32_t pending_acks_max = 4096;
 };
 
 class Server {
  public:
-  Server(GatewayOptions options, engine::Engine& engine);
+  // `log` (null for `--log none`) must outlive the server and settle every awaited ticket
+  // before the server is destroyed (the app stops the log after Shutdown).
+  Server(GatewayOptions options, engine::Engine& engine, DurableLog* log = nullptr);
   ~Server();  // Shutdown(0) if still running
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -44,8 +53,15 @@ class Server {
   // The bound port, valid after Start().
   std::uint16_t port() const;
 
-  // /readyz and the data-plane routes answer 503 until this is set.
+  // /readyz and the data-plane routes answer 503 until this is set; /readyz also asks the log.
   void SetReady(bool ready);
+
+  // Adds metrics of other components (the log's and the persister's probes) to /metrics.
+  // Before Start() only.
+  void AddMetrics(std::shared_ptr<prometheus::Collectable> collectable);
+
+  // Bound of AckWaiter::id() over every worker: threads * pending_acks_max.
+  static std::uint32_t AckWaitersMax(const GatewayOptions& options);
 
   // Stops accepting, closes idle connections, lets requests in flight finish for up to
   // `grace`, then closes whatever is left and joins the threads. Safe to call more than once.

@@ -1,0 +1,217 @@
+// Durable acks (gateway/README.md): a decision's reply waits for the log, is answered 201 only
+// if the log persisted its event and 503 + Retry-After otherwise, keeps pipelined order, and
+// survives its client leaving. The log is a fake the test settles by hand, from its own
+// thread, as KafkaLog's poll thread would.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "http_client.h"
+
+namespace hotdeal::gateway::testing {
+namespace {
+
+constexpr std::string_view kCoupon = R"({"id": "bf", "kind": "coupon", "name": "x", "stock": 3})";
+
+class FakeLog final : public engine::EventSink, public DurableLog {
+ public:
+  std::optional<engine::LogTicket> Append(engine::WorkerId,
+                                          const engine::Event&) noexcept override {
+    return engine::LogTicket{next_ticket_.fetch_add(1)};
+  }
+  void Await(engine::LogTicket ticket, AckWaiter& waiter) noexcept override {
+    if (settle_at_once_.load()) return waiter.OnSettled(true);  // the report came first
+    std::lock_guard lock(mutex_);
+    awaited_.emplace(ticket.value, &waiter);
+    changed_.notify_all();
+  }
+  void Forget(engine::LogTicket ticket) noexcept override {
+    std::lock_guard lock(mutex_);
+    forgotten_.push_back(ticket.value);
+  }
+  bool healthy() const noexcept override { return healthy_.load(); }
+
+  // Test thread: the tickets awaited and not settled, once there are `count` of them.
+  std::vector<std::uint64_t> WaitAwaited(std::size_t count) {
+    std::unique_lock lock(mutex_);
+    EXPECT_TRUE(
+        changed_.wait_for(lock, std::chrono::seconds{5}, [&] { return awaited_.size() >= count; }));
+    std::vector<std::uint64_t> tickets;
+    for (const auto& [ticket, waiter] : awaited_)
+      tickets.push_back(ticket);
+    return tickets;
+  }
+  void Settle(std::uint64_t ticket, bool persisted) {
+    AckWaiter* waiter = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = awaited_.find(ticket);
+      ASSERT_NE(it, awaited_.end()) << ticket;
+      waiter = it->second;
+      awaited_.erase(it);
+    }
+    waiter->OnSettled(persisted);
+  }
+  std::size_t forgotten() {
+    std::lock_guard lock(mutex_);
+    return forgotten_.size();
+  }
+
+  std::atomic<bool> settle_at_once_{true};
+  std::atomic<bool> healthy_{true};
+
+ private:
+  std::atomic<std::uint64_t> next_ticket_{1};
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<std::uint64_t, AckWaiter*> awaited_;
+  std::vector<std::uint64_t> forgotten_;
+};
+
+class DurableTest : public GatewayTest {
+ protected:
+  void Start(AckMode ack) {
+    event_sink_ = &log_fake_;
+    log_ = &log_fake_;
+    options_.threads = 1;
+    options_.ack = ack;
+    options_.pending_acks_max = 2;
+    StartServer();
+    CreateCampaign(kCoupon);  // settled at once
+    log_fake_.settle_at_once_ = false;
+  }
+  static std::string Claim(std::string_view user) {
+    return BuildRequest("POST", "/v1/campaigns/bf/claims",
+                        R"({"user_id": ")" + std::string(user) + R"("})");
+  }
+  std::int64_t Remaining() {
+    return JsonInt(HttpClient(port()).Send("GET", "/v1/campaigns/bf")->body, "remaining");
+  }
+
+  FakeLog log_fake_;
+};
+
+TEST_F(DurableTest, ReplyWaitsForThePersistedReport) {
+  Start(AckMode::kDurable);
+  HttpClient client(port(), std::chrono::milliseconds{300});
+  ASSERT_TRUE(client.Write(Claim("u1")));
+  std::vector<std::uint64_t> tickets = log_fake_.WaitAwaited(1);
+  ASSERT_EQ(tickets.size(), 1u);
+  EXPECT_FALSE(client.Read().has_value()) << "answered before the log settled";
+  log_fake_.Settle(tickets[0], true);
+  auto response = client.Read();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 201) << response->body;
+  EXPECT_EQ(JsonString(response->body, "user_id"), "u1");
+  EXPECT_EQ(log_fake_.forgotten(), 0u);
+}
+
+TEST_F(DurableTest, NotPersistedIsA503WithRetryAfterAndOrderHolds) {
+  Start(AckMode::kDurable);
+  HttpClient client(port());
+  // Two pipelined claims; the second settles first, yet replies leave in request order.
+  ASSERT_TRUE(client.Write(Claim("u1") + Claim("u2")));
+  std::vector<std::uint64_t> tickets = log_fake_.WaitAwaited(2);
+  ASSERT_EQ(tickets.size(), 2u);
+  log_fake_.Settle(tickets[1], true);
+  log_fake_.Settle(tickets[0], false);
+  auto first = client.Read();
+  auto second = client.Read();
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->status, 503) << first->body;
+  EXPECT_EQ(JsonString(first->body, "error"), "unavailable");
+  EXPECT_EQ(first->header("retry-after"), "1");
+  EXPECT_EQ(second->status, 201) << second->body;
+  EXPECT_EQ(JsonString(second->body, "user_id"), "u2");
+}
+
+TEST_F(DurableTest, FullPoolAnswers503AtOnceAndForgetsTheTicket) {
+  Start(AckMode::kDurable);  // two waiters
+  HttpClient a(port());
+  HttpClient b(port());
+  ASSERT_TRUE(a.Write(Claim("u1") + Claim("u2")));
+  std::vector<std::uint64_t> tickets = log_fake_.WaitAwaited(2);
+  auto refused = b.Send("POST", "/v1/campaigns/bf/claims", R"({"user_id": "u3"})");
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 503) << refused->body;
+  EXPECT_EQ(refused->header("retry-after"), "1");
+  EXPECT_EQ(log_fake_.forgotten(), 1u);
+  for (std::uint64_t ticket : tickets)
+    log_fake_.Settle(ticket, true);
+  EXPECT_EQ(a.Read()->status, 201);
+  EXPECT_EQ(a.Read()->status, 201);
+}
+
+TEST_F(DurableTest, ClientLeavingBeforeTheReportLeavesNothingBehind) {
+  Start(AckMode::kDurable);
+  {
+    HttpClient client(port());
+    ASSERT_TRUE(client.Write(Claim("u1")));
+    log_fake_.WaitAwaited(1);
+  }  // closed while its reply waits
+  std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  std::vector<std::uint64_t> tickets = log_fake_.WaitAwaited(1);
+  ASSERT_EQ(tickets.size(), 1u);
+  log_fake_.Settle(tickets[0], true);
+  // The waiter is free again (pool of two): two more decisions can wait at once.
+  HttpClient client(port());
+  ASSERT_TRUE(client.Write(Claim("u2") + BuildRequest("GET", "/v1/campaigns/bf", "")));
+  std::vector<std::uint64_t> next = log_fake_.WaitAwaited(1);
+  log_fake_.Settle(next[0], true);
+  EXPECT_EQ(client.Read()->status, 201);
+  EXPECT_EQ(client.Read()->status, 200);
+  EXPECT_EQ(Remaining(), 1);
+}
+
+TEST_F(DurableTest, MemoryModeAnswersAtOnceAndForgets) {
+  Start(AckMode::kMemory);
+  std::size_t forgotten = log_fake_.forgotten();  // the campaign's creation
+  auto response =
+      HttpClient(port()).Send("POST", "/v1/campaigns/bf/claims", R"({"user_id": "u1"})");
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 201);
+  EXPECT_EQ(log_fake_.forgotten(), forgotten + 1);
+  EXPECT_TRUE(log_fake_.WaitAwaited(0).empty());
+}
+
+TEST_F(DurableTest, RejectionsDoNotWait) {
+  Start(AckMode::kDurable);
+  auto response =
+      HttpClient(port()).Send("POST", "/v1/campaigns/nope/claims", R"({"user_id": "u1"})");
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 404);
+  EXPECT_EQ(log_fake_.forgotten(), 0u);
+  EXPECT_TRUE(log_fake_.WaitAwaited(0).empty());
+}
+
+TEST_F(DurableTest, ReadyzAsksTheLog) {
+  Start(AckMode::kDurable);
+  EXPECT_EQ(HttpClient(port()).Send("GET", "/readyz")->status, 200);
+  log_fake_.healthy_ = false;
+  auto response = HttpClient(port()).Send("GET", "/readyz");
+  EXPECT_EQ(response->status, 503);
+  EXPECT_NE(response->body.find("durable log"), std::string::npos) << response->body;
+}
+
+TEST_F(DurableTest, ShutdownWaitsForAPendingReply) {
+  Start(AckMode::kDurable);
+  HttpClient client(port());
+  ASSERT_TRUE(client.Write(Claim("u1")));
+  std::vector<std::uint64_t> tickets = log_fake_.WaitAwaited(1);
+  std::thread settle([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    log_fake_.Settle(tickets[0], true);
+  });
+  server_->Shutdown(std::chrono::seconds{5});
+  settle.join();
+  auto response = client.Read();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 201);
+}
+
+}  // namespace
+}  // namespace hotdeal::gateway::testing
