@@ -9,4 +9,8 @@ void EngineReverter::Revert(const engine::Event& event) noexcept {
   engine_.Revert(event);
 }
 
+void EngineReverter::MarkInDoubt(const engine::Event& event) noexcept {
+  engine_.MarkInDoubt(event);
+}
+
 }  // namespace hotdeal::persistence

@@ -296,6 +296,10 @@ void KafkaLog::Settle(std::uint32_t index, Durability durability) noexcept {
   } else if (durability == Durability::kNotPersisted) {
     // Revert before anyone hears: a client retrying after its 503 must find the unit back.
     revert_->Revert(slot.event);
+  } else if (durability == Durability::kPossiblyPersisted) {
+    // Mark before anyone hears: a client retrying after its 503 must hear "in doubt", not a
+    // 201 for a decision the log may not have.
+    revert_->MarkInDoubt(slot.event);
   }
   probe_->Settled(durability);
   slot.durability = durability;

@@ -67,14 +67,23 @@ class RecordingReverter final : public RevertTarget {
     std::lock_guard lock(mutex_);
     reverted_.push_back(event.seq);
   }
+  void MarkInDoubt(const engine::Event& event) noexcept override {
+    std::lock_guard lock(mutex_);
+    in_doubt_.push_back(event.seq);
+  }
   std::vector<std::uint64_t> reverted() const {
     std::lock_guard lock(mutex_);
     return reverted_;
+  }
+  std::vector<std::uint64_t> in_doubt() const {
+    std::lock_guard lock(mutex_);
+    return in_doubt_;
   }
 
  private:
   mutable std::mutex mutex_;
   std::vector<std::uint64_t> reverted_;
+  std::vector<std::uint64_t> in_doubt_;
 };
 
 class CountingWaiter final : public Waiter {
@@ -315,6 +324,8 @@ TEST(KafkaLog, AnswerLostInFlightIsPossiblyPersistedAndNotReverted) {
   log.Await(*ticket, waiter);
   EXPECT_EQ(waiter.Wait(), Durability::kPossiblyPersisted);
   EXPECT_TRUE(reverter.reverted().empty());
+  // Marked in doubt before the waiter heard, and only the lost one.
+  EXPECT_EQ(reverter.in_doubt(), std::vector<std::uint64_t>{Claim(2).seq});
   EXPECT_EQ(log.probe()->Snapshot().possibly_persisted, 1u);
   rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 0);
 }

@@ -22,6 +22,7 @@ using engine::EventType;
 class NoRevert final : public RevertTarget {
  public:
   void Revert(const Event&) noexcept override { ADD_FAILURE() << "nothing may be reverted here"; }
+  void MarkInDoubt(const Event&) noexcept override { ADD_FAILURE() << "nothing may be in doubt"; }
 };
 
 // Counts settled events; waits for a number of them.

@@ -4,7 +4,8 @@
 //
 // Guarantees: Append never blocks and never allocates beyond librdkafka's copy of the payload;
 // each accepted event settles exactly once as persisted / not persisted / possibly persisted;
-// a not-persisted event is reverted in the engine (RevertTarget) before its waiter hears it,
+// a not-persisted event is reverted in the engine (RevertTarget) before its waiter hears it, a
+// possibly-persisted one is marked in doubt there,
 // except events that gave units back (cancelled, expired, voided), which the engine cannot
 // undo: the log appends those again until Kafka has them (until Stop, which settles them).
 // Must never: undo a possibly-persisted decision (it is in doubt, docs/durability.md), buffer
@@ -31,21 +32,25 @@ namespace hotdeal::persistence {
 
 class IndexQueue;
 
-// Undoes a decision whose event is certainly not in the log. Called on the log's poll thread,
-// concurrently with the engine's workers.
+// What the log tells the engine about a decision's event, before the decision's waiter hears.
+// Called on the log's poll thread, concurrently with the engine's workers.
 class RevertTarget {
  public:
+  // Certainly not in the log: undo the decision.
   virtual void Revert(const engine::Event& event) noexcept = 0;
+  // Possibly in the log: the decision stands, marked in doubt (docs/durability.md).
+  virtual void MarkInDoubt(const engine::Event& event) noexcept = 0;
 
  protected:
   ~RevertTarget() = default;
 };
 
-// The app's binding: reverting means Engine::Revert.
+// The app's binding: Engine::Revert and Engine::MarkInDoubt.
 class EngineReverter final : public RevertTarget {
  public:
   explicit EngineReverter(engine::Engine& engine) : engine_(engine) {}
   void Revert(const engine::Event& event) noexcept override;
+  void MarkInDoubt(const engine::Event& event) noexcept override;
 
  private:
   engine::Engine& engine_;
