@@ -12,6 +12,10 @@ namespace {
 // table must hold cancelled and expired orders beside the live ones: twice the stock in
 // one-unit orders before kOverCapacity.
 constexpr std::uint32_t kOrderSlotsPerUnit = 2;
+// Users the holder filter is sized for: coupon holders, one per unit; sales have none.
+std::uint32_t HoldersFor(const CampaignSpec& spec) {
+  return spec.kind == CampaignKind::kCoupon ? spec.stock : 0;
+}
 }  // namespace
 
 Outcome Campaign::Validate(const CampaignSpec& spec, std::uint32_t stock_max) noexcept {
@@ -40,8 +44,9 @@ CampaignFootprint Campaign::FootprintFor(const CampaignSpec& spec, std::uint32_t
   // Every claimed or holding user has at least one unit, so the stock bounds live users.
   footprint.users_max = spec.stock;
   footprint.orders_max = spec.kind == CampaignKind::kSale ? spec.stock * kOrderSlotsPerUnit : 0;
+  std::uint32_t holders = HoldersFor(spec);
   footprint.bytes = sizeof(Campaign) + StripedStock::Bytes(workers) +
-                    UserLedger::BytesFor(footprint.users_max) +
+                    UserLedger::BytesFor(footprint.users_max) + HolderFilter::BytesFor(holders) +
                     sizeof(WorkerShare) * (std::size_t{workers} + 1) +
                     (footprint.orders_max ? OrderTable::BytesFor(footprint.orders_max) : 0);
   return footprint;
@@ -55,6 +60,7 @@ Campaign::Campaign(std::uint32_t index, const CampaignSpec& spec, std::uint32_t 
       footprint_(FootprintFor(spec, workers)),
       stock_(spec.stock, workers),
       ledger_(footprint_.users_max, seed),
+      holders_(HoldersFor(spec)),
       orders_(footprint_.orders_max, workers),
       shares_(std::make_unique<WorkerShare[]>(workers + 1)) {
   HOTDEAL_ASSERT(index < kCampaignsMax);

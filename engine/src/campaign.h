@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "holder_filter.h"
 #include "hotdeal/engine/engine.h"
 #include "order_table.h"
 #include "striped_stock.h"
@@ -65,6 +66,8 @@ class Campaign {
   const StripedStock& stock() const noexcept { return stock_; }
   UserLedger& ledger() noexcept { return ledger_; }
   const UserLedger& ledger() const noexcept { return ledger_; }
+  // Coupon campaigns only: users who may hold a claim.
+  HolderFilter& holders() noexcept { return holders_; }
   // Empty (no slots) for coupon campaigns.
   OrderTable& orders() noexcept { return orders_; }
   const OrderTable& orders() const noexcept { return orders_; }
@@ -92,6 +95,7 @@ class Campaign {
   std::atomic<bool> withdrawn_{false};
   StripedStock stock_;
   UserLedger ledger_;
+  HolderFilter holders_;
   OrderTable orders_;
   std::unique_ptr<WorkerShare[]> shares_;  // workers_ rows, then the kAnyThread row
 };

@@ -112,6 +112,8 @@ class Engine::Impl {
   Decision<Claim> ClaimCoupon(WorkerId worker, const CampaignId& id, const UserId& user,
                               const std::optional<IdempotencyKey>& key, TimePoint now);
   Decision<Claim> GetClaim(const CampaignId& id, const UserId& user) const;
+  // The user's claim in a coupon campaign: kOk, kInDoubt (both with the claim) or kNotFound.
+  Decision<Claim> ClaimOf(const Campaign& campaign, const UserId& user) const;
   Decision<Order> PlaceOrder(WorkerId worker, const CampaignId& id, const UserId& user,
                              std::int64_t quantity, const std::optional<IdempotencyKey>& key,
                              TimePoint now);
@@ -321,7 +323,7 @@ Decision<Claim> Engine::Impl::ClaimCoupon(WorkerId worker, const CampaignId& id,
       keyed == Outcome::kOverCapacity) {
     return Decide<Claim>(worker, kOperation, keyed);
   } else if (keyed == Outcome::kReplayed) {
-    Decision<Claim> first = GetClaim(id, user);
+    Decision<Claim> first = ClaimOf(*campaign, user);
     // The claim the key made was voided since: nothing to answer again.
     if (!first.value || first.value->id.value != first_id) {
       return Decide<Claim>(worker, kOperation, Outcome::kNotFound);
@@ -332,8 +334,20 @@ Decision<Claim> Engine::Impl::ClaimCoupon(WorkerId worker, const CampaignId& id,
   if (Outcome window = campaign->Window(now); window != Outcome::kOk) {
     return Decide<Claim>(worker, kOperation, window);
   }
-  // The sold-out fast path: after a sell-out this is all a rejection costs (plus the lookup).
-  if (campaign->stock().SoldOut()) return Decide<Claim>(worker, kOperation, Outcome::kSoldOut);
+  // The sold-out fast path: after a sell-out a rejection costs this plus the lookup, and the
+  // filter answers for users without a claim. A holder retrying without a key hears
+  // kAlreadyClaimed with its claim (API.md), found by a ledger probe made only on a filter hit.
+  if (campaign->stock().SoldOut()) {
+    if (campaign->holders().MayHold(campaign->ledger().Hash(user))) {
+      Decision<Claim> held = ClaimOf(*campaign, user);
+      if (held.value) {
+        Outcome outcome =
+            held.outcome == Outcome::kInDoubt ? Outcome::kInDoubt : Outcome::kAlreadyClaimed;
+        return Decide<Claim>(worker, kOperation, outcome, *held.value);
+      }
+    }
+    return Decide<Claim>(worker, kOperation, Outcome::kSoldOut);
+  }
   LedgerEntry* entry = campaign->ledger().FindOrInsert(user);
   if (!entry) return Decide<Claim>(worker, kOperation, Outcome::kOverCapacity);
   detail::ClaimRecord record;
@@ -343,7 +357,10 @@ Decision<Claim> Engine::Impl::ClaimCoupon(WorkerId worker, const CampaignId& id,
     return Decide<Claim>(worker, kOperation, outcome, existing);
   }
   // The user is marked pending: no duplicate can pass until this decision is settled, and a
-  // failed take below unmarks the user, so losing the race leaves no trace.
+  // failed take below unmarks the user, so losing the race leaves no trace (but a filter bit,
+  // which only costs a probe). The bit is set before the take, whose seq_cst write the scan
+  // that may set the sold-out flag reads, so a reader that sees the flag sees the bit.
+  campaign->holders().Add(entry->hash);
   if (!campaign->stock().Take(worker.value, 1)) {
     campaign->ledger().AbortClaim(*entry);
     return Decide<Claim>(worker, kOperation, Outcome::kSoldOut);
@@ -376,7 +393,12 @@ Decision<Claim> Engine::Impl::GetClaim(const CampaignId& id, const UserId& user)
   const Campaign* campaign = campaigns_.Find(id);
   if (!campaign || campaign->spec().kind != CampaignKind::kCoupon)
     return Answer<Claim>(Outcome::kNotFound);
-  const LedgerEntry* entry = campaign->ledger().Find(user);
+  return ClaimOf(*campaign, user);
+}
+
+Decision<Claim> Engine::Impl::ClaimOf(const Campaign& campaign, const UserId& user) const {
+  const CampaignId& id = campaign.spec().id;
+  const LedgerEntry* entry = campaign.ledger().Find(user);
   if (!entry) return Answer<Claim>(Outcome::kNotFound);
   unsigned spins = 0;
   for (;;) {

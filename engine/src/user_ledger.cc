@@ -55,8 +55,12 @@ UserLedger::UserLedger(std::uint32_t users_max, std::uint64_t seed)
       seed_(seed),
       entries_(std::make_unique<LedgerEntry[]>(mask_ + 1)) {}
 
+std::uint64_t UserLedger::Hash(const UserId& user) const noexcept {
+  return HashId(user, seed_);
+}
+
 LedgerEntry* UserLedger::FindOrInsert(const UserId& user) noexcept {
-  std::uint64_t hash = HashBytes(user.view(), seed_);
+  std::uint64_t hash = Hash(user);
   for (std::uint64_t step = 0; step < probe_max_; ++step) {
     LedgerEntry& entry = entries_[(hash + step) & mask_];
     std::uint32_t state = entry.key_state.load(std::memory_order_acquire);
@@ -80,7 +84,7 @@ LedgerEntry* UserLedger::FindOrInsert(const UserId& user) noexcept {
 }
 
 const LedgerEntry* UserLedger::Find(const UserId& user) const noexcept {
-  std::uint64_t hash = HashBytes(user.view(), seed_);
+  std::uint64_t hash = Hash(user);
   for (std::uint64_t step = 0; step < probe_max_; ++step) {
     const LedgerEntry& entry = entries_[(hash + step) & mask_];
     std::uint32_t state = entry.key_state.load(std::memory_order_acquire);

@@ -48,6 +48,8 @@ class UserLedger {
 
   // The user's entry, made if absent; nullptr when the probe bound is reached (table full).
   LedgerEntry* FindOrInsert(const UserId& user) noexcept;
+  // The hash an entry of `user` carries in LedgerEntry::hash.
+  std::uint64_t Hash(const UserId& user) const noexcept;
   const LedgerEntry* Find(const UserId& user) const noexcept;
 
   // Coupon protocol. Begin marks the user's claim pending (the duplicate check), waiting out a

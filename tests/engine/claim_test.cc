@@ -48,6 +48,23 @@ TEST_F(ClaimTest, GrantsOncePerUserAndRecordsTheClaim) {
   EXPECT_EQ(events[1].coupon_code, first.value->coupon_code);
 }
 
+TEST_F(ClaimTest, HolderHearsAlreadyClaimedAfterTheSellOut) {
+  Decision<Claim> first = ClaimAs(1);
+  ASSERT_EQ(first.outcome, Outcome::kCreated);
+  ASSERT_EQ(ClaimAs(2).outcome, Outcome::kCreated);
+  ASSERT_EQ(ClaimAs(3).outcome, Outcome::kCreated);
+  ASSERT_EQ(ClaimAs(4).outcome, Outcome::kSoldOut);  // the take that finds none sets the flag
+  Decision<Claim> again = ClaimAs(1, {}, Seconds(101), 1);
+  ASSERT_EQ(again.outcome, Outcome::kAlreadyClaimed);
+  ASSERT_TRUE(again.value);
+  EXPECT_EQ(again.value->id, first.value->id);
+  EXPECT_EQ(again.value->coupon_code, first.value->coupon_code);
+  // Users without a claim still hear kSoldOut, including the one that lost the last race.
+  for (int user = 4; user < 200; ++user)
+    ASSERT_EQ(ClaimAs(user).outcome, Outcome::kSoldOut) << user;
+  EXPECT_EQ(engine_.Stats().count(Operation::kClaim, Outcome::kAlreadyClaimed), 1u);
+}
+
 TEST_F(ClaimTest, NeverOversellsAndLosersAreNotRecorded) {
   for (int user = 0; user < 3; ++user)
     ASSERT_EQ(ClaimAs(user).outcome, Outcome::kCreated);

@@ -49,6 +49,13 @@ TEST_F(InDoubtTest, ClaimInDoubtKeepsItsUnitAndAnswersInDoubt) {
             Outcome::kInDoubt);
   EXPECT_EQ(engine_.GetClaim(Campaign("c"), User(1)).outcome, Outcome::kInDoubt);
   EXPECT_EQ(engine_.Stats().count(Operation::kClaim, Outcome::kInDoubt), 2u);
+  // Still in doubt after the sell-out, rather than sold out.
+  ASSERT_EQ(engine_.ClaimCoupon({0}, Campaign("c"), User(2), {}, Seconds(102)).outcome,
+            Outcome::kCreated);
+  ASSERT_EQ(engine_.ClaimCoupon({0}, Campaign("c"), User(3), {}, Seconds(102)).outcome,
+            Outcome::kSoldOut);
+  EXPECT_EQ(engine_.ClaimCoupon({1}, Campaign("c"), User(1), {}, Seconds(102)).outcome,
+            Outcome::kInDoubt);
 }
 
 TEST_F(InDoubtTest, ClaimSettledAsPersistedIsFinal) {

@@ -71,8 +71,9 @@ class Model {
     if (c.spec.kind != CampaignKind::kCoupon) return Outcome::kConflict;
     if (key >= 0 && Replay(ci, user, key, now)) return Outcome::kReplayed;
     if (Outcome window = Window(c, now); window != Outcome::kOk) return window;
-    if (c.sold_out_flag) return Outcome::kSoldOut;
+    // A holder hears kAlreadyClaimed even once the campaign is sold out (API.md).
     if (c.claims.count(user)) return Outcome::kAlreadyClaimed;
+    if (c.sold_out_flag) return Outcome::kSoldOut;
     if (c.remaining == 0) {
       c.sold_out_flag = true;
       return Outcome::kSoldOut;

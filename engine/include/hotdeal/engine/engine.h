@@ -104,10 +104,11 @@ class Engine {
 
   // Coupons: at most one claim per user. The duplicate check and the stock decrement are one
   // decision: a duplicate or rejected request never takes a unit. Any worker thread, with its
-  // own WorkerId. Once the campaign is sold out the answer is kSoldOut before the ledger is
-  // read, so a holder retrying without a key hears kSoldOut, not kAlreadyClaimed; GetClaim
-  // still finds the claim. A claim in doubt (MarkInDoubt) answers kInDoubt, with the claim, to
-  // a retry with its key, to its user claiming again and to GetClaim. GetClaim: any thread.
+  // own WorkerId. Once the campaign is sold out, a user without a claim hears kSoldOut after a
+  // hash and one filter load, before the ledger is read; a holder retrying without a key
+  // still hears kAlreadyClaimed with its claim. A claim in doubt (MarkInDoubt) answers kInDoubt,
+  // with the claim, to a retry with its key, to its user claiming again and to GetClaim. GetClaim:
+  // any thread.
   Decision<Claim> ClaimCoupon(WorkerId worker, const CampaignId& campaign, const UserId& user,
                               const std::optional<IdempotencyKey>& key, TimePoint now);
   Decision<Claim> GetClaim(const CampaignId& campaign, const UserId& user) const;
