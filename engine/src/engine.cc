@@ -1130,9 +1130,15 @@ EngineStats Engine::Stats() const {
 }
 
 std::string Engine::FormatClaimId(ClaimId id) {
-  return detail::FormatId('c', id.value);
+  return std::string(ClaimIdText(id).view());
 }
 std::string Engine::FormatOrderId(OrderId id) {
+  return std::string(OrderIdText(id).view());
+}
+IdText Engine::ClaimIdText(ClaimId id) noexcept {
+  return detail::FormatId('c', id.value);
+}
+IdText Engine::OrderIdText(OrderId id) noexcept {
   return detail::FormatId('o', id.value);
 }
 

@@ -10,11 +10,14 @@ constexpr std::string_view kCrockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 constexpr std::size_t kHexSize = 16;
 }  // namespace
 
-std::string FormatId(char prefix, std::uint64_t value) {
-  std::string text(1 + kHexSize, prefix);
+IdText FormatId(char prefix, std::uint64_t value) noexcept {
+  static_assert(1 + kHexSize <= IdText{}.bytes.size());
+  IdText text;
+  text.bytes[0] = prefix;
   for (std::size_t i = 0; i < kHexSize; ++i) {
-    text[kHexSize - i] = kHexDigits[(value >> (4 * i)) & 0xF];
+    text.bytes[kHexSize - i] = kHexDigits[(value >> (4 * i)) & 0xF];
   }
+  text.size = 1 + kHexSize;
   return text;
 }
 

@@ -8,7 +8,6 @@
 #include <array>
 #include <cstdint>
 #include <optional>
-#include <string>
 #include <string_view>
 
 #include "hash.h"
@@ -65,7 +64,7 @@ constexpr std::uint32_t SeqWorker(std::uint64_t seq) noexcept {
   return static_cast<std::uint32_t>(seq & kControlWorker);
 }
 
-std::string FormatId(char prefix, std::uint64_t value);
+IdText FormatId(char prefix, std::uint64_t value) noexcept;
 std::optional<std::uint64_t> ParseId(char prefix, std::string_view text) noexcept;
 
 // One per worker: a counter run through SipHash-2-4 under a key drawn once from the OS.

@@ -197,5 +197,16 @@ TEST(IdTextTest, FormatParseRoundTripAndRejectsForeignText) {
   EXPECT_FALSE(Engine::ParseClaimId("cXYZ0000000000007"));
 }
 
+TEST(IdTextTest, InlineTextIsTheSameAsTheStringForm) {
+  ClaimId claim{(std::uint64_t{3} << 44) | (std::uint64_t{1} << 36) | 7};
+  IdText text = Engine::ClaimIdText(claim);
+  EXPECT_EQ(text.view(), "c0000301000000007");
+  EXPECT_EQ(text.view(), Engine::FormatClaimId(claim));
+  EXPECT_EQ(Engine::ParseClaimId(text.view()), claim);
+  OrderId order{~std::uint64_t{0}};
+  EXPECT_EQ(Engine::OrderIdText(order).view(), "offffffffffffffff");
+  EXPECT_EQ(Engine::OrderIdText(order).view(), Engine::FormatOrderId(order));
+}
+
 }  // namespace
 }  // namespace hotdeal::engine

@@ -180,9 +180,12 @@ class Engine {
   EngineStats Stats() const;
 
   // Text forms of server-made ids, for the API; Parse* answer nullopt for anything the
-  // engine could not have made.
+  // engine could not have made. The *Text forms are the same characters without allocating;
+  // the std::string forms stay until the gateway has moved to them.
   static std::string FormatClaimId(ClaimId id);
   static std::string FormatOrderId(OrderId id);
+  static IdText ClaimIdText(ClaimId id) noexcept;
+  static IdText OrderIdText(OrderId id) noexcept;
   static std::optional<ClaimId> ParseClaimId(std::string_view text);
   static std::optional<OrderId> ParseOrderId(std::string_view text);
 

@@ -63,6 +63,14 @@ struct OrderId {
   std::uint64_t value = 0;
   friend bool operator==(OrderId, OrderId) = default;
 };
+// The text form of a server-made id, held inline so that formatting one for a reply does not
+// allocate (a std::string of 17 characters would: past the small-string buffer).
+struct IdText {
+  std::array<char, 24> bytes{};
+  std::uint8_t size = 0;
+  std::string_view view() const noexcept { return {bytes.data(), size}; }
+};
+
 // Random, unguessable (not derived from a counter): whoever holds it can redeem the coupon.
 struct CouponCode {
   std::array<char, 16> text{};  // Crockford base32, no padding
