@@ -38,13 +38,17 @@ enum Field : std::uint32_t {
   kPrice = 1u << 18,
   kHoldSeconds = 1u << 19,
   kCampaignIndex = 1u << 20,
+  kIdempotencyKey = 1u << 21,
 };
+
+// Keys a type may carry or leave out: the Idempotency-Key is there only if the client sent one.
+constexpr std::uint32_t kOptional = kIdempotencyKey;
 
 constexpr std::uint32_t kBase = kV | kType | kSeq | kAtUs | kCampaign;
 constexpr std::uint32_t kOrderBase = kBase | kUser | kOrderId | kQuantity;
 
-// Exactly the keys each type carries (docs/events.md). A document with fewer is kMissingField,
-// with others kUnknownField.
+// Exactly the keys each type carries (docs/events.md), kOptional ones included. A document
+// missing one that is not optional is kMissingField, one with others kUnknownField.
 constexpr std::uint32_t FieldsOf(EventType type) noexcept {
   switch (type) {
     case EventType::kCampaignCreated:
@@ -53,11 +57,11 @@ constexpr std::uint32_t FieldsOf(EventType type) noexcept {
     case EventType::kCampaignClosed:
       return kBase;
     case EventType::kClaimGranted:
-      return kBase | kUser | kClaimId | kCouponCode;
+      return kBase | kUser | kClaimId | kCouponCode | kIdempotencyKey;
     case EventType::kClaimVoided:
       return kBase | kUser | kClaimId;
     case EventType::kOrderReserved:
-      return kOrderBase | kAmount | kExpiresAtUs;
+      return kOrderBase | kAmount | kExpiresAtUs | kIdempotencyKey;
     case EventType::kOrderConfirmed:
     case EventType::kOrderCancelled:
     case EventType::kOrderExpired:
@@ -79,7 +83,7 @@ constexpr std::array<std::pair<EventType, std::string_view>, 9> kTypeNames{{
     {EventType::kOrderVoided, "order_voided"},
 }};
 
-constexpr std::array<std::pair<Field, std::string_view>, 21> kFieldNames{{
+constexpr std::array<std::pair<Field, std::string_view>, 22> kFieldNames{{
     {kV, "v"},
     {kType, "type"},
     {kSeq, "seq"},
@@ -101,6 +105,7 @@ constexpr std::array<std::pair<Field, std::string_view>, 21> kFieldNames{{
     {kPrice, "price"},
     {kHoldSeconds, "hold_seconds"},
     {kCampaignIndex, "campaign_index"},
+    {kIdempotencyKey, "idempotency_key"},
 }};
 
 std::optional<Field> FieldNamed(std::string_view key) noexcept {
@@ -225,6 +230,8 @@ void WriteFields(const Event& e, std::uint32_t fields, Writer& w) noexcept {
   if (has(kQuantity)) w.Key(kQuantity), w.Number(e.quantity);
   if (has(kAmount)) w.Key(kAmount), w.Number(e.amount);
   if (has(kExpiresAtUs)) w.Key(kExpiresAtUs), w.Number(Micros(e.expires_at));
+  if (has(kIdempotencyKey) && e.idempotency_key)
+    w.Key(kIdempotencyKey), w.String(e.idempotency_key->view());
   if (!has(kKind)) return;
   const engine::CampaignSpec& s = e.spec;
   w.Key(kKind), w.String(KindName(s.kind));
@@ -434,6 +441,12 @@ CodecError EventDecoder::Impl::ReadField(Field field, simdjson::dom::element v,
     case kCampaignIndex:
       ok = ReadUnsigned(v, out.campaign_index);
       break;
+    case kIdempotencyKey: {
+      engine::IdempotencyKey key;
+      ok = ReadId(v, key);
+      if (ok) out.idempotency_key = key;
+      break;
+    }
   }
   return ok ? CodecError::kOk : CodecError::kBadValue;
 }
@@ -458,7 +471,7 @@ CodecError EventDecoder::Impl::Decode(std::string_view bytes, Event& out) noexce
   if (!(seen & kType)) return CodecError::kMissingField;
   const std::uint32_t fields = FieldsOf(out.type);
   if (seen & ~fields) return CodecError::kUnknownField;
-  if (seen != fields) return CodecError::kMissingField;
+  if ((seen | (fields & kOptional)) != fields) return CodecError::kMissingField;
   if (fields & kName) out.spec.id = out.campaign;
   return CodecError::kOk;
 }

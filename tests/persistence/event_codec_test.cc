@@ -46,6 +46,7 @@ Event Sample(EventType type) {
       break;
     case EventType::kClaimGranted:
       std::memcpy(e.coupon_code.text.data(), "0123456789ABCDEF", 16);
+      e.idempotency_key = MakeId<engine::IdempotencyKey>("key-claim_1");
       [[fallthrough]];
     case EventType::kClaimVoided:
       e.user = MakeId<engine::UserId>("u-1842");
@@ -53,6 +54,7 @@ Event Sample(EventType type) {
       break;
     case EventType::kOrderReserved:
       e.amount = 19800;
+      e.idempotency_key = MakeId<engine::IdempotencyKey>("key-order_1");
       e.expires_at = At(1'795'000'000'423'456);
       [[fallthrough]];
     case EventType::kOrderConfirmed:
@@ -89,6 +91,7 @@ void ExpectSame(const Event& a, const Event& b) {
   EXPECT_EQ(a.spec.price, b.spec.price);
   EXPECT_EQ(a.spec.hold_seconds, b.spec.hold_seconds);
   EXPECT_EQ(a.campaign_index, b.campaign_index);
+  EXPECT_EQ(a.idempotency_key, b.idempotency_key);
 }
 
 constexpr EventType kAllTypes[] = {
@@ -130,6 +133,38 @@ TEST(EventCodec, DocumentIsTheDocumentedShape) {
   EXPECT_EQ(encoded.text,
             R"({"v":1,"type":"claim_voided","seq":18446744073709551615,"at_us":1795000000123456,)"
             R"("campaign":"black-friday_2026","user":"u-1842","claim_id":18364758544493064720})");
+}
+
+TEST(EventCodec, IdempotencyKeyIsWrittenOnlyWhenSent) {
+  EventDecoder decoder;
+  for (EventType type : {EventType::kClaimGranted, EventType::kOrderReserved}) {
+    SCOPED_TRACE(std::string(EventTypeName(type)));
+    Event with_key = Sample(type);
+    EventBuffer buffer;
+    Encoded encoded = EncodeEvent(with_key, buffer);
+    ASSERT_EQ(encoded.error, CodecError::kOk);
+    EXPECT_NE(encoded.text.find(R"("idempotency_key":"key-)"), std::string_view::npos);
+
+    Event without_key = Sample(type);
+    without_key.idempotency_key.reset();
+    encoded = EncodeEvent(without_key, buffer);
+    ASSERT_EQ(encoded.error, CodecError::kOk);
+    EXPECT_EQ(encoded.text.find("idempotency_key"), std::string_view::npos) << encoded.text;
+    Event decoded;
+    ASSERT_EQ(decoder.Decode(encoded.text, decoded), CodecError::kOk) << encoded.text;
+    EXPECT_FALSE(decoded.idempotency_key.has_value());
+  }
+  // Only the two types that answer a client's key may carry one; a bad key is a bad value.
+  Event decoded;
+  EXPECT_EQ(decoder.Decode(R"({"v":1,"type":"claim_voided","seq":1,"at_us":1,"campaign":"c",)"
+                           R"("user":"u","claim_id":1,"idempotency_key":"k"})",
+                           decoded),
+            CodecError::kUnknownField);
+  EXPECT_EQ(decoder.Decode(R"({"v":1,"type":"claim_granted","seq":1,"at_us":1,"campaign":"c",)"
+                           R"("user":"u","claim_id":1,"coupon_code":"0123456789ABCDEF",)"
+                           R"("idempotency_key":"not a key"})",
+                           decoded),
+            CodecError::kBadValue);
 }
 
 TEST(EventCodec, EncoderRefusesWhatTheDecoderWouldReject) {
