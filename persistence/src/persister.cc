@@ -80,10 +80,11 @@ std::int64_t Micros(engine::TimePoint t) {
 }
 
 constexpr std::string_view kInsertClaim =
-    "INSERT INTO claims (claim_id, campaign_id, user_id, coupon_code, created_at_us, seq) VALUES ";
+    "INSERT INTO claims (claim_id, campaign_id, user_id, coupon_code, created_at_us, seq, "
+    "idempotency_key) VALUES ";
 constexpr std::string_view kInsertOrder =
     "INSERT INTO orders (order_id, campaign_id, user_id, quantity, amount, created_at_us, "
-    "expires_at_us, seq, status, status_at_us, status_seq) VALUES ";
+    "expires_at_us, seq, status, status_at_us, status_seq, idempotency_key) VALUES ";
 
 // A batch's net effect: what to delete, insert and update, in the order that keeps the unique
 // keys satisfied (deletes of earlier rows first, so a user whose claim was voided can hold a
@@ -235,6 +236,7 @@ class Persister::Session {
   std::optional<MysqlError> SetOrderStatus(const Item& latest);
   void OrderValues(const Plan::NewOrder& order);
   void ClaimValues(const engine::Event& e);
+  void KeyValue(const engine::Event& e);  // the event's Idempotency-Key, or NULL
   std::optional<MysqlError> DeleteIds(std::string_view statement,
                                       const std::vector<std::uint64_t>& ids);
   void UpdateLag();
@@ -470,7 +472,18 @@ std::optional<MysqlError> Persister::Session::WriteOrders() {
 void Persister::Session::ClaimValues(const engine::Event& e) {
   // Ids and coupon codes were validated by the decoder ([A-Za-z0-9_-], base32): no escaping.
   sql_ << "(" << e.claim_id.value << ",'" << e.campaign.view() << "','" << e.user.view() << "','"
-       << e.coupon_code.view() << "'," << Micros(e.at) << "," << e.seq << ")";
+       << e.coupon_code.view() << "'," << Micros(e.at) << "," << e.seq << ",";
+  KeyValue(e);
+  sql_ << ")";
+}
+
+void Persister::Session::KeyValue(const engine::Event& e) {
+  // Keys were validated by the decoder ([A-Za-z0-9_-]{1,64}): no escaping.
+  if (e.idempotency_key) {
+    sql_ << "'" << e.idempotency_key->view() << "'";
+  } else {
+    sql_ << "NULL";
+  }
 }
 
 std::optional<MysqlError> Persister::Session::DeleteIds(std::string_view statement,
@@ -490,7 +503,9 @@ void Persister::Session::OrderValues(const Plan::NewOrder& order) {
   sql_ << "(" << e.order_id.value << ",'" << e.campaign.view() << "','" << e.user.view() << "',"
        << e.quantity << "," << e.amount << "," << Micros(e.at) << "," << Micros(e.expires_at) << ","
        << e.seq << ",'" << OrderStatusName(latest.type) << "'," << Micros(latest.at) << ","
-       << latest.seq << ")";
+       << latest.seq << ",";
+  KeyValue(e);
+  sql_ << ")";
 }
 
 std::optional<MysqlError> Persister::Session::SetOrderStatus(const Item& latest) {

@@ -45,6 +45,12 @@ Id ParseId(const char* text) {
   return *id;
 }
 
+// A nullable idempotency_key column: NULL means the client sent no key.
+std::optional<engine::IdempotencyKey> ParseKey(const char* text) {
+  if (text == nullptr) return std::nullopt;
+  return ParseId<engine::IdempotencyKey>(text);
+}
+
 class SnapshotReader {
  public:
   SnapshotReader(MysqlConnection& db, engine::Engine& engine, RecoveryReport& report)
@@ -89,8 +95,8 @@ class SnapshotReader {
 
   void Claims() {
     std::optional<MysqlResult> rows;
-    Check(db_.Query("SELECT claim_id, campaign_id, user_id, coupon_code, created_at_us, seq "
-                    "FROM claims ORDER BY claim_id",
+    Check(db_.Query("SELECT claim_id, campaign_id, user_id, coupon_code, created_at_us, seq, "
+                    "idempotency_key FROM claims ORDER BY claim_id",
                     rows),
           "read claims");
     while (MYSQL_ROW r = rows->Next()) {
@@ -103,6 +109,7 @@ class SnapshotReader {
       std::memcpy(e.coupon_code.text.data(), r[3], e.coupon_code.text.size());
       e.at = At(r[4]);
       e.seq = std::strtoull(r[5], nullptr, 10);
+      e.idempotency_key = ParseKey(r[6]);
       engine_.Apply(e);
       ++report_.claims;
     }
@@ -110,10 +117,11 @@ class SnapshotReader {
 
   void Orders() {
     std::optional<MysqlResult> rows;
-    Check(db_.Query("SELECT order_id, campaign_id, user_id, quantity, amount, created_at_us, "
-                    "expires_at_us, seq, status, status_at_us, status_seq FROM orders "
-                    "ORDER BY order_id",
-                    rows),
+    Check(db_.Query(
+              "SELECT order_id, campaign_id, user_id, quantity, amount, created_at_us, "
+              "expires_at_us, seq, status, status_at_us, status_seq, idempotency_key FROM orders "
+              "ORDER BY order_id",
+              rows),
           "read orders");
     while (MYSQL_ROW r = rows->Next()) {
       Event e;
@@ -126,8 +134,10 @@ class SnapshotReader {
       e.at = At(r[5]);
       e.expires_at = At(r[6]);
       e.seq = std::strtoull(r[7], nullptr, 10);
+      e.idempotency_key = ParseKey(r[11]);
       engine_.Apply(e);
       ++report_.orders;
+      e.idempotency_key.reset();  // only the reservation carries it
       const std::string_view status = r[8];
       if (status == "reserved") continue;
       e.type = status == "confirmed"   ? EventType::kOrderConfirmed

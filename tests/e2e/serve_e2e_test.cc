@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <map>
@@ -34,6 +35,10 @@ using gateway::testing::JsonString;
 using namespace std::chrono_literals;
 
 constexpr std::string_view kAdmin = "Authorization: Bearer e2e-admin\r\n";
+
+std::string KeyHeader(const std::string& user) {
+  return "Idempotency-Key: k-" + user + "\r\n";
+}
 
 std::uint16_t FreePort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -220,7 +225,7 @@ TEST_F(ServeE2eTest, EveryDurableAnswerIsInMysqlAndTheBooksClose) {
       HttpClient client(port_);
       for (int i = 0; i < kUsersPerThread; ++i) {
         const std::string user = "u" + std::to_string(t) + "_" + std::to_string(i);
-        const std::string key = "Idempotency-Key: k-" + user + "\r\n";
+        const std::string key = KeyHeader(user);
         const std::string body = R"({"user_id":")" + user + R"("})";
         auto claim = client.Send("POST", "/v1/campaigns/" + coupon + "/claims", body, key);
         if (claim && claim->status == 201) {
@@ -270,10 +275,20 @@ TEST_F(ServeE2eTest, EveryDurableAnswerIsInMysqlAndTheBooksClose) {
   for (const auto& [user, claim_id] : claims) {
     auto id = engine::Engine::ParseClaimId(claim_id);
     ASSERT_TRUE(id.has_value()) << claim_id;
-    EXPECT_EQ(Rows("SELECT claim_id FROM claims WHERE campaign_id = '" + coupon +
+    EXPECT_EQ(Rows("SELECT claim_id, idempotency_key FROM claims WHERE campaign_id = '" + coupon +
                    "' AND user_id = '" + user + "'"),
-              std::to_string(id->value) + "\n")
+              std::to_string(id->value) + "|k-" + user + "\n")
         << user;
+  }
+  // Moves write behind like everything else: wait until each status has its count.
+  for (const char* status : {"reserved", "confirmed", "cancelled"}) {
+    const auto expected = static_cast<std::int64_t>(std::count_if(
+        orders.begin(), orders.end(), [&](const auto& o) { return o.second == status; }));
+    EXPECT_EQ(WaitForCount("SELECT COUNT(*) FROM orders WHERE campaign_id = '" + sale +
+                               "' AND status = '" + status + "'",
+                           expected),
+              expected)
+        << status;
   }
   for (const auto& [order_id, status] : orders) {
     auto id = engine::Engine::ParseOrderId(order_id);
@@ -304,7 +319,7 @@ TEST_F(ServeE2eTest, KillNineMidLoadKeepsEvery201AndSellsNothingTwice) {
     for (int i = 0; i < users && !crashed.load(); ++i) {
       const std::string user = "w" + std::to_string(t) + "_" + std::to_string(i);
       auto claim = client.Send("POST", "/v1/campaigns/" + coupon + "/claims",
-                               R"({"user_id":")" + user + R"("})");
+                               R"({"user_id":")" + user + R"("})", KeyHeader(user));
       if (!claim) break;  // the server is gone
       if (claim->status != 201) continue;
       std::lock_guard lock(mutex);
@@ -331,12 +346,17 @@ TEST_F(ServeE2eTest, KillNineMidLoadKeepsEvery201AndSellsNothingTwice) {
   ASSERT_LT(before_crash, static_cast<std::size_t>(kStock));
 
   ASSERT_NO_FATAL_FAILURE(Start());
-  // Every 201 survived with the same claim id.
+  // Every 201 survived with the same claim id, and a retry with its key answers it again.
   for (const auto& [user, claim_id] : granted) {
     auto got = Call("GET", "/v1/campaigns/" + coupon + "/claims/" + user);
     ASSERT_TRUE(got.has_value());
     EXPECT_EQ(got->status, 200) << user;
     EXPECT_EQ(JsonString(got->body, "claim_id"), claim_id) << user;
+    auto retry = Call("POST", "/v1/campaigns/" + coupon + "/claims",
+                      R"({"user_id":")" + user + R"("})", KeyHeader(user));
+    ASSERT_TRUE(retry.has_value());
+    EXPECT_EQ(retry->status, 201) << user << ": " << retry->body;
+    EXPECT_EQ(JsonString(retry->body, "claim_id"), claim_id) << user;
   }
   const std::int64_t sold_after_restart = Sold(coupon);
   EXPECT_GE(sold_after_restart, static_cast<std::int64_t>(before_crash));
