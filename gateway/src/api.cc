@@ -86,7 +86,7 @@ void WriteCampaign(JsonWriter& json, const engine::CampaignView& view) {
 void WriteClaim(JsonWriter& json, const engine::Claim& claim) {
   json.BeginObject();
   json.Key("claim_id");
-  json.String(engine::Engine::FormatClaimId(claim.id));
+  json.String(engine::Engine::ClaimIdText(claim.id).view());
   json.Key("campaign_id");
   json.String(claim.campaign.view());
   json.Key("user_id");
@@ -100,7 +100,7 @@ void WriteClaim(JsonWriter& json, const engine::Claim& claim) {
 void WriteOrder(JsonWriter& json, const engine::Order& order) {
   json.BeginObject();
   json.Key("order_id");
-  json.String(engine::Engine::FormatOrderId(order.id));
+  json.String(engine::Engine::OrderIdText(order.id).view());
   json.Key("campaign_id");
   json.String(order.campaign.view());
   json.Key("user_id");
@@ -366,7 +366,7 @@ void Api::CreateClaim(WorkerContext& worker, std::string_view id_text, RequestDa
     // The one error that carries data: the claim the user already holds.
     OutcomeReply mapped = MapOutcome(decision.outcome);
     SetError(reply, mapped.error, mapped.message,
-             engine::Engine::FormatClaimId(decision.value->id));
+             engine::Engine::ClaimIdText(decision.value->id).view());
     return;
   }
   Answer(decision, reply, WriteClaim);
