@@ -5,6 +5,7 @@
 #include <array>
 #include <cassert>
 
+#include "hotdeal/engine/names.h"
 #include "json_writer.h"
 #include "time_text.h"
 
@@ -12,38 +13,6 @@ namespace hotdeal::gateway {
 namespace {
 
 namespace http = boost::beast::http;
-
-std::string_view KindName(engine::CampaignKind kind) {
-  return kind == engine::CampaignKind::kCoupon ? "coupon" : "sale";
-}
-
-std::string_view CampaignStatusName(engine::CampaignStatus status) {
-  switch (status) {
-    case engine::CampaignStatus::kScheduled:
-      return "scheduled";
-    case engine::CampaignStatus::kLive:
-      return "live";
-    case engine::CampaignStatus::kSoldOut:
-      return "sold_out";
-    case engine::CampaignStatus::kEnded:
-      return "ended";
-  }
-  return "ended";
-}
-
-std::string_view OrderStatusName(engine::OrderStatus status) {
-  switch (status) {
-    case engine::OrderStatus::kReserved:
-      return "reserved";
-    case engine::OrderStatus::kConfirmed:
-      return "confirmed";
-    case engine::OrderStatus::kCancelled:
-      return "cancelled";
-    case engine::OrderStatus::kExpired:
-      return "expired";
-  }
-  return "expired";
-}
 
 void TimeMember(JsonWriter& json, std::string_view key, engine::TimePoint time) {
   json.Key(key);
@@ -56,7 +25,7 @@ void WriteCampaign(JsonWriter& json, const engine::CampaignView& view) {
   json.Key("id");
   json.String(spec.id.view());
   json.Key("kind");
-  json.String(KindName(spec.kind));
+  json.String(engine::Name(spec.kind));
   json.Key("name");
   json.String(spec.name);
   json.Key("stock");
@@ -79,7 +48,7 @@ void WriteCampaign(JsonWriter& json, const engine::CampaignView& view) {
     json.Null();
   }
   json.Key("status");
-  json.String(CampaignStatusName(view.status));
+  json.String(engine::Name(view.status));
   json.EndObject();
 }
 
@@ -110,7 +79,7 @@ void WriteOrder(JsonWriter& json, const engine::Order& order) {
   json.Key("amount");
   json.Int(order.amount);
   json.Key("status");
-  json.String(OrderStatusName(order.status));
+  json.String(engine::Name(order.status));
   TimeMember(json, "created_at", order.created_at);
   TimeMember(json, "expires_at", order.expires_at);
   json.EndObject();

@@ -6,6 +6,7 @@
 
 #include <chrono>
 
+#include "hotdeal/engine/names.h"
 #include "reply.h"
 
 namespace hotdeal::gateway {
@@ -43,20 +44,6 @@ std::uint64_t Sum(std::span<const WorkerStats> workers, Read read) {
   for (const WorkerStats& stats : workers)
     total += read(stats);
   return total;
-}
-
-std::string_view StatusName(engine::CampaignStatus status) {
-  switch (status) {
-    case engine::CampaignStatus::kScheduled:
-      return "scheduled";
-    case engine::CampaignStatus::kLive:
-      return "live";
-    case engine::CampaignStatus::kSoldOut:
-      return "sold_out";
-    case engine::CampaignStatus::kEnded:
-      return "ended";
-  }
-  return "unknown";
 }
 
 void AddRequests(std::span<const WorkerStats> workers, std::vector<MetricFamily>& out) {
@@ -181,7 +168,7 @@ void AddCampaigns(const engine::Engine& engine, std::vector<MetricFamily>& out) 
     stock.metric.push_back(Gauge(view.spec.stock, {{"campaign", id}}));
     remaining.metric.push_back(Gauge(view.remaining, {{"campaign", id}}));
     status.metric.push_back(
-        Gauge(1.0, {{"campaign", id}, {"status", std::string(StatusName(view.status))}}));
+        Gauge(1.0, {{"campaign", id}, {"status", std::string(engine::Name(view.status))}}));
   }
   out.push_back(std::move(stock));
   out.push_back(std::move(remaining));

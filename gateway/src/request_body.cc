@@ -5,6 +5,7 @@
 #include <array>
 #include <limits>
 
+#include "hotdeal/engine/names.h"
 #include "time_text.h"
 
 namespace hotdeal::gateway {
@@ -193,13 +194,9 @@ BodyError ReadCampaignField(std::size_t index, ondemand::value value, engine::Ca
     case kKind: {
       std::string_view text;
       if ((error = ReadString(value, name, text))) return error;
-      if (text == "coupon") {
-        out.kind = engine::CampaignKind::kCoupon;
-      } else if (text == "sale") {
-        out.kind = engine::CampaignKind::kSale;
-      } else {
-        return {BodyErrorKind::kBadValue, name};
-      }
+      std::optional<engine::CampaignKind> kind = engine::ParseCampaignKind(text);
+      if (!kind) return {BodyErrorKind::kBadValue, name};
+      out.kind = *kind;
       return {};
     }
     case kName: {

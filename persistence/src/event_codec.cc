@@ -9,6 +9,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "hotdeal/engine/names.h"
+
 namespace hotdeal::persistence {
 namespace {
 
@@ -122,16 +124,6 @@ std::optional<EventType> TypeNamed(std::string_view name) noexcept {
   return std::nullopt;
 }
 
-std::string_view KindName(engine::CampaignKind kind) noexcept {
-  switch (kind) {
-    case engine::CampaignKind::kCoupon:
-      return "coupon";
-    case engine::CampaignKind::kSale:
-      return "sale";
-  }
-  return "";
-}
-
 // Crockford base32 alphabet: what a coupon code may contain.
 bool IsCouponChar(char c) noexcept {
   return (c >= '0' && c <= '9') ||
@@ -234,7 +226,7 @@ void WriteFields(const Event& e, std::uint32_t fields, Writer& w) noexcept {
     w.Key(kIdempotencyKey), w.String(e.idempotency_key->view());
   if (!has(kKind)) return;
   const engine::CampaignSpec& s = e.spec;
-  w.Key(kKind), w.String(KindName(s.kind));
+  w.Key(kKind), w.String(engine::Name(s.kind));
   w.Key(kName), w.String(s.name);
   w.Key(kStock), w.Number(s.stock);
   w.Key(kPerUserLimit), w.Number(s.per_user_limit);
@@ -407,10 +399,12 @@ CodecError EventDecoder::Impl::ReadField(Field field, simdjson::dom::element v,
       ok = ReadTime(v, out.expires_at);
       break;
     case kKind:
-      ok = v.get_string().get(text) == simdjson::SUCCESS && (text == "coupon" || text == "sale");
-      if (ok)
-        out.spec.kind =
-            text == "sale" ? engine::CampaignKind::kSale : engine::CampaignKind::kCoupon;
+      ok = v.get_string().get(text) == simdjson::SUCCESS;
+      if (ok) {
+        std::optional<engine::CampaignKind> kind = engine::ParseCampaignKind(text);
+        ok = kind.has_value();
+        if (ok) out.spec.kind = *kind;
+      }
       break;
     case kName:
       ok = v.get_string().get(text) == simdjson::SUCCESS;

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "hotdeal/engine/names.h"
 #include "hotdeal/persistence/event_codec.h"
 #include "kafka_handles.h"
 #include "metric_family.h"
@@ -62,16 +63,17 @@ struct Item {
   engine::Event event;
 };
 
-const char* OrderStatusName(EventType type) noexcept {
+// The status an order event leaves its row in, as the `orders.status` column spells it.
+std::string_view OrderStatusName(EventType type) noexcept {
   switch (type) {
     case EventType::kOrderConfirmed:
-      return "confirmed";
+      return engine::Name(engine::OrderStatus::kConfirmed);
     case EventType::kOrderCancelled:
-      return "cancelled";
+      return engine::Name(engine::OrderStatus::kCancelled);
     case EventType::kOrderExpired:
-      return "expired";
+      return engine::Name(engine::OrderStatus::kExpired);
     default:
-      return "reserved";
+      return engine::Name(engine::OrderStatus::kReserved);
   }
 }
 

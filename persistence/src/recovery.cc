@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "hotdeal/engine/engine.h"
+#include "hotdeal/engine/names.h"
 #include "hotdeal/persistence/event_codec.h"
 #include "kafka_handles.h"
 #include "mysql_connection.h"
@@ -138,11 +139,14 @@ class SnapshotReader {
       engine_.Apply(e);
       ++report_.orders;
       e.idempotency_key.reset();  // only the reservation carries it
-      const std::string_view status = r[8];
-      if (status == "reserved") continue;
-      e.type = status == "confirmed"   ? EventType::kOrderConfirmed
-               : status == "cancelled" ? EventType::kOrderCancelled
-                                       : EventType::kOrderExpired;
+      const std::optional<engine::OrderStatus> status = engine::ParseOrderStatus(r[8]);
+      // Only the persister writes this column; anything else is a corrupt snapshot.
+      if (!status)
+        throw std::runtime_error("recovery: order with unknown status " + std::string(r[8]));
+      if (status == engine::OrderStatus::kReserved) continue;
+      e.type = status == engine::OrderStatus::kConfirmed   ? EventType::kOrderConfirmed
+               : status == engine::OrderStatus::kCancelled ? EventType::kOrderCancelled
+                                                           : EventType::kOrderExpired;
       e.at = At(r[9]);
       e.seq = std::strtoull(r[10], nullptr, 10);
       engine_.Apply(e);

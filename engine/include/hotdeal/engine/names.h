@@ -1,0 +1,66 @@
+// The one text name of each engine enum. The API, the events, the MySQL rows and the metrics
+// all spell a kind or a status this way, so there is exactly one place to change it.
+// Header-only, constexpr, no allocation.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include "hotdeal/engine/types.h"
+
+namespace hotdeal::engine {
+
+constexpr std::string_view Name(CampaignKind kind) noexcept {
+  switch (kind) {
+    case CampaignKind::kCoupon:
+      return "coupon";
+    case CampaignKind::kSale:
+      return "sale";
+  }
+  return "unknown";
+}
+
+constexpr std::string_view Name(CampaignStatus status) noexcept {
+  switch (status) {
+    case CampaignStatus::kScheduled:
+      return "scheduled";
+    case CampaignStatus::kLive:
+      return "live";
+    case CampaignStatus::kSoldOut:
+      return "sold_out";
+    case CampaignStatus::kEnded:
+      return "ended";
+  }
+  return "unknown";
+}
+
+constexpr std::string_view Name(OrderStatus status) noexcept {
+  switch (status) {
+    case OrderStatus::kReserved:
+      return "reserved";
+    case OrderStatus::kConfirmed:
+      return "confirmed";
+    case OrderStatus::kCancelled:
+      return "cancelled";
+    case OrderStatus::kExpired:
+      return "expired";
+  }
+  return "unknown";
+}
+
+constexpr std::optional<CampaignKind> ParseCampaignKind(std::string_view text) noexcept {
+  for (CampaignKind kind : {CampaignKind::kCoupon, CampaignKind::kSale}) {
+    if (Name(kind) == text) return kind;
+  }
+  return std::nullopt;
+}
+
+constexpr std::optional<OrderStatus> ParseOrderStatus(std::string_view text) noexcept {
+  for (OrderStatus status : {OrderStatus::kReserved, OrderStatus::kConfirmed,
+                             OrderStatus::kCancelled, OrderStatus::kExpired}) {
+    if (Name(status) == text) return status;
+  }
+  return std::nullopt;
+}
+
+}  // namespace hotdeal::engine
