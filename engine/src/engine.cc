@@ -1129,12 +1129,6 @@ EngineStats Engine::Stats() const {
   return impl_->Stats();
 }
 
-std::string Engine::FormatClaimId(ClaimId id) {
-  return std::string(ClaimIdText(id).view());
-}
-std::string Engine::FormatOrderId(OrderId id) {
-  return std::string(OrderIdText(id).view());
-}
 IdText Engine::ClaimIdText(ClaimId id) noexcept {
   return detail::FormatId('c', id.value);
 }

@@ -179,11 +179,8 @@ class Engine {
   // Sums the per-worker counters; any thread, any time (relaxed reads: a snapshot).
   EngineStats Stats() const;
 
-  // Text forms of server-made ids, for the API; Parse* answer nullopt for anything the
-  // engine could not have made. The *Text forms are the same characters without allocating;
-  // the std::string forms stay until the gateway has moved to them.
-  static std::string FormatClaimId(ClaimId id);
-  static std::string FormatOrderId(OrderId id);
+  // Text forms of server-made ids, for the API, built inline (a reply allocates nothing for
+  // them); Parse* answer nullopt for anything the engine could not have made.
   static IdText ClaimIdText(ClaimId id) noexcept;
   static IdText OrderIdText(OrderId id) noexcept;
   static std::optional<ClaimId> ParseClaimId(std::string_view text);
