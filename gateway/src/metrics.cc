@@ -163,16 +163,32 @@ void AddCampaigns(const engine::Engine& engine, std::vector<MetricFamily>& out) 
   auto status = Family("hotdeal_campaign_status",
                        "1 for the campaign's current status (scheduled, live, sold_out, ended)",
                        MetricType::Gauge);
+  // Invariant 6, live: stock - remaining - in_doubt == claimed + held + confirmed, and the
+  // persister's rows must match claimed + held + confirmed once it has caught up.
+  auto units =
+      Family("hotdeal_campaign_units",
+             "Units taken by state: claimed, held (live reservations), confirmed, in_doubt",
+             MetricType::Gauge);
   for (const engine::CampaignView& view : engine.ListCampaigns(now)) {
     std::string id(view.spec.id.view());
     stock.metric.push_back(Gauge(view.spec.stock, {{"campaign", id}}));
     remaining.metric.push_back(Gauge(view.remaining, {{"campaign", id}}));
     status.metric.push_back(
         Gauge(1.0, {{"campaign", id}, {"status", std::string(engine::Name(view.status))}}));
+    if (std::optional<engine::CampaignBooks> books = engine.Books(view.spec.id)) {
+      for (auto [state, count] : {std::pair{"claimed", books->claimed},
+                                  {"held", books->held},
+                                  {"confirmed", books->confirmed},
+                                  {"in_doubt", books->in_doubt}}) {
+        units.metric.push_back(
+            Gauge(static_cast<double>(count), {{"campaign", id}, {"state", state}}));
+      }
+    }
   }
   out.push_back(std::move(stock));
   out.push_back(std::move(remaining));
   out.push_back(std::move(status));
+  out.push_back(std::move(units));
 }
 
 }  // namespace

@@ -272,6 +272,8 @@ TEST_F(ApiTest, MetricsExposeRequestsConnectionsAndCampaigns) {
         R"(hotdeal_campaign_stock{campaign="bf"} 2)",
         R"(hotdeal_campaign_remaining{campaign="bf"} 1)",
         R"(hotdeal_campaign_status{campaign="bf",status="live"} 1)",
+        R"(hotdeal_campaign_units{campaign="bf",state="claimed"} 1)",
+        R"(hotdeal_campaign_units{campaign="bf",state="in_doubt"} 0)",
         "hotdeal_http_request_duration_seconds_bucket", "hotdeal_http_connections_open",
         "hotdeal_http_connections_rejected_total", "hotdeal_http_parse_errors_total",
         "hotdeal_http_timeouts_total", "hotdeal_http_connections_max 10000",
