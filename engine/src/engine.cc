@@ -124,7 +124,8 @@ class Engine::Impl {
   void Revert(const Event& event);
   void MarkInDoubt(const Event& event);
   std::optional<Event> SettleInDoubt(const Event& event, bool persisted);
-  void ApplyVoid(const Event& void_event);
+  // False if the void found nothing to drop (the decision is not held).
+  bool ApplyVoid(const Event& void_event);
   void Apply(const Event& event);
   EngineStats Stats() const;
   std::optional<CampaignBooks> Books(const CampaignId& id) const;
@@ -179,11 +180,11 @@ class Engine::Impl {
   bool Expire(std::uint32_t worker, Campaign& campaign, std::uint32_t slot_index, TimePoint now);
   void ReturnUnits(std::uint32_t worker, Campaign& campaign, const OrderSlot& slot);
   // Off the data plane (Revert, voids, Apply): drops the user's claim `id` and returns its
-  // unit to `worker`'s stripe; nothing if the user does not hold `id`.
-  void ReleaseClaim(std::uint32_t worker, Campaign& campaign, const UserId& user, ClaimId id);
+  // unit to `worker`'s stripe; false, and nothing done, if the user does not hold `id`.
+  bool ReleaseClaim(std::uint32_t worker, Campaign& campaign, const UserId& user, ClaimId id);
   // Off the data plane: moves an order that holds units (reserved, in doubt or confirmed) to
-  // `next` and returns its units; nothing if it holds none.
-  void ReleaseOrder(std::uint32_t worker, Campaign& campaign, OrderSlot& slot, std::uint8_t next);
+  // `next` and returns its units; false, and nothing done, if it holds none.
+  bool ReleaseOrder(std::uint32_t worker, Campaign& campaign, OrderSlot& slot, std::uint8_t next);
   // The ledger entry of a claim event's user; nullptr for a sale campaign or a full ledger.
   LedgerEntry* ClaimEntry(Campaign& campaign, const Event& event);
   std::uint32_t OwnWorker(std::uint32_t worker) const { return worker % options_.workers; }
@@ -202,7 +203,8 @@ class Engine::Impl {
   // Remembers a logged decision's idempotency key (if it has one) as the live call did.
   void RestoreKey(const Campaign& campaign, const Event& event, std::uint64_t first_id);
   void ApplyReserved(Campaign& campaign, std::uint32_t worker, const Event& event);
-  void ApplyOrderMove(Campaign& campaign, std::uint32_t worker, const Event& event);
+  // False if the move found no order to move (see Apply).
+  bool ApplyOrderMove(Campaign& campaign, std::uint32_t worker, const Event& event);
   void RestoreControlSerial(std::uint64_t seq);
 
   EngineOptions options_;
@@ -213,6 +215,8 @@ class Engine::Impl {
   std::vector<std::unique_ptr<WorkerState>> workers_;
   mutable std::mutex control_mutex_;
   std::uint64_t control_serial_ = 0;  // guarded by control_mutex_
+  // Written by Apply's one thread, read by Stats from any thread.
+  std::atomic<std::uint64_t> orphan_events_{0};
 };
 
 Engine::Impl::Impl(EngineOptions options, EventSink& sink)
@@ -780,25 +784,27 @@ LedgerEntry* Engine::Impl::ClaimEntry(Campaign& campaign, const Event& event) {
   return campaign.ledger().FindOrInsert(event.user);
 }
 
-void Engine::Impl::ReleaseClaim(std::uint32_t worker, Campaign& campaign, const UserId& user,
+bool Engine::Impl::ReleaseClaim(std::uint32_t worker, Campaign& campaign, const UserId& user,
                                 ClaimId id) {
   LedgerEntry* entry = campaign.ledger().FindOrInsert(user);
-  if (!entry) return;
+  if (!entry) return false;
   CouponHold dropped = campaign.ledger().DropClaim(*entry, id);
-  if (dropped == CouponHold::kNone) return;
+  if (dropped == CouponHold::kNone) return false;
   campaign.Count(Campaign::kAnyThread,
                  dropped == CouponHold::kInDoubt ? Book::kInDoubt : Book::kClaimed, -1);
   campaign.stock().Give(worker, 1);
+  return true;
 }
 
-void Engine::Impl::ReleaseOrder(std::uint32_t worker, Campaign& campaign, OrderSlot& slot,
+bool Engine::Impl::ReleaseOrder(std::uint32_t worker, Campaign& campaign, OrderSlot& slot,
                                 std::uint8_t next) {
   std::uint8_t status = slot.status.load(std::memory_order_acquire);
   do {
-    if (!BookOf(status)) return;
+    if (!BookOf(status)) return false;
   } while (!slot.status.compare_exchange_weak(status, next, std::memory_order_acq_rel));
   campaign.Count(Campaign::kAnyThread, *BookOf(status), -std::int64_t{slot.quantity});
   ReturnUnits(worker, campaign, slot);
+  return true;
 }
 
 // ---- in doubt ------------------------------------------------------------------------------
@@ -884,26 +890,38 @@ std::optional<Event> Engine::Impl::SettleInDoubt(const Event& event, bool persis
   return voided;
 }
 
-void Engine::Impl::ApplyVoid(const Event& void_event) {
+bool Engine::Impl::ApplyVoid(const Event& void_event) {
   Campaign* campaign = campaigns_.FindAny(void_event.campaign);
-  if (!campaign) return;
+  if (!campaign) return false;
   std::uint32_t worker = OwnWorker(detail::SeqWorker(void_event.seq));
   if (void_event.type == EventType::kClaimVoided) {
-    if (campaign->spec().kind == CampaignKind::kCoupon) {
-      ReleaseClaim(worker, *campaign, void_event.user, void_event.claim_id);
-    }
-    return;
+    return campaign->spec().kind == CampaignKind::kCoupon &&
+           ReleaseClaim(worker, *campaign, void_event.user, void_event.claim_id);
   }
-  if (void_event.type != EventType::kOrderVoided) return;
+  if (void_event.type != EventType::kOrderVoided) return false;
   // A void of an order the log never had (its reservation was not persisted) finds nothing.
   Located found = Locate(void_event.order_id);
-  if (found.slot) ReleaseOrder(worker, *campaign, *found.slot, detail::kUnpublished);
+  return found.slot && found.campaign == campaign &&
+         ReleaseOrder(worker, *campaign, *found.slot, detail::kUnpublished);
 }
 
 // ---- recovery ------------------------------------------------------------------------------
 
 // Replay re-checks what the live path checked before logging (spec, limit, stock, one claim
 // per user), so a log that breaks an invariant stops recovery instead of being served.
+//
+// Except moves and voids that find nothing to act on: the durable path legitimately logs them.
+// A reservation whose delivery report is late (producer recreated after a fatal error, delivery
+// timeout longer than the hold) can expire, be cancelled or be confirmed in memory first, and
+// then be reported not persisted (reverted) or possibly persisted and absent; a returning event
+// appended again after a doubtful report arrives twice; a void may name a decision the log never
+// had. Each is a counted no-op (orphan_events), never a restock and never an abort, which is
+// safe: an absent reservation never took units in the replayed state, so a cancel, expiry or
+// void of it has nothing to give back, and a repeated one gave its units back the first time.
+// An order_confirmed without its reservation cannot be honoured (the units it would confirm
+// may be sold); the order stays unknown (GetOrder answers kNotFound) and the count tells ops
+// that a confirmed order was lost. Aborting would not save it either, and a crash loop would
+// stop every sale. Everything that takes units (grants, reservations) is still checked.
 void Engine::Impl::Apply(const Event& event) {
   if (event.type == EventType::kCampaignCreated || event.type == EventType::kCampaignClosed) {
     ApplyControl(event);
@@ -921,7 +939,7 @@ void Engine::Impl::Apply(const Event& event) {
       return;
     case EventType::kClaimVoided:
     case EventType::kOrderVoided:
-      ApplyVoid(event);
+      if (!ApplyVoid(event)) orphan_events_.fetch_add(1, std::memory_order_relaxed);
       return;
     case EventType::kOrderReserved:
       ApplyReserved(*campaign, worker, event);
@@ -929,7 +947,9 @@ void Engine::Impl::Apply(const Event& event) {
     case EventType::kOrderConfirmed:
     case EventType::kOrderCancelled:
     case EventType::kOrderExpired:
-      ApplyOrderMove(*campaign, worker, event);
+      if (!ApplyOrderMove(*campaign, worker, event)) {
+        orphan_events_.fetch_add(1, std::memory_order_relaxed);
+      }
       return;
     case EventType::kCampaignCreated:
     case EventType::kCampaignClosed:
@@ -1011,21 +1031,25 @@ void Engine::Impl::ApplyReserved(Campaign& campaign, std::uint32_t worker, const
       [this](std::uint64_t node) -> std::uint64_t& { return WheelLink(node); });
 }
 
-void Engine::Impl::ApplyOrderMove(Campaign& campaign, std::uint32_t worker, const Event& event) {
+bool Engine::Impl::ApplyOrderMove(Campaign& campaign, std::uint32_t worker, const Event& event) {
   Located found = Locate(event.order_id);
-  HOTDEAL_ASSERT(found.slot != nullptr);
+  if (!found.slot || found.campaign != &campaign) return false;
+  std::uint8_t status = found.slot->status.load(std::memory_order_relaxed);
+  // Only a held reservation can be confirmed or expire (live, both move it from kReserved); a
+  // repeat, or a move of an order the replayed state moved otherwise, changes nothing. Above
+  // all, an expiry never gives back the units of a confirmed (paid) order.
+  if (event.type != EventType::kOrderCancelled && status != Raw(OrderStatus::kReserved))
+    return false;
   if (event.type == EventType::kOrderConfirmed) {
-    HOTDEAL_ASSERT(found.slot->status.load(std::memory_order_relaxed) ==
-                   Raw(OrderStatus::kReserved));
     found.slot->status.store(Raw(OrderStatus::kConfirmed), std::memory_order_release);
     campaign.Count(Campaign::kAnyThread, Book::kHeld, -std::int64_t{found.slot->quantity});
     campaign.Count(Campaign::kAnyThread, Book::kConfirmed, found.slot->quantity);
-    return;
+    return true;
   }
-  // Cancelled or expired: units still held go back.
-  ReleaseOrder(worker, campaign, *found.slot,
-               event.type == EventType::kOrderCancelled ? Raw(OrderStatus::kCancelled)
-                                                        : Raw(OrderStatus::kExpired));
+  // Cancelled (reserved or confirmed, as live) or expired: the units go back.
+  return ReleaseOrder(worker, campaign, *found.slot,
+                      event.type == EventType::kOrderCancelled ? Raw(OrderStatus::kCancelled)
+                                                               : Raw(OrderStatus::kExpired));
 }
 
 EngineStats Engine::Impl::Stats() const {
@@ -1039,6 +1063,7 @@ EngineStats Engine::Impl::Stats() const {
     }
     stats.orders_expired += worker->orders_expired.load(std::memory_order_relaxed);
   }
+  stats.orphan_events = orphan_events_.load(std::memory_order_relaxed);
   std::lock_guard lock(control_mutex_);  // next_index() is control-plane state
   for (std::uint32_t i = 0; i < campaigns_.next_index(); ++i) {
     if (Campaign* campaign = campaigns_.At(i))

@@ -184,5 +184,141 @@ TEST(ReplayTest, IdempotencyKeysSurviveReplay) {
             Outcome::kCreated);
 }
 
+// The durable path can log a move of an order whose reservation never reached Kafka: the
+// reservation's delivery report came late (producer recreated, delivery timeout longer than
+// the hold) and said "not persisted" after the order had already expired, been cancelled or
+// been confirmed. Replay must not stop on such a log; the orphan moves change nothing.
+TEST(ReplayTest, OrderMovesWithoutTheirReservationAreCountedNoOps) {
+  RecordingSink sink;
+  Engine live(SmallOptions(2), sink);
+  ASSERT_EQ(live.CreateCampaign(SaleSpec("s", 6, 3, 60), Seconds(0)).outcome, Outcome::kCreated);
+  Decision<Order> kept = live.PlaceOrder({0}, Campaign("s"), User(1), 1, {}, Seconds(100));
+  Decision<Order> expired = live.PlaceOrder({0}, Campaign("s"), User(2), 2, {}, Seconds(100));
+  Decision<Order> cancelled = live.PlaceOrder({1}, Campaign("s"), User(3), 1, {}, Seconds(100));
+  Decision<Order> confirmed = live.PlaceOrder({1}, Campaign("s"), User(4), 2, {}, Seconds(100));
+  ASSERT_EQ(live.CancelOrder({1}, cancelled.value->id, User(3), Seconds(110)).outcome,
+            Outcome::kOk);
+  ASSERT_EQ(live.ConfirmOrder({1}, confirmed.value->id, User(4), Seconds(110)).outcome,
+            Outcome::kOk);
+  ASSERT_EQ(live.ExpireDue({0}, Seconds(160)), 2u);  // `kept` expires too, with its reservation
+
+  std::vector<Event> log;
+  for (const Event& event : sink.events()) {
+    bool orphaned = event.order_id == expired.value->id || event.order_id == cancelled.value->id ||
+                    event.order_id == confirmed.value->id;
+    if (!(orphaned && event.type == EventType::kOrderReserved)) log.push_back(event);
+  }
+  ASSERT_EQ(log.size(), sink.size() - 3);
+  RecordingSink replay_sink;
+  Engine recovered(SmallOptions(2), replay_sink);
+  for (const Event& event : log)
+    recovered.Apply(event);
+
+  EXPECT_EQ(recovered.Stats().orphan_events, 3u);
+  EXPECT_EQ(replay_sink.size(), 0u);
+  // Nothing was restocked for the absent orders: their units were never taken in this state.
+  CampaignBooks books = *recovered.Books(Campaign("s"));
+  EXPECT_EQ(books.remaining, 6u);
+  EXPECT_EQ(books.held, 0);
+  EXPECT_EQ(books.confirmed, 0);
+  EXPECT_EQ(std::int64_t{books.stock} - books.remaining - books.in_doubt,
+            books.claimed + books.held + books.confirmed);
+  EXPECT_EQ(recovered.GetOrder(kept.value->id, Seconds(160)).value->status, OrderStatus::kExpired);
+  // The confirm without its reservation cannot be honoured: the order is unknown.
+  EXPECT_EQ(recovered.GetOrder(confirmed.value->id, Seconds(160)).outcome, Outcome::kNotFound);
+  EXPECT_EQ(recovered.GetOrder(expired.value->id, Seconds(160)).outcome, Outcome::kNotFound);
+  // The users' units were never counted either: each may order up to the limit again.
+  for (int user = 2; user <= 4; ++user) {
+    EXPECT_EQ(recovered.PlaceOrder({0}, Campaign("s"), User(user), 3, {}, Seconds(170)).outcome,
+              user == 4 ? Outcome::kSoldOut : Outcome::kCreated)
+        << user;
+  }
+}
+
+// A move or void appended again (its first append ended possibly persisted) arrives twice;
+// voids may name decisions the log never had. Each repeat is a counted no-op.
+TEST(ReplayTest, RepeatedMovesAndVoidsOfAbsentDecisionsAreCountedNoOps) {
+  RecordingSink sink;
+  Engine live(SmallOptions(2), sink);
+  ASSERT_EQ(live.CreateCampaign(SaleSpec("s", 6, 3, 60), Seconds(0)).outcome, Outcome::kCreated);
+  ASSERT_EQ(live.CreateCampaign(CouponSpec("c", 3), Seconds(0)).outcome, Outcome::kCreated);
+  Decision<Order> cancelled = live.PlaceOrder({0}, Campaign("s"), User(1), 2, {}, Seconds(100));
+  Decision<Order> confirmed = live.PlaceOrder({0}, Campaign("s"), User(2), 1, {}, Seconds(100));
+  Decision<Order> expired = live.PlaceOrder({1}, Campaign("s"), User(3), 3, {}, Seconds(100));
+  Decision<Claim> claim = live.ClaimCoupon({0}, Campaign("c"), User(1), {}, Seconds(100));
+  ASSERT_EQ(claim.outcome, Outcome::kCreated);
+  live.CancelOrder({0}, cancelled.value->id, User(1), Seconds(110));
+  live.ConfirmOrder({0}, confirmed.value->id, User(2), Seconds(110));
+  ASSERT_EQ(live.ExpireDue({1}, Seconds(160)), 1u);
+
+  std::vector<Event> log;
+  for (const Event& event : sink.events()) {
+    log.push_back(event);
+    bool move = event.type == EventType::kOrderCancelled ||
+                event.type == EventType::kOrderConfirmed || event.type == EventType::kOrderExpired;
+    if (move) log.push_back(event);
+  }
+  // Voids for decisions the log never had: a claim of user 2, an order in an unused slot.
+  Event claim_void = log.back();
+  claim_void.type = EventType::kClaimVoided;
+  claim_void.campaign = Campaign("c");
+  claim_void.user = User(2);
+  claim_void.claim_id = ClaimId{claim.value->id.value + 1};
+  log.push_back(claim_void);
+  Event order_void = log.back();
+  order_void.type = EventType::kOrderVoided;
+  order_void.campaign = Campaign("s");
+  order_void.order_id = OrderId{expired.value->id.value + 1};
+  log.push_back(order_void);
+  // An expiry and a cancel of an order that was confirmed: the cancel is a real move.
+  Event late_expiry = log.back();
+  for (const Event& event : sink.events()) {
+    if (event.type == EventType::kOrderConfirmed) late_expiry = event;
+  }
+  late_expiry.type = EventType::kOrderExpired;
+  log.push_back(late_expiry);
+
+  Engine recovered(SmallOptions(2), sink);
+  std::size_t logged = sink.size();
+  for (const Event& event : log)
+    recovered.Apply(event);
+  EXPECT_EQ(sink.size(), logged);
+  // Three repeated moves, two voids of absent decisions, one expiry of a confirmed order.
+  EXPECT_EQ(recovered.Stats().orphan_events, 6u);
+  CampaignBooks books = *recovered.Books(Campaign("s"));
+  EXPECT_EQ(books.remaining, 5u);
+  EXPECT_EQ(books.confirmed, 1);
+  EXPECT_EQ(books.held, 0);
+  EXPECT_EQ(std::int64_t{books.stock} - books.remaining - books.in_doubt,
+            books.claimed + books.held + books.confirmed);
+  EXPECT_EQ(recovered.GetOrder(confirmed.value->id, Seconds(170)).value->status,
+            OrderStatus::kConfirmed);
+  CampaignBooks coupons = *recovered.Books(Campaign("c"));
+  EXPECT_EQ(coupons.remaining, 2u);
+  EXPECT_EQ(coupons.claimed, 1);
+  EXPECT_EQ(recovered.GetClaim(Campaign("c"), User(1)).outcome, Outcome::kOk);
+}
+
+// What could oversell still stops recovery: a reservation of more units than are left.
+TEST(ReplayDeathTest, ReservationBeyondStockStillAborts) {
+  RecordingSink sink;
+  Engine live(SmallOptions(1), sink);
+  ASSERT_EQ(live.CreateCampaign(SaleSpec("s", 2, 2, 60), Seconds(0)).outcome, Outcome::kCreated);
+  ASSERT_EQ(live.PlaceOrder({0}, Campaign("s"), User(1), 2, {}, Seconds(100)).outcome,
+            Outcome::kCreated);
+  std::vector<Event> log = sink.events();
+  Event second = log.back();
+  second.user = User(2);
+  second.order_id = OrderId{second.order_id.value + 1};
+  log.push_back(second);
+  EXPECT_DEATH(
+      {
+        Engine recovered(SmallOptions(1), sink);
+        for (const Event& event : log)
+          recovered.Apply(event);
+      },
+      "assertion failed");
+}
+
 }  // namespace
 }  // namespace hotdeal::engine

@@ -61,6 +61,9 @@ struct EngineStats {
   std::array<std::array<std::uint64_t, kOutcomeCount>, kOperationCount> decisions{};
   std::uint64_t orders_expired = 0;  // by ExpireDue or found past expires_at by confirm/cancel
   std::int64_t units_in_doubt = 0;   // all campaigns; per campaign in CampaignBooks::in_doubt
+  // Logged order moves and voids that Apply found nothing to act on (the order or claim is
+  // not held in the replayed state, or was moved already): counted no-ops, see Apply.
+  std::uint64_t orphan_events = 0;
   std::uint64_t count(Operation operation, Outcome outcome) const noexcept {
     return decisions[static_cast<std::size_t>(operation)][static_cast<std::size_t>(outcome)];
   }
@@ -173,7 +176,10 @@ class Engine {
 
   // Recovery: rebuild state by applying logged events in log order, before serving. One
   // thread, before any worker starts. Aborts (HOTDEAL_ASSERT) on a log that would oversell,
-  // grant a user twice or pass a limit: serving from such a state would lose data.
+  // grant a user twice or pass a limit: serving from such a state would lose data. An order
+  // move or a void that finds nothing to act on (its reservation or grant is not in the log, or
+  // it was applied already) is a no-op counted in EngineStats::orphan_events: the durable path
+  // can log those (engine/README.md, "Moves before the reservation is acknowledged").
   void Apply(const Event& event);
 
   // Sums the per-worker counters; any thread, any time (relaxed reads: a snapshot).
