@@ -150,6 +150,11 @@ void AddEngineStats(const engine::Engine& engine, std::vector<MetricFamily>& out
              "Reservations that expired and returned their units to stock", MetricType::Counter);
   expired.metric.push_back(Counter(static_cast<double>(stats.orders_expired)));
   out.push_back(std::move(expired));
+  auto orphans = Family("hotdeal_engine_orphan_events_total",
+                        "Logged order moves or voids that recovery found nothing to act on",
+                        MetricType::Counter);
+  orphans.metric.push_back(Counter(static_cast<double>(stats.orphan_events)));
+  out.push_back(std::move(orphans));
 }
 
 void AddCampaigns(const engine::Engine& engine, std::vector<MetricFamily>& out) {

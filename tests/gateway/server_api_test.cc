@@ -274,9 +274,10 @@ TEST_F(ApiTest, MetricsExposeRequestsConnectionsAndCampaigns) {
         R"(hotdeal_campaign_status{campaign="bf",status="live"} 1)",
         R"(hotdeal_campaign_units{campaign="bf",state="claimed"} 1)",
         R"(hotdeal_campaign_units{campaign="bf",state="in_doubt"} 0)",
-        "hotdeal_http_request_duration_seconds_bucket", "hotdeal_http_connections_open",
-        "hotdeal_http_connections_rejected_total", "hotdeal_http_parse_errors_total",
-        "hotdeal_http_timeouts_total", "hotdeal_http_connections_max 10000",
+        "hotdeal_engine_orphan_events_total 0", "hotdeal_http_request_duration_seconds_bucket",
+        "hotdeal_http_connections_open", "hotdeal_http_connections_rejected_total",
+        "hotdeal_http_parse_errors_total", "hotdeal_http_timeouts_total",
+        "hotdeal_http_connections_max 10000",
         R"(hotdeal_engine_outcomes_total{operation="claim",outcome="created"} 1)"}) {
     EXPECT_NE(metrics.body.find(expected), std::string::npos) << expected << "\n" << metrics.body;
   }
