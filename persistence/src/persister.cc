@@ -26,9 +26,19 @@ void PersisterProbe::Batch(std::uint64_t events, std::uint64_t replayed,
   conflicts_.fetch_add(conflicts, kRelaxed);
 }
 
+void PersisterProbe::SetLagSource(std::function<std::uint64_t()> source) {
+  std::lock_guard lock(lag_source_mutex_);
+  lag_source_ = std::move(source);
+}
+
 PersisterCounters PersisterProbe::Snapshot() const noexcept {
+  std::uint64_t lag = lag_.load(kRelaxed);
+  {
+    std::lock_guard lock(lag_source_mutex_);
+    if (lag_source_) lag = lag_source_();
+  }
   return {events_.load(kRelaxed),    batches_.load(kRelaxed), replayed_.load(kRelaxed),
-          conflicts_.load(kRelaxed), errors_.load(kRelaxed),  lag_.load(kRelaxed),
+          conflicts_.load(kRelaxed), errors_.load(kRelaxed),  lag,
           connected_.load(kRelaxed)};
 }
 
@@ -210,6 +220,8 @@ class Persister::Session {
     messages_.reserve(options_.batch_events_max);
     items_.reserve(options_.batch_events_max);
   }
+  // Before the consumer goes: the probe must not measure through it any more.
+  ~Session() { probe_.SetLagSource(nullptr); }
 
   // Returns what ended the session; nullopt when asked to stop.
   std::optional<std::string> Run() {
@@ -242,6 +254,7 @@ class Persister::Session {
   std::optional<MysqlError> DeleteIds(std::string_view statement,
                                       const std::vector<std::uint64_t>& ids);
   void UpdateLag();
+  std::uint64_t MeasureLag() const;  // any thread: reads only committed_ and the consumer
 
   const Options& options_;
   PersisterProbe& probe_;
@@ -254,7 +267,9 @@ class Persister::Session {
   std::vector<Item> items_;
   Plan plan_;
   std::vector<std::int64_t> next_offsets_;  // per partition; -1: nothing stored yet
-  std::uint64_t replayed_ = 0;              // in the batch being written
+  // next_offsets_ as the probe reads it from a scraping thread.
+  std::unique_ptr<std::atomic<std::int64_t>[]> committed_;
+  std::uint64_t replayed_ = 0;  // in the batch being written
 };
 
 std::optional<std::string> Persister::Session::Open() {
@@ -299,6 +314,10 @@ std::optional<std::string> Persister::Session::Open() {
   if (rd_kafka_resp_err_t err = rd_kafka_assign(consumer_.get(), assignment.get())) {
     return std::string("kafka assign: ") + rd_kafka_err2str(err);
   }
+  committed_ = std::make_unique<std::atomic<std::int64_t>[]>(next_offsets_.size());
+  for (std::size_t p = 0; p < next_offsets_.size(); ++p)
+    committed_[p].store(next_offsets_[p]);
+  probe_.SetLagSource([this] { return MeasureLag(); });
   return std::nullopt;
 }
 
@@ -340,6 +359,8 @@ std::optional<MysqlError> Persister::Session::Write() {
   if (auto e = db_.Execute("COMMIT")) return e;
   for (const Item& item : items_)
     next_offsets_[item.partition] = item.offset + 1;
+  for (std::size_t p = 0; p < next_offsets_.size(); ++p)
+    committed_[p].store(next_offsets_[p]);
   for (const auto& [item, detail] : plan_.conflicts) {
     std::fprintf(stderr, "hotdeal persister: ALARM conflict at %s[%d]@%lld: %s\n",
                  options_.kafka_topic.c_str(), item->partition,
@@ -580,19 +601,26 @@ std::optional<MysqlError> Persister::Session::WriteTail() {
 }
 
 void Persister::Session::UpdateLag() {
+  probe_.SetLag(MeasureLag());
+}
+
+std::uint64_t Persister::Session::MeasureLag() const {
   std::uint64_t lag = 0;
   for (std::size_t p = 0; p < next_offsets_.size(); ++p) {
     std::int64_t low = 0;
     std::int64_t high = 0;
+    // The cached watermarks: the consumer's fetcher threads keep them fresh while this
+    // session's own thread is busy in MySQL.
     if (rd_kafka_get_watermark_offsets(consumer_.get(), options_.kafka_topic.c_str(),
                                        static_cast<std::int32_t>(p), &low,
                                        &high) != RD_KAFKA_RESP_ERR_NO_ERROR) {
       continue;
     }
-    const std::int64_t at = next_offsets_[p] >= 0 ? next_offsets_[p] : low;
+    const std::int64_t next = committed_[p].load();
+    const std::int64_t at = next >= 0 ? next : low;
     if (high > at) lag += static_cast<std::uint64_t>(high - at);
   }
-  probe_.SetLag(lag);
+  return lag;
 }
 
 Persister::Persister(Options options) : options_(std::move(options)) {}

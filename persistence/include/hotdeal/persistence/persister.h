@@ -16,7 +16,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "hotdeal/persistence/options.h"
@@ -29,7 +31,7 @@ struct PersisterCounters {
   std::uint64_t replayed = 0;   // rows found already present with the same contents
   std::uint64_t conflicts = 0;  // events kept in `conflicts` (the alarm)
   std::uint64_t errors = 0;     // sessions ended by a MySQL or Kafka error
-  std::uint64_t lag = 0;        // events in Kafka not yet in MySQL (at the last batch)
+  std::uint64_t lag = 0;        // events in Kafka not yet in MySQL
   bool connected = false;
 };
 
@@ -40,6 +42,10 @@ class PersisterProbe final : public prometheus::Collectable {
   void Error() noexcept { errors_.fetch_add(1, kRelaxed); }
   void SetLag(std::uint64_t lag) noexcept { lag_.store(lag, kRelaxed); }
   void SetConnected(bool connected) noexcept { connected_.store(connected, kRelaxed); }
+  // While a session is open the lag is measured when read, from the session's consumer: the
+  // persister thread blocks inside MySQL when the database stalls, and that is exactly when the
+  // lag must keep growing on the dashboard. nullptr: the last SetLag value stands.
+  void SetLagSource(std::function<std::uint64_t()> source);
 
   PersisterCounters Snapshot() const noexcept;
   std::vector<prometheus::MetricFamily> Collect() const override;
@@ -53,6 +59,8 @@ class PersisterProbe final : public prometheus::Collectable {
   std::atomic<std::uint64_t> errors_{0};
   std::atomic<std::uint64_t> lag_{0};
   std::atomic<bool> connected_{false};
+  mutable std::mutex lag_source_mutex_;  // held while the source is called or replaced
+  std::function<std::uint64_t()> lag_source_;
 };
 
 class Persister {
