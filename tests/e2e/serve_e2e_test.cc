@@ -94,6 +94,17 @@ class StackRestorer {
   bool killed_kafka_ = false;
 };
 
+// Waits up to `timeout` for `done`; false if it never held.
+template <typename Predicate>
+bool WaitUntil(std::chrono::milliseconds timeout, Predicate done) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(50ms);
+  }
+  return true;
+}
+
 class ServeE2eTest : public persistence::testing::StackTest {
  protected:
   void SetUp() override {
@@ -271,9 +282,13 @@ class ServeE2eTest : public persistence::testing::StackTest {
   // Invariant 6, after the load: for each campaign, stock - remaining - in_doubt (the engine,
   // over HTTP) == units in MySQL (once the persister caught up) == granted - returned events in
   // Kafka. Campaigns are coupons (claims table) or sales (orders held or confirmed).
+  //
+  // While units are in doubt the equality cannot hold yet: a possibly-persisted decision often
+  // *is* in the log, and nothing settles it before the next restart (docs/durability.md, "In
+  // doubt": the settling thread is not built). Until it is, MySQL and Kafka must each lie
+  // between the certain units and all units taken, and agree with each other exactly.
   void ExpectBooksClose(const std::vector<std::string>& coupons,
                         const std::vector<std::string>& sales = {}) {
-    const TopicContents topic = ReadTopic();
     auto check = [&](const std::string& campaign, const std::string& rows_sql) {
       const std::int64_t sold = Sold(campaign);
       const std::int64_t in_doubt =
@@ -281,13 +296,21 @@ class ServeE2eTest : public persistence::testing::StackTest {
       ASSERT_GE(sold, 0) << campaign;
       ASSERT_GE(in_doubt, 0) << campaign << ": no in_doubt sample in /metrics";
       const std::int64_t taken = sold - in_doubt;
-      EXPECT_EQ(WaitForCount(rows_sql, taken), taken)
-          << campaign << ": MySQL rows vs stock - remaining - in_doubt (in_doubt " << in_doubt
-          << ")";
+      // Kafka, read to its end, is what the persister must reach.
+      const TopicContents topic = ReadTopic();
       const auto it = topic.units.find(campaign);
-      EXPECT_EQ(it == topic.units.end() ? 0 : it->second, taken)
-          << campaign << ": Kafka granted - returned vs stock - remaining - in_doubt (in_doubt "
-          << in_doubt << ")";
+      const std::int64_t in_kafka = it == topic.units.end() ? 0 : it->second;
+      const std::int64_t rows = WaitForCount(rows_sql, in_kafka);
+      const std::string books = campaign + ": sold " + std::to_string(sold) + ", in doubt " +
+                                std::to_string(in_doubt) + ", MySQL " + std::to_string(rows) +
+                                ", Kafka " + std::to_string(in_kafka);
+      EXPECT_EQ(rows, in_kafka) << books;
+      if (in_doubt == 0) {
+        EXPECT_EQ(rows, taken) << books;
+      } else {
+        EXPECT_GE(rows, taken) << books;
+        EXPECT_LE(rows, sold) << books;
+      }
     };
     for (const std::string& coupon : coupons)
       check(coupon, "SELECT COUNT(*) FROM claims WHERE campaign_id = '" + coupon + "'");
@@ -497,7 +520,7 @@ class ClaimLoad {
       : coupon_(std::move(coupon)) {
     for (int t = 0; t < threads; ++t) {
       threads_.emplace_back([this, port, t, per_thread_max] {
-        HttpClient client(port, 25s);  // longer than the log's 10 s delivery timeout
+        HttpClient client(port, 30s);  // longer than twice the log's 10 s delivery timeout
         const auto deadline = std::chrono::steady_clock::now() + 60s;
         for (int i = 0;
              i < per_thread_max && !stop_.load() && std::chrono::steady_clock::now() < deadline;
@@ -555,17 +578,6 @@ class ClaimLoad {
   std::vector<std::thread> threads_;
 };
 
-// Waits up to `timeout` for `done`; false if it never held.
-template <typename Predicate>
-bool WaitUntil(std::chrono::milliseconds timeout, Predicate done) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
-
 TEST_F(ServeE2eTest, KafkaKilledMidLoadAnswers503OrLogged201AndResumesAfterRestart) {
   ASSERT_NO_FATAL_FAILURE(Start());
   const std::string coupon = "kk-" + unique_;
@@ -586,8 +598,20 @@ TEST_F(ServeE2eTest, KafkaKilledMidLoadAnswers503OrLogged201AndResumesAfterResta
     auto ready = Call("GET", "/readyz");
     return ready && ready->status == 503;
   })) << "/readyz still 200 15 s after the broker died";
-  EXPECT_TRUE(WaitUntil(15s, [&] { return load.Count(1, 503) >= 10; }))
-      << "no 503s while the broker is down";
+  // A claim sent while the broker is down is refused at once: the load's own threads may still
+  // wait for decisions sent before the crash (up to about twice the 10 s delivery timeout seen
+  // here), so a fresh client asks.
+  std::optional<HttpResponse> refused;
+  int probes = 0;
+  EXPECT_TRUE(WaitUntil(15s, [&] {
+    const std::string user = "probe" + std::to_string(probes++);
+    refused = HttpClient(port_, 5s).Send("POST", "/v1/campaigns/" + coupon + "/claims",
+                                         R"({"user_id":")" + user + R"("})", KeyHeader(user));
+    return refused && refused->status == 503;
+  })) << "no prompt 503 while the broker is down";
+  if (refused && refused->status == 503) {
+    EXPECT_FALSE(refused->header("retry-after").empty()) << "503 without Retry-After";
+  }
 
   auto [rc, out] = StackScript("up kafka");
   ASSERT_EQ(rc, 0) << out;
@@ -639,12 +663,19 @@ TEST_F(ServeE2eTest, MysqlFrozenMidLoadKeepsGranting201AndThePersisterCatchesUp)
   ASSERT_EQ(::kill(mariadb, SIGSTOP), 0);
   // Kafka is the write-ahead log: claims keep being granted while MySQL is frozen, and the
   // persister falls behind. (Nothing here may touch MySQL: it would block until the thaw.)
-  const bool granted_while_frozen = WaitUntil(8s, [&] { return load.Count(1, 201) >= 100; });
+  // (Nothing here may touch MySQL: it would block until the thaw.)
+  const std::int64_t lag_at_freeze = Metric("hotdeal_persister_lag_events");
+  std::int64_t lag_max = lag_at_freeze;
+  const bool grew = WaitUntil(8s, [&] {
+    lag_max = std::max(lag_max, Metric("hotdeal_persister_lag_events"));
+    return load.Count(1, 201) >= 100 && lag_max >= lag_at_freeze + 50;
+  });
   std::this_thread::sleep_for(2s);  // bounded: about three seconds frozen in all
   ::kill(mariadb, SIGCONT);
   restorer.Thawed();
   load.Phase(2);
-  EXPECT_TRUE(granted_while_frozen) << "201s while frozen: " << load.Count(1, 201);
+  EXPECT_TRUE(grew) << "201s while frozen: " << load.Count(1, 201)
+                    << "; persister lag at the freeze " << lag_at_freeze << ", at most " << lag_max;
   EXPECT_TRUE(WaitUntil(5s, [&] { return load.Count(2, 201) >= 10; }));
   load.Join();
 
