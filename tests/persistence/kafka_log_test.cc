@@ -38,6 +38,12 @@ class MockKafka {
   std::string brokers() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
   rd_kafka_mock_cluster_t* cluster() const { return cluster_; }
 
+  // The next `count` Produce requests fail with a retriable "not written" error.
+  void RefuseProduces(std::size_t count) const {
+    std::vector<rd_kafka_resp_err_t> errors(count, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+    rd_kafka_mock_push_request_errors_array(cluster_, kProduceApiKey, errors.size(), errors.data());
+  }
+
   // Messages the cluster holds for the topic, summed over partitions.
   std::int64_t MessagesInTopic() const {
     std::int64_t total = 0;
@@ -220,9 +226,7 @@ TEST(KafkaLog, EventsTheBrokerKeepsRefusingAreNotPersistedAndReverted) {
   KafkaLog log(LogOptions(kafka));
   log.Start(reverter);
   // Retriable errors that say "not written" until the delivery timeout runs out.
-  std::vector<rd_kafka_resp_err_t> errors(500, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
-  rd_kafka_mock_push_request_errors_array(kafka.cluster(), kProduceApiKey, errors.size(),
-                                          errors.data());
+  kafka.RefuseProduces(500);
   auto ticket = log.Append({0}, Claim(7));
   ASSERT_TRUE(ticket.has_value());
   CountingWaiter waiter;
@@ -241,9 +245,7 @@ TEST(KafkaLog, EventsThatReturnedUnitsAreAppendedAgainNotReverted) {
   KafkaLog log(LogOptions(kafka));
   log.Start(reverter);
   // Enough refusals to outlast one delivery timeout (retries every ~100 ms for 2 s), not two.
-  std::vector<rd_kafka_resp_err_t> errors(30, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
-  rd_kafka_mock_push_request_errors_array(kafka.cluster(), kProduceApiKey, errors.size(),
-                                          errors.data());
+  kafka.RefuseProduces(30);
   engine::Event cancel = Claim(9);
   cancel.type = engine::EventType::kOrderCancelled;
   cancel.order_id.value = 9;
@@ -264,9 +266,7 @@ TEST(KafkaLog, UnitsReturningEventSurvivesAProducerRecreation) {
   RecordingReverter reverter;
   KafkaLog log(LogOptions(kafka));
   log.Start(reverter);
-  std::vector<rd_kafka_resp_err_t> errors(5, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
-  rd_kafka_mock_push_request_errors_array(kafka.cluster(), kProduceApiKey, errors.size(),
-                                          errors.data());
+  kafka.RefuseProduces(5);
   engine::Event expired = Claim(11);
   expired.type = engine::EventType::kOrderExpired;
   expired.order_id.value = 11;
