@@ -197,7 +197,7 @@ std::optional<engine::LogTicket> KafkaLog::Append(engine::WorkerId worker,
     return std::nullopt;
   }
   EventBuffer buffer;
-  const Encoded encoded = EncodeEvent(event, buffer);
+  const Encoded encoded = EncodeEvent(event, options_.owner_epoch, buffer);
   if (encoded.error != CodecError::kOk) {
     std::fprintf(stderr, "hotdeal log: refusing %s event of campaign %.*s: %s\n",
                  EventTypeName(event.type).data(), static_cast<int>(event.campaign.size()),
@@ -239,7 +239,7 @@ void KafkaLog::Reappend() noexcept {
   std::size_t kept = 0;
   for (std::uint32_t index : reappend_) {
     EventBuffer buffer;
-    const Encoded encoded = EncodeEvent(slots_[index].event, buffer);
+    const Encoded encoded = EncodeEvent(slots_[index].event, options_.owner_epoch, buffer);
     if (Produce(index, encoded.text)) {
       slots_[index].reappend = false;
     } else {
