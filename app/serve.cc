@@ -2,6 +2,9 @@
 // starts the gateway, waits for a signal and shuts down: gateway (drain), log, persister.
 #include "serve.h"
 
+#include <unistd.h>
+
+#include <csignal>
 #include <exception>
 #include <iostream>
 #include <optional>
@@ -10,6 +13,7 @@
 #include "hotdeal/engine/engine.h"
 #include "hotdeal/gateway/server.h"
 #include "hotdeal/persistence/kafka_log.h"
+#include "hotdeal/persistence/owner.h"
 #include "hotdeal/persistence/persister.h"
 #include "hotdeal/persistence/recovery.h"
 #include "kafka_acks.h"
@@ -88,6 +92,17 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
   }
   persistence::Options options = PersistenceOptionsFrom(config.store);
   options.workers = config.threads;
+  // Before the log exists (each event it appends carries the epoch) and before recovery (which
+  // must read past the fence). Bounded by the MySQL and Kafka timeouts.
+  try {
+    options.owner_epoch = persistence::TakeOwnership(options);
+  } catch (const std::exception& error) {
+    std::cerr << "hotdeal serve: cannot take ownership of topic " << options.kafka_topic << ": "
+              << error.what() << "\n";
+    return 1;
+  }
+  std::cerr << "hotdeal serve: owner of topic " << options.kafka_topic << " with epoch "
+            << options.owner_epoch << "\n";
   persistence::KafkaLog log(options);
   engine::Engine engine(EngineOptionsFrom(config), log);
   persistence::EngineReverter reverter(engine);
@@ -100,6 +115,8 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
     persister.emplace(options);
     server.AddMetrics(persister->probe());
   }
+  persistence::OwnerWatch watch(options);  // after `server`: its callback uses it
+  server.AddMetrics(watch.probe());
 
   // Both throw after their own bounded waits (admin request timeout, MySQL connect timeout).
   try {
@@ -129,17 +146,25 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
     return 1;
   }
   server.SetReady(true);
+  watch.Start([&server](const std::string& why) {
+    // A newer owner sells now: refuse every decision at once, then shut down as on SIGTERM.
+    server.SetReady(false);
+    std::cerr << "hotdeal serve: fenced, " << why << "; no longer selling, exiting " << kExitFenced
+              << "\n";
+    ::kill(::getpid(), SIGTERM);
+  });
   std::cerr << "hotdeal serve: listening on " << config.listen_host << ":" << server.port()
             << " with " << config.threads << " thread(s), --log kafka --ack "
             << (config.ack == AckMode::kDurable ? "durable" : "memory") << ", persister "
             << (persister ? "on" : "off") << "\n";
   WaitAndDrain(server, config, signals);
+  watch.Stop();
   // The gateway has stopped deciding; the log settles what is in flight (replies to clients
   // still connected went out during the drain), then the persister writes its last batch.
   log.Stop();
   if (persister) persister->Stop();
   std::cerr << "hotdeal serve: stopped\n";
-  return 0;
+  return watch.fenced() ? kExitFenced : 0;
 }
 
 }  // namespace
