@@ -11,10 +11,10 @@
 
 #include "hotdeal/engine/names.h"
 #include "hotdeal/persistence/event_codec.h"
+#include "hotdeal/persistence/partition_epochs.h"
 #include "kafka_handles.h"
 #include "metric_family.h"
 #include "mysql_connection.h"
-#include "partition_epochs.h"
 #include "schema.h"
 
 namespace hotdeal::persistence {

@@ -12,9 +12,9 @@
 #include "hotdeal/engine/engine.h"
 #include "hotdeal/engine/names.h"
 #include "hotdeal/persistence/event_codec.h"
+#include "hotdeal/persistence/partition_epochs.h"
 #include "kafka_handles.h"
 #include "mysql_connection.h"
-#include "partition_epochs.h"
 #include "schema.h"
 
 namespace hotdeal::persistence {

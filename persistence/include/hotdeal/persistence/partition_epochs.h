@@ -4,7 +4,8 @@
 // A new owner writes an owner_fence with its epoch into every partition before it recovers, so
 // in log order everything an older owner appends after that point sits behind a higher epoch:
 // per partition, a record below the highest epoch seen so far comes from a replaced (stale)
-// owner and is never applied. Internal; no I/O.
+// owner and is never applied. Public so that anything counting sales from the topic (the e2e
+// books check) applies the very same rule. No I/O, no librdkafka types.
 #pragma once
 
 #include <cassert>
