@@ -138,7 +138,8 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
   }
   std::cerr << "hotdeal serve: recovered " << report.campaigns << " campaign(s), " << report.claims
             << " claim(s), " << report.orders << " order(s) from MySQL and "
-            << report.events_replayed << " event(s) from Kafka\n";
+            << report.events_replayed << " event(s) from Kafka, skipped "
+            << report.stale_epoch_events << " event(s) of replaced owners\n";
   // After recovery: the persister must not migrate the schema while Recover does.
   if (persister) persister->Start();
   if (!StartGateway(server, config)) {

@@ -1,5 +1,6 @@
 // TakeOwnership and OwnerWatch against the real stack: each start takes the next epoch and
 // fences every partition, and a replaced owner's watch notices the newer one.
+#include <prometheus/metric_family.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,6 +17,14 @@ using namespace std::chrono_literals;
 
 class OwnerStackTest : public testing::StackTest {
  protected:
+  static double Gauge(const OwnerProbe& probe, const std::string& name) {
+    for (const prometheus::MetricFamily& family : probe.Collect()) {
+      if (family.name == name) return family.metric.at(0).gauge.value;
+    }
+    ADD_FAILURE() << "no " << name;
+    return -1;
+  }
+
   // Every partition's records, decoded, in order.
   std::vector<std::vector<LogRecord>> ReadPartitions() {
     char error[256];
@@ -91,6 +100,7 @@ TEST_F(OwnerStackTest, WatchOfAReplacedOwnerSaysWhoReplacedIt) {
   });
   std::this_thread::sleep_for(300ms);  // several checks, all finding this owner current
   EXPECT_FALSE(watch.fenced());
+  EXPECT_EQ(Gauge(*watch.probe(), "hotdeal_owner_fenced"), 0);
   const std::uint64_t newer = TakeOwnership(options_);
   const auto deadline = std::chrono::steady_clock::now() + 5s;
   while (!watch.fenced() && std::chrono::steady_clock::now() < deadline)
@@ -98,6 +108,8 @@ TEST_F(OwnerStackTest, WatchOfAReplacedOwnerSaysWhoReplacedIt) {
   ASSERT_TRUE(watch.fenced());
   watch.Stop();
   EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(Gauge(*watch.probe(), "hotdeal_owner_fenced"), 1);
+  EXPECT_EQ(Gauge(*watch.probe(), "hotdeal_owner_epoch"), static_cast<double>(options.owner_epoch));
   std::lock_guard lock(mutex);
   EXPECT_NE(why.find("epoch " + std::to_string(newer) + " was taken by "), std::string::npos)
       << why;
