@@ -1,9 +1,9 @@
 // One owner across boxes, the cross-box half of ARCHITECTURE invariant 7 (the one-box half is
 // app/owner_lock.h). A serving engine takes an epoch from MySQL at start, every event its log
-// appends carries that epoch (Options::owner_epoch), and the persister and recovery drop events
-// of an epoch older than one already seen in their partition (partition_epochs.h). OwnerWatch
-// is the stale engine's own half: it notices a newer owner and says so, so the process stops
-// selling. Ownership is the whole deployment (topic and database) today; per campaign is the
+// appends carries that epoch (Options::owner_epoch), and the persister and recovery never apply
+// an event of an epoch older than one already seen in its partition (partition_epochs.h).
+// OwnerWatch is the stale engine's own half: it notices a newer owner and says so, so the process
+// stops selling. Ownership is the whole deployment (topic and database) today; per campaign is the
 // planned unit (ARCHITECTURE "Scale past one machine").
 //
 // Must never: hand out an epoch twice (one transaction per take), or let an owner serve before
