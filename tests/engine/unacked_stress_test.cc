@@ -5,10 +5,12 @@
 // units), some possibly persisted (MarkInDoubt, then settled as persisted). Checked throughout:
 // no worker ever sees a decision as final (kReplayed, kAlreadyClaimed, kOk, a read) before the
 // log acknowledged its event. Checked at the end: nothing is left pending, the books close.
-// Run under ThreadSanitizer by scripts/test.
+// Also, deterministically, a report that arrives while the deciding worker is still inside
+// Append. Run under ThreadSanitizer by scripts/test.
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <set>
@@ -208,6 +210,68 @@ TEST(UnackedStressTest, NothingIsShownBeforeTheLogAcknowledgesIt) {
               books.claimed + books.held + books.confirmed)
         << id;
   }
+}
+
+// Reports each data-plane event from a thread of its own while Append has not returned yet:
+// the report is under way before the deciding worker commits the claim or publishes the order,
+// the window Acknowledge and Revert must wait out. (Blocks in Append: a test sink only.)
+class EarlyReportSink final : public EventSink {
+ public:
+  std::optional<LogTicket> Append(WorkerId worker, const Event& event) noexcept override {
+    if (worker.value == kWorkers) return LogTicket{};  // campaign creation: final at once
+    std::atomic<bool> reporting{false};
+    reporters_.emplace_back([this, event, &reporting] {
+      reporting.store(true);
+      report_(event);
+    });
+    while (!reporting.load())
+      std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::milliseconds{2});  // let it reach the engine
+    return LogTicket{++appended_};
+  }
+  void Join() {
+    for (std::thread& reporter : reporters_)
+      reporter.join();
+    reporters_.clear();
+  }
+  std::function<void(const Event&)> report_;
+
+ private:
+  std::vector<std::thread> reporters_;
+  std::uint64_t appended_ = 0;
+};
+
+TEST(UnackedStressTest, ReportBeforeTheWorkerPublishesIsWaitedFor) {
+  EngineOptions options = SmallOptions(kWorkers);
+  options.await_acknowledgement = true;
+  EarlyReportSink sink;
+  Engine engine(options, sink);
+  ASSERT_EQ(engine.CreateCampaign(CouponSpec("c", 2), Seconds(0)).outcome, Outcome::kCreated);
+  ASSERT_EQ(engine.CreateCampaign(SaleSpec("s", 5, 3, 60), Seconds(0)).outcome, Outcome::kCreated);
+
+  sink.report_ = [&](const Event& event) { engine.Acknowledge(event); };
+  ASSERT_EQ(engine.ClaimCoupon({0}, Campaign("c"), User(1), {}, Seconds(100)).outcome,
+            Outcome::kCreated);
+  Decision<Order> kept = engine.PlaceOrder({1}, Campaign("s"), User(1), 2, {}, Seconds(100));
+  ASSERT_EQ(kept.outcome, Outcome::kCreated);
+  sink.Join();
+  EXPECT_EQ(engine.GetClaim(Campaign("c"), User(1)).outcome, Outcome::kOk);
+  EXPECT_EQ(engine.GetOrder(kept.value->id, Seconds(101)).outcome, Outcome::kOk);
+
+  sink.report_ = [&](const Event& event) { engine.Revert(event); };
+  ASSERT_EQ(engine.ClaimCoupon({0}, Campaign("c"), User(2), {}, Seconds(100)).outcome,
+            Outcome::kCreated);
+  Decision<Order> reverted = engine.PlaceOrder({1}, Campaign("s"), User(2), 3, {}, Seconds(100));
+  ASSERT_EQ(reverted.outcome, Outcome::kCreated);
+  sink.Join();
+  EXPECT_EQ(engine.GetClaim(Campaign("c"), User(2)).outcome, Outcome::kNotFound);
+  EXPECT_EQ(engine.GetOrder(reverted.value->id, Seconds(101)).outcome, Outcome::kNotFound);
+  CampaignBooks coupons = *engine.Books(Campaign("c"));
+  EXPECT_EQ(coupons.remaining, 1u);
+  EXPECT_EQ(coupons.claimed, 1);
+  CampaignBooks sale = *engine.Books(Campaign("s"));
+  EXPECT_EQ(sale.remaining, 3u);
+  EXPECT_EQ(sale.held, 2);
 }
 
 }  // namespace
