@@ -45,6 +45,9 @@ engine::EngineOptions EngineOptionsFrom(const ServeConfig& config) {
   options.workers = config.threads;
   options.campaigns_max = config.campaigns_max;
   options.idempotency_window = std::chrono::seconds{config.idempotency_window_seconds};
+  // Only durable acks hold decisions back until Kafka has them; --ack memory answers from
+  // memory by design, so its retries and reads must not wait either (docs/durability.md).
+  options.await_acknowledgement = config.log == LogMode::kKafka && config.ack == AckMode::kDurable;
   return options;
 }
 

@@ -108,6 +108,13 @@ OutcomeReply MapOutcome(engine::Outcome outcome) {
                    "the durable log has not settled this decision yet; retry with the same "
                    "Idempotency-Key",
                    "in_doubt");
+    case engine::Outcome::kPending:
+      // Decided, but the durable log has not acknowledged it yet: showing it could reveal a
+      // decision a crash would lose. The log answers within milliseconds, so retry soon.
+      return error(ApiError::kUnavailable,
+                   "the decision is not durable yet; retry shortly with the same "
+                   "Idempotency-Key",
+                   "pending");
   }
   return error(ApiError::kUnavailable, "unknown outcome", "unknown");
 }

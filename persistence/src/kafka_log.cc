@@ -286,6 +286,11 @@ void KafkaLog::OnDelivery(std::uint32_t index, Durability durability) noexcept {
 
 void KafkaLog::Settle(std::uint32_t index, Durability durability) noexcept {
   Slot& slot = slots_[index];
+  if (durability == Durability::kPersisted && Awaitable(slot.event.type)) {
+    // Final before anyone hears: a client that got its 201 and then reads or retries must see
+    // the decision, not "pending". Events no caller awaits were never held back.
+    revert_->Acknowledge(slot.event);
+  }
   if (ReturnsUnits(slot.event.type)) {
     if (durability != Durability::kPersisted && !stopping_.load(std::memory_order_relaxed)) {
       // The slot stays taken: its waiter hears when Kafka has it.

@@ -23,6 +23,7 @@ using engine::EventType;
 
 class NoRevert final : public RevertTarget {
  public:
+  void Acknowledge(const Event&) noexcept override {}
   void Revert(const Event&) noexcept override { ADD_FAILURE() << "nothing may be reverted here"; }
   void MarkInDoubt(const Event&) noexcept override { ADD_FAILURE() << "nothing may be in doubt"; }
 };
