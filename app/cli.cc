@@ -78,6 +78,20 @@ void BindServeFlags(FlagSet& flags, ServeConfig& config) {
             &config.shutdown_grace_ms, 0, kMany);
   flags.Add("admin-token", "bearer token for admin routes; empty refuses them all",
             &config.admin_token);
+  constexpr std::uint32_t kRateMax = 1'000'000;
+  flags.Add("user-rate-per-second",
+            "per user id on claims, orders, confirm, cancel: requests a second (0: off)",
+            &config.user_rate_per_second, 0, kRateMax);
+  flags.Add("user-rate-burst", "per user id: requests allowed at once before the rate applies",
+            &config.user_rate_burst, 1, kRateMax);
+  flags.Add("ip-rate-per-second",
+            "per client address on every route but health, ready, metrics (0: off)",
+            &config.ip_rate_per_second, 0, kRateMax);
+  flags.Add("ip-rate-burst", "per client address: requests allowed at once", &config.ip_rate_burst,
+            1, kRateMax);
+  flags.Add("rate-limit-slots",
+            "buckets per enabled rate limit, 8 bytes each (rounded up to a power of two)",
+            &config.rate_limit_slots, 8, 1 << 26);
   flags.Add("campaigns-max", "campaigns the engine can hold", &config.campaigns_max, 1, 1 << 20);
   flags.Add("idempotency-window-seconds", "how long an Idempotency-Key is remembered",
             &config.idempotency_window_seconds, 1, 7 * 24 * 3600);

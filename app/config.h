@@ -36,6 +36,12 @@ struct ServeConfig {
 
   // Access.
   std::string admin_token;  // empty: admin routes always answer 401
+  // Rate limits (gateway/README.md, "Limits"): tokens per second (0: off) and burst.
+  std::uint32_t user_rate_per_second = 10;
+  std::uint32_t user_rate_burst = 20;
+  std::uint32_t ip_rate_per_second = 0;
+  std::uint32_t ip_rate_burst = 100;
+  std::uint32_t rate_limit_slots = 1 << 18;
 
   // Engine.
   std::uint32_t campaigns_max = 1024;

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cassert>
+#include <random>
 
 #include "hotdeal/engine/names.h"
 #include "json_writer.h"
@@ -155,16 +156,66 @@ bool TokenEquals(std::string_view presented, std::string_view expected) {
   return diff == 0;
 }
 
+// A fresh hash key per process, so nobody can choose ids that share a rate-limit bucket.
+std::uint64_t RandomSeed() {
+  std::random_device device;
+  return std::uint64_t{device()} << 32 | device();
+}
+
 }  // namespace
 
-Api::Api(engine::Engine& engine, std::string admin_token, const std::atomic<bool>& ready,
-         const GatewayMetrics& metrics, DurableLog* log, AckMode ack)
+Api::Api(engine::Engine& engine, const GatewayOptions& options, const std::atomic<bool>& ready,
+         const GatewayMetrics& metrics, DurableLog* log)
     : engine_(engine),
-      admin_token_(std::move(admin_token)),
+      admin_token_(options.admin_token),
       ready_(ready),
       metrics_(metrics),
       log_(log),
-      ack_(ack) {}
+      ack_(options.ack),
+      user_limiter_(options.user_rate_limit, options.rate_limit_slots, RandomSeed()),
+      ip_limiter_(options.ip_rate_limit, options.rate_limit_slots, RandomSeed()) {}
+
+std::uint64_t Api::ClientKey(const boost::asio::ip::address& address) const {
+  if (!ip_limiter_.enabled()) return 0;
+  if (address.is_v4()) {
+    auto bytes = address.to_v4().to_bytes();
+    return ip_limiter_.Hash({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
+  }
+  auto bytes = address.to_v6().to_bytes();
+  return ip_limiter_.Hash({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
+}
+
+bool Api::WithinRate(WorkerContext& worker, RateLimitKind kind, std::uint64_t key_hash,
+                     Reply& reply) {
+  RateLimiter& limiter = kind == RateLimitKind::kUser ? user_limiter_ : ip_limiter_;
+  if (!limiter.enabled()) return true;
+  auto index = static_cast<std::size_t>(kind);
+  RateDecision decision = limiter.Take(key_hash, worker.steady_now);
+  switch (decision.verdict) {
+    case RateVerdict::kAllowed:
+      return true;
+    case RateVerdict::kAllowedEvicted:
+      worker.stats.rate_limit_evictions[index].Add();
+      return true;
+    case RateVerdict::kAllowedTableFull:
+      worker.stats.rate_limit_table_full[index].Add();
+      return true;
+    case RateVerdict::kLimited:
+      break;
+  }
+  worker.stats.rate_limited[index].Add();
+  SetRateLimited(reply,
+                 kind == RateLimitKind::kUser
+                     ? "too many requests for this user_id; retry after Retry-After seconds"
+                     : "too many requests from this address; retry after Retry-After seconds",
+                 decision.retry_after_seconds);
+  return false;
+}
+
+bool Api::AdmitUser(WorkerContext& worker, const engine::UserId& user, Reply& reply) {
+  return !user_limiter_.enabled() ||
+         WithinRate(worker, RateLimitKind::kUser, user_limiter_.Hash(user.view()), reply);
+}
 
 Completion Api::Handle(WorkerContext& worker, RequestData& request, Reply& reply,
                        RouteId& route_id) {
@@ -200,6 +251,12 @@ Completion Api::Handle(WorkerContext& worker, RequestData& request, Reply& reply
     return Completion::kDone;
   }
   route_id = match.route->id;
+  // Probes and scrapes must answer even when one address sends too much.
+  bool probe =
+      route_id == RouteId::kHealth || route_id == RouteId::kReady || route_id == RouteId::kMetrics;
+  if (!probe && !WithinRate(worker, RateLimitKind::kIp, request.client_key, reply)) {
+    return Completion::kDone;
+  }
   if (match.route->admin && !Authorized(request)) {
     SetError(reply, ApiError::kUnauthorized, "admin routes need Authorization: Bearer <token>");
     return Completion::kDone;
@@ -329,6 +386,7 @@ void Api::CreateClaim(WorkerContext& worker, std::string_view id_text, RequestDa
   if (BodyError error = DecodeUserBody(worker.json, request.PadBody(), body)) {
     return SetBodyError(reply, error);
   }
+  if (!AdmitUser(worker, body.user, reply)) return;
   engine::Decision<engine::Claim> decision =
       engine_.ClaimCoupon(worker.id, *campaign, body.user, key, worker.now);
   if (decision.outcome == engine::Outcome::kAlreadyClaimed && decision.value) {
@@ -359,6 +417,7 @@ void Api::CreateOrder(WorkerContext& worker, std::string_view id_text, RequestDa
   if (BodyError error = DecodeOrderBody(worker.json, request.PadBody(), body)) {
     return SetBodyError(reply, error);
   }
+  if (!AdmitUser(worker, body.user, reply)) return;
   Answer(engine_.PlaceOrder(worker.id, *campaign, body.user, body.quantity, key, worker.now), reply,
          WriteOrder);
 }
@@ -370,6 +429,7 @@ void Api::MoveOrder(WorkerContext& worker, RouteId route, std::string_view order
     return SetBodyError(reply, error);
   }
   // Order ids are the server's: text it could not have made names no order.
+  if (!AdmitUser(worker, body.user, reply)) return;
   auto order = engine::Engine::ParseOrderId(order_text);
   if (!order) return SetError(reply, ApiError::kNotFound, "no such order");
   Answer(route == RouteId::kConfirmOrder

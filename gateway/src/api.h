@@ -7,6 +7,8 @@
 #include <simdjson.h>
 
 #include <atomic>
+#include <boost/asio/ip/address.hpp>
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -15,6 +17,7 @@
 #include "hotdeal/gateway/routes.h"
 #include "http_request.h"
 #include "metrics.h"
+#include "rate_limiter.h"
 #include "reply.h"
 #include "worker_stats.h"
 
@@ -28,6 +31,7 @@ struct WorkerContext {
   engine::WorkerId id;
   simdjson::ondemand::parser json;  // reused for every body this thread decodes
   engine::TimePoint now{};          // the cached clock: refreshed once per read batch
+  std::chrono::steady_clock::time_point steady_now{};  // read with `now`; for deadlines, rates
   WorkerStats& stats;
 };
 
@@ -38,12 +42,17 @@ enum class Completion : std::uint8_t { kDone, kPending };
 
 class Api {
  public:
-  // `log` is null with `--log none` (no decision then carries a ticket).
-  Api(engine::Engine& engine, std::string admin_token, const std::atomic<bool>& ready,
-      const GatewayMetrics& metrics, DurableLog* log, AckMode ack);
+  // `log` is null with `--log none` (no decision then carries a ticket). The rate-limit
+  // tables are allocated here, once.
+  Api(engine::Engine& engine, const GatewayOptions& options, const std::atomic<bool>& ready,
+      const GatewayMetrics& metrics, DurableLog* log);
 
   // Answers `request` into `reply`; `route` is set for metrics.
   Completion Handle(WorkerContext& worker, RequestData& request, Reply& reply, RouteId& route);
+
+  // The per-address rate limit's key for a connection's peer (0 when that limit is off).
+  // Once per connection.
+  std::uint64_t ClientKey(const boost::asio::ip::address& address) const;
 
  private:
   void Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& match,
@@ -66,6 +75,11 @@ class Api {
   void Metrics(Reply& reply);
 
   bool Authorized(const RequestData& request) const;
+  // false: `reply` is 429 rate_limited and the request stops here. Counts in worker.stats.
+  bool WithinRate(WorkerContext& worker, RateLimitKind kind, std::uint64_t key_hash, Reply& reply);
+  // What every route that decides for `user` checks after its body is decoded and before
+  // the engine is called.
+  bool AdmitUser(WorkerContext& worker, const engine::UserId& user, Reply& reply);
 
   engine::Engine& engine_;
   const std::string admin_token_;
@@ -73,6 +87,9 @@ class Api {
   const GatewayMetrics& metrics_;
   DurableLog* const log_;
   const AckMode ack_;
+  // Shared by every worker (a per-worker table would give a user `threads` times the rate).
+  RateLimiter user_limiter_;
+  RateLimiter ip_limiter_;
 };
 
 }  // namespace hotdeal::gateway

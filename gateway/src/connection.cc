@@ -15,6 +15,10 @@ Connection::Connection(Worker& worker, boost::asio::ip::tcp::socket socket)
       socket_(std::move(socket)),
       read_buffer_(worker.options().header_bytes_max + kReadChunkBytes) {
   worker_.Link(this);
+  error_code error;
+  auto peer = socket_.remote_endpoint(error);
+  // A peer already gone has no address; its requests (if any arrived) share key 0.
+  if (!error) request_.client_key = worker_.api().ClientKey(peer.address());
 }
 
 Connection::~Connection() {

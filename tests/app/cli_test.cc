@@ -76,6 +76,26 @@ TEST(CliTest, ServeParsesFlagsAndTwins) {
   EXPECT_EQ(run.served->ack, AckMode::kMemory);
 }
 
+TEST(CliTest, ServeRateLimitsDefaultOnPerUserOffPerAddress) {
+  CliRun defaults = RunHotdeal({"serve"});
+  ASSERT_EQ(defaults.code, 0) << defaults.err;
+  EXPECT_EQ(defaults.served->user_rate_per_second, 10u);
+  EXPECT_EQ(defaults.served->user_rate_burst, 20u);
+  EXPECT_EQ(defaults.served->ip_rate_per_second, 0u);
+  CliRun run = RunHotdeal({"serve", "--user-rate-per-second", "0", "--rate-limit-slots=1024"},
+                          {{"HOTDEAL_IP_RATE_PER_SECOND", "50"}, {"HOTDEAL_IP_RATE_BURST", "80"}});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(run.served->user_rate_per_second, 0u);
+  EXPECT_EQ(run.served->ip_rate_per_second, 50u);
+  EXPECT_EQ(run.served->ip_rate_burst, 80u);
+  EXPECT_EQ(run.served->rate_limit_slots, 1024u);
+  CliRun bad = RunHotdeal({"serve", "--user-rate-burst", "0"});
+  EXPECT_EQ(bad.code, kExitUsage);
+  EXPECT_FALSE(bad.served.has_value());
+  EXPECT_NE(bad.err.find("--user-rate-burst 0: must be a whole number from 1"), std::string::npos)
+      << bad.err;
+}
+
 TEST(CliTest, BadServeValueExitsTwoWithoutServing) {
   for (auto args : std::vector<std::vector<std::string_view>>{{"serve", "--listen", "nowhere"},
                                                               {"serve", "--listen", "host:70000"},

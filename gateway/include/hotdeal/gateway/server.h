@@ -16,6 +16,13 @@
 
 namespace hotdeal::gateway {
 
+// A token bucket: `per_second` tokens come back each second, up to `burst` held; a request
+// takes one or is answered 429 rate_limited. per_second == 0 turns the limit off.
+struct RateLimit {
+  std::uint32_t per_second = 0;
+  std::uint32_t burst = 1;
+};
+
 struct GatewayOptions {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 0;  // 0: the kernel picks one; see Server::port()
@@ -34,6 +41,17 @@ struct GatewayOptions {
   // Replies waiting for the log, per worker; when all are taken a new decision is answered
   // 503 + Retry-After at once (its retry with the same Idempotency-Key finds the decision).
   std::uint32_t pending_acks_max = 4096;
+  // Per user id on the routes that decide (claims, orders, confirm, cancel). A person pressing
+  // "claim" again and again, plus their client's retries on 503, stays far below 10/s with a
+  // burst of 20; a script firing hundreds a second for one id does not.
+  RateLimit user_rate_limit{10, 20};
+  // Per client address on every route but /healthz, /readyz and /metrics. Off by default:
+  // shops behind one proxy, and load tests from one address, would all share one bucket.
+  RateLimit ip_rate_limit{0, 100};
+  // Buckets per enabled limit, rounded up to a power of two (8 bytes each, allocated at
+  // start). A bucket is in use only while its key is below its burst: 10/s, burst 20 keeps a
+  // user's bucket at most 2 s after their last request.
+  std::uint32_t rate_limit_slots = 1 << 18;
 };
 
 class Server {
