@@ -217,9 +217,8 @@ bool Api::AdmitUser(WorkerContext& worker, const engine::UserId& user, Reply& re
          WithinRate(worker, RateLimitKind::kUser, user_limiter_.Hash(user.view()), reply);
 }
 
-Completion Api::Handle(WorkerContext& worker, RequestData& request, Reply& reply,
-                       RouteId& route_id) {
-  reply.Reset();
+bool Api::MatchRequest(const RequestData& request, RouteMatch& match, Reply& reply,
+                       RouteId& route_id) const {
   route_id = RouteId::kUnmatched;
   std::string_view path = request.target;
   path = path.substr(0, path.find('?'));
@@ -232,15 +231,15 @@ Completion Api::Handle(WorkerContext& worker, RequestData& request, Reply& reply
     RouteMatch post_match = MatchRoute(Method::kPost, path);
     if (get_match.route == nullptr && post_match.route == nullptr) {
       SetError(reply, ApiError::kNotFound, "no such route");
-      return Completion::kDone;
+      return false;
     }
     reply.allow = get_match.route == nullptr    ? "POST"
                   : post_match.route == nullptr ? "GET"
                                                 : "GET, POST";
     SetError(reply, ApiError::kMethodNotAllowed, "method not allowed on this path");
-    return Completion::kDone;
+    return false;
   }
-  RouteMatch match = MatchRoute(method, path);
+  match = MatchRoute(method, path);
   if (match.route == nullptr) {
     if (match.allow.empty()) {
       SetError(reply, ApiError::kNotFound, "no such route");
@@ -248,23 +247,43 @@ Completion Api::Handle(WorkerContext& worker, RequestData& request, Reply& reply
       SetError(reply, ApiError::kMethodNotAllowed, "method not allowed on this path");
       reply.allow = match.allow;
     }
-    return Completion::kDone;
+    return false;
   }
   route_id = match.route->id;
+  return true;
+}
+
+bool Api::HeadAcceptable(const RequestData& request, const Route& route, Reply& reply) const {
+  if (route.admin && !Authorized(request)) {
+    SetError(reply, ApiError::kUnauthorized, "admin routes need Authorization: Bearer <token>");
+    return false;
+  }
+  if (request.duplicate_header) {
+    SetError(reply, ApiError::kBadRequest, "Authorization or Idempotency-Key sent twice");
+    return false;
+  }
+  return true;
+}
+
+bool Api::AcceptsBody(const RequestData& request, Reply& reply, RouteId& route_id) const {
+  reply.Reset();
+  RouteMatch match;
+  return MatchRequest(request, match, reply, route_id) &&
+         HeadAcceptable(request, *match.route, reply);
+}
+
+Completion Api::Handle(WorkerContext& worker, RequestData& request, Reply& reply,
+                       RouteId& route_id) {
+  reply.Reset();
+  RouteMatch match;
+  if (!MatchRequest(request, match, reply, route_id)) return Completion::kDone;
   // Probes and scrapes must answer even when one address sends too much.
   bool probe =
       route_id == RouteId::kHealth || route_id == RouteId::kReady || route_id == RouteId::kMetrics;
   if (!probe && !WithinRate(worker, RateLimitKind::kIp, request.client_key, reply)) {
     return Completion::kDone;
   }
-  if (match.route->admin && !Authorized(request)) {
-    SetError(reply, ApiError::kUnauthorized, "admin routes need Authorization: Bearer <token>");
-    return Completion::kDone;
-  }
-  if (request.duplicate_header) {
-    SetError(reply, ApiError::kBadRequest, "Authorization or Idempotency-Key sent twice");
-    return Completion::kDone;
-  }
+  if (!HeadAcceptable(request, *match.route, reply)) return Completion::kDone;
   Dispatch(worker, *match.route, match, request, reply);
   if (reply.ticket.value == 0) return Completion::kDone;
   // Only a log hands out tickets; DiscardSink (--log none) answers 0.

@@ -50,6 +50,11 @@ class Api {
   // Answers `request` into `reply`; `route` is set for metrics.
   Completion Handle(WorkerContext& worker, RequestData& request, Reply& reply, RouteId& route);
 
+  // `Expect: 100-continue`: whether the request, judged by its head alone (route, method,
+  // admin token), may send its body. false: `reply` is the final answer. Changes nothing and
+  // takes no rate-limit token (Handle does that once the body is here).
+  bool AcceptsBody(const RequestData& request, Reply& reply, RouteId& route) const;
+
   // The per-address rate limit's key for a connection's peer (0 when that limit is off).
   // Once per connection.
   std::uint64_t ClientKey(const boost::asio::ip::address& address) const;
@@ -74,6 +79,11 @@ class Api {
   void Ready(Reply& reply);
   void Metrics(Reply& reply);
 
+  // Method and path to a route; false: `reply` is 404 or 405.
+  bool MatchRequest(const RequestData& request, RouteMatch& match, Reply& reply,
+                    RouteId& route) const;
+  // What the head must satisfy before any body is read: the admin token, no repeated header.
+  bool HeadAcceptable(const RequestData& request, const Route& route, Reply& reply) const;
   bool Authorized(const RequestData& request) const;
   // false: `reply` is 429 rate_limited and the request stops here. Counts in worker.stats.
   bool WithinRate(WorkerContext& worker, RateLimitKind kind, std::uint64_t key_hash, Reply& reply);
