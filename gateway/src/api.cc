@@ -5,6 +5,7 @@
 #include <array>
 #include <cassert>
 #include <random>
+#include <stdexcept>
 
 #include "hotdeal/engine/names.h"
 #include "json_writer.h"
@@ -144,6 +145,23 @@ bool ReadIdempotencyKey(const RequestData& request, std::optional<engine::Idempo
   return true;
 }
 
+// The token of `Authorization: Bearer <token>` (scheme in any case), if that is what was sent.
+std::optional<std::string_view> BearerToken(const RequestData& request) {
+  if (!request.authorization.present() || request.authorization.too_long()) return std::nullopt;
+  std::string_view value = request.authorization.view();
+  constexpr std::string_view kScheme = "bearer ";
+  if (value.size() < kScheme.size()) return std::nullopt;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    char c = value[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != kScheme[i]) return std::nullopt;
+  }
+  std::string_view token = value.substr(kScheme.size());
+  while (!token.empty() && token.front() == ' ')
+    token.remove_prefix(1);
+  return token;
+}
+
 // Compares in time that depends only on the length of what the client sent, so a wrong
 // token's response time says nothing about how much of it was right.
 bool TokenEquals(std::string_view presented, std::string_view expected) {
@@ -154,6 +172,14 @@ bool TokenEquals(std::string_view presented, std::string_view expected) {
             static_cast<unsigned char>(expected[i % expected.size()]);
   }
   return diff == 0;
+}
+
+std::optional<UserTokenKey> MakeUserTokenKey(const std::string& key) {
+  if (key.empty()) return std::nullopt;
+  std::string error;
+  std::optional<UserTokenKey> made = UserTokenKey::Make(key, error);
+  if (!made) throw std::invalid_argument(error);
+  return made;
 }
 
 // A fresh hash key per process, so nobody can choose ids that share a rate-limit bucket.
@@ -173,7 +199,8 @@ Api::Api(engine::Engine& engine, const GatewayOptions& options, const std::atomi
       log_(log),
       ack_(options.ack),
       user_limiter_(options.user_rate_limit, options.rate_limit_slots, RandomSeed()),
-      ip_limiter_(options.ip_rate_limit, options.rate_limit_slots, RandomSeed()) {}
+      ip_limiter_(options.ip_rate_limit, options.rate_limit_slots, RandomSeed()),
+      user_tokens_(MakeUserTokenKey(options.user_token_key)) {}
 
 std::uint64_t Api::ClientKey(const boost::asio::ip::address& address) const {
   if (!ip_limiter_.enabled()) return 0;
@@ -212,7 +239,10 @@ bool Api::WithinRate(WorkerContext& worker, RateLimitKind kind, std::uint64_t ke
   return false;
 }
 
-bool Api::AdmitUser(WorkerContext& worker, const engine::UserId& user, Reply& reply) {
+bool Api::AdmitUser(WorkerContext& worker, const RequestData& request, const engine::UserId& user,
+                    Reply& reply) {
+  // The token first: otherwise anyone could spend a victim's rate by naming their user_id.
+  if (!UserAuthorized(worker, request, user, reply)) return false;
   return !user_limiter_.enabled() ||
          WithinRate(worker, RateLimitKind::kUser, user_limiter_.Hash(user.view()), reply);
 }
@@ -318,7 +348,7 @@ void Api::Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& 
     case RouteId::kCreateClaim:
       return CreateClaim(worker, match.params[0], request, reply);
     case RouteId::kGetClaim:
-      return GetClaim(match.params[0], match.params[1], reply);
+      return GetClaim(worker, match.params[0], match.params[1], request, reply);
     case RouteId::kCreateOrder:
       return CreateOrder(worker, match.params[0], request, reply);
     case RouteId::kGetOrder:
@@ -343,19 +373,25 @@ void Api::Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& 
 }
 
 bool Api::Authorized(const RequestData& request) const {
-  if (!request.authorization.present() || request.authorization.too_long()) return false;
-  std::string_view value = request.authorization.view();
-  constexpr std::string_view kScheme = "bearer ";
-  if (value.size() < kScheme.size()) return false;
-  for (std::size_t i = 0; i < kScheme.size(); ++i) {
-    char c = value[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != kScheme[i]) return false;
-  }
-  std::string_view token = value.substr(kScheme.size());
-  while (!token.empty() && token.front() == ' ')
-    token.remove_prefix(1);
-  return TokenEquals(token, admin_token_);
+  std::optional<std::string_view> token = BearerToken(request);
+  return token && TokenEquals(*token, admin_token_);
+}
+
+bool Api::UserAuthorized(WorkerContext& worker, const RequestData& request,
+                         const engine::UserId& user, Reply& reply) {
+  if (!user_tokens_) return true;
+  std::optional<std::string_view> token = BearerToken(request);
+  auto now_seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(worker.now.time_since_epoch()).count();
+  TokenCheck check =
+      token ? user_tokens_->Verify(user.view(), *token, now_seconds) : TokenCheck::kMissing;
+  if (check == TokenCheck::kValid) return true;
+  worker.stats.user_tokens_refused[static_cast<std::size_t>(check)].Add();
+  SetError(reply, ApiError::kUnauthorized,
+           check == TokenCheck::kExpired
+               ? "the user token has expired"
+               : "user routes need Authorization: Bearer <token> proving the user_id");
+  return false;
 }
 
 void Api::CreateCampaign(WorkerContext& worker, RequestData& request, Reply& reply) {
@@ -405,7 +441,7 @@ void Api::CreateClaim(WorkerContext& worker, std::string_view id_text, RequestDa
   if (BodyError error = DecodeUserBody(worker.json, request.PadBody(), body)) {
     return SetBodyError(reply, error);
   }
-  if (!AdmitUser(worker, body.user, reply)) return;
+  if (!AdmitUser(worker, request, body.user, reply)) return;
   engine::Decision<engine::Claim> decision =
       engine_.ClaimCoupon(worker.id, *campaign, body.user, key, worker.now);
   if (decision.outcome == engine::Outcome::kAlreadyClaimed && decision.value) {
@@ -418,11 +454,13 @@ void Api::CreateClaim(WorkerContext& worker, std::string_view id_text, RequestDa
   Answer(decision, reply, WriteClaim);
 }
 
-void Api::GetClaim(std::string_view id_text, std::string_view user_text, Reply& reply) {
+void Api::GetClaim(WorkerContext& worker, std::string_view id_text, std::string_view user_text,
+                   RequestData& request, Reply& reply) {
   auto campaign = ParsePathId<engine::CampaignId>(id_text, reply, "campaign id");
   if (!campaign) return;
   auto user = ParsePathId<engine::UserId>(user_text, reply, "user id");
   if (!user) return;
+  if (!UserAuthorized(worker, request, *user, reply)) return;
   Answer(engine_.GetClaim(*campaign, *user), reply, WriteClaim);
 }
 
@@ -436,7 +474,7 @@ void Api::CreateOrder(WorkerContext& worker, std::string_view id_text, RequestDa
   if (BodyError error = DecodeOrderBody(worker.json, request.PadBody(), body)) {
     return SetBodyError(reply, error);
   }
-  if (!AdmitUser(worker, body.user, reply)) return;
+  if (!AdmitUser(worker, request, body.user, reply)) return;
   Answer(engine_.PlaceOrder(worker.id, *campaign, body.user, body.quantity, key, worker.now), reply,
          WriteOrder);
 }
@@ -448,7 +486,7 @@ void Api::MoveOrder(WorkerContext& worker, RouteId route, std::string_view order
     return SetBodyError(reply, error);
   }
   // Order ids are the server's: text it could not have made names no order.
-  if (!AdmitUser(worker, body.user, reply)) return;
+  if (!AdmitUser(worker, request, body.user, reply)) return;
   auto order = engine::Engine::ParseOrderId(order_text);
   if (!order) return SetError(reply, ApiError::kNotFound, "no such order");
   Answer(route == RouteId::kConfirmOrder

@@ -15,6 +15,7 @@
 #include "hotdeal/engine/engine.h"
 #include "hotdeal/gateway/durable_log.h"
 #include "hotdeal/gateway/routes.h"
+#include "hotdeal/gateway/user_token.h"
 #include "http_request.h"
 #include "metrics.h"
 #include "rate_limiter.h"
@@ -69,7 +70,8 @@ class Api {
                      Reply& reply);
   void CreateClaim(WorkerContext& worker, std::string_view id_text, RequestData& request,
                    Reply& reply);
-  void GetClaim(std::string_view id_text, std::string_view user_text, Reply& reply);
+  void GetClaim(WorkerContext& worker, std::string_view id_text, std::string_view user_text,
+                RequestData& request, Reply& reply);
   void CreateOrder(WorkerContext& worker, std::string_view id_text, RequestData& request,
                    Reply& reply);
   void MoveOrder(WorkerContext& worker, RouteId route, std::string_view order_text,
@@ -87,9 +89,13 @@ class Api {
   bool Authorized(const RequestData& request) const;
   // false: `reply` is 429 rate_limited and the request stops here. Counts in worker.stats.
   bool WithinRate(WorkerContext& worker, RateLimitKind kind, std::uint64_t key_hash, Reply& reply);
+  // With user tokens on: whether the bearer token proves `user`; false: `reply` is 401.
+  bool UserAuthorized(WorkerContext& worker, const RequestData& request, const engine::UserId& user,
+                      Reply& reply);
   // What every route that decides for `user` checks after its body is decoded and before
-  // the engine is called.
-  bool AdmitUser(WorkerContext& worker, const engine::UserId& user, Reply& reply);
+  // the engine is called: the user's token, then the user's rate.
+  bool AdmitUser(WorkerContext& worker, const RequestData& request, const engine::UserId& user,
+                 Reply& reply);
 
   engine::Engine& engine_;
   const std::string admin_token_;
@@ -100,6 +106,7 @@ class Api {
   // Shared by every worker (a per-worker table would give a user `threads` times the rate).
   RateLimiter user_limiter_;
   RateLimiter ip_limiter_;
+  const std::optional<UserTokenKey> user_tokens_;  // empty: user routes need no token
 };
 
 }  // namespace hotdeal::gateway

@@ -137,6 +137,21 @@ void AddRateLimits(std::span<const WorkerStats> workers, std::vector<MetricFamil
       [](const WorkerStats& s, std::size_t kind) { return s.rate_limit_table_full[kind].Load(); });
 }
 
+void AddUserTokens(std::span<const WorkerStats> workers, std::vector<MetricFamily>& out) {
+  auto family = Family("hotdeal_http_user_tokens_refused_total",
+                       "User-route requests answered 401 for their user token, by reason",
+                       MetricType::Counter);
+  for (std::size_t check = 0; check < kTokenChecks; ++check) {
+    if (static_cast<TokenCheck>(check) == TokenCheck::kValid) continue;
+    std::uint64_t count =
+        Sum(workers, [&](const WorkerStats& s) { return s.user_tokens_refused[check].Load(); });
+    family.metric.push_back(
+        Counter(static_cast<double>(count),
+                {{"reason", std::string(TokenCheckName(static_cast<TokenCheck>(check)))}}));
+  }
+  out.push_back(std::move(family));
+}
+
 std::string_view OperationName(engine::Operation operation) {
   switch (operation) {
     case engine::Operation::kClaim:
@@ -259,6 +274,7 @@ std::vector<MetricFamily> GatewayMetrics::Collect() const {
   AddLatency(workers_, families);
   AddConnections(workers_, families);
   AddRateLimits(workers_, families);
+  AddUserTokens(workers_, families);
   AddEngineStats(engine_, families);
   AddCampaigns(engine_, families);
   return families;

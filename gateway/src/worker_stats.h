@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "hotdeal/gateway/routes.h"
+#include "hotdeal/gateway/user_token.h"
 
 namespace hotdeal::gateway {
 
@@ -54,6 +55,8 @@ struct alignas(64) WorkerStats {
   std::array<RelaxedCounter, kRateLimitKinds> rate_limited;
   std::array<RelaxedCounter, kRateLimitKinds> rate_limit_evictions;
   std::array<RelaxedCounter, kRateLimitKinds> rate_limit_table_full;
+  // Per TokenCheck: user-route requests answered 401 for their token (kValid stays 0).
+  std::array<RelaxedCounter, kTokenChecks> user_tokens_refused;
 
   void RecordRequest(RouteId route, unsigned status, std::chrono::nanoseconds latency);
 };

@@ -36,7 +36,11 @@ struct GatewayOptions {
   // How often each worker runs its timer: reservation expiry and connection deadlines. A
   // deadline is enforced within one tick of passing.
   std::chrono::milliseconds tick_interval{20};
-  std::string admin_token;          // empty: admin routes always answer 401
+  std::string admin_token;  // empty: admin routes always answer 401
+  // Empty: user routes need no token. Otherwise (at least UserTokenKey::kKeyBytesMin bytes)
+  // claims, orders, confirm, cancel and GET of a claim need `Authorization: Bearer <token>`
+  // proving the body's or path's user_id (include/hotdeal/gateway/user_token.h).
+  std::string user_token_key;
   AckMode ack = AckMode::kDurable;  // only matters with a DurableLog
   // Replies waiting for the log, per worker; when all are taken a new decision is answered
   // 503 + Retry-After at once (its retry with the same Idempotency-Key finds the decision).
@@ -57,7 +61,8 @@ struct GatewayOptions {
 class Server {
  public:
   // `log` (null for `--log none`) must outlive the server and settle every awaited ticket
-  // before the server is destroyed (the app stops the log after Shutdown).
+  // before the server is destroyed (the app stops the log after Shutdown). Throws
+  // std::invalid_argument for a user_token_key shorter than UserTokenKey::kKeyBytesMin.
   Server(GatewayOptions options, engine::Engine& engine, DurableLog* log = nullptr);
   ~Server();  // Shutdown(0) if still running
   Server(const Server&) = delete;
