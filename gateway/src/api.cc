@@ -204,12 +204,10 @@ Api::Api(engine::Engine& engine, const GatewayOptions& options, const std::atomi
 
 std::uint64_t Api::ClientKey(const boost::asio::ip::address& address) const {
   if (!ip_limiter_.enabled()) return 0;
-  if (address.is_v4()) {
-    auto bytes = address.to_v4().to_bytes();
+  auto hash = [this](const auto& bytes) {
     return ip_limiter_.Hash({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
-  }
-  auto bytes = address.to_v6().to_bytes();
-  return ip_limiter_.Hash({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
+  };
+  return address.is_v4() ? hash(address.to_v4().to_bytes()) : hash(address.to_v6().to_bytes());
 }
 
 bool Api::WithinRate(WorkerContext& worker, RateLimitKind kind, std::uint64_t key_hash,
