@@ -16,6 +16,10 @@ namespace {
 
 namespace http = boost::beast::http;
 
+// Not ready covers more than start-up: a server a newer owner replaced (docs/durability.md,
+// "One owner across boxes") answers the same way while it shuts down.
+constexpr std::string_view kNotServing = "not serving: recovering, or replaced by a newer owner";
+
 void TimeMember(JsonWriter& json, std::string_view key, engine::TimePoint time) {
   json.Key(key);
   json.String(FormatTime(time).view());
@@ -331,7 +335,7 @@ void Api::Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& 
   bool operations = route.id == RouteId::kHealth || route.id == RouteId::kReady ||
                     route.id == RouteId::kMetrics || route.id == RouteId::kTime;
   if (!operations && !ready_.load(std::memory_order_acquire)) {
-    SetError(reply, ApiError::kUnavailable, "not ready: recovering state");
+    SetError(reply, ApiError::kUnavailable, kNotServing);
     return;
   }
   switch (route.id) {
@@ -512,7 +516,7 @@ void Api::Time(WorkerContext& worker, Reply& reply) {
 
 void Api::Ready(Reply& reply) {
   if (!ready_.load(std::memory_order_acquire)) {
-    return SetError(reply, ApiError::kUnavailable, "not ready: recovering state");
+    return SetError(reply, ApiError::kUnavailable, kNotServing);
   }
   if (log_ != nullptr && !log_->healthy()) {
     return SetError(reply, ApiError::kUnavailable, "not ready: the durable log cannot take writes");
