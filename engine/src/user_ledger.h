@@ -13,9 +13,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <optional>
 
+#include "fixed_array.h"
 #include "hotdeal/engine/types.h"
 
 namespace hotdeal::engine::detail {
@@ -104,7 +104,7 @@ class UserLedger {
   std::uint64_t mask_;
   std::uint64_t probe_max_;
   std::uint64_t seed_;
-  std::unique_ptr<LedgerEntry[]> entries_;
+  FixedArray<LedgerEntry> entries_;
 };
 
 }  // namespace hotdeal::engine::detail
