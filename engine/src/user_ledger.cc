@@ -58,10 +58,6 @@ UserLedger::UserLedger(std::uint32_t users_max, std::uint64_t seed)
       seed_(seed),
       entries_(MakeFixedArray<LedgerEntry>(mask_ + 1)) {}
 
-std::uint64_t UserLedger::Hash(const UserId& user) const noexcept {
-  return HashId(user, seed_);
-}
-
 LedgerEntry* UserLedger::FindOrInsert(const UserId& user) noexcept {
   std::uint64_t hash = Hash(user);
   for (std::uint64_t step = 0; step < probe_max_; ++step) {
