@@ -1,15 +1,19 @@
 // Google Benchmark suite for the engine: granted claims, sold-out rejections, one hot campaign
 // hit by 1 and 2 threads (each with its own WorkerId) beside a single shared std::atomic stock
-// counter, and order reserve/cancel. Measures the engine alone (DiscardSink): no HTTP, no log.
+// counter, order reserve/cancel, and the latency of one dependent load into tables of the
+// ledger's sizes. Measures the engine alone (DiscardSink): no HTTP, no log.
 // Must never be part of a test run; numbers and commands go to bench/RESULTS.md.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "fixed_array.h"
 #include "hotdeal/engine/engine.h"
 #include "striped_stock.h"
 
@@ -209,6 +213,29 @@ void StockTakeSharedAtomic(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(StockTakeSharedAtomic)->Setup(SharedSetup)->Threads(1)->Threads(2)->UseRealTime();
+
+// The floor under ClaimGranted at large stock: one load that depends on the one before, into
+// a table of range(0) MiB laid out like the ledger (MakeFixedArray: huge pages from 2 MiB up),
+// one line per 128 bytes in a random cycle. A new user's claim waits for exactly such a miss
+// (the ledger entry, then a locked compare-exchange on it), so it cannot overlap the next one.
+void DependentLoad(benchmark::State& state) {
+  constexpr std::size_t kStride = 128 / sizeof(std::uint64_t);
+  std::size_t words = static_cast<std::size_t>(state.range(0)) << 20 >> 3;
+  detail::FixedArray<std::uint64_t> table = detail::MakeFixedArray<std::uint64_t>(words);
+  std::vector<std::uint64_t> order(words / kStride);
+  for (std::size_t i = 0; i < order.size(); ++i)
+    order[i] = i * kStride;
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(1));
+  for (std::size_t i = 0; i < order.size(); ++i)
+    table[order[i]] = order[(i + 1) % order.size()];
+  std::uint64_t at = order[0];
+  for (auto _ : state) {
+    at = table[at];
+    benchmark::DoNotOptimize(at);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(DependentLoad)->Arg(1)->Arg(2)->Arg(4)->Arg(16);
 
 void OrderReserveCancel(benchmark::State& state) {
   const std::vector<UserId>& users = Users(kSaleStock);

@@ -197,8 +197,16 @@ class Engine::Impl {
   // Off the data plane: makes the order's unacknowledged `status` final; false if the order
   // is not in that unacknowledged status.
   static bool AcknowledgeMove(OrderSlot& slot, OrderStatus status);
-  // Find for a data-plane call of `worker`, through its one-entry cache.
-  Campaign* FindFor(std::uint32_t worker, const CampaignId& id);
+  // Find for a data-plane call of `worker`, through its one-entry cache. Inline, since a flash
+  // crowd hits the cache on every call; campaigns are never freed, so a cached pointer stays
+  // valid and only withdrawal is rechecked.
+  Campaign* FindFor(std::uint32_t worker, const CampaignId& id) {
+    Campaign* last = workers_[worker]->last_campaign;
+    if (last && detail::SameId(last->spec().id, id) && !last->withdrawn()) return last;
+    return FindAndCache(worker, id);
+  }
+  // FindFor past the cache: the table, and the answer cached if there is one.
+  Campaign* FindAndCache(std::uint32_t worker, const CampaignId& id);
   // The order's slot, published or not; Locate only answers published ones.
   Located SlotOf(OrderId id) const;
   Located Locate(OrderId id) const;
@@ -333,12 +341,9 @@ std::optional<CampaignFootprint> Engine::Impl::Footprint(const CampaignId& id) c
   return campaign->footprint();
 }
 
-Campaign* Engine::Impl::FindFor(std::uint32_t worker, const CampaignId& id) {
-  Campaign*& last = workers_[worker]->last_campaign;
-  // Campaigns are never freed, so a cached pointer stays valid; only withdrawal is rechecked.
-  if (last && detail::SameId(last->spec().id, id) && !last->withdrawn()) return last;
+Campaign* Engine::Impl::FindAndCache(std::uint32_t worker, const CampaignId& id) {
   Campaign* found = campaigns_.Find(id);
-  if (found) last = found;
+  if (found) workers_[worker]->last_campaign = found;
   return found;
 }
 

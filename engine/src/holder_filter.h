@@ -14,7 +14,8 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
+
+#include "fixed_array.h"
 
 namespace hotdeal::engine::detail {
 
@@ -23,7 +24,7 @@ class HolderFilter {
   // 0 users (sale campaigns): no words; Add and MayHold must not be called.
   explicit HolderFilter(std::uint32_t users_max)
       : mask_(WordsFor(users_max) - 1),
-        words_(users_max ? std::make_unique<std::atomic<std::uint64_t>[]>(mask_ + 1) : nullptr) {}
+        words_(MakeFixedArray<std::atomic<std::uint64_t>>(users_max ? mask_ + 1 : 0)) {}
 
   void Add(std::uint64_t hash) noexcept {
     words_[Word(hash)].fetch_or(Bits(hash), std::memory_order_relaxed);
@@ -50,7 +51,7 @@ class HolderFilter {
   }
 
   std::uint64_t mask_;
-  std::unique_ptr<std::atomic<std::uint64_t>[]> words_;
+  FixedArray<std::atomic<std::uint64_t>> words_;
 };
 
 }  // namespace hotdeal::engine::detail

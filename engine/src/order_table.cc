@@ -10,7 +10,7 @@ namespace hotdeal::engine::detail {
 OrderTable::OrderTable(std::uint32_t orders_max, std::uint32_t workers)
     : slots_max_(orders_max),
       chunk_slots_(std::clamp<std::uint32_t>(orders_max / (4 * workers), 1, kChunkSlotsMax)),
-      slots_(std::make_unique<OrderSlot[]>(orders_max)) {}
+      slots_(MakeFixedArray<OrderSlot>(orders_max)) {}
 
 std::size_t OrderTable::BytesFor(std::uint32_t orders_max) noexcept {
   return sizeof(OrderTable) + sizeof(OrderSlot) * std::size_t{orders_max};

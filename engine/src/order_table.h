@@ -13,9 +13,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <optional>
 
+#include "fixed_array.h"
 #include "hotdeal/engine/types.h"
 
 namespace hotdeal::engine::detail {
@@ -80,7 +80,7 @@ class OrderTable {
  private:
   std::uint32_t slots_max_;
   std::uint32_t chunk_slots_;
-  std::unique_ptr<OrderSlot[]> slots_;
+  FixedArray<OrderSlot> slots_;
   alignas(64) std::atomic<std::uint64_t> next_chunk_{0};
 };
 

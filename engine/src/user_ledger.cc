@@ -56,11 +56,7 @@ UserLedger::UserLedger(std::uint32_t users_max, std::uint64_t seed)
     : mask_(SlotsFor(users_max) - 1),
       probe_max_(mask_ + 1 < kProbeMax ? mask_ + 1 : kProbeMax),
       seed_(seed),
-      entries_(std::make_unique<LedgerEntry[]>(mask_ + 1)) {}
-
-std::uint64_t UserLedger::Hash(const UserId& user) const noexcept {
-  return HashId(user, seed_);
-}
+      entries_(MakeFixedArray<LedgerEntry>(mask_ + 1)) {}
 
 LedgerEntry* UserLedger::FindOrInsert(const UserId& user) noexcept {
   std::uint64_t hash = Hash(user);

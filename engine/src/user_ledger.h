@@ -13,9 +13,10 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <optional>
 
+#include "fixed_array.h"
+#include "hash.h"
 #include "hotdeal/engine/types.h"
 
 namespace hotdeal::engine::detail {
@@ -56,8 +57,9 @@ class UserLedger {
 
   // The user's entry, made if absent; nullptr when the probe bound is reached (table full).
   LedgerEntry* FindOrInsert(const UserId& user) noexcept;
-  // The hash an entry of `user` carries in LedgerEntry::hash.
-  std::uint64_t Hash(const UserId& user) const noexcept;
+  // The hash an entry of `user` carries in LedgerEntry::hash. Inline: the sold-out path hashes
+  // every rejected user for the holder filter (ClaimSoldOut, bench/RESULTS.md).
+  std::uint64_t Hash(const UserId& user) const noexcept { return HashId(user, seed_); }
   const LedgerEntry* Find(const UserId& user) const noexcept;
 
   // Coupon protocol. Begin marks the user's claim pending (the duplicate check), waiting out a
@@ -104,7 +106,7 @@ class UserLedger {
   std::uint64_t mask_;
   std::uint64_t probe_max_;
   std::uint64_t seed_;
-  std::unique_ptr<LedgerEntry[]> entries_;
+  FixedArray<LedgerEntry> entries_;
 };
 
 }  // namespace hotdeal::engine::detail

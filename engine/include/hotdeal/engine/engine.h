@@ -52,7 +52,10 @@ struct EngineOptions {
 // `ticket` is what the durable log gave the event, for callers that wait for it before answering.
 template <class T>
 struct Decision {
-  Outcome outcome = Outcome::kInvalid;
+  // Written out: with a default member initializer on `outcome` GCC 12 zeroes the whole
+  // object (192 bytes for a Claim, 24 stores) before every rejection; this only sets it.
+  Decision() noexcept : outcome(Outcome::kInvalid) {}
+  Outcome outcome;
   std::optional<T> value;
   LogTicket ticket;
 };
