@@ -9,6 +9,7 @@
 
 #include "hotdeal/engine/engine.h"
 #include "hotdeal/gateway/server.h"
+#include "hotdeal/persistence/in_doubt_settler.h"
 #include "hotdeal/persistence/kafka_log.h"
 #include "hotdeal/persistence/persister.h"
 #include "hotdeal/persistence/recovery.h"
@@ -90,11 +91,16 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
   options.workers = config.threads;
   persistence::KafkaLog log(options);
   engine::Engine engine(EngineOptionsFrom(config), log);
-  persistence::EngineReverter reverter(engine);
+  persistence::SettlerOptions settler_options;
+  // A replaced producer's last requests may still land for up to a delivery timeout.
+  settler_options.replaced_producer_quiet = options.delivery_timeout;
+  persistence::InDoubtSettler settler(engine, log, options, settler_options);
+  persistence::EngineReverter reverter(engine, &settler);
   gateway::GatewayOptions gateway_options = GatewayOptionsFrom(config);
   KafkaAcks acks(log, gateway::Server::AckWaitersMax(gateway_options));
   gateway::Server server(gateway_options, engine, &acks);
   server.AddMetrics(log.probe());
+  server.AddMetrics(settler.probe());
   std::optional<persistence::Persister> persister;
   if (config.persister) {
     persister.emplace(options);
@@ -122,9 +128,19 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
   std::cerr << "hotdeal serve: recovered " << report.campaigns << " campaign(s), " << report.claims
             << " claim(s), " << report.orders << " order(s) from MySQL and "
             << report.events_replayed << " event(s) from Kafka\n";
+  // After recovery, before any decision: its session starts at the high watermarks now.
+  try {
+    settler.Start();
+  } catch (const std::exception& error) {
+    std::cerr << "hotdeal serve: cannot start the in-doubt settler on Kafka "
+              << options.kafka_brokers << ": " << error.what() << "\n";
+    log.Stop();
+    return 1;
+  }
   // After recovery: the persister must not migrate the schema while Recover does.
   if (persister) persister->Start();
   if (!StartGateway(server, config)) {
+    settler.Stop();
     log.Stop();
     return 1;
   }
@@ -134,8 +150,10 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
             << (config.ack == AckMode::kDurable ? "durable" : "memory") << ", persister "
             << (persister ? "on" : "off") << "\n";
   WaitAndDrain(server, config, signals);
-  // The gateway has stopped deciding; the log settles what is in flight (replies to clients
-  // still connected went out during the drain), then the persister writes its last batch.
+  // The gateway has stopped deciding; the settler leaves what is still in doubt to the next
+  // recovery, the log settles what is in flight (replies to clients still connected went out
+  // during the drain), then the persister writes its last batch.
+  settler.Stop();
   log.Stop();
   if (persister) persister->Stop();
   std::cerr << "hotdeal serve: stopped\n";
