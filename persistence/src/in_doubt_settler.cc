@@ -307,10 +307,12 @@ void InDoubtSettler::Add(const Event& event) noexcept {
       return;
     }
   }
-  probe_->overflow_.fetch_add(1, SettlerProbe::kRelaxed);
-  std::fprintf(stderr,
-               "hotdeal settler: in-doubt queue full or stopped; the decision stays in doubt "
-               "until the next restart\n");
+  // Said once: at shutdown every decision the log leaves in doubt comes here.
+  if (probe_->overflow_.fetch_add(1, SettlerProbe::kRelaxed) == 0) {
+    std::fprintf(stderr,
+                 "hotdeal settler: in-doubt queue full or stopped; such decisions stay in doubt "
+                 "until the next restart (hotdeal_in_doubt_overflow_total)\n");
+  }
 }
 
 void InDoubtSettler::Wake() noexcept {
