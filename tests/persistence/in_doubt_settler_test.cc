@@ -170,7 +170,7 @@ TEST_F(SettlerTest, DecisionTheBrokerNeverWroteIsVoidedAndRestockedOnlyOnceTheVo
   // "Timed out" answers, as from a broker that may have written: possibly persisted, and the
   // mock wrote nothing. More of them than one delivery timeout uses up, so the void is refused
   // for a while too and KafkaLog appends it again.
-  std::vector<rd_kafka_resp_err_t> errors(40, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+  std::vector<rd_kafka_resp_err_t> errors(60, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
   rd_kafka_mock_push_request_errors_array(kafka_.cluster(), kProduceApiKey, errors.size(),
                                           errors.data());
   auto made = ClaimInDoubt(1);
@@ -202,6 +202,40 @@ TEST_F(SettlerTest, DecisionTheBrokerNeverWroteIsVoidedAndRestockedOnlyOnceTheVo
   EXPECT_NE(retry.value->id, made.value->id);
   log_.Forget(retry.ticket);
   EXPECT_EQ(settler_.probe()->Snapshot().settled_persisted, 0u);
+}
+
+TEST_F(SettlerTest, ReservationTheBrokerNeverWroteIsVoidedWithItsQuantity) {
+  engine::CampaignSpec spec;
+  spec.id = *engine::CampaignId::Parse("s-settler");
+  spec.kind = engine::CampaignKind::kSale;
+  spec.name = "sale";
+  spec.stock = 10;
+  spec.per_user_limit = 4;
+  spec.price = 100;
+  spec.hold_seconds = 600;
+  spec.starts_at = Now() - 1h;
+  auto created = engine_.CreateCampaign(spec, Now());
+  ASSERT_EQ(created.outcome, Outcome::kCreated);
+  log_.Forget(created.ticket);
+  ASSERT_TRUE(Eventually([&] { return log_.probe()->Snapshot().persisted == 2; }));
+  // Possibly persisted and never written, as in the claim test; enough refusals left over to
+  // keep the void out of Kafka for seconds, while the reservation is checked in doubt.
+  std::vector<rd_kafka_resp_err_t> errors(60, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+  rd_kafka_mock_push_request_errors_array(kafka_.cluster(), kProduceApiKey, errors.size(),
+                                          errors.data());
+  auto order = engine_.PlaceOrder({0}, spec.id, User(1), 3, std::nullopt, Now());
+  ASSERT_EQ(order.outcome, Outcome::kCreated);
+  log_.Forget(order.ticket);
+  ASSERT_TRUE(Eventually([&] { return log_.probe()->Snapshot().possibly_persisted == 1; }));
+  EXPECT_EQ(engine_.Books(spec.id)->in_doubt, 3);
+  // In doubt, it can be neither confirmed nor cancelled; once voided it is gone.
+  EXPECT_EQ(engine_.ConfirmOrder({0}, order.value->id, User(1), Now()).outcome, Outcome::kInDoubt);
+  ASSERT_TRUE(Eventually([&] { return settler_.probe()->Snapshot().settled_voided == 1; }));
+  const engine::CampaignBooks books = *engine_.Books(spec.id);
+  EXPECT_EQ(books.remaining, 10u);
+  EXPECT_EQ(books.in_doubt, 0);
+  EXPECT_EQ(books.held, 0);
+  EXPECT_EQ(engine_.GetOrder(order.value->id, Now()).outcome, Outcome::kNotFound);
 }
 
 TEST_F(SettlerTest, ReplacedProducersDecisionsSettleAfterItsQuietPeriod) {
