@@ -100,7 +100,8 @@ class InDoubtSettler {
   InDoubtSettler& operator=(const InDoubtSettler&) = delete;
 
   // Reads the topic's partitions and their high watermarks (every event this process appends
-  // lands past them), then starts the thread. Start-up only: throws std::runtime_error.
+  // lands at or past them; a topic created a moment ago gets read_timeout for its leaders),
+  // then starts the thread. Once, at start-up: throws std::runtime_error.
   void Start();
   // Joins the thread (bounded by one partition read). What is still in doubt stays so: the next
   // recovery decides it from the log. Idempotent.
@@ -137,7 +138,7 @@ class InDoubtSettler {
   std::vector<std::uint32_t> free_;   // settler thread only; indices of unused entries
   std::unique_ptr<PartitionReader> reader_;
 
-  std::mutex mutex_;  // guards incoming_ and stopping_ (and wakes the thread)
+  std::mutex mutex_;  // guards incoming_, started_, stopping_, woken_ (and wakes the thread)
   std::condition_variable wake_;
   std::vector<std::pair<engine::Event, std::uint64_t>> incoming_;  // event, producer generation
   std::vector<std::pair<engine::Event, std::uint64_t>> taking_;    // settler thread: swapped in
