@@ -2,9 +2,13 @@
 #include "cli.h"
 
 #include <charconv>
+#include <chrono>
 #include <ostream>
 #include <string>
 #include <thread>
+
+#include "hotdeal/engine/types.h"
+#include "hotdeal/gateway/user_token.h"
 
 namespace hotdeal::app {
 namespace {
@@ -17,6 +21,7 @@ constexpr std::string_view kUsage =
     "Commands:\n"
     "  serve    run the HTTP gateway, the engine and the durable log\n"
     "  persist  run only the Kafka-to-MySQL writer, until SIGINT or SIGTERM\n"
+    "  token    print a user token (--user-token-key, --user, --ttl), as a login server would\n"
     "  version  print the version\n"
     "  help     print this text; 'hotdeal <command> --help' lists a command's flags\n";
 
@@ -36,6 +41,39 @@ std::optional<std::string> SetListen(std::string_view text, ServeConfig& config)
   config.listen_host = std::string(host);
   config.listen_port = static_cast<std::uint16_t>(port);
   return std::nullopt;
+}
+
+// The key flag of `serve` and `token`: refused when too short, never echoed by --help.
+void AddUserTokenKeyFlag(FlagSet& flags, std::string& key) {
+  flags.AddCustom(
+      "user-token-key",
+      "HMAC-SHA256 key of user tokens, at least 32 bytes (empty: user routes need no token)",
+      [&key](std::string_view text) -> std::optional<std::string> {
+        std::string error;
+        if (!text.empty() && !gateway::UserTokenKey::Make(text, error)) return error;
+        key = std::string(text);
+        return std::nullopt;
+      },
+      [&key] { return key.empty() ? std::string() : std::string("<set>"); }, /*secret=*/true);
+}
+
+int MintToken(const TokenConfig& config, std::ostream& out, std::ostream& err) {
+  std::string error;
+  std::optional<gateway::UserTokenKey> key =
+      gateway::UserTokenKey::Make(config.user_token_key, error);
+  if (!key) {
+    err << "hotdeal token: --user-token-key: " << error << "\n";
+    return kExitUsage;
+  }
+  if (!engine::UserId::Parse(config.user)) {
+    err << "hotdeal token: --user must match [A-Za-z0-9_-]{1,64}\n";
+    return kExitUsage;
+  }
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  std::int64_t expiry =
+      std::chrono::duration_cast<std::chrono::seconds>(now).count() + config.ttl_seconds;
+  out << key->Mint(config.user, expiry) << "\n";
+  return 0;
 }
 
 // --help, or the flags and their twins into the bound config and then `run`.
@@ -78,6 +116,21 @@ void BindServeFlags(FlagSet& flags, ServeConfig& config) {
             &config.shutdown_grace_ms, 0, kMany);
   flags.Add("admin-token", "bearer token for admin routes; empty refuses them all",
             &config.admin_token);
+  AddUserTokenKeyFlag(flags, config.user_token_key);
+  constexpr std::uint32_t kRateMax = 1'000'000;
+  flags.Add("user-rate-per-second",
+            "per user id on claims, orders, confirm, cancel: requests a second (0: off)",
+            &config.user_rate_per_second, 0, kRateMax);
+  flags.Add("user-rate-burst", "per user id: requests allowed at once before the rate applies",
+            &config.user_rate_burst, 1, kRateMax);
+  flags.Add("ip-rate-per-second",
+            "per client address on every route but health, ready, metrics (0: off)",
+            &config.ip_rate_per_second, 0, kRateMax);
+  flags.Add("ip-rate-burst", "per client address: requests allowed at once", &config.ip_rate_burst,
+            1, kRateMax);
+  flags.Add("rate-limit-slots",
+            "buckets per enabled rate limit, 8 bytes each (rounded up to a power of two)",
+            &config.rate_limit_slots, 8, 1 << 26);
   flags.Add("campaigns-max", "campaigns the engine can hold", &config.campaigns_max, 1, 1 << 20);
   flags.Add("idempotency-window-seconds", "how long an Idempotency-Key is remembered",
             &config.idempotency_window_seconds, 1, 7 * 24 * 3600);
@@ -128,6 +181,14 @@ int RunCli(const std::vector<std::string_view>& args,
     FlagSet flags("persist");
     BindStoreFlags(flags, config);
     return ParseAndRun(flags, rest, getenv, out, err, [&] { return commands.persist(config); });
+  }
+  if (command == "token") {
+    TokenConfig config;
+    FlagSet flags("token");
+    AddUserTokenKeyFlag(flags, config.user_token_key);
+    flags.Add("user", "the user id the token proves", &config.user);
+    flags.Add("ttl", "seconds the token stays valid", &config.ttl_seconds, 1, 366 * 24 * 3600);
+    return ParseAndRun(flags, rest, getenv, out, err, [&] { return MintToken(config, out, err); });
   }
   err << "hotdeal: unknown command '" << command << "'\n\n" << kUsage;
   return kExitUsage;

@@ -22,6 +22,13 @@ struct StoreConfig {
   std::string mysql_database = "hotdeal";
 };
 
+// `hotdeal token`: mints a user token as a shop's login server would.
+struct TokenConfig {
+  std::string user_token_key;
+  std::string user;
+  std::uint32_t ttl_seconds = 3600;
+};
+
 struct ServeConfig {
   // Network.
   std::string listen_host = "127.0.0.1";
@@ -35,7 +42,14 @@ struct ServeConfig {
   std::uint32_t shutdown_grace_ms = 5'000;    // drain bound on SIGINT/SIGTERM
 
   // Access.
-  std::string admin_token;  // empty: admin routes always answer 401
+  std::string admin_token;     // empty: admin routes always answer 401
+  std::string user_token_key;  // empty: user routes need no token; else >= 32 bytes
+  // Rate limits (gateway/README.md, "Limits"): tokens per second (0: off) and burst.
+  std::uint32_t user_rate_per_second = 10;
+  std::uint32_t user_rate_burst = 20;
+  std::uint32_t ip_rate_per_second = 0;
+  std::uint32_t ip_rate_burst = 100;
+  std::uint32_t rate_limit_slots = 1 << 18;
 
   // Engine.
   std::uint32_t campaigns_max = 1024;

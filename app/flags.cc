@@ -27,10 +27,11 @@ std::string FlagSet::EnvName(std::string_view flag) {
   return name;
 }
 
-void FlagSet::Insert(std::string name, std::string help, Setter setter, Printer printer) {
+void FlagSet::Insert(std::string name, std::string help, Setter setter, Printer printer,
+                     bool secret) {
   std::string default_text = printer();
   flags_[std::move(name)] =
-      Flag{std::move(help), std::move(setter), std::move(printer), std::move(default_text)};
+      Flag{std::move(help), std::move(setter), std::move(printer), std::move(default_text), secret};
 }
 
 void FlagSet::Add(std::string name, std::string help, std::string* field) {
@@ -77,8 +78,9 @@ void FlagSet::Add(std::string name, std::string help, bool* field) {
   AddChoice(std::move(name), std::move(help), field, {{"on", true}, {"off", false}});
 }
 
-void FlagSet::AddCustom(std::string name, std::string help, Setter setter, Printer printer) {
-  Insert(std::move(name), std::move(help), std::move(setter), std::move(printer));
+void FlagSet::AddCustom(std::string name, std::string help, Setter setter, Printer printer,
+                        bool secret) {
+  Insert(std::move(name), std::move(help), std::move(setter), std::move(printer), secret);
 }
 
 std::optional<std::string> FlagSet::Parse(const std::vector<std::string_view>& args,
@@ -86,7 +88,9 @@ std::optional<std::string> FlagSet::Parse(const std::vector<std::string_view>& a
   for (auto& [name, flag] : flags_) {
     std::string env = EnvName(name);
     if (const char* value = getenv(env.c_str())) {
-      if (auto error = flag.set(value)) return env + "=" + value + ": " + *error;
+      if (auto error = flag.set(value)) {
+        return env + "=" + (flag.secret ? "<hidden>" : value) + ": " + *error;
+      }
     }
   }
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -105,7 +109,8 @@ std::optional<std::string> FlagSet::Parse(const std::vector<std::string_view>& a
       value = args[++i];
     }
     if (auto error = it->second.set(*value)) {
-      return "--" + std::string(arg) + " " + std::string(*value) + ": " + *error;
+      std::string shown = it->second.secret ? "<hidden>" : std::string(*value);
+      return "--" + std::string(arg) + " " + shown + ": " + *error;
     }
   }
   return std::nullopt;

@@ -33,8 +33,10 @@ class FlagSet {
   template <class T>
   void AddChoice(std::string name, std::string help, T* field,
                  std::vector<std::pair<std::string, T>> choices);
-  // A field fed by a custom parser, e.g. --listen HOST:PORT.
-  void AddCustom(std::string name, std::string help, Setter setter, Printer printer);
+  // A field fed by a custom parser, e.g. --listen HOST:PORT. A `secret` flag's value is never
+  // repeated in an error message.
+  void AddCustom(std::string name, std::string help, Setter setter, Printer printer,
+                 bool secret = false);
 
   // Applies the environment twins, then `args` (without the program and command names).
   // Answers an error message for an unknown flag, a missing or bad value.
@@ -55,8 +57,10 @@ class FlagSet {
     Setter set;
     Printer print;
     std::string default_text;
+    bool secret = false;
   };
-  void Insert(std::string name, std::string help, Setter setter, Printer printer);
+  void Insert(std::string name, std::string help, Setter setter, Printer printer,
+              bool secret = false);
 
   std::string command_;
   std::map<std::string, Flag> flags_;  // sorted, so --help reads alphabetically

@@ -2,6 +2,9 @@
 // starts the gateway, waits for a signal and shuts down: gateway (drain), log, persister.
 #include "serve.h"
 
+#include <unistd.h>
+
+#include <csignal>
 #include <exception>
 #include <iostream>
 #include <optional>
@@ -11,6 +14,7 @@
 #include "hotdeal/gateway/server.h"
 #include "hotdeal/persistence/in_doubt_settler.h"
 #include "hotdeal/persistence/kafka_log.h"
+#include "hotdeal/persistence/owner.h"
 #include "hotdeal/persistence/persister.h"
 #include "hotdeal/persistence/recovery.h"
 #include "kafka_acks.h"
@@ -32,6 +36,10 @@ gateway::GatewayOptions GatewayOptionsFrom(const ServeConfig& config) {
   options.idle_timeout = std::chrono::milliseconds{config.idle_timeout_ms};
   options.request_timeout = std::chrono::milliseconds{config.request_timeout_ms};
   options.admin_token = config.admin_token;
+  options.user_token_key = config.user_token_key;
+  options.user_rate_limit = {config.user_rate_per_second, config.user_rate_burst};
+  options.ip_rate_limit = {config.ip_rate_per_second, config.ip_rate_burst};
+  options.rate_limit_slots = config.rate_limit_slots;
   options.ack =
       config.ack == AckMode::kDurable ? gateway::AckMode::kDurable : gateway::AckMode::kMemory;
   return options;
@@ -42,6 +50,9 @@ engine::EngineOptions EngineOptionsFrom(const ServeConfig& config) {
   options.workers = config.threads;
   options.campaigns_max = config.campaigns_max;
   options.idempotency_window = std::chrono::seconds{config.idempotency_window_seconds};
+  // Only durable acks hold decisions back until Kafka has them; --ack memory answers from
+  // memory by design, so its retries and reads must not wait either (docs/durability.md).
+  options.await_acknowledgement = config.log == LogMode::kKafka && config.ack == AckMode::kDurable;
   return options;
 }
 
@@ -89,6 +100,17 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
   }
   persistence::Options options = PersistenceOptionsFrom(config.store);
   options.workers = config.threads;
+  // Before the log exists (each event it appends carries the epoch) and before recovery (which
+  // must read past the fence). Bounded by the MySQL and Kafka timeouts.
+  try {
+    options.owner_epoch = persistence::TakeOwnership(options);
+  } catch (const std::exception& error) {
+    std::cerr << "hotdeal serve: cannot take ownership of topic " << options.kafka_topic << ": "
+              << error.what() << "\n";
+    return 1;
+  }
+  std::cerr << "hotdeal serve: owner of topic " << options.kafka_topic << " with epoch "
+            << options.owner_epoch << "\n";
   persistence::KafkaLog log(options);
   engine::Engine engine(EngineOptionsFrom(config), log);
   persistence::SettlerOptions settler_options;
@@ -106,6 +128,8 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
     persister.emplace(options);
     server.AddMetrics(persister->probe());
   }
+  persistence::OwnerWatch watch(options);  // after `server`: its callback uses it
+  server.AddMetrics(watch.probe());
 
   // Both throw after their own bounded waits (admin request timeout, MySQL connect timeout).
   try {
@@ -127,7 +151,8 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
   }
   std::cerr << "hotdeal serve: recovered " << report.campaigns << " campaign(s), " << report.claims
             << " claim(s), " << report.orders << " order(s) from MySQL and "
-            << report.events_replayed << " event(s) from Kafka\n";
+            << report.events_replayed << " event(s) from Kafka, skipped "
+            << report.stale_epoch_events << " event(s) of replaced owners\n";
   // After recovery, before any decision: its session starts at the high watermarks now.
   try {
     settler.Start();
@@ -145,11 +170,19 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
     return 1;
   }
   server.SetReady(true);
+  watch.Start([&server](const std::string& why) {
+    // A newer owner sells now: refuse every decision at once, then shut down as on SIGTERM.
+    server.SetReady(false);
+    std::cerr << "hotdeal serve: fenced, " << why << "; no longer selling, exiting " << kExitFenced
+              << "\n";
+    ::kill(::getpid(), SIGTERM);
+  });
   std::cerr << "hotdeal serve: listening on " << config.listen_host << ":" << server.port()
             << " with " << config.threads << " thread(s), --log kafka --ack "
             << (config.ack == AckMode::kDurable ? "durable" : "memory") << ", persister "
             << (persister ? "on" : "off") << "\n";
   WaitAndDrain(server, config, signals);
+  watch.Stop();
   // The gateway has stopped deciding; the settler leaves what is still in doubt to the next
   // recovery, the log settles what is in flight (replies to clients still connected went out
   // during the drain), then the persister writes its last batch.
@@ -157,7 +190,7 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
   log.Stop();
   if (persister) persister->Stop();
   std::cerr << "hotdeal serve: stopped\n";
-  return 0;
+  return watch.fenced() ? kExitFenced : 0;
 }
 
 }  // namespace

@@ -8,7 +8,10 @@
 namespace hotdeal::app {
 
 // Exit codes: 0 after a clean shutdown, 1 if serving failed (the port is taken, another
-// process owns the data dir, Kafka or MySQL unreachable at start), 2 for a bad configuration.
+// process owns the data dir, Kafka or MySQL unreachable at start), 2 for a bad configuration,
+// kExitFenced when another `serve` took a newer owner epoch (docs/durability.md): this one
+// stopped selling; restarting it makes it the owner again.
+inline constexpr int kExitFenced = 3;
 int RunServe(const ServeConfig& config);
 
 }  // namespace hotdeal::app

@@ -3,6 +3,8 @@ find_package(Threads REQUIRED)
 find_package(Boost 1.74 REQUIRED COMPONENTS system)
 find_package(simdjson REQUIRED CONFIG)
 find_package(prometheus-cpp REQUIRED CONFIG)
+# libcrypto's SHA-256 for the gateway's user tokens (HMAC).
+find_package(OpenSSL 3.0 REQUIRED COMPONENTS Crypto)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka)
 pkg_check_modules(MARIADB REQUIRED IMPORTED_TARGET libmariadb)

@@ -38,8 +38,10 @@ constexpr std::uint8_t Raw(OrderStatus status) {
   return static_cast<std::uint8_t>(status);
 }
 
-// The book an order's units are in while its slot has `status`; nullopt if it holds none.
+// The book an order's units are in while its slot has `status`; nullopt if it holds none. An
+// unacknowledged move is in the book of the status it becomes.
 constexpr std::optional<Book> BookOf(std::uint8_t status) {
+  status = detail::Acknowledged(status);
   if (status == Raw(OrderStatus::kReserved)) return Book::kHeld;
   if (status == Raw(OrderStatus::kConfirmed)) return Book::kConfirmed;
   if (status == detail::kReservedInDoubt) return Book::kInDoubt;
@@ -59,6 +61,13 @@ Decision<T> Answer(Outcome outcome, std::optional<T> value = std::nullopt, LogTi
   decision.value = std::move(value);
   decision.ticket = ticket;
   return decision;
+}
+
+// What a claim's holder hears instead of `final` while the claim is in doubt or unacknowledged.
+constexpr Outcome HeldOutcome(CouponHold state, Outcome final) {
+  if (state == CouponHold::kInDoubt) return Outcome::kInDoubt;
+  if (state == CouponHold::kUnacked) return Outcome::kPending;
+  return final;
 }
 
 // Undoes an idempotency key's pending mark unless the decision it guards was finished.
@@ -112,7 +121,8 @@ class Engine::Impl {
   Decision<Claim> ClaimCoupon(WorkerId worker, const CampaignId& id, const UserId& user,
                               const std::optional<IdempotencyKey>& key, TimePoint now);
   Decision<Claim> GetClaim(const CampaignId& id, const UserId& user) const;
-  // The user's claim in a coupon campaign: kOk, kInDoubt (both with the claim) or kNotFound.
+  // The user's claim in a coupon campaign: kOk, kInDoubt, kPending (all with the claim, which
+  // callers must not reveal for kPending) or kNotFound.
   Decision<Claim> ClaimOf(const Campaign& campaign, const UserId& user) const;
   Decision<Order> PlaceOrder(WorkerId worker, const CampaignId& id, const UserId& user,
                              std::int64_t quantity, const std::optional<IdempotencyKey>& key,
@@ -121,6 +131,7 @@ class Engine::Impl {
   Decision<Order> CancelOrder(WorkerId worker, OrderId id, const UserId& user, TimePoint now);
   Decision<Order> GetOrder(OrderId id, TimePoint now) const;
   std::size_t ExpireDue(WorkerId worker, TimePoint now);
+  void Acknowledge(const Event& event);
   void Revert(const Event& event);
   void MarkInDoubt(const Event& event);
   std::optional<Event> SettleInDoubt(const Event& event, bool persisted);
@@ -168,11 +179,32 @@ class Engine::Impl {
                    const CampaignId& campaign);
   Event& OrderEvent(EventType type, Campaign& campaign, std::uint32_t worker,
                     std::uint32_t slot_index, TimePoint now);
+  // True if a decision whose event got `ticket` must wait for the log's report to be final.
+  bool Unacknowledged(LogTicket ticket) const {
+    return options_.await_acknowledgement && ticket.value != 0;
+  }
+  // The status a confirm or cancel moves an order to before its event is appended: unacknowledged
+  // if the log may report it, so that no one sees the move final before the log has it.
+  std::uint8_t MovedStatus(OrderStatus next) const {
+    return options_.await_acknowledgement ? detail::Unacked(next) : Raw(next);
+  }
+  // Once the move's event is appended: a ticket 0 is never reported, so the move is final now.
+  void FinishMove(OrderSlot& slot, OrderStatus next, LogTicket ticket) const {
+    if (options_.await_acknowledgement && !Unacknowledged(ticket)) {
+      slot.status.store(Raw(next), std::memory_order_release);
+    }
+  }
+  // Off the data plane: makes the order's unacknowledged `status` final; false if the order
+  // is not in that unacknowledged status.
+  static bool AcknowledgeMove(OrderSlot& slot, OrderStatus status);
   // Find for a data-plane call of `worker`, through its one-entry cache.
   Campaign* FindFor(std::uint32_t worker, const CampaignId& id);
   // The order's slot, published or not; Locate only answers published ones.
   Located SlotOf(OrderId id) const;
   Located Locate(OrderId id) const;
+  // Off the data plane: the slot's status once its deciding worker published it. A log report
+  // can come before the worker's publish, a few instructions after its Append returned.
+  static std::uint8_t PublishedStatus(const OrderSlot& slot);
   Order ViewOrder(const Campaign& campaign, std::uint32_t slot_index, TimePoint now,
                   bool as_reserved = false) const;
   // Moves a reserved order past expires_at to expired and returns its units. False if the
@@ -332,6 +364,7 @@ Decision<Claim> Engine::Impl::ClaimCoupon(WorkerId worker, const CampaignId& id,
     if (!first.value || first.value->id.value != first_id) {
       return Decide<Claim>(worker, kOperation, Outcome::kNotFound);
     }
+    if (first.outcome == Outcome::kPending) return Decide<Claim>(worker, kOperation, first.outcome);
     Outcome again = first.outcome == Outcome::kInDoubt ? Outcome::kInDoubt : Outcome::kReplayed;
     return Decide<Claim>(worker, kOperation, again, *first.value);
   }
@@ -344,6 +377,7 @@ Decision<Claim> Engine::Impl::ClaimCoupon(WorkerId worker, const CampaignId& id,
   if (campaign->stock().SoldOut()) {
     if (campaign->holders().MayHold(campaign->ledger().Hash(user))) {
       Decision<Claim> held = ClaimOf(*campaign, user);
+      if (held.outcome == Outcome::kPending) return Decide<Claim>(worker, kOperation, held.outcome);
       if (held.value) {
         Outcome outcome =
             held.outcome == Outcome::kInDoubt ? Outcome::kInDoubt : Outcome::kAlreadyClaimed;
@@ -356,8 +390,9 @@ Decision<Claim> Engine::Impl::ClaimCoupon(WorkerId worker, const CampaignId& id,
   if (!entry) return Decide<Claim>(worker, kOperation, Outcome::kOverCapacity);
   detail::ClaimRecord record;
   if (CouponHold held = campaign->ledger().BeginClaim(*entry, record); held != CouponHold::kNone) {
+    Outcome outcome = HeldOutcome(held, Outcome::kAlreadyClaimed);
+    if (outcome == Outcome::kPending) return Decide<Claim>(worker, kOperation, outcome);
     Claim existing{record.id, id, user, record.code, record.created_at};
-    Outcome outcome = held == CouponHold::kInDoubt ? Outcome::kInDoubt : Outcome::kAlreadyClaimed;
     return Decide<Claim>(worker, kOperation, outcome, existing);
   }
   // The user is marked pending: no duplicate can pass until this decision is settled, and a
@@ -386,7 +421,8 @@ Decision<Claim> Engine::Impl::ClaimCoupon(WorkerId worker, const CampaignId& id,
     campaign->ledger().AbortClaim(*entry);
     return Decide<Claim>(worker, kOperation, Outcome::kLogUnavailable);
   }
-  campaign->ledger().CommitClaim(*entry, record);
+  campaign->ledger().CommitClaim(
+      *entry, record, Unacknowledged(*ticket) ? CouponHold::kUnacked : CouponHold::kClaimed);
   campaign->Count(worker.value, Book::kClaimed, 1);
   key_hold.Finish(record.id.value);
   Claim claim{record.id, id, user, record.code, record.created_at};
@@ -397,7 +433,9 @@ Decision<Claim> Engine::Impl::GetClaim(const CampaignId& id, const UserId& user)
   const Campaign* campaign = campaigns_.Find(id);
   if (!campaign || campaign->spec().kind != CampaignKind::kCoupon)
     return Answer<Claim>(Outcome::kNotFound);
-  return ClaimOf(*campaign, user);
+  Decision<Claim> claim = ClaimOf(*campaign, user);
+  if (claim.outcome == Outcome::kPending) claim.value.reset();  // not revealed until final
+  return claim;
 }
 
 Decision<Claim> Engine::Impl::ClaimOf(const Campaign& campaign, const UserId& user) const {
@@ -406,12 +444,11 @@ Decision<Claim> Engine::Impl::ClaimOf(const Campaign& campaign, const UserId& us
   if (!entry) return Answer<Claim>(Outcome::kNotFound);
   unsigned spins = 0;
   for (;;) {
-    auto state = static_cast<CouponHold>(entry->hold.load(std::memory_order_acquire) & 3);
-    if (state != CouponHold::kClaimed && state != CouponHold::kInDoubt)
-      return Answer<Claim>(Outcome::kNotFound);
+    CouponHold state = UserLedger::State(*entry);
+    if (!UserLedger::Holds(state)) return Answer<Claim>(Outcome::kNotFound);
     if (std::optional<detail::ClaimRecord> record = UserLedger::ReadClaim(*entry, &state)) {
-      Outcome outcome = state == CouponHold::kInDoubt ? Outcome::kInDoubt : Outcome::kOk;
-      return Answer<Claim>(outcome, Claim{record->id, id, user, record->code, record->created_at});
+      return Answer<Claim>(HeldOutcome(state, Outcome::kOk),
+                           Claim{record->id, id, user, record->code, record->created_at});
     }
     detail::SpinWait(spins);  // the claim changed while being copied: read it again
   }
@@ -430,7 +467,7 @@ Order Engine::Impl::ViewOrder(const Campaign& campaign, std::uint32_t slot_index
   order.amount = campaign.spec().price * slot.quantity;
   order.created_at = slot.created_at;
   order.expires_at = slot.expires_at;
-  std::uint8_t status = slot.status.load(std::memory_order_acquire);
+  std::uint8_t status = detail::Acknowledged(slot.status.load(std::memory_order_acquire));
   order.status = as_reserved || status == detail::kReservedInDoubt
                      ? OrderStatus::kReserved
                      : static_cast<OrderStatus>(status);
@@ -496,8 +533,12 @@ Decision<Order> Engine::Impl::PlaceOrder(WorkerId worker, const CampaignId& id, 
   } else if (keyed == Outcome::kReplayed) {
     Located first = Locate(OrderId{first_id});
     if (!first.slot) return Decide<Order>(worker, kOperation, Outcome::kNotFound);
+    std::uint8_t status = first.slot->status.load(std::memory_order_acquire);
+    if (status == detail::Unacked(OrderStatus::kReserved)) {
+      return Decide<Order>(worker, kOperation, Outcome::kPending);
+    }
     Order order = ViewOrder(*campaign, first.slot_index, now, /*as_reserved=*/true);
-    bool in_doubt = first.slot->status.load(std::memory_order_acquire) == detail::kReservedInDoubt;
+    bool in_doubt = status == detail::kReservedInDoubt;
     return Decide<Order>(worker, kOperation, in_doubt ? Outcome::kInDoubt : Outcome::kReplayed,
                          order);
   }
@@ -546,7 +587,9 @@ Decision<Order> Engine::Impl::Reserve(WorkerId worker, Campaign& campaign, Ledge
     return Decide<Order>(worker, kOperation, Outcome::kLogUnavailable);
   }
   // Release: whoever reads the status sees the fields written above.
-  slot.status.store(Raw(OrderStatus::kReserved), std::memory_order_release);
+  slot.status.store(Unacknowledged(*ticket) ? detail::Unacked(OrderStatus::kReserved)
+                                            : Raw(OrderStatus::kReserved),
+                    std::memory_order_release);
   campaign.Count(worker.value, Book::kHeld, units);
   workers_[worker.value]->wheel.Push(
       WheelNode(campaign.index(), *slot_index), Second(slot.expires_at), Second(now),
@@ -588,6 +631,16 @@ Engine::Impl::Located Engine::Impl::SlotOf(OrderId id) const {
   OrderSlot* slot = campaign->orders().At(static_cast<std::uint32_t>(slot_index));
   if (!slot) return {};
   return {campaign, slot, static_cast<std::uint32_t>(slot_index)};
+}
+
+std::uint8_t Engine::Impl::PublishedStatus(const OrderSlot& slot) {
+  unsigned spins = 0;
+  std::uint8_t status = slot.status.load(std::memory_order_acquire);
+  while (status == detail::kUnpublished) {
+    detail::SpinWait(spins);
+    status = slot.status.load(std::memory_order_acquire);
+  }
+  return status;
 }
 
 Engine::Impl::Located Engine::Impl::Locate(OrderId id) const {
@@ -637,6 +690,7 @@ Decision<Order> Engine::Impl::ConfirmOrder(WorkerId worker, OrderId id, const Us
   Campaign& campaign = *found.campaign;
   OrderSlot& slot = *found.slot;
   std::uint8_t status = slot.status.load(std::memory_order_acquire);
+  if (detail::IsUnacked(status)) return Decide<Order>(worker, kOperation, Outcome::kPending);
   if (status == Raw(OrderStatus::kConfirmed)) {
     // Confirming twice is the same payment reported again: the order stays as it is.
     return Decide<Order>(worker, kOperation, Outcome::kOk,
@@ -649,7 +703,7 @@ Decision<Order> Engine::Impl::ConfirmOrder(WorkerId worker, OrderId id, const Us
   if (status == Raw(OrderStatus::kReserved) && now >= slot.expires_at) {
     Expire(worker.value, campaign, found.slot_index, now);
   } else if (status == Raw(OrderStatus::kReserved) &&
-             slot.status.compare_exchange_strong(status, Raw(OrderStatus::kConfirmed),
+             slot.status.compare_exchange_strong(status, MovedStatus(OrderStatus::kConfirmed),
                                                  std::memory_order_acq_rel)) {
     const Event& event =
         OrderEvent(EventType::kOrderConfirmed, campaign, worker.value, found.slot_index, now);
@@ -658,6 +712,7 @@ Decision<Order> Engine::Impl::ConfirmOrder(WorkerId worker, OrderId id, const Us
       slot.status.store(Raw(OrderStatus::kReserved), std::memory_order_release);
       return Decide<Order>(worker, kOperation, Outcome::kLogUnavailable);
     }
+    FinishMove(slot, OrderStatus::kConfirmed, *ticket);
     campaign.Count(worker.value, Book::kHeld, -std::int64_t{slot.quantity});
     campaign.Count(worker.value, Book::kConfirmed, slot.quantity);
     return Decide<Order>(worker, kOperation, Outcome::kOk,
@@ -679,6 +734,7 @@ Decision<Order> Engine::Impl::CancelOrder(WorkerId worker, OrderId id, const Use
   OrderSlot& slot = *found.slot;
   std::uint8_t status = slot.status.load(std::memory_order_acquire);
   for (;;) {
+    if (detail::IsUnacked(status)) return Decide<Order>(worker, kOperation, Outcome::kPending);
     if (status == Raw(OrderStatus::kCancelled)) {
       return Decide<Order>(worker, kOperation, Outcome::kOk,
                            ViewOrder(campaign, found.slot_index, now));
@@ -692,7 +748,7 @@ Decision<Order> Engine::Impl::CancelOrder(WorkerId worker, OrderId id, const Use
       break;
     }
     if (status != Raw(OrderStatus::kReserved) && status != Raw(OrderStatus::kConfirmed)) break;
-    if (!slot.status.compare_exchange_weak(status, Raw(OrderStatus::kCancelled),
+    if (!slot.status.compare_exchange_weak(status, MovedStatus(OrderStatus::kCancelled),
                                            std::memory_order_acq_rel)) {
       continue;
     }
@@ -703,6 +759,7 @@ Decision<Order> Engine::Impl::CancelOrder(WorkerId worker, OrderId id, const Use
       slot.status.store(status, std::memory_order_release);
       return Decide<Order>(worker, kOperation, Outcome::kLogUnavailable);
     }
+    FinishMove(slot, OrderStatus::kCancelled, *ticket);
     ReturnUnits(worker.value, campaign, slot);
     campaign.Count(worker.value, *BookOf(status), -std::int64_t{slot.quantity});
     return Decide<Order>(worker, kOperation, Outcome::kOk,
@@ -715,6 +772,9 @@ Decision<Order> Engine::Impl::CancelOrder(WorkerId worker, OrderId id, const Use
 Decision<Order> Engine::Impl::GetOrder(OrderId id, TimePoint now) const {
   Located found = Locate(id);
   if (!found.slot) return Answer<Order>(Outcome::kNotFound);
+  if (detail::IsUnacked(found.slot->status.load(std::memory_order_acquire))) {
+    return Answer<Order>(Outcome::kPending);
+  }
   return Answer<Order>(Outcome::kOk, ViewOrder(*found.campaign, found.slot_index, now));
 }
 
@@ -728,8 +788,9 @@ std::size_t Engine::Impl::ExpireDue(WorkerId worker, TimePoint now) {
     const OrderSlot& slot = campaign.orders().Slot(slot_index);
     constexpr std::int64_t kDrop = detail::TimerWheel::kDrop;
     std::uint8_t status = slot.status.load(std::memory_order_acquire);
-    // In doubt: it expires once settled as persisted, so it stays, retried on the next call.
-    if (status == detail::kReservedInDoubt)
+    // In doubt or unacknowledged: it expires once settled or acknowledged as persisted, so it
+    // stays, retried on the next call.
+    if (status == detail::kReservedInDoubt || status == detail::Unacked(OrderStatus::kReserved))
       return Second(now < slot.expires_at ? slot.expires_at : now);
     if (status != Raw(OrderStatus::kReserved)) return kDrop;
     // Later in this second, or in a later revolution: stays where it is.
@@ -744,6 +805,36 @@ std::size_t Engine::Impl::ExpireDue(WorkerId worker, TimePoint now) {
   };
   workers_[worker.value]->wheel.Advance(Second(now), link, visit);
   return expired;
+}
+
+// ---- log reports ---------------------------------------------------------------------------
+
+void Engine::Impl::Acknowledge(const Event& event) {
+  Campaign* campaign = campaigns_.FindAny(event.campaign);
+  if (!campaign) return;
+  if (event.type == EventType::kClaimGranted) {
+    // The books count an unacknowledged claim as claimed already: nothing moves there.
+    if (LedgerEntry* entry = ClaimEntry(*campaign, event)) {
+      campaign->ledger().MoveClaim(*entry, event.claim_id, CouponHold::kUnacked,
+                                   CouponHold::kClaimed);
+    }
+    return;
+  }
+  std::optional<OrderStatus> moved;
+  if (event.type == EventType::kOrderReserved) moved = OrderStatus::kReserved;
+  if (event.type == EventType::kOrderConfirmed) moved = OrderStatus::kConfirmed;
+  if (event.type == EventType::kOrderCancelled) moved = OrderStatus::kCancelled;
+  if (!moved) return;
+  Located found = SlotOf(event.order_id);
+  if (found.slot && found.campaign == campaign) AcknowledgeMove(*found.slot, *moved);
+}
+
+bool Engine::Impl::AcknowledgeMove(OrderSlot& slot, OrderStatus status) {
+  // While unacknowledged no worker moves the order (they answer kPending and expiry waits), and
+  // the log reports each event once, so one strong CAS decides.
+  std::uint8_t unacked = detail::Unacked(status);
+  return PublishedStatus(slot) == unacked &&
+         slot.status.compare_exchange_strong(unacked, Raw(status), std::memory_order_acq_rel);
 }
 
 // ---- recovery and undo ---------------------------------------------------------------------
@@ -765,14 +856,16 @@ void Engine::Impl::Revert(const Event& event) {
     return;
   }
   if (event.type != EventType::kOrderReserved && event.type != EventType::kOrderConfirmed) return;
-  Located found = Locate(event.order_id);
+  Located found = SlotOf(event.order_id);
   if (!found.slot) return;
+  std::uint8_t status = PublishedStatus(*found.slot);
   if (event.type == EventType::kOrderReserved) {
     ReleaseOrder(worker, *campaign, *found.slot, detail::kUnpublished);  // the order never was
     return;
   }
-  std::uint8_t status = Raw(OrderStatus::kConfirmed);
-  if (found.slot->status.compare_exchange_strong(status, Raw(OrderStatus::kReserved),
+  // Only a confirm can be moved back: its reservation was final before it could be confirmed.
+  if (detail::Acknowledged(status) == Raw(OrderStatus::kConfirmed) &&
+      found.slot->status.compare_exchange_strong(status, Raw(OrderStatus::kReserved),
                                                  std::memory_order_acq_rel)) {
     campaign->Count(Campaign::kAnyThread, Book::kConfirmed, -std::int64_t{found.slot->quantity});
     campaign->Count(Campaign::kAnyThread, Book::kHeld, found.slot->quantity);
@@ -814,25 +907,27 @@ void Engine::Impl::MarkInDoubt(const Event& event) {
   if (!campaign) return;
   if (event.type == EventType::kClaimGranted) {
     LedgerEntry* entry = ClaimEntry(*campaign, event);
-    if (entry && campaign->ledger().MoveClaim(*entry, event.claim_id, CouponHold::kClaimed,
-                                              CouponHold::kInDoubt)) {
+    // Unacknowledged with durable acks, claimed already without them.
+    auto mark = [&](CouponHold from) {
+      return campaign->ledger().MoveClaim(*entry, event.claim_id, from, CouponHold::kInDoubt);
+    };
+    if (entry && (mark(CouponHold::kUnacked) || mark(CouponHold::kClaimed))) {
       campaign->Count(Campaign::kAnyThread, Book::kClaimed, -1);
       campaign->Count(Campaign::kAnyThread, Book::kInDoubt, 1);
     }
     return;
   }
-  if (event.type != EventType::kOrderReserved) return;
   Located found = SlotOf(event.order_id);
   if (!found.slot) return;
-  // The worker publishes the slot right after its Append returned, which came before this
-  // report; until then the order cannot be marked.
-  unsigned spins = 0;
-  std::uint8_t status = found.slot->status.load(std::memory_order_acquire);
-  while (status == detail::kUnpublished) {
-    detail::SpinWait(spins);
-    status = found.slot->status.load(std::memory_order_acquire);
+  if (event.type == EventType::kOrderConfirmed) {
+    // A confirm cannot be undone and nothing settles one yet: it stands, as it would have
+    // without durable acks (docs/durability.md).
+    AcknowledgeMove(*found.slot, OrderStatus::kConfirmed);
+    return;
   }
-  if (status == Raw(OrderStatus::kReserved) &&
+  if (event.type != EventType::kOrderReserved) return;
+  std::uint8_t status = PublishedStatus(*found.slot);
+  if (detail::Acknowledged(status) == Raw(OrderStatus::kReserved) &&
       found.slot->status.compare_exchange_strong(status, detail::kReservedInDoubt,
                                                  std::memory_order_acq_rel)) {
     campaign->Count(Campaign::kAnyThread, Book::kHeld, -std::int64_t{found.slot->quantity});
@@ -911,11 +1006,12 @@ bool Engine::Impl::ApplyVoid(const Event& void_event) {
 // per user), so a log that breaks an invariant stops recovery instead of being served.
 //
 // Except moves and voids that find nothing to act on: the durable path legitimately logs them.
-// A reservation whose delivery report is late (producer recreated after a fatal error, delivery
-// timeout longer than the hold) can expire, be cancelled or be confirmed in memory first, and
-// then be reported not persisted (reverted) or possibly persisted and absent; a returning event
-// appended again after a doubtful report arrives twice; a void may name a decision the log never
-// had. Each is a counted no-op (orphan_events), never a restock and never an abort, which is
+// Without await_acknowledgement (--ack memory), a reservation whose delivery report is late
+// (producer recreated after a fatal error, delivery timeout longer than the hold) can expire,
+// be cancelled or be confirmed in memory first, and then be reported not persisted (reverted)
+// or possibly persisted and absent (with it, nothing moves an unacknowledged order); a returning
+// event appended again after a doubtful report arrives twice; a void may name a decision the log
+// never had. Each is a counted no-op (orphan_events), never a restock and never an abort, which is
 // safe: an absent reservation never took units in the replayed state, so a cancel, expiry or
 // void of it has nothing to give back, and a repeated one gave its units back the first time.
 // An order_confirmed without its reservation cannot be honoured (the units it would confirm
@@ -989,7 +1085,8 @@ void Engine::Impl::ApplyClaim(Campaign& campaign, std::uint32_t worker, const Ev
   HOTDEAL_ASSERT(before == CouponHold::kNone);
   bool taken = campaign.stock().Take(worker, 1);
   HOTDEAL_ASSERT(taken);
-  ledger.CommitClaim(*entry, {event.claim_id, event.coupon_code, event.at});
+  // Replayed from the log: acknowledged by definition.
+  ledger.CommitClaim(*entry, {event.claim_id, event.coupon_code, event.at}, CouponHold::kClaimed);
   campaign.Count(Campaign::kAnyThread, Book::kClaimed, 1);
   RestoreKey(campaign, event, event.claim_id.value);
 }
@@ -1134,6 +1231,9 @@ Decision<Order> Engine::GetOrder(OrderId id, TimePoint now) const {
 }
 std::size_t Engine::ExpireDue(WorkerId worker, TimePoint now) {
   return impl_->ExpireDue(worker, now);
+}
+void Engine::Acknowledge(const Event& event) {
+  impl_->Acknowledge(event);
 }
 void Engine::Revert(const Event& event) {
   impl_->Revert(event);

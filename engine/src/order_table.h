@@ -26,6 +26,20 @@ inline constexpr std::uint8_t kUnpublished = 0xFF;
 // A reservation whose event the log could not confirm: it holds its units like kReserved, but
 // confirm, cancel and expiry leave it alone until it is settled (shown as kReserved).
 inline constexpr std::uint8_t kReservedInDoubt = 0xFE;
+// A move (reserved, confirmed, cancelled) whose event the log has not reported yet (durable
+// acks): the OrderStatus with this bit set. It holds units as the plain status does, but is not
+// shown, moved or expired until Engine::Acknowledge clears the bit.
+inline constexpr std::uint8_t kUnackedBit = 0x10;
+constexpr std::uint8_t Unacked(OrderStatus status) {
+  return kUnackedBit | static_cast<std::uint8_t>(status);
+}
+constexpr bool IsUnacked(std::uint8_t status) {
+  return (status & 0xF0) == kUnackedBit;
+}
+// The status an unacknowledged one becomes once acknowledged; any other status unchanged.
+constexpr std::uint8_t Acknowledged(std::uint8_t status) {
+  return IsUnacked(status) ? static_cast<std::uint8_t>(status & ~kUnackedBit) : status;
+}
 
 struct OrderSlot {
   std::atomic<std::uint8_t> status{kUnpublished};

@@ -15,20 +15,23 @@ constexpr std::uint32_t kKeyed = 2;
 // Linear probing at load <= 1/2 rarely goes past a handful of slots; the bound caps the work
 // of one request when the table is (nearly) full.
 constexpr std::uint64_t kProbeMax = 1024;
-constexpr std::uint32_t kStateMask = 3;
+constexpr std::uint32_t kStateBits = 3;
+constexpr std::uint32_t kStateMask = (1u << kStateBits) - 1;
+static_assert(static_cast<std::uint32_t>(CouponHold::kUnacked) <= kStateMask);
 
 constexpr std::uint32_t Hold(std::uint32_t generation, CouponHold state) {
-  return (generation << 2) | static_cast<std::uint32_t>(state);
+  return (generation << kStateBits) | static_cast<std::uint32_t>(state);
 }
 constexpr CouponHold StateOf(std::uint32_t hold) {
   return static_cast<CouponHold>(hold & kStateMask);
 }
+constexpr std::uint32_t GenerationOf(std::uint32_t hold) {
+  return hold >> kStateBits;
+}
 constexpr std::uint32_t NextGeneration(std::uint32_t hold) {
-  return (hold >> 2) + 1;
+  return GenerationOf(hold) + 1;
 }
-constexpr bool Holds(CouponHold state) {
-  return state == CouponHold::kClaimed || state == CouponHold::kInDoubt;
-}
+
 // The entry's hold once no request of the user is pending.
 std::uint32_t Settled(const LedgerEntry& entry) noexcept {
   unsigned spins = 0;
@@ -108,7 +111,7 @@ CouponHold UserLedger::BeginClaim(LedgerEntry& entry, ClaimRecord& existing) noe
   for (;;) {
     switch (StateOf(hold)) {
       case CouponHold::kNone:
-        if (entry.hold.compare_exchange_weak(hold, Hold(hold >> 2, CouponHold::kPending),
+        if (entry.hold.compare_exchange_weak(hold, Hold(GenerationOf(hold), CouponHold::kPending),
                                              std::memory_order_acquire)) {
           return CouponHold::kNone;
         }
@@ -118,6 +121,7 @@ CouponHold UserLedger::BeginClaim(LedgerEntry& entry, ClaimRecord& existing) noe
         hold = entry.hold.load(std::memory_order_acquire);
         continue;
       case CouponHold::kClaimed:
+      case CouponHold::kUnacked:
       case CouponHold::kInDoubt: {
         CouponHold state = CouponHold::kNone;
         std::optional<ClaimRecord> claim = ReadClaim(entry, &state);
@@ -132,9 +136,11 @@ CouponHold UserLedger::BeginClaim(LedgerEntry& entry, ClaimRecord& existing) noe
   }
 }
 
-void UserLedger::CommitClaim(LedgerEntry& entry, const ClaimRecord& claim) noexcept {
+void UserLedger::CommitClaim(LedgerEntry& entry, const ClaimRecord& claim,
+                             CouponHold state) noexcept {
   std::uint32_t hold = entry.hold.load(std::memory_order_relaxed);
   HOTDEAL_ASSERT(StateOf(hold) == CouponHold::kPending);
+  HOTDEAL_DEBUG_ASSERT(state == CouponHold::kClaimed || state == CouponHold::kUnacked);
   std::array<std::uint64_t, 2> words{};
   std::memcpy(words.data(), claim.code.text.data(), sizeof(words));
   // Release on each field: a reader that sees one of these values also sees the generation
@@ -143,8 +149,8 @@ void UserLedger::CommitClaim(LedgerEntry& entry, const ClaimRecord& claim) noexc
   entry.created_at_us.store(claim.created_at.time_since_epoch().count(), std::memory_order_release);
   entry.code_words[0].store(words[0], std::memory_order_release);
   entry.code_words[1].store(words[1], std::memory_order_release);
-  // Release: a reader that acquires kClaimed sees the fields stored above.
-  entry.hold.store(Hold(hold >> 2, CouponHold::kClaimed), std::memory_order_release);
+  // Release: a reader that acquires the state sees the fields stored above.
+  entry.hold.store(Hold(GenerationOf(hold), state), std::memory_order_release);
 }
 
 void UserLedger::AbortClaim(LedgerEntry& entry) noexcept {
@@ -160,7 +166,8 @@ bool UserLedger::MoveClaim(LedgerEntry& entry, ClaimId id, CouponHold from,
   std::uint32_t hold = Settled(entry);
   if (StateOf(hold) != from) return false;
   if (entry.claim_id.load(std::memory_order_acquire) != id.value) return false;
-  return entry.hold.compare_exchange_strong(hold, Hold(hold >> 2, to), std::memory_order_acq_rel);
+  return entry.hold.compare_exchange_strong(hold, Hold(GenerationOf(hold), to),
+                                            std::memory_order_acq_rel);
 }
 
 CouponHold UserLedger::DropClaim(LedgerEntry& entry, ClaimId id) noexcept {
@@ -192,6 +199,15 @@ std::optional<ClaimRecord> UserLedger::ReadClaim(const LedgerEntry& entry,
   std::memcpy(claim.code.text.data(), words.data(), sizeof(words));
   if (entry.hold.load(std::memory_order_relaxed) != before) return std::nullopt;
   return claim;
+}
+
+CouponHold UserLedger::State(const LedgerEntry& entry) noexcept {
+  return StateOf(entry.hold.load(std::memory_order_acquire));
+}
+
+bool UserLedger::Holds(CouponHold state) noexcept {
+  return state == CouponHold::kClaimed || state == CouponHold::kUnacked ||
+         state == CouponHold::kInDoubt;
 }
 
 bool UserLedger::AddUnits(LedgerEntry& entry, std::uint32_t quantity,

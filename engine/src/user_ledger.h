@@ -22,7 +22,7 @@ namespace hotdeal::engine::detail {
 
 struct LedgerEntry {
   std::atomic<std::uint32_t> key_state{0};  // kEmpty, kWriting or kKeyed (user_ledger.cc)
-  // Sale: units held. Coupon: (generation << 2) | claim state; see CouponHold below.
+  // Sale: units held. Coupon: (generation << 3) | claim state; see CouponHold below.
   std::atomic<std::uint32_t> hold{0};
   std::uint64_t hash = 0;
   UserId user;
@@ -32,9 +32,17 @@ struct LedgerEntry {
   std::array<std::atomic<std::uint64_t>, 2> code_words{};
 };
 
-// Coupon claim states in the low two bits of LedgerEntry::hold. kInDoubt is a claim whose
-// event the log could not confirm: it holds its unit like kClaimed until it is settled.
-enum class CouponHold : std::uint32_t { kNone = 0, kPending = 1, kClaimed = 2, kInDoubt = 3 };
+// Coupon claim states in the low three bits of LedgerEntry::hold. kUnacked is a claim whose
+// event the log has not reported yet (durable acks): it holds its unit like kClaimed but is
+// not shown until Acknowledge. kInDoubt is a claim whose event the log could not confirm: it
+// holds its unit like kClaimed until it is settled.
+enum class CouponHold : std::uint32_t {
+  kNone = 0,
+  kPending = 1,
+  kClaimed = 2,
+  kInDoubt = 3,
+  kUnacked = 4,
+};
 
 struct ClaimRecord {
   ClaimId id;
@@ -53,23 +61,29 @@ class UserLedger {
   const LedgerEntry* Find(const UserId& user) const noexcept;
 
   // Coupon protocol. Begin marks the user's claim pending (the duplicate check), waiting out a
-  // concurrent request of the same user; it answers kClaimed or kInDoubt (and fills
-  // `existing`) when the user already holds a claim. Commit publishes the claim; Abort
-  // forgets the pending mark.
+  // concurrent request of the same user; it answers kClaimed, kUnacked or kInDoubt (and fills
+  // `existing`) when the user already holds a claim. Commit publishes the claim in `state`
+  // (kClaimed, or kUnacked until the log reports it); Abort forgets the pending mark.
   CouponHold BeginClaim(LedgerEntry& entry, ClaimRecord& existing) noexcept;
-  void CommitClaim(LedgerEntry& entry, const ClaimRecord& claim) noexcept;
+  void CommitClaim(LedgerEntry& entry, const ClaimRecord& claim, CouponHold state) noexcept;
   void AbortClaim(LedgerEntry& entry) noexcept;
-  // Moves claim `id` from state `from` to `to` (kClaimed <-> kInDoubt), first waiting out a
+  // Moves claim `id` from state `from` to `to` (kUnacked -> kClaimed or kInDoubt,
+  // kClaimed <-> kInDoubt), first waiting out a
   // pending mark: the worker that appended the claim's event commits it right after Append
   // returns, so a log report can arrive before the commit. False if `id` is not the user's
   // claim in state `from`.
   bool MoveClaim(LedgerEntry& entry, ClaimId id, CouponHold from, CouponHold to) noexcept;
   // Drops claim `id` (Revert or a void), waiting out a pending mark as MoveClaim does. Answers
-  // the state it was dropped from (kClaimed or kInDoubt), or kNone if `id` is not held.
+  // the state it was dropped from (kClaimed, kUnacked or kInDoubt), or kNone if `id` is not
+  // held.
   CouponHold DropClaim(LedgerEntry& entry, ClaimId id) noexcept;
-  // The claim while the entry holds one (kClaimed or kInDoubt), with its state in `state`.
+  // The claim while the entry holds one (kClaimed, kUnacked or kInDoubt), with its state in
+  // `state`.
   static std::optional<ClaimRecord> ReadClaim(const LedgerEntry& entry,
                                               CouponHold* state = nullptr) noexcept;
+  // The entry's claim state now (acquire): whether it holds a claim, and in which state.
+  static CouponHold State(const LedgerEntry& entry) noexcept;
+  static bool Holds(CouponHold state) noexcept;
 
   // Sale protocol: add `quantity` to the user's units unless that passes `limit`.
   static bool AddUnits(LedgerEntry& entry, std::uint32_t quantity, std::uint32_t limit) noexcept;

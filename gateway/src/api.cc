@@ -4,6 +4,8 @@
 
 #include <array>
 #include <cassert>
+#include <random>
+#include <stdexcept>
 
 #include "hotdeal/engine/names.h"
 #include "json_writer.h"
@@ -13,6 +15,10 @@ namespace hotdeal::gateway {
 namespace {
 
 namespace http = boost::beast::http;
+
+// Not ready covers more than start-up: a server a newer owner replaced (docs/durability.md,
+// "One owner across boxes") answers the same way while it shuts down.
+constexpr std::string_view kNotServing = "not serving: recovering, or replaced by a newer owner";
 
 void TimeMember(JsonWriter& json, std::string_view key, engine::TimePoint time) {
   json.Key(key);
@@ -143,6 +149,23 @@ bool ReadIdempotencyKey(const RequestData& request, std::optional<engine::Idempo
   return true;
 }
 
+// The token of `Authorization: Bearer <token>` (scheme in any case), if that is what was sent.
+std::optional<std::string_view> BearerToken(const RequestData& request) {
+  if (!request.authorization.present() || request.authorization.too_long()) return std::nullopt;
+  std::string_view value = request.authorization.view();
+  constexpr std::string_view kScheme = "bearer ";
+  if (value.size() < kScheme.size()) return std::nullopt;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    char c = value[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != kScheme[i]) return std::nullopt;
+  }
+  std::string_view token = value.substr(kScheme.size());
+  while (!token.empty() && token.front() == ' ')
+    token.remove_prefix(1);
+  return token;
+}
+
 // Compares in time that depends only on the length of what the client sent, so a wrong
 // token's response time says nothing about how much of it was right.
 bool TokenEquals(std::string_view presented, std::string_view expected) {
@@ -155,20 +178,79 @@ bool TokenEquals(std::string_view presented, std::string_view expected) {
   return diff == 0;
 }
 
+std::optional<UserTokenKey> MakeUserTokenKey(const std::string& key) {
+  if (key.empty()) return std::nullopt;
+  std::string error;
+  std::optional<UserTokenKey> made = UserTokenKey::Make(key, error);
+  if (!made) throw std::invalid_argument(error);
+  return made;
+}
+
+// A fresh hash key per process, so nobody can choose ids that share a rate-limit bucket.
+std::uint64_t RandomSeed() {
+  std::random_device device;
+  return std::uint64_t{device()} << 32 | device();
+}
+
 }  // namespace
 
-Api::Api(engine::Engine& engine, std::string admin_token, const std::atomic<bool>& ready,
-         const GatewayMetrics& metrics, DurableLog* log, AckMode ack)
+Api::Api(engine::Engine& engine, const GatewayOptions& options, const std::atomic<bool>& ready,
+         const GatewayMetrics& metrics, DurableLog* log)
     : engine_(engine),
-      admin_token_(std::move(admin_token)),
+      admin_token_(options.admin_token),
       ready_(ready),
       metrics_(metrics),
       log_(log),
-      ack_(ack) {}
+      ack_(options.ack),
+      user_limiter_(options.user_rate_limit, options.rate_limit_slots, RandomSeed()),
+      ip_limiter_(options.ip_rate_limit, options.rate_limit_slots, RandomSeed()),
+      user_tokens_(MakeUserTokenKey(options.user_token_key)) {}
 
-Completion Api::Handle(WorkerContext& worker, RequestData& request, Reply& reply,
-                       RouteId& route_id) {
-  reply.Reset();
+std::uint64_t Api::ClientKey(const boost::asio::ip::address& address) const {
+  if (!ip_limiter_.enabled()) return 0;
+  auto hash = [this](const auto& bytes) {
+    return ip_limiter_.Hash({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
+  };
+  return address.is_v4() ? hash(address.to_v4().to_bytes()) : hash(address.to_v6().to_bytes());
+}
+
+bool Api::WithinRate(WorkerContext& worker, RateLimitKind kind, std::uint64_t key_hash,
+                     Reply& reply) {
+  RateLimiter& limiter = kind == RateLimitKind::kUser ? user_limiter_ : ip_limiter_;
+  if (!limiter.enabled()) return true;
+  auto index = static_cast<std::size_t>(kind);
+  RateDecision decision = limiter.Take(key_hash, worker.steady_now);
+  switch (decision.verdict) {
+    case RateVerdict::kAllowed:
+      return true;
+    case RateVerdict::kAllowedEvicted:
+      worker.stats.rate_limit_evictions[index].Add();
+      return true;
+    case RateVerdict::kAllowedTableFull:
+      worker.stats.rate_limit_table_full[index].Add();
+      return true;
+    case RateVerdict::kLimited:
+      break;
+  }
+  worker.stats.rate_limited[index].Add();
+  SetRateLimited(reply,
+                 kind == RateLimitKind::kUser
+                     ? "too many requests for this user_id; retry after Retry-After seconds"
+                     : "too many requests from this address; retry after Retry-After seconds",
+                 decision.retry_after_seconds);
+  return false;
+}
+
+bool Api::AdmitUser(WorkerContext& worker, const RequestData& request, const engine::UserId& user,
+                    Reply& reply) {
+  // The token first: otherwise anyone could spend a victim's rate by naming their user_id.
+  if (!UserAuthorized(worker, request, user, reply)) return false;
+  return !user_limiter_.enabled() ||
+         WithinRate(worker, RateLimitKind::kUser, user_limiter_.Hash(user.view()), reply);
+}
+
+bool Api::MatchRequest(const RequestData& request, RouteMatch& match, Reply& reply,
+                       RouteId& route_id) const {
   route_id = RouteId::kUnmatched;
   std::string_view path = request.target;
   path = path.substr(0, path.find('?'));
@@ -181,15 +263,15 @@ Completion Api::Handle(WorkerContext& worker, RequestData& request, Reply& reply
     RouteMatch post_match = MatchRoute(Method::kPost, path);
     if (get_match.route == nullptr && post_match.route == nullptr) {
       SetError(reply, ApiError::kNotFound, "no such route");
-      return Completion::kDone;
+      return false;
     }
     reply.allow = get_match.route == nullptr    ? "POST"
                   : post_match.route == nullptr ? "GET"
                                                 : "GET, POST";
     SetError(reply, ApiError::kMethodNotAllowed, "method not allowed on this path");
-    return Completion::kDone;
+    return false;
   }
-  RouteMatch match = MatchRoute(method, path);
+  match = MatchRoute(method, path);
   if (match.route == nullptr) {
     if (match.allow.empty()) {
       SetError(reply, ApiError::kNotFound, "no such route");
@@ -197,17 +279,43 @@ Completion Api::Handle(WorkerContext& worker, RequestData& request, Reply& reply
       SetError(reply, ApiError::kMethodNotAllowed, "method not allowed on this path");
       reply.allow = match.allow;
     }
-    return Completion::kDone;
+    return false;
   }
   route_id = match.route->id;
-  if (match.route->admin && !Authorized(request)) {
+  return true;
+}
+
+bool Api::HeadAcceptable(const RequestData& request, const Route& route, Reply& reply) const {
+  if (route.admin && !Authorized(request)) {
     SetError(reply, ApiError::kUnauthorized, "admin routes need Authorization: Bearer <token>");
-    return Completion::kDone;
+    return false;
   }
   if (request.duplicate_header) {
     SetError(reply, ApiError::kBadRequest, "Authorization or Idempotency-Key sent twice");
+    return false;
+  }
+  return true;
+}
+
+bool Api::AcceptsBody(const RequestData& request, Reply& reply, RouteId& route_id) const {
+  reply.Reset();
+  RouteMatch match;
+  return MatchRequest(request, match, reply, route_id) &&
+         HeadAcceptable(request, *match.route, reply);
+}
+
+Completion Api::Handle(WorkerContext& worker, RequestData& request, Reply& reply,
+                       RouteId& route_id) {
+  reply.Reset();
+  RouteMatch match;
+  if (!MatchRequest(request, match, reply, route_id)) return Completion::kDone;
+  // Probes and scrapes must answer even when one address sends too much.
+  bool probe =
+      route_id == RouteId::kHealth || route_id == RouteId::kReady || route_id == RouteId::kMetrics;
+  if (!probe && !WithinRate(worker, RateLimitKind::kIp, request.client_key, reply)) {
     return Completion::kDone;
   }
+  if (!HeadAcceptable(request, *match.route, reply)) return Completion::kDone;
   Dispatch(worker, *match.route, match, request, reply);
   if (reply.ticket.value == 0) return Completion::kDone;
   // Only a log hands out tickets; DiscardSink (--log none) answers 0.
@@ -227,7 +335,7 @@ void Api::Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& 
   bool operations = route.id == RouteId::kHealth || route.id == RouteId::kReady ||
                     route.id == RouteId::kMetrics || route.id == RouteId::kTime;
   if (!operations && !ready_.load(std::memory_order_acquire)) {
-    SetError(reply, ApiError::kUnavailable, "not ready: recovering state");
+    SetError(reply, ApiError::kUnavailable, kNotServing);
     return;
   }
   switch (route.id) {
@@ -242,7 +350,7 @@ void Api::Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& 
     case RouteId::kCreateClaim:
       return CreateClaim(worker, match.params[0], request, reply);
     case RouteId::kGetClaim:
-      return GetClaim(match.params[0], match.params[1], reply);
+      return GetClaim(worker, match.params[0], match.params[1], request, reply);
     case RouteId::kCreateOrder:
       return CreateOrder(worker, match.params[0], request, reply);
     case RouteId::kGetOrder:
@@ -267,19 +375,25 @@ void Api::Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& 
 }
 
 bool Api::Authorized(const RequestData& request) const {
-  if (!request.authorization.present() || request.authorization.too_long()) return false;
-  std::string_view value = request.authorization.view();
-  constexpr std::string_view kScheme = "bearer ";
-  if (value.size() < kScheme.size()) return false;
-  for (std::size_t i = 0; i < kScheme.size(); ++i) {
-    char c = value[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != kScheme[i]) return false;
-  }
-  std::string_view token = value.substr(kScheme.size());
-  while (!token.empty() && token.front() == ' ')
-    token.remove_prefix(1);
-  return TokenEquals(token, admin_token_);
+  std::optional<std::string_view> token = BearerToken(request);
+  return token && TokenEquals(*token, admin_token_);
+}
+
+bool Api::UserAuthorized(WorkerContext& worker, const RequestData& request,
+                         const engine::UserId& user, Reply& reply) {
+  if (!user_tokens_) return true;
+  std::optional<std::string_view> token = BearerToken(request);
+  auto now_seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(worker.now.time_since_epoch()).count();
+  TokenCheck check =
+      token ? user_tokens_->Verify(user.view(), *token, now_seconds) : TokenCheck::kMissing;
+  if (check == TokenCheck::kValid) return true;
+  worker.stats.user_tokens_refused[static_cast<std::size_t>(check)].Add();
+  SetError(reply, ApiError::kUnauthorized,
+           check == TokenCheck::kExpired
+               ? "the user token has expired"
+               : "user routes need Authorization: Bearer <token> proving the user_id");
+  return false;
 }
 
 void Api::CreateCampaign(WorkerContext& worker, RequestData& request, Reply& reply) {
@@ -329,6 +443,7 @@ void Api::CreateClaim(WorkerContext& worker, std::string_view id_text, RequestDa
   if (BodyError error = DecodeUserBody(worker.json, request.PadBody(), body)) {
     return SetBodyError(reply, error);
   }
+  if (!AdmitUser(worker, request, body.user, reply)) return;
   engine::Decision<engine::Claim> decision =
       engine_.ClaimCoupon(worker.id, *campaign, body.user, key, worker.now);
   if (decision.outcome == engine::Outcome::kAlreadyClaimed && decision.value) {
@@ -341,11 +456,13 @@ void Api::CreateClaim(WorkerContext& worker, std::string_view id_text, RequestDa
   Answer(decision, reply, WriteClaim);
 }
 
-void Api::GetClaim(std::string_view id_text, std::string_view user_text, Reply& reply) {
+void Api::GetClaim(WorkerContext& worker, std::string_view id_text, std::string_view user_text,
+                   RequestData& request, Reply& reply) {
   auto campaign = ParsePathId<engine::CampaignId>(id_text, reply, "campaign id");
   if (!campaign) return;
   auto user = ParsePathId<engine::UserId>(user_text, reply, "user id");
   if (!user) return;
+  if (!UserAuthorized(worker, request, *user, reply)) return;
   Answer(engine_.GetClaim(*campaign, *user), reply, WriteClaim);
 }
 
@@ -359,6 +476,7 @@ void Api::CreateOrder(WorkerContext& worker, std::string_view id_text, RequestDa
   if (BodyError error = DecodeOrderBody(worker.json, request.PadBody(), body)) {
     return SetBodyError(reply, error);
   }
+  if (!AdmitUser(worker, request, body.user, reply)) return;
   Answer(engine_.PlaceOrder(worker.id, *campaign, body.user, body.quantity, key, worker.now), reply,
          WriteOrder);
 }
@@ -370,6 +488,7 @@ void Api::MoveOrder(WorkerContext& worker, RouteId route, std::string_view order
     return SetBodyError(reply, error);
   }
   // Order ids are the server's: text it could not have made names no order.
+  if (!AdmitUser(worker, request, body.user, reply)) return;
   auto order = engine::Engine::ParseOrderId(order_text);
   if (!order) return SetError(reply, ApiError::kNotFound, "no such order");
   Answer(route == RouteId::kConfirmOrder
@@ -397,7 +516,7 @@ void Api::Time(WorkerContext& worker, Reply& reply) {
 
 void Api::Ready(Reply& reply) {
   if (!ready_.load(std::memory_order_acquire)) {
-    return SetError(reply, ApiError::kUnavailable, "not ready: recovering state");
+    return SetError(reply, ApiError::kUnavailable, kNotServing);
   }
   if (log_ != nullptr && !log_->healthy()) {
     return SetError(reply, ApiError::kUnavailable, "not ready: the durable log cannot take writes");

@@ -7,14 +7,18 @@
 #include <simdjson.h>
 
 #include <atomic>
+#include <boost/asio/ip/address.hpp>
+#include <chrono>
 #include <cstdint>
 #include <string>
 
 #include "hotdeal/engine/engine.h"
 #include "hotdeal/gateway/durable_log.h"
 #include "hotdeal/gateway/routes.h"
+#include "hotdeal/gateway/user_token.h"
 #include "http_request.h"
 #include "metrics.h"
+#include "rate_limiter.h"
 #include "reply.h"
 #include "worker_stats.h"
 
@@ -28,6 +32,7 @@ struct WorkerContext {
   engine::WorkerId id;
   simdjson::ondemand::parser json;  // reused for every body this thread decodes
   engine::TimePoint now{};          // the cached clock: refreshed once per read batch
+  std::chrono::steady_clock::time_point steady_now{};  // read with `now`; for deadlines, rates
   WorkerStats& stats;
 };
 
@@ -38,12 +43,22 @@ enum class Completion : std::uint8_t { kDone, kPending };
 
 class Api {
  public:
-  // `log` is null with `--log none` (no decision then carries a ticket).
-  Api(engine::Engine& engine, std::string admin_token, const std::atomic<bool>& ready,
-      const GatewayMetrics& metrics, DurableLog* log, AckMode ack);
+  // `log` is null with `--log none` (no decision then carries a ticket). The rate-limit
+  // tables are allocated here, once.
+  Api(engine::Engine& engine, const GatewayOptions& options, const std::atomic<bool>& ready,
+      const GatewayMetrics& metrics, DurableLog* log);
 
   // Answers `request` into `reply`; `route` is set for metrics.
   Completion Handle(WorkerContext& worker, RequestData& request, Reply& reply, RouteId& route);
+
+  // `Expect: 100-continue`: whether the request, judged by its head alone (route, method,
+  // admin token), may send its body. false: `reply` is the final answer. Changes nothing and
+  // takes no rate-limit token (Handle does that once the body is here).
+  bool AcceptsBody(const RequestData& request, Reply& reply, RouteId& route) const;
+
+  // The per-address rate limit's key for a connection's peer (0 when that limit is off).
+  // Once per connection.
+  std::uint64_t ClientKey(const boost::asio::ip::address& address) const;
 
  private:
   void Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& match,
@@ -55,7 +70,8 @@ class Api {
                      Reply& reply);
   void CreateClaim(WorkerContext& worker, std::string_view id_text, RequestData& request,
                    Reply& reply);
-  void GetClaim(std::string_view id_text, std::string_view user_text, Reply& reply);
+  void GetClaim(WorkerContext& worker, std::string_view id_text, std::string_view user_text,
+                RequestData& request, Reply& reply);
   void CreateOrder(WorkerContext& worker, std::string_view id_text, RequestData& request,
                    Reply& reply);
   void MoveOrder(WorkerContext& worker, RouteId route, std::string_view order_text,
@@ -65,7 +81,21 @@ class Api {
   void Ready(Reply& reply);
   void Metrics(Reply& reply);
 
+  // Method and path to a route; false: `reply` is 404 or 405.
+  bool MatchRequest(const RequestData& request, RouteMatch& match, Reply& reply,
+                    RouteId& route) const;
+  // What the head must satisfy before any body is read: the admin token, no repeated header.
+  bool HeadAcceptable(const RequestData& request, const Route& route, Reply& reply) const;
   bool Authorized(const RequestData& request) const;
+  // false: `reply` is 429 rate_limited and the request stops here. Counts in worker.stats.
+  bool WithinRate(WorkerContext& worker, RateLimitKind kind, std::uint64_t key_hash, Reply& reply);
+  // With user tokens on: whether the bearer token proves `user`; false: `reply` is 401.
+  bool UserAuthorized(WorkerContext& worker, const RequestData& request, const engine::UserId& user,
+                      Reply& reply);
+  // What every route that decides for `user` checks after its body is decoded and before
+  // the engine is called: the user's token, then the user's rate.
+  bool AdmitUser(WorkerContext& worker, const RequestData& request, const engine::UserId& user,
+                 Reply& reply);
 
   engine::Engine& engine_;
   const std::string admin_token_;
@@ -73,6 +103,10 @@ class Api {
   const GatewayMetrics& metrics_;
   DurableLog* const log_;
   const AckMode ack_;
+  // Shared by every worker (a per-worker table would give a user `threads` times the rate).
+  RateLimiter user_limiter_;
+  RateLimiter ip_limiter_;
+  const std::optional<UserTokenKey> user_tokens_;  // empty: user routes need no token
 };
 
 }  // namespace hotdeal::gateway

@@ -15,6 +15,10 @@ Connection::Connection(Worker& worker, boost::asio::ip::tcp::socket socket)
       socket_(std::move(socket)),
       read_buffer_(worker.options().header_bytes_max + kReadChunkBytes) {
   worker_.Link(this);
+  error_code error;
+  auto peer = socket_.remote_endpoint(error);
+  // A peer already gone has no address; its requests (if any arrived) share key 0.
+  if (!error) request_.client_key = worker_.api().ClientKey(peer.address());
 }
 
 Connection::~Connection() {
@@ -48,7 +52,10 @@ void Connection::Pump() {
       FailRequest(ApiError::kPayloadTooLarge, "request header over the configured limit");
     } else if (error) {
       FailRequest(ApiError::kBadRequest, "malformed HTTP request");
-    } else if (parser_->is_done()) {
+    } else if (!parser_->is_done()) {
+      // A client that asked may send its body only once the head is judged.
+      if (parser_->is_header_done() && request_.expect_continue) AnswerExpectContinue();
+    } else {
       Dispatch();
       parser_.reset();
       // Bytes already here belong to the next (pipelined) request, which starts now.
@@ -132,6 +139,27 @@ void Connection::Dispatch() {
       }
       break;
   }
+}
+
+void Connection::AnswerExpectContinue() {
+  request_.expect_continue = false;  // once per request
+  // HTTP/1.0 clients do not know 100 (RFC 9110 10.1.1); they send the body anyway.
+  if (request_.version < 11) return;
+  Slot& slot = TakeSlot();
+  if (worker_.api().AcceptsBody(request_, slot.reply, slot.route)) {
+    // A head-only slot, written in order behind earlier pipelined replies and never counted
+    // as an answer (Complete is not called); the request's answer follows in its own slot.
+    slot.close = false;
+    slot.head.assign("HTTP/1.1 100 Continue\r\n\r\n");
+    slot.ready = true;
+    return;
+  }
+  // The final answer without reading the body. Whether the client sends the body anyway is
+  // unknown, so the connection closes after the answer (lingering discards what comes).
+  slot.close = true;
+  slot.persistence = Persistence::kClose;
+  stop_reading_ = true;
+  Complete(slot);
 }
 
 void Connection::Settle(std::size_t index, bool persisted) {

@@ -64,6 +64,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void ReadMore();
   void OnRead(const boost::system::error_code& error, std::size_t bytes);
   void Dispatch();
+  void AnswerExpectContinue();
   void FailRequest(ApiError error, std::string_view message);
   Slot& TakeSlot();
   void Complete(Slot& slot);

@@ -18,6 +18,7 @@ void RequestData::Clear() {
   authorization.Clear();
   idempotency_key.Clear();
   duplicate_header = false;
+  expect_continue = false;
   body.clear();
 }
 
@@ -56,6 +57,8 @@ void RequestParser::on_field_impl(http::field name, string_view name_text, strin
   if (name == http::field::authorization) {
     data_.duplicate_header |= data_.authorization.present();
     data_.authorization.Assign(text);
+  } else if (name == http::field::expect) {
+    data_.expect_continue = boost::beast::iequals(value, "100-continue");
   } else if (name == http::field::unknown && boost::beast::iequals(name_text, "idempotency-key")) {
     // Beast has no enum value for Idempotency-Key, so only unknown names pay for the compare.
     data_.duplicate_header |= data_.idempotency_key.present();

@@ -48,6 +48,10 @@ struct RequestData {
   BoundedText<512> authorization;
   BoundedText<128> idempotency_key;
   bool duplicate_header = false;  // Authorization or Idempotency-Key sent twice
+  bool expect_continue = false;   // `Expect: 100-continue`: the client waits before its body
+  // The connection's key in the per-address rate limit (Api::ClientKey); set once per
+  // connection, kept by Clear().
+  std::uint64_t client_key = 0;
   // The body with SIMDJSON_PADDING bytes of capacity after it (ensured by PadBody()).
   std::string body;
 

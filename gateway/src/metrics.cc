@@ -113,6 +113,45 @@ void AddConnections(std::span<const WorkerStats> workers, std::vector<MetricFami
               [](const WorkerStats& s) { return s.timeouts.Load(); });
 }
 
+void AddRateLimits(std::span<const WorkerStats> workers, std::vector<MetricFamily>& out) {
+  auto add_family = [&](std::string name, std::string help, auto read) {
+    auto family = Family(std::move(name), std::move(help), MetricType::Counter);
+    for (std::size_t kind = 0; kind < kRateLimitKinds; ++kind) {
+      std::uint64_t count = Sum(workers, [&](const WorkerStats& s) { return read(s, kind); });
+      family.metric.push_back(
+          Counter(static_cast<double>(count),
+                  {{"limit", std::string(RateLimitName(static_cast<RateLimitKind>(kind)))}}));
+    }
+    out.push_back(std::move(family));
+  };
+  add_family("hotdeal_http_rate_limited_total", "Requests answered 429 rate_limited, by limit",
+             [](const WorkerStats& s, std::size_t kind) { return s.rate_limited[kind].Load(); });
+  add_family(
+      "hotdeal_http_rate_limit_evictions_total",
+      "Idle (full) buckets handed to another key; harmless, shows table churn",
+      [](const WorkerStats& s, std::size_t kind) { return s.rate_limit_evictions[kind].Load(); });
+  add_family(
+      "hotdeal_http_rate_limit_table_full_total",
+      "Requests let through unlimited because every bucket of their set was in use "
+      "(the limit failed open; raise --rate-limit-slots)",
+      [](const WorkerStats& s, std::size_t kind) { return s.rate_limit_table_full[kind].Load(); });
+}
+
+void AddUserTokens(std::span<const WorkerStats> workers, std::vector<MetricFamily>& out) {
+  auto family = Family("hotdeal_http_user_tokens_refused_total",
+                       "User-route requests answered 401 for their user token, by reason",
+                       MetricType::Counter);
+  for (std::size_t check = 0; check < kTokenChecks; ++check) {
+    if (static_cast<TokenCheck>(check) == TokenCheck::kValid) continue;
+    std::uint64_t count =
+        Sum(workers, [&](const WorkerStats& s) { return s.user_tokens_refused[check].Load(); });
+    family.metric.push_back(
+        Counter(static_cast<double>(count),
+                {{"reason", std::string(TokenCheckName(static_cast<TokenCheck>(check)))}}));
+  }
+  out.push_back(std::move(family));
+}
+
 std::string_view OperationName(engine::Operation operation) {
   switch (operation) {
     case engine::Operation::kClaim:
@@ -199,14 +238,28 @@ void AddCampaigns(const engine::Engine& engine, std::vector<MetricFamily>& out) 
 }  // namespace
 
 GatewayMetrics::GatewayMetrics(std::span<const WorkerStats> workers, const engine::Engine& engine,
-                               std::uint32_t connections_max)
+                               const GatewayOptions& options)
     : workers_(workers), engine_(engine) {
   prometheus::BuildGauge()
       .Name("hotdeal_http_connections_max")
       .Help("The connection cap (--connections-max)")
       .Register(registry_)
       .Add({})
-      .Set(connections_max);
+      .Set(options.connections_max);
+  auto& per_second = prometheus::BuildGauge()
+                         .Name("hotdeal_http_rate_limit_per_second")
+                         .Help("Tokens a rate limit gives back per second (0: off)")
+                         .Register(registry_);
+  auto& burst = prometheus::BuildGauge()
+                    .Name("hotdeal_http_rate_limit_burst")
+                    .Help("Tokens a rate limit's bucket holds at most")
+                    .Register(registry_);
+  for (auto [kind, limit] : {std::pair{RateLimitKind::kUser, options.user_rate_limit},
+                             {RateLimitKind::kIp, options.ip_rate_limit}}) {
+    std::string name(RateLimitName(kind));
+    per_second.Add({{"limit", name}}).Set(limit.per_second);
+    burst.Add({{"limit", name}}).Set(limit.burst);
+  }
   prometheus::BuildGauge()
       .Name("hotdeal_http_workers")
       .Help("Gateway worker threads, each with its own io_context and acceptor")
@@ -220,6 +273,8 @@ std::vector<MetricFamily> GatewayMetrics::Collect() const {
   AddRequests(workers_, families);
   AddLatency(workers_, families);
   AddConnections(workers_, families);
+  AddRateLimits(workers_, families);
+  AddUserTokens(workers_, families);
   AddEngineStats(engine_, families);
   AddCampaigns(engine_, families);
   return families;

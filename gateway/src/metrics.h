@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "hotdeal/engine/engine.h"
+#include "hotdeal/gateway/server.h"
 #include "worker_stats.h"
 
 namespace hotdeal::gateway {
@@ -20,7 +21,7 @@ namespace hotdeal::gateway {
 class GatewayMetrics final : public prometheus::Collectable {
  public:
   GatewayMetrics(std::span<const WorkerStats> workers, const engine::Engine& engine,
-                 std::uint32_t connections_max);
+                 const GatewayOptions& options);
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 

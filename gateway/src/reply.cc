@@ -28,6 +28,8 @@ unsigned StatusOf(ApiError error) {
       return 409;
     case ApiError::kPayloadTooLarge:
       return 413;
+    case ApiError::kRateLimited:
+      return 429;
     case ApiError::kUnavailable:
       return 503;
   }
@@ -58,6 +60,8 @@ std::string_view CodeOf(ApiError error) {
       return "conflict";
     case ApiError::kPayloadTooLarge:
       return "payload_too_large";
+    case ApiError::kRateLimited:
+      return "rate_limited";
     case ApiError::kUnavailable:
       return "unavailable";
   }
@@ -108,6 +112,13 @@ OutcomeReply MapOutcome(engine::Outcome outcome) {
                    "the durable log has not settled this decision yet; retry with the same "
                    "Idempotency-Key",
                    "in_doubt");
+    case engine::Outcome::kPending:
+      // Decided, but the durable log has not acknowledged it yet: showing it could reveal a
+      // decision a crash would lose. The log answers within milliseconds, so retry soon.
+      return error(ApiError::kUnavailable,
+                   "the decision is not durable yet; retry shortly with the same "
+                   "Idempotency-Key",
+                   "pending");
   }
   return error(ApiError::kUnavailable, "unknown outcome", "unknown");
 }
@@ -115,7 +126,7 @@ OutcomeReply MapOutcome(engine::Outcome outcome) {
 void SetError(Reply& reply, ApiError error, std::string_view message, std::string_view claim_id) {
   reply.status = StatusOf(error);
   reply.content_type = ContentType::kJson;
-  reply.retry_after = error == ApiError::kUnavailable;
+  reply.retry_after_seconds = error == ApiError::kUnavailable ? kRetryAfterSeconds : 0;
   reply.body.clear();
   JsonWriter json(reply.body);
   json.BeginObject();
@@ -130,7 +141,18 @@ void SetError(Reply& reply, ApiError error, std::string_view message, std::strin
   json.EndObject();
 }
 
+void SetRateLimited(Reply& reply, std::string_view message, std::uint32_t retry_after_seconds) {
+  SetError(reply, ApiError::kRateLimited, message);
+  reply.retry_after_seconds = retry_after_seconds;
+}
+
 namespace {
+
+void AppendNumber(std::string& text, std::uint64_t number) {
+  char digits[24];
+  auto result = std::to_chars(digits, digits + sizeof digits, number);
+  text.append(digits, result.ptr);
+}
 
 std::string_view StatusLine(unsigned status) {
   switch (status) {
@@ -152,6 +174,8 @@ std::string_view StatusLine(unsigned status) {
       return "HTTP/1.1 409 Conflict\r\n";
     case 413:
       return "HTTP/1.1 413 Payload Too Large\r\n";
+    case 429:
+      return "HTTP/1.1 429 Too Many Requests\r\n";
     case 503:
       return "HTTP/1.1 503 Service Unavailable\r\n";
     default:
@@ -168,13 +192,11 @@ void WriteHead(const Reply& reply, Persistence persistence, std::string& head) {
                   ? "Content-Type: application/json\r\n"
                   : "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n");
   head.append("Content-Length: ");
-  char digits[24];
-  auto result = std::to_chars(digits, digits + sizeof digits, reply.body.size());
-  head.append(digits, result.ptr);
+  AppendNumber(head, reply.body.size());
   head.append("\r\n");
-  if (reply.retry_after) {
+  if (reply.retry_after_seconds != 0) {
     head.append("Retry-After: ");
-    head.push_back(static_cast<char>('0' + kRetryAfterSeconds));
+    AppendNumber(head, reply.retry_after_seconds);
     head.append("\r\n");
   }
   if (!reply.allow.empty()) {

@@ -25,6 +25,7 @@ enum class ApiError : std::uint8_t {
   kLimitExceeded,
   kConflict,
   kPayloadTooLarge,
+  kRateLimited,
   kUnavailable,
 };
 
@@ -48,8 +49,8 @@ enum class ContentType : std::uint8_t { kJson, kPrometheusText };
 struct Reply {
   unsigned status = 0;
   ContentType content_type = ContentType::kJson;
-  std::string_view allow;    // 405 only: static text such as "GET, POST"
-  bool retry_after = false;  // 503 carries Retry-After
+  std::string_view allow;                 // 405 only: static text such as "GET, POST"
+  std::uint32_t retry_after_seconds = 0;  // 503 and 429 carry Retry-After; 0: none
   std::string body;
   // Set when the decision behind the reply produced an event the durable log has not yet
   // confirmed: the reply must wait for it (or the ticket be forgotten) before it is sent.
@@ -59,7 +60,7 @@ struct Reply {
     status = 0;
     content_type = ContentType::kJson;
     allow = {};
-    retry_after = false;
+    retry_after_seconds = 0;
     body.clear();
     ticket = {};
   }
@@ -70,9 +71,11 @@ struct Reply {
 void SetError(Reply& reply, ApiError error, std::string_view message,
               std::string_view claim_id = {});
 
+// 429 rate_limited with Retry-After: the seconds until the caller's next token is back.
+void SetRateLimited(Reply& reply, std::string_view message, std::uint32_t retry_after_seconds);
+
 // Seconds a client is asked to wait on 503.
-inline constexpr int kRetryAfterSeconds = 1;
-static_assert(kRetryAfterSeconds >= 0 && kRetryAfterSeconds <= 9, "written as one digit");
+inline constexpr std::uint32_t kRetryAfterSeconds = 1;
 
 enum class Persistence : std::uint8_t { kKeepAlive, kKeepAliveHttp10, kClose };
 

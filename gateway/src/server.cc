@@ -18,8 +18,8 @@ class Server::Impl {
   Impl(GatewayOptions options, engine::Engine& engine, DurableLog* log)
       : options_(std::move(options)),
         stats_(options_.threads),
-        metrics_(stats_, engine, options_.connections_max),
-        api_(engine, options_.admin_token, ready_, metrics_, log, options_.ack) {
+        metrics_(stats_, engine, options_),
+        api_(engine, options_, ready_, metrics_, log) {
     for (std::uint32_t i = 0; i < options_.threads; ++i) {
       workers_.push_back(
           std::make_unique<Worker>(i, options_, engine, api_, stats_[i], open_connections_, log));

@@ -75,7 +75,7 @@ void Worker::Run() {
 void Worker::RefreshClock() {
   context_.now =
       std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
-  steady_now_ = std::chrono::steady_clock::now();
+  context_.steady_now = std::chrono::steady_clock::now();
 }
 
 void Worker::Accept() {
@@ -176,7 +176,7 @@ void Worker::OnTick() {
   // handlers, so the list stays intact while we walk it.
   for (Connection* connection = connections_; connection != nullptr;
        connection = connection->next) {
-    connection->OnTick(steady_now_);
+    connection->OnTick(context_.steady_now);
   }
   ArmTick();
 }

@@ -63,7 +63,7 @@ class Worker {
   WorkerStats& stats() { return stats_; }
   Api& api() { return api_; }
   const GatewayOptions& options() const { return options_; }
-  SteadyTime steady_now() const { return steady_now_; }
+  SteadyTime steady_now() const { return context_.steady_now; }
   bool draining() const { return draining_; }
   // Reads both clocks once; called per read batch and per tick (the cached clock).
   void RefreshClock();
@@ -96,7 +96,6 @@ class Worker {
   boost::asio::steady_timer tick_timer_;          // expiry of reservations and deadlines
   boost::asio::steady_timer accept_retry_timer_;  // backs off after accept errors (EMFILE)
   WorkerContext context_;
-  SteadyTime steady_now_{};
   bool draining_ = false;
   bool stopped_ = false;
   Connection* connections_ = nullptr;  // intrusive list of this worker's open connections

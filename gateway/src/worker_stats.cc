@@ -13,6 +13,16 @@ std::size_t StatusIndex(unsigned status) {
   return static_cast<std::size_t>(it - kStatuses.begin());
 }
 
+std::string_view RateLimitName(RateLimitKind kind) {
+  switch (kind) {
+    case RateLimitKind::kUser:
+      return "user";
+    case RateLimitKind::kIp:
+      return "ip";
+  }
+  return "unknown";
+}
+
 void WorkerStats::RecordRequest(RouteId route, unsigned status, std::chrono::nanoseconds latency) {
   requests[static_cast<std::size_t>(route)][StatusIndex(status)].Add();
   auto micros = static_cast<std::uint64_t>(

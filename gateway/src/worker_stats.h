@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "hotdeal/gateway/routes.h"
+#include "hotdeal/gateway/user_token.h"
 
 namespace hotdeal::gateway {
 
@@ -26,9 +27,15 @@ class RelaxedCounter {
 };
 
 // The statuses the gateway can send, as metric label values; index = position.
-inline constexpr std::array<unsigned, 10> kStatuses = {200, 201, 400, 401, 403,
-                                                       404, 405, 409, 413, 503};
+inline constexpr std::array<unsigned, 11> kStatuses = {200, 201, 400, 401, 403, 404,
+                                                       405, 409, 413, 429, 503};
 std::size_t StatusIndex(unsigned status);
+
+// The two rate limits (GatewayOptions::user_rate_limit, ip_rate_limit); index = value.
+enum class RateLimitKind : std::uint8_t { kUser, kIp };
+inline constexpr std::size_t kRateLimitKinds = 2;
+// The `limit` label of the rate-limit metrics.
+std::string_view RateLimitName(RateLimitKind kind);
 
 // Upper bounds of the latency histogram, in microseconds; the last bucket is +Inf.
 inline constexpr std::array<std::uint64_t, 13> kLatencyBoundsMicros = {
@@ -43,6 +50,13 @@ struct alignas(64) WorkerStats {
   RelaxedCounter connections_rejected;  // over the connection cap
   RelaxedCounter parse_errors;          // requests refused before routing (malformed HTTP)
   RelaxedCounter timeouts;              // connections closed by the idle or request deadline
+  // Per RateLimitKind: requests answered 429; idle buckets handed to another key; requests let
+  // through because their key's set had no free bucket (the limit failed open).
+  std::array<RelaxedCounter, kRateLimitKinds> rate_limited;
+  std::array<RelaxedCounter, kRateLimitKinds> rate_limit_evictions;
+  std::array<RelaxedCounter, kRateLimitKinds> rate_limit_table_full;
+  // Per TokenCheck: user-route requests answered 401 for their token (kValid stays 0).
+  std::array<RelaxedCounter, kTokenChecks> user_tokens_refused;
 
   void RecordRequest(RouteId route, unsigned status, std::chrono::nanoseconds latency);
 };

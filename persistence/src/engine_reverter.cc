@@ -6,6 +6,10 @@
 
 namespace hotdeal::persistence {
 
+void EngineReverter::Acknowledge(const engine::Event& event) noexcept {
+  engine_.Acknowledge(event);
+}
+
 void EngineReverter::Revert(const engine::Event& event) noexcept {
   engine_.Revert(event);
 }

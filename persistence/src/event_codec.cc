@@ -17,7 +17,8 @@ namespace {
 using engine::Event;
 using engine::EventType;
 
-// One bit per JSON key. The order here is the order the encoder writes.
+// One bit per JSON key. The order here is the order the encoder writes, but for `epoch` (added
+// by v2), which it writes right after `v`.
 enum Field : std::uint32_t {
   kV = 1u << 0,
   kType = 1u << 1,
@@ -41,12 +42,18 @@ enum Field : std::uint32_t {
   kHoldSeconds = 1u << 19,
   kCampaignIndex = 1u << 20,
   kIdempotencyKey = 1u << 21,
+  kEpoch = 1u << 22,
 };
 
 // Keys a type may carry or leave out: the Idempotency-Key is there only if the client sent one.
 constexpr std::uint32_t kOptional = kIdempotencyKey;
 
-constexpr std::uint32_t kBase = kV | kType | kSeq | kAtUs | kCampaign;
+// v2 keys. A v1 document has the same ones without kEpoch.
+constexpr std::uint32_t kBase = kV | kType | kEpoch | kSeq | kAtUs | kCampaign;
+// An owner's fence is no engine event: it names only its owner and when it took over.
+constexpr std::uint32_t kFenceFields = kV | kType | kEpoch | kAtUs;
+constexpr std::string_view kFenceTypeName = "owner_fence";
+constexpr std::uint32_t kFirstVersionWithEpoch = 2;
 constexpr std::uint32_t kOrderBase = kBase | kUser | kOrderId | kQuantity;
 
 // Exactly the keys each type carries (docs/events.md), kOptional ones included. A document
@@ -85,7 +92,7 @@ constexpr std::array<std::pair<EventType, std::string_view>, 9> kTypeNames{{
     {EventType::kOrderVoided, "order_voided"},
 }};
 
-constexpr std::array<std::pair<Field, std::string_view>, 22> kFieldNames{{
+constexpr std::array<std::pair<Field, std::string_view>, 23> kFieldNames{{
     {kV, "v"},
     {kType, "type"},
     {kSeq, "seq"},
@@ -108,6 +115,7 @@ constexpr std::array<std::pair<Field, std::string_view>, 22> kFieldNames{{
     {kHoldSeconds, "hold_seconds"},
     {kCampaignIndex, "campaign_index"},
     {kIdempotencyKey, "idempotency_key"},
+    {kEpoch, "epoch"},
 }};
 
 std::optional<Field> FieldNamed(std::string_view key) noexcept {
@@ -207,10 +215,11 @@ class Writer {
   bool overflow_ = false;
 };
 
-void WriteFields(const Event& e, std::uint32_t fields, Writer& w) noexcept {
+void WriteFields(const Event& e, std::uint64_t epoch, std::uint32_t fields, Writer& w) noexcept {
   // Keys in kFieldNames order, each written only if the type carries it.
   auto has = [fields](Field f) { return (fields & f) != 0; };
-  w.Key(kV), w.Number(engine::kEventVersion);
+  w.Key(kV), w.Number(kEventVersion);
+  w.Key(kEpoch), w.Number(epoch);
   w.Key(kType), w.String(EventTypeName(e.type));
   w.Key(kSeq), w.Number(e.seq);
   w.Key(kAtUs), w.Number(Micros(e.at));
@@ -287,7 +296,7 @@ std::string_view EventTypeName(EventType type) noexcept {
   return "?";
 }
 
-Encoded EncodeEvent(const Event& event, EventBuffer& out) noexcept {
+Encoded EncodeEvent(const Event& event, std::uint64_t epoch, EventBuffer& out) noexcept {
   const std::uint32_t fields = FieldsOf(event.type);
   if (fields == 0) return {CodecError::kUnknownType, {}};
   if (CodecError error = CheckBeforeEncode(event, fields); error != CodecError::kOk) {
@@ -295,20 +304,31 @@ Encoded EncodeEvent(const Event& event, EventBuffer& out) noexcept {
   }
   Writer w(out);
   w.Raw("{");
-  WriteFields(event, fields, w);
+  WriteFields(event, epoch, fields, w);
   w.Raw("}");
   if (w.overflow()) return {CodecError::kTooLarge, {}};
   return {CodecError::kOk, w.text()};
+}
+
+Encoded EncodeFence(std::uint64_t epoch, engine::TimePoint at, EventBuffer& out) noexcept {
+  Writer w(out);
+  w.Raw("{");
+  w.Key(kV), w.Number(kEventVersion);
+  w.Key(kEpoch), w.Number(epoch);
+  w.Key(kType), w.String(kFenceTypeName);
+  w.Key(kAtUs), w.Number(Micros(at));
+  w.Raw("}");
+  return {CodecError::kOk, w.text()};  // a few dozen bytes: cannot overflow
 }
 
 // ---------------------------------------------------------------------------------------------
 
 class EventDecoder::Impl {
  public:
-  CodecError Decode(std::string_view bytes, Event& out) noexcept;
+  CodecError Decode(std::string_view bytes, LogRecord& out) noexcept;
 
  private:
-  CodecError ReadField(Field field, simdjson::dom::element value, Event& out) noexcept;
+  CodecError ReadField(Field field, simdjson::dom::element value, LogRecord& record) noexcept;
 
   simdjson::dom::parser parser_{kEventBytesMax};
   // Kafka payloads are not padded; each is copied here first. Fixed size: kEventBytesMax bounds
@@ -352,16 +372,24 @@ bool ReadId(simdjson::dom::element v, Id& out) noexcept {
 }  // namespace
 
 CodecError EventDecoder::Impl::ReadField(Field field, simdjson::dom::element v,
-                                         Event& out) noexcept {
+                                         LogRecord& record) noexcept {
+  Event& out = record.event;
   bool ok = false;
   std::string_view text;
   switch (field) {
     case kV:
       ok = ReadUnsigned(v, version_);
-      if (ok && version_ != engine::kEventVersion) return CodecError::kUnknownVersion;
+      if (ok && (version_ < 1 || version_ > kEventVersion)) return CodecError::kUnknownVersion;
+      break;
+    case kEpoch:
+      ok = ReadUnsigned(v, record.epoch);
       break;
     case kType:
       if (v.get_string().get(text) != simdjson::SUCCESS) return CodecError::kMalformed;
+      if (text == kFenceTypeName) {
+        record.fence = true;
+        return CodecError::kOk;
+      }
       if (auto type = TypeNamed(text)) {
         out.type = *type;
         return CodecError::kOk;
@@ -445,10 +473,10 @@ CodecError EventDecoder::Impl::ReadField(Field field, simdjson::dom::element v,
   return ok ? CodecError::kOk : CodecError::kBadValue;
 }
 
-CodecError EventDecoder::Impl::Decode(std::string_view bytes, Event& out) noexcept {
+CodecError EventDecoder::Impl::Decode(std::string_view bytes, LogRecord& out) noexcept {
   if (bytes.size() > kEventBytesMax) return CodecError::kTooLarge;
   std::memcpy(padded_.data(), bytes.data(), bytes.size());
-  out = Event{};
+  out = LogRecord{};
   version_ = 0;
   simdjson::dom::object object;
   if (parser_.parse(padded_.data(), bytes.size(), false).get(object) != simdjson::SUCCESS)
@@ -463,17 +491,20 @@ CodecError EventDecoder::Impl::Decode(std::string_view bytes, Event& out) noexce
   }
   if (!(seen & kV)) return CodecError::kUnknownVersion;
   if (!(seen & kType)) return CodecError::kMissingField;
-  const std::uint32_t fields = FieldsOf(out.type);
+  const bool has_epoch = version_ >= kFirstVersionWithEpoch;
+  if (out.fence && !has_epoch) return CodecError::kUnknownType;
+  std::uint32_t fields = out.fence ? kFenceFields : FieldsOf(out.event.type);
+  if (!has_epoch) fields &= ~kEpoch;  // v1: written before owners had epochs; reads as 0
   if (seen & ~fields) return CodecError::kUnknownField;
   if ((seen | (fields & kOptional)) != fields) return CodecError::kMissingField;
-  if (fields & kName) out.spec.id = out.campaign;
+  if (fields & kName) out.event.spec.id = out.event.campaign;
   return CodecError::kOk;
 }
 
 EventDecoder::EventDecoder() : impl_(std::make_unique<Impl>()) {}
 EventDecoder::~EventDecoder() = default;
 
-CodecError EventDecoder::Decode(std::string_view bytes, Event& out) noexcept {
+CodecError EventDecoder::Decode(std::string_view bytes, LogRecord& out) noexcept {
   return impl_->Decode(bytes, out);
 }
 

@@ -21,6 +21,7 @@
 #include "hotdeal/engine/engine.h"
 #include "hotdeal/persistence/event_codec.h"
 #include "hotdeal/persistence/kafka_log.h"
+#include "hotdeal/persistence/partition_epochs.h"
 #include "kafka_handles.h"
 #include "metric_family.h"
 
@@ -72,7 +73,7 @@ void Replayed::Observe(const Event& logged) noexcept {
 class InDoubtSettler::PartitionReader {
  public:
   PartitionReader(const Options& options, std::chrono::milliseconds timeout)
-      : topic_name_(options.kafka_topic), timeout_(timeout) {
+      : topic_name_(options.kafka_topic), owner_epoch_(options.owner_epoch), timeout_(timeout) {
     consumer_ = NewKafkaClient(RD_KAFKA_CONSUMER,
                                NewKafkaConf({{"bootstrap.servers", options.kafka_brokers},
                                              {"group.id", "hotdeal-settler"},  // never joined
@@ -159,7 +160,12 @@ class InDoubtSettler::PartitionReader {
   }
 
   bool Consume(std::int32_t p, std::int64_t end, const std::function<void(const Event&)>& observe) {
-    Event event;
+    LogRecord record;
+    // Recovery's stale-owner rule: this owner's fence precedes the session in every partition,
+    // so a record below the highest epoch seen since is a replaced owner's, never applied.
+    PartitionEpochs epochs;
+    epochs.Reset(static_cast<std::size_t>(partitions_));
+    epochs.Set(p, owner_epoch_);
     auto last_progress = Clock::now();
     for (;;) {
       KafkaPtr<rd_kafka_message_t> message(rd_kafka_consumer_poll(consumer_.get(), 100));
@@ -173,16 +179,17 @@ class InDoubtSettler::PartitionReader {
       last_progress = Clock::now();
       if (message->partition != p || message->offset >= end) continue;
       const std::string_view raw{static_cast<const char*>(message->payload), message->len};
-      if (CodecError error = decoder_.Decode(raw, event); error != CodecError::kOk) {
+      if (CodecError error = decoder_.Decode(raw, record); error != CodecError::kOk) {
         return Failed(p, "undecodable event at offset " + std::to_string(message->offset) + ": " +
                              std::string(CodecErrorName(error)));
       }
-      observe(event);
+      if (!epochs.Stale(p, record.epoch) && !record.fence) observe(record.event);
       if (message->offset + 1 >= end) return true;
     }
   }
 
   std::string topic_name_;
+  std::uint64_t owner_epoch_;
   std::chrono::milliseconds timeout_;
   KafkaPtr<rd_kafka_t> consumer_;
   KafkaPtr<rd_kafka_topic_t> topic_;

@@ -199,7 +199,7 @@ std::optional<engine::LogTicket> KafkaLog::Append(engine::WorkerId worker,
     return std::nullopt;
   }
   EventBuffer buffer;
-  const Encoded encoded = EncodeEvent(event, buffer);
+  const Encoded encoded = EncodeEvent(event, options_.owner_epoch, buffer);
   if (encoded.error != CodecError::kOk) {
     std::fprintf(stderr, "hotdeal log: refusing %s event of campaign %.*s: %s\n",
                  EventTypeName(event.type).data(), static_cast<int>(event.campaign.size()),
@@ -241,7 +241,7 @@ void KafkaLog::Reappend() noexcept {
   std::size_t kept = 0;
   for (std::uint32_t index : reappend_) {
     EventBuffer buffer;
-    const Encoded encoded = EncodeEvent(slots_[index].event, buffer);
+    const Encoded encoded = EncodeEvent(slots_[index].event, options_.owner_epoch, buffer);
     if (Produce(index, encoded.text)) {
       slots_[index].reappend = false;
     } else {
@@ -288,6 +288,11 @@ void KafkaLog::OnDelivery(std::uint32_t index, Durability durability) noexcept {
 
 void KafkaLog::Settle(std::uint32_t index, Durability durability) noexcept {
   Slot& slot = slots_[index];
+  if (durability == Durability::kPersisted && Awaitable(slot.event.type)) {
+    // Final before anyone hears: a client that got its 201 and then reads or retries must see
+    // the decision, not "pending". Events no caller awaits were never held back.
+    revert_->Acknowledge(slot.event);
+  }
   if (ReturnsUnits(slot.event.type)) {
     if (durability != Durability::kPersisted && !stopping_.load(std::memory_order_relaxed)) {
       // The slot stays taken: its waiter hears when Kafka has it.

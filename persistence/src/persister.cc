@@ -11,6 +11,7 @@
 
 #include "hotdeal/engine/names.h"
 #include "hotdeal/persistence/event_codec.h"
+#include "hotdeal/persistence/partition_epochs.h"
 #include "kafka_handles.h"
 #include "metric_family.h"
 #include "mysql_connection.h"
@@ -18,12 +19,13 @@
 
 namespace hotdeal::persistence {
 
-void PersisterProbe::Batch(std::uint64_t events, std::uint64_t replayed,
-                           std::uint64_t conflicts) noexcept {
+void PersisterProbe::Batch(std::uint64_t events, std::uint64_t replayed, std::uint64_t conflicts,
+                           std::uint64_t stale_epoch) noexcept {
   batches_.fetch_add(1, kRelaxed);
   events_.fetch_add(events, kRelaxed);
   replayed_.fetch_add(replayed, kRelaxed);
   conflicts_.fetch_add(conflicts, kRelaxed);
+  stale_epoch_.fetch_add(stale_epoch, kRelaxed);
 }
 
 void PersisterProbe::SetLagSource(std::function<std::uint64_t()> source) {
@@ -37,9 +39,9 @@ PersisterCounters PersisterProbe::Snapshot() const noexcept {
     std::lock_guard lock(lag_source_mutex_);
     if (lag_source_) lag = lag_source_();
   }
-  return {events_.load(kRelaxed),    batches_.load(kRelaxed), replayed_.load(kRelaxed),
-          conflicts_.load(kRelaxed), errors_.load(kRelaxed),  lag,
-          connected_.load(kRelaxed)};
+  return {events_.load(kRelaxed),      batches_.load(kRelaxed),  replayed_.load(kRelaxed),
+          conflicts_.load(kRelaxed),   errors_.load(kRelaxed),   lag,
+          stale_epoch_.load(kRelaxed), connected_.load(kRelaxed)};
 }
 
 std::vector<prometheus::MetricFamily> PersisterProbe::Collect() const {
@@ -50,6 +52,9 @@ std::vector<prometheus::MetricFamily> PersisterProbe::Collect() const {
       CounterFamily("hotdeal_persister_replayed_total", "Rows found already written", c.replayed),
       CounterFamily("hotdeal_persister_conflicts_total",
                     "Events kept in the conflicts table (alarm)", c.conflicts),
+      CounterFamily("hotdeal_persister_stale_epoch_events_total",
+                    "Events of a replaced owner kept in the conflicts table, not applied (alarm)",
+                    c.stale_epoch),
       CounterFamily("hotdeal_persister_errors_total", "Sessions ended by an error", c.errors),
       GaugeFamily("hotdeal_persister_lag_events", "Events in Kafka not yet in MySQL",
                   static_cast<double>(c.lag)),
@@ -70,7 +75,7 @@ struct Item {
   std::int64_t offset = 0;
   std::string_view raw;
   CodecError error = CodecError::kOk;
-  engine::Event event;
+  LogRecord record;
 };
 
 // The status an order event leaves its row in, as the `orders.status` column spells it.
@@ -115,12 +120,15 @@ struct Plan {
   std::unordered_map<std::uint64_t, const Item*> orders_status;  // latest move of older rows
   std::vector<std::uint64_t> orders_void;
   std::vector<std::pair<const Item*, std::string>> conflicts;
+  // Written by a replaced owner, with the newer epoch already seen in its partition.
+  std::vector<std::pair<const Item*, std::uint64_t>> stale;
   std::unordered_map<std::uint64_t, std::size_t> claim_at;  // claim id -> claims_new index
   std::unordered_map<std::uint64_t, std::size_t> order_at;  // order id -> orders_new index
 
   void Clear() {
     campaigns_new.clear(), campaigns_closed.clear(), claims_new.clear(), claims_void.clear();
     orders_new.clear(), orders_status.clear(), orders_void.clear(), conflicts.clear();
+    stale.clear();
     claim_at.clear(), order_at.clear();
   }
 
@@ -130,7 +138,7 @@ struct Plan {
           &item, std::string("undecodable: ") + std::string(CodecErrorName(item.error)));
       return;
     }
-    const engine::Event& e = item.event;
+    const engine::Event& e = item.record.event;
     switch (e.type) {
       case EventType::kCampaignCreated:
         campaigns_new.push_back(&item);
@@ -164,7 +172,7 @@ struct Plan {
   }
 
   void AddOrderChange(const Item& item) {
-    const engine::Event& e = item.event;
+    const engine::Event& e = item.record.event;
     const bool voided = e.type == EventType::kOrderVoided;
     if (auto it = order_at.find(e.order_id.value); it != order_at.end()) {
       NewOrder& order = orders_new[it->second];
@@ -267,6 +275,8 @@ class Persister::Session {
   std::vector<Item> items_;
   Plan plan_;
   std::vector<std::int64_t> next_offsets_;  // per partition; -1: nothing stored yet
+  PartitionEpochs epochs_;                  // as committed with next_offsets_
+  PartitionEpochs batch_epochs_;            // epochs_ moved through the batch being written
   // next_offsets_ as the probe reads it from a scraping thread.
   std::unique_ptr<std::atomic<std::int64_t>[]> committed_;
   std::uint64_t replayed_ = 0;  // in the batch being written
@@ -296,14 +306,17 @@ std::optional<std::string> Persister::Session::Open() {
     return e.what();
   }
   next_offsets_.assign(partitions, -1);
+  epochs_.Reset(partitions);
   std::optional<MysqlResult> rows;
   sql_.Clear();
-  sql_ << "SELECT `partition`, next_offset FROM consumer_offsets WHERE topic = ";
+  sql_ << "SELECT `partition`, next_offset, epoch_max FROM consumer_offsets WHERE topic = ";
   sql_.Quote(options_.kafka_topic);
   if (auto e = db_.Query(sql_.str(), rows)) return "mysql offsets: " + e->message;
   while (MYSQL_ROW row = rows->Next()) {
     const int partition = std::atoi(row[0]);
-    if (partition >= 0 && partition < partitions) next_offsets_[partition] = std::atoll(row[1]);
+    if (partition < 0 || partition >= partitions) continue;
+    next_offsets_[partition] = std::atoll(row[1]);
+    epochs_.Set(partition, std::strtoull(row[2], nullptr, 10));
   }
   KafkaPtr<rd_kafka_topic_partition_list_t> assignment(
       rd_kafka_topic_partition_list_new(partitions));
@@ -340,7 +353,7 @@ std::optional<std::string> Persister::Session::Fill() {
     item.partition = message->partition;
     item.offset = message->offset;
     item.raw = {static_cast<const char*>(message->payload), message->len};
-    item.error = decoder_.Decode(item.raw, item.event);
+    item.error = decoder_.Decode(item.raw, item.record);
     messages_.push_back(std::move(message));
   }
   return std::nullopt;
@@ -349,8 +362,16 @@ std::optional<std::string> Persister::Session::Fill() {
 std::optional<MysqlError> Persister::Session::Write() {
   plan_.Clear();
   replayed_ = 0;
-  for (const Item& item : items_)
-    plan_.Add(item);
+  batch_epochs_ = epochs_;
+  for (const Item& item : items_) {
+    if (item.error != CodecError::kOk) {
+      plan_.Add(item);  // kept as undecodable
+    } else if (batch_epochs_.Stale(item.partition, item.record.epoch)) {
+      plan_.stale.emplace_back(&item, batch_epochs_.max(item.partition));
+    } else if (!item.record.fence) {
+      plan_.Add(item);
+    }
+  }
   if (auto e = db_.Execute("START TRANSACTION")) return e;
   if (auto e = WriteCampaigns()) return e;
   if (auto e = WriteClaims()) return e;
@@ -361,18 +382,28 @@ std::optional<MysqlError> Persister::Session::Write() {
     next_offsets_[item.partition] = item.offset + 1;
   for (std::size_t p = 0; p < next_offsets_.size(); ++p)
     committed_[p].store(next_offsets_[p]);
+  epochs_ = batch_epochs_;
   for (const auto& [item, detail] : plan_.conflicts) {
     std::fprintf(stderr, "hotdeal persister: ALARM conflict at %s[%d]@%lld: %s\n",
                  options_.kafka_topic.c_str(), item->partition,
                  static_cast<long long>(item->offset), detail.c_str());
   }
-  probe_.Batch(items_.size(), replayed_, plan_.conflicts.size());
+  for (const auto& [item, newer] : plan_.stale) {
+    std::fprintf(stderr,
+                 "hotdeal persister: ALARM stale owner at %s[%d]@%lld: epoch %llu after epoch "
+                 "%llu; not applied (docs/operations.md)\n",
+                 options_.kafka_topic.c_str(), item->partition,
+                 static_cast<long long>(item->offset),
+                 static_cast<unsigned long long>(item->record.epoch),
+                 static_cast<unsigned long long>(newer));
+  }
+  probe_.Batch(items_.size(), replayed_, plan_.conflicts.size(), plan_.stale.size());
   return std::nullopt;
 }
 
 std::optional<MysqlError> Persister::Session::WriteCampaigns() {
   for (const Item* item : plan_.campaigns_new) {
-    const engine::Event& e = item->event;
+    const engine::Event& e = item->record.event;
     const engine::CampaignSpec& s = e.spec;
     sql_.Clear();
     sql_ << "INSERT INTO campaigns (id, campaign_index, kind, name, stock, per_user_limit, "
@@ -408,9 +439,9 @@ std::optional<MysqlError> Persister::Session::WriteCampaigns() {
   }
   for (const Item* item : plan_.campaigns_closed) {
     sql_.Clear();
-    sql_ << "UPDATE campaigns SET closed_at_us = " << Micros(item->event.at)
-         << ", closed_seq = " << item->event.seq << " WHERE id = ";
-    sql_.Quote(item->event.campaign.view());
+    sql_ << "UPDATE campaigns SET closed_at_us = " << Micros(item->record.event.at)
+         << ", closed_seq = " << item->record.event.seq << " WHERE id = ";
+    sql_.Quote(item->record.event.campaign.view());
     if (auto e = db_.Execute(sql_.str())) return e;
   }
   return std::nullopt;
@@ -424,7 +455,7 @@ std::optional<MysqlError> Persister::Session::WriteClaims() {
   for (const Item* item : plan_.claims_new) {
     if (item == nullptr) continue;
     sql_ << (any ? "," : "");
-    ClaimValues(item->event);
+    ClaimValues(item->record.event);
     any = true;
   }
   if (!any) return std::nullopt;
@@ -439,7 +470,7 @@ std::optional<MysqlError> Persister::Session::WriteClaims() {
 }
 
 std::optional<MysqlError> Persister::Session::InsertClaim(const Item& item) {
-  const engine::Event& e = item.event;
+  const engine::Event& e = item.record.event;
   sql_.Clear();
   sql_ << "SELECT claim_id, campaign_id, user_id, coupon_code FROM claims WHERE claim_id = "
        << e.claim_id.value << " OR (campaign_id = '" << e.campaign.view() << "' AND user_id = '"
@@ -521,8 +552,8 @@ std::optional<MysqlError> Persister::Session::DeleteIds(std::string_view stateme
 }
 
 void Persister::Session::OrderValues(const Plan::NewOrder& order) {
-  const engine::Event& e = order.reserved->event;
-  const engine::Event& latest = order.latest->event;
+  const engine::Event& e = order.reserved->record.event;
+  const engine::Event& latest = order.latest->record.event;
   sql_ << "(" << e.order_id.value << ",'" << e.campaign.view() << "','" << e.user.view() << "',"
        << e.quantity << "," << e.amount << "," << Micros(e.at) << "," << Micros(e.expires_at) << ","
        << e.seq << ",'" << OrderStatusName(latest.type) << "'," << Micros(latest.at) << ","
@@ -532,7 +563,7 @@ void Persister::Session::OrderValues(const Plan::NewOrder& order) {
 }
 
 std::optional<MysqlError> Persister::Session::SetOrderStatus(const Item& latest) {
-  const engine::Event& e = latest.event;
+  const engine::Event& e = latest.record.event;
   sql_.Clear();
   sql_ << "UPDATE orders SET status = '" << OrderStatusName(e.type)
        << "', status_at_us = " << Micros(e.at) << ", status_seq = " << e.seq
@@ -541,7 +572,7 @@ std::optional<MysqlError> Persister::Session::SetOrderStatus(const Item& latest)
 }
 
 std::optional<MysqlError> Persister::Session::InsertOrder(const Plan::NewOrder& order) {
-  const engine::Event& e = order.reserved->event;
+  const engine::Event& e = order.reserved->record.event;
   sql_.Clear();
   sql_ << "SELECT campaign_id, user_id, quantity, amount FROM orders WHERE order_id = "
        << e.order_id.value;
@@ -569,23 +600,30 @@ std::optional<MysqlError> Persister::Session::InsertOrder(const Plan::NewOrder& 
 // Conflicts and offsets: the last statements of the transaction. Both tables have a single
 // unique key (their primary key), so ON DUPLICATE KEY UPDATE cannot pick between two rows.
 std::optional<MysqlError> Persister::Session::WriteTail() {
-  if (!plan_.conflicts.empty()) {
+  if (!plan_.conflicts.empty() || !plan_.stale.empty()) {
     sql_.Clear();
     sql_ << "INSERT INTO conflicts (topic, `partition`, `offset`, kind, detail, event) VALUES ";
-    for (std::size_t i = 0; i < plan_.conflicts.size(); ++i) {
-      const auto& [item, detail] = plan_.conflicts[i];
-      sql_ << (i ? ",(" : "(");
+    bool first = true;
+    auto row = [&](const Item& item, std::string_view kind, std::string_view detail) {
+      sql_ << (first ? "(" : ",(");
       sql_.Quote(options_.kafka_topic)
-          << "," << std::int64_t{item->partition} << "," << item->offset << ","
-          << (item->error == CodecError::kOk ? "'conflict'" : "'undecodable'") << ",";
+          << "," << std::int64_t{item.partition} << "," << item.offset << ",'" << kind << "',";
       sql_.Quote(detail.substr(0, 255)) << ",";
-      sql_.Quote(item->raw) << ")";
+      sql_.Quote(item.raw) << ")";
+      first = false;
+    };
+    for (const auto& [item, detail] : plan_.conflicts)
+      row(*item, item->error == CodecError::kOk ? "conflict" : "undecodable", detail);
+    for (const auto& [item, newer] : plan_.stale) {
+      row(*item, "stale_epoch",
+          "owner epoch " + std::to_string(item->record.epoch) + " after epoch " +
+              std::to_string(newer) + " in this partition: a replaced owner's event");
     }
     sql_ << " ON DUPLICATE KEY UPDATE detail = VALUES(detail)";
     if (auto e = db_.Execute(sql_.str())) return e;
   }
   sql_.Clear();
-  sql_ << "INSERT INTO consumer_offsets (topic, `partition`, next_offset) VALUES ";
+  sql_ << "INSERT INTO consumer_offsets (topic, `partition`, next_offset, epoch_max) VALUES ";
   std::vector<std::int64_t> next = next_offsets_;
   for (const Item& item : items_)
     next[item.partition] = item.offset + 1;
@@ -593,10 +631,12 @@ std::optional<MysqlError> Persister::Session::WriteTail() {
   for (std::size_t p = 0; p < next.size(); ++p) {
     if (next[p] < 0) continue;
     sql_ << (any ? ",(" : "(");
-    sql_.Quote(options_.kafka_topic) << "," << std::int64_t(p) << "," << next[p] << ")";
+    sql_.Quote(options_.kafka_topic) << "," << std::int64_t(p) << "," << next[p] << ","
+                                     << batch_epochs_.max(static_cast<std::int32_t>(p)) << ")";
     any = true;
   }
-  sql_ << " ON DUPLICATE KEY UPDATE next_offset = VALUES(next_offset)";
+  sql_ << " ON DUPLICATE KEY UPDATE next_offset = VALUES(next_offset), "
+          "epoch_max = VALUES(epoch_max)";
   return db_.Execute(sql_.str());
 }
 

@@ -12,6 +12,7 @@
 #include "hotdeal/engine/engine.h"
 #include "hotdeal/engine/names.h"
 #include "hotdeal/persistence/event_codec.h"
+#include "hotdeal/persistence/partition_epochs.h"
 #include "kafka_handles.h"
 #include "mysql_connection.h"
 #include "schema.h"
@@ -166,24 +167,31 @@ class SnapshotReader {
   std::vector<Event> closes_;
 };
 
-// Offsets the snapshot covers, per partition; -1 where nothing was stored.
-std::vector<std::int64_t> ReadOffsets(MysqlConnection& db, const std::string& topic) {
-  std::string sql = "SELECT `partition`, next_offset FROM consumer_offsets WHERE topic = '";
+// Where the snapshot ends in one partition: the next offset (-1 where nothing was stored) and
+// the highest owner epoch seen before it.
+struct SnapshotEnd {
+  std::int64_t next_offset = -1;
+  std::uint64_t epoch_max = 0;
+};
+
+std::vector<SnapshotEnd> ReadOffsets(MysqlConnection& db, const std::string& topic) {
+  std::string sql =
+      "SELECT `partition`, next_offset, epoch_max FROM consumer_offsets WHERE topic = '";
   db.Escape(topic, sql);
   sql += "'";
   std::optional<MysqlResult> rows;
   Check(db.Query(sql, rows), "read offsets");
-  std::vector<std::int64_t> offsets;
+  std::vector<SnapshotEnd> positions;
   while (MYSQL_ROW r = rows->Next()) {
     const auto partition = static_cast<std::size_t>(std::atoi(r[0]));
-    if (partition >= offsets.size()) offsets.resize(partition + 1, -1);
-    offsets[partition] = std::atoll(r[1]);
+    if (partition >= positions.size()) positions.resize(partition + 1);
+    positions[partition] = {std::atoll(r[1]), std::strtoull(r[2], nullptr, 10)};
   }
-  return offsets;
+  return positions;
 }
 
-std::uint64_t ReplayTail(engine::Engine& engine, const Options& options,
-                         std::vector<std::int64_t> offsets) {
+void ReplayTail(engine::Engine& engine, const Options& options, std::vector<SnapshotEnd> snapshot,
+                RecoveryReport& report) {
   KafkaPtr<rd_kafka_t> consumer = NewKafkaClient(
       RD_KAFKA_CONSUMER, NewKafkaConf({{"bootstrap.servers", options.kafka_brokers},
                                        {"group.id", "hotdeal-recovery"},  // never joined
@@ -192,7 +200,13 @@ std::uint64_t ReplayTail(engine::Engine& engine, const Options& options,
                                        {"client.id", "hotdeal-recovery"}}));
   const std::int32_t partitions =
       TopicPartitions(consumer.get(), options.kafka_topic, kKafkaTimeout);
-  offsets.resize(partitions, -1);
+  snapshot.resize(partitions);
+  // The persister's stale-owner rule, resumed where the snapshot ends, so a replaced owner's
+  // events count here exactly when they count in MySQL: never.
+  PartitionEpochs epochs;
+  epochs.Reset(partitions);
+  for (std::int32_t p = 0; p < partitions; ++p)
+    epochs.Set(p, snapshot[p].epoch_max);
   // The end is fixed now: events appended later belong to the serving engine, not to replay.
   std::vector<std::int64_t> ends(partitions, 0);
   KafkaPtr<rd_kafka_topic_partition_list_t> assignment(
@@ -205,20 +219,19 @@ std::uint64_t ReplayTail(engine::Engine& engine, const Options& options,
                                              &ends[p], static_cast<int>(kKafkaTimeout.count()))) {
       Fail(std::string("watermarks: ") + rd_kafka_err2str(err));
     }
-    const std::int64_t start = offsets[p] >= 0 ? offsets[p] : low;
+    const std::int64_t start = snapshot[p].next_offset >= 0 ? snapshot[p].next_offset : low;
     if (start < low) Fail("events after the snapshot left Kafka's retention");
     if (start >= ends[p]) continue;
     rd_kafka_topic_partition_list_add(assignment.get(), options.kafka_topic.c_str(), p)->offset =
         start;
     ++open;
   }
-  if (open == 0) return 0;
+  if (open == 0) return;
   if (rd_kafka_resp_err_t err = rd_kafka_assign(consumer.get(), assignment.get())) {
     Fail(std::string("assign: ") + rd_kafka_err2str(err));
   }
   EventDecoder decoder;
-  Event event;
-  std::uint64_t replayed = 0;
+  LogRecord record;
   auto last_progress = std::chrono::steady_clock::now();
   while (open > 0) {
     KafkaPtr<rd_kafka_message_t> message(rd_kafka_consumer_poll(consumer.get(), 500));
@@ -235,15 +248,18 @@ std::uint64_t ReplayTail(engine::Engine& engine, const Options& options,
     const std::int32_t p = message->partition;
     if (message->offset >= ends[p]) continue;  // past the end fixed at the start
     const std::string_view raw{static_cast<const char*>(message->payload), message->len};
-    if (CodecError error = decoder.Decode(raw, event); error != CodecError::kOk) {
+    if (CodecError error = decoder.Decode(raw, record); error != CodecError::kOk) {
       Fail("undecodable event at partition " + std::to_string(p) + " offset " +
            std::to_string(message->offset) + ": " + std::string(CodecErrorName(error)));
     }
-    engine.Apply(event);
-    ++replayed;
+    if (epochs.Stale(p, record.epoch)) {
+      ++report.stale_epoch_events;
+    } else if (!record.fence) {
+      engine.Apply(record.event);
+      ++report.events_replayed;
+    }
     if (message->offset + 1 == ends[p]) --open;
   }
-  return replayed;
 }
 
 }  // namespace
@@ -256,14 +272,14 @@ RecoveryReport Recover(engine::Engine& engine, const Options& options) {
   // Rows and offsets from one snapshot: nothing committed in between can fall in a gap.
   Check(db.Execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"), "isolation");
   Check(db.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT"), "snapshot");
-  std::vector<std::int64_t> offsets = ReadOffsets(db, options.kafka_topic);
+  std::vector<SnapshotEnd> snapshot = ReadOffsets(db, options.kafka_topic);
   SnapshotReader reader(db, engine, report);
   reader.Campaigns();
   reader.Claims();
   reader.Orders();
   reader.Closes();
   Check(db.Execute("COMMIT"), "end snapshot");
-  report.events_replayed = ReplayTail(engine, options, std::move(offsets));
+  ReplayTail(engine, options, std::move(snapshot), report);
   return report;
 }
 

@@ -3,8 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <sstream>
+
+#include "hotdeal/gateway/user_token.h"
 
 namespace hotdeal::app {
 namespace {
@@ -74,6 +77,64 @@ TEST(CliTest, ServeParsesFlagsAndTwins) {
   EXPECT_EQ(run.served->admin_token, "s3cret");
   EXPECT_EQ(run.served->log, LogMode::kNone);
   EXPECT_EQ(run.served->ack, AckMode::kMemory);
+}
+
+TEST(CliTest, ServeRateLimitsDefaultOnPerUserOffPerAddress) {
+  CliRun defaults = RunHotdeal({"serve"});
+  ASSERT_EQ(defaults.code, 0) << defaults.err;
+  EXPECT_EQ(defaults.served->user_rate_per_second, 10u);
+  EXPECT_EQ(defaults.served->user_rate_burst, 20u);
+  EXPECT_EQ(defaults.served->ip_rate_per_second, 0u);
+  CliRun run = RunHotdeal({"serve", "--user-rate-per-second", "0", "--rate-limit-slots=1024"},
+                          {{"HOTDEAL_IP_RATE_PER_SECOND", "50"}, {"HOTDEAL_IP_RATE_BURST", "80"}});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(run.served->user_rate_per_second, 0u);
+  EXPECT_EQ(run.served->ip_rate_per_second, 50u);
+  EXPECT_EQ(run.served->ip_rate_burst, 80u);
+  EXPECT_EQ(run.served->rate_limit_slots, 1024u);
+  CliRun bad = RunHotdeal({"serve", "--user-rate-burst", "0"});
+  EXPECT_EQ(bad.code, kExitUsage);
+  EXPECT_FALSE(bad.served.has_value());
+  EXPECT_NE(bad.err.find("--user-rate-burst 0: must be a whole number from 1"), std::string::npos)
+      << bad.err;
+}
+
+TEST(CliTest, TokenPrintsAUserTokenTheGatewayAccepts) {
+  const std::string key(32, 'k');
+  CliRun run =
+      RunHotdeal({"token", "--user", "u-1", "--ttl", "3600"}, {{"HOTDEAL_USER_TOKEN_KEY", key}});
+  ASSERT_EQ(run.code, 0) << run.err;
+  ASSERT_TRUE(run.out.ends_with("\n"));
+  std::string token = run.out.substr(0, run.out.size() - 1);
+  std::string error;
+  auto verifier = gateway::UserTokenKey::Make(key, error);
+  ASSERT_TRUE(verifier) << error;
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  EXPECT_EQ(verifier->Verify("u-1", token, now), gateway::TokenCheck::kValid);
+  EXPECT_EQ(verifier->Verify("u-2", token, now), gateway::TokenCheck::kInvalid);
+  EXPECT_EQ(verifier->Verify("u-1", token, now + 3601), gateway::TokenCheck::kExpired);
+  EXPECT_FALSE(run.served.has_value());
+}
+
+TEST(CliTest, ShortUserTokenKeysAreRefusedWithoutEchoingThem) {
+  for (auto args : std::vector<std::vector<std::string_view>>{
+           {"token", "--user-token-key", "sekrit-but-short", "--user", "u-1"},
+           {"serve", "--user-token-key", "sekrit-but-short"}}) {
+    CliRun run = RunHotdeal(args);
+    EXPECT_EQ(run.code, kExitUsage) << args[0];
+    EXPECT_FALSE(run.served.has_value());
+    EXPECT_NE(run.err.find("at least 32 bytes"), std::string::npos) << run.err;
+    EXPECT_EQ(run.err.find("sekrit"), std::string::npos) << run.err;
+  }
+  CliRun bad_user =
+      RunHotdeal({"token", "--user-token-key", std::string(32, 'k'), "--user", "a b"});
+  EXPECT_EQ(bad_user.code, kExitUsage);
+  EXPECT_TRUE(bad_user.out.empty());
+  CliRun serve = RunHotdeal({"serve"}, {{"HOTDEAL_USER_TOKEN_KEY", std::string(32, 'k')}});
+  ASSERT_EQ(serve.code, 0) << serve.err;
+  EXPECT_EQ(serve.served->user_token_key, std::string(32, 'k'));
 }
 
 TEST(CliTest, BadServeValueExitsTwoWithoutServing) {

@@ -9,27 +9,7 @@ namespace hotdeal::engine {
 namespace {
 using namespace testing;
 
-class InDoubtTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_EQ(engine_.CreateCampaign(CouponSpec("c", 2), Seconds(0)).outcome, Outcome::kCreated);
-    ASSERT_EQ(engine_.CreateCampaign(SaleSpec("s", 5, 3, 60), Seconds(0)).outcome,
-              Outcome::kCreated);
-  }
-  // The claim's granted event as the sink saw it (what the log reports back).
-  Event LastEvent() { return sink_.events().back(); }
-  CampaignBooks Books(std::string_view id) { return *engine_.Books(Campaign(id)); }
-  // ARCHITECTURE.md invariant 6 at quiescence.
-  void ExpectBooksClose(std::string_view id) {
-    CampaignBooks books = Books(id);
-    EXPECT_EQ(std::int64_t{books.stock} - books.remaining - books.in_doubt,
-              books.claimed + books.held + books.confirmed)
-        << id;
-  }
-
-  RecordingSink sink_;
-  Engine engine_{SmallOptions(), sink_};
-};
+using InDoubtTest = ReportedEngineTest;
 
 TEST_F(InDoubtTest, ClaimInDoubtKeepsItsUnitAndAnswersInDoubt) {
   Decision<Claim> made = engine_.ClaimCoupon({0}, Campaign("c"), User(1), Key("k"), Seconds(100));

@@ -101,4 +101,29 @@ inline EngineOptions SmallOptions(std::uint32_t workers = 2) {
   return options;
 }
 
+// An engine over a RecordingSink with a coupon campaign "c" (stock 2) and a sale "s" (stock 5,
+// limit 3, 60 s hold), for tests that play the log's reports back into the engine by hand.
+class ReportedEngineTest : public ::testing::Test {
+ protected:
+  explicit ReportedEngineTest(EngineOptions options = SmallOptions()) : engine_(options, sink_) {}
+  void SetUp() override {
+    ASSERT_EQ(engine_.CreateCampaign(CouponSpec("c", 2), Seconds(0)).outcome, Outcome::kCreated);
+    ASSERT_EQ(engine_.CreateCampaign(SaleSpec("s", 5, 3, 60), Seconds(0)).outcome,
+              Outcome::kCreated);
+  }
+  // The last event as the sink saw it (what the log reports back).
+  Event LastEvent() { return sink_.events().back(); }
+  CampaignBooks Books(std::string_view id) { return *engine_.Books(Campaign(id)); }
+  // ARCHITECTURE.md invariant 6 at quiescence.
+  void ExpectBooksClose(std::string_view id) {
+    CampaignBooks books = Books(id);
+    EXPECT_EQ(std::int64_t{books.stock} - books.remaining - books.in_doubt,
+              books.claimed + books.held + books.confirmed)
+        << id;
+  }
+
+  RecordingSink sink_;
+  Engine engine_;
+};
+
 }  // namespace hotdeal::engine::testing

@@ -1,7 +1,8 @@
 // Durable acks (gateway/README.md): a decision's reply waits for the log, is answered 201 only
 // if the log persisted its event and 503 + Retry-After otherwise, keeps pipelined order, and
-// survives its client leaving. The log is a fake the test settles by hand, from its own
-// thread, as KafkaLog's poll thread would.
+// survives its client leaving; a retry or read of a decision still waiting answers 503 too. The
+// log is a fake the test settles by hand, from its own thread, reporting into the engine first
+// as KafkaLog's poll thread does.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -20,11 +21,17 @@ constexpr std::string_view kCoupon = R"({"id": "bf", "kind": "coupon", "name": "
 class FakeLog final : public engine::EventSink, public DurableLog {
  public:
   std::optional<engine::LogTicket> Append(engine::WorkerId,
-                                          const engine::Event&) noexcept override {
-    return engine::LogTicket{next_ticket_.fetch_add(1)};
+                                          const engine::Event& event) noexcept override {
+    std::lock_guard lock(mutex_);
+    std::uint64_t ticket = next_ticket_++;
+    events_.emplace(ticket, event);
+    return engine::LogTicket{ticket};
   }
   void Await(engine::LogTicket ticket, AckWaiter& waiter) noexcept override {
-    if (settle_at_once_.load()) return waiter.OnSettled(true);  // the report came first
+    if (settle_at_once_.load()) {  // the report came first
+      Report(ticket.value, true);
+      return waiter.OnSettled(true);
+    }
     std::lock_guard lock(mutex_);
     awaited_.emplace(ticket.value, &waiter);
     changed_.notify_all();
@@ -54,6 +61,7 @@ class FakeLog final : public engine::EventSink, public DurableLog {
       waiter = it->second;
       awaited_.erase(it);
     }
+    Report(ticket, persisted);
     waiter->OnSettled(persisted);
   }
   std::size_t forgotten() {
@@ -63,9 +71,25 @@ class FakeLog final : public engine::EventSink, public DurableLog {
 
   std::atomic<bool> settle_at_once_{true};
   std::atomic<bool> healthy_{true};
+  engine::Engine* engine_ = nullptr;  // set once the fixture made it
 
  private:
-  std::atomic<std::uint64_t> next_ticket_{1};
+  // What KafkaLog tells the engine before the waiter hears.
+  void Report(std::uint64_t ticket, bool persisted) {
+    engine::Event event;
+    {
+      std::lock_guard lock(mutex_);
+      event = events_.at(ticket);
+    }
+    if (persisted) {
+      engine_->Acknowledge(event);
+    } else {
+      engine_->Revert(event);
+    }
+  }
+
+  std::uint64_t next_ticket_ = 1;  // guarded by mutex_
+  std::map<std::uint64_t, engine::Event> events_;
   std::mutex mutex_;
   std::condition_variable changed_;
   std::map<std::uint64_t, AckWaiter*> awaited_;
@@ -80,7 +104,10 @@ class DurableTest : public GatewayTest {
     options_.threads = 1;
     options_.ack = ack;
     options_.pending_acks_max = 2;
+    // As the app does: only durable acks hold decisions back until the log reports them.
+    engine_options_.await_acknowledgement = ack == AckMode::kDurable;
     StartServer();
+    log_fake_.engine_ = engine_.get();
     CreateCampaign(kCoupon);  // settled at once
     log_fake_.settle_at_once_ = false;
   }
@@ -108,6 +135,39 @@ TEST_F(DurableTest, ReplyWaitsForThePersistedReport) {
   EXPECT_EQ(response->status, 201) << response->body;
   EXPECT_EQ(JsonString(response->body, "user_id"), "u1");
   EXPECT_EQ(log_fake_.forgotten(), 0u);
+}
+
+TEST_F(DurableTest, RetryWithTheKeyWhileTheFirstWaitsIsA503ThenTheClaim) {
+  Start(AckMode::kDurable);
+  constexpr std::string_view kKey = "Idempotency-Key: k-1\r\n";
+  HttpClient first(port(), std::chrono::milliseconds{300});
+  ASSERT_TRUE(
+      first.Write(BuildRequest("POST", "/v1/campaigns/bf/claims", R"({"user_id": "u1"})", kKey)));
+  std::vector<std::uint64_t> tickets = log_fake_.WaitAwaited(1);
+  ASSERT_EQ(tickets.size(), 1u);
+  // Before the log has it: neither the retry nor a read may reveal the claim.
+  HttpClient other(port());
+  auto retry = other.Send("POST", "/v1/campaigns/bf/claims", R"({"user_id": "u1"})", kKey);
+  ASSERT_TRUE(retry.has_value());
+  EXPECT_EQ(retry->status, 503) << retry->body;
+  EXPECT_EQ(JsonString(retry->body, "error"), "unavailable");
+  EXPECT_EQ(retry->header("retry-after"), "1");
+  EXPECT_EQ(retry->body.find("claim_id"), std::string::npos) << retry->body;
+  EXPECT_EQ(other.Send("GET", "/v1/campaigns/bf/claims/u1")->status, 503);
+  EXPECT_EQ(other.Send("POST", "/v1/campaigns/bf/claims", R"({"user_id": "u1"})")->status, 503);
+  EXPECT_EQ(log_fake_.WaitAwaited(1).size(), 1u) << "the retry decided nothing new";
+
+  log_fake_.Settle(tickets[0], true);
+  auto created = first.Read();
+  ASSERT_TRUE(created.has_value());
+  EXPECT_EQ(created->status, 201) << created->body;
+  retry = other.Send("POST", "/v1/campaigns/bf/claims", R"({"user_id": "u1"})", kKey);
+  ASSERT_TRUE(retry.has_value());
+  EXPECT_EQ(retry->status, 201) << retry->body;
+  EXPECT_EQ(JsonString(retry->body, "claim_id"), JsonString(created->body, "claim_id"));
+  EXPECT_EQ(other.Send("GET", "/v1/campaigns/bf/claims/u1")->status, 200);
+  auto metrics = other.Send("GET", "/metrics");
+  EXPECT_NE(metrics->body.find(R"(outcome="pending")"), std::string::npos);
 }
 
 TEST_F(DurableTest, NotPersistedIsA503WithRetryAfterAndOrderHolds) {
@@ -170,12 +230,17 @@ TEST_F(DurableTest, ClientLeavingBeforeTheReportLeavesNothingBehind) {
 TEST_F(DurableTest, MemoryModeAnswersAtOnceAndForgets) {
   Start(AckMode::kMemory);
   std::size_t forgotten = log_fake_.forgotten();  // the campaign's creation
-  auto response =
-      HttpClient(port()).Send("POST", "/v1/campaigns/bf/claims", R"({"user_id": "u1"})");
+  constexpr std::string_view kKey = "Idempotency-Key: k-1\r\n";
+  HttpClient client(port());
+  auto response = client.Send("POST", "/v1/campaigns/bf/claims", R"({"user_id": "u1"})", kKey);
   ASSERT_TRUE(response.has_value());
   EXPECT_EQ(response->status, 201);
   EXPECT_EQ(log_fake_.forgotten(), forgotten + 1);
   EXPECT_TRUE(log_fake_.WaitAwaited(0).empty());
+  // Not reported yet, and final all the same: memory mode answers from memory.
+  EXPECT_EQ(client.Send("POST", "/v1/campaigns/bf/claims", R"({"user_id": "u1"})", kKey)->status,
+            201);
+  EXPECT_EQ(client.Send("GET", "/v1/campaigns/bf/claims/u1")->status, 200);
 }
 
 TEST_F(DurableTest, RejectionsDoNotWait) {

@@ -1,5 +1,6 @@
-// HTTP hygiene over real sockets: keep-alive, pipelining, chunked bodies, size limits, idle and
-// slow-request deadlines, the connection cap, malformed input and graceful shutdown.
+// HTTP hygiene over real sockets: keep-alive, pipelining, chunked bodies, size limits,
+// Expect: 100-continue, idle and slow-request deadlines, the connection cap, malformed input
+// and graceful shutdown.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -112,6 +113,78 @@ TEST_F(HttpTest, BodyOverTheLimitIs413AndCloses) {
   auto exact_response = exact.Send("POST", "/v1/campaigns/bf/claims", at_limit);
   ASSERT_TRUE(exact_response);
   EXPECT_EQ(exact_response->status, 400);
+}
+
+// The head of a POST that announces `body` and waits for 100 Continue before sending it.
+std::string ExpectContinueHead(std::string_view target, std::size_t body_bytes,
+                               std::string_view extra_headers = {}) {
+  std::string head = "POST ";
+  head.append(target).append(" HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n");
+  head.append("Expect: 100-continue\r\nContent-Length: ").append(std::to_string(body_bytes));
+  head.append("\r\n").append(extra_headers).append("\r\n");
+  return head;
+}
+
+TEST_F(HttpTest, ExpectContinueGets100BeforeTheBodyIsSent) {
+  StartServer();
+  CreateCampaign(kCoupon);
+  HttpClient client(port(), milliseconds{2000});
+  std::string body = R"({"user_id": "x-1"})";
+  ASSERT_TRUE(client.Write(ExpectContinueHead("/v1/campaigns/bf/claims", body.size())));
+  // Nothing of the body has been sent: only the head can have earned this.
+  auto interim = client.Read();
+  ASSERT_TRUE(interim) << "no 100 Continue while the client waits";
+  EXPECT_EQ(interim->status, 100);
+  ASSERT_TRUE(client.Write(body));
+  auto response = client.Read();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 201) << response->body;
+  EXPECT_EQ(JsonString(response->body, "user_id"), "x-1");
+  // The connection stays usable, with or without Expect on the next request.
+  ASSERT_TRUE(client.Write(Claim("x-2")));
+  auto next = client.Read();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->status, 201);
+}
+
+TEST_F(HttpTest, ExpectContinueGetsTheFinalErrorAtOnceWithoutTheBody) {
+  options_.body_bytes_max = 256;
+  StartServer();
+  CreateCampaign(kCoupon);
+  struct Case {
+    std::string head;
+    int status;
+    std::string_view error;
+  };
+  std::vector<Case> cases = {
+      {ExpectContinueHead("/v1/campaigns/bf/claims", 100'000), 413, "payload_too_large"},
+      {ExpectContinueHead("/v1/nowhere", 10), 404, "not_found"},
+      {ExpectContinueHead("/v1/time", 10), 405, "method_not_allowed"},
+      {ExpectContinueHead("/v1/campaigns", 10), 401, "unauthorized"},
+      {ExpectContinueHead("/v1/campaigns", 10, "Authorization: Bearer wrong\r\n"), 401,
+       "unauthorized"},
+  };
+  for (const Case& test : cases) {
+    HttpClient client(port(), milliseconds{2000});
+    ASSERT_TRUE(client.Write(test.head));
+    auto response = client.Read();
+    ASSERT_TRUE(response) << test.head;
+    EXPECT_EQ(response->status, test.status) << test.head;
+    EXPECT_EQ(JsonString(response->body, "error"), test.error) << test.head;
+    EXPECT_EQ(response->header("connection"), "close") << test.head;
+    EXPECT_TRUE(client.WaitClosed(milliseconds{2000})) << test.head;
+  }
+  // An admin route with the right token is acceptable so far: 100, then the answer.
+  HttpClient admin(port(), milliseconds{2000});
+  std::string campaign = R"({"id": "bf2", "kind": "coupon", "name": "n", "stock": 1})";
+  ASSERT_TRUE(admin.Write(ExpectContinueHead("/v1/campaigns", campaign.size(), kAdminHeader)));
+  auto interim = admin.Read();
+  ASSERT_TRUE(interim);
+  EXPECT_EQ(interim->status, 100);
+  ASSERT_TRUE(admin.Write(campaign));
+  auto created = admin.Read();
+  ASSERT_TRUE(created);
+  EXPECT_EQ(created->status, 201) << created->body;
 }
 
 TEST_F(HttpTest, HeaderOverTheLimitIs413) {

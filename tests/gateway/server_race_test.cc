@@ -1,12 +1,15 @@
 // Many clients on many connections racing for one campaign, through the whole HTTP stack:
-// exactly `stock` claims succeed, no user gets two, and the campaign ends at zero remaining.
+// exactly `stock` claims succeed, no user gets two, and the campaign ends at zero remaining;
+// and threads racing for one rate-limit bucket.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include "http_client.h"
+#include "rate_limiter.h"
 
 namespace hotdeal::gateway::testing {
 namespace {
@@ -84,6 +87,32 @@ TEST_F(RaceTest, ConcurrentClaimsSellExactlyTheStock) {
     ASSERT_TRUE(claim);
     EXPECT_EQ(claim->status, 200);
   }
+}
+
+// Threads racing for one key's tokens at one instant (no refill): exactly the burst is let
+// through, because a bucket only changes by a CAS from the word the decision was made on.
+TEST(RateLimiterRaceTest, RacingTakesOfOneKeyGrantExactlyTheBurst) {
+  constexpr std::uint32_t kBurst = 500;
+  constexpr int kThreads = 4;
+  constexpr int kTakesPerThread = 400;
+  RateLimiter limiter({.per_second = 1, .burst = kBurst}, 64, 7);
+  RateLimiter::Clock::time_point now = RateLimiter::Clock::now();
+  std::uint64_t key = limiter.Hash("bot");
+  std::atomic<int> allowed{0};
+  std::atomic<int> limited{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kTakesPerThread; ++i) {
+        RateVerdict verdict = limiter.Take(key, now).verdict;
+        (verdict == RateVerdict::kLimited ? limited : allowed).fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& thread : threads)
+    thread.join();
+  EXPECT_EQ(allowed.load(), static_cast<int>(kBurst));
+  EXPECT_EQ(limited.load(), kThreads * kTakesPerThread - static_cast<int>(kBurst));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-// Event codec: every type survives a round trip field for field, and every way a document can
-// be wrong comes back as an error value.
+// Event codec: every type survives a round trip field for field with its owner's epoch, v1
+// documents (before epochs) still decode, and every way a document can be wrong comes back as
+// an error value.
 #include "hotdeal/persistence/event_codec.h"
 
 #include <gtest/gtest.h>
@@ -12,6 +13,8 @@ namespace {
 
 using engine::Event;
 using engine::EventType;
+
+constexpr std::uint64_t kEpoch = 18'446'744'073'709'551'614ull;  // past 2^53 on purpose
 
 template <class Id>
 Id MakeId(std::string_view text) {
@@ -100,38 +103,95 @@ constexpr EventType kAllTypes[] = {
     EventType::kOrderCancelled,  EventType::kOrderExpired,   EventType::kOrderVoided,
 };
 
-TEST(EventCodec, EveryTypeRoundTrips) {
+// What every writer before v2 put in the log: the same document without "epoch".
+std::string AsVersion1(std::string_view v2) {
+  std::string text(v2);
+  const std::string epoch = ",\"epoch\":" + std::to_string(kEpoch);
+  const std::size_t at = text.find(epoch);
+  EXPECT_NE(at, std::string::npos) << text;
+  text.erase(at, epoch.size());
+  EXPECT_TRUE(text.starts_with(R"({"v":2,)")) << text;
+  text[5] = '1';
+  return text;
+}
+
+TEST(EventCodec, EveryTypeRoundTripsWithItsEpochAndItsVersion1FormStillDecodes) {
   EventDecoder decoder;
   for (EventType type : kAllTypes) {
     SCOPED_TRACE(std::string(EventTypeName(type)));
     const Event original = Sample(type);
     EventBuffer buffer;
-    Encoded encoded = EncodeEvent(original, buffer);
+    Encoded encoded = EncodeEvent(original, kEpoch, buffer);
     ASSERT_EQ(encoded.error, CodecError::kOk);
-    Event decoded;
+    LogRecord decoded;
     ASSERT_EQ(decoder.Decode(encoded.text, decoded), CodecError::kOk) << encoded.text;
-    ExpectSame(original, decoded);
+    ExpectSame(original, decoded.event);
+    EXPECT_EQ(decoded.epoch, kEpoch);
+    EXPECT_FALSE(decoded.fence);
+
+    const std::string v1 = AsVersion1(encoded.text);
+    ASSERT_EQ(decoder.Decode(v1, decoded), CodecError::kOk) << v1;
+    ExpectSame(original, decoded.event);
+    EXPECT_EQ(decoded.epoch, 0u);
+    EXPECT_FALSE(decoded.fence);
   }
+  // The epoch is exactly what v2 added: v1 may not carry one, v2 must.
+  LogRecord out;
+  EXPECT_EQ(decoder.Decode(R"({"v":1,"epoch":3,"type":"campaign_closed","seq":1,"at_us":2,)"
+                           R"("campaign":"c"})",
+                           out),
+            CodecError::kUnknownField);
+  EXPECT_EQ(
+      decoder.Decode(R"({"v":2,"type":"campaign_closed","seq":1,"at_us":2,"campaign":"c"})", out),
+      CodecError::kMissingField);
+  EXPECT_EQ(decoder.Decode(R"({"v":2,"epoch":-1,"type":"campaign_closed","seq":1,"at_us":2,)"
+                           R"("campaign":"c"})",
+                           out),
+            CodecError::kBadValue);
+}
+
+TEST(EventCodec, FenceRoundTripsAndCarriesNoEvent) {
+  EventBuffer buffer;
+  const Encoded encoded = EncodeFence(9, At(1'795'000'000'000'001), buffer);
+  ASSERT_EQ(encoded.error, CodecError::kOk);
+  EXPECT_EQ(encoded.text, R"({"v":2,"epoch":9,"type":"owner_fence","at_us":1795000000000001})");
+  EventDecoder decoder;
+  LogRecord decoded;
+  decoded.event.campaign = MakeId<engine::CampaignId>("left-over");
+  ASSERT_EQ(decoder.Decode(encoded.text, decoded), CodecError::kOk);
+  EXPECT_TRUE(decoded.fence);
+  EXPECT_EQ(decoded.epoch, 9u);
+  EXPECT_EQ(decoded.event.at, At(1'795'000'000'000'001));
+  EXPECT_TRUE(decoded.event.campaign.empty());
+  // A fence has exactly its four keys, and v1 had no fences.
+  EXPECT_EQ(
+      decoder.Decode(R"({"v":2,"epoch":9,"type":"owner_fence","at_us":1,"campaign":"c"})", decoded),
+      CodecError::kUnknownField);
+  EXPECT_EQ(decoder.Decode(R"({"v":2,"epoch":9,"type":"owner_fence"})", decoded),
+            CodecError::kMissingField);
+  EXPECT_EQ(decoder.Decode(R"({"v":1,"type":"owner_fence","at_us":1})", decoded),
+            CodecError::kUnknownType);
 }
 
 TEST(EventCodec, OpenEndedCampaignWritesNull) {
   Event e = Sample(EventType::kCampaignCreated);
   e.spec.ends_at.reset();
   EventBuffer buffer;
-  Encoded encoded = EncodeEvent(e, buffer);
+  Encoded encoded = EncodeEvent(e, kEpoch, buffer);
   ASSERT_EQ(encoded.error, CodecError::kOk);
   EXPECT_NE(encoded.text.find("\"ends_at_us\":null"), std::string_view::npos);
-  Event decoded;
+  LogRecord decoded;
   EventDecoder decoder;
   ASSERT_EQ(decoder.Decode(encoded.text, decoded), CodecError::kOk);
-  EXPECT_FALSE(decoded.spec.ends_at.has_value());
+  EXPECT_FALSE(decoded.event.spec.ends_at.has_value());
 }
 
 TEST(EventCodec, DocumentIsTheDocumentedShape) {
   EventBuffer buffer;
-  Encoded encoded = EncodeEvent(Sample(EventType::kClaimVoided), buffer);
+  Encoded encoded = EncodeEvent(Sample(EventType::kClaimVoided), kEpoch, buffer);
   EXPECT_EQ(encoded.text,
-            R"({"v":1,"type":"claim_voided","seq":18446744073709551615,"at_us":1795000000123456,)"
+            R"({"v":2,"epoch":18446744073709551614,"type":"claim_voided",)"
+            R"("seq":18446744073709551615,"at_us":1795000000123456,)"
             R"("campaign":"black-friday_2026","user":"u-1842","claim_id":18364758544493064720})");
 }
 
@@ -141,21 +201,21 @@ TEST(EventCodec, IdempotencyKeyIsWrittenOnlyWhenSent) {
     SCOPED_TRACE(std::string(EventTypeName(type)));
     Event with_key = Sample(type);
     EventBuffer buffer;
-    Encoded encoded = EncodeEvent(with_key, buffer);
+    Encoded encoded = EncodeEvent(with_key, kEpoch, buffer);
     ASSERT_EQ(encoded.error, CodecError::kOk);
     EXPECT_NE(encoded.text.find(R"("idempotency_key":"key-)"), std::string_view::npos);
 
     Event without_key = Sample(type);
     without_key.idempotency_key.reset();
-    encoded = EncodeEvent(without_key, buffer);
+    encoded = EncodeEvent(without_key, kEpoch, buffer);
     ASSERT_EQ(encoded.error, CodecError::kOk);
     EXPECT_EQ(encoded.text.find("idempotency_key"), std::string_view::npos) << encoded.text;
-    Event decoded;
+    LogRecord decoded;
     ASSERT_EQ(decoder.Decode(encoded.text, decoded), CodecError::kOk) << encoded.text;
-    EXPECT_FALSE(decoded.idempotency_key.has_value());
+    EXPECT_FALSE(decoded.event.idempotency_key.has_value());
   }
   // Only the two types that answer a client's key may carry one; a bad key is a bad value.
-  Event decoded;
+  LogRecord decoded;
   EXPECT_EQ(decoder.Decode(R"({"v":1,"type":"claim_voided","seq":1,"at_us":1,"campaign":"c",)"
                            R"("user":"u","claim_id":1,"idempotency_key":"k"})",
                            decoded),
@@ -171,24 +231,24 @@ TEST(EventCodec, EncoderRefusesWhatTheDecoderWouldReject) {
   EventBuffer buffer;
   Event no_user = Sample(EventType::kOrderConfirmed);
   no_user.user = {};
-  EXPECT_EQ(EncodeEvent(no_user, buffer).error, CodecError::kMissingField);
+  EXPECT_EQ(EncodeEvent(no_user, kEpoch, buffer).error, CodecError::kMissingField);
 
   Event bad_code = Sample(EventType::kClaimGranted);
   bad_code.coupon_code.text[3] = 'u';
-  EXPECT_EQ(EncodeEvent(bad_code, buffer).error, CodecError::kBadValue);
+  EXPECT_EQ(EncodeEvent(bad_code, kEpoch, buffer).error, CodecError::kBadValue);
 
   Event bad_name = Sample(EventType::kCampaignCreated);
   bad_name.spec.name = "\xff\xfe";
-  EXPECT_EQ(EncodeEvent(bad_name, buffer).error, CodecError::kBadValue);
+  EXPECT_EQ(EncodeEvent(bad_name, kEpoch, buffer).error, CodecError::kBadValue);
 
   Event huge = Sample(EventType::kCampaignCreated);
   huge.spec.name.assign(kEventBytesMax, 'x');
-  EXPECT_EQ(EncodeEvent(huge, buffer).error, CodecError::kTooLarge);
+  EXPECT_EQ(EncodeEvent(huge, kEpoch, buffer).error, CodecError::kTooLarge);
 }
 
 CodecError DecodeText(std::string_view text) {
   EventDecoder decoder;
-  Event out;
+  LogRecord out;
   return decoder.Decode(text, out);
 }
 
@@ -198,7 +258,10 @@ TEST(EventCodec, StrictDecoding) {
   // Field order is free.
   EXPECT_EQ(DecodeText(R"({"campaign":"c","at_us":2,"seq":1,"type":"campaign_closed","v":1})"),
             CodecError::kOk);
-  EXPECT_EQ(DecodeText(R"({"v":2,"type":"campaign_closed","seq":1,"at_us":2,"campaign":"c"})"),
+  EXPECT_EQ(DecodeText(R"({"v":3,"epoch":1,"type":"campaign_closed","seq":1,"at_us":2,)"
+                       R"("campaign":"c"})"),
+            CodecError::kUnknownVersion);
+  EXPECT_EQ(DecodeText(R"({"v":0,"type":"campaign_closed","seq":1,"at_us":2,"campaign":"c"})"),
             CodecError::kUnknownVersion);
   EXPECT_EQ(DecodeText(R"({"type":"campaign_closed","seq":1,"at_us":2,"campaign":"c"})"),
             CodecError::kUnknownVersion);

@@ -1,6 +1,7 @@
 // KafkaLog against librdkafka's in-process mock cluster (no broker needed): every accepted
-// event settles exactly once, only not-persisted events are reverted, a fatal producer error
-// recreates the producer, and the bounds refuse instead of queueing.
+// event settles exactly once, persisted decisions are acknowledged in the engine before their
+// waiter hears, only not-persisted events are reverted, a fatal producer error recreates the
+// producer, and the bounds refuse instead of queueing.
 #include "hotdeal/persistence/kafka_log.h"
 
 #include <gtest/gtest.h>
@@ -9,10 +10,12 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include "hotdeal/engine/engine.h"
 #include "log_test_support.h"
 
 namespace hotdeal::persistence {
@@ -22,6 +25,10 @@ using namespace std::chrono_literals;
 
 class RecordingReverter final : public RevertTarget {
  public:
+  void Acknowledge(const engine::Event& event) noexcept override {
+    std::lock_guard lock(mutex_);
+    acknowledged_.push_back(event.seq);
+  }
   void Revert(const engine::Event& event) noexcept override {
     std::lock_guard lock(mutex_);
     reverted_.push_back(event.seq);
@@ -29,6 +36,10 @@ class RecordingReverter final : public RevertTarget {
   void MarkInDoubt(const engine::Event& event) noexcept override {
     std::lock_guard lock(mutex_);
     in_doubt_.push_back(event.seq);
+  }
+  std::vector<std::uint64_t> acknowledged() const {
+    std::lock_guard lock(mutex_);
+    return acknowledged_;
   }
   std::vector<std::uint64_t> reverted() const {
     std::lock_guard lock(mutex_);
@@ -41,6 +52,7 @@ class RecordingReverter final : public RevertTarget {
 
  private:
   mutable std::mutex mutex_;
+  std::vector<std::uint64_t> acknowledged_;
   std::vector<std::uint64_t> reverted_;
   std::vector<std::uint64_t> in_doubt_;
 };
@@ -108,11 +120,138 @@ TEST(KafkaLog, AcknowledgedEventIsPersistedWhetherAwaitedBeforeOrAfterTheReport)
 
   log.Stop();
   EXPECT_EQ(early_waiter.calls(), 1);
+  EXPECT_EQ(reverter.acknowledged(), (std::vector<std::uint64_t>{1, 2}));
   EXPECT_TRUE(reverter.reverted().empty());
   EXPECT_EQ(kafka.MessagesInTopic(), 2);
   const LogCounters c = log.probe()->Snapshot();
   EXPECT_EQ(c.appended, 2u);
   EXPECT_EQ(c.in_flight, 0u);
+}
+
+// What a client reads the moment its waiter hears: the engine's answer for the decision.
+class ReadingWaiter final : public Waiter {
+ public:
+  explicit ReadingWaiter(std::function<engine::Outcome()> read) : read_(std::move(read)) {}
+  void OnSettled(Durability durability) noexcept override {
+    engine::Outcome seen = read_();
+    std::lock_guard lock(mutex_);
+    durability_ = durability;
+    seen_ = seen;
+    settled_.notify_all();
+  }
+  // The engine's answer when the waiter heard `durability`; nullopt after `timeout`.
+  std::optional<engine::Outcome> Wait(Durability durability, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    if (!settled_.wait_for(lock, timeout, [&] { return seen_.has_value(); })) return std::nullopt;
+    EXPECT_EQ(durability_, durability);
+    return seen_;
+  }
+
+ private:
+  std::function<engine::Outcome()> read_;
+  std::mutex mutex_;
+  std::condition_variable settled_;
+  Durability durability_ = Durability::kPossiblyPersisted;
+  std::optional<engine::Outcome> seen_;
+};
+
+// A real engine behind the log, with durable acks: what a client that got its 201 reads.
+class AcknowledgedEngine {
+ public:
+  explicit AcknowledgedEngine(const MockKafka& kafka)
+      : log_(LogOptions(kafka)), engine_(EngineOptions(), log_), reverter_(engine_) {
+    log_.Start(reverter_);
+    Forget(engine_.CreateCampaign(Spec("coupons", engine::CampaignKind::kCoupon), Now()).ticket);
+    Forget(engine_.CreateCampaign(Spec("sale", engine::CampaignKind::kSale), Now()).ticket);
+  }
+  // The log reports into the engine until it stops: stop it while the engine still exists.
+  ~AcknowledgedEngine() { log_.Stop(); }
+  static engine::EngineOptions EngineOptions() {
+    engine::EngineOptions options;
+    options.workers = 2;
+    options.campaigns_max = 4;
+    options.await_acknowledgement = true;
+    return options;
+  }
+  static engine::CampaignSpec Spec(std::string_view id, engine::CampaignKind kind) {
+    engine::CampaignSpec spec;
+    spec.id = *engine::CampaignId::Parse(id);
+    spec.kind = kind;
+    spec.stock = 10;
+    spec.per_user_limit = 2;
+    if (kind == engine::CampaignKind::kSale) {
+      spec.price = 100;
+      spec.hold_seconds = 600;
+    } else {
+      spec.per_user_limit = 1;
+    }
+    return spec;
+  }
+  static engine::TimePoint Now() { return engine::TimePoint(std::chrono::seconds(1000)); }
+  void Forget(engine::LogTicket ticket) {
+    ASSERT_NE(ticket.value, 0u);
+    log_.Forget(ticket);
+  }
+  KafkaLog& log() { return log_; }
+  engine::Engine& engine() { return engine_; }
+
+ private:
+  KafkaLog log_;
+  engine::Engine engine_;
+  EngineReverter reverter_;
+};
+
+TEST(KafkaLog, PersistedDecisionIsFinalInTheEngineBeforeItsWaiterHears) {
+  MockKafka kafka;
+  AcknowledgedEngine node(kafka);
+  engine::Engine& engine = node.engine();
+  const auto campaign = *engine::CampaignId::Parse("coupons");
+  const auto user = *engine::UserId::Parse("u-1");
+  const auto key = engine::IdempotencyKey::Parse("k-1");
+  // Slow answers keep the claim in flight while the test looks at it.
+  rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 300);
+  engine::Decision<engine::Claim> made =
+      engine.ClaimCoupon({0}, campaign, user, key, AcknowledgedEngine::Now());
+  ASSERT_EQ(made.outcome, engine::Outcome::kCreated);
+  ASSERT_NE(made.ticket.value, 0u);
+  EXPECT_EQ(engine.ClaimCoupon({1}, campaign, user, key, AcknowledgedEngine::Now()).outcome,
+            engine::Outcome::kPending);
+  EXPECT_EQ(engine.GetClaim(campaign, user).outcome, engine::Outcome::kPending);
+  ReadingWaiter waiter([&] {
+    return engine.ClaimCoupon({1}, campaign, user, key, AcknowledgedEngine::Now()).outcome;
+  });
+  node.log().Await(made.ticket, waiter);
+  EXPECT_EQ(waiter.Wait(Durability::kPersisted, 20s), engine::Outcome::kReplayed);
+  EXPECT_EQ(engine.GetClaim(campaign, user).outcome, engine::Outcome::kOk);
+  rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 0);
+}
+
+TEST(KafkaLog, CancelAppendedAgainIsFinalInTheEngineOnlyOncePersisted) {
+  MockKafka kafka;
+  AcknowledgedEngine node(kafka);
+  engine::Engine& engine = node.engine();
+  const auto user = *engine::UserId::Parse("u-2");
+  const engine::TimePoint now = AcknowledgedEngine::Now();
+  engine::Decision<engine::Order> placed =
+      engine.PlaceOrder({0}, *engine::CampaignId::Parse("sale"), user, 2, std::nullopt, now);
+  ASSERT_EQ(placed.outcome, engine::Outcome::kCreated);
+  CountingWaiter reserved;
+  node.log().Await(placed.ticket, reserved);
+  ASSERT_EQ(reserved.Wait(), Durability::kPersisted);
+  const engine::OrderId id = placed.value->id;
+  ASSERT_EQ(engine.GetOrder(id, now).outcome, engine::Outcome::kOk);
+
+  // Refused for about one delivery timeout: the cancel is appended again until Kafka has it.
+  kafka.RefuseProduces(30);
+  engine::Decision<engine::Order> cancelled = engine.CancelOrder({1}, id, user, now);
+  ASSERT_EQ(cancelled.outcome, engine::Outcome::kOk);
+  ASSERT_NE(cancelled.ticket.value, 0u);
+  EXPECT_EQ(engine.GetOrder(id, now).outcome, engine::Outcome::kPending);
+  EXPECT_EQ(engine.CancelOrder({1}, id, user, now).outcome, engine::Outcome::kPending);
+  ReadingWaiter waiter([&] { return engine.GetOrder(id, now).outcome; });
+  node.log().Await(cancelled.ticket, waiter);
+  EXPECT_EQ(waiter.Wait(Durability::kPersisted, 20s), engine::Outcome::kOk);
+  EXPECT_EQ(engine.GetOrder(id, now).value->status, engine::OrderStatus::kCancelled);
 }
 
 TEST(KafkaLog, ConcurrentAppendersEachSettleExactlyOnce) {
@@ -166,6 +305,7 @@ TEST(KafkaLog, EventsTheBrokerKeepsRefusingAreNotPersistedAndReverted) {
   log.Await(*ticket, waiter);
   EXPECT_EQ(waiter.Wait(), Durability::kNotPersisted);
   EXPECT_EQ(reverter.reverted(), std::vector<std::uint64_t>{7});
+  EXPECT_TRUE(reverter.acknowledged().empty());
   EXPECT_EQ(log.probe()->Snapshot().not_persisted, 1u);
   rd_kafka_mock_clear_request_errors(kafka.cluster(), kProduceApiKey);
   log.Stop();
@@ -257,6 +397,7 @@ TEST(KafkaLog, AnswerLostInFlightIsPossiblyPersistedAndNotReverted) {
   log.Await(*ticket, waiter);
   EXPECT_EQ(waiter.Wait(), Durability::kPossiblyPersisted);
   EXPECT_TRUE(reverter.reverted().empty());
+  EXPECT_EQ(reverter.acknowledged(), std::vector<std::uint64_t>{Claim(1).seq});
   // Marked in doubt before the waiter heard, and only the lost one.
   EXPECT_EQ(reverter.in_doubt(), std::vector<std::uint64_t>{Claim(2).seq});
   EXPECT_EQ(log.probe()->Snapshot().possibly_persisted, 1u);

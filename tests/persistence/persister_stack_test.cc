@@ -1,5 +1,6 @@
 // KafkaLog and Persister against the real stack: acks=all end to end, exactly-once effect in
-// MySQL (replaying everything changes nothing), and the alarm on a conflicting duplicate.
+// MySQL (replaying everything changes nothing), the alarm on a conflicting duplicate, and a
+// replaced owner's events kept out of the tables.
 #include <librdkafka/rdkafka.h>
 
 #include <condition_variable>
@@ -9,6 +10,7 @@
 
 #include "hotdeal/persistence/event_codec.h"
 #include "hotdeal/persistence/kafka_log.h"
+#include "hotdeal/persistence/owner.h"
 #include "hotdeal/persistence/persister.h"
 #include "stack_fixture.h"
 
@@ -21,6 +23,7 @@ using engine::EventType;
 
 class NoRevert final : public RevertTarget {
  public:
+  void Acknowledge(const Event&) noexcept override {}
   void Revert(const Event&) noexcept override { ADD_FAILURE() << "nothing may be reverted here"; }
   void MarkInDoubt(const Event&) noexcept override { ADD_FAILURE() << "nothing may be in doubt"; }
 };
@@ -115,12 +118,14 @@ class PersisterStackTest : public testing::StackTest {
     return e;
   }
 
-  // Appends every event through a real KafkaLog and waits until Kafka acknowledged all.
-  void Log(const std::vector<Event>& events) {
+  // Appends every event through a real KafkaLog of owner `epoch` and waits until Kafka
+  // acknowledged all.
+  void Log(const std::vector<Event>& events, std::uint64_t epoch = 0) {
     NoRevert no_revert;
     Tally tally;
     std::vector<TallyWaiter> waiters(events.size(), TallyWaiter(&tally));
     Options options = options_;
+    options.owner_epoch = epoch;
     options.in_flight_max = std::max<std::uint32_t>(events.size(), 16);
     KafkaLog log(options);
     log.Start(no_revert);
@@ -256,6 +261,65 @@ TEST_F(PersisterStackTest, ConflictingDuplicateRaisesTheAlarmAndKeepsTheFirstCla
   EXPECT_NE(conflict.find("conflict|claim conflicts with claim 1 of user u-7|"), std::string::npos)
       << conflict;
   EXPECT_NE(conflict.find("\"claim_id\":2"), std::string::npos) << conflict;
+}
+
+TEST_F(PersisterStackTest, ReplacedOwnersEventsAreKeptAsStaleNeverApplied) {
+  const auto id = Campaign("owners");
+  const std::uint64_t first = TakeOwnership(options_);
+  Log({Created(id, engine::CampaignKind::kCoupon, 1), Claim(id, 1, 1)}, first);
+  const std::uint64_t second = TakeOwnership(options_);
+  ASSERT_EQ(second, first + 1);
+  // The replaced owner sells on (it was paused, say) before the new one wrote anything in this
+  // partition: the new owner's fence alone must stop these. User 2 is the new owner's later.
+  Log({Claim(id, 3, 3), Claim(id, 4, 2)}, first);
+  Log({Claim(id, 2, 2)}, second);
+  const std::int64_t fences = 2 * options_.topic_partitions;
+  const std::int64_t events = fences + 5;
+  Persister persister(options_);
+  persister.Start();
+  ASSERT_TRUE(WaitForOffsets(events));
+  persister.Stop();
+
+  const std::string like = "'%" + unique_ + "'";
+  const std::string claims =
+      "SELECT claim_id, user_id FROM claims WHERE campaign_id LIKE " + like + " ORDER BY claim_id";
+  EXPECT_EQ(Rows(claims), "1|u-1\n2|u-2\n");
+  PersisterCounters c = persister.probe()->Snapshot();
+  EXPECT_EQ(c.stale_epoch, 2u);
+  EXPECT_EQ(c.conflicts, 0u);
+  const std::string stale = "SELECT kind, detail, event FROM conflicts WHERE topic = '" +
+                            options_.kafka_topic + "' ORDER BY `offset`";
+  const std::string kept = Rows(stale);
+  EXPECT_EQ(Number("SELECT COUNT(*) FROM conflicts WHERE kind = 'stale_epoch'"), 2) << kept;
+  EXPECT_NE(kept.find("stale_epoch|owner epoch " + std::to_string(first) + " after epoch " +
+                      std::to_string(second)),
+            std::string::npos)
+      << kept;
+  EXPECT_NE(kept.find("\"claim_id\":3"), std::string::npos) << kept;
+  EXPECT_NE(kept.find("\"claim_id\":4"), std::string::npos) << kept;
+  // The highest epoch is stored with the offsets: a restarted persister still knows it.
+  EXPECT_EQ(Number("SELECT MIN(epoch_max) FROM consumer_offsets WHERE topic = '" +
+                   options_.kafka_topic + "'"),
+            static_cast<std::int64_t>(second));
+  Log({Claim(id, 5, 5)}, first);
+  Persister restarted(options_);
+  restarted.Start();
+  ASSERT_TRUE(WaitForOffsets(events + 1));
+  restarted.Stop();
+  EXPECT_EQ(restarted.probe()->Snapshot().stale_epoch, 1u);
+  EXPECT_EQ(Rows(claims), "1|u-1\n2|u-2\n");
+  const std::string before = Tables() + Rows(stale);
+
+  // Replaying the whole topic changes nothing: the same rows, the same three stale events.
+  Exec("DELETE FROM consumer_offsets WHERE topic = '" + options_.kafka_topic + "'");
+  Persister again(options_);
+  again.Start();
+  ASSERT_TRUE(WaitForOffsets(events + 1));
+  again.Stop();
+  EXPECT_EQ(Tables() + Rows(stale), before);
+  c = again.probe()->Snapshot();
+  EXPECT_EQ(c.stale_epoch, 3u);
+  EXPECT_EQ(c.conflicts, 0u);
 }
 
 TEST_F(PersisterStackTest, LostConnectionsLoseNothingAndWriteNothingTwice) {

@@ -1,6 +1,7 @@
 // Recovery against the real stack: decisions made by an engine go through KafkaLog, part of
 // them through the Persister into MySQL; a fresh engine recovered from the MySQL snapshot plus
-// the Kafka tail holds the same campaigns, claims and orders.
+// the Kafka tail holds the same campaigns, claims and orders; what a replaced owner appended
+// counts in neither the tail nor MySQL.
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -8,6 +9,7 @@
 
 #include "hotdeal/engine/engine.h"
 #include "hotdeal/persistence/kafka_log.h"
+#include "hotdeal/persistence/owner.h"
 #include "hotdeal/persistence/persister.h"
 #include "hotdeal/persistence/recovery.h"
 #include "stack_fixture.h"
@@ -67,6 +69,16 @@ class RecoveryStackTest : public testing::StackTest {
 
   engine::UserId User(int i) { return *engine::UserId::Parse("u-" + std::to_string(i)); }
 
+  // A coupon campaign that is live at now_.
+  engine::CampaignSpec Coupon(const engine::CampaignId& id, std::uint32_t stock) {
+    engine::CampaignSpec spec;
+    spec.id = id;
+    spec.name = "coupon";
+    spec.stock = stock;
+    spec.starts_at = now_ - 1h;
+    return spec;
+  }
+
   void ExpectSameCampaign(const engine::Engine& a, const engine::Engine& b,
                           const engine::CampaignId& id) {
     auto va = a.GetCampaign(id, now_);
@@ -91,11 +103,7 @@ TEST_F(RecoveryStackTest, FreshEngineRecoversTheSameState) {
   log.Start(reverter);
   Acks acks;
 
-  engine::CampaignSpec coupon_spec;
-  coupon_spec.id = coupon;
-  coupon_spec.name = "coupon";
-  coupon_spec.stock = 100;
-  coupon_spec.starts_at = now_ - 1h;
+  const engine::CampaignSpec coupon_spec = Coupon(coupon, 100);
   engine::CampaignSpec sale_spec = coupon_spec;
   sale_spec.id = sale;
   sale_spec.kind = engine::CampaignKind::kSale;
@@ -180,6 +188,68 @@ TEST_F(RecoveryStackTest, FreshEngineRecoversTheSameState) {
             Outcome::kConflict);
   EXPECT_EQ(recovered.ClaimCoupon(worker_, coupon, User(0), std::nullopt, now_).outcome,
             Outcome::kEnded);
+}
+
+TEST_F(RecoveryStackTest, ReplacedOwnersSalesCountNeitherInTheTailNorInMysql) {
+  const engine::CampaignId coupon = Campaign("ro");
+  Options first = options_;
+  first.owner_epoch = TakeOwnership(options_);
+  KafkaLog log(first);
+  engine::Engine stale(engine::EngineOptions{}, log);
+  EngineReverter reverter(stale);
+  log.Start(reverter);
+  Acks acks;
+  auto created = stale.CreateCampaign(Coupon(coupon, 10), now_);
+  ASSERT_EQ(created.outcome, Outcome::kCreated);
+  acks.Await(log, created.ticket);
+  auto claim = [&](int user) {
+    auto granted = stale.ClaimCoupon(worker_, coupon, User(user), std::nullopt, now_);
+    ASSERT_EQ(granted.outcome, Outcome::kCreated);
+    acks.Await(log, granted.ticket);
+  };
+  for (int i = 0; i < 3; ++i)
+    claim(i);
+  acks.WaitAll();
+  // Another engine takes over while this one, unaware (paused, say), sells two more: Kafka
+  // takes them, the owner's fence is already in front of them.
+  TakeOwnership(options_);
+  claim(3);
+  claim(4);
+  acks.WaitAll();
+  log.Stop();
+
+  auto expect_only_the_owners_sales = [&](const engine::Engine& engine) {
+    auto view = engine.GetCampaign(coupon, now_);
+    ASSERT_TRUE(view.value.has_value());
+    EXPECT_EQ(view.value->remaining, 7u);
+    for (int i = 0; i < 5; ++i)
+      EXPECT_EQ(engine.GetClaim(coupon, User(i)).value.has_value(), i < 3) << i;
+  };
+  // All from the tail: the campaign and three claims apply, two claims are stale.
+  {
+    engine::DiscardSink discard;
+    engine::Engine recovered(engine::EngineOptions{}, discard);
+    const RecoveryReport report = Recover(recovered, options_);
+    EXPECT_EQ(report.events_replayed, 4u);
+    EXPECT_EQ(report.stale_epoch_events, 2u);
+    expect_only_the_owners_sales(recovered);
+  }
+  // The persister agrees, and recovery from its snapshot rebuilds the same.
+  {
+    Persister persister(options_);
+    persister.Start();
+    ASSERT_TRUE(WaitForOffsets(static_cast<std::int64_t>(log.probe()->Snapshot().persisted) +
+                               2 * options_.topic_partitions));
+    persister.Stop();
+    EXPECT_EQ(persister.probe()->Snapshot().stale_epoch, 2u);
+  }
+  EXPECT_EQ(Number("SELECT COUNT(*) FROM claims"), 3);
+  engine::DiscardSink discard;
+  engine::Engine recovered(engine::EngineOptions{}, discard);
+  const RecoveryReport report = Recover(recovered, options_);
+  EXPECT_EQ(report.claims, 3u);
+  EXPECT_EQ(report.events_replayed + report.stale_epoch_events, 0u);
+  expect_only_the_owners_sales(recovered);
 }
 
 }  // namespace

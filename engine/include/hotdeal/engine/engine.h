@@ -38,10 +38,17 @@ struct EngineOptions {
   // older than the window is forgotten and a retry with it is decided afresh.
   std::chrono::seconds idempotency_window{600};
   std::uint32_t idempotency_keys_max = 1 << 20;
+  // Durable acks (`--ack durable`): a decision whose event the sink answered with a non-zero
+  // ticket stays *unacknowledged* until the log reports it (Acknowledge, Revert, MarkInDoubt):
+  // it holds its units, but retries, repeat claims, confirm, cancel and reads answer kPending
+  // and expiry waits. False (`--ack memory`, `--log none`, tests that do not model reports):
+  // every decision is final as soon as its event is appended.
+  bool await_acknowledgement = false;
 };
 
 // The result of a data-plane decision. `value` is set for kCreated, kReplayed and kOk, for
-// kAlreadyClaimed (the user's existing claim) and for kInDoubt (the claim or order in doubt).
+// kAlreadyClaimed (the user's existing claim) and for kInDoubt (the claim or order in doubt);
+// never for kPending (an unacknowledged decision is not revealed, not even its id).
 // `ticket` is what the durable log gave the event, for callers that wait for it before answering.
 template <class T>
 struct Decision {
@@ -53,7 +60,7 @@ struct Decision {
 // What a decision was about, for the per-outcome counters.
 enum class Operation : std::uint8_t { kClaim, kPlaceOrder, kConfirmOrder, kCancelOrder };
 inline constexpr std::size_t kOperationCount = 4;
-inline constexpr std::size_t kOutcomeCount = static_cast<std::size_t>(Outcome::kInDoubt) + 1;
+inline constexpr std::size_t kOutcomeCount = static_cast<std::size_t>(Outcome::kPending) + 1;
 
 // Counters for metrics, kept per worker in padded structs (each written by its worker alone)
 // and summed when read, so counting costs no shared write on the hot path.
@@ -110,7 +117,8 @@ class Engine {
   // own WorkerId. Once the campaign is sold out, a user without a claim hears kSoldOut after a
   // hash and one filter load, before the ledger is read; a holder retrying without a key
   // still hears kAlreadyClaimed with its claim. A claim in doubt (MarkInDoubt) answers kInDoubt,
-  // with the claim, to a retry with its key, to its user claiming again and to GetClaim. GetClaim:
+  // with the claim, to a retry with its key, to its user claiming again and to GetClaim; an
+  // unacknowledged one (await_acknowledgement) answers kPending to the same three. GetClaim:
   // any thread.
   Decision<Claim> ClaimCoupon(WorkerId worker, const CampaignId& campaign, const UserId& user,
                               const std::optional<IdempotencyKey>& key, TimePoint now);
@@ -121,7 +129,10 @@ class Engine {
   // after it, confirm and cancel expire the order (kConflict) and GetOrder reads kExpired.
   // Confirming a confirmed order or cancelling a cancelled one answers kOk and logs nothing.
   // A reservation in doubt answers kInDoubt to a retry with its key, to confirm and to cancel,
-  // and does not expire until it is settled; GetOrder shows it as reserved.
+  // and does not expire until it is settled; GetOrder shows it as reserved. An order whose last
+  // move (reserved, confirmed, cancelled) is unacknowledged (await_acknowledgement) answers
+  // kPending to a retry of the reservation's key, to confirm, to cancel and to GetOrder, and an
+  // unacknowledged reservation does not expire until Acknowledge.
   // Any worker thread with its own WorkerId; a status moves by compare-and-swap, so racing
   // confirm, cancel and expiry have exactly one winner. GetOrder: any thread.
   Decision<Order> PlaceOrder(WorkerId worker, const CampaignId& campaign, const UserId& user,
@@ -138,11 +149,21 @@ class Engine {
   // Returns how many orders expired.
   std::size_t ExpireDue(WorkerId worker, TimePoint now);
 
+  // The durable log persisted `event`: its decision, unacknowledged since it was appended
+  // (await_acknowledgement), becomes final and visible. Acts on claim_granted, order_reserved,
+  // order_confirmed and order_cancelled; anything else, or a decision that is not
+  // unacknowledged (ticket 0, acknowledged already), is a no-op. Call it before the decision's
+  // waiter hears, so a client that got its 201 and reads or retries sees the final state. Any
+  // thread (the log's poll thread); like MarkInDoubt it waits for the deciding worker to
+  // publish a claim or reservation, since a report can come before that.
+  void Acknowledge(const Event& event);
+
   // The durable log did not persist `event` (and says so for certain): undo its decision.
   // Undone: campaign created (the campaign is withdrawn: unknown to every call, id still
   // taken), campaign closed, claim granted, order reserved, order confirmed. Events that
   // returned units (cancelled, expired, voided) are not undone, since the units may be sold
-  // again already: the caller appends such an event again. Any thread.
+  // again already: the caller appends such an event again. An unacknowledged decision is undone
+  // as an acknowledged one is. Any thread.
   void Revert(const Event& event);
 
   // In doubt (docs/durability.md): the log reported `event` (claim_granted or order_reserved,
@@ -150,7 +171,9 @@ class Engine {
   // from `claimed`/`held` to `in_doubt` in the books, and the decision answers kInDoubt until
   // it is settled. Call it once per event, instead of Revert; it waits for the deciding worker
   // to publish the decision (a few instructions after its Append returned). A reservation
-  // already confirmed, cancelled or expired is not marked.
+  // already confirmed, cancelled or expired is not marked. An unacknowledged order_confirmed
+  // reported possibly persisted stands, final (as with await_acknowledgement off): a confirm
+  // cannot be undone and nothing settles it yet (docs/durability.md).
   void MarkInDoubt(const Event& event);
   // Settles a decision marked in doubt. The call sequence:
   //   persisted == true: the mark is cleared and the decision is final. Answers nullopt.
@@ -167,10 +190,10 @@ class Engine {
   // units go back to stock. Idempotent: a void of a decision that is not held (applied
   // already, or never made) is a no-op. Apply calls it for voids found in the log.
   void ApplyVoid(const Event& void_event);
-  // Threading of the three: any thread (the log's poll thread), concurrently with workers. The
-  // mark is a compare-and-swap on the claim's ledger state or the order's status (acq_rel), the
-  // same words the workers' own moves compare-and-swap, so a mark, a settle, a void and a
-  // confirm/cancel/expiry of one decision have one winner in their modification order;
+  // Threading of these (and Acknowledge): any thread (the log's poll thread), concurrently with
+  // workers. The mark is a compare-and-swap on the claim's ledger state or the order's status
+  // (acq_rel), the same words the workers' own moves compare-and-swap, so a mark, a settle, a void
+  // and a confirm/cancel/expiry of one decision have one winner in their modification order;
   // restocking is the stock's seq_cst Give, as for a cancel. Book counters are relaxed
   // fetch_adds on a row of their own (Stats and Books are snapshots).
 
@@ -179,7 +202,7 @@ class Engine {
   // grant a user twice or pass a limit: serving from such a state would lose data. An order
   // move or a void that finds nothing to act on (its reservation or grant is not in the log, or
   // it was applied already) is a no-op counted in EngineStats::orphan_events: the durable path
-  // can log those (engine/README.md, "Moves before the reservation is acknowledged").
+  // can log those (engine/README.md, "Unacknowledged decisions").
   void Apply(const Event& event);
 
   // Sums the per-worker counters; any thread, any time (relaxed reads: a snapshot).

@@ -22,9 +22,6 @@ enum class EventType : std::uint8_t {
   kOrderVoided,      // an in-doubt reservation settled as not persisted
 };
 
-// Bumped when a field changes meaning; docs/events.md documents each version.
-inline constexpr std::uint32_t kEventVersion = 1;
-
 // Fixed-size value: building one on the hot path allocates nothing (`spec.name` is empty for
 // every type but kCampaignCreated, and an empty std::string does not allocate).
 struct Event {

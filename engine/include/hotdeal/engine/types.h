@@ -99,6 +99,7 @@ enum class Outcome : std::uint8_t {
   kOverCapacity,    // a table fixed at creation is full; retry later (503)
   kLogUnavailable,  // the durable log refused the event; the decision was undone (503)
   kInDoubt,         // the log could not say whether the decision is in it; being settled (503)
+  kPending,         // decided, but the log has not acknowledged it yet; retry shortly (503)
 };
 
 struct CampaignSpec {

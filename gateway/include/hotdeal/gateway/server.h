@@ -16,6 +16,13 @@
 
 namespace hotdeal::gateway {
 
+// A token bucket: `per_second` tokens come back each second, up to `burst` held; a request
+// takes one or is answered 429 rate_limited. per_second == 0 turns the limit off.
+struct RateLimit {
+  std::uint32_t per_second = 0;
+  std::uint32_t burst = 1;
+};
+
 struct GatewayOptions {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 0;  // 0: the kernel picks one; see Server::port()
@@ -29,17 +36,33 @@ struct GatewayOptions {
   // How often each worker runs its timer: reservation expiry and connection deadlines. A
   // deadline is enforced within one tick of passing.
   std::chrono::milliseconds tick_interval{20};
-  std::string admin_token;          // empty: admin routes always answer 401
+  std::string admin_token;  // empty: admin routes always answer 401
+  // Empty: user routes need no token. Otherwise (at least UserTokenKey::kKeyBytesMin bytes)
+  // claims, orders, confirm, cancel and GET of a claim need `Authorization: Bearer <token>`
+  // proving the body's or path's user_id (include/hotdeal/gateway/user_token.h).
+  std::string user_token_key;
   AckMode ack = AckMode::kDurable;  // only matters with a DurableLog
   // Replies waiting for the log, per worker; when all are taken a new decision is answered
   // 503 + Retry-After at once (its retry with the same Idempotency-Key finds the decision).
   std::uint32_t pending_acks_max = 4096;
+  // Per user id on the routes that decide (claims, orders, confirm, cancel). A person pressing
+  // "claim" again and again, plus their client's retries on 503, stays far below 10/s with a
+  // burst of 20; a script firing hundreds a second for one id does not.
+  RateLimit user_rate_limit{10, 20};
+  // Per client address on every route but /healthz, /readyz and /metrics. Off by default:
+  // shops behind one proxy, and load tests from one address, would all share one bucket.
+  RateLimit ip_rate_limit{0, 100};
+  // Buckets per enabled limit, rounded up to a power of two (8 bytes each, allocated at
+  // start). A bucket is in use only while its key is below its burst: 10/s, burst 20 keeps a
+  // user's bucket at most 2 s after their last request.
+  std::uint32_t rate_limit_slots = 1 << 18;
 };
 
 class Server {
  public:
   // `log` (null for `--log none`) must outlive the server and settle every awaited ticket
-  // before the server is destroyed (the app stops the log after Shutdown).
+  // before the server is destroyed (the app stops the log after Shutdown). Throws
+  // std::invalid_argument for a user_token_key shorter than UserTokenKey::kKeyBytesMin.
   Server(GatewayOptions options, engine::Engine& engine, DurableLog* log = nullptr);
   ~Server();  // Shutdown(0) if still running
   Server(const Server&) = delete;

@@ -4,8 +4,8 @@
 //
 // Guarantees: Append never blocks and never allocates beyond librdkafka's copy of the payload;
 // each accepted event settles exactly once as persisted / not persisted / possibly persisted;
-// a not-persisted event is reverted in the engine (RevertTarget) before its waiter hears it, a
-// possibly-persisted one is marked in doubt there,
+// a persisted decision is acknowledged in the engine (RevertTarget) before its waiter hears it,
+// a not-persisted one reverted there and a possibly-persisted one marked in doubt,
 // except events that gave units back (cancelled, expired, voided), which the engine cannot
 // undo: the log appends those again until Kafka has them (until Stop, which settles them).
 // Must never: undo a possibly-persisted decision (it is in doubt, docs/durability.md), buffer
@@ -37,6 +37,8 @@ class InDoubtSettler;
 // Called on the log's poll thread, concurrently with the engine's workers.
 class RevertTarget {
  public:
+  // In the log: the decision, unacknowledged until now, is final and may be shown.
+  virtual void Acknowledge(const engine::Event& event) noexcept = 0;
   // Certainly not in the log: undo the decision.
   virtual void Revert(const engine::Event& event) noexcept = 0;
   // Possibly in the log: the decision stands, marked in doubt (docs/durability.md).
@@ -46,12 +48,13 @@ class RevertTarget {
   ~RevertTarget() = default;
 };
 
-// The app's binding: Engine::Revert and Engine::MarkInDoubt, and the settler (if any) hears of
-// each decision marked in doubt.
+// The app's binding: Engine::Acknowledge, Engine::Revert and Engine::MarkInDoubt, and the
+// settler (if any) hears of each decision marked in doubt.
 class EngineReverter final : public RevertTarget {
  public:
   explicit EngineReverter(engine::Engine& engine, InDoubtSettler* settler = nullptr)
       : engine_(engine), settler_(settler) {}
+  void Acknowledge(const engine::Event& event) noexcept override;
   void Revert(const engine::Event& event) noexcept override;
   void MarkInDoubt(const engine::Event& event) noexcept override;
 

@@ -23,6 +23,9 @@ struct Options {
   std::chrono::milliseconds linger{2};
   // How long librdkafka may try to deliver one event before reporting it failed.
   std::chrono::milliseconds delivery_timeout{10'000};
+  // Stamped on every event the log appends: the epoch TakeOwnership answered (owner.h). 0 only
+  // where no owner is taken (tests of the log alone).
+  std::uint64_t owner_epoch = 0;
   // Engine data-plane workers (EngineOptions::workers). The log also expects the engine's
   // control-plane id, WorkerId{workers}.
   std::uint32_t workers = 1;
@@ -39,6 +42,9 @@ struct Options {
   std::chrono::milliseconds batch_wait{50};
   std::chrono::milliseconds retry_backoff_min{100};
   std::chrono::milliseconds retry_backoff_max{5'000};
+
+  // OwnerWatch: how often a serving owner checks that no newer owner took over.
+  std::chrono::milliseconds owner_check_interval{1'000};
 };
 
 }  // namespace hotdeal::persistence

@@ -5,7 +5,10 @@
 // written in ONE InnoDB transaction, so rows and offsets never disagree. A replayed row is
 // recognised by its id and skipped; a conflicting one (same campaign and user, another claim
 // id; an id reused with other contents; an undecodable event) goes to the `conflicts` table and
-// the conflicts metric, and is never silently dropped. MySQL down or stalled: the batch is
+// the conflicts metric, and is never silently dropped. An event of an owner epoch below one
+// already seen in its partition (a replaced engine's, owner.h) is not applied either: it goes
+// to `conflicts` as stale_epoch and to its own metric. The highest epoch per partition is
+// stored with the offsets, in the same transaction. MySQL down or stalled: the batch is
 // abandoned, the thread backs off, reconnects, re-reads the offsets and goes on; nothing is
 // lost, lag grows and is exported.
 // Must never: auto-reconnect a connection (an interrupted COMMIT has an unknown outcome), use
@@ -26,19 +29,21 @@
 namespace hotdeal::persistence {
 
 struct PersisterCounters {
-  std::uint64_t events = 0;     // events written (or recognised as already written)
-  std::uint64_t batches = 0;    // transactions committed
-  std::uint64_t replayed = 0;   // rows found already present with the same contents
-  std::uint64_t conflicts = 0;  // events kept in `conflicts` (the alarm)
-  std::uint64_t errors = 0;     // sessions ended by a MySQL or Kafka error
-  std::uint64_t lag = 0;        // events in Kafka not yet in MySQL
+  std::uint64_t events = 0;       // events written (or recognised as already written)
+  std::uint64_t batches = 0;      // transactions committed
+  std::uint64_t replayed = 0;     // rows found already present with the same contents
+  std::uint64_t conflicts = 0;    // events kept in `conflicts` (the alarm)
+  std::uint64_t errors = 0;       // sessions ended by a MySQL or Kafka error
+  std::uint64_t lag = 0;          // events in Kafka not yet in MySQL
+  std::uint64_t stale_epoch = 0;  // events of a replaced owner, kept in `conflicts` (the alarm)
   bool connected = false;
 };
 
 // The persister thread writes; any thread reads.
 class PersisterProbe final : public prometheus::Collectable {
  public:
-  void Batch(std::uint64_t events, std::uint64_t replayed, std::uint64_t conflicts) noexcept;
+  void Batch(std::uint64_t events, std::uint64_t replayed, std::uint64_t conflicts,
+             std::uint64_t stale_epoch) noexcept;
   void Error() noexcept { errors_.fetch_add(1, kRelaxed); }
   void SetLag(std::uint64_t lag) noexcept { lag_.store(lag, kRelaxed); }
   void SetConnected(bool connected) noexcept { connected_.store(connected, kRelaxed); }
@@ -58,6 +63,7 @@ class PersisterProbe final : public prometheus::Collectable {
   std::atomic<std::uint64_t> conflicts_{0};
   std::atomic<std::uint64_t> errors_{0};
   std::atomic<std::uint64_t> lag_{0};
+  std::atomic<std::uint64_t> stale_epoch_{0};
   std::atomic<bool> connected_{false};
   mutable std::mutex lag_source_mutex_;  // held while the source is called or replaced
   std::function<std::uint64_t()> lag_source_;

@@ -1,0 +1,120 @@
+// TakeOwnership and OwnerWatch against the real stack: each start takes the next epoch and
+// fences every partition, and a replaced owner's watch notices the newer one.
+#include <prometheus/metric_family.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+
+#include "hotdeal/persistence/event_codec.h"
+#include "hotdeal/persistence/owner.h"
+#include "stack_fixture.h"
+
+namespace hotdeal::persistence {
+namespace {
+
+using namespace std::chrono_literals;
+
+class OwnerStackTest : public testing::StackTest {
+ protected:
+  static double Gauge(const OwnerProbe& probe, const std::string& name) {
+    for (const prometheus::MetricFamily& family : probe.Collect()) {
+      if (family.name == name) return family.metric.at(0).gauge.value;
+    }
+    ADD_FAILURE() << "no " << name;
+    return -1;
+  }
+
+  // Every partition's records, decoded, in order.
+  std::vector<std::vector<LogRecord>> ReadPartitions() {
+    char error[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", options_.kafka_brokers.c_str(), error,
+                      sizeof error);
+    rd_kafka_conf_set(conf, "group.id", "hotdeal-owner-test", error, sizeof error);
+    rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
+    std::vector<std::vector<LogRecord>> partitions(options_.topic_partitions);
+    rd_kafka_topic_partition_list_t* assignment = rd_kafka_topic_partition_list_new(8);
+    std::int64_t remaining = 0;
+    for (int p = 0; p < options_.topic_partitions; ++p) {
+      std::int64_t low = 0;
+      std::int64_t high = 0;
+      EXPECT_EQ(rd_kafka_query_watermark_offsets(consumer, options_.kafka_topic.c_str(), p, &low,
+                                                 &high, 10'000),
+                RD_KAFKA_RESP_ERR_NO_ERROR);
+      remaining += high - low;
+      rd_kafka_topic_partition_list_add(assignment, options_.kafka_topic.c_str(), p)->offset = low;
+    }
+    rd_kafka_assign(consumer, assignment);
+    EventDecoder decoder;
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (remaining > 0 && std::chrono::steady_clock::now() < deadline) {
+      rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer, 500);
+      if (message == nullptr) continue;
+      if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        --remaining;
+        LogRecord& record = partitions[message->partition].emplace_back();
+        EXPECT_EQ(
+            decoder.Decode({static_cast<const char*>(message->payload), message->len}, record),
+            CodecError::kOk);
+      }
+      rd_kafka_message_destroy(message);
+    }
+    EXPECT_EQ(remaining, 0);
+    rd_kafka_topic_partition_list_destroy(assignment);
+    rd_kafka_destroy(consumer);
+    return partitions;
+  }
+};
+
+TEST_F(OwnerStackTest, EachStartTakesTheNextEpochAndFencesEveryPartition) {
+  EXPECT_EQ(TakeOwnership(options_), 1u);
+  EXPECT_EQ(TakeOwnership(options_), 2u);
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  EXPECT_EQ(Rows("SELECT topic, epoch, host, pid FROM owners"),
+            options_.kafka_topic + "|2|" + host + "|" + std::to_string(::getpid()) + "\n");
+  const auto partitions = ReadPartitions();
+  ASSERT_EQ(partitions.size(), 3u);
+  for (const auto& records : partitions) {
+    ASSERT_EQ(records.size(), 2u);
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      EXPECT_TRUE(records[i].fence);
+      EXPECT_EQ(records[i].epoch, i + 1);
+    }
+  }
+}
+
+TEST_F(OwnerStackTest, WatchOfAReplacedOwnerSaysWhoReplacedIt) {
+  Options options = options_;
+  options.owner_epoch = TakeOwnership(options_);
+  options.owner_check_interval = 50ms;
+  OwnerWatch watch(options);
+  std::mutex mutex;
+  std::string why;
+  std::atomic<int> calls{0};
+  watch.Start([&](const std::string& text) {
+    std::lock_guard lock(mutex);
+    why = text;
+    ++calls;
+  });
+  std::this_thread::sleep_for(300ms);  // several checks, all finding this owner current
+  EXPECT_FALSE(watch.fenced());
+  EXPECT_EQ(Gauge(*watch.probe(), "hotdeal_owner_fenced"), 0);
+  const std::uint64_t newer = TakeOwnership(options_);
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (!watch.fenced() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(watch.fenced());
+  watch.Stop();
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(Gauge(*watch.probe(), "hotdeal_owner_fenced"), 1);
+  EXPECT_EQ(Gauge(*watch.probe(), "hotdeal_owner_epoch"), static_cast<double>(options.owner_epoch));
+  std::lock_guard lock(mutex);
+  EXPECT_NE(why.find("epoch " + std::to_string(newer) + " was taken by "), std::string::npos)
+      << why;
+  EXPECT_NE(why.find("pid " + std::to_string(::getpid())), std::string::npos) << why;
+}
+
+}  // namespace
+}  // namespace hotdeal::persistence
