@@ -45,13 +45,20 @@ class TappingSink final : public engine::EventSink {
   KafkaLog& log_;
 };
 
+// As `hotdeal serve --ack durable`: a decision is unacknowledged until its report.
+engine::EngineOptions DurableAcks() {
+  engine::EngineOptions options;
+  options.await_acknowledgement = true;
+  return options;
+}
+
 // What `hotdeal serve` runs, on the test's topic and database: the log (behind a tapping sink),
 // the engine, the settler and the persister, started in serve's order.
 struct Serving {
   Serving(const Options& options, const SettlerOptions& settler_options)
       : log(options),
         sink(log),
-        live(engine::EngineOptions{}, sink),
+        live(DurableAcks(), sink),
         settler(live, log, options, settler_options),
         reverter(live, &settler),
         persister(options) {
