@@ -12,6 +12,7 @@
 
 #include "hotdeal/engine/engine.h"
 #include "hotdeal/gateway/server.h"
+#include "hotdeal/persistence/in_doubt_settler.h"
 #include "hotdeal/persistence/kafka_log.h"
 #include "hotdeal/persistence/owner.h"
 #include "hotdeal/persistence/persister.h"
@@ -112,11 +113,16 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
             << options.owner_epoch << "\n";
   persistence::KafkaLog log(options);
   engine::Engine engine(EngineOptionsFrom(config), log);
-  persistence::EngineReverter reverter(engine);
+  persistence::SettlerOptions settler_options;
+  // A replaced producer's last requests may still land for up to a delivery timeout.
+  settler_options.replaced_producer_quiet = options.delivery_timeout;
+  persistence::InDoubtSettler settler(engine, log, options, settler_options);
+  persistence::EngineReverter reverter(engine, &settler);
   gateway::GatewayOptions gateway_options = GatewayOptionsFrom(config);
   KafkaAcks acks(log, gateway::Server::AckWaitersMax(gateway_options));
   gateway::Server server(gateway_options, engine, &acks);
   server.AddMetrics(log.probe());
+  server.AddMetrics(settler.probe());
   std::optional<persistence::Persister> persister;
   if (config.persister) {
     persister.emplace(options);
@@ -147,9 +153,19 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
             << " claim(s), " << report.orders << " order(s) from MySQL and "
             << report.events_replayed << " event(s) from Kafka, skipped "
             << report.stale_epoch_events << " event(s) of replaced owners\n";
+  // After recovery, before any decision: its session starts at the high watermarks now.
+  try {
+    settler.Start();
+  } catch (const std::exception& error) {
+    std::cerr << "hotdeal serve: cannot start the in-doubt settler on Kafka "
+              << options.kafka_brokers << ": " << error.what() << "\n";
+    log.Stop();
+    return 1;
+  }
   // After recovery: the persister must not migrate the schema while Recover does.
   if (persister) persister->Start();
   if (!StartGateway(server, config)) {
+    settler.Stop();
     log.Stop();
     return 1;
   }
@@ -167,8 +183,10 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
             << (persister ? "on" : "off") << "\n";
   WaitAndDrain(server, config, signals);
   watch.Stop();
-  // The gateway has stopped deciding; the log settles what is in flight (replies to clients
-  // still connected went out during the drain), then the persister writes its last batch.
+  // The gateway has stopped deciding; the settler leaves what is still in doubt to the next
+  // recovery, the log settles what is in flight (replies to clients still connected went out
+  // during the drain), then the persister writes its last batch.
+  settler.Stop();
   log.Stop();
   if (persister) persister->Stop();
   std::cerr << "hotdeal serve: stopped\n";

@@ -24,7 +24,8 @@ namespace {
 
 enum SlotState : std::uint32_t { kFree, kPending, kWaiting, kSettled, kDetached };
 
-// Events whose ticket reaches a caller through a Decision; the others start detached.
+// Events whose ticket reaches a caller (a Decision's, or the InDoubtSettler's Append of a
+// void); the others start detached.
 bool Awaitable(engine::EventType type) noexcept {
   switch (type) {
     case engine::EventType::kCampaignCreated:
@@ -33,10 +34,10 @@ bool Awaitable(engine::EventType type) noexcept {
     case engine::EventType::kOrderReserved:
     case engine::EventType::kOrderConfirmed:
     case engine::EventType::kOrderCancelled:
-      return true;
     case engine::EventType::kClaimVoided:
-    case engine::EventType::kOrderExpired:
     case engine::EventType::kOrderVoided:
+      return true;
+    case engine::EventType::kOrderExpired:
       return false;
   }
   return false;
@@ -181,6 +182,7 @@ void KafkaLog::RecreateProducer() {
       rd_kafka_topic_new(client.get(), options_.kafka_topic.c_str(), nullptr));
   if (!topic) throw std::runtime_error("kafka topic handle: " + options_.kafka_topic);
   producer_ = std::make_unique<Producer>(std::move(client), std::move(topic));
+  producer_generation_.fetch_add(1, std::memory_order_acq_rel);
   fatal_pending_ = false;
   brokers_down_.store(false);
 }

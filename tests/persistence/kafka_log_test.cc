@@ -6,7 +6,6 @@
 
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -17,59 +16,12 @@
 #include <vector>
 
 #include "hotdeal/engine/engine.h"
+#include "log_test_support.h"
 
 namespace hotdeal::persistence {
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr char kTopic[] = "hotdeal.events.test";
-constexpr std::int16_t kProduceApiKey = 0;  // the Kafka protocol's number for Produce
-
-// A one-broker mock cluster living inside a throwaway client.
-class MockKafka {
- public:
-  MockKafka() {
-    char error[256];
-    host_ = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), error, sizeof error);
-    cluster_ = rd_kafka_mock_cluster_new(host_, 1);
-    rd_kafka_mock_topic_create(cluster_, kTopic, 3, 1);
-  }
-  ~MockKafka() {
-    rd_kafka_mock_cluster_destroy(cluster_);
-    rd_kafka_destroy(host_);
-  }
-  std::string brokers() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
-  rd_kafka_mock_cluster_t* cluster() const { return cluster_; }
-
-  // The next `count` Produce requests fail with a retriable "not written" error.
-  void RefuseProduces(std::size_t count) const {
-    std::vector<rd_kafka_resp_err_t> errors(count, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
-    rd_kafka_mock_push_request_errors_array(cluster_, kProduceApiKey, errors.size(), errors.data());
-  }
-
-  // Messages the cluster holds for the topic, summed over partitions.
-  std::int64_t MessagesInTopic() const {
-    std::int64_t total = 0;
-    for (int partition = 0; partition < 3; ++partition) {
-      std::int64_t low = 0;
-      std::int64_t high = 0;
-      char error[256];
-      rd_kafka_conf_t* conf = rd_kafka_conf_new();
-      rd_kafka_conf_set(conf, "bootstrap.servers", brokers().c_str(), error, sizeof error);
-      rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
-      EXPECT_EQ(rd_kafka_query_watermark_offsets(consumer, kTopic, partition, &low, &high, 5000),
-                RD_KAFKA_RESP_ERR_NO_ERROR);
-      rd_kafka_destroy(consumer);
-      total += high - low;
-    }
-    return total;
-  }
-
- private:
-  rd_kafka_t* host_ = nullptr;
-  rd_kafka_mock_cluster_t* cluster_ = nullptr;
-};
 
 class RecordingReverter final : public RevertTarget {
  public:
@@ -140,26 +92,6 @@ engine::Event Claim(std::uint64_t seq, std::string_view campaign = "camp-1") {
   e.claim_id.value = seq;
   std::memcpy(e.coupon_code.text.data(), "ABCDEFGH23456789", 16);
   return e;
-}
-
-Options LogOptions(const MockKafka& kafka) {
-  Options options;
-  options.kafka_brokers = kafka.brokers();
-  options.kafka_topic = kTopic;
-  options.in_flight_max = 1 << 12;
-  options.delivery_timeout = 2000ms;
-  options.workers = 2;
-  return options;
-}
-
-template <class Predicate>
-bool Eventually(Predicate predicate, std::chrono::milliseconds timeout = 20s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!predicate()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
 }
 
 TEST(KafkaLog, AcknowledgedEventIsPersistedWhetherAwaitedBeforeOrAfterTheReport) {

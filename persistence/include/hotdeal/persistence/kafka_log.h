@@ -31,6 +31,7 @@ class Engine;
 namespace hotdeal::persistence {
 
 class IndexQueue;
+class InDoubtSettler;
 
 // What the log tells the engine about a decision's event, before the decision's waiter hears.
 // Called on the log's poll thread, concurrently with the engine's workers.
@@ -47,16 +48,19 @@ class RevertTarget {
   ~RevertTarget() = default;
 };
 
-// The app's binding: Engine::Acknowledge, Engine::Revert and Engine::MarkInDoubt.
+// The app's binding: Engine::Acknowledge, Engine::Revert and Engine::MarkInDoubt, and the
+// settler (if any) hears of each decision marked in doubt.
 class EngineReverter final : public RevertTarget {
  public:
-  explicit EngineReverter(engine::Engine& engine) : engine_(engine) {}
+  explicit EngineReverter(engine::Engine& engine, InDoubtSettler* settler = nullptr)
+      : engine_(engine), settler_(settler) {}
   void Acknowledge(const engine::Event& event) noexcept override;
   void Revert(const engine::Event& event) noexcept override;
   void MarkInDoubt(const engine::Event& event) noexcept override;
 
  private:
   engine::Engine& engine_;
+  InDoubtSettler* settler_;
 };
 
 class KafkaLog final : public engine::EventSink {
@@ -78,15 +82,20 @@ class KafkaLog final : public engine::EventSink {
   std::optional<engine::LogTicket> Append(engine::WorkerId worker,
                                           const engine::Event& event) noexcept override;
 
-  // Registers `waiter` for `ticket`, which must come from a Decision and be awaited or
-  // forgotten exactly once; a ticket left alone keeps its slot forever. Events no caller sees a
-  // ticket for (order_expired, claim_voided, order_voided) need neither.
+  // Registers `waiter` for `ticket`, which must come from a Decision (or, for a void, from the
+  // Append of the InDoubtSettler) and be awaited or forgotten exactly once; a ticket left alone
+  // keeps its slot forever. order_expired needs neither: no caller sees its ticket.
   void Await(engine::LogTicket ticket, Waiter& waiter) noexcept;
   // The caller will not wait (fast mode, or it gave up): the slot frees itself when settled.
   void Forget(engine::LogTicket ticket) noexcept;
 
   // For /readyz: started, producer usable, and the brokers reachable.
   bool healthy() const noexcept;
+  // Counts producers created (1 after Start). Read on the poll thread while it reports an
+  // event, it names the producer that sent that event (the InDoubtSettler's fence).
+  std::uint64_t producer_generation() const noexcept {
+    return producer_generation_.load(std::memory_order_acquire);
+  }
   // Shared so the app can register it with the Prometheus exposer (which keeps a weak_ptr).
   std::shared_ptr<LogProbe> probe() const noexcept { return probe_; }
 
@@ -128,6 +137,7 @@ class KafkaLog final : public engine::EventSink {
   std::atomic<std::uint32_t> appenders_{0};
   std::atomic<bool> brokers_down_{false};
   std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> producer_generation_{0};  // written by RecreateProducer
   bool fatal_pending_ = false;           // poll thread only (set by the error callback it serves)
   std::vector<std::uint32_t> reappend_;  // poll thread only; capacity = slot count
   std::thread poll_thread_;
