@@ -3,10 +3,10 @@
 // answers window and status questions at a given `now` and never reads a clock.
 //
 // Threading: spec, index and the tables' sizes are immutable after construction, which happens
-// before the campaign is published (release store in CampaignTable). `closed_` and
-// `withdrawn_` are relaxed flags: a request racing a close may be decided either way, and
-// both are correct linearisations. Each WorkerShare is written only by its worker, or by Apply
-// before workers start.
+// before the campaign is published (release store in CampaignTable). `closed_`,
+// `withdrawn_` and `creation_unacknowledged_` are relaxed flags: a request racing a close or an
+// acknowledgement may be decided either way, and both are correct linearisations. Each WorkerShare
+// is written only by its worker, or by Apply before workers start.
 #pragma once
 
 #include <array>
@@ -47,11 +47,14 @@ class Campaign {
   // The fixed sizes a spec will get, computed before anything is allocated.
   static CampaignFootprint FootprintFor(const CampaignSpec& spec, std::uint32_t workers) noexcept;
 
-  // kOk inside the sale window, else kNotStarted or kEnded (closed counts as ended).
+  // kOk inside the sale window, else kNotStarted or kEnded (closed counts as ended), or
+  // kPending inside it while the log has not acknowledged the campaign's creation: a sale
+  // logged before its campaign could outlive a creation the log then loses.
   Outcome Window(TimePoint now) const noexcept {
     if (now < spec_.starts_at) return Outcome::kNotStarted;
     if (closed_.load(std::memory_order_relaxed)) return Outcome::kEnded;
     if (spec_.ends_at && now >= *spec_.ends_at) return Outcome::kEnded;
+    if (creation_unacknowledged_.load(std::memory_order_relaxed)) return Outcome::kPending;
     return Outcome::kOk;
   }
   CampaignView View(TimePoint now) const noexcept;
@@ -85,6 +88,9 @@ class Campaign {
   void set_closed(bool closed) noexcept { closed_.store(closed, std::memory_order_relaxed); }
   bool withdrawn() const noexcept { return withdrawn_.load(std::memory_order_relaxed); }
   void Withdraw() noexcept { withdrawn_.store(true, std::memory_order_relaxed); }
+  void set_creation_unacknowledged(bool unacknowledged) noexcept {
+    creation_unacknowledged_.store(unacknowledged, std::memory_order_relaxed);
+  }
 
  private:
   std::uint32_t index_;
@@ -93,6 +99,7 @@ class Campaign {
   CampaignFootprint footprint_;
   std::atomic<bool> closed_{false};
   std::atomic<bool> withdrawn_{false};
+  std::atomic<bool> creation_unacknowledged_{false};
   StripedStock stock_;
   UserLedger ledger_;
   HolderFilter holders_;

@@ -84,10 +84,22 @@ class KeyHold {
     if (ref_) table_.Finish(*ref_, value);
     ref_.reset();
   }
+  // The key replays `first`, whose decision was undone since: hold it for a new decision.
+  bool Reclaim(IdempotencyTable::Ref replayed, std::uint64_t first, TimePoint now) {
+    if (!table_.Reclaim(replayed, first, now)) return false;
+    ref_ = replayed;
+    return true;
+  }
 
  private:
   IdempotencyTable& table_;
   std::optional<IdempotencyTable::Ref> ref_;
+};
+
+// What a replayed key answered: the id its first decision made, and the key's place.
+struct KeyReplay {
+  std::uint64_t first_id = 0;
+  IdempotencyTable::Ref ref;
 };
 
 }  // namespace
@@ -230,10 +242,10 @@ class Engine::Impl {
   std::uint32_t OwnWorker(std::uint32_t worker) const { return worker % options_.workers; }
   std::uint64_t& WheelLink(std::uint64_t node) const;
   // Looks up an idempotency key (if any): kOverCapacity when its bucket is full, kReplayed
-  // with `first_id` set when it was seen, else kOk with the key held pending in `hold`.
+  // with `replay` set when it was seen, else kOk with the key held pending in `hold`.
   Outcome BeginKey(const Campaign& campaign, const UserId& user,
                    const std::optional<IdempotencyKey>& key, TimePoint now, KeyHold& hold,
-                   std::uint64_t& first_id);
+                   KeyReplay& replay);
   // The rest of PlaceOrder once the user's units are raised: stock, slot, event, publish.
   Decision<Order> Reserve(WorkerId worker, Campaign& campaign, LedgerEntry& entry,
                           std::uint32_t units, const std::optional<IdempotencyKey>& key,
@@ -302,6 +314,7 @@ Decision<CampaignView> Engine::Impl::CreateCampaign(const CampaignSpec& spec, Ti
   event.campaign_index = campaign->index();
   std::optional<LogTicket> ticket = Append(options_.workers, event);
   if (!ticket) return Answer<CampaignView>(Outcome::kLogUnavailable);
+  campaign->set_creation_unacknowledged(Unacknowledged(*ticket));
   CampaignView view = campaign->View(now);
   campaigns_.Insert(std::move(campaign));
   return Answer<CampaignView>(Outcome::kCreated, view, *ticket);
@@ -359,19 +372,24 @@ Decision<Claim> Engine::Impl::ClaimCoupon(WorkerId worker, const CampaignId& id,
     return Decide<Claim>(worker, kOperation, Outcome::kConflict);
   }
   KeyHold key_hold(*keys_);
-  std::uint64_t first_id = 0;
-  if (Outcome keyed = BeginKey(*campaign, user, key, now, key_hold, first_id);
+  KeyReplay replay;
+  if (Outcome keyed = BeginKey(*campaign, user, key, now, key_hold, replay);
       keyed == Outcome::kOverCapacity) {
     return Decide<Claim>(worker, kOperation, keyed);
   } else if (keyed == Outcome::kReplayed) {
     Decision<Claim> first = ClaimOf(*campaign, user);
-    // The claim the key made was voided since: nothing to answer again.
-    if (!first.value || first.value->id.value != first_id) {
-      return Decide<Claim>(worker, kOperation, Outcome::kNotFound);
+    if (first.value && first.value->id.value == replay.first_id) {
+      if (first.outcome == Outcome::kPending)
+        return Decide<Claim>(worker, kOperation, first.outcome);
+      Outcome again = first.outcome == Outcome::kInDoubt ? Outcome::kInDoubt : Outcome::kReplayed;
+      return Decide<Claim>(worker, kOperation, again, *first.value);
     }
-    if (first.outcome == Outcome::kPending) return Decide<Claim>(worker, kOperation, first.outcome);
-    Outcome again = first.outcome == Outcome::kInDoubt ? Outcome::kInDoubt : Outcome::kReplayed;
-    return Decide<Claim>(worker, kOperation, again, *first.value);
+    // The claim the key made was undone since (reverted, or voided in doubt): its client heard
+    // 503, so this retry is decided afresh under the key. Another retry reclaiming it first is
+    // deciding now.
+    if (!key_hold.Reclaim(replay.ref, replay.first_id, now)) {
+      return Decide<Claim>(worker, kOperation, Outcome::kPending);
+    }
   }
   if (Outcome window = campaign->Window(now); window != Outcome::kOk) {
     return Decide<Claim>(worker, kOperation, window);
@@ -531,21 +549,26 @@ Decision<Order> Engine::Impl::PlaceOrder(WorkerId worker, const CampaignId& id, 
   }
   auto units = static_cast<std::uint32_t>(quantity);
   KeyHold key_hold(*keys_);
-  std::uint64_t first_id = 0;
-  if (Outcome keyed = BeginKey(*campaign, user, key, now, key_hold, first_id);
+  KeyReplay replay;
+  if (Outcome keyed = BeginKey(*campaign, user, key, now, key_hold, replay);
       keyed == Outcome::kOverCapacity) {
     return Decide<Order>(worker, kOperation, keyed);
   } else if (keyed == Outcome::kReplayed) {
-    Located first = Locate(OrderId{first_id});
-    if (!first.slot) return Decide<Order>(worker, kOperation, Outcome::kNotFound);
-    std::uint8_t status = first.slot->status.load(std::memory_order_acquire);
-    if (status == detail::Unacked(OrderStatus::kReserved)) {
+    if (Located first = Locate(OrderId{replay.first_id}); first.slot) {
+      std::uint8_t status = first.slot->status.load(std::memory_order_acquire);
+      if (status == detail::Unacked(OrderStatus::kReserved)) {
+        return Decide<Order>(worker, kOperation, Outcome::kPending);
+      }
+      Order order = ViewOrder(*campaign, first.slot_index, now, /*as_reserved=*/true);
+      bool in_doubt = status == detail::kReservedInDoubt;
+      return Decide<Order>(worker, kOperation, in_doubt ? Outcome::kInDoubt : Outcome::kReplayed,
+                           order);
+    }
+    // The reservation was undone since (reverted, or voided in doubt): decided afresh, as for
+    // a claim.
+    if (!key_hold.Reclaim(replay.ref, replay.first_id, now)) {
       return Decide<Order>(worker, kOperation, Outcome::kPending);
     }
-    Order order = ViewOrder(*campaign, first.slot_index, now, /*as_reserved=*/true);
-    bool in_doubt = status == detail::kReservedInDoubt;
-    return Decide<Order>(worker, kOperation, in_doubt ? Outcome::kInDoubt : Outcome::kReplayed,
-                         order);
   }
   if (Outcome window = campaign->Window(now); window != Outcome::kOk) {
     return Decide<Order>(worker, kOperation, window);
@@ -606,14 +629,14 @@ Decision<Order> Engine::Impl::Reserve(WorkerId worker, Campaign& campaign, Ledge
 
 Outcome Engine::Impl::BeginKey(const Campaign& campaign, const UserId& user,
                                const std::optional<IdempotencyKey>& key, TimePoint now,
-                               KeyHold& hold, std::uint64_t& first_id) {
+                               KeyHold& hold, KeyReplay& replay) {
   if (!key) return Outcome::kOk;
   IdempotencyTable::Result found = keys_->Begin(campaign.index(), user, *key, now);
   switch (found.lookup) {
     case IdempotencyTable::Lookup::kFull:
       return Outcome::kOverCapacity;
     case IdempotencyTable::Lookup::kReplay:
-      first_id = found.value;
+      replay = {found.value, found.ref};
       return Outcome::kReplayed;
     case IdempotencyTable::Lookup::kNew:
       hold.Hold(found.ref);
@@ -817,6 +840,10 @@ std::size_t Engine::Impl::ExpireDue(WorkerId worker, TimePoint now) {
 void Engine::Impl::Acknowledge(const Event& event) {
   Campaign* campaign = campaigns_.FindAny(event.campaign);
   if (!campaign) return;
+  if (event.type == EventType::kCampaignCreated) {
+    campaign->set_creation_unacknowledged(false);
+    return;
+  }
   if (event.type == EventType::kClaimGranted) {
     // The books count an unacknowledged claim as claimed already: nothing moves there.
     if (LedgerEntry* entry = ClaimEntry(*campaign, event)) {
@@ -1029,8 +1056,14 @@ void Engine::Impl::Apply(const Event& event) {
     return;
   }
   Campaign* campaign = campaigns_.FindAny(event.campaign);
-  // Every later event of a campaign follows its creation in the log (one partition per id).
-  HOTDEAL_ASSERT(campaign != nullptr);
+  // Every later event of a campaign follows its creation in the log (one partition per id),
+  // and with await_acknowledgement nothing is decided before the creation is persisted. Without
+  // it (--ack memory) a creation the log lost can leave its campaign's decisions behind: they
+  // are orphans, as moves without their reservation are, not a reason to stop every sale.
+  if (!campaign) {
+    orphan_events_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   campaign->RestoreSerial(event.seq);
   RestoreControlSerial(event.seq);  // voids are sequenced by the control plane
   std::uint32_t worker = OwnWorker(detail::SeqWorker(event.seq));
@@ -1071,10 +1104,10 @@ void Engine::Impl::ApplyControl(const Event& event) {
       HOTDEAL_ASSERT(Campaign::Validate(event.spec, options_.stock_max) == Outcome::kOk);
       campaigns_.Insert(std::make_unique<Campaign>(event.campaign_index, event.spec,
                                                    options_.workers, ledger_seed_));
-    } else {
-      Campaign* campaign = campaigns_.FindAny(event.campaign);
-      HOTDEAL_ASSERT(campaign != nullptr);
+    } else if (Campaign* campaign = campaigns_.FindAny(event.campaign)) {
       campaign->set_closed(true);
+    } else {
+      orphan_events_.fetch_add(1, std::memory_order_relaxed);  // as in Apply
     }
   }
   RestoreControlSerial(event.seq);

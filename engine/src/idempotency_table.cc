@@ -95,6 +95,16 @@ void IdempotencyTable::Finish(Ref ref, std::uint64_t value) noexcept {
   way.state = WayState::kDone;
 }
 
+bool IdempotencyTable::Reclaim(Ref ref, std::uint64_t undone, TimePoint now) noexcept {
+  Bucket& bucket = buckets_[ref.bucket];
+  Guard guard(bucket);
+  Way& way = bucket.ways[ref.way];
+  if (way.state != WayState::kDone || way.value != undone) return false;
+  way.state = WayState::kPending;
+  way.created_at_us = now.time_since_epoch().count();
+  return true;
+}
+
 void IdempotencyTable::Forget(Ref ref) noexcept {
   Bucket& bucket = buckets_[ref.bucket];
   Guard guard(bucket);

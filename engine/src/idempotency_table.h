@@ -43,6 +43,10 @@ class IdempotencyTable {
                TimePoint now) noexcept;
   void Finish(Ref ref, std::uint64_t value) noexcept;
   void Forget(Ref ref) noexcept;
+  // A replayed key (Begin's kReplay ref) whose decision `undone` was undone since (reverted or
+  // voided: its client heard 503): marks the key pending again, as kNew does, so the retry is
+  // decided afresh under it. False if another request reclaimed it first (or it aged out).
+  bool Reclaim(Ref ref, std::uint64_t undone, TimePoint now) noexcept;
 
   std::size_t bytes() const noexcept { return buckets_count_ * sizeof(Bucket); }
 

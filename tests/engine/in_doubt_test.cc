@@ -161,6 +161,51 @@ TEST_F(InDoubtTest, ReplayOfTheLogWithAVoidRebuildsTheSameBooks) {
   EXPECT_GT(next->seq, voided->seq);
 }
 
+// The client of a voided decision heard 503 and retries with its key: the retry is a new
+// decision under that key (not a 404 for an id it never heard), and the key then replays it.
+TEST_F(InDoubtTest, RetryWithTheKeyOfAVoidedClaimIsDecidedAfresh) {
+  Decision<Claim> made = engine_.ClaimCoupon({0}, Campaign("c"), User(1), Key("k"), Seconds(100));
+  Event granted = LastEvent();
+  engine_.MarkInDoubt(granted);
+  engine_.ApplyVoid(*engine_.SettleInDoubt(granted, false));
+  ASSERT_EQ(Books("c").remaining, 2u);
+
+  Decision<Claim> retry = engine_.ClaimCoupon({1}, Campaign("c"), User(1), Key("k"), Seconds(101));
+  ASSERT_EQ(retry.outcome, Outcome::kCreated);
+  EXPECT_NE(retry.value->id, made.value->id);
+  EXPECT_NE(retry.ticket.value, 0u);
+  EXPECT_EQ(Books("c").remaining, 1u);
+  Decision<Claim> again = engine_.ClaimCoupon({0}, Campaign("c"), User(1), Key("k"), Seconds(102));
+  EXPECT_EQ(again.outcome, Outcome::kReplayed);
+  EXPECT_EQ(again.value->id, retry.value->id);
+  ExpectBooksClose("c");
+}
+
+TEST_F(InDoubtTest, RetryWithTheKeyOfAVoidedReservationIsDecidedAfresh) {
+  Decision<Order> made = engine_.PlaceOrder({0}, Campaign("s"), User(1), 2, Key("k"), Seconds(100));
+  Event reserved = LastEvent();
+  engine_.MarkInDoubt(reserved);
+  engine_.ApplyVoid(*engine_.SettleInDoubt(reserved, false));
+
+  Decision<Order> retry =
+      engine_.PlaceOrder({1}, Campaign("s"), User(1), 2, Key("k"), Seconds(101));
+  ASSERT_EQ(retry.outcome, Outcome::kCreated);
+  EXPECT_NE(retry.value->id, made.value->id);
+  EXPECT_EQ(Books("s").remaining, 3u);
+  EXPECT_EQ(engine_.PlaceOrder({0}, Campaign("s"), User(1), 2, Key("k"), Seconds(102)).outcome,
+            Outcome::kReplayed);
+  ExpectBooksClose("s");
+}
+
+TEST_F(InDoubtTest, RetryWithTheKeyOfARevertedClaimIsDecidedAfresh) {
+  Decision<Claim> made = engine_.ClaimCoupon({0}, Campaign("c"), User(1), Key("k"), Seconds(100));
+  engine_.Revert(LastEvent());
+  Decision<Claim> retry = engine_.ClaimCoupon({0}, Campaign("c"), User(1), Key("k"), Seconds(101));
+  ASSERT_EQ(retry.outcome, Outcome::kCreated);
+  EXPECT_NE(retry.value->id, made.value->id);
+  EXPECT_EQ(Books("c").remaining, 1u);
+}
+
 TEST_F(InDoubtTest, OnlyGrantsAndReservationsAreMarked) {
   Decision<Order> made = engine_.PlaceOrder({0}, Campaign("s"), User(1), 1, {}, Seconds(100));
   engine_.ConfirmOrder({0}, made.value->id, User(1), Seconds(101));

@@ -300,6 +300,31 @@ TEST(ReplayTest, RepeatedMovesAndVoidsOfAbsentDecisionsAreCountedNoOps) {
 }
 
 // What could oversell still stops recovery: a reservation of more units than are left.
+// Without await_acknowledgement (--ack memory) a creation the log lost can leave its campaign's
+// decisions in the log: recovery counts them and goes on rather than stopping every sale.
+TEST(ReplayTest, EventsOfACampaignTheLogNeverCreatedAreCountedNoOps) {
+  RecordingSink sink;
+  Engine live(SmallOptions(2), sink);
+  ASSERT_EQ(live.CreateCampaign(CouponSpec("lost", 3), Seconds(0)).outcome, Outcome::kCreated);
+  ASSERT_EQ(live.CreateCampaign(CouponSpec("kept", 3), Seconds(0)).outcome, Outcome::kCreated);
+  ASSERT_EQ(live.ClaimCoupon({0}, Campaign("lost"), User(1), {}, Seconds(100)).outcome,
+            Outcome::kCreated);
+  ASSERT_EQ(live.ClaimCoupon({0}, Campaign("kept"), User(1), {}, Seconds(100)).outcome,
+            Outcome::kCreated);
+  ASSERT_EQ(live.CloseCampaign(Campaign("lost"), Seconds(101)).outcome, Outcome::kOk);
+
+  Engine recovered(SmallOptions(2), sink);
+  for (const Event& event : sink.events()) {
+    bool lost_creation =
+        event.type == EventType::kCampaignCreated && event.campaign == Campaign("lost");
+    if (!lost_creation) recovered.Apply(event);
+  }
+  EXPECT_EQ(recovered.Stats().orphan_events, 2u);  // the claim and the close
+  EXPECT_EQ(recovered.GetCampaign(Campaign("lost"), Seconds(102)).outcome, Outcome::kNotFound);
+  EXPECT_EQ(recovered.GetClaim(Campaign("kept"), User(1)).outcome, Outcome::kOk);
+  EXPECT_EQ(recovered.Books(Campaign("kept"))->remaining, 2u);
+}
+
 TEST(ReplayDeathTest, ReservationBeyondStockStillAborts) {
   RecordingSink sink;
   Engine live(SmallOptions(1), sink);

@@ -106,10 +106,13 @@ inline EngineOptions SmallOptions(std::uint32_t workers = 2) {
 class ReportedEngineTest : public ::testing::Test {
  protected:
   explicit ReportedEngineTest(EngineOptions options = SmallOptions()) : engine_(options, sink_) {}
+  // Both creations are reported persisted, as the log would before any sale starts.
   void SetUp() override {
     ASSERT_EQ(engine_.CreateCampaign(CouponSpec("c", 2), Seconds(0)).outcome, Outcome::kCreated);
+    engine_.Acknowledge(LastEvent());
     ASSERT_EQ(engine_.CreateCampaign(SaleSpec("s", 5, 3, 60), Seconds(0)).outcome,
               Outcome::kCreated);
+    engine_.Acknowledge(LastEvent());
   }
   // The last event as the sink saw it (what the log reports back).
   Event LastEvent() { return sink_.events().back(); }

@@ -192,12 +192,9 @@ TEST_F(SettlerTest, DecisionTheBrokerNeverWroteIsVoidedAndRestockedOnlyOnceTheVo
   EXPECT_EQ(Books().in_doubt, 0);
   EXPECT_EQ(Books().claimed, 0);
   EXPECT_EQ(log_.probe()->Snapshot().persisted, persisted_before + 1) << "the void, once";
-  // The key's claim is gone (the engine answers kNotFound to it); the user may claim again.
-  EXPECT_EQ(
-      engine_.ClaimCoupon({0}, campaign_, User(1), engine::IdempotencyKey::Parse("k-1"), Now())
-          .outcome,
-      Outcome::kNotFound);
-  auto retry = engine_.ClaimCoupon({0}, campaign_, User(1), std::nullopt, Now());
+  // The key's claim is gone: the client's retry with its key is decided afresh.
+  auto retry =
+      engine_.ClaimCoupon({0}, campaign_, User(1), engine::IdempotencyKey::Parse("k-1"), Now());
   ASSERT_EQ(retry.outcome, Outcome::kCreated);
   EXPECT_NE(retry.value->id, made.value->id);
   log_.Forget(retry.ticket);

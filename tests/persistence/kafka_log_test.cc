@@ -161,8 +161,9 @@ class AcknowledgedEngine {
   explicit AcknowledgedEngine(const MockKafka& kafka)
       : log_(LogOptions(kafka)), engine_(EngineOptions(), log_), reverter_(engine_) {
     log_.Start(reverter_);
-    Forget(engine_.CreateCampaign(Spec("coupons", engine::CampaignKind::kCoupon), Now()).ticket);
-    Forget(engine_.CreateCampaign(Spec("sale", engine::CampaignKind::kSale), Now()).ticket);
+    // Sales wait for their campaign's creation to be persisted, as over HTTP.
+    Create(Spec("coupons", engine::CampaignKind::kCoupon));
+    Create(Spec("sale", engine::CampaignKind::kSale));
   }
   // The log reports into the engine until it stops: stop it while the engine still exists.
   ~AcknowledgedEngine() { log_.Stop(); }
@@ -188,9 +189,12 @@ class AcknowledgedEngine {
     return spec;
   }
   static engine::TimePoint Now() { return engine::TimePoint(std::chrono::seconds(1000)); }
-  void Forget(engine::LogTicket ticket) {
+  void Create(const engine::CampaignSpec& spec) {
+    const engine::LogTicket ticket = engine_.CreateCampaign(spec, Now()).ticket;
     ASSERT_NE(ticket.value, 0u);
-    log_.Forget(ticket);
+    CountingWaiter created;
+    log_.Await(ticket, created);
+    ASSERT_EQ(created.Wait(), Durability::kPersisted);
   }
   KafkaLog& log() { return log_; }
   engine::Engine& engine() { return engine_; }

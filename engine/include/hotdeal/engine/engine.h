@@ -35,14 +35,17 @@ struct EngineOptions {
   std::uint32_t campaigns_max = 1024;    // the campaign table is sized once
   std::uint32_t stock_max = 10'000'000;  // per campaign; bounds what one creation may reserve
   // Idempotency keys are remembered for at least this long, in a table of fixed size; a key
-  // older than the window is forgotten and a retry with it is decided afresh.
+  // older than the window is forgotten and a retry with it is decided afresh, as is a retry
+  // whose key's decision was undone since (reverted, or voided in doubt: its client heard 503).
   std::chrono::seconds idempotency_window{600};
   std::uint32_t idempotency_keys_max = 1 << 20;
   // Durable acks (`--ack durable`): a decision whose event the sink answered with a non-zero
   // ticket stays *unacknowledged* until the log reports it (Acknowledge, Revert, MarkInDoubt):
   // it holds its units, but retries, repeat claims, confirm, cancel and reads answer kPending
-  // and expiry waits. False (`--ack memory`, `--log none`, tests that do not model reports):
-  // every decision is final as soon as its event is appended.
+  // and expiry waits. A campaign whose creation is unacknowledged answers kPending to claims and
+  // orders inside its window (a possibly-persisted creation stays so until a restart decides it
+  // from the log). False (`--ack memory`, `--log none`, tests that do not model reports): every
+  // decision is final as soon as its event is appended.
   bool await_acknowledgement = false;
 };
 
@@ -72,7 +75,8 @@ struct EngineStats {
   std::uint64_t orders_expired = 0;  // by ExpireDue or found past expires_at by confirm/cancel
   std::int64_t units_in_doubt = 0;   // all campaigns; per campaign in CampaignBooks::in_doubt
   // Logged order moves and voids that Apply found nothing to act on (the order or claim is
-  // not held in the replayed state, or was moved already): counted no-ops, see Apply.
+  // not held in the replayed state, or was moved already), and events of a campaign the log
+  // never created: counted no-ops, see Apply.
   std::uint64_t orphan_events = 0;
   std::uint64_t count(Operation operation, Outcome outcome) const noexcept {
     return decisions[static_cast<std::size_t>(operation)][static_cast<std::size_t>(outcome)];
@@ -204,7 +208,8 @@ class Engine {
   // thread, before any worker starts. Aborts (HOTDEAL_ASSERT) on a log that would oversell,
   // grant a user twice or pass a limit: serving from such a state would lose data. An order
   // move or a void that finds nothing to act on (its reservation or grant is not in the log, or
-  // it was applied already) is a no-op counted in EngineStats::orphan_events: the durable path
+  // it was applied already), or any event of a campaign whose creation is not in the log (only
+  // --ack memory can log one), is a no-op counted in EngineStats::orphan_events: the durable path
   // can log those (engine/README.md, "Unacknowledged decisions").
   void Apply(const Event& event);
 
