@@ -46,7 +46,8 @@ CampaignFootprint Campaign::FootprintFor(const CampaignSpec& spec, std::uint32_t
   footprint.orders_max = spec.kind == CampaignKind::kSale ? spec.stock * kOrderSlotsPerUnit : 0;
   std::uint32_t holders = HoldersFor(spec);
   footprint.bytes = sizeof(Campaign) + StripedStock::Bytes(workers) +
-                    UserLedger::BytesFor(footprint.users_max) + HolderFilter::BytesFor(holders) +
+                    UserLedger::BytesFor(footprint.users_max, workers) +
+                    HolderFilter::BytesFor(holders) +
                     sizeof(WorkerShare) * (std::size_t{workers} + 1) +
                     (footprint.orders_max ? OrderTable::BytesFor(footprint.orders_max) : 0);
   return footprint;
@@ -59,7 +60,7 @@ Campaign::Campaign(std::uint32_t index, const CampaignSpec& spec, std::uint32_t 
       spec_(spec),
       footprint_(FootprintFor(spec, workers)),
       stock_(spec.stock, workers),
-      ledger_(footprint_.users_max, seed),
+      ledger_(footprint_.users_max, workers, seed),
       holders_(HoldersFor(spec)),
       orders_(footprint_.orders_max, workers),
       shares_(std::make_unique<WorkerShare[]>(workers + 1)) {

@@ -29,11 +29,12 @@ enum class Book : std::uint8_t { kClaimed, kHeld, kConfirmed, kInDoubt };
 inline constexpr std::size_t kBookCount = 4;
 
 // Per campaign and worker: the serial behind that worker's event sequence numbers and claim
-// ids, its cursor into the order slots and its book deltas. Padded so that two workers never
-// share a line.
+// ids, its cursors into the order slots and the ledger's records, and its book deltas. Padded
+// so that two workers never share a line.
 struct alignas(64) WorkerShare {
   std::uint64_t serial = 0;
   OrderCursor orders;
+  RecordCursor users;
   std::array<std::atomic<std::int64_t>, kBookCount> books{};
 };
 

@@ -237,7 +237,8 @@ class Engine::Impl {
   // Off the data plane: moves an order that holds units (reserved, in doubt or confirmed) to
   // `next` and returns its units; false, and nothing done, if it holds none.
   bool ReleaseOrder(std::uint32_t worker, Campaign& campaign, OrderSlot& slot, std::uint8_t next);
-  // The ledger entry of a claim event's user; nullptr for a sale campaign or a full ledger.
+  // The ledger record of a claim event's user: the decision that logged the event made it.
+  // nullptr for a sale campaign, or for a decision this process did not make (none to move).
   LedgerEntry* ClaimEntry(Campaign& campaign, const Event& event);
   std::uint32_t OwnWorker(std::uint32_t worker) const { return worker % options_.workers; }
   std::uint64_t& WheelLink(std::uint64_t node) const;
@@ -409,7 +410,7 @@ Decision<Claim> Engine::Impl::ClaimCoupon(WorkerId worker, const CampaignId& id,
     }
     return Decide<Claim>(worker, kOperation, Outcome::kSoldOut);
   }
-  LedgerEntry* entry = campaign->ledger().FindOrInsert(user);
+  LedgerEntry* entry = campaign->ledger().FindOrInsert(user, campaign->share(worker.value).users);
   if (!entry) return Decide<Claim>(worker, kOperation, Outcome::kOverCapacity);
   detail::ClaimRecord record;
   if (CouponHold held = campaign->ledger().BeginClaim(*entry, record); held != CouponHold::kNone) {
@@ -574,7 +575,7 @@ Decision<Order> Engine::Impl::PlaceOrder(WorkerId worker, const CampaignId& id, 
     return Decide<Order>(worker, kOperation, window);
   }
   if (campaign->stock().SoldOut()) return Decide<Order>(worker, kOperation, Outcome::kSoldOut);
-  LedgerEntry* entry = campaign->ledger().FindOrInsert(user);
+  LedgerEntry* entry = campaign->ledger().FindOrInsert(user, campaign->share(worker.value).users);
   if (!entry) return Decide<Order>(worker, kOperation, Outcome::kOverCapacity);
   // The user's units are raised first, so two concurrent orders of one user cannot both pass
   // the limit; every failure in Reserve lowers them again.
@@ -681,8 +682,8 @@ Engine::Impl::Located Engine::Impl::Locate(OrderId id) const {
 
 void Engine::Impl::ReturnUnits(std::uint32_t worker, Campaign& campaign, const OrderSlot& slot) {
   campaign.stock().Give(worker, slot.quantity);
-  LedgerEntry* entry = campaign.ledger().FindOrInsert(slot.user);
-  // The order's user got an entry when it was placed, and entries are never removed.
+  LedgerEntry* entry = campaign.ledger().Find(slot.user);
+  // The order's user got a record when it was placed, and records are never removed.
   HOTDEAL_ASSERT(entry != nullptr);
   UserLedger::RemoveUnits(*entry, slot.quantity);
 }
@@ -906,12 +907,12 @@ void Engine::Impl::Revert(const Event& event) {
 
 LedgerEntry* Engine::Impl::ClaimEntry(Campaign& campaign, const Event& event) {
   if (campaign.spec().kind != CampaignKind::kCoupon) return nullptr;
-  return campaign.ledger().FindOrInsert(event.user);
+  return campaign.ledger().Find(event.user);
 }
 
 bool Engine::Impl::ReleaseClaim(std::uint32_t worker, Campaign& campaign, const UserId& user,
                                 ClaimId id) {
-  LedgerEntry* entry = campaign.ledger().FindOrInsert(user);
+  LedgerEntry* entry = campaign.ledger().Find(user);
   if (!entry) return false;
   CouponHold dropped = campaign.ledger().DropClaim(*entry, id);
   if (dropped == CouponHold::kNone) return false;
@@ -1115,7 +1116,8 @@ void Engine::Impl::ApplyControl(const Event& event) {
 
 void Engine::Impl::ApplyClaim(Campaign& campaign, std::uint32_t worker, const Event& event) {
   UserLedger& ledger = campaign.ledger();
-  LedgerEntry* entry = ledger.FindOrInsert(event.user);
+  // Recovery runs alone, before the workers start: the worker's record cursor is free.
+  LedgerEntry* entry = ledger.FindOrInsert(event.user, campaign.share(worker).users);
   HOTDEAL_ASSERT(entry != nullptr);
   detail::ClaimRecord existing;
   // A second grant to one user in the log would be a lost invariant, not a replay detail.
@@ -1147,7 +1149,8 @@ void Engine::Impl::ApplyReserved(Campaign& campaign, std::uint32_t worker, const
   OrderSlot& slot = campaign.orders().Slot(slot_index);
   HOTDEAL_ASSERT(slot.status.load(std::memory_order_relaxed) == detail::kUnpublished);
   campaign.orders().MarkUsed(slot_index);
-  LedgerEntry* entry = campaign.ledger().FindOrInsert(event.user);
+  // Recovery runs alone, before the workers start: the worker's record cursor is free.
+  LedgerEntry* entry = campaign.ledger().FindOrInsert(event.user, campaign.share(worker).users);
   HOTDEAL_ASSERT(entry != nullptr);
   bool within_limit = UserLedger::AddUnits(*entry, event.quantity, campaign.spec().per_user_limit);
   HOTDEAL_ASSERT(within_limit);

@@ -4,8 +4,7 @@
 // is taken the caller answers kOverCapacity.
 //
 // Threading: Allocate is called by the worker that owns `cursor` (a per-worker chunk cursor
-// kept in the campaign's per-worker state); chunks of slots come from one shared counter, so
-// the shared line is touched once per chunk. The fields of a slot are written
+// kept in the campaign's per-worker state; chunk_allocator.h). The fields of a slot are written
 // by its allocating thread before the release store that publishes its status, and never
 // change afterwards; only `status` moves (compare-and-swap by any thread).
 #pragma once
@@ -15,6 +14,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "chunk_allocator.h"
 #include "fixed_array.h"
 #include "hotdeal/engine/types.h"
 
@@ -51,20 +51,15 @@ struct OrderSlot {
   std::uint64_t wheel_next = 0;
 };
 
-struct OrderCursor {
-  std::uint32_t next = 0;
-  std::uint32_t end = 0;
-};
+using OrderCursor = ChunkCursor;
 
 class OrderTable {
  public:
-  static constexpr std::uint32_t kChunkSlotsMax = 64;
-
   OrderTable(std::uint32_t orders_max, std::uint32_t workers);
 
   std::optional<std::uint32_t> Allocate(OrderCursor& cursor) noexcept;
   // Recovery: the slot a logged order used is taken, whatever chunk it came from.
-  void MarkUsed(std::uint32_t slot) noexcept;
+  void MarkUsed(std::uint32_t slot) noexcept { chunks_.MarkUsed(slot); }
 
   // For an index the caller knows is in range (it came from Allocate or a checked At).
   OrderSlot& Slot(std::uint32_t slot) noexcept { return slots_[slot]; }
@@ -79,9 +74,8 @@ class OrderTable {
 
  private:
   std::uint32_t slots_max_;
-  std::uint32_t chunk_slots_;
   FixedArray<OrderSlot> slots_;
-  alignas(64) std::atomic<std::uint64_t> next_chunk_{0};
+  ChunkAllocator chunks_;
 };
 
 }  // namespace hotdeal::engine::detail

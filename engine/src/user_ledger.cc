@@ -1,20 +1,22 @@
-// The user ledger's insert-if-absent and the coupon claim protocol.
+// The user ledger's probe table, its lock-free insert-if-absent and the coupon claim protocol.
 #include "user_ledger.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
+#include <limits>
+#include <utility>
 
 #include "check.h"
 #include "hash.h"
 
 namespace hotdeal::engine::detail {
 namespace {
-constexpr std::uint32_t kEmpty = 0;
-constexpr std::uint32_t kWriting = 1;
-constexpr std::uint32_t kKeyed = 2;
 // Linear probing at load <= 1/2 rarely goes past a handful of slots; the bound caps the work
 // of one request when the table is (nearly) full.
 constexpr std::uint64_t kProbeMax = 1024;
+// A slot's low half is a record index + 1, and 0 means empty.
+constexpr std::uint64_t kRecordsMax = std::numeric_limits<std::uint32_t>::max() - 1;
 constexpr std::uint32_t kStateBits = 3;
 constexpr std::uint32_t kStateMask = (1u << kStateBits) - 1;
 static_assert(static_cast<std::uint32_t>(CouponHold::kUnacked) <= kStateMask);
@@ -48,52 +50,79 @@ std::uint64_t UserLedger::SlotsFor(std::uint32_t users_max) noexcept {
   return std::bit_ceil(std::uint64_t{users_max} * 2 < 16 ? 16 : std::uint64_t{users_max} * 2);
 }
 
-std::size_t UserLedger::BytesFor(std::uint32_t users_max) noexcept {
-  return SlotsFor(users_max) * sizeof(LedgerEntry);
+// As many records as slots, plus every worker's chunk of holes: the probe table alone decides
+// when the ledger is full, as it did when records lived in the slots (users whose claim failed
+// or whose orders ended keep their record, so live units do not bound the users).
+std::uint32_t UserLedger::RecordsFor(std::uint32_t users_max, std::uint32_t workers) noexcept {
+  std::uint64_t slots = SlotsFor(users_max);
+  std::uint64_t holes = std::uint64_t{workers} * ChunkAllocator::ChunkFor(slots, workers);
+  return static_cast<std::uint32_t>(std::min(slots + holes, kRecordsMax));
 }
 
-UserLedger::UserLedger(std::uint32_t users_max, std::uint64_t seed)
+std::size_t UserLedger::BytesFor(std::uint32_t users_max, std::uint32_t workers) noexcept {
+  return SlotsFor(users_max) * sizeof(std::atomic<std::uint64_t>) +
+         std::size_t{RecordsFor(users_max, workers)} * sizeof(LedgerEntry);
+}
+
+UserLedger::UserLedger(std::uint32_t users_max, std::uint32_t workers, std::uint64_t seed)
     : mask_(SlotsFor(users_max) - 1),
       probe_max_(mask_ + 1 < kProbeMax ? mask_ + 1 : kProbeMax),
       seed_(seed),
-      entries_(MakeFixedArray<LedgerEntry>(mask_ + 1)) {}
+      records_max_(RecordsFor(users_max, workers)),
+      records_(MakeFixedArray<LedgerEntry>(records_max_)),
+      slots_(MakeFixedArray<std::atomic<std::uint64_t>>(mask_ + 1)),
+      chunks_(records_max_, ChunkAllocator::ChunkFor(mask_ + 1, workers)) {}
 
-LedgerEntry* UserLedger::FindOrInsert(const UserId& user) noexcept {
+// The record is written before the slot names it, and the acq_rel CAS publishes both fields:
+// whoever acquires the slot sees them. No slot ever goes back to 0, so a lost CAS leaves the
+// winner's value in `slot`, which is compared like any other (two requests of one new user
+// end with one record). The loser's record was never named: the cursor stays on it.
+template <class BeforePublish>
+LedgerEntry* UserLedger::Insert(const UserId& user, RecordCursor& cursor,
+                                BeforePublish&& before_publish) {
   std::uint64_t hash = Hash(user);
+  std::uint64_t tag = TagOf(hash);
   for (std::uint64_t step = 0; step < probe_max_; ++step) {
-    LedgerEntry& entry = entries_[(hash + step) & mask_];
-    std::uint32_t state = entry.key_state.load(std::memory_order_acquire);
-    if (state == kEmpty) {
-      if (entry.key_state.compare_exchange_strong(state, kWriting, std::memory_order_acquire)) {
-        entry.hash = hash;
-        entry.user = user;
-        // Release: whoever acquires kKeyed sees the key written above.
-        entry.key_state.store(kKeyed, std::memory_order_release);
-        return &entry;
+    std::atomic<std::uint64_t>& slot = slots_[(hash + step) & mask_];
+    std::uint64_t value = slot.load(std::memory_order_acquire);
+    if (value == 0) {
+      std::optional<std::uint32_t> index = chunks_.Next(cursor);
+      if (!index) return nullptr;
+      LedgerEntry& record = records_[*index];
+      record.hash = hash;
+      record.user = user;
+      before_publish();
+      if (slot.compare_exchange_strong(value, tag | (std::uint64_t{*index} + 1),
+                                       std::memory_order_acq_rel, std::memory_order_acquire)) {
+        ChunkAllocator::Take(cursor);
+        return &record;
       }
     }
-    unsigned spins = 0;
-    while (state == kWriting) {
-      SpinWait(spins);
-      state = entry.key_state.load(std::memory_order_acquire);
-    }
-    if (entry.hash == hash && SameId(entry.user, user)) return &entry;
+    if (Names(value, tag, user)) return &records_[RecordOf(value)];
   }
   return nullptr;
 }
 
+LedgerEntry* UserLedger::FindOrInsert(const UserId& user, RecordCursor& cursor) noexcept {
+  return Insert(user, cursor, [] {});
+}
+
+LedgerEntry* UserLedger::TEST_FindOrInsert(const UserId& user, RecordCursor& cursor,
+                                           const std::function<void()>& before_publish) {
+  return Insert(user, cursor, before_publish);
+}
+
+LedgerEntry* UserLedger::Find(const UserId& user) noexcept {
+  return const_cast<LedgerEntry*>(std::as_const(*this).Find(user));
+}
+
 const LedgerEntry* UserLedger::Find(const UserId& user) const noexcept {
   std::uint64_t hash = Hash(user);
+  std::uint64_t tag = TagOf(hash);
   for (std::uint64_t step = 0; step < probe_max_; ++step) {
-    const LedgerEntry& entry = entries_[(hash + step) & mask_];
-    std::uint32_t state = entry.key_state.load(std::memory_order_acquire);
-    if (state == kEmpty) return nullptr;
-    unsigned spins = 0;
-    while (state == kWriting) {
-      SpinWait(spins);
-      state = entry.key_state.load(std::memory_order_acquire);
-    }
-    if (entry.hash == hash && SameId(entry.user, user)) return &entry;
+    std::uint64_t value = slots_[(hash + step) & mask_].load(std::memory_order_acquire);
+    if (value == 0) return nullptr;
+    if (Names(value, tag, user)) return &records_[RecordOf(value)];
   }
   return nullptr;
 }
