@@ -27,6 +27,7 @@
 #include "hotdeal/persistence/partition_epochs.h"
 #include "http_client.h"
 #include "stack_fixture.h"
+#include "topic_reader.h"
 
 namespace hotdeal::e2e {
 namespace {
@@ -227,62 +228,19 @@ class ServeE2eTest : public persistence::testing::StackTest {
     }
   }
   TopicContents ReadTopic() {
-    char error[256];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", options_.kafka_brokers.c_str(), error,
-                      sizeof error);
-    rd_kafka_conf_set(conf, "group.id", "hotdeal-e2e", error, sizeof error);
-    rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
-    const rd_kafka_metadata_t* metadata = nullptr;
-    rd_kafka_topic_t* topic = rd_kafka_topic_new(consumer, options_.kafka_topic.c_str(), nullptr);
     TopicContents contents;
-    // A broker restarted a moment ago may need a few seconds before it answers metadata.
-    rd_kafka_resp_err_t got = RD_KAFKA_RESP_ERR_UNKNOWN;
-    for (int i = 0; i < 3 && got != RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
-      got = rd_kafka_metadata(consumer, 0, topic, &metadata, 10'000);
-    EXPECT_EQ(got, RD_KAFKA_RESP_ERR_NO_ERROR);
-    if (got != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      rd_kafka_topic_destroy(topic);
-      rd_kafka_destroy(consumer);
-      return contents;
-    }
-    rd_kafka_topic_partition_list_t* assignment = rd_kafka_topic_partition_list_new(8);
-    std::int64_t remaining_messages = 0;
-    for (int p = 0; p < metadata->topics[0].partition_cnt; ++p) {
-      std::int64_t low = 0;
-      std::int64_t high = 0;
-      rd_kafka_query_watermark_offsets(consumer, options_.kafka_topic.c_str(), p, &low, &high,
-                                       10'000);
-      remaining_messages += high - low;
-      rd_kafka_topic_partition_list_add(assignment, options_.kafka_topic.c_str(), p)->offset = low;
-    }
-    rd_kafka_assign(consumer, assignment);
-    persistence::EventDecoder decoder;
+    const std::vector<std::vector<persistence::LogRecord>> partitions =
+        persistence::testing::ReadTopicRecords(options_.kafka_brokers, options_.kafka_topic);
     persistence::PartitionEpochs epochs;
-    epochs.Reset(metadata->topics[0].partition_cnt);
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (remaining_messages > 0 && std::chrono::steady_clock::now() < deadline) {
-      rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer, 500);
-      if (message == nullptr) continue;
-      if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        --remaining_messages;
-        persistence::LogRecord record;
-        EXPECT_EQ(
-            decoder.Decode({static_cast<const char*>(message->payload), message->len}, record),
-            persistence::CodecError::kOk);
+    epochs.Reset(partitions.size());
+    for (std::size_t p = 0; p < partitions.size(); ++p) {
+      for (const persistence::LogRecord& record : partitions[p]) {
         // A replaced owner's events never count, as in MySQL; a fence sells nothing.
-        if (!epochs.Stale(message->partition, record.epoch) && !record.fence) {
+        if (!epochs.Stale(static_cast<std::int32_t>(p), record.epoch) && !record.fence) {
           Count(record.event, contents);
         }
       }
-      rd_kafka_message_destroy(message);
     }
-    EXPECT_EQ(remaining_messages, 0) << "the topic was not read to its end";
-    rd_kafka_topic_partition_list_destroy(assignment);
-    rd_kafka_metadata_destroy(metadata);
-    rd_kafka_topic_destroy(topic);
-    rd_kafka_consumer_close(consumer);
-    rd_kafka_destroy(consumer);
     return contents;
   }
 

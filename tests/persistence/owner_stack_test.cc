@@ -9,6 +9,7 @@
 #include "hotdeal/persistence/event_codec.h"
 #include "hotdeal/persistence/owner.h"
 #include "stack_fixture.h"
+#include "topic_reader.h"
 
 namespace hotdeal::persistence {
 namespace {
@@ -27,43 +28,7 @@ class OwnerStackTest : public testing::StackTest {
 
   // Every partition's records, decoded, in order.
   std::vector<std::vector<LogRecord>> ReadPartitions() {
-    char error[256];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", options_.kafka_brokers.c_str(), error,
-                      sizeof error);
-    rd_kafka_conf_set(conf, "group.id", "hotdeal-owner-test", error, sizeof error);
-    rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
-    std::vector<std::vector<LogRecord>> partitions(options_.topic_partitions);
-    rd_kafka_topic_partition_list_t* assignment = rd_kafka_topic_partition_list_new(8);
-    std::int64_t remaining = 0;
-    for (int p = 0; p < options_.topic_partitions; ++p) {
-      std::int64_t low = 0;
-      std::int64_t high = 0;
-      EXPECT_EQ(rd_kafka_query_watermark_offsets(consumer, options_.kafka_topic.c_str(), p, &low,
-                                                 &high, 10'000),
-                RD_KAFKA_RESP_ERR_NO_ERROR);
-      remaining += high - low;
-      rd_kafka_topic_partition_list_add(assignment, options_.kafka_topic.c_str(), p)->offset = low;
-    }
-    rd_kafka_assign(consumer, assignment);
-    EventDecoder decoder;
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (remaining > 0 && std::chrono::steady_clock::now() < deadline) {
-      rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer, 500);
-      if (message == nullptr) continue;
-      if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        --remaining;
-        LogRecord& record = partitions[message->partition].emplace_back();
-        EXPECT_EQ(
-            decoder.Decode({static_cast<const char*>(message->payload), message->len}, record),
-            CodecError::kOk);
-      }
-      rd_kafka_message_destroy(message);
-    }
-    EXPECT_EQ(remaining, 0);
-    rd_kafka_topic_partition_list_destroy(assignment);
-    rd_kafka_destroy(consumer);
-    return partitions;
+    return testing::ReadTopicRecords(options_.kafka_brokers, options_.kafka_topic);
   }
 };
 
