@@ -209,6 +209,11 @@ class Engine::Impl {
   // Off the data plane: makes the order's unacknowledged `status` final; false if the order
   // is not in that unacknowledged status.
   static bool AcknowledgeMove(OrderSlot& slot, OrderStatus status);
+  // Confirm and cancel alike: the answer to a move towards `target` of an order in `status`
+  // that the move leaves alone (unacknowledged, in doubt, or already `target`: the same request
+  // again), or nullopt when the move goes on.
+  std::optional<Decision<Order>> Unmoved(WorkerId worker, Operation operation, const Located& found,
+                                         std::uint8_t status, OrderStatus target, TimePoint now);
   // Find for a data-plane call of `worker`, through its one-entry cache. Inline, since a flash
   // crowd hits the cache on every call; campaigns are never freed, so a cached pointer stays
   // valid and only withdrawal is rechecked.
@@ -719,15 +724,9 @@ Decision<Order> Engine::Impl::ConfirmOrder(WorkerId worker, OrderId id, const Us
   Campaign& campaign = *found.campaign;
   OrderSlot& slot = *found.slot;
   std::uint8_t status = slot.status.load(std::memory_order_acquire);
-  if (detail::IsUnacked(status)) return Decide<Order>(worker, kOperation, Outcome::kPending);
-  if (status == Raw(OrderStatus::kConfirmed)) {
-    // Confirming twice is the same payment reported again: the order stays as it is.
-    return Decide<Order>(worker, kOperation, Outcome::kOk,
-                         ViewOrder(campaign, found.slot_index, now));
-  }
-  if (status == detail::kReservedInDoubt) {
-    return Decide<Order>(worker, kOperation, Outcome::kInDoubt,
-                         ViewOrder(campaign, found.slot_index, now));
+  // Confirming twice is the same payment reported again: the order stays as it is.
+  if (auto answer = Unmoved(worker, kOperation, found, status, OrderStatus::kConfirmed, now)) {
+    return *answer;
   }
   if (status == Raw(OrderStatus::kReserved) && now >= slot.expires_at) {
     Expire(worker.value, campaign, found.slot_index, now);
@@ -752,6 +751,20 @@ Decision<Order> Engine::Impl::ConfirmOrder(WorkerId worker, OrderId id, const Us
                        ViewOrder(campaign, found.slot_index, now));
 }
 
+std::optional<Decision<Order>> Engine::Impl::Unmoved(WorkerId worker, Operation operation,
+                                                     const Located& found, std::uint8_t status,
+                                                     OrderStatus target, TimePoint now) {
+  if (detail::IsUnacked(status)) return Decide<Order>(worker, operation, Outcome::kPending);
+  Outcome outcome = Outcome::kOk;
+  if (status == detail::kReservedInDoubt) {
+    outcome = Outcome::kInDoubt;
+  } else if (status != Raw(target)) {
+    return std::nullopt;
+  }
+  return Decide<Order>(worker, operation, outcome,
+                       ViewOrder(*found.campaign, found.slot_index, now));
+}
+
 Decision<Order> Engine::Impl::CancelOrder(WorkerId worker, OrderId id, const UserId& user,
                                           TimePoint now) {
   constexpr Operation kOperation = Operation::kCancelOrder;
@@ -763,14 +776,8 @@ Decision<Order> Engine::Impl::CancelOrder(WorkerId worker, OrderId id, const Use
   OrderSlot& slot = *found.slot;
   std::uint8_t status = slot.status.load(std::memory_order_acquire);
   for (;;) {
-    if (detail::IsUnacked(status)) return Decide<Order>(worker, kOperation, Outcome::kPending);
-    if (status == Raw(OrderStatus::kCancelled)) {
-      return Decide<Order>(worker, kOperation, Outcome::kOk,
-                           ViewOrder(campaign, found.slot_index, now));
-    }
-    if (status == detail::kReservedInDoubt) {
-      return Decide<Order>(worker, kOperation, Outcome::kInDoubt,
-                           ViewOrder(campaign, found.slot_index, now));
+    if (auto answer = Unmoved(worker, kOperation, found, status, OrderStatus::kCancelled, now)) {
+      return *answer;
     }
     if (status == Raw(OrderStatus::kReserved) && now >= slot.expires_at) {
       Expire(worker.value, campaign, found.slot_index, now);
