@@ -94,6 +94,26 @@ engine::Event Claim(std::uint64_t seq, std::string_view campaign = "camp-1") {
   return e;
 }
 
+// After one fatal error: the producer is recreated once, the log is healthy again and takes a
+// new event to persisted. Stops the log and answers its counters, in which every accepted event
+// settled one way.
+LogCounters RecoveredAfterOneFatalError(KafkaLog& log) {
+  EXPECT_TRUE(Eventually([&] { return log.probe()->Snapshot().producer_recreations == 1; }));
+  EXPECT_TRUE(Eventually([&] { return log.healthy(); }));
+  const std::optional<engine::LogTicket> after = log.Append({0}, Claim(1000));
+  EXPECT_TRUE(after.has_value());
+  if (after) {
+    CountingWaiter after_waiter;
+    log.Await(*after, after_waiter);
+    EXPECT_EQ(after_waiter.Wait(), Durability::kPersisted);
+  }
+  log.Stop();
+  const LogCounters c = log.probe()->Snapshot();
+  EXPECT_EQ(c.fatal_errors, 1u);
+  EXPECT_EQ(c.persisted + c.not_persisted + c.possibly_persisted, c.appended);
+  return c;
+}
+
 TEST(KafkaLog, AcknowledgedEventIsPersistedWhetherAwaitedBeforeOrAfterTheReport) {
   MockKafka kafka;
   RecordingReverter reverter;
@@ -430,20 +450,8 @@ TEST(KafkaLog, FatalErrorRecreatesTheProducerAndSettlesEverything) {
       ASSERT_TRUE(waiters[i].Wait().has_value());
     }
   }
-  ASSERT_TRUE(Eventually([&] { return log.probe()->Snapshot().producer_recreations == 1; }));
-  ASSERT_TRUE(Eventually([&] { return log.healthy(); }));
-
-  auto after = log.Append({0}, Claim(1000));
-  ASSERT_TRUE(after.has_value());
-  CountingWaiter after_waiter;
-  log.Await(*after, after_waiter);
-  EXPECT_EQ(after_waiter.Wait(), Durability::kPersisted);
-  log.Stop();
-
-  const LogCounters c = log.probe()->Snapshot();
-  EXPECT_EQ(c.fatal_errors, 1u);
+  const LogCounters c = RecoveredAfterOneFatalError(log);
   EXPECT_EQ(c.appended + c.refused, waiters.size() + 1);
-  EXPECT_EQ(c.persisted + c.not_persisted + c.possibly_persisted, c.appended);
   EXPECT_EQ(reverter.reverted().size(), c.not_persisted);
   for (std::size_t i = 0; i < waiters.size(); ++i)
     EXPECT_EQ(waiters[i].calls(), accepted[i] ? 1 : 0);
@@ -465,18 +473,7 @@ TEST(KafkaLog, BrokerSequenceErrorIsFatalAndTheLogRecovers) {
   }
   for (auto& waiter : waiters)
     ASSERT_TRUE(waiter.Wait().has_value());
-  ASSERT_TRUE(Eventually([&] { return log.probe()->Snapshot().producer_recreations == 1; }));
-  ASSERT_TRUE(Eventually([&] { return log.healthy(); }));
-  auto after = log.Append({0}, Claim(1000));
-  ASSERT_TRUE(after.has_value());
-  CountingWaiter after_waiter;
-  log.Await(*after, after_waiter);
-  EXPECT_EQ(after_waiter.Wait(), Durability::kPersisted);
-  log.Stop();
-
-  const LogCounters c = log.probe()->Snapshot();
-  EXPECT_EQ(c.fatal_errors, 1u);
-  EXPECT_EQ(c.persisted + c.not_persisted + c.possibly_persisted, c.appended);
+  const LogCounters c = RecoveredAfterOneFatalError(log);
   EXPECT_EQ(reverter.reverted().size(), c.not_persisted);
   // The topic holds every persisted event and nothing that was certainly not persisted.
   EXPECT_GE(kafka.MessagesInTopic(), static_cast<std::int64_t>(c.persisted));
