@@ -43,12 +43,15 @@ bool Awaitable(engine::EventType type) noexcept {
   return false;
 }
 
-// Events that gave units back. The engine cannot undo them (the units may be sold again
-// already), so instead of reverting, the log appends them again until Kafka has them; their
-// consumers treat a repeat as a no-op (docs/durability.md).
-bool ReturnsUnits(engine::EventType type) noexcept {
+// Events the log never undoes: those that gave units back (the units may be sold again
+// already) and confirms (a payment went through; undoing it would drop its record, and letting
+// a possibly-persisted one stand could lose it at the next restart). Instead of reverting or
+// marking them in doubt, the log appends them again until Kafka has them; their consumers treat
+// a repeat as a no-op (docs/durability.md).
+bool AppendedUntilPersisted(engine::EventType type) noexcept {
   switch (type) {
     case engine::EventType::kClaimVoided:
+    case engine::EventType::kOrderConfirmed:
     case engine::EventType::kOrderCancelled:
     case engine::EventType::kOrderExpired:
     case engine::EventType::kOrderVoided:
@@ -57,7 +60,6 @@ bool ReturnsUnits(engine::EventType type) noexcept {
     case engine::EventType::kCampaignClosed:
     case engine::EventType::kClaimGranted:
     case engine::EventType::kOrderReserved:
-    case engine::EventType::kOrderConfirmed:
       return false;
   }
   return false;
@@ -235,8 +237,8 @@ bool KafkaLog::Produce(std::uint32_t index, std::string_view payload) noexcept {
                           reinterpret_cast<void*>(std::uintptr_t{index})) == 0;
 }
 
-// Poll thread: produce the units-returning events whose earlier attempt failed. A refusal
-// (queue full) leaves them for the next round.
+// Poll thread: produce again the events appended until persisted whose last attempt failed. A
+// refusal (queue full) leaves them for the next round.
 void KafkaLog::Reappend() noexcept {
   std::size_t kept = 0;
   for (std::uint32_t index : reappend_) {
@@ -293,7 +295,7 @@ void KafkaLog::Settle(std::uint32_t index, Durability durability) noexcept {
     // the decision, not "pending". Events no caller awaits were never held back.
     revert_->Acknowledge(slot.event);
   }
-  if (ReturnsUnits(slot.event.type)) {
+  if (AppendedUntilPersisted(slot.event.type)) {
     if (durability != Durability::kPersisted && !stopping_.load(std::memory_order_relaxed)) {
       // The slot stays taken: its waiter hears when Kafka has it.
       if (!slot.reappend) reappend_.push_back(index);

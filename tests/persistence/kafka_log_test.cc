@@ -401,6 +401,56 @@ TEST(KafkaLog, BrokersDownMakeTheLogUnhealthyUntilTheyReturn) {
   EXPECT_TRUE(reverter.reverted().empty());
 }
 
+// A confirm records a payment: neither reverted nor left in doubt, but sent until Kafka has it,
+// whether its first answer said "not written" or was lost in flight; only then acknowledged.
+TEST(KafkaLog, ConfirmIsAppendedAgainUntilPersisted) {
+  MockKafka kafka;
+  RecordingReverter reverter;
+  KafkaLog log(LogOptions(kafka));
+  log.Start(reverter);
+  auto warm = log.Append({0}, Claim(1));  // the producer id known: the next request goes out
+  ASSERT_TRUE(warm.has_value());
+  CountingWaiter warm_waiter;
+  log.Await(*warm, warm_waiter);
+  ASSERT_EQ(warm_waiter.Wait(), Durability::kPersisted);
+  auto confirm = [](std::uint64_t seq) {
+    engine::Event e = Claim(seq);
+    e.type = engine::EventType::kOrderConfirmed;
+    e.order_id.value = seq;
+    e.quantity = 1;
+    return e;
+  };
+
+  // Refused past one delivery timeout (about 2 s of ~100 ms retries), not two.
+  kafka.RefuseProduces(30);
+  auto refused = log.Append({0}, confirm(2));
+  ASSERT_TRUE(refused.has_value());
+  CountingWaiter refused_waiter;
+  log.Await(*refused, refused_waiter);
+  EXPECT_EQ(refused_waiter.Wait(), Durability::kPersisted);
+
+  // The broker stores the batch but answers after the delivery timeout: possibly persisted,
+  // then appended again once answers come back in time.
+  rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 4000);
+  auto lost = log.Append({0}, confirm(3));
+  ASSERT_TRUE(lost.has_value());
+  CountingWaiter lost_waiter;
+  log.Await(*lost, lost_waiter);
+  // Past the 2 s delivery timeout the first attempt is reported; the waiter keeps waiting.
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(lost_waiter.calls(), 0);
+  rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 0);
+  EXPECT_EQ(lost_waiter.Wait(), Durability::kPersisted);
+
+  EXPECT_TRUE(reverter.reverted().empty());
+  EXPECT_TRUE(reverter.in_doubt().empty());
+  EXPECT_EQ(reverter.acknowledged(), (std::vector<std::uint64_t>{1, 2, 3}));
+  log.Stop();
+  // The lost answer's batch may be in the log too: a repeat, which consumers ignore.
+  EXPECT_GE(kafka.MessagesInTopic(), 3);
+  EXPECT_LE(kafka.MessagesInTopic(), 4);
+}
+
 TEST(KafkaLog, AnswerLostInFlightIsPossiblyPersistedAndNotReverted) {
   MockKafka kafka;
   RecordingReverter reverter;

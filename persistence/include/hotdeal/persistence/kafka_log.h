@@ -7,7 +7,8 @@
 // a persisted decision is acknowledged in the engine (RevertTarget) before its waiter hears it,
 // a not-persisted one reverted there and a possibly-persisted one marked in doubt,
 // except events that gave units back (cancelled, expired, voided), which the engine cannot
-// undo: the log appends those again until Kafka has them (until Stop, which settles them).
+// undo, and confirms (a payment's record): the log appends those again until Kafka has them
+// (until Stop, which settles them).
 // Must never: undo a possibly-persisted decision (it is in doubt, docs/durability.md), buffer
 // without bound, or let librdkafka types into this header.
 #pragma once
