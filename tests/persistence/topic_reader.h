@@ -22,8 +22,9 @@ inline std::vector<std::vector<LogRecord>> ReadTopicRecords(const std::string& b
   char error[256];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), error, sizeof error);
-  // A group id is required to poll, though nothing is committed under it.
+  // A group id is required to poll; nothing is committed under it.
   rd_kafka_conf_set(conf, "group.id", "hotdeal-test-reader", error, sizeof error);
+  rd_kafka_conf_set(conf, "enable.auto.commit", "false", error, sizeof error);
   rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
   std::vector<std::vector<LogRecord>> records;
   rd_kafka_topic_t* handle = rd_kafka_topic_new(consumer, topic.c_str(), nullptr);
@@ -36,31 +37,41 @@ inline std::vector<std::vector<LogRecord>> ReadTopicRecords(const std::string& b
     const int partitions = metadata->topics[0].partition_cnt;
     records.resize(static_cast<std::size_t>(partitions));
     rd_kafka_topic_partition_list_t* assignment = rd_kafka_topic_partition_list_new(partitions);
-    std::int64_t remaining = 0;
+    // Each partition is read by offset up to its high watermark: a message fetched twice is
+    // kept once, and a partition ends only at its own end.
+    std::vector<std::int64_t> next(static_cast<std::size_t>(partitions));
+    std::vector<std::int64_t> end(static_cast<std::size_t>(partitions));
     for (int p = 0; p < partitions; ++p) {
-      std::int64_t low = 0;
-      std::int64_t high = 0;
-      EXPECT_EQ(rd_kafka_query_watermark_offsets(consumer, topic.c_str(), p, &low, &high, 10'000),
-                RD_KAFKA_RESP_ERR_NO_ERROR);
-      remaining += high - low;
-      rd_kafka_topic_partition_list_add(assignment, topic.c_str(), p)->offset = low;
+      const auto at = static_cast<std::size_t>(p);
+      EXPECT_EQ(
+          rd_kafka_query_watermark_offsets(consumer, topic.c_str(), p, &next[at], &end[at], 10'000),
+          RD_KAFKA_RESP_ERR_NO_ERROR);
+      rd_kafka_topic_partition_list_add(assignment, topic.c_str(), p)->offset = next[at];
     }
     rd_kafka_assign(consumer, assignment);
+    auto unread = [&] {
+      for (std::size_t p = 0; p < next.size(); ++p) {
+        if (next[p] < end[p]) return true;
+      }
+      return false;
+    };
     EventDecoder decoder;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (remaining > 0 && std::chrono::steady_clock::now() < deadline) {
+    while (unread() && std::chrono::steady_clock::now() < deadline) {
       rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer, 500);
       if (message == nullptr) continue;
-      if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        --remaining;
-        LogRecord& record = records[static_cast<std::size_t>(message->partition)].emplace_back();
+      const auto p = static_cast<std::size_t>(message->partition);
+      if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR && message->offset >= next[p] &&
+          message->offset < end[p]) {
+        next[p] = message->offset + 1;
+        LogRecord& record = records[p].emplace_back();
         EXPECT_EQ(
             decoder.Decode({static_cast<const char*>(message->payload), message->len}, record),
             CodecError::kOk);
       }
       rd_kafka_message_destroy(message);
     }
-    EXPECT_EQ(remaining, 0) << "the topic was not read to its end";
+    EXPECT_FALSE(unread()) << "the topic was not read to its end";
     rd_kafka_topic_partition_list_destroy(assignment);
     rd_kafka_metadata_destroy(metadata);
   }
