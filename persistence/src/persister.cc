@@ -92,6 +92,27 @@ std::string_view OrderStatusName(EventType type) noexcept {
   }
 }
 
+// The engine's order transitions: whether an order whose latest logged state is `from`
+// (kOrderReserved for a reservation) moves on `move`. A move from a state it cannot leave (a
+// repeated confirm, or a confirm appended again that lands after the cancel) changes nothing,
+// as Engine::Apply counts it an orphan: the tables never go back to an earlier status.
+bool Moves(EventType from, EventType move) noexcept {
+  switch (move) {
+    case EventType::kOrderConfirmed:
+    case EventType::kOrderExpired:
+      return from == EventType::kOrderReserved;
+    case EventType::kOrderCancelled:
+      return from == EventType::kOrderReserved || from == EventType::kOrderConfirmed;
+    default:
+      return false;
+  }
+}
+
+// The statuses a row may be in for `move` to apply, as SQL (see Moves).
+std::string_view StatusesMovedBy(EventType move) noexcept {
+  return move == EventType::kOrderCancelled ? "('reserved', 'confirmed')" : "('reserved')";
+}
+
 std::int64_t Micros(engine::TimePoint t) {
   return t.time_since_epoch().count();
 }
@@ -177,12 +198,13 @@ struct Plan {
     if (auto it = order_at.find(e.order_id.value); it != order_at.end()) {
       NewOrder& order = orders_new[it->second];
       order.voided = voided;
-      if (!voided) order.latest = &item;
+      if (!voided && Moves(order.latest->record.event.type, e.type)) order.latest = &item;
     } else if (voided) {
       orders_status.erase(e.order_id.value);
       orders_void.push_back(e.order_id.value);
-    } else {
-      orders_status[e.order_id.value] = &item;
+    } else if (auto [at, first] = orders_status.try_emplace(e.order_id.value, &item);
+               !first && Moves(at->second->record.event.type, e.type)) {
+      at->second = &item;  // composed in the batch; the UPDATE checks the row's status
     }
   }
 };
@@ -567,7 +589,7 @@ std::optional<MysqlError> Persister::Session::SetOrderStatus(const Item& latest)
   sql_.Clear();
   sql_ << "UPDATE orders SET status = '" << OrderStatusName(e.type)
        << "', status_at_us = " << Micros(e.at) << ", status_seq = " << e.seq
-       << " WHERE order_id = " << e.order_id.value;
+       << " WHERE order_id = " << e.order_id.value << " AND status IN " << StatusesMovedBy(e.type);
   return db_.Execute(sql_.str());
 }
 

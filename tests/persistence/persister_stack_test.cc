@@ -243,6 +243,44 @@ TEST_F(PersisterStackTest, ReplayingEverythingChangesNothing) {
             0);
 }
 
+// The log may hold an order move twice (a confirm or cancel appended again after a lost
+// answer), and a copy may land after a later move: the row only ever moves forward, within a
+// batch and across batches, as the engine's replay does.
+TEST_F(PersisterStackTest, RepeatedOrderMovesNeverTakeAnOrderBack) {
+  const auto sale = Campaign("moves");
+  const std::string like = "'%" + unique_ + "'";
+  auto statuses = [&] {
+    return Rows("SELECT order_id, status, status_seq FROM orders WHERE campaign_id LIKE " + like +
+                " ORDER BY order_id");
+  };
+  // Order 1 and 2 are moved in one batch; order 2's stale confirm comes in the same batch.
+  std::vector<Event> events{Created(sale, engine::CampaignKind::kSale, 1)};
+  for (std::uint64_t order : {1, 2})
+    events.push_back(Order(sale, order, EventType::kOrderReserved));
+  Event confirm_1 = Order(sale, 1, EventType::kOrderConfirmed);
+  confirm_1.seq = 11;
+  Event cancel_2 = Order(sale, 2, EventType::kOrderCancelled);
+  cancel_2.seq = 12;
+  Event stale_confirm_2 = Order(sale, 2, EventType::kOrderConfirmed);
+  stale_confirm_2.seq = 13;
+  events.insert(events.end(), {confirm_1, confirm_1, cancel_2, stale_confirm_2});
+  Log(events);
+  Persister persister(options_);
+  persister.Start();
+  ASSERT_TRUE(WaitForOffsets(events.size()));
+  EXPECT_EQ(statuses(), "1|confirmed|11\n2|cancelled|12\n");
+
+  // Later batches: order 1 is cancelled, then its confirm lands again; order 2's again too.
+  Event cancel_1 = Order(sale, 1, EventType::kOrderCancelled);
+  cancel_1.seq = 14;
+  const std::vector<Event> later{cancel_1, confirm_1, stale_confirm_2};
+  Log(later);
+  ASSERT_TRUE(WaitForOffsets(events.size() + later.size()));
+  persister.Stop();
+  EXPECT_EQ(statuses(), "1|cancelled|14\n2|cancelled|12\n");
+  EXPECT_EQ(persister.probe()->Snapshot().conflicts, 0u);
+}
+
 TEST_F(PersisterStackTest, ConflictingDuplicateRaisesTheAlarmAndKeepsTheFirstClaim) {
   const auto id = Campaign("dup");
   Log({Created(id, engine::CampaignKind::kCoupon, 1), Claim(id, 1, 7), Claim(id, 2, 7),
