@@ -10,8 +10,6 @@
 namespace hotdeal::bench {
 namespace {
 
-constexpr int64_t kNsPerSecond = 1'000'000'000;
-
 int64_t ReadClockNs(clockid_t clock) {
   timespec now{};
   clock_gettime(clock, &now);

@@ -10,6 +10,8 @@
 
 namespace hotdeal::bench {
 
+inline constexpr int64_t kNsPerSecond = 1'000'000'000;
+
 // CLOCK_MONOTONIC in ns: every interval in the load loop is measured on it.
 int64_t SteadyNowNs();
 // CLOCK_REALTIME in ns since the Unix epoch.

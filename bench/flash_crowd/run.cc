@@ -21,7 +21,6 @@ namespace hotdeal::bench {
 namespace {
 
 constexpr int64_t kNsPerMs = 1'000'000;
-constexpr int64_t kNsPerSecond = 1'000'000'000;
 
 LoopConfig LoopFor(const Endpoint& endpoint, const Options& options, int connections) {
   LoopConfig config;
