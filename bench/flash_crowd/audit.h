@@ -48,7 +48,7 @@ struct ServerAuditResult {
   int64_t audited = 0;
   int64_t mismatches = 0;
   int64_t errors = 0;       // a GET that failed or answered neither 200 nor 404
-  int64_t not_audited = 0;  // selected, but the time cap came first
+  int64_t not_audited = 0;  // selected, but the time cap came first or every read answered 503
   int64_t in_doubt_claimed =
       0;  // users without a definitive answer whom the server holds a claim for
   int64_t in_doubt_none = 0;

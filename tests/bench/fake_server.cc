@@ -156,6 +156,9 @@ std::pair<int, std::string> FakeServer::Handle(const std::string& method, const 
   }
   const std::string tail = rest.substr(slash);
   if (method == "GET" && tail.rfind("/claims/", 0) == 0) {
+    if (faults_.pending_reads < 0 || claim_reads_++ < faults_.pending_reads) {
+      return {503, Error("unavailable")};
+    }
     const auto claim = campaign.by_user.find(tail.substr(8));
     if (claim == campaign.by_user.end()) return {404, Error("not_found")};
     return {200, "{\"claim_id\":\"" + claim->second.claim_id + "\",\"coupon_code\":\"" +

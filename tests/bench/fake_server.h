@@ -18,6 +18,9 @@ struct FakeFaults {
   int drop_every = 0;         // every n-th claim decides, then closes without answering
   bool oversell = false;      // grants one unit more than the stock
   bool serve_time = true;     // answers GET /v1/time
+  // The first n reads of a claim answer 503, as hotdeal does for a claim whose event the
+  // durable log has not acknowledged yet (-1: every read).
+  int pending_reads = 0;
 };
 
 class FakeServer {
@@ -59,6 +62,7 @@ class FakeServer {
   std::vector<int> fds_;
   std::map<std::string, Campaign> campaigns_;
   long long claims_seen_ = 0;
+  long long claim_reads_ = 0;
   long long next_claim_ = 0;
 };
 

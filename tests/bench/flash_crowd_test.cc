@@ -69,6 +69,28 @@ TEST(FlashCrowdTest, RetriesWithTheSameKeyRideOutFaults) {
   EXPECT_NE(outcome.out.find("clock: local clock"), std::string::npos);
 }
 
+// A claim the durable log has not acknowledged yet reads 503: the audit reads it again after
+// the server's Retry-After, and fails only if it never gets an answer.
+TEST(FlashCrowdTest, AuditReadsAgainWhatAnswered503) {
+  FakeFaults faults;
+  faults.pending_reads = 500;
+  FakeServer server(faults);
+  const Outcome outcome = Play(server, {"--audit", "full"});
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.out << outcome.err;
+  EXPECT_NE(outcome.out.find("3000 checked, 0 not read in time"), std::string::npos) << outcome.out;
+}
+
+TEST(FlashCrowdTest, AuditFailsWhenReadsKeepAnswering503) {
+  FakeFaults faults;
+  faults.pending_reads = -1;
+  FakeServer server(faults);
+  const Outcome outcome = Play(server, {"--audit", "sample", "--audit-sample", "10"});
+  EXPECT_EQ(outcome.exit_code, 1) << outcome.out << outcome.err;
+  EXPECT_NE(outcome.out.find("FAIL        users' claims match the server"), std::string::npos)
+      << outcome.out;
+  EXPECT_NE(outcome.out.find("0 checked,"), std::string::npos) << outcome.out;
+}
+
 TEST(FlashCrowdTest, OversellFails) {
   FakeFaults faults;
   faults.oversell = true;
