@@ -227,6 +227,12 @@ class Engine::Impl {
   // The order's slot, published or not; Locate only answers published ones.
   Located SlotOf(OrderId id) const;
   Located Locate(OrderId id) const;
+  // Locate, for confirm and cancel: only `user`'s own order (another user's reads as absent).
+  Located LocateOwn(OrderId id, const UserId& user) const {
+    Located found = Locate(id);
+    if (found.slot && !detail::SameId(found.slot->user, user)) return {};
+    return found;
+  }
   // Off the data plane: the slot's status once its deciding worker published it. A log report
   // can come before the worker's publish, a few instructions after its Append returned.
   static std::uint8_t PublishedStatus(const OrderSlot& slot);
@@ -717,10 +723,8 @@ bool Engine::Impl::Expire(std::uint32_t worker, Campaign& campaign, std::uint32_
 Decision<Order> Engine::Impl::ConfirmOrder(WorkerId worker, OrderId id, const UserId& user,
                                            TimePoint now) {
   constexpr Operation kOperation = Operation::kConfirmOrder;
-  Located found = Locate(id);
-  if (!found.slot || !detail::SameId(found.slot->user, user)) {
-    return Decide<Order>(worker, kOperation, Outcome::kNotFound);
-  }
+  Located found = LocateOwn(id, user);
+  if (!found.slot) return Decide<Order>(worker, kOperation, Outcome::kNotFound);
   Campaign& campaign = *found.campaign;
   OrderSlot& slot = *found.slot;
   std::uint8_t status = slot.status.load(std::memory_order_acquire);
@@ -768,10 +772,8 @@ std::optional<Decision<Order>> Engine::Impl::Unmoved(WorkerId worker, Operation 
 Decision<Order> Engine::Impl::CancelOrder(WorkerId worker, OrderId id, const UserId& user,
                                           TimePoint now) {
   constexpr Operation kOperation = Operation::kCancelOrder;
-  Located found = Locate(id);
-  if (!found.slot || !detail::SameId(found.slot->user, user)) {
-    return Decide<Order>(worker, kOperation, Outcome::kNotFound);
-  }
+  Located found = LocateOwn(id, user);
+  if (!found.slot) return Decide<Order>(worker, kOperation, Outcome::kNotFound);
   Campaign& campaign = *found.campaign;
   OrderSlot& slot = *found.slot;
   std::uint8_t status = slot.status.load(std::memory_order_acquire);
