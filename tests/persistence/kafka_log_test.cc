@@ -94,19 +94,24 @@ engine::Event Claim(std::uint64_t seq, std::string_view campaign = "camp-1") {
   return e;
 }
 
+// Appends `event` and waits for its report: nullopt (and a failure) if the log refused it or no
+// report came in time.
+std::optional<Durability> AppendAndWait(KafkaLog& log, const engine::Event& event) {
+  const std::optional<engine::LogTicket> ticket = log.Append({0}, event);
+  EXPECT_TRUE(ticket.has_value());
+  if (!ticket) return std::nullopt;
+  CountingWaiter waiter;
+  log.Await(*ticket, waiter);
+  return waiter.Wait();
+}
+
 // After one fatal error: the producer is recreated once, the log is healthy again and takes a
 // new event to persisted. Stops the log and answers its counters, in which every accepted event
 // settled one way.
 LogCounters RecoveredAfterOneFatalError(KafkaLog& log) {
   EXPECT_TRUE(Eventually([&] { return log.probe()->Snapshot().producer_recreations == 1; }));
   EXPECT_TRUE(Eventually([&] { return log.healthy(); }));
-  const std::optional<engine::LogTicket> after = log.Append({0}, Claim(1000));
-  EXPECT_TRUE(after.has_value());
-  if (after) {
-    CountingWaiter after_waiter;
-    log.Await(*after, after_waiter);
-    EXPECT_EQ(after_waiter.Wait(), Durability::kPersisted);
-  }
+  EXPECT_EQ(AppendAndWait(log, Claim(1000)), Durability::kPersisted);
   log.Stop();
   const LogCounters c = log.probe()->Snapshot();
   EXPECT_EQ(c.fatal_errors, 1u);
@@ -323,11 +328,7 @@ TEST(KafkaLog, EventsTheBrokerKeepsRefusingAreNotPersistedAndReverted) {
   log.Start(reverter);
   // Retriable errors that say "not written" until the delivery timeout runs out.
   kafka.RefuseProduces(500);
-  auto ticket = log.Append({0}, Claim(7));
-  ASSERT_TRUE(ticket.has_value());
-  CountingWaiter waiter;
-  log.Await(*ticket, waiter);
-  EXPECT_EQ(waiter.Wait(), Durability::kNotPersisted);
+  EXPECT_EQ(AppendAndWait(log, Claim(7)), Durability::kNotPersisted);
   EXPECT_EQ(reverter.reverted(), std::vector<std::uint64_t>{7});
   EXPECT_TRUE(reverter.acknowledged().empty());
   EXPECT_EQ(log.probe()->Snapshot().not_persisted, 1u);
@@ -347,11 +348,7 @@ TEST(KafkaLog, EventsThatReturnedUnitsAreAppendedAgainNotReverted) {
   cancel.type = engine::EventType::kOrderCancelled;
   cancel.order_id.value = 9;
   cancel.quantity = 2;
-  auto ticket = log.Append({0}, cancel);
-  ASSERT_TRUE(ticket.has_value());
-  CountingWaiter waiter;
-  log.Await(*ticket, waiter);
-  EXPECT_EQ(waiter.Wait(), Durability::kPersisted);
+  EXPECT_EQ(AppendAndWait(log, cancel), Durability::kPersisted);
   EXPECT_TRUE(reverter.reverted().empty());
   log.Stop();
   EXPECT_EQ(kafka.MessagesInTopic(), 1);
@@ -393,11 +390,7 @@ TEST(KafkaLog, BrokersDownMakeTheLogUnhealthyUntilTheyReturn) {
 
   rd_kafka_mock_broker_set_up(kafka.cluster(), 1);
   ASSERT_TRUE(Eventually([&] { return log.healthy(); }));
-  auto ticket = log.Append({0}, Claim(2));
-  ASSERT_TRUE(ticket.has_value());
-  CountingWaiter waiter;
-  log.Await(*ticket, waiter);
-  EXPECT_EQ(waiter.Wait(), Durability::kPersisted);
+  EXPECT_EQ(AppendAndWait(log, Claim(2)), Durability::kPersisted);
   EXPECT_TRUE(reverter.reverted().empty());
 }
 
@@ -408,11 +401,8 @@ TEST(KafkaLog, ConfirmIsAppendedAgainUntilPersisted) {
   RecordingReverter reverter;
   KafkaLog log(LogOptions(kafka));
   log.Start(reverter);
-  auto warm = log.Append({0}, Claim(1));  // the producer id known: the next request goes out
-  ASSERT_TRUE(warm.has_value());
-  CountingWaiter warm_waiter;
-  log.Await(*warm, warm_waiter);
-  ASSERT_EQ(warm_waiter.Wait(), Durability::kPersisted);
+  // Warm up so the producer id is known and the next request goes straight out.
+  ASSERT_EQ(AppendAndWait(log, Claim(1)), Durability::kPersisted);
   auto confirm = [](std::uint64_t seq) {
     engine::Event e = Claim(seq);
     e.type = engine::EventType::kOrderConfirmed;
@@ -423,11 +413,7 @@ TEST(KafkaLog, ConfirmIsAppendedAgainUntilPersisted) {
 
   // Refused past one delivery timeout (about 2 s of ~100 ms retries), not two.
   kafka.RefuseProduces(30);
-  auto refused = log.Append({0}, confirm(2));
-  ASSERT_TRUE(refused.has_value());
-  CountingWaiter refused_waiter;
-  log.Await(*refused, refused_waiter);
-  EXPECT_EQ(refused_waiter.Wait(), Durability::kPersisted);
+  EXPECT_EQ(AppendAndWait(log, confirm(2)), Durability::kPersisted);
 
   // The broker stores the batch but answers after the delivery timeout: possibly persisted,
   // then appended again once answers come back in time.
@@ -457,19 +443,11 @@ TEST(KafkaLog, AnswerLostInFlightIsPossiblyPersistedAndNotReverted) {
   KafkaLog log(LogOptions(kafka));
   log.Start(reverter);
   // Warm up so the producer id is known and the next request goes straight out.
-  auto warm = log.Append({0}, Claim(1));
-  ASSERT_TRUE(warm.has_value());
-  CountingWaiter warm_waiter;
-  log.Await(*warm, warm_waiter);
-  ASSERT_EQ(warm_waiter.Wait(), Durability::kPersisted);
+  ASSERT_EQ(AppendAndWait(log, Claim(1)), Durability::kPersisted);
 
   // The broker stores the batch but answers after the delivery timeout.
   rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 4000);
-  auto ticket = log.Append({0}, Claim(2));
-  ASSERT_TRUE(ticket.has_value());
-  CountingWaiter waiter;
-  log.Await(*ticket, waiter);
-  EXPECT_EQ(waiter.Wait(), Durability::kPossiblyPersisted);
+  EXPECT_EQ(AppendAndWait(log, Claim(2)), Durability::kPossiblyPersisted);
   EXPECT_TRUE(reverter.reverted().empty());
   EXPECT_EQ(reverter.acknowledged(), std::vector<std::uint64_t>{Claim(1).seq});
   // Marked in doubt before the waiter heard, and only the lost one.
