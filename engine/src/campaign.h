@@ -45,6 +45,9 @@ class Campaign {
 
   // kInvalid unless the spec is one the API allows; kOk otherwise.
   static Outcome Validate(const CampaignSpec& spec, std::uint32_t stock_max) noexcept;
+  // Order slots of a sale of `stock` units run by `workers` (slots are reused once their order
+  // ended).
+  static std::uint64_t OrderSlotsFor(std::uint64_t stock, std::uint32_t workers) noexcept;
   // The fixed sizes a spec will get, computed before anything is allocated.
   static CampaignFootprint FootprintFor(const CampaignSpec& spec, std::uint32_t workers) noexcept;
 

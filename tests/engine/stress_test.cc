@@ -182,8 +182,7 @@ TEST(StressTest, SaleCampaignsBooksCloseUnderOrdersCancelsAndExpiries) {
   }
   EXPECT_EQ(reserved_ids, order_ids);
   Engine recovered(SmallOptions(kWorkers), sink);
-  for (const Event& event : sink.events())
-    recovered.Apply(event);
+  ReplayClean(recovered, sink.events());
   for (const CampaignSpec& spec : specs) {
     EXPECT_EQ(recovered.GetCampaign(spec.id, Seconds(0)).value->remaining,
               engine.GetCampaign(spec.id, Seconds(0)).value->remaining);
@@ -363,8 +362,7 @@ TEST(StressTest, InDoubtDecisionsSettleWhileWorkersRunAndTheBooksClose) {
 
   // The log (voids included) replays to the same stock; in-doubt decisions stand in it.
   Engine recovered(SmallOptions(kWorkers), sink);
-  for (const Event& event : sink.log().events())
-    recovered.Apply(event);
+  ReplayClean(recovered, sink.log().events());
   for (const char* id : {"hot", "sale"}) {
     CampaignBooks live = *engine.Books(Campaign(id));
     CampaignBooks replayed = *recovered.Books(Campaign(id));
