@@ -11,8 +11,8 @@
 // The other fields are written only by the thread that took the slot (from a fresh chunk or the
 // free queue) before the store that publishes it, and never change while the order lives; a
 // reader that does not hold a live order reads them under the generation check of ReadSlot
-// (a sequence lock: the writer stores the new generation, fences, writes the fields; the
-// reader loads the word, reads the fields, fences, and loads the word again).
+// (a sequence lock: the writer stores the new generation, then the fields by release stores;
+// the reader loads the word, the fields by acquire loads, and the word again).
 //
 // Timer wheel membership (engine.cc, ExpireDue): a slot is linked in at most one worker's
 // wheel, named by `wheel_owner`; only that worker reads or writes `wheel_next`. A reused slot
@@ -81,8 +81,8 @@ constexpr bool NewerGeneration(std::uint32_t a, std::uint32_t b) {
 
 inline constexpr std::uint8_t kNoWheel = 0xFF;
 
-// A user id in relaxed atomic words, so that a reader racing a slot's reuse reads stale or new
-// words (which the generation check then rejects), never a torn object.
+// A user id in atomic words (release stores, acquire loads: OrderTable::Write), so that a reader
+// racing a slot's reuse reads stale or new words, which the generation check then rejects.
 class AtomicUserId {
  public:
   void Store(const UserId& user) noexcept;
