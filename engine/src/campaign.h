@@ -2,8 +2,8 @@
 // sized when it is created and never resized. Decides nothing by itself (engine.cc does);
 // answers window and status questions at a given `now` and never reads a clock.
 //
-// Threading: spec, index and the tables' sizes are immutable after construction, which happens
-// before the campaign is published (release store in CampaignTable). `closed_`,
+// Threading: spec, index and the tables' sizes are immutable once the campaign is published
+// (release store in CampaignTable); the index is set before that (set_index). `closed_`,
 // `withdrawn_` and `creation_unacknowledged_` are relaxed flags: a request racing a close or an
 // acknowledgement may be decided either way, and both are correct linearisations. Each WorkerShare
 // is written only by its worker, or by Apply before workers start.
@@ -68,6 +68,9 @@ class Campaign {
 
   const CampaignSpec& spec() const noexcept { return spec_; }
   std::uint32_t index() const noexcept { return index_; }
+  // Before the campaign is published: the engine builds a campaign outside its control mutex
+  // and takes the index under it.
+  void set_index(std::uint32_t index) noexcept { index_ = index; }
   const CampaignFootprint& footprint() const noexcept { return footprint_; }
   StripedStock& stock() noexcept { return stock_; }
   const StripedStock& stock() const noexcept { return stock_; }

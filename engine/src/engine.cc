@@ -394,14 +394,34 @@ Event Engine::Impl::ControlEvent(EventType type, const Campaign& campaign, TimeP
 }
 
 Decision<CampaignView> Engine::Impl::CreateCampaign(const CampaignSpec& spec, TimePoint now) {
-  std::lock_guard lock(control_mutex_);
+  if (spec.stock > options_.stock_max) return Answer<CampaignView>(Outcome::kCapacity);
   if (Campaign::Validate(spec, options_.stock_max) != Outcome::kOk)
     return Answer<CampaignView>(Outcome::kInvalid);
-  if (campaigns_.FindAny(spec.id)) return Answer<CampaignView>(Outcome::kConflict);
-  if (campaigns_.next_index() >= campaigns_.capacity())
-    return Answer<CampaignView>(Outcome::kOverCapacity);
-  auto campaign =
-      std::make_unique<Campaign>(campaigns_.next_index(), spec, options_.workers, ledger_seed_);
+  const std::size_t bytes = Campaign::FootprintFor(spec, options_.workers).bytes;
+  // What refuses the creation; under control_mutex_. Checked once before the campaign is built,
+  // so a refused one allocates nothing, and again once it is built, for a creation that raced.
+  auto refusal = [&]() -> std::optional<Outcome> {
+    if (campaigns_.FindAny(spec.id)) return Outcome::kConflict;
+    if (campaigns_.next_index() >= campaigns_.capacity()) return Outcome::kCapacity;
+    if (options_.memory_budget_bytes == 0) return std::nullopt;
+    std::uint64_t taken = bytes;
+    for (std::uint32_t i = 0; i < campaigns_.next_index(); ++i) {
+      if (Campaign* campaign = campaigns_.At(i)) taken += campaign->footprint().bytes;
+    }
+    if (taken > options_.memory_budget_bytes) return Outcome::kCapacity;
+    return std::nullopt;
+  };
+  {
+    std::lock_guard lock(control_mutex_);
+    if (std::optional<Outcome> refused = refusal()) return Answer<CampaignView>(*refused);
+  }
+  // The big allocation (seconds and gigabytes for millions of units) outside the mutex, so that
+  // reads, Stats and other control calls go on meanwhile. Declared before the lock: a campaign
+  // that lost a race is freed after the mutex is released.
+  auto campaign = std::make_unique<Campaign>(0, spec, options_.workers, ledger_seed_);
+  std::lock_guard lock(control_mutex_);
+  if (std::optional<Outcome> refused = refusal()) return Answer<CampaignView>(*refused);
+  campaign->set_index(campaigns_.next_index());
   Event event = ControlEvent(EventType::kCampaignCreated, *campaign, now);
   event.spec = spec;
   event.campaign_index = campaign->index();

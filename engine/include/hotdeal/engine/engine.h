@@ -35,6 +35,10 @@ struct EngineOptions {
   std::uint32_t workers = 1;             // WorkerId values are 0 .. workers-1
   std::uint32_t campaigns_max = 1024;    // the campaign table is sized once
   std::uint32_t stock_max = 10'000'000;  // per campaign; bounds what one creation may reserve
+  // Bytes all campaigns' fixed tables may take together (the sum of their Footprint().bytes,
+  // withdrawn ones included: campaigns are never freed); a creation past it answers kCapacity.
+  // 0: no budget. Recovery (Apply) rebuilds what the log holds and is not bounded by it.
+  std::uint64_t memory_budget_bytes = 0;
   // Idempotency keys are remembered for at least this long, in a table of fixed size; a key
   // older than the window is forgotten and a retry with it is decided afresh, as is a retry
   // whose key's decision was undone since (reverted, or voided in doubt: its client heard 503).
