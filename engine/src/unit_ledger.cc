@@ -88,20 +88,15 @@ UnitLedger::Found UnitLedger::Find(const Bucket& bucket, const Key& key) noexcep
   return {};
 }
 
-// True with `result` set if the user had a live record: added in one CAS, or over the limit.
-// False if they had none, or it was freed before the CAS landed (the generation moved or the
+// True with `result` set if the user's record found live in `found` took the Add (one CAS) or
+// is over the limit. False if it was freed before the CAS landed (the generation moved or the
 // units reached 0): the caller looks again under the lock. Each state the loop judges is one of
 // the record found, at the generation its fingerprint was read under.
-template <class BeforeCas>
-bool UnitLedger::AddToLive(Bucket& bucket, const Key& key, std::uint32_t quantity,
-                           std::uint32_t limit, AddResult& result,
-                           BeforeCas&& before_cas) noexcept {
-  Found found = Find(bucket, key);
-  if (found.way == kWays) return false;
+bool UnitLedger::AddToLive(Bucket& bucket, const Found& found, std::uint32_t quantity,
+                           std::uint32_t limit, AddResult& result) noexcept {
   std::atomic<std::uint64_t>& state = bucket.records[found.way].state;
   std::uint64_t expected = found.state;
   std::uint32_t generation = GenerationOf(expected);
-  before_cas();
   for (;;) {
     if (UnitsOf(expected) > limit - quantity) {
       result = AddResult::kOverLimit;
@@ -141,19 +136,23 @@ UnitLedger::AddResult UnitLedger::Fill(Bucket& bucket, const Key& key,
   return AddResult::kFull;
 }
 
-template <class BeforeCas>
+template <class AfterLookup>
 UnitLedger::AddResult UnitLedger::AddWith(const UserId& user, std::uint32_t quantity,
-                                          std::uint32_t limit, BeforeCas&& before_cas) noexcept {
+                                          std::uint32_t limit,
+                                          AfterLookup&& after_lookup) noexcept {
   // A record of 0 units would be a free one: every holder holds at least one unit.
   HOTDEAL_ASSERT(quantity >= 1);
   if (quantity > limit) return AddResult::kOverLimit;
   Key key = KeyOf(user);
   Bucket& bucket = buckets_[key.bucket];
   AddResult result = AddResult::kFull;
-  if (AddToLive(bucket, key, quantity, limit, result, before_cas)) return result;
+  Found found = Find(bucket, key);
+  after_lookup();
+  if (found.way != kWays && AddToLive(bucket, found, quantity, limit, result)) return result;
   SpinGuard guard(bucket.lock);
   // Records turn live only under this lock: none of the user's found now means none exists.
-  if (AddToLive(bucket, key, quantity, limit, result, [] {})) return result;
+  found = Find(bucket, key);
+  if (found.way != kWays && AddToLive(bucket, found, quantity, limit, result)) return result;
   return Fill(bucket, key, quantity);
 }
 
@@ -164,8 +163,8 @@ UnitLedger::AddResult UnitLedger::Add(const UserId& user, std::uint32_t quantity
 
 UnitLedger::AddResult UnitLedger::TEST_Add(const UserId& user, std::uint32_t quantity,
                                            std::uint32_t limit,
-                                           const std::function<void()>& before_cas) {
-  return AddWith(user, quantity, limit, before_cas);
+                                           const std::function<void()>& after_lookup) {
+  return AddWith(user, quantity, limit, after_lookup);
 }
 
 // The caller's units keep the record live and at its generation: only other orders of the same

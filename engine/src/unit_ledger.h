@@ -107,10 +107,11 @@ class UnitLedger {
   std::size_t bytes() const noexcept { return buckets_count_ * sizeof(Bucket); }
   std::uint64_t buckets() const noexcept { return buckets_count_; }
 
-  // Tests only: Add that calls `before_cas` once, when it found the user's live record and is
-  // about to add to it without the lock, where a Remove or another Add may move it first.
+  // Tests only: Add that calls `after_lookup` once, right after its lock-free lookup, where
+  // another thread may add to, free or fill the user's record before this Add acts on what it
+  // found (live: its CAS; none: the lock).
   AddResult TEST_Add(const UserId& user, std::uint32_t quantity, std::uint32_t limit,
-                     const std::function<void()>& before_cas);
+                     const std::function<void()>& after_lookup);
 
  private:
   static constexpr std::uint32_t kTagsPerWord = 8;
@@ -147,13 +148,12 @@ class UnitLedger {
   static std::uint64_t BucketsFor(std::uint32_t users_max, std::uint32_t workers) noexcept;
   Key KeyOf(const UserId& user) const noexcept;
   static Found Find(const Bucket& bucket, const Key& key) noexcept;
-  template <class BeforeCas>
-  static bool AddToLive(Bucket& bucket, const Key& key, std::uint32_t quantity, std::uint32_t limit,
-                        AddResult& result, BeforeCas&& before_cas) noexcept;
+  static bool AddToLive(Bucket& bucket, const Found& found, std::uint32_t quantity,
+                        std::uint32_t limit, AddResult& result) noexcept;
   static AddResult Fill(Bucket& bucket, const Key& key, std::uint32_t quantity) noexcept;
-  template <class BeforeCas>
+  template <class AfterLookup>
   AddResult AddWith(const UserId& user, std::uint32_t quantity, std::uint32_t limit,
-                    BeforeCas&& before_cas) noexcept;
+                    AfterLookup&& after_lookup) noexcept;
 
   SipHasher hasher_;
   std::uint64_t buckets_count_;

@@ -1,7 +1,7 @@
 // The unit ledger alone, on one thread: units against the limit, records freed at 0 and taken
-// by later users, a full bucket, churn of many users through a small ledger, and the three
-// races of an Add that found a live record (unit_ledger.h), forced step by step through
-// TEST_Add. unit_ledger_race_test.cc runs the same protocol with real threads.
+// by later users, a full bucket, churn of many users through a small ledger, and the races of
+// an Add between its lock-free lookup and what it does next (unit_ledger.h), forced step by
+// step through TEST_Add. unit_ledger_race_test.cc runs the same protocol with real threads.
 #include "unit_ledger.h"
 
 #include <gtest/gtest.h>
@@ -180,6 +180,23 @@ TEST(UnitLedgerTest, AddRacingAnotherAddOfTheUserChecksTheLimitAgain) {
   ASSERT_TRUE(raced);
   EXPECT_EQ(result, AddResult::kOverLimit);
   EXPECT_EQ(ledger.Units(user), 2u);
+}
+
+// Two Adds of one new user: both miss, and the other one fills a record before this one takes
+// the lock. Under the lock this one must find that record (and its limit), not fill a second.
+TEST(UnitLedgerTest, AddOfANewUserRacingAnotherFindsItsRecordUnderTheLock) {
+  UnitLedger ledger(kSmallStock, 1, kSecret);
+  UserId user = User(-1);
+  bool raced = false;
+  AddResult result = ledger.TEST_Add(user, 1, 1, [&] {
+    raced = true;
+    ASSERT_EQ(ledger.Add(user, 1, 1), AddResult::kAdded);
+  });
+  ASSERT_TRUE(raced);
+  EXPECT_EQ(result, AddResult::kOverLimit);
+  EXPECT_EQ(ledger.Units(user), 1u);
+  AddUsers(ledger, 0, UnitLedger::kWays - 1);
+  EXPECT_EQ(ledger.Add(User(UnitLedger::kWays), 1, 1), AddResult::kFull);
 }
 
 }  // namespace
