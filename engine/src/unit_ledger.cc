@@ -1,5 +1,5 @@
-// The unit ledger: tag scan and validated lookup, lock-free add and remove, and the fill of a
-// free record under the bucket's lock (the protocol is drawn in unit_ledger.h).
+// The unit ledger: tag scan and validated lookup, lock-free add and remove, and the fill and
+// free of a record's tag under the bucket's lock (the protocol is drawn in unit_ledger.h).
 #include "unit_ledger.h"
 
 #include <bit>
@@ -51,22 +51,24 @@ UnitLedger::UnitLedger(std::uint32_t users_max, std::uint32_t workers,
       buckets_(MakeFixedArray<Bucket>(buckets_count_)) {}
 
 // The bucket from the high word's top bits (multiply-shift: any bucket count, no modulo), the
-// free-record search start from its low bits, the tag from the other word.
+// tag word the search for a free record starts at from its low bits, the tag from the other
+// word.
 UnitLedger::Key UnitLedger::KeyOf(const UserId& user) const noexcept {
   Key key;
   key.fingerprint = hasher_.Hash(user.view());
   key.bucket =
       static_cast<std::uint64_t>(static_cast<Uint128>(key.fingerprint.high) * buckets_count_ >> 64);
-  key.start = static_cast<std::uint32_t>((key.fingerprint.high & 0xFFFFFFFFull) * kWays >> 32);
+  key.start_word =
+      static_cast<std::uint32_t>((key.fingerprint.high & 0xFFFFFFFFull) * kTagWords >> 32);
   key.tag = key.fingerprint.low >> 56;
   if (key.tag == 0) key.tag = 1;
   return key;
 }
 
-// A tag is only a hint (a freed record keeps its own); the state decides. The state is acquired
-// before the fingerprint, so a live state shows the fingerprint its fill wrote; the state read
-// after it must still be live at the same generation, or the record was freed (and perhaps
-// filled for another user) while we looked, and the fingerprint we read proves nothing.
+// A tag is only a hint (a record being freed keeps its own a moment); the state decides. The state
+// is acquired before the fingerprint, so a live state shows the fingerprint its fill wrote; the
+// state read after it must still be live at the same generation, or the record was freed (and
+// perhaps filled for another user) while we looked, and the fingerprint we read proves nothing.
 UnitLedger::Found UnitLedger::Find(const Bucket& bucket, const Key& key) noexcept {
   for (std::uint32_t word = 0; word < kTagWords; ++word) {
     std::uint64_t matches =
@@ -111,22 +113,31 @@ bool UnitLedger::AddToLive(Bucket& bucket, const Found& found, std::uint32_t qua
   }
 }
 
-// Under the bucket's lock, with no live record of the user in the bucket. A free record is
-// written by the lock holder alone (every CAS expects a live state), so plain stores cannot
-// lose a concurrent change. The fingerprint's release stores come after the load that saw the
-// record free: a reader that reads them sees that free state or later, never the old user's.
+void UnitLedger::SetTag(Bucket& bucket, std::uint32_t way, std::uint64_t tag) noexcept {
+  std::atomic<std::uint64_t>& tags = bucket.tags[way / kTagsPerWord];
+  unsigned shift = way % kTagsPerWord * 8;
+  std::uint64_t others = tags.load(std::memory_order_relaxed) & ~(std::uint64_t{0xFF} << shift);
+  tags.store(others | tag << shift, std::memory_order_relaxed);
+}
+
+// Under the bucket's lock, with no live record of the user in the bucket. Under the lock a tag
+// of 0 is exactly a free record: Fill sets it, Free clears it, both holding the lock. A free
+// record is written by the lock holder alone (every CAS expects a live state), so plain stores
+// cannot lose a concurrent change. The fingerprint's release stores come after the load that
+// saw the record free: a reader that reads them sees that free state or later, never the old
+// user's.
 UnitLedger::AddResult UnitLedger::Fill(Bucket& bucket, const Key& key,
                                        std::uint32_t quantity) noexcept {
-  std::uint32_t way = key.start;
-  for (std::uint32_t probe = 0; probe < kWays; ++probe, way = way + 1 == kWays ? 0 : way + 1) {
+  std::uint32_t word = key.start_word;
+  for (std::uint32_t probe = 0; probe < kTagWords;
+       ++probe, word = word + 1 == kTagWords ? 0 : word + 1) {
+    std::uint64_t free = MatchingBytes(bucket.tags[word].load(std::memory_order_relaxed), 0);
+    if (free == 0) continue;
+    auto way = word * kTagsPerWord + static_cast<std::uint32_t>(std::countr_zero(free)) / 8;
     Record& record = bucket.records[way];
     std::uint64_t state = record.state.load(std::memory_order_relaxed);
-    if (UnitsOf(state) != 0) continue;
-    std::atomic<std::uint64_t>& tags = bucket.tags[way / kTagsPerWord];
-    unsigned shift = way % kTagsPerWord * 8;
-    tags.store(
-        (tags.load(std::memory_order_relaxed) & ~(std::uint64_t{0xFF} << shift)) | key.tag << shift,
-        std::memory_order_relaxed);
+    HOTDEAL_ASSERT(UnitsOf(state) == 0);
+    SetTag(bucket, way, key.tag);
     record.fingerprint_low.store(key.fingerprint.low, std::memory_order_release);
     record.fingerprint_high.store(key.fingerprint.high, std::memory_order_release);
     // Release: whoever acquires the live state sees the fingerprint (and the tag) above.
@@ -134,6 +145,15 @@ UnitLedger::AddResult UnitLedger::Fill(Bucket& bucket, const Key& key,
     return AddResult::kAdded;
   }
   return AddResult::kFull;
+}
+
+// The record's units reached 0 (its state is free since): its tag goes to 0, which hands it to
+// the next Fill and keeps lookups of the tag's other users from reading it.
+void UnitLedger::Free(Bucket& bucket, std::uint32_t way) noexcept {
+  SpinGuard guard(bucket.lock);
+  // No Fill takes a record whose tag is set: it is still the free state the Remove left.
+  HOTDEAL_DEBUG_ASSERT(UnitsOf(bucket.records[way].state.load(std::memory_order_relaxed)) == 0);
+  SetTag(bucket, way, 0);
 }
 
 template <class AfterLookup>
@@ -182,6 +202,7 @@ void UnitLedger::Remove(const UserId& user, std::uint32_t quantity) noexcept {
     HOTDEAL_ASSERT(GenerationOf(expected) == generation);
     HOTDEAL_ASSERT(UnitsOf(expected) >= quantity);
   } while (!state.compare_exchange_weak(expected, expected - quantity, std::memory_order_relaxed));
+  if (UnitsOf(expected) == quantity) Free(bucket, found.way);
 }
 
 std::uint32_t UnitLedger::Units(const UserId& user) const noexcept {

@@ -11,24 +11,29 @@
 // 8 records per word) and its records, 3008 bytes for 48 units of stock: ~63 bytes per unit
 // (UserLedger: ~240).
 //
-// A record's `state` word is (generation << 32) | units. units > 0 is a live record, whose
-// fingerprint names its user; units == 0 is free (its fingerprint and tag are left over):
+// A record's `state` word is (generation << 32) | units, beside its tag in the header. units > 0
+// is a live record, whose fingerprint names its user; units == 0 is freeing or free (the
+// fingerprint is left over). Under the lock a tag of 0 is exactly a free record:
 //
-//              Add of a user with no live record, under the bucket's lock:
-//              tag, fingerprint (release), then state {g + 1, q} (release)
-//    FREE {g, 0}  ────────────────────────────────────────────────────►  LIVE {g + 1, u >= 1}
-//         ▲                                                                 │    ▲
-//         │                 Remove of the last units: CAS {g, u} -> {g, 0}  │    │ Add, Remove:
-//         └─────────────────────────────────────────────────────────────────┘    │ CAS {g, u} ->
-//                                                                             └───┘ {g, u ± q}
+//   FREE {g, 0}, tag 0 --Fill--> LIVE {g + 1, q}, tag t --Add, Remove--> LIVE {g + 1, u +- q}
+//        ^                                                                        |
+//        +--Free-- FREEING {g + 1, 0}, tag t <--Remove of the last units----------+
+//
+//   Fill: an Add of a user with no live record, under the bucket's lock: tag, fingerprint
+//         (release), then the state (release). Add, Remove: one CAS on the state, no lock.
+//   Free: the Remove that left 0 units clears the tag, under the lock.
+//
+// FREEING lasts from the Remove's CAS to its Free: lookups skip it (units 0) and no Fill takes
+// it (its tag is set). Free clears the tag so that lookups of the tag's other users do not read
+// the record and the next Fill finds it in the header, without reading records.
 //
 // Why it is exact:
 // - One live record per user: a record only turns live under its bucket's lock, after the
 //   holder found no live record of the user there, and a user's records are only ever in that
 //   bucket. So a user's units are one word, and every Add checks the limit and adds in one CAS
 //   on it: two concurrent Adds of one user never pass the limit together.
-// - Only the lock holder writes a free record; Add and Remove move live ones only (their CAS
-//   expects a live state), so a record being filled cannot be touched, and an Add whose CAS
+// - Only the lock holder writes a free record's fields; Add and Remove move live ones only (their
+//   CAS expects a live state), so a record being filled cannot be touched, and an Add whose CAS
 //   finds the record freed by a Remove does not add to it: it takes the lock and adds to the
 //   user's record there, or makes a fresh one. An Add is never lost.
 // - No ABA: a reader that found a record live at generation g reads the fingerprint, then uses
@@ -58,11 +63,11 @@
 // synchronisation; recovery calls them on one thread before the workers start, like any
 // caller. Lookups are lock-free: the tags are relaxed hints, a record's state is acquired
 // before its fingerprint (so a live state shows its fill's fingerprint), and units move by
-// relaxed CAS (units publish nothing else). An Add of a user with no live record takes the
-// bucket's spin lock for its fill: a lookup again, the search for a free record (the first of a
-// few loads from a random start at load <= 0.4) and four stores; no allocation, syscall or call
-// out while held, and only inserts of users of the same bucket share it (48 live ones on
-// average), as the idempotency table's bucket locks do.
+// relaxed CAS (units publish nothing else). The bucket's spin lock is taken by an Add of a user
+// with no live record, for a lookup again, the first zero tag from a random tag word and four
+// stores, and by a Remove that freed a record, for one tag store. No allocation, syscall or call
+// out while held, and only users of the same bucket share it (at most 48 live on average), as
+// the idempotency table's bucket locks do.
 #pragma once
 
 #include <array>
@@ -125,7 +130,7 @@ class UnitLedger {
     std::atomic<std::uint64_t> fingerprint_high{0};
   };
   struct Bucket {
-    // Taken only to fill a free record; the holder is the only writer of the tags.
+    // Taken to fill a free record and to free one; the holder is the only writer of the tags.
     std::atomic<std::uint32_t> lock{0};
     std::array<std::atomic<std::uint64_t>, kTagWords> tags{};
     std::array<Record, kWays> records{};
@@ -136,8 +141,8 @@ class UnitLedger {
   struct Key {
     Hash128 fingerprint;
     std::uint64_t bucket = 0;
-    std::uint64_t tag = 0;    // 1..255: a never-used record's tag 0 matches nobody
-    std::uint32_t start = 0;  // where the search for a free record begins
+    std::uint64_t tag = 0;         // 1..255: 0 is a free record's
+    std::uint32_t start_word = 0;  // the tag word the search for a free record begins at
   };
   // A live record of the user and a state of it read after its fingerprint matched.
   struct Found {
@@ -150,7 +155,9 @@ class UnitLedger {
   static Found Find(const Bucket& bucket, const Key& key) noexcept;
   static bool AddToLive(Bucket& bucket, const Found& found, std::uint32_t quantity,
                         std::uint32_t limit, AddResult& result) noexcept;
+  static void SetTag(Bucket& bucket, std::uint32_t way, std::uint64_t tag) noexcept;
   static AddResult Fill(Bucket& bucket, const Key& key, std::uint32_t quantity) noexcept;
+  static void Free(Bucket& bucket, std::uint32_t way) noexcept;
   template <class AfterLookup>
   AddResult AddWith(const UserId& user, std::uint32_t quantity, std::uint32_t limit,
                     AfterLookup&& after_lookup) noexcept;
