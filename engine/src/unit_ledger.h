@@ -63,11 +63,13 @@
 // synchronisation; recovery calls them on one thread before the workers start, like any
 // caller. Lookups are lock-free: the tags are relaxed hints, a record's state is acquired
 // before its fingerprint (so a live state shows its fill's fingerprint), and units move by
-// relaxed CAS (units publish nothing else). The bucket's spin lock is taken by an Add of a user
-// with no live record, for a lookup again, the first zero tag from a random tag word and four
-// stores, and by a Remove that freed a record, for one tag store. No allocation, syscall or call
-// out while held, and only users of the same bucket share it (at most 48 live on average), as
-// the idempotency table's bucket locks do.
+// relaxed CAS (units publish nothing else), so the ledger orders nothing of the caller's: a Remove
+// of an order's units must follow its Add by the caller's own synchronisation (the engine's
+// order slot status, release then acquire), as with UserLedger. The bucket's spin lock is taken by
+// an Add of a user with no live record, for a lookup again, the first zero tag from a random tag
+// word and four stores, and by a Remove that freed a record, for one tag store. No allocation,
+// syscall or call out while held, and only users of the same bucket share it (at most 48 live on
+// average), as the idempotency table's bucket locks do.
 #pragma once
 
 #include <array>
