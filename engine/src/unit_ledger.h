@@ -54,7 +54,10 @@
 // each in the bucket with probability 1/B, the count is Binomial(m, 1/B) with mean mu <= 48, and
 // P(count >= 120) <= e^-mu (e * mu / 120)^120 <= 3.3e-17 (Chernoff). By the union bound a sale
 // of 10^9 Adds sees kFull with probability below 4e-8; a ledger of one bucket (users_max +
-// workers <= 48) never does. Recovery replays a history whose live users obey the same bound.
+// workers <= 48) never does. Recovery replays the live engine's history, whose live users obey
+// the same bound but for returns logged after the sale that reused their units (a few per
+// worker): n grows by those few, and the bound barely moves. kFull there is the caller's to
+// report (ARCHITECTURE.md, invariant 10).
 // Fingerprints: two distinct users share one only by a SipHash collision, 2^-128 per pair under
 // a secret key; each Add compares against at most n live users, so 10^12 Adds against 2^31 live
 // users meet one with probability below 2^-57.
