@@ -1,9 +1,9 @@
 // Google Benchmark suite for the engine: granted claims, sold-out rejections, one hot campaign
 // hit by 1 and 2 threads (each with its own WorkerId) beside a single shared std::atomic stock
 // counter, order reserve/cancel, the latency of one dependent load into tables of the
-// ledger's sizes, and the sale ledgers' add/remove step alone (UserLedger, UnitLedger). Measures
-// the engine alone (DiscardSink): no HTTP, no log. Must never be part of a test run; numbers and
-// commands go to bench/RESULTS.md.
+// ledger's sizes, and the sale ledgers' add/remove step alone (UserLedger, UnitLedger), and a
+// campaign's bytes per unit of stock. Measures the engine alone (DiscardSink): no HTTP, no log.
+// Must never be part of a test run; numbers and commands go to bench/RESULTS.md.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -349,6 +349,35 @@ void UserLedgerAddRemove(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(UserLedgerAddRemove)->Arg(1 << 12)->Arg(kSaleStock);
+
+// Memory per unit of stock (a goal of issue 14: bytes per unit for both kinds), as
+// Engine::Footprint counts it: every fixed table of one campaign of `stock` units with 2 workers.
+// Creation is what is timed (the tables are made and every page touched); the counters carry
+// the bytes.
+void CampaignFootprint(benchmark::State& state) {
+  auto kind = static_cast<CampaignKind>(state.range(0));
+  auto stock = static_cast<std::uint32_t>(state.range(1));
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    DiscardSink sink;
+    EngineOptions options;
+    options.workers = 2;
+    Engine engine(options, sink);
+    CampaignSpec spec;
+    spec.id = *CampaignId::Parse("footprint");
+    spec.kind = kind;
+    spec.stock = stock;
+    if (kind == CampaignKind::kSale) spec.hold_seconds = 300;
+    benchmark::DoNotOptimize(engine.CreateCampaign(spec, kNow));
+    bytes = engine.Footprint(spec.id)->bytes;
+  }
+  state.counters["bytes"] = static_cast<double>(bytes);
+  state.counters["bytes_per_unit"] = static_cast<double>(bytes) / stock;
+}
+BENCHMARK(CampaignFootprint)
+    ->ArgsProduct({{static_cast<int>(CampaignKind::kCoupon), static_cast<int>(CampaignKind::kSale)},
+                   {1 << 16, 1 << 20}})
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace hotdeal::engine

@@ -15,6 +15,14 @@ namespace {
 // kChunkItemsMax per worker, chunk_allocator.h), so a reservation never finds every slot taken
 // while a unit is free.
 constexpr std::uint64_t kOrderSlotsSpareMin = 64;
+// Users each ledger is sized for: a coupon's claimants in UserLedger, a sale's buyers holding
+// units in UnitLedger, at most one per unit either way; the other kind's ledger stays minimal.
+std::uint32_t ClaimantsFor(const CampaignSpec& spec) {
+  return spec.kind == CampaignKind::kCoupon ? spec.stock : 0;
+}
+std::uint32_t BuyersFor(const CampaignSpec& spec) {
+  return spec.kind == CampaignKind::kSale ? spec.stock : 0;
+}
 // Users the holder filter is sized for: coupon holders, one per unit; sales have none.
 std::uint32_t HoldersFor(const CampaignSpec& spec) {
   return spec.kind == CampaignKind::kCoupon ? spec.stock : 0;
@@ -56,7 +64,8 @@ CampaignFootprint Campaign::FootprintFor(const CampaignSpec& spec, std::uint32_t
                              : 0;
   std::uint32_t holders = HoldersFor(spec);
   footprint.bytes = sizeof(Campaign) + StripedStock::Bytes(workers) +
-                    UserLedger::BytesFor(footprint.users_max, workers) +
+                    UserLedger::BytesFor(ClaimantsFor(spec), workers) +
+                    UnitLedger::BytesFor(BuyersFor(spec), workers) +
                     HolderFilter::BytesFor(holders) +
                     sizeof(WorkerShare) * (std::size_t{workers} + 1) +
                     (footprint.orders_max ? OrderTable::BytesFor(footprint.orders_max) : 0);
@@ -64,13 +73,14 @@ CampaignFootprint Campaign::FootprintFor(const CampaignSpec& spec, std::uint32_t
 }
 
 Campaign::Campaign(std::uint32_t index, const CampaignSpec& spec, std::uint32_t workers,
-                   std::uint64_t seed)
+                   std::uint64_t seed, std::array<std::uint64_t, 2> secret)
     : index_(index),
       workers_(workers),
       spec_(spec),
       footprint_(FootprintFor(spec, workers)),
       stock_(spec.stock, workers),
-      ledger_(footprint_.users_max, workers, seed),
+      ledger_(ClaimantsFor(spec), workers, seed),
+      units_(BuyersFor(spec), workers, secret),
       holders_(HoldersFor(spec)),
       orders_(footprint_.orders_max, workers),
       shares_(std::make_unique<WorkerShare[]>(workers + 1)) {

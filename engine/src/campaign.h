@@ -19,6 +19,7 @@
 #include "hotdeal/engine/engine.h"
 #include "order_table.h"
 #include "striped_stock.h"
+#include "unit_ledger.h"
 #include "user_ledger.h"
 
 namespace hotdeal::engine::detail {
@@ -40,8 +41,9 @@ struct alignas(64) WorkerShare {
 
 class Campaign {
  public:
-  Campaign(std::uint32_t index, const CampaignSpec& spec, std::uint32_t workers,
-           std::uint64_t seed);
+  // `seed` keys the coupon ledger's hash, `secret` the sale ledger's fingerprints.
+  Campaign(std::uint32_t index, const CampaignSpec& spec, std::uint32_t workers, std::uint64_t seed,
+           std::array<std::uint64_t, 2> secret);
 
   // kInvalid unless the spec is one the API allows; kOk otherwise.
   static Outcome Validate(const CampaignSpec& spec, std::uint32_t stock_max) noexcept;
@@ -74,8 +76,11 @@ class Campaign {
   const CampaignFootprint& footprint() const noexcept { return footprint_; }
   StripedStock& stock() noexcept { return stock_; }
   const StripedStock& stock() const noexcept { return stock_; }
+  // Coupon campaigns only: each user's claim (empty for sales).
   UserLedger& ledger() noexcept { return ledger_; }
   const UserLedger& ledger() const noexcept { return ledger_; }
+  // Sale campaigns only: the units each user holds (empty for coupons).
+  UnitLedger& units() noexcept { return units_; }
   // Coupon campaigns only: users who may hold a claim.
   HolderFilter& holders() noexcept { return holders_; }
   // Empty (no slots) for coupon campaigns.
@@ -109,6 +114,7 @@ class Campaign {
   std::atomic<bool> creation_unacknowledged_{false};
   StripedStock stock_;
   UserLedger ledger_;
+  UnitLedger units_;
   HolderFilter holders_;
   OrderTable orders_;
   std::unique_ptr<WorkerShare[]> shares_;  // workers_ rows, then the kAnyThread row

@@ -333,7 +333,7 @@ class Engine::Impl {
                    const std::optional<IdempotencyKey>& key, TimePoint now, KeyHold& hold,
                    KeyReplay& replay);
   // The rest of PlaceOrder once the user's units are raised: stock, slot, event, publish.
-  Decision<Order> Reserve(WorkerId worker, Campaign& campaign, LedgerEntry& entry,
+  Decision<Order> Reserve(WorkerId worker, Campaign& campaign, const UserId& user,
                           std::uint32_t units, const std::optional<IdempotencyKey>& key,
                           TimePoint now, KeyHold& key_hold);
   std::optional<ReplayError> ApplyControl(const Event& event);
@@ -351,6 +351,7 @@ class Engine::Impl {
   EngineOptions options_;
   EventSink& sink_;
   std::uint64_t ledger_seed_;
+  std::array<std::uint64_t, 2> units_secret_;  // keys the sale ledgers' user fingerprints
   detail::CampaignTable campaigns_;
   std::unique_ptr<IdempotencyTable> keys_;
   std::vector<std::unique_ptr<WorkerState>> workers_;
@@ -374,6 +375,7 @@ Engine::Impl::Impl(EngineOptions options, EventSink& sink)
   HOTDEAL_ASSERT(Campaign::OrderSlotsFor(options.stock_max, options.workers) <=
                  detail::kOrderSlotsMax);
   std::random_device device;
+  units_secret_ = RandomKey(device);
   keys_ = std::make_unique<IdempotencyTable>(options.idempotency_keys_max,
                                              options.idempotency_window, RandomKey(device));
   workers_.reserve(options.workers);
@@ -418,7 +420,8 @@ Decision<CampaignView> Engine::Impl::CreateCampaign(const CampaignSpec& spec, Ti
   // The big allocation (seconds and gigabytes for millions of units) outside the mutex, so that
   // reads, Stats and other control calls go on meanwhile. Declared before the lock: a campaign
   // that lost a race is freed after the mutex is released.
-  auto campaign = std::make_unique<Campaign>(0, spec, options_.workers, ledger_seed_);
+  auto campaign =
+      std::make_unique<Campaign>(0, spec, options_.workers, ledger_seed_, units_secret_);
   std::lock_guard lock(control_mutex_);
   if (std::optional<Outcome> refused = refusal()) return Answer<CampaignView>(*refused);
   campaign->set_index(campaigns_.next_index());
@@ -666,22 +669,25 @@ Decision<Order> Engine::Impl::PlaceOrder(WorkerId worker, const CampaignId& id, 
     return Decide<Order>(worker, kOperation, window);
   }
   if (campaign->stock().SoldOut()) return Decide<Order>(worker, kOperation, Outcome::kSoldOut);
-  LedgerEntry* entry = campaign->ledger().FindOrInsert(user, campaign->share(worker.value).users);
-  if (!entry) return Decide<Order>(worker, kOperation, Outcome::kOverCapacity);
   // The user's units are raised first, so two concurrent orders of one user cannot both pass
   // the limit; every failure in Reserve lowers them again.
-  if (!UserLedger::AddUnits(*entry, units, spec.per_user_limit)) {
-    return Decide<Order>(worker, kOperation, Outcome::kLimitExceeded);
+  switch (campaign->units().Add(user, units, spec.per_user_limit)) {
+    case detail::UnitLedger::AddResult::kAdded:
+      return Reserve(worker, *campaign, user, units, key, now, key_hold);
+    case detail::UnitLedger::AddResult::kOverLimit:
+      return Decide<Order>(worker, kOperation, Outcome::kLimitExceeded);
+    case detail::UnitLedger::AddResult::kFull:
+      break;
   }
-  return Reserve(worker, *campaign, *entry, units, key, now, key_hold);
+  return Decide<Order>(worker, kOperation, Outcome::kOverCapacity);
 }
 
-Decision<Order> Engine::Impl::Reserve(WorkerId worker, Campaign& campaign, LedgerEntry& entry,
+Decision<Order> Engine::Impl::Reserve(WorkerId worker, Campaign& campaign, const UserId& user,
                                       std::uint32_t units, const std::optional<IdempotencyKey>& key,
                                       TimePoint now, KeyHold& key_hold) {
   constexpr Operation kOperation = Operation::kPlaceOrder;
   if (!campaign.stock().Take(worker.value, units)) {
-    UserLedger::RemoveUnits(entry, units);
+    campaign.units().Remove(user, units);
     return Decide<Order>(worker, kOperation, Outcome::kSoldOut);
   }
   std::uint32_t generation = 0;
@@ -691,14 +697,14 @@ Decision<Order> Engine::Impl::Reserve(WorkerId worker, Campaign& campaign, Ledge
     // Every slot holds a live order: unreachable while slots outnumber the units a sale can
     // hand out (Campaign::OrderSlotsFor), kept as the table's bound.
     campaign.stock().Give(worker.value, units);
-    UserLedger::RemoveUnits(entry, units);
+    campaign.units().Remove(user, units);
     return Decide<Order>(worker, kOperation, Outcome::kOverCapacity);
   }
   SlotFields fields;
   fields.quantity = units;
   fields.created_at = now;
   fields.expires_at = now + std::chrono::seconds(campaign.spec().hold_seconds);
-  fields.user = entry.user;
+  fields.user = user;
   campaign.orders().Write(*slot_index, generation, fields);
   Event& event = OrderEvent(EventType::kOrderReserved, campaign, worker.value, *slot_index,
                             generation, fields, now);
@@ -707,7 +713,7 @@ Decision<Order> Engine::Impl::Reserve(WorkerId worker, Campaign& campaign, Ledge
   if (!ticket) {
     // The order never was: its id answers kNotFound, and the slot is free again.
     campaign.stock().Give(worker.value, units);
-    UserLedger::RemoveUnits(entry, units);
+    campaign.units().Remove(user, units);
     campaign.orders().Free(*slot_index);
     return Decide<Order>(worker, kOperation, Outcome::kLogUnavailable);
   }
@@ -818,10 +824,7 @@ std::optional<Order> Engine::Impl::ReadOrder(const Located& found, TimePoint now
 
 void Engine::Impl::ReturnUnits(std::uint32_t worker, Campaign& campaign, const SlotFields& fields) {
   campaign.stock().Give(worker, fields.quantity);
-  LedgerEntry* entry = campaign.ledger().Find(fields.user);
-  // The order's user got a record when it was placed, and records are never removed.
-  HOTDEAL_ASSERT(entry != nullptr);
-  UserLedger::RemoveUnits(*entry, fields.quantity);
+  campaign.units().Remove(fields.user, fields.quantity);
 }
 
 bool Engine::Impl::Expire(std::uint32_t worker, const Located& found, TimePoint now) {
@@ -1298,7 +1301,7 @@ std::optional<ReplayError> Engine::Impl::ApplyControl(const Event& event) {
                              "--campaigns-max");
       }
       campaigns_.Insert(std::make_unique<Campaign>(event.campaign_index, event.spec,
-                                                   options_.workers, ledger_seed_));
+                                                   options_.workers, ledger_seed_, units_secret_));
     } else if (Campaign* campaign = campaigns_.FindAny(event.campaign)) {
       campaign->set_closed(true);
     } else {
@@ -1413,11 +1416,12 @@ std::optional<ReplayError> Engine::Impl::FinishRecovery() {
 
 bool Engine::Impl::TakeUnits(Campaign& campaign, std::uint32_t worker, const SlotFields& fields,
                              std::uint32_t limit) {
-  // Recovery runs alone, before the workers start: the worker's record cursor is free.
-  LedgerEntry* entry = campaign.ledger().FindOrInsert(fields.user, campaign.share(worker).users);
-  if (!entry || !UserLedger::AddUnits(*entry, fields.quantity, limit)) return false;
+  if (campaign.units().Add(fields.user, fields.quantity, limit) !=
+      detail::UnitLedger::AddResult::kAdded) {
+    return false;
+  }
   if (!campaign.stock().Take(worker, fields.quantity)) {
-    UserLedger::RemoveUnits(*entry, fields.quantity);
+    campaign.units().Remove(fields.user, fields.quantity);
     return false;
   }
   return true;
