@@ -56,7 +56,7 @@ bool ReadStat(Stat& stat) {
   // Field 2 (comm) is in parentheses and may hold spaces: split after its closing one.
   const std::size_t close = text.rfind(')');
   if (close == std::string::npos) return false;
-  std::vector<double> values;  // from field 3 (state, not a number: 0) on
+  std::vector<double> values;                 // from field 3 (state, not a number: 0) on
   const char* at = text.c_str() + close + 2;  // past ") "
   while (*at != '\0') {
     char* end = nullptr;

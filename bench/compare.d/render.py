@@ -309,6 +309,13 @@ def main():
             "",
             markdown(head, body, 1, 8),
             "",
+            "How to read it: \"x log none\" is the row over `hotdeal --log none` at the same "
+            "connections, what the durable log costs; the Kafka rows ran after an unrecorded "
+            "warm-up of durable load, with `serve --persister off` and the persister in its own "
+            "`hotdeal persist` process (its CPU per request in the notes); \"server CPU us/req\" "
+            "is utime + stime of the server's processes over the row, over the requests answered "
+            "(bench/compare's header says more).",
+            "",
         ]
         if ebody:
             text += [f"The engine alone, same build (Google Benchmark, `taskset -c 0`, so the "
