@@ -27,7 +27,8 @@ constexpr std::string_view kUsage =
     "  help     print this text; 'hotdeal <command> --help' lists a command's flags\n";
 
 // HOST:PORT, with the host a name or an IPv4 address ([v6]:port also accepted).
-std::optional<std::string> SetListen(std::string_view text, ServeConfig& config) {
+std::optional<std::string> SetHostPort(std::string_view text, std::string& host_out,
+                                       std::uint16_t& port_out) {
   auto colon = text.rfind(':');
   if (colon == std::string_view::npos || colon == 0) return "must be HOST:PORT";
   std::string_view host = text.substr(0, colon);
@@ -39,8 +40,8 @@ std::optional<std::string> SetListen(std::string_view text, ServeConfig& config)
       host.empty()) {
     return "must be HOST:PORT with PORT from 0 to 65535";
   }
-  config.listen_host = std::string(host);
-  config.listen_port = static_cast<std::uint16_t>(port);
+  host_out = std::string(host);
+  port_out = static_cast<std::uint16_t>(port);
   return std::nullopt;
 }
 
@@ -99,7 +100,9 @@ void BindServeFlags(FlagSet& flags, ServeConfig& config) {
   constexpr std::uint32_t kMany = 1'000'000'000;
   flags.AddCustom(
       "listen", "address and port to serve HTTP on",
-      [&config](std::string_view text) { return SetListen(text, config); },
+      [&config](std::string_view text) {
+        return SetHostPort(text, config.listen_host, config.listen_port);
+      },
       [&config] { return config.listen_host + ":" + std::to_string(config.listen_port); });
   flags.Add("threads", "worker threads: one event loop, acceptor and engine worker each",
             &config.threads, 1, std::max(1u, 4 * std::thread::hardware_concurrency()));
@@ -188,9 +191,23 @@ int RunCli(const std::vector<std::string_view>& args,
     return ParseAndRun(flags, rest, getenv, out, err, [&] { return commands.serve(config); });
   }
   if (command == "persist") {
-    StoreConfig config;
+    PersistConfig config;
     FlagSet flags("persist");
-    BindStoreFlags(flags, config);
+    BindStoreFlags(flags, config.store);
+    flags.AddCustom(
+        "metrics-listen", "address and port to serve /metrics on (empty: none)",
+        [&config](std::string_view text) -> std::optional<std::string> {
+          if (text.empty()) {
+            config.metrics_host.clear();
+            return std::nullopt;
+          }
+          return SetHostPort(text, config.metrics_host, config.metrics_port);
+        },
+        [&config] {
+          return config.metrics_host.empty()
+                     ? std::string()
+                     : config.metrics_host + ":" + std::to_string(config.metrics_port);
+        });
     return ParseAndRun(flags, rest, getenv, out, err, [&] { return commands.persist(config); });
   }
   if (command == "token") {

@@ -23,7 +23,7 @@ void BindStoreFlags(FlagSet& flags, StoreConfig& config);
 // What each subcommand runs with its parsed config; tests pass recorders.
 struct Commands {
   std::function<int(const ServeConfig&)> serve;
-  std::function<int(const StoreConfig&)> persist;
+  std::function<int(const PersistConfig&)> persist;
 };
 
 // args excludes the program name.

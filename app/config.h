@@ -22,6 +22,13 @@ struct StoreConfig {
   std::string mysql_database = "hotdeal";
 };
 
+// `hotdeal persist`: the writer alone, with its own /metrics.
+struct PersistConfig {
+  StoreConfig store;
+  std::string metrics_host;        // empty: no /metrics served
+  std::uint16_t metrics_port = 0;  // 0: any free port (said on stderr)
+};
+
 // `hotdeal token`: mints a user token as a shop's login server would.
 struct TokenConfig {
   std::string user_token_key;

@@ -6,8 +6,8 @@
 
 namespace hotdeal::app {
 
-// Exit codes: 0 after a clean stop. The persister itself never fails for Kafka or MySQL being
-// down: it retries and exports its errors and lag.
-int RunPersist(const StoreConfig& config);
+// Exit codes: 0 after a clean stop, 1 if --metrics-listen cannot be served. The persister
+// itself never fails for Kafka or MySQL being down: it retries and exports its errors and lag.
+int RunPersist(const PersistConfig& config);
 
 }  // namespace hotdeal::app

@@ -19,6 +19,7 @@
 #include "hotdeal/persistence/recovery.h"
 #include "kafka_acks.h"
 #include "owner_lock.h"
+#include "process_metrics.h"
 #include "signals.h"
 #include "store_options.h"
 
@@ -87,6 +88,7 @@ int ServeWithoutLog(const ServeConfig& config, const sigset_t& signals) {
   engine::DiscardSink sink;
   engine::Engine engine(EngineOptionsFrom(config), sink);
   gateway::Server server(GatewayOptionsFrom(config), engine);
+  server.AddMetrics(std::make_shared<ProcessMetrics>("serve"));
   if (!StartGateway(server, config)) return 1;
   // No state to recover: ready as soon as we listen.
   server.SetReady(true);
@@ -138,6 +140,8 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
   }
   persistence::OwnerWatch watch(options);  // after `server`: its callback uses it
   server.AddMetrics(watch.probe());
+  auto process = std::make_shared<ProcessMetrics>("serve");
+  server.AddMetrics(process);
 
   // Both throw after their own bounded waits (admin request timeout, MySQL connect timeout).
   try {
@@ -148,6 +152,7 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
     return 1;
   }
   persistence::RecoveryReport report;
+  const auto recovery_started = std::chrono::steady_clock::now();
   try {
     report = persistence::Recover(engine, options);
   } catch (const std::exception& error) {
@@ -157,6 +162,8 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
     log.Stop();
     return 1;
   }
+  process->SetRecovered(std::chrono::steady_clock::now() - recovery_started,
+                        report.events_replayed);
   std::cerr << "hotdeal serve: recovered " << report.campaigns << " campaign(s), " << report.claims
             << " claim(s), " << report.orders << " order(s) from MySQL and "
             << report.events_replayed << " event(s) from Kafka, skipped "

@@ -10,6 +10,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 
@@ -23,6 +24,15 @@ generator to core 1, and every row has the same connections and duration. Ratios
 over nginx's and over Redis's (no persistence). The Redis rows speak RESP over one TCP
 connection per client, not HTTP: the HTTP parsing and JSON that hotdeal and nginx pay is not in
 them, so "x Redis" compares a whole HTTP claim service to a bare data-structure server.
+"x log none" is a hotdeal row over `hotdeal --log none` at the same connections: what the
+durable log costs. The Kafka rows run `serve --persister off` with the persister in its own
+`hotdeal persist` process (unpinned), after an unrecorded warm-up of durable load, so the
+broker's JVM is past its JIT warm-up; the durable rows run at 64 and at 1024 connections
+(`--ack durable` answers only once Kafka has the event, acks=all, so throughput is bound by how
+many claims wait on one broker round trip at once). "server CPU us/req" is utime + stime of the
+server's processes (`/proc/<pid>/stat`, nginx's workers included) over the row, over the
+requests answered: the cost of a request on the serving core, whatever the load generator
+could send; the persister's share is in the notes.
 Each run below is appended by the script; the chart (`bench/chart/compare.png`) shows the last.
 """
 
@@ -32,14 +42,15 @@ def read_rows(path):
     with open(path, encoding="utf-8") as f:
         for line in f:
             parts = line.rstrip("\n").split("\t")
-            parts += [""] * (8 - len(parts))
-            key, label, status, rps, p50, p99, load, note = parts[:8]
+            parts += [""] * (9 - len(parts))
+            key, label, status, rps, p50, p99, load, note, cpu = parts[:9]
             rows.append({
                 "key": key, "label": label, "status": status,
                 "rps": float(rps) if rps else None,
                 "p50": float(p50) if p50 else None,
                 "p99": float(p99) if p99 else None,
                 "load": load, "note": note,
+                "cpu_us": float(cpu) if cpu else None,
             })
     return rows
 
@@ -107,19 +118,36 @@ def fmt_ratio(v, ref):
     return f"{v / ref:.2f}"
 
 
+def log_none_reference(key, ref):
+    """The --log none row a hotdeal row compares with: the same connections (key suffix
+    _c<N>, a none_c<N> row) or the default ones; None for rows that are not hotdeal's."""
+    if not (key.startswith("kafka_") or key.startswith("none") or key == "soldout"):
+        return None
+    match = re.search(r"_c(\d+)$", key)
+    if match and f"none_c{match.group(1)}" in ref:
+        return ref[f"none_c{match.group(1)}"]
+    return ref.get("none")
+
+
+def fmt_cpu(v):
+    return "-" if v is None else f"{v:.1f}"
+
+
 def table(rows):
     ref = {r["key"]: r["rps"] for r in rows if r["status"] == "ok"}
     nginx, redis = ref.get("nginx"), ref.get("redis")
-    head = ["row", "requests/s", "p50 ms", "p99 ms", "x nginx", "x Redis", "load avg", "notes"]
+    head = ["row", "requests/s", "p50 ms", "p99 ms", "x nginx", "x Redis", "x log none",
+            "server CPU us/req", "load avg", "notes"]
     body = []
     for r in rows:
         if r["status"] == "ok":
             cells = [r["label"], fmt_rate(r["rps"]), fmt_ms(r["p50"]), fmt_ms(r["p99"]),
-                     fmt_ratio(r["rps"], nginx), fmt_ratio(r["rps"], redis)]
+                     fmt_ratio(r["rps"], nginx), fmt_ratio(r["rps"], redis),
+                     fmt_ratio(r["rps"], log_none_reference(r["key"], ref)), fmt_cpu(r["cpu_us"])]
         elif r["status"] == "na":
-            cells = [r["label"], "not available", "-", "-", "-", "-"]
+            cells = [r["label"], "not available"] + ["-"] * 6
         else:
-            cells = [r["label"], "FAILED", "-", "-", "-", "-"]
+            cells = [r["label"], "FAILED"] + ["-"] * 6
         body.append(cells + [r["load"], r["note"]])
     return head, body
 
@@ -279,7 +307,14 @@ def main():
             f"min; each row's 1/5/15 at its start is in the table). {args.connections} "
             f"connections and {args.duration} s per row. Built (Release) from {args.revision}.",
             "",
-            markdown(head, body, 1, 6),
+            markdown(head, body, 1, 8),
+            "",
+            "How to read it: \"x log none\" is the row over `hotdeal --log none` at the same "
+            "connections, what the durable log costs; the Kafka rows ran after an unrecorded "
+            "warm-up of durable load, with `serve --persister off` and the persister in its own "
+            "`hotdeal persist` process (its CPU per request in the notes); \"server CPU us/req\" "
+            "is utime + stime of the server's processes over the row, over the requests answered "
+            "(bench/compare's header says more).",
             "",
         ]
         if ebody:

@@ -40,8 +40,9 @@ void WorkerStats::RecordRequest(RouteId route, unsigned status, std::chrono::nan
   auto micros = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(latency).count());
   auto bucket = std::lower_bound(kLatencyBoundsMicros.begin(), kLatencyBoundsMicros.end(), micros);
-  latency_buckets[static_cast<std::size_t>(bucket - kLatencyBoundsMicros.begin())].Add();
-  latency_micros_sum.Add(micros);
+  LatencyCounters& route_latency = latencies[static_cast<std::size_t>(route)];
+  route_latency.buckets[static_cast<std::size_t>(bucket - kLatencyBoundsMicros.begin())].Add();
+  route_latency.micros_sum.Add(micros);
 }
 
 }  // namespace hotdeal::gateway

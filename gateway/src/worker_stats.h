@@ -49,10 +49,15 @@ std::string_view PendingWaitEndName(PendingWaitEnd end);
 inline constexpr std::array<std::uint64_t, 13> kLatencyBoundsMicros = {
     25, 50, 100, 250, 500, 1'000, 2'500, 5'000, 10'000, 25'000, 50'000, 100'000, 1'000'000};
 
+// One route's latency histogram; buckets not cumulative (the scrape sums them up).
+struct LatencyCounters {
+  std::array<RelaxedCounter, kLatencyBoundsMicros.size() + 1> buckets;
+  RelaxedCounter micros_sum;
+};
+
 struct alignas(64) WorkerStats {
   std::array<std::array<RelaxedCounter, kStatuses.size()>, kRouteCount> requests;
-  std::array<RelaxedCounter, kLatencyBoundsMicros.size() + 1> latency_buckets;  // not cumulative
-  RelaxedCounter latency_micros_sum;
+  std::array<LatencyCounters, kRouteCount> latencies;  // per RouteId
   RelaxedCounter connections_opened;
   RelaxedCounter connections_closed;
   RelaxedCounter connections_rejected;  // over the connection cap

@@ -84,6 +84,7 @@ struct KafkaLog::Slot {
   Durability durability = Durability::kPossiblyPersisted;  // written before kSettled (release)
   Waiter* waiter = nullptr;                                // written before kWaiting (release)
   engine::Event event;  // kept until settled, so a not-persisted event can be reverted
+  std::chrono::steady_clock::time_point appended_at;  // for hotdeal_log_ack_duration_seconds
   // Poll thread only: waiting in reappend_ (not in any producer), so a producer being torn down
   // has no report to give for it.
   bool reappend = false;
@@ -219,6 +220,7 @@ std::optional<engine::LogTicket> KafkaLog::Append(engine::WorkerId worker,
   if (generation == 0) generation = 1;  // ticket 0 means "nothing to wait for"
   slot.generation.store(generation, std::memory_order_relaxed);
   slot.event = event;  // no allocation: only campaign_created has a non-empty name
+  slot.appended_at = std::chrono::steady_clock::now();
   slot.state.store(Awaitable(event.type) ? kPending : kDetached, std::memory_order_release);
   if (!Produce(*index, encoded.text)) {
     // QUEUE_FULL, or a fatal error the poll thread has not acted on yet: nothing was queued.
@@ -310,7 +312,7 @@ void KafkaLog::Settle(std::uint32_t index, Durability durability) noexcept {
     // 201 for a decision the log may not have.
     revert_->MarkInDoubt(slot.event);
   }
-  probe_->Settled(durability);
+  probe_->Settled(durability, std::chrono::steady_clock::now() - slot.appended_at);
   slot.durability = durability;
   std::uint32_t state = slot.state.load(std::memory_order_acquire);
   for (;;) {

@@ -22,10 +22,11 @@ LogProbe::LogProbe(std::uint32_t workers)
     : workers_count_(workers == 0 ? 1 : workers),
       workers_(std::make_unique<WorkerCells[]>(workers_count_)) {}
 
-void LogProbe::Settled(Durability durability) noexcept {
+void LogProbe::Settled(Durability durability, std::chrono::steady_clock::duration waited) noexcept {
   switch (durability) {
     case Durability::kPersisted:
       persisted_.fetch_add(1, kRelaxed);
+      ack_seconds_.Observe(std::chrono::duration<double>(waited).count());
       return;
     case Durability::kNotPersisted:
       not_persisted_.fetch_add(1, kRelaxed);
@@ -75,6 +76,9 @@ std::vector<prometheus::MetricFamily> LogProbe::Collect() const {
               c.producer_recreations),
       gauge("hotdeal_log_in_flight", "Events appended and not yet settled", c.in_flight),
       gauge("hotdeal_log_healthy", "1 when the durable log takes writes", c.healthy ? 1 : 0),
+      ack_seconds_.Family("hotdeal_log_ack_duration_seconds",
+                          "From an event's append to Kafka's acknowledgement (acks=all), for "
+                          "events Kafka persisted"),
   };
 }
 

@@ -17,7 +17,7 @@ struct CliRun {
   std::string out;
   std::string err;
   std::optional<ServeConfig> served;
-  std::optional<StoreConfig> persisted;
+  std::optional<PersistConfig> persisted;
 };
 
 CliRun RunHotdeal(std::vector<std::string_view> args, std::map<std::string, std::string> env = {}) {
@@ -34,7 +34,7 @@ CliRun RunHotdeal(std::vector<std::string_view> args, std::map<std::string, std:
                           return 0;
                         },
                     .persist =
-                        [&run](const StoreConfig& config) {
+                        [&run](const PersistConfig& config) {
                           run.persisted = config;
                           return 0;
                         }};
@@ -188,9 +188,22 @@ TEST(CliTest, PersistParsesFlagsAndTwins) {
   ASSERT_EQ(run.code, 0) << run.err;
   ASSERT_TRUE(run.persisted.has_value());
   EXPECT_FALSE(run.served.has_value());
-  EXPECT_EQ(run.persisted->mysql_port, 3307);
-  EXPECT_EQ(run.persisted->mysql_host, "db");
-  EXPECT_EQ(run.persisted->kafka_topic, "events");
+  EXPECT_EQ(run.persisted->store.mysql_port, 3307);
+  EXPECT_EQ(run.persisted->store.mysql_host, "db");
+  EXPECT_EQ(run.persisted->store.kafka_topic, "events");
+}
+
+TEST(CliTest, PersistMetricsListenIsOffByDefaultAndParsesHostPort) {
+  CliRun off = RunHotdeal({"persist"});
+  ASSERT_EQ(off.code, 0) << off.err;
+  EXPECT_TRUE(off.persisted->metrics_host.empty());
+  CliRun on = RunHotdeal({"persist", "--metrics-listen", "127.0.0.1:9464"});
+  ASSERT_EQ(on.code, 0) << on.err;
+  EXPECT_EQ(on.persisted->metrics_host, "127.0.0.1");
+  EXPECT_EQ(on.persisted->metrics_port, 9464);
+  CliRun bad = RunHotdeal({"persist", "--metrics-listen", "9464"});
+  EXPECT_EQ(bad.code, kExitUsage);
+  EXPECT_FALSE(bad.persisted.has_value());
 }
 
 TEST(CliTest, BadPersistFlagExitsTwoWithoutRunning) {

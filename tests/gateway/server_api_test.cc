@@ -274,7 +274,12 @@ TEST_F(ApiTest, MetricsExposeRequestsConnectionsAndCampaigns) {
         R"(hotdeal_campaign_status{campaign="bf",status="live"} 1)",
         R"(hotdeal_campaign_units{campaign="bf",state="claimed"} 1)",
         R"(hotdeal_campaign_units{campaign="bf",state="in_doubt"} 0)",
-        "hotdeal_engine_orphan_events_total 0", "hotdeal_http_request_duration_seconds_bucket",
+        "hotdeal_engine_orphan_events_total 0",
+        // Per route, and every counter from the start, zeros included.
+        R"(hotdeal_http_request_duration_seconds_count{route="create_claim"} 1)",
+        R"(hotdeal_http_request_duration_seconds_count{route="cancel_order"} 0)",
+        R"(hotdeal_http_requests_total{route="cancel_order",status="409"} 0)",
+        R"(hotdeal_engine_outcomes_total{operation="cancel_order",outcome="sold_out"} 0)",
         "hotdeal_http_connections_open", "hotdeal_http_connections_rejected_total",
         "hotdeal_http_parse_errors_total", "hotdeal_http_timeouts_total",
         "hotdeal_http_connections_max 10000",

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # ctest `jmeter_flash_sale`: the JMeter plan end to end. Starts its own `hotdeal serve --log
-# none` on a free loopback port, runs bench/jmeter/run small against it (500 users, stock 200,
-# 4 threads, HTML report on), checks the exit status, the summary and the report, then stops
-# the server by its pid. Needs JMeter in .cache/jmeter (scripts/setup fetches it).
+# none` with user tokens on a free loopback port, runs bench/jmeter/run small against it (500
+# users with tokens, half claiming 100 coupons, half ordering 60 units that are confirmed (80 %),
+# cancelled (10 %) or abandoned with a 5 s hold, 4 threads, HTML report on), waits for the abandoned
+# holds to expire, checks the exit status, the summary and the report, then stops the server by
+# its pid. Needs JMeter in .cache/jmeter (scripts/setup fetches it).
 #
 #   tests/jmeter/flash_sale_test.sh PATH/TO/hotdeal
 #
@@ -14,9 +16,10 @@ me=jmeter_flash_sale
 hotdeal=${1:?usage: $0 PATH/TO/hotdeal}
 [ -x "$hotdeal" ] || { echo "$me: $hotdeal is not an executable" >&2; exit 1; }
 
-users=500 stock=200 threads=4
+users=500 stock=100 sale_stock=60 threads=4
 work=$(mktemp -d "$PWD/jmeter-test.XXXXXX")
 token="jmeter-test-$RANDOM$RANDOM"
+user_token_key="jmeter-test-key-$RANDOM$RANDOM-0123456789abcdef0123"
 server_pid="" watchdog_pid="" run_pid="" passed=0
 
 stop_server() {
@@ -56,7 +59,7 @@ fail() {
 unset_env=()
 while read -r name; do unset_env+=(-u "$name"); done < <(compgen -e | grep '^HOTDEAL_' || true)
 env "${unset_env[@]}" "$hotdeal" serve --listen 127.0.0.1:0 --threads 1 --admin-token "$token" \
-  --log none --data-dir "$work/data" >"$work/server.log" 2>&1 &
+  --user-token-key "$user_token_key" --log none --data-dir "$work/data" >"$work/server.log" 2>&1 &
 server_pid=$!
 # Should this script be killed outright (a ctest timeout may send KILL), the watchdog still
 # stops the run (its pid is in run.pid once started) and the server within a second.
@@ -80,8 +83,9 @@ echo "$me: hotdeal serve (pid $server_pid) on 127.0.0.1:$port"
 
 # The run, bounded: its --duration caps the load; timeout caps JVM start and the report too.
 # In the background, so that a TERM to this script is handled at once, not after the run.
-timeout --kill-after=10 150 "$root/bench/jmeter/run" --server "127.0.0.1:$port" --token "$token" \
-  --users "$users" --stock "$stock" --threads "$threads" --duration 60 --heap 192m \
+timeout --kill-after=10 180 "$root/bench/jmeter/run" --server "127.0.0.1:$port" --token "$token" \
+  --user-token-key "$user_token_key" --users "$users" --stock "$stock" --sale-stock "$sale_stock" \
+  --confirm-pct 80 --cancel-pct 10 --hold-seconds 5 --expire-wait --threads "$threads" --duration 60 --heap 192m \
   --out "$work/run" &
 run_pid=$!
 echo "$run_pid" >"$work/run.pid"
@@ -99,16 +103,24 @@ expect() {
   got=$(sed -n "s/^$key=//p" "$summary")
   [ "$got" = "$want" ] || fail "summary: $key is '$got', expected '$want'"
 }
+value() { sed -n "s/^$1=//p" "$summary"; }
 expect result pass
-expect claims "$users"
-expect reads "$users"
-expect samples $((2 * users))
 expect errors 0
-expect granted "$stock"
-expect sold_out $((users - stock))
-expect already_claimed 0
-expect remaining 0
-expect status sold_out
+expect books 1
+# Every user played once, about half of them each flow (the split is by user id).
+[ $(($(value claim_decided) + $(value reserve_decided))) = "$users" ] || fail "not every user played"
+((200 <= $(value claim_decided) && $(value claim_decided) <= 300)) || fail "claimers: $(value claim_decided)"
+expect claim_granted "$stock"
+expect claim_sold_out $(($(value claim_decided) - stock))
+expect claim_already_claimed 0
+expect coupon_remaining 0
+# The sale sold out, orders were confirmed and cancelled, and once the abandoned holds expired
+# only the confirmed units stay taken (run's audit: sale_taken = confirmed, remaining agrees).
+(($(value reserve_reserved) >= sale_stock)) || fail "only $(value reserve_reserved) reservations for $sale_stock units"
+(($(value reserve_sold_out) > 0)) || fail "the sale never sold out"
+(($(value confirm_confirmed) > 0 && $(value cancel_cancelled) > 0)) || fail "no confirm or no cancel"
+expect sale_taken $(($(value confirm_confirmed)))
+expect sale_remaining $((sale_stock - $(value confirm_confirmed)))
 grep -q '^result: pass' "$work/run/summary.txt" || fail "summary.txt does not end in 'result: pass'"
 for key in throughput all_p50_ms all_p99_ms; do
   grep -Eq "^$key=[0-9]+(\.[0-9]+)?$" "$summary" || fail "summary: $key is not a number"
@@ -116,8 +128,8 @@ done
 
 # JMeter's dashboard was written, and counted the same samples.
 [ -s "$work/run/report/index.html" ] || fail "no report/index.html"
-grep -Eq '"sampleCount" *: *'$((2 * users))'[,[:space:]]' "$work/run/report/statistics.json" ||
-  fail "report/statistics.json does not count $((2 * users)) samples"
+grep -Eq '"sampleCount" *: *'"$(value samples)"'[,[:space:]]' "$work/run/report/statistics.json" ||
+  fail "report/statistics.json does not count $(value samples) samples"
 
 # Nothing of the run is left running (JMeter's command line names the run folder), and the
 # server survived it. /proc rather than pgrep: procps is not on every machine.

@@ -151,6 +151,17 @@ TEST(KafkaLog, AcknowledgedEventIsPersistedWhetherAwaitedBeforeOrAfterTheReport)
   const LogCounters c = log.probe()->Snapshot();
   EXPECT_EQ(c.appended, 2u);
   EXPECT_EQ(c.in_flight, 0u);
+  // Both acknowledgements timed, each within the test's few seconds.
+  bool timed = false;
+  for (const prometheus::MetricFamily& family : log.probe()->Collect()) {
+    if (family.name != "hotdeal_log_ack_duration_seconds") continue;
+    timed = true;
+    ASSERT_EQ(family.metric.size(), 1u);
+    EXPECT_EQ(family.metric[0].histogram.sample_count, 2u);
+    EXPECT_GT(family.metric[0].histogram.sample_sum, 0.0);
+    EXPECT_LT(family.metric[0].histogram.sample_sum, 20.0);
+  }
+  EXPECT_TRUE(timed);
 }
 
 // What a client reads the moment its waiter hears: the engine's answer for the decision.

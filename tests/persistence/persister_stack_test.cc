@@ -5,7 +5,9 @@
 
 #include <condition_variable>
 #include <cstring>
+#include <map>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "hotdeal/persistence/event_codec.h"
@@ -235,6 +237,22 @@ TEST_F(PersisterStackTest, ReplayingEverythingChangesNothing) {
   ASSERT_TRUE(WaitForOffsets(events.size()));
   again.Stop();
   EXPECT_EQ(Tables(), before);
+  // The books from MySQL's side, read as the session opened on the rows written above: orders
+  // are of 2 units, 8 still reserved (held) and 2 confirmed.
+  std::map<std::string, double> units;
+  for (const prometheus::MetricFamily& family : again.probe()->Collect()) {
+    if (family.name != "hotdeal_persister_units") continue;
+    for (const prometheus::ClientMetric& metric : family.metric)
+      units[metric.label[0].value + " " + metric.label[1].value] = metric.gauge.value;
+  }
+  const std::string c_id(coupon.view());
+  const std::string s_id(sale.view());
+  EXPECT_EQ(units, (std::map<std::string, double>{{c_id + " claimed", 391},
+                                                  {c_id + " held", 0},
+                                                  {c_id + " confirmed", 0},
+                                                  {s_id + " claimed", 0},
+                                                  {s_id + " held", 16},
+                                                  {s_id + " confirmed", 4}}));
   const PersisterCounters c = again.probe()->Snapshot();
   EXPECT_EQ(c.conflicts, 0u);
   EXPECT_GT(c.replayed, 0u);

@@ -7,12 +7,14 @@
 #include <prometheus/collectable.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
 #include "hotdeal/engine/types.h"
 #include "hotdeal/persistence/durability.h"
+#include "hotdeal/persistence/histogram.h"
 
 namespace hotdeal::persistence {
 
@@ -36,8 +38,9 @@ class LogProbe final : public prometheus::Collectable {
   void Appended(engine::WorkerId worker) noexcept { Cell(worker).appended.fetch_add(1, kRelaxed); }
   void Refused(engine::WorkerId worker) noexcept { Cell(worker).refused.fetch_add(1, kRelaxed); }
 
-  // The log's poll thread only.
-  void Settled(Durability durability) noexcept;
+  // The log's poll thread only. `waited`: from the first Append of the event to this report
+  // (re-appends included), observed into hotdeal_log_ack_duration_seconds when persisted.
+  void Settled(Durability durability, std::chrono::steady_clock::duration waited) noexcept;
   void FatalError() noexcept { fatal_errors_.fetch_add(1, kRelaxed); }
   void Recreated() noexcept { producer_recreations_.fetch_add(1, kRelaxed); }
   void SetHealthy(bool healthy) noexcept { healthy_.store(healthy, kRelaxed); }
@@ -66,6 +69,7 @@ class LogProbe final : public prometheus::Collectable {
   std::atomic<std::uint64_t> fatal_errors_{0};
   std::atomic<std::uint64_t> producer_recreations_{0};
   std::atomic<bool> healthy_{false};
+  SingleWriterHistogram<kDurationBoundsSeconds.size()> ack_seconds_{kDurationBoundsSeconds};
 };
 
 }  // namespace hotdeal::persistence

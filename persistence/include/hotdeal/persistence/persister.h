@@ -18,12 +18,16 @@
 #include <prometheus/collectable.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
+#include "hotdeal/persistence/histogram.h"
 #include "hotdeal/persistence/options.h"
 
 namespace hotdeal::persistence {
@@ -39,11 +43,22 @@ struct PersisterCounters {
   bool connected = false;
 };
 
+// Units of one campaign as MySQL's rows count them (the books from the MySQL side; the engine's
+// are hotdeal_campaign_units): claims, orders reserved (held) and confirmed.
+struct CampaignRows {
+  std::string campaign;
+  std::uint64_t claimed = 0;
+  std::uint64_t held = 0;
+  std::uint64_t confirmed = 0;
+};
+
 // The persister thread writes; any thread reads.
 class PersisterProbe final : public prometheus::Collectable {
  public:
+  // `took`: from START TRANSACTION to COMMIT answered.
   void Batch(std::uint64_t events, std::uint64_t replayed, std::uint64_t conflicts,
-             std::uint64_t stale_epoch) noexcept;
+             std::uint64_t stale_epoch, std::chrono::steady_clock::duration took) noexcept;
+  void SetRows(std::vector<CampaignRows> rows);
   void Error() noexcept { errors_.fetch_add(1, kRelaxed); }
   void SetLag(std::uint64_t lag) noexcept { lag_.store(lag, kRelaxed); }
   void SetConnected(bool connected) noexcept { connected_.store(connected, kRelaxed); }
@@ -65,6 +80,10 @@ class PersisterProbe final : public prometheus::Collectable {
   std::atomic<std::uint64_t> lag_{0};
   std::atomic<std::uint64_t> stale_epoch_{0};
   std::atomic<bool> connected_{false};
+  SingleWriterHistogram<kDurationBoundsSeconds.size()> commit_seconds_{kDurationBoundsSeconds};
+  SingleWriterHistogram<9> batch_events_{{1, 4, 16, 64, 256, 1024, 4096, 16384, 65536}};
+  mutable std::mutex rows_mutex_;  // held while rows_ is replaced or read
+  std::vector<CampaignRows> rows_;
   mutable std::mutex lag_source_mutex_;  // held while the source is called or replaced
   std::function<std::uint64_t()> lag_source_;
 };
