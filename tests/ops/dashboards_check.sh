@@ -3,6 +3,7 @@
 # check_dashboards.py against a live scrape of `hotdeal serve --log none` (started here on a free
 # loopback port, stopped at the end).
 #   dashboards_check.sh HOTDEAL_BINARY SOURCE_DIR
+# Python is Debian's /usr/bin/python3, whose yaml module scripts/setup installs (python3-yaml).
 set -euo pipefail
 hotdeal=$1
 source_dir=$2
@@ -27,5 +28,5 @@ done
 [[ -n $port ]] || { cat "$work/serve.log"; echo "hotdeal serve did not start"; exit 1; }
 curl -fsS "http://127.0.0.1:$port/metrics" >"$work/serve.prom"
 
-python3 "$source_dir/tests/ops/check_dashboards.py" "$source_dir/grafana" \
+/usr/bin/python3 "$source_dir/tests/ops/check_dashboards.py" "$source_dir/grafana" \
   "$source_dir/docs/metrics.md" --exposition "$work/serve.prom"

@@ -57,7 +57,7 @@ port_from_log() {
   fail "no port in $log"
 }
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 sql -e "CREATE DATABASE $HOTDEAL_MYSQL_DATABASE"
@@ -76,7 +76,7 @@ pids+=($!)
 persist_port=$(port_from_log "$work/persist.log" "/metrics on")
 
 prometheus_port=$(free_port)
-python3 - "$source_dir/grafana" "$work/prometheus.yml" "$serve_port" "$persist_port" <<'EOF'
+/usr/bin/python3 - "$source_dir/grafana" "$work/prometheus.yml" "$serve_port" "$persist_port" <<'EOF'
 import pathlib, sys, yaml
 grafana, out, serve, persist = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 config = yaml.safe_load((grafana / "prometheus.yml").read_text())
@@ -144,7 +144,7 @@ done <"$work/orders"
 # Let MySQL catch up and Prometheus take several scrapes of the result.
 value() {
   curl -fsS "$prom/api/v1/query" --data-urlencode "query=$1" |
-    python3 -c 'import json, sys; r = json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "none")'
+    /usr/bin/python3 -c 'import json, sys; r = json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "none")'
 }
 books='sum by (campaign) (hotdeal_campaign_units{state=~"claimed|held|confirmed"}) - on (campaign) sum by (campaign) (hotdeal_persister_units)'
 caught_up=
@@ -162,10 +162,10 @@ done
   fail "MySQL should hold 9 sale units (4 held + 5 confirmed)"
 sleep 5  # rate() windows with a few points after the sale
 
-python3 "$source_dir/tests/ops/evaluate_panels.py" "$prom" "$source_dir/grafana" ||
+/usr/bin/python3 "$source_dir/tests/ops/evaluate_panels.py" "$prom" "$source_dir/grafana" ||
   fail "panel or alert expressions"
 for alert in HotdealBooksDoNotClose HotdealEngineBooksDoNotClose; do
-  expr=$(python3 -c 'import sys, yaml
+  expr=$(/usr/bin/python3 -c 'import sys, yaml
 for g in yaml.safe_load(open(sys.argv[1]))["groups"]:
     for r in g["rules"]:
         if r["alert"] == sys.argv[2]: print(r["expr"])' "$source_dir/grafana/alerts/hotdeal.rules.yml" "$alert")
@@ -174,7 +174,7 @@ done
 
 curl -fsS "$base/metrics" >"$work/serve.prom"
 curl -fsS "http://127.0.0.1:$persist_port/metrics" >"$work/persist.prom"
-python3 "$source_dir/tests/ops/check_dashboards.py" "$source_dir/grafana" \
+/usr/bin/python3 "$source_dir/tests/ops/check_dashboards.py" "$source_dir/grafana" \
   "$source_dir/docs/metrics.md" --exposition "$work/serve.prom" \
   --exposition "$work/persist.prom" --complete || fail "metric names"
 echo "$me: passed"
