@@ -2,8 +2,8 @@
 // sized when it is created and never resized. Decides nothing by itself (engine.cc does);
 // answers window and status questions at a given `now` and never reads a clock.
 //
-// Threading: spec, index and the tables' sizes are immutable after construction, which happens
-// before the campaign is published (release store in CampaignTable). `closed_`,
+// Threading: spec, index, id key and the tables' sizes are immutable once the campaign is
+// published (release store in CampaignTable); they are set before. `closed_`,
 // `withdrawn_` and `creation_unacknowledged_` are relaxed flags: a request racing a close or an
 // acknowledgement may be decided either way, and both are correct linearisations. Each WorkerShare
 // is written only by its worker, or by Apply before workers start.
@@ -17,6 +17,7 @@
 
 #include "holder_filter.h"
 #include "hotdeal/engine/engine.h"
+#include "ids.h"
 #include "order_table.h"
 #include "striped_stock.h"
 #include "user_ledger.h"
@@ -69,6 +70,9 @@ class Campaign {
   const CampaignSpec& spec() const noexcept { return spec_; }
   std::uint32_t index() const noexcept { return index_; }
   const CampaignFootprint& footprint() const noexcept { return footprint_; }
+  // The tags of the campaign's ids. Set once, before the campaign is published.
+  const IdTagger& ids() const noexcept { return ids_; }
+  void set_id_key(const IdKey& key) noexcept { ids_ = IdTagger(key); }
   StripedStock& stock() noexcept { return stock_; }
   const StripedStock& stock() const noexcept { return stock_; }
   UserLedger& ledger() noexcept { return ledger_; }
@@ -101,6 +105,7 @@ class Campaign {
   std::uint32_t workers_;
   CampaignSpec spec_;
   CampaignFootprint footprint_;
+  IdTagger ids_;
   std::atomic<bool> closed_{false};
   std::atomic<bool> withdrawn_{false};
   std::atomic<bool> creation_unacknowledged_{false};
