@@ -2,8 +2,9 @@
 // sized when it is created and never resized. Decides nothing by itself (engine.cc does);
 // answers window and status questions at a given `now` and never reads a clock.
 //
-// Threading: spec, index and the tables' sizes are immutable once the campaign is published
-// (release store in CampaignTable); the index is set before that (set_index). `closed_`,
+// Threading: spec, index, id key and the tables' sizes are immutable once the campaign is
+// published (release store in CampaignTable); the index and id key are set before that
+// (set_index, set_id_key). `closed_`,
 // `withdrawn_` and `creation_unacknowledged_` are relaxed flags: a request racing a close or an
 // acknowledgement may be decided either way, and both are correct linearisations. Each WorkerShare
 // is written only by its worker, or by Apply before workers start.
@@ -17,6 +18,7 @@
 
 #include "holder_filter.h"
 #include "hotdeal/engine/engine.h"
+#include "ids.h"
 #include "order_table.h"
 #include "striped_stock.h"
 #include "unit_ledger.h"
@@ -74,6 +76,9 @@ class Campaign {
   // and takes the index under it.
   void set_index(std::uint32_t index) noexcept { index_ = index; }
   const CampaignFootprint& footprint() const noexcept { return footprint_; }
+  // The tags of the campaign's ids. Set once, before the campaign is published.
+  const IdTagger& ids() const noexcept { return ids_; }
+  void set_id_key(const IdKey& key) noexcept { ids_ = IdTagger(key); }
   StripedStock& stock() noexcept { return stock_; }
   const StripedStock& stock() const noexcept { return stock_; }
   // Coupon campaigns only: each user's claim (empty for sales).
@@ -109,6 +114,7 @@ class Campaign {
   std::uint32_t workers_;
   CampaignSpec spec_;
   CampaignFootprint footprint_;
+  IdTagger ids_;
   std::atomic<bool> closed_{false};
   std::atomic<bool> withdrawn_{false};
   std::atomic<bool> creation_unacknowledged_{false};

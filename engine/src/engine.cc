@@ -31,6 +31,10 @@ std::array<std::uint64_t, 2> RandomKey(std::random_device& device) {
   auto word = [&device] { return (std::uint64_t{device()} << 32) | device(); };
   return {word(), word()};
 }
+std::array<std::uint64_t, 2> OsRandomKey() {
+  std::random_device device;
+  return RandomKey(device);
+}
 
 std::int64_t Second(TimePoint time) {
   return std::chrono::floor<std::chrono::seconds>(time).time_since_epoch().count();
@@ -57,6 +61,7 @@ Order OrderView(const Campaign& campaign, std::uint32_t slot_index, std::uint32_
                 const SlotFields& fields, TimePoint now, bool as_reserved = false) {
   Order order;
   order.id = detail::MakeOrderId(campaign.index(), slot_index, generation);
+  order.id.tag = campaign.ids().Tag(order.id.value);
   order.campaign = campaign.spec().id;
   order.user = fields.user;
   order.quantity = fields.quantity;
@@ -74,6 +79,12 @@ Order OrderView(const Campaign& campaign, std::uint32_t slot_index, std::uint32_
   return order;
 }
 
+// A claim as its ledger record shows it, with its id tagged for the client.
+Claim ClaimView(const Campaign& campaign, const UserId& user, const detail::ClaimRecord& record) {
+  ClaimId id{record.id.value, campaign.ids().Tag(record.id.value)};
+  return Claim{id, campaign.spec().id, user, record.code, record.created_at};
+}
+
 // Where recovery folds an order's logged moves: an order only moves forward.
 constexpr int Rank(std::uint8_t status) {
   if (status == Raw(OrderStatus::kReserved)) return 0;
@@ -85,11 +96,12 @@ ReplayError ReplayFailure(const Event& event, std::string_view what) {
   std::string message;
   message.append("campaign \"").append(event.campaign.view()).append("\", ");
   message.append(Name(event.type));
+  // Ids as the log and MySQL rows hold them (the value; a client's text form adds a tag).
   if (event.order_id.value != 0) {
-    message.append(" ").append(detail::FormatId('o', event.order_id.value).view());
+    message.append(" order_id ").append(std::to_string(event.order_id.value));
   }
   if (event.claim_id.value != 0) {
-    message.append(" ").append(detail::FormatId('c', event.claim_id.value).view());
+    message.append(" claim_id ").append(std::to_string(event.claim_id.value));
   }
   if (!event.user.empty()) message.append(" of user \"").append(event.user.view()).append("\"");
   message.append(": ").append(what);
@@ -281,12 +293,17 @@ class Engine::Impl {
   // FindFor past the cache: the table, and the answer cached if there is one.
   Campaign* FindAndCache(std::uint32_t worker, const CampaignId& id);
   // The slot and generation an order id names (fields not read); Locate also reads the fields
-  // and answers only an order the slot still holds, published.
+  // and answers only an order the slot still holds, published. Both look at the id's value
+  // alone: for ids from the log and from the engine's own tables.
   Located SlotOf(OrderId id) const;
-  Located Locate(OrderId id) const;
-  // Locate, for confirm and cancel: only `user`'s own order (another user's reads as absent).
+  Located Locate(OrderId id) const { return ReadSlot(SlotOf(id)); }
+  // `found` with its fields, or empty if its slot no longer holds its order, published.
+  Located ReadSlot(Located found) const;
+  // Locate for an id a client sent: also empty unless its tag is its campaign's for its value.
+  Located LocateSent(OrderId id) const;
+  // LocateSent, for confirm and cancel: only `user`'s own order (another user's reads as absent).
   Located LocateOwn(OrderId id, const UserId& user) const {
-    Located found = Locate(id);
+    Located found = LocateSent(id);
     if (found.slot && !detail::SameId(found.fields.user, user)) return {};
     return found;
   }
@@ -352,6 +369,7 @@ class Engine::Impl {
   EventSink& sink_;
   std::uint64_t ledger_seed_;
   std::array<std::uint64_t, 2> units_secret_;  // keys the sale ledgers' user fingerprints
+  detail::IdKeyGenerator id_keys_;             // campaigns' id keys
   detail::CampaignTable campaigns_;
   std::unique_ptr<IdempotencyTable> keys_;
   std::vector<std::unique_ptr<WorkerState>> workers_;
@@ -368,6 +386,7 @@ Engine::Impl::Impl(EngineOptions options, EventSink& sink)
     : options_(options),
       sink_(sink),
       ledger_seed_(std::random_device{}()),
+      id_keys_(OsRandomKey()),
       campaigns_(options.campaigns_max, ledger_seed_ * 0x9E3779B97F4A7C15ull) {
   HOTDEAL_ASSERT(options.workers >= 1 && options.workers <= detail::kWorkersMax);
   HOTDEAL_ASSERT(options.campaigns_max >= 1 && options.campaigns_max <= detail::kCampaignsMax);
@@ -422,12 +441,14 @@ Decision<CampaignView> Engine::Impl::CreateCampaign(const CampaignSpec& spec, Ti
   // that lost a race is freed after the mutex is released.
   auto campaign =
       std::make_unique<Campaign>(0, spec, options_.workers, ledger_seed_, units_secret_);
+  campaign->set_id_key(id_keys_.Next());
   std::lock_guard lock(control_mutex_);
   if (std::optional<Outcome> refused = refusal()) return Answer<CampaignView>(*refused);
   campaign->set_index(campaigns_.next_index());
   Event event = ControlEvent(EventType::kCampaignCreated, *campaign, now);
   event.spec = spec;
   event.campaign_index = campaign->index();
+  event.id_key = campaign->ids().key();
   std::optional<LogTicket> ticket = Append(options_.workers, event);
   if (!ticket) return Answer<CampaignView>(Outcome::kLogUnavailable);
   campaign->set_creation_unacknowledged(Unacknowledged(*ticket));
@@ -531,8 +552,7 @@ Decision<Claim> Engine::Impl::ClaimCoupon(WorkerId worker, const CampaignId& id,
   if (CouponHold held = campaign->ledger().BeginClaim(*entry, record); held != CouponHold::kNone) {
     Outcome outcome = HeldOutcome(held, Outcome::kAlreadyClaimed);
     if (outcome == Outcome::kPending) return Decide<Claim>(worker, kOperation, outcome);
-    Claim existing{record.id, id, user, record.code, record.created_at};
-    return Decide<Claim>(worker, kOperation, outcome, existing);
+    return Decide<Claim>(worker, kOperation, outcome, ClaimView(*campaign, user, record));
   }
   // The user is marked pending: no duplicate can pass until this decision is settled, and a
   // failed take below unmarks the user, so losing the race leaves no trace (but a filter bit,
@@ -564,8 +584,8 @@ Decision<Claim> Engine::Impl::ClaimCoupon(WorkerId worker, const CampaignId& id,
       *entry, record, Unacknowledged(*ticket) ? CouponHold::kUnacked : CouponHold::kClaimed);
   campaign->Count(worker.value, Book::kClaimed, 1);
   key_hold.Finish(record.id.value);
-  Claim claim{record.id, id, user, record.code, record.created_at};
-  return Decide<Claim>(worker, kOperation, Outcome::kCreated, claim, *ticket);
+  return Decide<Claim>(worker, kOperation, Outcome::kCreated, ClaimView(*campaign, user, record),
+                       *ticket);
 }
 
 Decision<Claim> Engine::Impl::GetClaim(const CampaignId& id, const UserId& user) const {
@@ -578,7 +598,6 @@ Decision<Claim> Engine::Impl::GetClaim(const CampaignId& id, const UserId& user)
 }
 
 Decision<Claim> Engine::Impl::ClaimOf(const Campaign& campaign, const UserId& user) const {
-  const CampaignId& id = campaign.spec().id;
   const LedgerEntry* entry = campaign.ledger().Find(user);
   if (!entry) return Answer<Claim>(Outcome::kNotFound);
   unsigned spins = 0;
@@ -586,8 +605,7 @@ Decision<Claim> Engine::Impl::ClaimOf(const Campaign& campaign, const UserId& us
     CouponHold state = UserLedger::State(*entry);
     if (!UserLedger::Holds(state)) return Answer<Claim>(Outcome::kNotFound);
     if (std::optional<detail::ClaimRecord> record = UserLedger::ReadClaim(*entry, &state)) {
-      return Answer<Claim>(HeldOutcome(state, Outcome::kOk),
-                           Claim{record->id, id, user, record->code, record->created_at});
+      return Answer<Claim>(HeldOutcome(state, Outcome::kOk), ClaimView(campaign, user, *record));
     }
     detail::SpinWait(spins);  // the claim changed while being copied: read it again
   }
@@ -805,14 +823,21 @@ std::uint64_t Engine::Impl::PublishedState(const Located& found) {
   return state;
 }
 
-Engine::Impl::Located Engine::Impl::Locate(OrderId id) const {
-  Located found = SlotOf(id);
+Engine::Impl::Located Engine::Impl::ReadSlot(Located found) const {
   if (!found.slot) return {};
   std::optional<SlotFields> fields =
       found.campaign->orders().Read(found.slot_index, found.generation);
   if (!fields || fields->status == detail::kUnpublished) return {};
   found.fields = *fields;
   return found;
+}
+
+Engine::Impl::Located Engine::Impl::LocateSent(OrderId id) const {
+  // The tag is checked before the slot is read, so how long a wrong tag takes does not depend
+  // on what the slot holds; the campaign and slot index it names are no secret.
+  Located found = SlotOf(id);
+  if (!found.slot || !found.campaign->ids().Matches(id.value, id.tag)) return {};
+  return ReadSlot(found);
 }
 
 std::optional<Order> Engine::Impl::ReadOrder(const Located& found, TimePoint now) const {
@@ -963,7 +988,7 @@ Decision<Order> Engine::Impl::CancelOrder(WorkerId worker, OrderId id, const Use
 }
 
 Decision<Order> Engine::Impl::GetOrder(OrderId id, TimePoint now) const {
-  Located found = Locate(id);
+  Located found = LocateSent(id);
   if (!found.slot) return Answer<Order>(Outcome::kNotFound);
   if (detail::IsUnacked(found.fields.status)) return Answer<Order>(Outcome::kPending);
   return Answer<Order>(Outcome::kOk, OrderView(*found.campaign, found.slot_index, found.generation,
@@ -1300,8 +1325,10 @@ std::optional<ReplayError> Engine::Impl::ApplyControl(const Event& event) {
                              "the campaign's id or index is taken, or its index is over "
                              "--campaigns-max");
       }
-      campaigns_.Insert(std::make_unique<Campaign>(event.campaign_index, event.spec,
-                                                   options_.workers, ledger_seed_, units_secret_));
+      auto campaign = std::make_unique<Campaign>(event.campaign_index, event.spec, options_.workers,
+                                                 ledger_seed_, units_secret_);
+      campaign->set_id_key(event.id_key);  // ids handed out before the restart still match
+      campaigns_.Insert(std::move(campaign));
     } else if (Campaign* campaign = campaigns_.FindAny(event.campaign)) {
       campaign->set_closed(true);
     } else {
@@ -1587,24 +1614,25 @@ EngineStats Engine::Stats() const {
 }
 
 IdText Engine::ClaimIdText(ClaimId id) noexcept {
-  return detail::FormatId('c', id.value);
+  return detail::FormatId('c', {id.value, id.tag});
 }
 IdText Engine::OrderIdText(OrderId id) noexcept {
-  return detail::FormatId('o', id.value);
+  return detail::FormatId('o', {id.value, id.tag});
 }
 
 std::optional<ClaimId> Engine::ParseClaimId(std::string_view text) {
-  std::optional<std::uint64_t> value = detail::ParseId('c', text);
-  if (!value) return std::nullopt;
-  detail::ClaimIdParts parts = detail::SplitClaimId(ClaimId{*value});
-  if (parts.serial == 0 || parts.worker >= detail::kWorkersMax) return std::nullopt;
-  return ClaimId{*value};
+  std::optional<detail::IdParts> parts = detail::ParseId('c', text);
+  if (!parts) return std::nullopt;
+  ClaimId id{parts->value, parts->tag};
+  detail::ClaimIdParts fields = detail::SplitClaimId(id);
+  if (fields.serial == 0 || fields.worker >= detail::kWorkersMax) return std::nullopt;
+  return id;
 }
 
 std::optional<OrderId> Engine::ParseOrderId(std::string_view text) {
-  std::optional<std::uint64_t> value = detail::ParseId('o', text);
-  if (!value) return std::nullopt;
-  OrderId id{*value};
+  std::optional<detail::IdParts> parts = detail::ParseId('o', text);
+  if (!parts) return std::nullopt;
+  OrderId id{parts->value, parts->tag};
   if ((id.value & detail::kOrderSlotsMax) == 0) return std::nullopt;
   return id;
 }

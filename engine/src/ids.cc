@@ -1,42 +1,55 @@
-// Text forms of ids and the coupon code alphabet.
+// Text forms of ids, campaign id keys and the coupon code alphabet.
 #include "ids.h"
-
-#include <cstring>
 
 namespace hotdeal::engine::detail {
 namespace {
 constexpr std::string_view kHexDigits = "0123456789abcdef";
 constexpr std::string_view kCrockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-constexpr std::size_t kHexSize = 16;
+constexpr std::size_t kWordDigits = 16;  // hex digits of a 64-bit word
+
+void WriteHex(std::uint64_t word, char* out) noexcept {
+  for (std::size_t i = 0; i < kWordDigits; ++i) {
+    out[kWordDigits - 1 - i] = kHexDigits[(word >> (4 * i)) & 0xF];
+  }
+}
+std::optional<std::uint64_t> ReadHex(std::string_view digits) noexcept {
+  std::uint64_t word = 0;
+  for (char c : digits) {
+    std::size_t digit = kHexDigits.find(c);
+    if (digit == std::string_view::npos) return std::nullopt;
+    word = (word << 4) | digit;
+  }
+  return word;
+}
 }  // namespace
 
-IdText FormatId(char prefix, std::uint64_t value) noexcept {
-  static_assert(1 + kHexSize <= IdText{}.bytes.size());
+IdText FormatId(char prefix, IdParts id) noexcept {
+  static_assert(1 + 2 * kWordDigits <= IdText{}.bytes.size());
   IdText text;
   text.bytes[0] = prefix;
-  for (std::size_t i = 0; i < kHexSize; ++i) {
-    text.bytes[kHexSize - i] = kHexDigits[(value >> (4 * i)) & 0xF];
-  }
-  text.size = 1 + kHexSize;
+  WriteHex(id.value, &text.bytes[1]);
+  WriteHex(id.tag, &text.bytes[1 + kWordDigits]);
+  text.size = 1 + 2 * kWordDigits;
   return text;
 }
 
-std::optional<std::uint64_t> ParseId(char prefix, std::string_view text) noexcept {
-  if (text.size() != 1 + kHexSize || text[0] != prefix) return std::nullopt;
-  std::uint64_t value = 0;
-  for (char c : text.substr(1)) {
-    std::size_t digit = kHexDigits.find(c);
-    if (digit == std::string_view::npos) return std::nullopt;
-    value = (value << 4) | digit;
-  }
-  return value;
+std::optional<IdParts> ParseId(char prefix, std::string_view text) noexcept {
+  if (text.empty() || text[0] != prefix) return std::nullopt;
+  text.remove_prefix(1);
+  if (text.size() != kWordDigits && text.size() != 2 * kWordDigits) return std::nullopt;
+  std::optional<std::uint64_t> value = ReadHex(text.substr(0, kWordDigits));
+  std::optional<std::uint64_t> tag = ReadHex(text.substr(kWordDigits));  // empty: tag 0
+  if (!value || !tag) return std::nullopt;
+  return IdParts{*value, *tag};
+}
+
+IdKey IdKeyGenerator::Next() noexcept {
+  Hash128 bits = HashWord(hasher_, counter_.fetch_add(1, std::memory_order_relaxed));
+  return {bits.low, bits.high};
 }
 
 CouponCode CouponCodeGenerator::Next() noexcept {
-  std::array<char, 8> message{};
-  ++counter_;
-  std::memcpy(message.data(), &counter_, sizeof(counter_));
-  Hash128 bits = hasher_.Hash({message.data(), message.size()});
+  Hash128 bits = HashWord(hasher_, ++counter_);
   CouponCode code;
   // 16 characters of 5 bits: 64 bits from `low`, 16 more from `high`.
   for (std::size_t i = 0; i < 12; ++i)

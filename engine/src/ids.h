@@ -1,13 +1,16 @@
-// Server-made ids and coupon codes. A claim id is (campaign index, worker, per-worker serial);
-// an order id is (campaign index, slot generation, order slot), so GetOrder finds the slot
-// without a search and a reused slot's old id finds nothing.
-// Neither depends on a shared counter. Coupon codes come from a keyed PRF over a per-worker
-// counter: unguessable without the key, never derived from an id. Must never allocate on the
-// hot path.
+// Server-made ids and coupon codes. A claim id's value is (campaign index, worker, per-worker
+// serial); an order id's is (campaign index, slot generation, order slot), so GetOrder finds the
+// slot without a search and a reused slot's old id finds nothing. Neither depends on a shared
+// counter. Those values are countable, so every id also carries a 64-bit tag, a keyed PRF of
+// its value under its campaign's IdKey (IdTagger): guessing an id means guessing a tag, one in
+// 2^64. Coupon codes come from a keyed PRF over a per-worker counter: unguessable without the
+// key, never derived from an id. Must never allocate on the hot path.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string_view>
 
@@ -75,8 +78,58 @@ constexpr std::uint32_t SeqWorker(std::uint64_t seq) noexcept {
   return static_cast<std::uint32_t>(seq & kControlWorker);
 }
 
-IdText FormatId(char prefix, std::uint64_t value) noexcept;
-std::optional<std::uint64_t> ParseId(char prefix, std::string_view text) noexcept;
+// SipHash of one 64-bit word (its bytes in memory order): ids' tags, keys and coupon codes.
+inline Hash128 HashWord(const SipHasher& hasher, std::uint64_t word) noexcept {
+  std::array<char, sizeof(word)> message{};
+  std::memcpy(message.data(), &word, sizeof(word));
+  return hasher.Hash({message.data(), message.size()});
+}
+
+// `prefix`, then value and tag as 32 lowercase hex digits. ParseId also reads the 16-digit
+// form ids had before tags (value only, tag 0), which only an untagged campaign accepts.
+struct IdParts {
+  std::uint64_t value = 0;
+  std::uint64_t tag = 0;
+};
+IdText FormatId(char prefix, IdParts id) noexcept;
+std::optional<IdParts> ParseId(char prefix, std::string_view text) noexcept;
+
+// A campaign's id tags: the low half of SipHash-2-4 (128-bit output) of the id's value under
+// the campaign's IdKey. The key never leaves the server but in its campaign_created event and
+// MySQL row, so a client who knows any number of ids and their tags cannot make another's tag
+// (SipHash is a PRF). Key {0, 0} tags nothing (tag 0): campaigns logged before tags.
+// Immutable once made; any thread.
+class IdTagger {
+ public:
+  explicit IdTagger(IdKey key = {}) noexcept : key_(key), hasher_(key) {}
+  const IdKey& key() const noexcept { return key_; }
+  std::uint64_t Tag(std::uint64_t value) const noexcept {
+    return key_ == IdKey{} ? 0 : HashWord(hasher_, value).low;
+  }
+  // Whether `tag` is `value`'s. Takes the same time wherever the tags differ: one 64-bit
+  // compare of their difference, never a digit-by-digit compare that stops at the first
+  // mismatch (which would let a client find a tag a digit at a time by timing).
+  bool Matches(std::uint64_t value, std::uint64_t tag) const noexcept {
+    return (Tag(value) ^ tag) == 0;
+  }
+
+ private:
+  IdKey key_;
+  SipHasher hasher_;
+};
+
+// Campaign keys: SipHash-2-4 in counter mode (a PRF over a counter is a stream of independent
+// random keys to anyone without its own key) under a key the engine draws once from the OS, so
+// a creation costs no syscall. Any thread: the counter is atomic.
+class IdKeyGenerator {
+ public:
+  explicit IdKeyGenerator(std::array<std::uint64_t, 2> key) noexcept : hasher_(key) {}
+  IdKey Next() noexcept;
+
+ private:
+  SipHasher hasher_;
+  std::atomic<std::uint64_t> counter_{0};
+};
 
 // One per worker: a counter run through SipHash-2-4 under a key drawn once from the OS.
 class CouponCodeGenerator {

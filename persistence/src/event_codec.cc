@@ -43,10 +43,13 @@ enum Field : std::uint32_t {
   kCampaignIndex = 1u << 20,
   kIdempotencyKey = 1u << 21,
   kEpoch = 1u << 22,
+  kIdKey = 1u << 23,
 };
 
-// Keys a type may carry or leave out: the Idempotency-Key is there only if the client sent one.
-constexpr std::uint32_t kOptional = kIdempotencyKey;
+// Keys a type may carry or leave out: the Idempotency-Key is there only if the client sent one,
+// and campaign_created events logged before id tags have no id key (it reads as {0, 0}: the
+// campaign's ids are not tagged). The encoder always writes the id key.
+constexpr std::uint32_t kOptional = kIdempotencyKey | kIdKey;
 
 // v2 keys. A v1 document has the same ones without kEpoch.
 constexpr std::uint32_t kBase = kV | kType | kEpoch | kSeq | kAtUs | kCampaign;
@@ -62,7 +65,7 @@ constexpr std::uint32_t FieldsOf(EventType type) noexcept {
   switch (type) {
     case EventType::kCampaignCreated:
       return kBase | kKind | kName | kStock | kPerUserLimit | kStartsAtUs | kEndsAtUs | kPrice |
-             kHoldSeconds | kCampaignIndex;
+             kHoldSeconds | kCampaignIndex | kIdKey;
     case EventType::kCampaignClosed:
       return kBase;
     case EventType::kClaimGranted:
@@ -92,7 +95,7 @@ constexpr std::array<std::pair<EventType, std::string_view>, 9> kTypeNames{{
     {EventType::kOrderVoided, "order_voided"},
 }};
 
-constexpr std::array<std::pair<Field, std::string_view>, 23> kFieldNames{{
+constexpr std::array<std::pair<Field, std::string_view>, 24> kFieldNames{{
     {kV, "v"},
     {kType, "type"},
     {kSeq, "seq"},
@@ -116,6 +119,7 @@ constexpr std::array<std::pair<Field, std::string_view>, 23> kFieldNames{{
     {kCampaignIndex, "campaign_index"},
     {kIdempotencyKey, "idempotency_key"},
     {kEpoch, "epoch"},
+    {kIdKey, "id_key"},
 }};
 
 std::optional<Field> FieldNamed(std::string_view key) noexcept {
@@ -249,6 +253,7 @@ void WriteFields(const Event& e, std::uint64_t epoch, std::uint32_t fields, Writ
   w.Key(kPrice), w.Number(s.price);
   w.Key(kHoldSeconds), w.Number(s.hold_seconds);
   w.Key(kCampaignIndex), w.Number(e.campaign_index);
+  w.Key(kIdKey), w.Raw("["), w.Number(e.id_key[0]), w.Raw(","), w.Number(e.id_key[1]), w.Raw("]");
 }
 
 // The encoder checks what the decoder will check, so a bad event is refused before it is
@@ -463,6 +468,16 @@ CodecError EventDecoder::Impl::ReadField(Field field, simdjson::dom::element v,
     case kCampaignIndex:
       ok = ReadUnsigned(v, out.campaign_index);
       break;
+    case kIdKey: {
+      simdjson::dom::array words;
+      if (v.get_array().get(words) != simdjson::SUCCESS || words.size() != out.id_key.size()) break;
+      ok = true;
+      std::size_t i = 0;
+      for (simdjson::dom::element word : words) {
+        ok = ok && ReadUnsigned(word, out.id_key[i++]);
+      }
+      break;
+    }
     case kIdempotencyKey: {
       engine::IdempotencyKey key;
       ok = ReadId(v, key);

@@ -473,7 +473,8 @@ std::optional<MysqlError> Persister::Session::WriteCampaigns() {
     const engine::CampaignSpec& s = e.spec;
     sql_.Clear();
     sql_ << "INSERT INTO campaigns (id, campaign_index, kind, name, stock, per_user_limit, "
-            "starts_at_us, ends_at_us, price, hold_seconds, created_at_us, created_seq) VALUES (";
+            "starts_at_us, ends_at_us, price, hold_seconds, created_at_us, created_seq, id_key_0, "
+            "id_key_1) VALUES (";
     sql_.Quote(e.campaign.view()) << ", " << e.campaign_index << ", "
                                   << (s.kind == engine::CampaignKind::kSale ? "'sale'" : "'coupon'")
                                   << ", ";
@@ -485,7 +486,7 @@ std::optional<MysqlError> Persister::Session::WriteCampaigns() {
       sql_ << "NULL";
     }
     sql_ << ", " << s.price << ", " << s.hold_seconds << ", " << Micros(e.at) << ", " << e.seq
-         << ")";
+         << ", " << e.id_key[0] << ", " << e.id_key[1] << ")";
     auto error = db_.Execute(sql_.str());
     if (!error) continue;
     if (error->code != kMysqlDuplicateKey) return error;

@@ -68,7 +68,7 @@ class SnapshotReader {
     std::optional<MysqlResult> rows;
     Check(db_.Query("SELECT id, campaign_index, kind, name, stock, per_user_limit, starts_at_us, "
                     "ends_at_us, price, hold_seconds, created_at_us, created_seq, closed_at_us, "
-                    "closed_seq FROM campaigns ORDER BY campaign_index",
+                    "closed_seq, id_key_0, id_key_1 FROM campaigns ORDER BY campaign_index",
                     rows),
           "read campaigns");
     while (MYSQL_ROW r = rows->Next()) {
@@ -88,6 +88,7 @@ class SnapshotReader {
       e.spec.hold_seconds = static_cast<std::uint32_t>(std::strtoul(r[9], nullptr, 10));
       e.at = At(r[10]);
       e.seq = std::strtoull(r[11], nullptr, 10);
+      e.id_key = {std::strtoull(r[14], nullptr, 10), std::strtoull(r[15], nullptr, 10)};
       Replay(engine_, e);
       ++report_.campaigns;
       if (r[12] != nullptr) {

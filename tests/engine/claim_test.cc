@@ -184,26 +184,42 @@ TEST_F(ClaimTest, IdsAreUniqueAndCodesLookRandom) {
 }
 
 TEST(IdTextTest, FormatParseRoundTripAndRejectsForeignText) {
-  ClaimId claim{(std::uint64_t{3} << 44) | (std::uint64_t{1} << 36) | 7};
+  ClaimId claim{(std::uint64_t{3} << 44) | (std::uint64_t{1} << 36) | 7, 0x0123'4567'89ab'cdefull};
   std::string text(Engine::ClaimIdText(claim).view());
-  EXPECT_EQ(Engine::ParseClaimId(text), claim);
-  OrderId order{(std::uint64_t{2} << 44) | 5};
-  EXPECT_EQ(Engine::ParseOrderId(Engine::OrderIdText(order).view()), order);
+  std::optional<ClaimId> parsed = Engine::ParseClaimId(text);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->value, claim.value);
+  EXPECT_EQ(parsed->tag, claim.tag);
+  OrderId order{(std::uint64_t{2} << 44) | 5, ~std::uint64_t{0}};
+  std::optional<OrderId> parsed_order = Engine::ParseOrderId(Engine::OrderIdText(order).view());
+  ASSERT_TRUE(parsed_order);
+  EXPECT_EQ(parsed_order->value, order.value);
+  EXPECT_EQ(parsed_order->tag, order.tag);
   EXPECT_FALSE(Engine::ParseOrderId(text));  // a claim id is not an order id
   EXPECT_FALSE(Engine::ParseClaimId(""));
+  EXPECT_FALSE(Engine::ParseClaimId("c"));
   EXPECT_FALSE(Engine::ParseClaimId("c0000000000000000"));  // serial 0 is never made
   EXPECT_FALSE(Engine::ParseOrderId("o0000000000000000"));
+  EXPECT_FALSE(Engine::ParseOrderId("o00000000000000000123456789abcdef"));  // slot part 0
   EXPECT_FALSE(Engine::ParseClaimId(text + "0"));
+  EXPECT_FALSE(Engine::ParseClaimId(text.substr(0, text.size() - 1)));
   EXPECT_FALSE(Engine::ParseClaimId("cXYZ0000000000007"));
+  std::string upper = text;
+  upper.back() = 'F';  // the text form is lowercase only: one id, one spelling
+  EXPECT_FALSE(Engine::ParseClaimId(upper));
 }
 
-TEST(IdTextTest, TextIsTheDocumentedForm) {
-  ClaimId claim{(std::uint64_t{3} << 44) | (std::uint64_t{1} << 36) | 7};
+TEST(IdTextTest, TextIsTheDocumentedFormAndTheUntaggedFormStillParses) {
+  ClaimId claim{(std::uint64_t{3} << 44) | (std::uint64_t{1} << 36) | 7, 0xabcdef};
   IdText text = Engine::ClaimIdText(claim);
-  EXPECT_EQ(text.view(), "c0000301000000007");
-  EXPECT_EQ(Engine::ParseClaimId(text.view()), claim);
-  OrderId order{~std::uint64_t{0}};
-  EXPECT_EQ(Engine::OrderIdText(order).view(), "offffffffffffffff");
+  EXPECT_EQ(text.view(), "c00003010000000070000000000abcdef");
+  OrderId order{~std::uint64_t{0}, 0x1122'3344'5566'7788ull};
+  EXPECT_EQ(Engine::OrderIdText(order).view(), "offffffffffffffff1122334455667788");
+  // Ids handed out before tags: value only, read as tag 0 (only an untagged campaign takes it).
+  std::optional<OrderId> untagged = Engine::ParseOrderId("offffffffffffffff");
+  ASSERT_TRUE(untagged);
+  EXPECT_EQ(untagged->value, order.value);
+  EXPECT_EQ(untagged->tag, 0u);
 }
 
 }  // namespace

@@ -36,6 +36,8 @@ struct ModelOrder {
   OrderStatus status = OrderStatus::kReserved;
   // Its slot was reused by a later order (only after it ended): its id finds nothing now.
   bool gone = false;
+  std::uint64_t tag = 0;  // its id's tag, as handed out: lookups need the whole id
+  OrderId id(std::uint64_t value) const { return OrderId{value, tag}; }
 };
 
 struct ModelKey {
@@ -203,6 +205,7 @@ void RunSeed(std::uint32_t seed) {
         }
         model.orders[got.value->id.value] = {ci, user, units, worker,
                                              now + std::chrono::seconds(specs[ci].hold_seconds)};
+        model.orders[got.value->id.value].tag = got.value->id.tag;
         order_ids.push_back(got.value->id.value);
         if (key >= 0) model.keys[{ci, user, key}] = {got.value->id.value, now};
       }
@@ -215,9 +218,11 @@ void RunSeed(std::uint32_t seed) {
       int as_user = pick(4) == 0 ? pick(8) : model.orders[order_id].user;
       bool confirm = action == 5;
       Outcome expected = model.Move(order_id, as_user, confirm, now);
-      Decision<Order> got =
-          confirm ? engine.ConfirmOrder({worker}, OrderId{order_id}, User(as_user), now)
-                  : engine.CancelOrder({worker}, OrderId{order_id}, User(as_user), now);
+      Decision<Order> got = confirm
+                                ? engine.ConfirmOrder({worker}, model.orders[order_id].id(order_id),
+                                                      User(as_user), now)
+                                : engine.CancelOrder({worker}, model.orders[order_id].id(order_id),
+                                                     User(as_user), now);
       ASSERT_EQ(got.outcome, expected);
     } else if (action == 7) {
       std::size_t expired = 0;
@@ -241,10 +246,10 @@ void RunSeed(std::uint32_t seed) {
       expected = OrderStatus::kExpired;
     }
     if (order.gone) {
-      ASSERT_EQ(engine.GetOrder(OrderId{order_id}, now).outcome, Outcome::kNotFound);
+      ASSERT_EQ(engine.GetOrder(order.id(order_id), now).outcome, Outcome::kNotFound);
       continue;
     }
-    ASSERT_EQ(engine.GetOrder(OrderId{order_id}, now).value->status, expected);
+    ASSERT_EQ(engine.GetOrder(order.id(order_id), now).value->status, expected);
   }
 }
 

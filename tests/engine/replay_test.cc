@@ -28,6 +28,7 @@ void ExpectSameOrder(const Decision<Order>& a, const Decision<Order>& b) {
   ASSERT_EQ(a.outcome, b.outcome);
   if (!a.value) return;
   EXPECT_EQ(a.value->id, b.value->id);
+  EXPECT_EQ(a.value->id.tag, b.value->id.tag);  // the campaign's id key came back with it
   EXPECT_EQ(a.value->user, b.value->user);
   EXPECT_EQ(a.value->quantity, b.value->quantity);
   EXPECT_EQ(a.value->amount, b.value->amount);
@@ -106,6 +107,7 @@ void RunSeed(std::uint32_t seed) {
       ASSERT_EQ(x.outcome, y.outcome);
       if (x.value) {
         EXPECT_EQ(x.value->id, y.value->id);
+        EXPECT_EQ(x.value->id.tag, y.value->id.tag);
         EXPECT_EQ(x.value->coupon_code, y.value->coupon_code);
         EXPECT_EQ(x.value->created_at, y.value->created_at);
       }

@@ -156,6 +156,13 @@ TEST_F(ApiTest, OrdersReserveConfirmAndCancel) {
               "limit_exceeded");
   EXPECT_EQ(Get("/v1/orders/" + id).status, 200);
   ExpectError(Post("/v1/orders/" + id + "/confirm", R"({"user_id": "u-2"})"), 404, "not_found");
+  // The id's last digit changed: its tag no longer matches, so it names no order, even to its
+  // owner (engine/README.md, "Ids").
+  std::string tampered = id;
+  tampered.back() = tampered.back() == '0' ? '1' : '0';
+  ExpectError(Get("/v1/orders/" + tampered), 404, "not_found");
+  ExpectError(Post("/v1/orders/" + tampered + "/confirm", R"({"user_id": "u-1"})"), 404,
+              "not_found");
   HttpResponse confirmed = Post("/v1/orders/" + id + "/confirm", R"({"user_id": "u-1"})");
   EXPECT_EQ(confirmed.status, 200) << confirmed.body;
   EXPECT_EQ(JsonString(confirmed.body, "status"), "confirmed");

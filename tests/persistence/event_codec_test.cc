@@ -44,6 +44,7 @@ Event Sample(EventType type) {
       e.spec.price = -9900;
       e.spec.hold_seconds = 300;
       e.campaign_index = 1023;
+      e.id_key = {18'446'744'073'709'551'615ull, 0x0123'4567'89ab'cdefull};
       break;
     case EventType::kCampaignClosed:
       break;
@@ -94,6 +95,7 @@ void ExpectSame(const Event& a, const Event& b) {
   EXPECT_EQ(a.spec.price, b.spec.price);
   EXPECT_EQ(a.spec.hold_seconds, b.spec.hold_seconds);
   EXPECT_EQ(a.campaign_index, b.campaign_index);
+  EXPECT_EQ(a.id_key, b.id_key);
   EXPECT_EQ(a.idempotency_key, b.idempotency_key);
 }
 
@@ -193,6 +195,36 @@ TEST(EventCodec, DocumentIsTheDocumentedShape) {
             R"({"v":2,"epoch":18446744073709551614,"type":"claim_voided",)"
             R"("seq":18446744073709551615,"at_us":1795000000123456,)"
             R"("campaign":"black-friday_2026","user":"u-1842","claim_id":18364758544493064720})");
+}
+
+// A campaign's id key is an array of its two words; a creation logged before id keys existed
+// still decodes, as a campaign with key {0, 0} (its ids are not tagged).
+TEST(EventCodec, IdKeyIsTwoWordsAndCreationsWithoutOneStillDecode) {
+  const Event created = Sample(EventType::kCampaignCreated);
+  EventBuffer buffer;
+  Encoded encoded = EncodeEvent(created, kEpoch, buffer);
+  ASSERT_EQ(encoded.error, CodecError::kOk);
+  const std::string key = R"(,"id_key":[18446744073709551615,81985529216486895])";
+  const std::string text(encoded.text);
+  const std::size_t at = text.find(key);
+  ASSERT_NE(at, std::string::npos) << text;
+  EventDecoder decoder;
+  LogRecord decoded;
+  std::string without = text;
+  without.erase(at, key.size());
+  ASSERT_EQ(decoder.Decode(without, decoded), CodecError::kOk) << without;
+  EXPECT_EQ(decoded.event.id_key, (engine::IdKey{0, 0}));
+  EXPECT_EQ(decoded.event.campaign_index, created.campaign_index);
+  for (std::string_view bad : {R"([1])", R"([1,2,3])", R"([1,-2])", R"("12")", R"([1,2.5])"}) {
+    std::string wrong = text;
+    wrong.replace(at, key.size(), R"(,"id_key":)" + std::string(bad));
+    EXPECT_EQ(decoder.Decode(wrong, decoded), CodecError::kBadValue) << wrong;
+  }
+  // Only a campaign's creation carries one.
+  EXPECT_EQ(decoder.Decode(R"({"v":2,"epoch":1,"type":"campaign_closed","seq":1,"at_us":2,)"
+                           R"("campaign":"c","id_key":[1,2]})",
+                           decoded),
+            CodecError::kUnknownField);
 }
 
 TEST(EventCodec, IdempotencyKeyIsWrittenOnlyWhenSent) {

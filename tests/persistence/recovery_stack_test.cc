@@ -5,6 +5,9 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "hotdeal/engine/engine.h"
@@ -188,6 +191,67 @@ TEST_F(RecoveryStackTest, FreshEngineRecoversTheSameState) {
             Outcome::kConflict);
   EXPECT_EQ(recovered.ClaimCoupon(worker_, coupon, User(0), std::nullopt, now_).outcome,
             Outcome::kEnded);
+}
+
+// Order ids a client got before a restart still work after it: each campaign's id key comes
+// back, from its MySQL row for a campaign the persister wrote, from its campaign_created event
+// in the tail for one it did not; a tampered tag is still refused.
+TEST_F(RecoveryStackTest, OrderIdsHandedOutBeforeARestartStillWorkAfterIt) {
+  const engine::CampaignId in_mysql = Campaign("im");
+  const engine::CampaignId in_tail = Campaign("it");
+  KafkaLog log(options_);
+  engine::Engine live(engine::EngineOptions{}, log);
+  EngineReverter reverter(live);
+  log.Start(reverter);
+  Acks acks;
+  // The text each order's id was handed out as, by campaign.
+  std::vector<std::pair<engine::CampaignId, std::string>> handed_out;
+  auto sell = [&](const engine::CampaignId& id) {
+    engine::CampaignSpec spec = Coupon(id, 10);
+    spec.kind = engine::CampaignKind::kSale;
+    spec.name = "sale";
+    spec.per_user_limit = 2;
+    spec.price = 100;
+    spec.hold_seconds = 3600;
+    auto created = live.CreateCampaign(spec, now_);
+    ASSERT_EQ(created.outcome, Outcome::kCreated);
+    acks.Await(log, created.ticket);
+    for (int user = 0; user < 3; ++user) {
+      auto order = live.PlaceOrder(worker_, id, User(user), 1, std::nullopt, now_);
+      ASSERT_EQ(order.outcome, Outcome::kCreated);
+      acks.Await(log, order.ticket);
+      handed_out.emplace_back(id, engine::Engine::OrderIdText(order.value->id).view());
+    }
+    acks.WaitAll();
+  };
+  sell(in_mysql);
+  {
+    Persister persister(options_);
+    persister.Start();
+    ASSERT_TRUE(WaitForOffsets(static_cast<std::int64_t>(log.probe()->Snapshot().persisted)));
+    persister.Stop();
+  }
+  EXPECT_EQ(Number("SELECT COUNT(*) FROM campaigns WHERE id_key_0 <> 0 OR id_key_1 <> 0"), 1);
+  sell(in_tail);
+  log.Stop();
+
+  engine::DiscardSink discard;
+  engine::Engine recovered(engine::EngineOptions{}, discard);
+  const RecoveryReport report = Recover(recovered, options_);
+  EXPECT_EQ(report.campaigns, 1u);  // the other campaign is in the tail only
+  for (const auto& [campaign, text] : handed_out) {
+    SCOPED_TRACE(text);
+    std::optional<engine::OrderId> id = engine::Engine::ParseOrderId(text);
+    ASSERT_TRUE(id);
+    auto read = recovered.GetOrder(*id, now_);
+    ASSERT_EQ(read.outcome, Outcome::kOk);
+    EXPECT_EQ(read.value->campaign, campaign);
+    EXPECT_EQ(engine::Engine::OrderIdText(read.value->id).view(), text);
+    engine::OrderId tampered = *id;
+    tampered.tag ^= 1;
+    EXPECT_EQ(recovered.GetOrder(tampered, now_).outcome, Outcome::kNotFound);
+    EXPECT_EQ(recovered.ConfirmOrder(worker_, *id, read.value->user, now_).outcome, Outcome::kOk);
+  }
 }
 
 TEST_F(RecoveryStackTest, ReplacedOwnersSalesCountNeitherInTheTailNorInMysql) {

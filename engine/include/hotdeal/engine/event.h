@@ -42,6 +42,9 @@ struct Event {
   // kCampaignCreated only: the campaign's slot in the engine's table. Claim and order ids embed
   // it, so replay must put the campaign back at the same index; the log has to store it.
   std::uint32_t campaign_index = 0;
+  // kCampaignCreated only: the key of the campaign's id tags, so ids handed out before a
+  // restart still match after it. {0, 0} in events logged before tags (ids not tagged).
+  IdKey id_key{};
   // kClaimGranted and kOrderReserved only: the Idempotency-Key the client sent, if any. Apply
   // remembers it again, so a client retrying with its key after a restart gets the original
   // answer (within the idempotency window, counted from `at`).

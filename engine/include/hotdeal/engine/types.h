@@ -54,19 +54,32 @@ using UserId = ShortId<struct UserIdTag>;
 using IdempotencyKey = ShortId<struct IdempotencyKeyTag>;
 
 // Ids the server makes. Opaque to clients; the engine formats and parses their text form.
-// A claim or order id names its campaign, so `/v1/orders/{id}` needs no campaign in the path.
+// `value` is the id itself: it names the campaign, so `/v1/orders/{id}` needs no campaign in the
+// path, and it is all that events and MySQL rows store. `tag` proves the id came from the server:
+// a keyed hash of `value` under the campaign's IdKey (engine/README.md, "Ids"), set on the ids
+// the engine hands out and checked on every lookup a client asks for (an id with a wrong tag
+// answers kNotFound). Ids read from the log carry tag 0 and are looked up by `value` alone.
+// Equality compares `value` only: the tag is a proof about an id, not part of which id it is,
+// so an event's id and the id a decision handed out for it are equal. Never use == to decide
+// whether a client may use an id; the engine's lookups check the tag.
 struct ClaimId {
   std::uint64_t value = 0;
-  friend bool operator==(ClaimId, ClaimId) = default;
+  std::uint64_t tag = 0;
+  friend bool operator==(ClaimId a, ClaimId b) noexcept { return a.value == b.value; }
 };
 struct OrderId {
   std::uint64_t value = 0;
-  friend bool operator==(OrderId, OrderId) = default;
+  std::uint64_t tag = 0;
+  friend bool operator==(OrderId a, OrderId b) noexcept { return a.value == b.value; }
 };
+// A campaign's secret key for the tags of its ids (SipHash-2-4's k0, k1), drawn at creation and
+// carried in its campaign_created event. {0, 0}: the campaign's ids are not tagged (their tag
+// is 0), as for campaigns logged before tags existed.
+using IdKey = std::array<std::uint64_t, 2>;
 // The text form of a server-made id, held inline so that formatting one for a reply does not
-// allocate (a std::string of 17 characters would: past the small-string buffer).
+// allocate (a std::string of 33 characters would: past the small-string buffer).
 struct IdText {
-  std::array<char, 24> bytes{};
+  std::array<char, 40> bytes{};
   std::uint8_t size = 0;
   std::string_view view() const noexcept { return {bytes.data(), size}; }
 };
