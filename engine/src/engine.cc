@@ -827,7 +827,7 @@ Engine::Impl::Located Engine::Impl::ReadSlot(Located found) const {
   if (!found.slot) return {};
   std::optional<SlotFields> fields =
       found.campaign->orders().Read(found.slot_index, found.generation);
-  if (!fields || fields->status == detail::kUnpublished) return {};
+  if (!fields || detail::HoldsNoOrder(fields->status)) return {};
   found.fields = *fields;
   return found;
 }
@@ -843,7 +843,7 @@ Engine::Impl::Located Engine::Impl::LocateSent(OrderId id) const {
 std::optional<Order> Engine::Impl::ReadOrder(const Located& found, TimePoint now) const {
   std::optional<SlotFields> fields =
       found.campaign->orders().Read(found.slot_index, found.generation);
-  if (!fields || fields->status == detail::kUnpublished) return std::nullopt;
+  if (!fields || detail::HoldsNoOrder(fields->status)) return std::nullopt;
   return OrderView(*found.campaign, found.slot_index, found.generation, *fields, now);
 }
 
@@ -1090,7 +1090,7 @@ void Engine::Impl::Revert(const Event& event) {
   if (!found.slot) return;
   std::uint64_t state = PublishedState(found);
   if (event.type == EventType::kOrderReserved) {
-    ReleaseOrder(worker, found, detail::kUnpublished);  // the order never was
+    ReleaseOrder(worker, found, detail::kUndone);  // the order never was
     return;
   }
   // Only a confirm can be moved back: its reservation was final before it could be confirmed.
@@ -1236,8 +1236,7 @@ bool Engine::Impl::ApplyVoid(const Event& void_event) {
   if (void_event.type != EventType::kOrderVoided) return false;
   // A void of an order the log never had (its reservation was not persisted) finds nothing.
   Located found = Locate(void_event.order_id);
-  return found.slot && found.campaign == campaign &&
-         ReleaseOrder(worker, found, detail::kUnpublished);
+  return found.slot && found.campaign == campaign && ReleaseOrder(worker, found, detail::kUndone);
 }
 
 // ---- recovery ------------------------------------------------------------------------------
@@ -1413,8 +1412,8 @@ bool Engine::Impl::ApplyOrderMove(const Event& event) {
   std::uint8_t status = StatusOf(state);
   // A move of an older generation of the slot (the order ended and the slot was reused; its
   // final event landed later), of a reservation the log never had, or a repeat: nothing to do.
-  if (GenerationOf(state) != found.generation || status == detail::kUnpublished) return false;
-  std::uint8_t next = detail::kUnpublished;  // a void: the order never was
+  if (GenerationOf(state) != found.generation || detail::HoldsNoOrder(status)) return false;
+  std::uint8_t next = detail::kUndone;  // a void: the order never was
   if (event.type == EventType::kOrderConfirmed) next = Raw(OrderStatus::kConfirmed);
   if (event.type == EventType::kOrderCancelled) next = Raw(OrderStatus::kCancelled);
   if (event.type == EventType::kOrderExpired) next = Raw(OrderStatus::kExpired);

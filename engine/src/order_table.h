@@ -32,9 +32,17 @@
 
 namespace hotdeal::engine::detail {
 
-// Status bytes: the OrderStatus values, plus kUnpublished for a slot that holds no order
-// (never written, being written, or written for a decision that was refused or undone).
+// Status bytes: the OrderStatus values, plus kUnpublished for a slot that holds no order yet
+// (never written, being written, or written for a decision the log refused, which no report
+// names), and kUndone for an order that was undone (reverted, or voided in doubt): no order
+// either, but final, so that a late report of the undone order's moves does not wait for a
+// publish that never comes.
 inline constexpr std::uint8_t kUnpublished = 0xFF;
+inline constexpr std::uint8_t kUndone = 0xFD;
+// A slot that shows no order: not yet published, or undone.
+constexpr bool HoldsNoOrder(std::uint8_t status) {
+  return status == kUnpublished || status == kUndone;
+}
 // A reservation whose event the log could not confirm: it holds its units like kReserved, but
 // confirm, cancel and expiry leave it alone until it is settled (shown as kReserved).
 inline constexpr std::uint8_t kReservedInDoubt = 0xFE;

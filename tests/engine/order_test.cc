@@ -197,6 +197,24 @@ TEST_F(OrderTest, RevertUndoesReservationAndConfirmation) {
   EXPECT_EQ(Place(1, 3).outcome, Outcome::kCreated);
 }
 
+// --ack memory: the reservation is reported not persisted (reverted) after its confirm was
+// decided, and the confirm's own reports come later. The undone slot is final: the late reports
+// return at once (a report of an undone order used to wait for a publish that never came: the
+// simulation's seed 58, "acknowledge spins").
+TEST_F(OrderTest, ReportsOfAnUndoneOrderReturnAtOnce) {
+  Decision<Order> placed = Place(1, 2);
+  Event reserved = sink_.events().back();
+  ASSERT_EQ(engine_.ConfirmOrder({0}, placed.value->id, User(1), Seconds(101)).outcome,
+            Outcome::kOk);
+  Event confirmed = sink_.events().back();
+  engine_.Revert(reserved);
+  engine_.Acknowledge(confirmed);
+  engine_.MarkInDoubt(confirmed);
+  engine_.Revert(confirmed);
+  EXPECT_EQ(engine_.GetOrder(placed.value->id, Seconds(101)).outcome, Outcome::kNotFound);
+  EXPECT_EQ(Remaining(), 5u);
+}
+
 // Invariant 9: reservations cancelled or expired many times the stock over a sale leave it
 // selling exactly as before, on any worker, and its last unit still sells.
 TEST(OrderChurnTest, ChurnOfAHundredTimesTheStockNeverWearsTheCampaignOut) {
