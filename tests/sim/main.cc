@@ -2,7 +2,7 @@
 //
 //   hotdeal_sim --seeds N [--first S]    N seeds from S (default 1), each in a forked child
 //   hotdeal_sim --seed S [--verbose]     one seed in this process, every step printed
-//   knobs: --steps N --orders-max N --crashes-max N --users-per-unit X
+//   knobs: --steps N --orders-per-unit X --crashes-max N --users-per-unit X
 //          --acks any|durable|memory --sorted-rows
 //
 // Prints every failing seed with its step and a summary; exits 1 if any seed failed.
@@ -19,7 +19,7 @@ int Usage() {
   std::fprintf(
       stderr,
       "usage: hotdeal_sim (--seeds N [--first S] | --seed S [--verbose]) [--steps N] "
-      "[--orders-max N] [--crashes-max N] [--users-per-unit X] [--acks any|durable|memory] "
+      "[--orders-per-unit X] [--crashes-max N] [--users-per-unit X] [--acks any|durable|memory] "
       "[--sorted-rows]\n");
   return 2;
 }
@@ -44,8 +44,8 @@ int main(int argc, char** argv) {
       one = true;
     } else if (arg == "--steps" && has_value) {
       options.steps = static_cast<std::uint32_t>(number());
-    } else if (arg == "--orders-max" && has_value) {
-      options.orders_max = static_cast<std::uint32_t>(number());
+    } else if (arg == "--orders-per-unit" && has_value) {
+      options.orders_per_unit = std::strtod(argv[++i], nullptr);
     } else if (arg == "--crashes-max" && has_value) {
       options.crashes_max = static_cast<std::uint32_t>(number());
     } else if (arg == "--users-per-unit" && has_value) {
@@ -66,6 +66,8 @@ int main(int argc, char** argv) {
   }
   if (one == (seeds != 0)) return Usage();
   if (one) {
+    // Line by line, so that the steps before an abort are not lost in the buffer.
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
     const hotdeal::sim::SimResult result = hotdeal::sim::RunSeed(options);
     std::printf("%s: %s\n", result.ok ? "ok" : "FAILED",
                 result.ok ? result.Summary().c_str() : result.failure.c_str());
@@ -77,7 +79,8 @@ int main(int argc, char** argv) {
     const hotdeal::sim::SimResult result = hotdeal::sim::RunSeedIsolated(options);
     if (!result.ok) {
       ++failed;
-      std::printf("FAILED %s\n", result.failure.c_str());
+      std::printf("FAILED %s\n  replay: %s\n", result.failure.c_str(),
+                  hotdeal::sim::ReplayCommand(options).c_str());
       std::fflush(stdout);
     }
   }

@@ -321,7 +321,9 @@ class Simulation {
     const std::optional<std::size_t> c = AnyCampaign(CampaignKind::kSale);
     if (!c) return;
     Campaign& campaign = campaigns_[*c];
-    if (options_.orders_max != 0 && campaign.order_attempts >= options_.orders_max) return;
+    if (options_.orders_per_unit > 0 &&
+        campaign.order_attempts >= std::max(1.0, options_.orders_per_unit * campaign.spec.stock))
+      return;
     const UserId user = campaign.users[rng_.Below(campaign.users.size())];
     const auto quantity = static_cast<std::uint32_t>(rng_.Range(1, campaign.spec.per_user_limit));
     const std::optional<IdempotencyKey> key = AnyKey(*c, user);
@@ -729,6 +731,12 @@ class Simulation {
   // applied alike to every engine given.
   void Recover(const std::vector<engine::Engine*>& engines) {
     const persistence::SnapshotRows rows = mysql_.Rows(options_.shuffle_rows ? &rng_ : nullptr);
+    Trace("snapshot: " + std::to_string(rows.claims.size()) + " claims, " +
+          std::to_string(rows.orders.size()) + " orders");
+    for (const persistence::OrderRow& row : rows.orders) {
+      Trace("  order row " + Text(row.order_id) + " " + std::string(row.user.view()) + " x" +
+            std::to_string(row.quantity) + " " + std::string(engine::Name(row.status)));
+    }
     for (engine::Engine* e : engines) {
       persistence::RecoveryReport report;
       persistence::ApplySnapshot(*e, rows, report);
@@ -742,6 +750,7 @@ class Simulation {
         if (tails[t].second < tails[t].first->size()) open.push_back(t);
       if (open.empty()) return;
       auto& [events, next] = tails[open[rng_.Below(open.size())]];
+      Trace("  tail: " + Describe((*events)[next]));
       for (engine::Engine* e : engines)
         e->Apply((*events)[next]);
       ++next;
@@ -841,6 +850,30 @@ class Simulation {
 };
 
 }  // namespace
+
+std::string ReplayCommand(const SimOptions& options) {
+  const SimOptions defaults;
+  auto decimal = [](double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", value);
+    return std::string(text);
+  };
+  std::string command = "tests/sim/run --seed " + std::to_string(options.seed) + " --verbose";
+  auto knob = [&](bool differs, const std::string& flag) {
+    if (differs) command += " " + flag;
+  };
+  knob(options.steps != defaults.steps, "--steps " + std::to_string(options.steps));
+  knob(options.orders_per_unit != defaults.orders_per_unit,
+       "--orders-per-unit " + decimal(options.orders_per_unit));
+  knob(options.crashes_max != defaults.crashes_max,
+       "--crashes-max " + std::to_string(options.crashes_max));
+  knob(options.users_per_unit != defaults.users_per_unit,
+       "--users-per-unit " + decimal(options.users_per_unit));
+  knob(options.acks == SimOptions::Acks::kDurable, "--acks durable");
+  knob(options.acks == SimOptions::Acks::kMemory, "--acks memory");
+  knob(!options.shuffle_rows, "--sorted-rows");
+  return command;
+}
 
 std::string SimResult::Summary() const {
   return std::to_string(counts.steps) + " steps, " + std::to_string(counts.crashes) + " crashes, " +

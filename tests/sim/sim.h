@@ -19,9 +19,10 @@ struct SimOptions {
   std::uint64_t seed = 1;
   std::uint32_t steps = 3000;
   // Per sale campaign: order attempts that take an order slot (answered kCreated or
-  // kLogUnavailable) before the clients stop ordering; 0: no bound. A bound below the slot table
-  // keeps a run clear of the order-slot wear-out so that recovery can be looked at alone.
-  std::uint32_t orders_max = 0;
+  // kLogUnavailable) before the clients stop ordering, as a multiple of the stock (at least 1);
+  // 0: no bound. A bound well below the slot table (2 x stock) keeps a run clear of the
+  // order-slot wear-out, so that recovery can be looked at alone.
+  double orders_per_unit = 0;
   std::uint32_t crashes_max = 4;
   // Distinct users per campaign, as a multiple of its stock (the ledger holds 2 x stock users,
   // rounded up to a power of two, for the campaign's life).
@@ -57,6 +58,10 @@ struct SimResult {
   Counts counts;
   std::string Summary() const;
 };
+
+// The command that replays `options` step by step: tests/sim/run --seed S --verbose and the
+// knobs that differ from the defaults.
+std::string ReplayCommand(const SimOptions& options);
 
 // Runs one seed in this process (an engine abort ends the process).
 SimResult RunSeed(const SimOptions& options, Progress* progress = nullptr);

@@ -19,8 +19,7 @@ TEST(SimTest, SeedsKeepEveryInvariant) {
     const SimResult result = RunSeedIsolated(options);
     if (!result.ok) {
       ++failed;
-      ADD_FAILURE() << result.failure << "\n  replay: tests/sim/run --seed " << seed
-                    << " --verbose";
+      ADD_FAILURE() << result.failure << "\n  replay: " << ReplayCommand(options);
     }
     if (failed >= 5) break;  // the first few say enough
   }
