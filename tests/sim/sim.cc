@@ -653,9 +653,9 @@ class Simulation {
         Fail("books of " + std::string(id) + " count " + std::to_string(units) +
              " units, the decisions logged hold " + std::to_string(holdings_.Units(id)));
       }
-      for (const UserId& user : campaign.users) {
-        if (holdings_.UserUnits(id, user) > campaign.spec.per_user_limit)
-          Fail("user " + std::string(user.view()) + " holds more than the limit");
+      if (auto [user, held] = holdings_.TopHolder(id); held > campaign.spec.per_user_limit) {
+        Fail("user " + user + " holds " + std::to_string(held) + " units of " + std::string(id) +
+             ", past the limit of " + std::to_string(campaign.spec.per_user_limit));
       }
     }
     if (std::string twice = holdings_.DoubleClaims(); !twice.empty())
@@ -666,7 +666,8 @@ class Simulation {
   void CheckPromises() {
     for (const auto& [key, claim] : promised_claims_) {
       Decision<engine::Claim> d = engine_->GetClaim(claim.campaign, claim.user);
-      if (d.outcome != Outcome::kOk || !(d.value->id == claim.id)) {
+      if (d.outcome != Outcome::kOk || !(d.value->id == claim.id) ||
+          !(d.value->coupon_code == claim.coupon_code)) {
         Fail("claim " + std::string(engine::Engine::ClaimIdText(claim.id).view()) + " of " +
              key.second + " was promised, now " + std::string(OutcomeName(d.outcome)));
       }

@@ -178,6 +178,23 @@ std::int64_t Holdings::UserUnits(std::string_view campaign, const engine::UserId
   return units;
 }
 
+std::pair<std::string, std::int64_t> Holdings::TopHolder(std::string_view campaign) const {
+  std::map<std::string, std::int64_t, std::less<>> units;
+  for (const auto& [id, claim] : claims_) {
+    if (claim.campaign == campaign) ++units[std::string(claim.user.view())];
+  }
+  for (const auto& [id, order] : orders_) {
+    bool holds = order.state == State::kReserved || order.state == State::kConfirmed;
+    if (order.campaign == campaign && holds)
+      units[std::string(order.user.view())] += order.quantity;
+  }
+  std::pair<std::string, std::int64_t> top{"", 0};
+  for (const auto& [user, held] : units) {
+    if (held > top.second) top = {user, held};
+  }
+  return top;
+}
+
 std::string Holdings::DoubleClaims() const {
   std::map<std::pair<std::string, std::string>, int> per_user;
   for (const auto& [id, claim] : claims_) {

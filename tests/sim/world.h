@@ -130,6 +130,8 @@ class Holdings {
 
   std::int64_t Units(std::string_view campaign) const;
   std::int64_t UserUnits(std::string_view campaign, const engine::UserId& user) const;
+  // The user holding the most units in the campaign, and how many (0 if none holds any).
+  std::pair<std::string, std::int64_t> TopHolder(std::string_view campaign) const;
   // Users holding more than one claim in the campaign (empty: none).
   std::string DoubleClaims() const;
   const std::map<std::uint64_t, Order>& orders() const { return orders_; }
