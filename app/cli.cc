@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <limits>
 #include <ostream>
 #include <string>
 #include <thread>
@@ -132,6 +133,16 @@ void BindServeFlags(FlagSet& flags, ServeConfig& config) {
             "buckets per enabled rate limit, 8 bytes each (rounded up to a power of two)",
             &config.rate_limit_slots, 8, 1 << 26);
   flags.Add("campaigns-max", "campaigns the engine can hold", &config.campaigns_max, 1, 1 << 20);
+  flags.Add("stock-max", "largest stock of one campaign; a larger one answers 409 capacity",
+            &config.stock_max, 1, std::numeric_limits<std::uint32_t>::max() / 2);
+  flags.Add("memory-budget-mb",
+            "MiB the fixed tables of all campaigns may take together; a creation past it answers "
+            "409 capacity (0: no budget)",
+            &config.memory_budget_mb, 0, kMany);
+  flags.Add("pending-wait-ms",
+            "with --ack durable: how long a request that reached a decision Kafka has not "
+            "answered yet (a double click, a keyed retry) waits for it before 503 (0: no wait)",
+            &config.pending_wait_ms, 0, 60'000);
   flags.Add("idempotency-window-seconds", "how long an Idempotency-Key is remembered",
             &config.idempotency_window_seconds, 1, 7 * 24 * 3600);
   flags.AddChoice("log", "durable log: kafka, or none (no durability; benchmarks, HTTP tests)",

@@ -53,6 +53,10 @@ struct ServeConfig {
 
   // Engine.
   std::uint32_t campaigns_max = 1024;
+  std::uint32_t stock_max = 10'000'000;  // per campaign
+  std::uint32_t memory_budget_mb = 0;    // all campaigns' tables together; 0: no budget
+  // --ack durable: a request reaching an unacknowledged decision waits this long for Kafka.
+  std::uint32_t pending_wait_ms = 2'000;
   std::uint32_t idempotency_window_seconds = 600;
 
   // Durable log and write-behind.

@@ -25,6 +25,10 @@
 namespace hotdeal::app {
 namespace {
 
+std::uint64_t MemoryBudgetBytes(const ServeConfig& config) {
+  return std::uint64_t{config.memory_budget_mb} << 20;
+}
+
 gateway::GatewayOptions GatewayOptionsFrom(const ServeConfig& config) {
   gateway::GatewayOptions options;
   options.listen_host = config.listen_host;
@@ -42,6 +46,8 @@ gateway::GatewayOptions GatewayOptionsFrom(const ServeConfig& config) {
   options.rate_limit_slots = config.rate_limit_slots;
   options.ack =
       config.ack == AckMode::kDurable ? gateway::AckMode::kDurable : gateway::AckMode::kMemory;
+  options.pending_wait_max = std::chrono::milliseconds{config.pending_wait_ms};
+  options.campaign_limits = {config.stock_max, config.campaigns_max, MemoryBudgetBytes(config)};
   return options;
 }
 
@@ -49,6 +55,8 @@ engine::EngineOptions EngineOptionsFrom(const ServeConfig& config) {
   engine::EngineOptions options;
   options.workers = config.threads;
   options.campaigns_max = config.campaigns_max;
+  options.stock_max = config.stock_max;
+  options.memory_budget_bytes = MemoryBudgetBytes(config);
   options.idempotency_window = std::chrono::seconds{config.idempotency_window_seconds};
   // Only durable acks hold decisions back until Kafka has them; --ack memory answers from
   // memory by design, so its retries and reads must not wait either (docs/durability.md).

@@ -1,7 +1,8 @@
 // Google Benchmark suite for the engine: granted claims, sold-out rejections, one hot campaign
 // hit by 1 and 2 threads (each with its own WorkerId) beside a single shared std::atomic stock
-// counter, order reserve/cancel, and the latency of one dependent load into tables of the
-// ledger's sizes. Measures the engine alone (DiscardSink): no HTTP, no log.
+// counter, order reserve/cancel, the latency of one dependent load into tables of the
+// ledger's sizes, and the sale ledgers' add/remove step alone (UserLedger, UnitLedger), and a
+// campaign's bytes per unit of stock. Measures the engine alone (DiscardSink): no HTTP, no log.
 // Must never be part of a test run; numbers and commands go to bench/RESULTS.md.
 #include <benchmark/benchmark.h>
 
@@ -16,6 +17,8 @@
 #include "fixed_array.h"
 #include "hotdeal/engine/engine.h"
 #include "striped_stock.h"
+#include "unit_ledger.h"
+#include "user_ledger.h"
 
 namespace hotdeal::engine {
 namespace {
@@ -259,6 +262,122 @@ void OrderReserveCancel(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(OrderReserveCancel);
+
+// The sale ledger's step of one order alone, as PlaceOrder and ReturnUnits take it: units added
+// for a new user, units given back by an earlier one, half the stock's users holding units (a
+// churned sale at steady state). Each thread adds and removes its own users. Arg: the stock,
+// whose ledger fits in L2 (4096: UnitLedger 256 KiB) or not (65536: 4 MiB; UserLedger 1 MiB of
+// probe slots and 16 MiB of records).
+constexpr std::array<std::uint64_t, 2> kLedgerSecret{0x5EED, 0xC0FFEE};
+detail::UnitLedger* unit_ledger = nullptr;
+
+std::uint32_t LedgerStock(const benchmark::State& state) {
+  return static_cast<std::uint32_t>(state.range(0));
+}
+void UnitLedgerSetup(const benchmark::State& state) {
+  Users(LedgerStock(state));
+  unit_ledger = new detail::UnitLedger(LedgerStock(state),
+                                       static_cast<std::uint32_t>(state.threads()), kLedgerSecret);
+}
+void UnitLedgerTeardown(const benchmark::State&) {
+  delete unit_ledger;
+  unit_ledger = nullptr;
+}
+
+// Thread t's k-th user: users t, t + threads, ... round the stock's users.
+const UserId& ThreadUser(const benchmark::State& state, std::uint64_t k) {
+  auto threads = static_cast<std::uint64_t>(state.threads());
+  return Users(LedgerStock(state))[(state.thread_index() + k * threads) % LedgerStock(state)];
+}
+std::uint64_t LivePerThread(const benchmark::State& state) {
+  return LedgerStock(state) / 2 / static_cast<std::uint64_t>(state.threads());
+}
+
+void UnitLedgerAddRemove(benchmark::State& state) {
+  std::uint64_t live = LivePerThread(state);
+  for (std::uint64_t k = 0; k < live; ++k)
+    unit_ledger->Add(ThreadUser(state, k), 1, 1);
+  std::uint64_t next = live;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(unit_ledger->Add(ThreadUser(state, next), 1, 1));
+    unit_ledger->Remove(ThreadUser(state, next - live), 1);
+    ++next;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(UnitLedgerAddRemove)
+    ->Setup(UnitLedgerSetup)
+    ->Teardown(UnitLedgerTeardown)
+    ->Arg(1 << 12)
+    ->Arg(kSaleStock)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
+
+// Contended: both threads order and cancel for one user (limit 2), so the user's record is
+// freed and filled again under the other thread's Adds.
+void UnitLedgerAddRemoveOneUser(benchmark::State& state) {
+  const UserId& user = Users(1)[0];
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(unit_ledger->Add(user, 1, 2));
+    unit_ledger->Remove(user, 1);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(UnitLedgerAddRemoveOneUser)
+    ->Setup(UnitLedgerSetup)
+    ->Teardown(UnitLedgerTeardown)
+    ->Arg(kSaleStock)
+    ->Threads(2)
+    ->UseRealTime();
+
+// The same step on UserLedger, the ledger sales use today (no record is ever freed): find or
+// make the record, add, find again, remove. One thread: its record cursor is not shared.
+void UserLedgerAddRemove(benchmark::State& state) {
+  detail::UserLedger ledger(LedgerStock(state), 1, kLedgerSecret[0]);
+  detail::RecordCursor cursor;
+  std::uint64_t live = LivePerThread(state);
+  for (std::uint64_t k = 0; k < live; ++k)
+    detail::UserLedger::AddUnits(*ledger.FindOrInsert(ThreadUser(state, k), cursor), 1, 1);
+  std::uint64_t next = live;
+  for (auto _ : state) {
+    detail::LedgerEntry* added = ledger.FindOrInsert(ThreadUser(state, next), cursor);
+    benchmark::DoNotOptimize(detail::UserLedger::AddUnits(*added, 1, 1));
+    detail::UserLedger::RemoveUnits(*ledger.Find(ThreadUser(state, next - live)), 1);
+    ++next;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(UserLedgerAddRemove)->Arg(1 << 12)->Arg(kSaleStock);
+
+// Memory per unit of stock (a goal of issue 14: bytes per unit for both kinds), as
+// Engine::Footprint counts it: every fixed table of one campaign of `stock` units with 2 workers.
+// Creation is what is timed (the tables are made and every page touched); the counters carry
+// the bytes.
+void CampaignFootprint(benchmark::State& state) {
+  auto kind = static_cast<CampaignKind>(state.range(0));
+  auto stock = static_cast<std::uint32_t>(state.range(1));
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    DiscardSink sink;
+    EngineOptions options;
+    options.workers = 2;
+    Engine engine(options, sink);
+    CampaignSpec spec;
+    spec.id = *CampaignId::Parse("footprint");
+    spec.kind = kind;
+    spec.stock = stock;
+    if (kind == CampaignKind::kSale) spec.hold_seconds = 300;
+    benchmark::DoNotOptimize(engine.CreateCampaign(spec, kNow));
+    bytes = engine.Footprint(spec.id)->bytes;
+  }
+  state.counters["bytes"] = static_cast<double>(bytes);
+  state.counters["bytes_per_unit"] = static_cast<double>(bytes) / stock;
+}
+BENCHMARK(CampaignFootprint)
+    ->ArgsProduct({{static_cast<int>(CampaignKind::kCoupon), static_cast<int>(CampaignKind::kSale)},
+                   {1 << 16, 1 << 20}})
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace hotdeal::engine

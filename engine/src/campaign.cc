@@ -1,6 +1,7 @@
 // Campaign validation, sizing and views.
 #include "campaign.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "check.h"
@@ -8,10 +9,20 @@
 
 namespace hotdeal::engine::detail {
 namespace {
-// Orders are never deleted (an order id stays answerable for the campaign's life), so the
-// table must hold cancelled and expired orders beside the live ones: twice the stock in
-// one-unit orders before kOverCapacity.
-constexpr std::uint32_t kOrderSlotsPerUnit = 2;
+// Every live order holds at least one unit, so `stock` slots hold every live order. The
+// quarter more keeps ended orders readable by their id for a while before the free queue reuses
+// their slots, and covers the slots stranded in workers' fresh chunks (at most a chunk of
+// kChunkItemsMax per worker, chunk_allocator.h), so a reservation never finds every slot taken
+// while a unit is free.
+constexpr std::uint64_t kOrderSlotsSpareMin = 64;
+// Users each ledger is sized for: a coupon's claimants in UserLedger, a sale's buyers holding
+// units in UnitLedger, at most one per unit either way; the other kind's ledger stays minimal.
+std::uint32_t ClaimantsFor(const CampaignSpec& spec) {
+  return spec.kind == CampaignKind::kCoupon ? spec.stock : 0;
+}
+std::uint32_t BuyersFor(const CampaignSpec& spec) {
+  return spec.kind == CampaignKind::kSale ? spec.stock : 0;
+}
 // Users the holder filter is sized for: coupon holders, one per unit; sales have none.
 std::uint32_t HoldersFor(const CampaignSpec& spec) {
   return spec.kind == CampaignKind::kCoupon ? spec.stock : 0;
@@ -39,14 +50,22 @@ Outcome Campaign::Validate(const CampaignSpec& spec, std::uint32_t stock_max) no
   return Outcome::kInvalid;
 }
 
+std::uint64_t Campaign::OrderSlotsFor(std::uint64_t stock, std::uint32_t workers) noexcept {
+  std::uint64_t stranded = std::uint64_t{workers} * ChunkAllocator::kChunkItemsMax;
+  return stock + std::max({stock / 4, stranded + 1, kOrderSlotsSpareMin});
+}
+
 CampaignFootprint Campaign::FootprintFor(const CampaignSpec& spec, std::uint32_t workers) noexcept {
   CampaignFootprint footprint;
   // Every claimed or holding user has at least one unit, so the stock bounds live users.
   footprint.users_max = spec.stock;
-  footprint.orders_max = spec.kind == CampaignKind::kSale ? spec.stock * kOrderSlotsPerUnit : 0;
+  footprint.orders_max = spec.kind == CampaignKind::kSale
+                             ? static_cast<std::uint32_t>(OrderSlotsFor(spec.stock, workers))
+                             : 0;
   std::uint32_t holders = HoldersFor(spec);
   footprint.bytes = sizeof(Campaign) + StripedStock::Bytes(workers) +
-                    UserLedger::BytesFor(footprint.users_max, workers) +
+                    UserLedger::BytesFor(ClaimantsFor(spec), workers) +
+                    UnitLedger::BytesFor(BuyersFor(spec), workers) +
                     HolderFilter::BytesFor(holders) +
                     sizeof(WorkerShare) * (std::size_t{workers} + 1) +
                     (footprint.orders_max ? OrderTable::BytesFor(footprint.orders_max) : 0);
@@ -54,13 +73,14 @@ CampaignFootprint Campaign::FootprintFor(const CampaignSpec& spec, std::uint32_t
 }
 
 Campaign::Campaign(std::uint32_t index, const CampaignSpec& spec, std::uint32_t workers,
-                   std::uint64_t seed)
+                   std::uint64_t seed, std::array<std::uint64_t, 2> secret)
     : index_(index),
       workers_(workers),
       spec_(spec),
       footprint_(FootprintFor(spec, workers)),
       stock_(spec.stock, workers),
-      ledger_(footprint_.users_max, workers, seed),
+      ledger_(ClaimantsFor(spec), workers, seed),
+      units_(BuyersFor(spec), workers, secret),
       holders_(HoldersFor(spec)),
       orders_(footprint_.orders_max, workers),
       shares_(std::make_unique<WorkerShare[]>(workers + 1)) {

@@ -2,8 +2,8 @@
 // sized when it is created and never resized. Decides nothing by itself (engine.cc does);
 // answers window and status questions at a given `now` and never reads a clock.
 //
-// Threading: spec, index and the tables' sizes are immutable after construction, which happens
-// before the campaign is published (release store in CampaignTable). `closed_`,
+// Threading: spec, index and the tables' sizes are immutable once the campaign is published
+// (release store in CampaignTable); the index is set before that (set_index). `closed_`,
 // `withdrawn_` and `creation_unacknowledged_` are relaxed flags: a request racing a close or an
 // acknowledgement may be decided either way, and both are correct linearisations. Each WorkerShare
 // is written only by its worker, or by Apply before workers start.
@@ -19,6 +19,7 @@
 #include "hotdeal/engine/engine.h"
 #include "order_table.h"
 #include "striped_stock.h"
+#include "unit_ledger.h"
 #include "user_ledger.h"
 
 namespace hotdeal::engine::detail {
@@ -40,11 +41,15 @@ struct alignas(64) WorkerShare {
 
 class Campaign {
  public:
-  Campaign(std::uint32_t index, const CampaignSpec& spec, std::uint32_t workers,
-           std::uint64_t seed);
+  // `seed` keys the coupon ledger's hash, `secret` the sale ledger's fingerprints.
+  Campaign(std::uint32_t index, const CampaignSpec& spec, std::uint32_t workers, std::uint64_t seed,
+           std::array<std::uint64_t, 2> secret);
 
   // kInvalid unless the spec is one the API allows; kOk otherwise.
   static Outcome Validate(const CampaignSpec& spec, std::uint32_t stock_max) noexcept;
+  // Order slots of a sale of `stock` units run by `workers` (slots are reused once their order
+  // ended).
+  static std::uint64_t OrderSlotsFor(std::uint64_t stock, std::uint32_t workers) noexcept;
   // The fixed sizes a spec will get, computed before anything is allocated.
   static CampaignFootprint FootprintFor(const CampaignSpec& spec, std::uint32_t workers) noexcept;
 
@@ -65,11 +70,17 @@ class Campaign {
 
   const CampaignSpec& spec() const noexcept { return spec_; }
   std::uint32_t index() const noexcept { return index_; }
+  // Before the campaign is published: the engine builds a campaign outside its control mutex
+  // and takes the index under it.
+  void set_index(std::uint32_t index) noexcept { index_ = index; }
   const CampaignFootprint& footprint() const noexcept { return footprint_; }
   StripedStock& stock() noexcept { return stock_; }
   const StripedStock& stock() const noexcept { return stock_; }
+  // Coupon campaigns only: each user's claim (empty for sales).
   UserLedger& ledger() noexcept { return ledger_; }
   const UserLedger& ledger() const noexcept { return ledger_; }
+  // Sale campaigns only: the units each user holds (empty for coupons).
+  UnitLedger& units() noexcept { return units_; }
   // Coupon campaigns only: users who may hold a claim.
   HolderFilter& holders() noexcept { return holders_; }
   // Empty (no slots) for coupon campaigns.
@@ -103,6 +114,7 @@ class Campaign {
   std::atomic<bool> creation_unacknowledged_{false};
   StripedStock stock_;
   UserLedger ledger_;
+  UnitLedger units_;
   HolderFilter holders_;
   OrderTable orders_;
   std::unique_ptr<WorkerShare[]> shares_;  // workers_ rows, then the kAnyThread row

@@ -64,6 +64,13 @@ class ChunkAllocator {
     }
   }
 
+  // Recovery: how many indexes the chunks handed out so far cover (every index below it was
+  // handed out or left as a chunk's hole).
+  std::uint32_t handed_out() const noexcept {
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>(
+        next_chunk_.load(std::memory_order_relaxed) * chunk_items_, items_));
+  }
+
  private:
   std::uint32_t items_;
   std::uint32_t chunk_items_;

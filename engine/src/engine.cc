@@ -3,6 +3,7 @@
 // read a clock, do I/O, or allocate or lock on the data plane in the steady state.
 #include "hotdeal/engine/engine.h"
 
+#include <algorithm>
 #include <array>
 #include <limits>
 #include <mutex>
@@ -10,6 +11,7 @@
 
 #include "campaign_table.h"
 #include "check.h"
+#include "hotdeal/engine/names.h"
 #include "idempotency_table.h"
 #include "ids.h"
 #include "timer_wheel.h"
@@ -34,9 +36,11 @@ std::int64_t Second(TimePoint time) {
   return std::chrono::floor<std::chrono::seconds>(time).time_since_epoch().count();
 }
 
-constexpr std::uint8_t Raw(OrderStatus status) {
-  return static_cast<std::uint8_t>(status);
-}
+using detail::GenerationOf;
+using detail::Raw;
+using detail::SlotFields;
+using detail::SlotState;
+using detail::StatusOf;
 
 // The book an order's units are in while its slot has `status`; nullopt if it holds none. An
 // unacknowledged move is in the book of the status it becomes.
@@ -46,6 +50,50 @@ constexpr std::optional<Book> BookOf(std::uint8_t status) {
   if (status == Raw(OrderStatus::kConfirmed)) return Book::kConfirmed;
   if (status == detail::kReservedInDoubt) return Book::kInDoubt;
   return std::nullopt;
+}
+
+// An order as its slot's fields show it at `now`.
+Order OrderView(const Campaign& campaign, std::uint32_t slot_index, std::uint32_t generation,
+                const SlotFields& fields, TimePoint now, bool as_reserved = false) {
+  Order order;
+  order.id = detail::MakeOrderId(campaign.index(), slot_index, generation);
+  order.campaign = campaign.spec().id;
+  order.user = fields.user;
+  order.quantity = fields.quantity;
+  order.amount = campaign.spec().price * fields.quantity;
+  order.created_at = fields.created_at;
+  order.expires_at = fields.expires_at;
+  std::uint8_t status = detail::Acknowledged(fields.status);
+  order.status = as_reserved || status == detail::kReservedInDoubt
+                     ? OrderStatus::kReserved
+                     : static_cast<OrderStatus>(status);
+  // A reservation past expires_at is expired whether or not ExpireDue has run yet.
+  if (order.status == OrderStatus::kReserved && !as_reserved && now >= fields.expires_at) {
+    order.status = OrderStatus::kExpired;
+  }
+  return order;
+}
+
+// Where recovery folds an order's logged moves: an order only moves forward.
+constexpr int Rank(std::uint8_t status) {
+  if (status == Raw(OrderStatus::kReserved)) return 0;
+  if (status == Raw(OrderStatus::kConfirmed)) return 1;
+  return 2;  // cancelled, expired: final
+}
+
+ReplayError ReplayFailure(const Event& event, std::string_view what) {
+  std::string message;
+  message.append("campaign \"").append(event.campaign.view()).append("\", ");
+  message.append(Name(event.type));
+  if (event.order_id.value != 0) {
+    message.append(" ").append(detail::FormatId('o', event.order_id.value).view());
+  }
+  if (event.claim_id.value != 0) {
+    message.append(" ").append(detail::FormatId('c', event.claim_id.value).view());
+  }
+  if (!event.user.empty()) message.append(" of user \"").append(event.user.view()).append("\"");
+  message.append(": ").append(what);
+  return {message};
 }
 
 // Wheel node: campaign index in the high half, order slot in the low half.
@@ -149,15 +197,19 @@ class Engine::Impl {
   std::optional<Event> SettleInDoubt(const Event& event, bool persisted);
   // False if the void found nothing to drop (the decision is not held).
   bool ApplyVoid(const Event& void_event);
-  void Apply(const Event& event);
+  std::optional<ReplayError> Apply(const Event& event);
+  std::optional<ReplayError> FinishRecovery();
   EngineStats Stats() const;
   std::optional<CampaignBooks> Books(const CampaignId& id) const;
 
  private:
+  // An order's place: its slot and generation, and (from Locate) its fields as read then.
   struct Located {
     Campaign* campaign = nullptr;
     OrderSlot* slot = nullptr;
     std::uint32_t slot_index = 0;
+    std::uint32_t generation = 0;
+    SlotFields fields;
   };
 
   // Counts the decision for metrics and builds it in place (Decision<Claim> is a few hundred
@@ -190,7 +242,8 @@ class Engine::Impl {
   Event& DataEvent(std::uint32_t worker, EventType type, std::uint64_t seq, TimePoint now,
                    const CampaignId& campaign);
   Event& OrderEvent(EventType type, Campaign& campaign, std::uint32_t worker,
-                    std::uint32_t slot_index, TimePoint now);
+                    std::uint32_t slot_index, std::uint32_t generation, const SlotFields& fields,
+                    TimePoint now);
   // True if a decision whose event got `ticket` must wait for the log's report to be final.
   bool Unacknowledged(LogTicket ticket) const {
     return options_.await_acknowledgement && ticket.value != 0;
@@ -201,17 +254,20 @@ class Engine::Impl {
     return options_.await_acknowledgement ? detail::Unacked(next) : Raw(next);
   }
   // Once the move's event is appended: a ticket 0 is never reported, so the move is final now.
-  void FinishMove(OrderSlot& slot, OrderStatus next, LogTicket ticket) const {
+  void FinishMove(const Located& found, OrderStatus next, LogTicket ticket) const {
     if (options_.await_acknowledgement && !Unacknowledged(ticket)) {
-      slot.status.store(Raw(next), std::memory_order_release);
+      found.slot->state.store(SlotState(found.generation, Raw(next)), std::memory_order_release);
     }
   }
   // Off the data plane: makes the order's unacknowledged `status` final; false if the order
   // is not in that unacknowledged status.
-  static bool AcknowledgeMove(OrderSlot& slot, OrderStatus status);
+  static bool AcknowledgeMove(const Located& found, OrderStatus status);
   // Confirm and cancel alike: the answer to a move towards `target` of an order in `status`
   // that the move leaves alone (unacknowledged, in doubt, or already `target`: the same request
   // again), or nullopt when the move goes on.
+  // Confirm and cancel alike: the answer to a move that lost to another (kConflict with the
+  // order as it is now, or kNotFound once its slot was reused).
+  Decision<Order> Moved(WorkerId worker, Operation operation, const Located& found, TimePoint now);
   std::optional<Decision<Order>> Unmoved(WorkerId worker, Operation operation, const Located& found,
                                          std::uint8_t status, OrderStatus target, TimePoint now);
   // Find for a data-plane call of `worker`, through its one-entry cache. Inline, since a flash
@@ -224,30 +280,48 @@ class Engine::Impl {
   }
   // FindFor past the cache: the table, and the answer cached if there is one.
   Campaign* FindAndCache(std::uint32_t worker, const CampaignId& id);
-  // The order's slot, published or not; Locate only answers published ones.
+  // The slot and generation an order id names (fields not read); Locate also reads the fields
+  // and answers only an order the slot still holds, published.
   Located SlotOf(OrderId id) const;
   Located Locate(OrderId id) const;
   // Locate, for confirm and cancel: only `user`'s own order (another user's reads as absent).
   Located LocateOwn(OrderId id, const UserId& user) const {
     Located found = Locate(id);
-    if (found.slot && !detail::SameId(found.slot->user, user)) return {};
+    if (found.slot && !detail::SameId(found.fields.user, user)) return {};
     return found;
   }
-  // Off the data plane: the slot's status once its deciding worker published it. A log report
-  // can come before the worker's publish, a few instructions after its Append returned.
-  static std::uint8_t PublishedStatus(const OrderSlot& slot);
-  Order ViewOrder(const Campaign& campaign, std::uint32_t slot_index, TimePoint now,
-                  bool as_reserved = false) const;
-  // Moves a reserved order past expires_at to expired and returns its units. False if the
-  // order was no longer reserved or the log refused the event (it stays reserved).
-  bool Expire(std::uint32_t worker, Campaign& campaign, std::uint32_t slot_index, TimePoint now);
-  void ReturnUnits(std::uint32_t worker, Campaign& campaign, const OrderSlot& slot);
+  // The order `found` names as it is now; nullopt once its slot was taken for another order.
+  std::optional<Order> ReadOrder(const Located& found, TimePoint now) const;
+  // Off the data plane: the slot's state once its deciding worker published generation
+  // `found.generation`. A log report can come before the worker's publish, a few
+  // instructions after its Append returned.
+  static std::uint64_t PublishedState(const Located& found);
+  // Moves a reserved order past expires_at to expired, returns its units and frees its slot.
+  // False if the order was no longer reserved or the log refused the event (it stays reserved).
+  bool Expire(std::uint32_t worker, const Located& found, TimePoint now);
+  void ReturnUnits(std::uint32_t worker, Campaign& campaign, const SlotFields& fields);
+  // After a reservation is published in `slot_index`: puts the slot in `worker`'s wheel,
+  // unless a wheel links it already (from an order it held before), whose visit then reads
+  // this one. Pairs with ReleaseWheel (seq_cst on both sides).
+  void Schedule(std::uint32_t worker, Campaign& campaign, std::uint32_t slot_index,
+                TimePoint expires_at, TimePoint now);
+  // The wheel of `worker` lets a slot go (its order ended). A worker that reused the slot
+  // meanwhile may have left its reservation to this wheel (Schedule saw it linked), so the
+  // slot is looked at once more: kDrop, or now to keep it.
+  std::int64_t ReleaseWheel(std::uint32_t worker, OrderSlot& slot, TimePoint now);
+  // Recovery: the live orders of a sale take their units (confirmed first, then reservations
+  // from the newest), the rest of the used slots are freed.
+  std::optional<ReplayError> RecoverOrders(Campaign& campaign);
+  // Recovery: `fields`' user takes `fields.quantity` units within `limit`; false, and nothing
+  // taken, if the stock or the limit does not allow it.
+  bool TakeUnits(Campaign& campaign, std::uint32_t worker, const SlotFields& fields,
+                 std::uint32_t limit);
   // Off the data plane (Revert, voids, Apply): drops the user's claim `id` and returns its
   // unit to `worker`'s stripe; false, and nothing done, if the user does not hold `id`.
   bool ReleaseClaim(std::uint32_t worker, Campaign& campaign, const UserId& user, ClaimId id);
   // Off the data plane: moves an order that holds units (reserved, in doubt or confirmed) to
-  // `next` and returns its units; false, and nothing done, if it holds none.
-  bool ReleaseOrder(std::uint32_t worker, Campaign& campaign, OrderSlot& slot, std::uint8_t next);
+  // `next`, returns its units and frees its slot; false, and nothing done, if it holds none.
+  bool ReleaseOrder(std::uint32_t worker, const Located& found, std::uint8_t next);
   // The ledger record of a claim event's user: the decision that logged the event made it.
   // nullptr for a sale campaign, or for a decision this process did not make (none to move).
   LedgerEntry* ClaimEntry(Campaign& campaign, const Event& event);
@@ -259,21 +333,25 @@ class Engine::Impl {
                    const std::optional<IdempotencyKey>& key, TimePoint now, KeyHold& hold,
                    KeyReplay& replay);
   // The rest of PlaceOrder once the user's units are raised: stock, slot, event, publish.
-  Decision<Order> Reserve(WorkerId worker, Campaign& campaign, LedgerEntry& entry,
+  Decision<Order> Reserve(WorkerId worker, Campaign& campaign, const UserId& user,
                           std::uint32_t units, const std::optional<IdempotencyKey>& key,
                           TimePoint now, KeyHold& key_hold);
-  void ApplyControl(const Event& event);
-  void ApplyClaim(Campaign& campaign, std::uint32_t worker, const Event& event);
+  std::optional<ReplayError> ApplyControl(const Event& event);
+  std::optional<ReplayError> ApplyClaim(Campaign& campaign, std::uint32_t worker,
+                                        const Event& event);
   // Remembers a logged decision's idempotency key (if it has one) as the live call did.
   void RestoreKey(const Campaign& campaign, const Event& event, std::uint64_t first_id);
-  void ApplyReserved(Campaign& campaign, std::uint32_t worker, const Event& event);
+  // Recovery folds orders into their slots without taking units (FinishRecovery does), so the
+  // order in which the log and the snapshot hold them does not matter.
+  std::optional<ReplayError> ApplyReserved(Campaign& campaign, const Event& event);
   // False if the move found no order to move (see Apply).
-  bool ApplyOrderMove(Campaign& campaign, std::uint32_t worker, const Event& event);
+  bool ApplyOrderMove(const Event& event);
   void RestoreControlSerial(std::uint64_t seq);
 
   EngineOptions options_;
   EventSink& sink_;
   std::uint64_t ledger_seed_;
+  std::array<std::uint64_t, 2> units_secret_;  // keys the sale ledgers' user fingerprints
   detail::CampaignTable campaigns_;
   std::unique_ptr<IdempotencyTable> keys_;
   std::vector<std::unique_ptr<WorkerState>> workers_;
@@ -281,6 +359,9 @@ class Engine::Impl {
   std::uint64_t control_serial_ = 0;  // guarded by control_mutex_
   // Written by Apply's one thread, read by Stats from any thread.
   std::atomic<std::uint64_t> orphan_events_{0};
+  std::atomic<std::uint64_t> reservations_dropped_{0};
+  // Between the first Apply and FinishRecovery (one thread, before serving).
+  bool replaying_ = false;
 };
 
 Engine::Impl::Impl(EngineOptions options, EventSink& sink)
@@ -290,9 +371,11 @@ Engine::Impl::Impl(EngineOptions options, EventSink& sink)
       campaigns_(options.campaigns_max, ledger_seed_ * 0x9E3779B97F4A7C15ull) {
   HOTDEAL_ASSERT(options.workers >= 1 && options.workers <= detail::kWorkersMax);
   HOTDEAL_ASSERT(options.campaigns_max >= 1 && options.campaigns_max <= detail::kCampaignsMax);
-  // Order slots are 32-bit in wheel nodes: twice the largest stock must fit.
-  HOTDEAL_ASSERT(options.stock_max <= std::numeric_limits<std::uint32_t>::max() / 2);
+  // Order ids hold the slot in kOrderSlotBits: the slots of the largest sale must fit.
+  HOTDEAL_ASSERT(Campaign::OrderSlotsFor(options.stock_max, options.workers) <=
+                 detail::kOrderSlotsMax);
   std::random_device device;
+  units_secret_ = RandomKey(device);
   keys_ = std::make_unique<IdempotencyTable>(options.idempotency_keys_max,
                                              options.idempotency_window, RandomKey(device));
   workers_.reserve(options.workers);
@@ -313,14 +396,35 @@ Event Engine::Impl::ControlEvent(EventType type, const Campaign& campaign, TimeP
 }
 
 Decision<CampaignView> Engine::Impl::CreateCampaign(const CampaignSpec& spec, TimePoint now) {
-  std::lock_guard lock(control_mutex_);
+  if (spec.stock > options_.stock_max) return Answer<CampaignView>(Outcome::kCapacity);
   if (Campaign::Validate(spec, options_.stock_max) != Outcome::kOk)
     return Answer<CampaignView>(Outcome::kInvalid);
-  if (campaigns_.FindAny(spec.id)) return Answer<CampaignView>(Outcome::kConflict);
-  if (campaigns_.next_index() >= campaigns_.capacity())
-    return Answer<CampaignView>(Outcome::kOverCapacity);
+  const std::size_t bytes = Campaign::FootprintFor(spec, options_.workers).bytes;
+  // What refuses the creation; under control_mutex_. Checked once before the campaign is built,
+  // so a refused one allocates nothing, and again once it is built, for a creation that raced.
+  auto refusal = [&]() -> std::optional<Outcome> {
+    if (campaigns_.FindAny(spec.id)) return Outcome::kConflict;
+    if (campaigns_.next_index() >= campaigns_.capacity()) return Outcome::kCapacity;
+    if (options_.memory_budget_bytes == 0) return std::nullopt;
+    std::uint64_t taken = bytes;
+    for (std::uint32_t i = 0; i < campaigns_.next_index(); ++i) {
+      if (Campaign* campaign = campaigns_.At(i)) taken += campaign->footprint().bytes;
+    }
+    if (taken > options_.memory_budget_bytes) return Outcome::kCapacity;
+    return std::nullopt;
+  };
+  {
+    std::lock_guard lock(control_mutex_);
+    if (std::optional<Outcome> refused = refusal()) return Answer<CampaignView>(*refused);
+  }
+  // The big allocation (seconds and gigabytes for millions of units) outside the mutex, so that
+  // reads, Stats and other control calls go on meanwhile. Declared before the lock: a campaign
+  // that lost a race is freed after the mutex is released.
   auto campaign =
-      std::make_unique<Campaign>(campaigns_.next_index(), spec, options_.workers, ledger_seed_);
+      std::make_unique<Campaign>(0, spec, options_.workers, ledger_seed_, units_secret_);
+  std::lock_guard lock(control_mutex_);
+  if (std::optional<Outcome> refused = refusal()) return Answer<CampaignView>(*refused);
+  campaign->set_index(campaigns_.next_index());
   Event event = ControlEvent(EventType::kCampaignCreated, *campaign, now);
   event.spec = spec;
   event.campaign_index = campaign->index();
@@ -491,28 +595,6 @@ Decision<Claim> Engine::Impl::ClaimOf(const Campaign& campaign, const UserId& us
 
 // ---- orders --------------------------------------------------------------------------------
 
-Order Engine::Impl::ViewOrder(const Campaign& campaign, std::uint32_t slot_index, TimePoint now,
-                              bool as_reserved) const {
-  const OrderSlot& slot = campaign.orders().Slot(slot_index);
-  Order order;
-  order.id = detail::MakeOrderId(campaign.index(), slot_index);
-  order.campaign = campaign.spec().id;
-  order.user = slot.user;
-  order.quantity = slot.quantity;
-  order.amount = campaign.spec().price * slot.quantity;
-  order.created_at = slot.created_at;
-  order.expires_at = slot.expires_at;
-  std::uint8_t status = detail::Acknowledged(slot.status.load(std::memory_order_acquire));
-  order.status = as_reserved || status == detail::kReservedInDoubt
-                     ? OrderStatus::kReserved
-                     : static_cast<OrderStatus>(status);
-  // A reservation past expires_at is expired whether or not ExpireDue has run yet.
-  if (order.status == OrderStatus::kReserved && !as_reserved && now >= slot.expires_at) {
-    order.status = OrderStatus::kExpired;
-  }
-  return order;
-}
-
 Event& Engine::Impl::DataEvent(std::uint32_t worker, EventType type, std::uint64_t seq,
                                TimePoint now, const CampaignId& campaign) {
   Event& event = workers_[worker]->scratch;
@@ -532,15 +614,15 @@ Event& Engine::Impl::DataEvent(std::uint32_t worker, EventType type, std::uint64
 }
 
 Event& Engine::Impl::OrderEvent(EventType type, Campaign& campaign, std::uint32_t worker,
-                                std::uint32_t slot_index, TimePoint now) {
-  const OrderSlot& slot = campaign.orders().Slot(slot_index);
+                                std::uint32_t slot_index, std::uint32_t generation,
+                                const SlotFields& fields, TimePoint now) {
   Event& event = DataEvent(worker, type, detail::MakeSeq(campaign.NextSerial(worker), worker), now,
                            campaign.spec().id);
-  event.user = slot.user;
-  event.order_id = detail::MakeOrderId(campaign.index(), slot_index);
-  event.quantity = slot.quantity;
-  event.amount = campaign.spec().price * slot.quantity;
-  event.expires_at = slot.expires_at;
+  event.user = fields.user;
+  event.order_id = detail::MakeOrderId(campaign.index(), slot_index, generation);
+  event.quantity = fields.quantity;
+  event.amount = campaign.spec().price * fields.quantity;
+  event.expires_at = fields.expires_at;
   return event;
 }
 
@@ -567,17 +649,18 @@ Decision<Order> Engine::Impl::PlaceOrder(WorkerId worker, const CampaignId& id, 
     return Decide<Order>(worker, kOperation, keyed);
   } else if (keyed == Outcome::kReplayed) {
     if (Located first = Locate(OrderId{replay.first_id}); first.slot) {
-      std::uint8_t status = first.slot->status.load(std::memory_order_acquire);
+      std::uint8_t status = first.fields.status;
       if (status == detail::Unacked(OrderStatus::kReserved)) {
         return Decide<Order>(worker, kOperation, Outcome::kPending);
       }
-      Order order = ViewOrder(*campaign, first.slot_index, now, /*as_reserved=*/true);
+      Order order = OrderView(*campaign, first.slot_index, first.generation, first.fields, now,
+                              /*as_reserved=*/true);
       bool in_doubt = status == detail::kReservedInDoubt;
       return Decide<Order>(worker, kOperation, in_doubt ? Outcome::kInDoubt : Outcome::kReplayed,
                            order);
     }
-    // The reservation was undone since (reverted, or voided in doubt): decided afresh, as for
-    // a claim.
+    // The reservation was undone since (reverted, or voided in doubt), or its slot was reused
+    // after it ended: decided afresh, as for a claim.
     if (!key_hold.Reclaim(replay.ref, replay.first_id, now)) {
       return Decide<Order>(worker, kOperation, Outcome::kPending);
     }
@@ -586,57 +669,96 @@ Decision<Order> Engine::Impl::PlaceOrder(WorkerId worker, const CampaignId& id, 
     return Decide<Order>(worker, kOperation, window);
   }
   if (campaign->stock().SoldOut()) return Decide<Order>(worker, kOperation, Outcome::kSoldOut);
-  LedgerEntry* entry = campaign->ledger().FindOrInsert(user, campaign->share(worker.value).users);
-  if (!entry) return Decide<Order>(worker, kOperation, Outcome::kOverCapacity);
   // The user's units are raised first, so two concurrent orders of one user cannot both pass
   // the limit; every failure in Reserve lowers them again.
-  if (!UserLedger::AddUnits(*entry, units, spec.per_user_limit)) {
-    return Decide<Order>(worker, kOperation, Outcome::kLimitExceeded);
+  switch (campaign->units().Add(user, units, spec.per_user_limit)) {
+    case detail::UnitLedger::AddResult::kAdded:
+      return Reserve(worker, *campaign, user, units, key, now, key_hold);
+    case detail::UnitLedger::AddResult::kOverLimit:
+      return Decide<Order>(worker, kOperation, Outcome::kLimitExceeded);
+    case detail::UnitLedger::AddResult::kFull:
+      break;
   }
-  return Reserve(worker, *campaign, *entry, units, key, now, key_hold);
+  return Decide<Order>(worker, kOperation, Outcome::kOverCapacity);
 }
 
-Decision<Order> Engine::Impl::Reserve(WorkerId worker, Campaign& campaign, LedgerEntry& entry,
+Decision<Order> Engine::Impl::Reserve(WorkerId worker, Campaign& campaign, const UserId& user,
                                       std::uint32_t units, const std::optional<IdempotencyKey>& key,
                                       TimePoint now, KeyHold& key_hold) {
   constexpr Operation kOperation = Operation::kPlaceOrder;
   if (!campaign.stock().Take(worker.value, units)) {
-    UserLedger::RemoveUnits(entry, units);
+    campaign.units().Remove(user, units);
     return Decide<Order>(worker, kOperation, Outcome::kSoldOut);
   }
+  std::uint32_t generation = 0;
   std::optional<std::uint32_t> slot_index =
-      campaign.orders().Allocate(campaign.share(worker.value).orders);
+      campaign.orders().Allocate(campaign.share(worker.value).orders, &generation);
   if (!slot_index) {
+    // Every slot holds a live order: unreachable while slots outnumber the units a sale can
+    // hand out (Campaign::OrderSlotsFor), kept as the table's bound.
     campaign.stock().Give(worker.value, units);
-    UserLedger::RemoveUnits(entry, units);
+    campaign.units().Remove(user, units);
     return Decide<Order>(worker, kOperation, Outcome::kOverCapacity);
   }
-  OrderSlot& slot = campaign.orders().Slot(*slot_index);
-  slot.quantity = units;
-  slot.created_at = now;
-  slot.expires_at = now + std::chrono::seconds(campaign.spec().hold_seconds);
-  slot.user = entry.user;
-  Event& event = OrderEvent(EventType::kOrderReserved, campaign, worker.value, *slot_index, now);
+  SlotFields fields;
+  fields.quantity = units;
+  fields.created_at = now;
+  fields.expires_at = now + std::chrono::seconds(campaign.spec().hold_seconds);
+  fields.user = user;
+  campaign.orders().Write(*slot_index, generation, fields);
+  Event& event = OrderEvent(EventType::kOrderReserved, campaign, worker.value, *slot_index,
+                            generation, fields, now);
   event.idempotency_key = key;
   std::optional<LogTicket> ticket = Append(worker.value, event);
   if (!ticket) {
-    // The slot stays unpublished (answers kNotFound for ever); the units and the user's
-    // count go back.
+    // The order never was: its id answers kNotFound, and the slot is free again.
     campaign.stock().Give(worker.value, units);
-    UserLedger::RemoveUnits(entry, units);
+    campaign.units().Remove(user, units);
+    campaign.orders().Free(*slot_index);
     return Decide<Order>(worker, kOperation, Outcome::kLogUnavailable);
   }
-  // Release: whoever reads the status sees the fields written above.
-  slot.status.store(Unacknowledged(*ticket) ? detail::Unacked(OrderStatus::kReserved)
-                                            : Raw(OrderStatus::kReserved),
-                    std::memory_order_release);
+  fields.status = Unacknowledged(*ticket) ? detail::Unacked(OrderStatus::kReserved)
+                                          : Raw(OrderStatus::kReserved);
+  // Publishes the fields written above (release), and is seq_cst for Schedule's hand-over.
+  campaign.orders()
+      .Slot(*slot_index)
+      .state.store(SlotState(generation, fields.status), std::memory_order_seq_cst);
   campaign.Count(worker.value, Book::kHeld, units);
-  workers_[worker.value]->wheel.Push(
-      WheelNode(campaign.index(), *slot_index), Second(slot.expires_at), Second(now),
-      [this](std::uint64_t node) -> std::uint64_t& { return WheelLink(node); });
+  Schedule(worker.value, campaign, *slot_index, fields.expires_at, now);
   key_hold.Finish(event.order_id.value);
-  return Decide<Order>(worker, kOperation, Outcome::kCreated, ViewOrder(campaign, *slot_index, now),
-                       *ticket);
+  return Decide<Order>(worker, kOperation, Outcome::kCreated,
+                       OrderView(campaign, *slot_index, generation, fields, now), *ticket);
+}
+
+void Engine::Impl::Schedule(std::uint32_t worker, Campaign& campaign, std::uint32_t slot_index,
+                            TimePoint expires_at, TimePoint now) {
+  OrderSlot& slot = campaign.orders().Slot(slot_index);
+  std::uint8_t owner = slot.wheel_owner.load(std::memory_order_seq_cst);
+  // Linked already (this worker's wheel or another's, from an order the slot held before): that
+  // wheel visits the slot no later than this order is due, since every order of a campaign
+  // holds for the same hold_seconds, and reads this order then. If it lets the slot go first,
+  // ReleaseWheel sees this reservation and keeps it.
+  if (owner != detail::kNoWheel) return;
+  if (!slot.wheel_owner.compare_exchange_strong(owner, static_cast<std::uint8_t>(worker),
+                                                std::memory_order_seq_cst)) {
+    return;  // a releasing wheel kept it (ReleaseWheel)
+  }
+  workers_[worker]->wheel.Push(
+      WheelNode(campaign.index(), slot_index), Second(expires_at), Second(now),
+      [this](std::uint64_t node) -> std::uint64_t& { return WheelLink(node); });
+}
+
+std::int64_t Engine::Impl::ReleaseWheel(std::uint32_t worker, OrderSlot& slot, TimePoint now) {
+  slot.wheel_owner.store(detail::kNoWheel, std::memory_order_seq_cst);
+  if (!detail::IsReservation(StatusOf(slot.state.load(std::memory_order_seq_cst)))) {
+    return detail::TimerWheel::kDrop;
+  }
+  std::uint8_t none = detail::kNoWheel;
+  if (!slot.wheel_owner.compare_exchange_strong(none, static_cast<std::uint8_t>(worker),
+                                                std::memory_order_seq_cst)) {
+    return detail::TimerWheel::kDrop;  // the reusing worker's own wheel has it
+  }
+  return Second(now);  // kept: read on the next call
 }
 
 Outcome Engine::Impl::BeginKey(const Campaign& campaign, const UserId& user,
@@ -663,58 +785,66 @@ std::uint64_t& Engine::Impl::WheelLink(std::uint64_t node) const {
 }
 
 Engine::Impl::Located Engine::Impl::SlotOf(OrderId id) const {
-  if (id.value == 0) return {};
+  if ((id.value & detail::kOrderSlotsMax) == 0) return {};
   Campaign* campaign = campaigns_.At(detail::OrderCampaign(id));
   if (!campaign || campaign->withdrawn() || campaign->spec().kind != CampaignKind::kSale) return {};
-  std::uint64_t slot_index = detail::OrderSlotIndex(id);
-  if (slot_index >= std::numeric_limits<std::uint32_t>::max()) return {};
-  OrderSlot* slot = campaign->orders().At(static_cast<std::uint32_t>(slot_index));
+  std::uint32_t slot_index = detail::OrderSlotIndex(id);
+  OrderSlot* slot = campaign->orders().At(slot_index);
   if (!slot) return {};
-  return {campaign, slot, static_cast<std::uint32_t>(slot_index)};
+  return {campaign, slot, slot_index, detail::OrderGeneration(id), {}};
 }
 
-std::uint8_t Engine::Impl::PublishedStatus(const OrderSlot& slot) {
+std::uint64_t Engine::Impl::PublishedState(const Located& found) {
   unsigned spins = 0;
-  std::uint8_t status = slot.status.load(std::memory_order_acquire);
-  while (status == detail::kUnpublished) {
+  const std::uint64_t unpublished = SlotState(found.generation, detail::kUnpublished);
+  std::uint64_t state = found.slot->state.load(std::memory_order_acquire);
+  while (state == unpublished) {
     detail::SpinWait(spins);
-    status = slot.status.load(std::memory_order_acquire);
+    state = found.slot->state.load(std::memory_order_acquire);
   }
-  return status;
+  return state;
 }
 
 Engine::Impl::Located Engine::Impl::Locate(OrderId id) const {
   Located found = SlotOf(id);
-  if (!found.slot || found.slot->status.load(std::memory_order_acquire) == detail::kUnpublished) {
-    return {};
-  }
+  if (!found.slot) return {};
+  std::optional<SlotFields> fields =
+      found.campaign->orders().Read(found.slot_index, found.generation);
+  if (!fields || fields->status == detail::kUnpublished) return {};
+  found.fields = *fields;
   return found;
 }
 
-void Engine::Impl::ReturnUnits(std::uint32_t worker, Campaign& campaign, const OrderSlot& slot) {
-  campaign.stock().Give(worker, slot.quantity);
-  LedgerEntry* entry = campaign.ledger().Find(slot.user);
-  // The order's user got a record when it was placed, and records are never removed.
-  HOTDEAL_ASSERT(entry != nullptr);
-  UserLedger::RemoveUnits(*entry, slot.quantity);
+std::optional<Order> Engine::Impl::ReadOrder(const Located& found, TimePoint now) const {
+  std::optional<SlotFields> fields =
+      found.campaign->orders().Read(found.slot_index, found.generation);
+  if (!fields || fields->status == detail::kUnpublished) return std::nullopt;
+  return OrderView(*found.campaign, found.slot_index, found.generation, *fields, now);
 }
 
-bool Engine::Impl::Expire(std::uint32_t worker, Campaign& campaign, std::uint32_t slot_index,
-                          TimePoint now) {
-  OrderSlot& slot = campaign.orders().Slot(slot_index);
-  std::uint8_t status = Raw(OrderStatus::kReserved);
+void Engine::Impl::ReturnUnits(std::uint32_t worker, Campaign& campaign, const SlotFields& fields) {
+  campaign.stock().Give(worker, fields.quantity);
+  campaign.units().Remove(fields.user, fields.quantity);
+}
+
+bool Engine::Impl::Expire(std::uint32_t worker, const Located& found, TimePoint now) {
+  Campaign& campaign = *found.campaign;
+  std::uint64_t reserved = SlotState(found.generation, Raw(OrderStatus::kReserved));
   // The CAS makes this thread the only one moving the order; confirm and cancel race on it.
-  if (!slot.status.compare_exchange_strong(status, Raw(OrderStatus::kExpired),
-                                           std::memory_order_acq_rel)) {
+  if (!found.slot->state.compare_exchange_strong(
+          reserved, SlotState(found.generation, Raw(OrderStatus::kExpired)),
+          std::memory_order_acq_rel)) {
     return false;
   }
-  const Event& event = OrderEvent(EventType::kOrderExpired, campaign, worker, slot_index, now);
+  const Event& event = OrderEvent(EventType::kOrderExpired, campaign, worker, found.slot_index,
+                                  found.generation, found.fields, now);
   if (!Append(worker, event)) {
-    slot.status.store(Raw(OrderStatus::kReserved), std::memory_order_release);
+    found.slot->state.store(reserved, std::memory_order_release);
     return false;
   }
-  ReturnUnits(worker, campaign, slot);
-  campaign.Count(worker, Book::kHeld, -std::int64_t{slot.quantity});
+  ReturnUnits(worker, campaign, found.fields);
+  campaign.Count(worker, Book::kHeld, -std::int64_t{found.fields.quantity});
+  campaign.orders().Free(found.slot_index);
   std::atomic<std::uint64_t>& expired = workers_[worker]->orders_expired;
   expired.store(expired.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   return true;
@@ -725,34 +855,49 @@ Decision<Order> Engine::Impl::ConfirmOrder(WorkerId worker, OrderId id, const Us
   constexpr Operation kOperation = Operation::kConfirmOrder;
   Located found = LocateOwn(id, user);
   if (!found.slot) return Decide<Order>(worker, kOperation, Outcome::kNotFound);
-  Campaign& campaign = *found.campaign;
   OrderSlot& slot = *found.slot;
-  std::uint8_t status = slot.status.load(std::memory_order_acquire);
+  std::uint64_t state = slot.state.load(std::memory_order_acquire);
+  if (GenerationOf(state) != found.generation) {
+    return Decide<Order>(worker, kOperation, Outcome::kNotFound);  // ended and reused since
+  }
+  std::uint8_t status = StatusOf(state);
   // Confirming twice is the same payment reported again: the order stays as it is.
   if (auto answer = Unmoved(worker, kOperation, found, status, OrderStatus::kConfirmed, now)) {
     return *answer;
   }
-  if (status == Raw(OrderStatus::kReserved) && now >= slot.expires_at) {
-    Expire(worker.value, campaign, found.slot_index, now);
+  if (status == Raw(OrderStatus::kReserved) && now >= found.fields.expires_at) {
+    Expire(worker.value, found, now);
   } else if (status == Raw(OrderStatus::kReserved) &&
-             slot.status.compare_exchange_strong(status, MovedStatus(OrderStatus::kConfirmed),
-                                                 std::memory_order_acq_rel)) {
-    const Event& event =
-        OrderEvent(EventType::kOrderConfirmed, campaign, worker.value, found.slot_index, now);
+             slot.state.compare_exchange_strong(
+                 state, SlotState(found.generation, MovedStatus(OrderStatus::kConfirmed)),
+                 std::memory_order_acq_rel)) {
+    Campaign& campaign = *found.campaign;
+    const Event& event = OrderEvent(EventType::kOrderConfirmed, campaign, worker.value,
+                                    found.slot_index, found.generation, found.fields, now);
     std::optional<LogTicket> ticket = Append(worker.value, event);
     if (!ticket) {
-      slot.status.store(Raw(OrderStatus::kReserved), std::memory_order_release);
+      slot.state.store(SlotState(found.generation, Raw(OrderStatus::kReserved)),
+                       std::memory_order_release);
       return Decide<Order>(worker, kOperation, Outcome::kLogUnavailable);
     }
-    FinishMove(slot, OrderStatus::kConfirmed, *ticket);
-    campaign.Count(worker.value, Book::kHeld, -std::int64_t{slot.quantity});
-    campaign.Count(worker.value, Book::kConfirmed, slot.quantity);
+    FinishMove(found, OrderStatus::kConfirmed, *ticket);
+    campaign.Count(worker.value, Book::kHeld, -std::int64_t{found.fields.quantity});
+    campaign.Count(worker.value, Book::kConfirmed, found.fields.quantity);
+    SlotFields confirmed = found.fields;
+    confirmed.status = Raw(OrderStatus::kConfirmed);
     return Decide<Order>(worker, kOperation, Outcome::kOk,
-                         ViewOrder(campaign, found.slot_index, now), *ticket);
+                         OrderView(campaign, found.slot_index, found.generation, confirmed, now),
+                         *ticket);
   }
   // Cancelled, expired (now or before), or moved by a concurrent call.
-  return Decide<Order>(worker, kOperation, Outcome::kConflict,
-                       ViewOrder(campaign, found.slot_index, now));
+  return Moved(worker, kOperation, found, now);
+}
+
+Decision<Order> Engine::Impl::Moved(WorkerId worker, Operation operation, const Located& found,
+                                    TimePoint now) {
+  std::optional<Order> order = ReadOrder(found, now);
+  if (!order) return Decide<Order>(worker, operation, Outcome::kNotFound);
+  return Decide<Order>(worker, operation, Outcome::kConflict, *order);
 }
 
 std::optional<Decision<Order>> Engine::Impl::Unmoved(WorkerId worker, Operation operation,
@@ -765,8 +910,10 @@ std::optional<Decision<Order>> Engine::Impl::Unmoved(WorkerId worker, Operation 
   } else if (status != Raw(target)) {
     return std::nullopt;
   }
+  SlotFields fields = found.fields;
+  fields.status = status;
   return Decide<Order>(worker, operation, outcome,
-                       ViewOrder(*found.campaign, found.slot_index, now));
+                       OrderView(*found.campaign, found.slot_index, found.generation, fields, now));
 }
 
 Decision<Order> Engine::Impl::CancelOrder(WorkerId worker, OrderId id, const UserId& user,
@@ -776,70 +923,83 @@ Decision<Order> Engine::Impl::CancelOrder(WorkerId worker, OrderId id, const Use
   if (!found.slot) return Decide<Order>(worker, kOperation, Outcome::kNotFound);
   Campaign& campaign = *found.campaign;
   OrderSlot& slot = *found.slot;
-  std::uint8_t status = slot.status.load(std::memory_order_acquire);
+  std::uint64_t state = slot.state.load(std::memory_order_acquire);
   for (;;) {
+    if (GenerationOf(state) != found.generation) {
+      return Decide<Order>(worker, kOperation, Outcome::kNotFound);  // ended and reused since
+    }
+    std::uint8_t status = StatusOf(state);
     if (auto answer = Unmoved(worker, kOperation, found, status, OrderStatus::kCancelled, now)) {
       return *answer;
     }
-    if (status == Raw(OrderStatus::kReserved) && now >= slot.expires_at) {
-      Expire(worker.value, campaign, found.slot_index, now);
+    if (status == Raw(OrderStatus::kReserved) && now >= found.fields.expires_at) {
+      Expire(worker.value, found, now);
       break;
     }
     if (status != Raw(OrderStatus::kReserved) && status != Raw(OrderStatus::kConfirmed)) break;
-    if (!slot.status.compare_exchange_weak(status, MovedStatus(OrderStatus::kCancelled),
-                                           std::memory_order_acq_rel)) {
+    if (!slot.state.compare_exchange_weak(
+            state, SlotState(found.generation, MovedStatus(OrderStatus::kCancelled)),
+            std::memory_order_acq_rel)) {
       continue;
     }
-    const Event& event =
-        OrderEvent(EventType::kOrderCancelled, campaign, worker.value, found.slot_index, now);
+    const Event& event = OrderEvent(EventType::kOrderCancelled, campaign, worker.value,
+                                    found.slot_index, found.generation, found.fields, now);
     std::optional<LogTicket> ticket = Append(worker.value, event);
     if (!ticket) {
-      slot.status.store(status, std::memory_order_release);
+      slot.state.store(state, std::memory_order_release);
       return Decide<Order>(worker, kOperation, Outcome::kLogUnavailable);
     }
-    FinishMove(slot, OrderStatus::kCancelled, *ticket);
-    ReturnUnits(worker.value, campaign, slot);
-    campaign.Count(worker.value, *BookOf(status), -std::int64_t{slot.quantity});
-    return Decide<Order>(worker, kOperation, Outcome::kOk,
-                         ViewOrder(campaign, found.slot_index, now), *ticket);
+    FinishMove(found, OrderStatus::kCancelled, *ticket);
+    SlotFields cancelled = found.fields;
+    cancelled.status = Raw(OrderStatus::kCancelled);
+    Order order = OrderView(campaign, found.slot_index, found.generation, cancelled, now);
+    ReturnUnits(worker.value, campaign, found.fields);
+    campaign.Count(worker.value, *BookOf(status), -std::int64_t{found.fields.quantity});
+    // Last: from here the slot may be taken for another order at once.
+    campaign.orders().Free(found.slot_index);
+    return Decide<Order>(worker, kOperation, Outcome::kOk, order, *ticket);
   }
-  return Decide<Order>(worker, kOperation, Outcome::kConflict,
-                       ViewOrder(campaign, found.slot_index, now));
+  return Moved(worker, kOperation, found, now);
 }
 
 Decision<Order> Engine::Impl::GetOrder(OrderId id, TimePoint now) const {
   Located found = Locate(id);
   if (!found.slot) return Answer<Order>(Outcome::kNotFound);
-  if (detail::IsUnacked(found.slot->status.load(std::memory_order_acquire))) {
-    return Answer<Order>(Outcome::kPending);
-  }
-  return Answer<Order>(Outcome::kOk, ViewOrder(*found.campaign, found.slot_index, now));
+  if (detail::IsUnacked(found.fields.status)) return Answer<Order>(Outcome::kPending);
+  return Answer<Order>(Outcome::kOk, OrderView(*found.campaign, found.slot_index, found.generation,
+                                               found.fields, now));
 }
 
 std::size_t Engine::Impl::ExpireDue(WorkerId worker, TimePoint now) {
   HOTDEAL_DEBUG_ASSERT(worker.value < options_.workers);
   std::size_t expired = 0;
   auto link = [this](std::uint64_t node) -> std::uint64_t& { return WheelLink(node); };
+  // The wheel visits a slot, not an order: it reads whichever order the slot holds now (a
+  // reused slot stays linked; Schedule).
   auto visit = [&](std::uint64_t node) -> std::int64_t {
     Campaign& campaign = campaigns_.Get(static_cast<std::uint32_t>(node >> 32));
-    auto slot_index = static_cast<std::uint32_t>(node);
-    const OrderSlot& slot = campaign.orders().Slot(slot_index);
-    constexpr std::int64_t kDrop = detail::TimerWheel::kDrop;
-    std::uint8_t status = slot.status.load(std::memory_order_acquire);
+    Located found;
+    found.campaign = &campaign;
+    found.slot_index = static_cast<std::uint32_t>(node);
+    found.slot = &campaign.orders().Slot(found.slot_index);
+    found.generation = GenerationOf(found.slot->state.load(std::memory_order_acquire));
+    std::optional<SlotFields> fields = campaign.orders().Read(found.slot_index, found.generation);
+    if (!fields) return Second(now);  // reused while read: look again on the next call
+    found.fields = *fields;
+    std::uint8_t status = fields->status;
+    if (!detail::IsReservation(status)) return ReleaseWheel(worker.value, *found.slot, now);
     // In doubt or unacknowledged: it expires once settled or acknowledged as persisted, so it
     // stays, retried on the next call.
-    if (status == detail::kReservedInDoubt || status == detail::Unacked(OrderStatus::kReserved))
-      return Second(now < slot.expires_at ? slot.expires_at : now);
-    if (status != Raw(OrderStatus::kReserved)) return kDrop;
+    if (status != Raw(OrderStatus::kReserved))
+      return Second(now < fields->expires_at ? fields->expires_at : now);
     // Later in this second, or in a later revolution: stays where it is.
-    if (now < slot.expires_at) return Second(slot.expires_at);
-    if (Expire(worker.value, campaign, slot_index, now)) {
+    if (now < fields->expires_at) return Second(fields->expires_at);
+    if (Expire(worker.value, found, now)) {
       ++expired;
-      return kDrop;
+      return ReleaseWheel(worker.value, *found.slot, now);
     }
-    // Confirmed or cancelled meanwhile (drop it), or the log refused (retry on the next call).
-    bool reserved = slot.status.load(std::memory_order_acquire) == Raw(OrderStatus::kReserved);
-    return reserved ? Second(now) : kDrop;
+    // Confirmed or cancelled meanwhile, or the log refused: looked at again on the next call.
+    return Second(now);
   };
   workers_[worker.value]->wheel.Advance(Second(now), link, visit);
   return expired;
@@ -868,18 +1028,21 @@ void Engine::Impl::Acknowledge(const Event& event) {
   if (event.type == EventType::kOrderCancelled) moved = OrderStatus::kCancelled;
   if (!moved) return;
   Located found = SlotOf(event.order_id);
-  if (found.slot && found.campaign == campaign) AcknowledgeMove(*found.slot, *moved);
+  if (found.slot && found.campaign == campaign) AcknowledgeMove(found, *moved);
 }
 
-bool Engine::Impl::AcknowledgeMove(OrderSlot& slot, OrderStatus status) {
+bool Engine::Impl::AcknowledgeMove(const Located& found, OrderStatus status) {
   // While unacknowledged no worker moves the order (they answer kPending and expiry waits), and
-  // the log reports each event once, so one strong CAS decides.
-  std::uint8_t unacked = detail::Unacked(status);
-  return PublishedStatus(slot) == unacked &&
-         slot.status.compare_exchange_strong(unacked, Raw(status), std::memory_order_acq_rel);
+  // the log reports each event once, so one strong CAS decides. An unacknowledged cancel may
+  // have freed its slot for another order already: the generation then differs and nothing
+  // changes.
+  std::uint64_t unacked = SlotState(found.generation, detail::Unacked(status));
+  return PublishedState(found) == unacked &&
+         found.slot->state.compare_exchange_strong(
+             unacked, SlotState(found.generation, Raw(status)), std::memory_order_acq_rel);
 }
 
-// ---- recovery and undo ---------------------------------------------------------------------
+// ---- undo ----------------------------------------------------------------------------------
 
 void Engine::Impl::Revert(const Event& event) {
   if (event.type == EventType::kCampaignCreated || event.type == EventType::kCampaignClosed) {
@@ -900,17 +1063,19 @@ void Engine::Impl::Revert(const Event& event) {
   if (event.type != EventType::kOrderReserved && event.type != EventType::kOrderConfirmed) return;
   Located found = SlotOf(event.order_id);
   if (!found.slot) return;
-  std::uint8_t status = PublishedStatus(*found.slot);
+  std::uint64_t state = PublishedState(found);
   if (event.type == EventType::kOrderReserved) {
-    ReleaseOrder(worker, *campaign, *found.slot, detail::kUnpublished);  // the order never was
+    ReleaseOrder(worker, found, detail::kUnpublished);  // the order never was
     return;
   }
   // Only a confirm can be moved back: its reservation was final before it could be confirmed.
-  if (detail::Acknowledged(status) == Raw(OrderStatus::kConfirmed) &&
-      found.slot->status.compare_exchange_strong(status, Raw(OrderStatus::kReserved),
-                                                 std::memory_order_acq_rel)) {
-    campaign->Count(Campaign::kAnyThread, Book::kConfirmed, -std::int64_t{found.slot->quantity});
-    campaign->Count(Campaign::kAnyThread, Book::kHeld, found.slot->quantity);
+  if (GenerationOf(state) == found.generation &&
+      detail::Acknowledged(StatusOf(state)) == Raw(OrderStatus::kConfirmed) &&
+      found.slot->state.compare_exchange_strong(
+          state, SlotState(found.generation, Raw(OrderStatus::kReserved)),
+          std::memory_order_acq_rel)) {
+    campaign->Count(Campaign::kAnyThread, Book::kConfirmed, -std::int64_t{event.quantity});
+    campaign->Count(Campaign::kAnyThread, Book::kHeld, event.quantity);
   }
 }
 
@@ -931,14 +1096,19 @@ bool Engine::Impl::ReleaseClaim(std::uint32_t worker, Campaign& campaign, const 
   return true;
 }
 
-bool Engine::Impl::ReleaseOrder(std::uint32_t worker, Campaign& campaign, OrderSlot& slot,
-                                std::uint8_t next) {
-  std::uint8_t status = slot.status.load(std::memory_order_acquire);
+bool Engine::Impl::ReleaseOrder(std::uint32_t worker, const Located& found, std::uint8_t next) {
+  std::uint64_t state = found.slot->state.load(std::memory_order_acquire);
   do {
-    if (!BookOf(status)) return false;
-  } while (!slot.status.compare_exchange_weak(status, next, std::memory_order_acq_rel));
-  campaign.Count(Campaign::kAnyThread, *BookOf(status), -std::int64_t{slot.quantity});
-  ReturnUnits(worker, campaign, slot);
+    if (GenerationOf(state) != found.generation || !BookOf(StatusOf(state))) return false;
+  } while (!found.slot->state.compare_exchange_weak(state, SlotState(found.generation, next),
+                                                    std::memory_order_acq_rel));
+  Campaign& campaign = *found.campaign;
+  // This thread ended the order: its slot keeps the fields until the Free below.
+  std::optional<SlotFields> fields = campaign.orders().Read(found.slot_index, found.generation);
+  HOTDEAL_ASSERT(fields.has_value());
+  campaign.Count(Campaign::kAnyThread, *BookOf(StatusOf(state)), -std::int64_t{fields->quantity});
+  ReturnUnits(worker, campaign, *fields);
+  campaign.orders().Free(found.slot_index);
   return true;
 }
 
@@ -964,16 +1134,18 @@ void Engine::Impl::MarkInDoubt(const Event& event) {
   if (event.type == EventType::kOrderConfirmed) {
     // A confirm cannot be undone and nothing settles one yet: it stands, as it would have
     // without durable acks (docs/durability.md).
-    AcknowledgeMove(*found.slot, OrderStatus::kConfirmed);
+    AcknowledgeMove(found, OrderStatus::kConfirmed);
     return;
   }
   if (event.type != EventType::kOrderReserved) return;
-  std::uint8_t status = PublishedStatus(*found.slot);
-  if (detail::Acknowledged(status) == Raw(OrderStatus::kReserved) &&
-      found.slot->status.compare_exchange_strong(status, detail::kReservedInDoubt,
-                                                 std::memory_order_acq_rel)) {
-    campaign->Count(Campaign::kAnyThread, Book::kHeld, -std::int64_t{found.slot->quantity});
-    campaign->Count(Campaign::kAnyThread, Book::kInDoubt, found.slot->quantity);
+  std::uint64_t state = PublishedState(found);
+  if (GenerationOf(state) == found.generation &&
+      detail::Acknowledged(StatusOf(state)) == Raw(OrderStatus::kReserved) &&
+      found.slot->state.compare_exchange_strong(
+          state, SlotState(found.generation, detail::kReservedInDoubt),
+          std::memory_order_acq_rel)) {
+    campaign->Count(Campaign::kAnyThread, Book::kHeld, -std::int64_t{event.quantity});
+    campaign->Count(Campaign::kAnyThread, Book::kInDoubt, event.quantity);
   }
 }
 
@@ -999,16 +1171,17 @@ std::optional<Event> Engine::Impl::SettleInDoubt(const Event& event, bool persis
     void_type = EventType::kOrderVoided;
     Located found = Locate(event.order_id);
     if (!found.slot) return std::nullopt;
-    std::uint8_t status = detail::kReservedInDoubt;
+    std::uint64_t in_doubt = SlotState(found.generation, detail::kReservedInDoubt);
     if (persisted) {
-      if (found.slot->status.compare_exchange_strong(status, Raw(OrderStatus::kReserved),
-                                                     std::memory_order_acq_rel)) {
-        campaign->Count(Campaign::kAnyThread, Book::kInDoubt, -std::int64_t{found.slot->quantity});
-        campaign->Count(Campaign::kAnyThread, Book::kHeld, found.slot->quantity);
+      if (found.slot->state.compare_exchange_strong(
+              in_doubt, SlotState(found.generation, Raw(OrderStatus::kReserved)),
+              std::memory_order_acq_rel)) {
+        campaign->Count(Campaign::kAnyThread, Book::kInDoubt, -std::int64_t{event.quantity});
+        campaign->Count(Campaign::kAnyThread, Book::kHeld, event.quantity);
       }
       return std::nullopt;
     }
-    if (found.slot->status.load(std::memory_order_acquire) != status) return std::nullopt;
+    if (found.slot->state.load(std::memory_order_acquire) != in_doubt) return std::nullopt;
   } else {
     return std::nullopt;
   }
@@ -1039,31 +1212,37 @@ bool Engine::Impl::ApplyVoid(const Event& void_event) {
   // A void of an order the log never had (its reservation was not persisted) finds nothing.
   Located found = Locate(void_event.order_id);
   return found.slot && found.campaign == campaign &&
-         ReleaseOrder(worker, *campaign, *found.slot, detail::kUnpublished);
+         ReleaseOrder(worker, found, detail::kUnpublished);
 }
 
 // ---- recovery ------------------------------------------------------------------------------
 
 // Replay re-checks what the live path checked before logging (spec, limit, stock, one claim
-// per user), so a log that breaks an invariant stops recovery instead of being served.
+// per user), so a log that breaks an invariant stops recovery with a ReplayError instead of
+// being served. docs/durability.md ("Histories recovery accepts") lists the orders of events the
+// log and the snapshot can hold and why each is replayed correctly; in short:
 //
-// Except moves and voids that find nothing to act on: the durable path legitimately logs them.
-// Without await_acknowledgement (--ack memory), a reservation whose delivery report is late
-// (producer recreated after a fatal error, delivery timeout longer than the hold) can expire,
-// be cancelled or be confirmed in memory first, and then be reported not persisted (reverted)
-// or possibly persisted and absent (with it, nothing moves an unacknowledged order); a returning
-// event appended again after a doubtful report arrives twice; a void may name a decision the log
-// never had. Each is a counted no-op (orphan_events), never a restock and never an abort, which is
-// safe: an absent reservation never took units in the replayed state, so a cancel, expiry or
-// void of it has nothing to give back, and a repeated one gave its units back the first time.
-// An order_confirmed without its reservation cannot be honoured (the units it would confirm
-// may be sold); the order stays unknown (GetOrder answers kNotFound) and the count tells ops
-// that a confirmed order was lost. Aborting would not save it either, and a crash loop would
-// stop every sale. Everything that takes units (grants, reservations) is still checked.
-void Engine::Impl::Apply(const Event& event) {
+// Orders are folded, not replayed step by step: Apply writes each reservation into its slot (a
+// newer generation of the slot supersedes an older one, which must have ended for the slot to
+// be reused) and moves it only forward (reserved -> confirmed -> cancelled; reserved ->
+// expired), taking no units; FinishRecovery then takes the units of what is live. So neither
+// the order the snapshot's rows come back in nor a returning event logged after the sale that
+// reused its units (a cancel appended again after a failed delivery) can make replay oversell
+// on the way.
+//
+// Moves and voids that find nothing to act on are counted no-ops (orphan_events), never a
+// restock and never an error: the durable path legitimately logs them. Without
+// await_acknowledgement (--ack memory) a reservation whose delivery report is late can be moved
+// in memory first and then be reported not persisted; a returning event appended again after a
+// doubtful report arrives twice; a void may name a decision the log never had; a move may name
+// a slot generation that was reused since. An absent reservation never took units in the
+// replayed state, so a move of it has nothing to give back. An order_confirmed without its
+// reservation cannot be honoured (the units may be sold); the count tells ops that a confirmed
+// order was lost.
+std::optional<ReplayError> Engine::Impl::Apply(const Event& event) {
+  replaying_ = true;
   if (event.type == EventType::kCampaignCreated || event.type == EventType::kCampaignClosed) {
-    ApplyControl(event);
-    return;
+    return ApplyControl(event);
   }
   Campaign* campaign = campaigns_.FindAny(event.campaign);
   // Every later event of a campaign follows its creation in the log (one partition per id),
@@ -1072,33 +1251,32 @@ void Engine::Impl::Apply(const Event& event) {
   // are orphans, as moves without their reservation are, not a reason to stop every sale.
   if (!campaign) {
     orphan_events_.fetch_add(1, std::memory_order_relaxed);
-    return;
+    return std::nullopt;
   }
   campaign->RestoreSerial(event.seq);
   RestoreControlSerial(event.seq);  // voids are sequenced by the control plane
   std::uint32_t worker = OwnWorker(detail::SeqWorker(event.seq));
+  bool acted = true;
   switch (event.type) {
     case EventType::kClaimGranted:
-      ApplyClaim(*campaign, worker, event);
-      return;
+      return ApplyClaim(*campaign, worker, event);
     case EventType::kClaimVoided:
-    case EventType::kOrderVoided:
-      if (!ApplyVoid(event)) orphan_events_.fetch_add(1, std::memory_order_relaxed);
-      return;
+      acted = ApplyVoid(event);
+      break;
     case EventType::kOrderReserved:
-      ApplyReserved(*campaign, worker, event);
-      return;
+      return ApplyReserved(*campaign, event);
     case EventType::kOrderConfirmed:
     case EventType::kOrderCancelled:
     case EventType::kOrderExpired:
-      if (!ApplyOrderMove(*campaign, worker, event)) {
-        orphan_events_.fetch_add(1, std::memory_order_relaxed);
-      }
-      return;
+    case EventType::kOrderVoided:
+      acted = ApplyOrderMove(event);
+      break;
     case EventType::kCampaignCreated:
     case EventType::kCampaignClosed:
-      return;
+      break;
   }
+  if (!acted) orphan_events_.fetch_add(1, std::memory_order_relaxed);
+  return std::nullopt;
 }
 
 void Engine::Impl::RestoreControlSerial(std::uint64_t seq) {
@@ -1107,13 +1285,23 @@ void Engine::Impl::RestoreControlSerial(std::uint64_t seq) {
   if (control_serial_ < detail::SeqSerial(seq)) control_serial_ = detail::SeqSerial(seq);
 }
 
-void Engine::Impl::ApplyControl(const Event& event) {
+std::optional<ReplayError> Engine::Impl::ApplyControl(const Event& event) {
   {
     std::lock_guard lock(control_mutex_);
     if (event.type == EventType::kCampaignCreated) {
-      HOTDEAL_ASSERT(Campaign::Validate(event.spec, options_.stock_max) == Outcome::kOk);
+      if (Campaign::Validate(event.spec, options_.stock_max) != Outcome::kOk) {
+        return ReplayFailure(event,
+                             "the campaign's spec is not one this server accepts "
+                             "(its stock may be over --stock-max)");
+      }
+      if (campaigns_.FindAny(event.campaign) || campaigns_.At(event.campaign_index) ||
+          event.campaign_index >= campaigns_.capacity()) {
+        return ReplayFailure(event,
+                             "the campaign's id or index is taken, or its index is over "
+                             "--campaigns-max");
+      }
       campaigns_.Insert(std::make_unique<Campaign>(event.campaign_index, event.spec,
-                                                   options_.workers, ledger_seed_));
+                                                   options_.workers, ledger_seed_, units_secret_));
     } else if (Campaign* campaign = campaigns_.FindAny(event.campaign)) {
       campaign->set_closed(true);
     } else {
@@ -1121,23 +1309,34 @@ void Engine::Impl::ApplyControl(const Event& event) {
     }
   }
   RestoreControlSerial(event.seq);
+  return std::nullopt;
 }
 
-void Engine::Impl::ApplyClaim(Campaign& campaign, std::uint32_t worker, const Event& event) {
+std::optional<ReplayError> Engine::Impl::ApplyClaim(Campaign& campaign, std::uint32_t worker,
+                                                    const Event& event) {
+  if (campaign.spec().kind != CampaignKind::kCoupon) {
+    return ReplayFailure(event, "a claim of a sale campaign");
+  }
   UserLedger& ledger = campaign.ledger();
   // Recovery runs alone, before the workers start: the worker's record cursor is free.
   LedgerEntry* entry = ledger.FindOrInsert(event.user, campaign.share(worker).users);
-  HOTDEAL_ASSERT(entry != nullptr);
+  if (!entry) return ReplayFailure(event, "more claimants than the campaign's ledger holds");
   detail::ClaimRecord existing;
-  // A second grant to one user in the log would be a lost invariant, not a replay detail.
-  CouponHold before = ledger.BeginClaim(*entry, existing);
-  HOTDEAL_ASSERT(before == CouponHold::kNone);
-  bool taken = campaign.stock().Take(worker, 1);
-  HOTDEAL_ASSERT(taken);
+  // A second grant to one user in the log would be a lost invariant, not a replay detail. Claims
+  // replay in log order: a voided claim's unit is given again only after the void is persisted
+  // (ApplyVoid), so the log holds every void before the grant that reused its unit.
+  if (ledger.BeginClaim(*entry, existing) != CouponHold::kNone) {
+    return ReplayFailure(event, "the user holds another claim of the campaign already");
+  }
+  if (!campaign.stock().Take(worker, 1)) {
+    ledger.AbortClaim(*entry);
+    return ReplayFailure(event, "the campaign's stock is granted already (oversold log)");
+  }
   // Replayed from the log: acknowledged by definition.
   ledger.CommitClaim(*entry, {event.claim_id, event.coupon_code, event.at}, CouponHold::kClaimed);
   campaign.Count(Campaign::kAnyThread, Book::kClaimed, 1);
   RestoreKey(campaign, event, event.claim_id.value);
+  return std::nullopt;
 }
 
 void Engine::Impl::RestoreKey(const Campaign& campaign, const Event& event,
@@ -1150,53 +1349,132 @@ void Engine::Impl::RestoreKey(const Campaign& campaign, const Event& event,
   if (found.lookup == IdempotencyTable::Lookup::kNew) keys_->Finish(found.ref, first_id);
 }
 
-void Engine::Impl::ApplyReserved(Campaign& campaign, std::uint32_t worker, const Event& event) {
-  HOTDEAL_ASSERT(campaign.spec().kind == CampaignKind::kSale);
-  HOTDEAL_ASSERT(detail::OrderCampaign(event.order_id) == campaign.index());
-  auto slot_index = static_cast<std::uint32_t>(detail::OrderSlotIndex(event.order_id));
-  HOTDEAL_ASSERT(slot_index < campaign.orders().slots_max());
-  OrderSlot& slot = campaign.orders().Slot(slot_index);
-  HOTDEAL_ASSERT(slot.status.load(std::memory_order_relaxed) == detail::kUnpublished);
-  campaign.orders().MarkUsed(slot_index);
-  // Recovery runs alone, before the workers start: the worker's record cursor is free.
-  LedgerEntry* entry = campaign.ledger().FindOrInsert(event.user, campaign.share(worker).users);
-  HOTDEAL_ASSERT(entry != nullptr);
-  bool within_limit = UserLedger::AddUnits(*entry, event.quantity, campaign.spec().per_user_limit);
-  HOTDEAL_ASSERT(within_limit);
-  bool taken = campaign.stock().Take(worker, event.quantity);
-  HOTDEAL_ASSERT(taken);
-  slot.quantity = event.quantity;
-  slot.created_at = event.at;
-  slot.expires_at = event.expires_at;
-  slot.user = event.user;
-  slot.status.store(Raw(OrderStatus::kReserved), std::memory_order_release);
-  campaign.Count(Campaign::kAnyThread, Book::kHeld, event.quantity);
+std::optional<ReplayError> Engine::Impl::ApplyReserved(Campaign& campaign, const Event& event) {
+  if (campaign.spec().kind != CampaignKind::kSale) {
+    return ReplayFailure(event, "an order of a coupon campaign");
+  }
+  Located found = SlotOf(event.order_id);
+  if (!found.slot || found.campaign != &campaign) {
+    return ReplayFailure(event, "the order id names no slot of this campaign");
+  }
+  if (event.quantity < 1 || event.quantity > campaign.spec().per_user_limit) {
+    return ReplayFailure(event, "the order's quantity is outside 1..per_user_limit");
+  }
+  std::uint64_t state = found.slot->state.load(std::memory_order_relaxed);
+  std::uint32_t held = GenerationOf(state);
+  // A later order of the slot is in already (this one ended before the slot was reused), or
+  // this very reservation is: nothing to write.
+  if (detail::NewerGeneration(held, found.generation)) return std::nullopt;
+  if (held == found.generation && StatusOf(state) != detail::kUnpublished) return std::nullopt;
+  SlotFields fields;
+  fields.quantity = event.quantity;
+  fields.created_at = event.at;
+  fields.expires_at = event.expires_at;
+  fields.user = event.user;
+  campaign.orders().Write(found.slot_index, found.generation, fields);
+  found.slot->state.store(SlotState(found.generation, Raw(OrderStatus::kReserved)),
+                          std::memory_order_relaxed);
+  campaign.orders().MarkUsed(found.slot_index);
   RestoreKey(campaign, event, event.order_id.value);
-  // Reservations keep their expires_at: the wheel expires them as the live engine would have.
-  workers_[worker]->wheel.Push(
-      WheelNode(campaign.index(), slot_index), Second(event.expires_at), Second(event.at),
-      [this](std::uint64_t node) -> std::uint64_t& { return WheelLink(node); });
+  return std::nullopt;
 }
 
-bool Engine::Impl::ApplyOrderMove(Campaign& campaign, std::uint32_t worker, const Event& event) {
-  Located found = Locate(event.order_id);
-  if (!found.slot || found.campaign != &campaign) return false;
-  std::uint8_t status = found.slot->status.load(std::memory_order_relaxed);
-  // Only a held reservation can be confirmed or expire (live, both move it from kReserved); a
-  // repeat, or a move of an order the replayed state moved otherwise, changes nothing. Above
-  // all, an expiry never gives back the units of a confirmed (paid) order.
-  if (event.type != EventType::kOrderCancelled && status != Raw(OrderStatus::kReserved))
-    return false;
-  if (event.type == EventType::kOrderConfirmed) {
-    found.slot->status.store(Raw(OrderStatus::kConfirmed), std::memory_order_release);
-    campaign.Count(Campaign::kAnyThread, Book::kHeld, -std::int64_t{found.slot->quantity});
-    campaign.Count(Campaign::kAnyThread, Book::kConfirmed, found.slot->quantity);
-    return true;
+bool Engine::Impl::ApplyOrderMove(const Event& event) {
+  Located found = SlotOf(event.order_id);
+  if (!found.slot || found.campaign->spec().id.view() != event.campaign.view()) return false;
+  std::uint64_t state = found.slot->state.load(std::memory_order_relaxed);
+  std::uint8_t status = StatusOf(state);
+  // A move of an older generation of the slot (the order ended and the slot was reused; its
+  // final event landed later), of a reservation the log never had, or a repeat: nothing to do.
+  if (GenerationOf(state) != found.generation || status == detail::kUnpublished) return false;
+  std::uint8_t next = detail::kUnpublished;  // a void: the order never was
+  if (event.type == EventType::kOrderConfirmed) next = Raw(OrderStatus::kConfirmed);
+  if (event.type == EventType::kOrderCancelled) next = Raw(OrderStatus::kCancelled);
+  if (event.type == EventType::kOrderExpired) next = Raw(OrderStatus::kExpired);
+  // Only forward, as live: confirm and expiry only from reserved (an expiry never ends a paid
+  // order), cancel from reserved or confirmed, a void of a reservation.
+  bool forward = event.type == EventType::kOrderVoided
+                     ? status == Raw(OrderStatus::kReserved)
+                     : Rank(next) > Rank(status) && (event.type == EventType::kOrderCancelled ||
+                                                     status == Raw(OrderStatus::kReserved));
+  if (!forward) return false;
+  found.slot->state.store(SlotState(found.generation, next), std::memory_order_relaxed);
+  return true;
+}
+
+std::optional<ReplayError> Engine::Impl::FinishRecovery() {
+  if (!replaying_) return std::nullopt;
+  replaying_ = false;
+  std::lock_guard lock(control_mutex_);  // next_index() is control-plane state
+  for (std::uint32_t i = 0; i < campaigns_.next_index(); ++i) {
+    Campaign* campaign = campaigns_.At(i);
+    if (!campaign || campaign->spec().kind != CampaignKind::kSale) continue;
+    if (std::optional<ReplayError> error = RecoverOrders(*campaign)) return error;
   }
-  // Cancelled (reserved or confirmed, as live) or expired: the units go back.
-  return ReleaseOrder(worker, campaign, *found.slot,
-                      event.type == EventType::kOrderCancelled ? Raw(OrderStatus::kCancelled)
-                                                               : Raw(OrderStatus::kExpired));
+  return std::nullopt;
+}
+
+bool Engine::Impl::TakeUnits(Campaign& campaign, std::uint32_t worker, const SlotFields& fields,
+                             std::uint32_t limit) {
+  if (campaign.units().Add(fields.user, fields.quantity, limit) !=
+      detail::UnitLedger::AddResult::kAdded) {
+    return false;
+  }
+  if (!campaign.stock().Take(worker, fields.quantity)) {
+    campaign.units().Remove(fields.user, fields.quantity);
+    return false;
+  }
+  return true;
+}
+
+std::optional<ReplayError> Engine::Impl::RecoverOrders(Campaign& campaign) {
+  detail::OrderTable& orders = campaign.orders();
+  std::vector<std::pair<TimePoint, std::uint32_t>> reservations;
+  for (std::uint32_t slot_index = 0; slot_index < orders.used_max(); ++slot_index) {
+    std::uint64_t state = orders.Slot(slot_index).state.load(std::memory_order_relaxed);
+    std::optional<SlotFields> fields = orders.Read(slot_index, GenerationOf(state));
+    std::uint32_t worker = slot_index % options_.workers;
+    if (fields->status == Raw(OrderStatus::kConfirmed)) {
+      // Paid: it keeps its units whatever else the log says, and the stock must hold them all.
+      // The per-user limit does not drop a paid order (only a lost refund could pass it).
+      if (!TakeUnits(campaign, worker, *fields, std::numeric_limits<std::uint32_t>::max())) {
+        Event named;
+        named.type = EventType::kOrderConfirmed;
+        named.campaign = campaign.spec().id;
+        named.order_id = detail::MakeOrderId(campaign.index(), slot_index, GenerationOf(state));
+        return ReplayFailure(named, "the confirmed orders hold more units than the stock");
+      }
+      campaign.Count(Campaign::kAnyThread, Book::kConfirmed, fields->quantity);
+    } else if (fields->status == Raw(OrderStatus::kReserved)) {
+      reservations.emplace_back(fields->created_at, slot_index);
+    } else {
+      orders.Free(slot_index);  // ended (readable by its id until reused) or never published
+    }
+  }
+  // Newest first: a reservation whose end the log lost (a cancel still being appended again at
+  // a stop) is older than the sale that reused its units, so it is the one left without units.
+  std::sort(reservations.begin(), reservations.end(),
+            [](const auto& a, const auto& b) { return a > b; });
+  for (const auto& [created_at, slot_index] : reservations) {
+    OrderSlot& slot = orders.Slot(slot_index);
+    std::uint32_t generation = GenerationOf(slot.state.load(std::memory_order_relaxed));
+    std::optional<SlotFields> fields = orders.Read(slot_index, generation);
+    std::uint32_t worker = slot_index % options_.workers;
+    if (!TakeUnits(campaign, worker, *fields, campaign.spec().per_user_limit)) {
+      slot.state.store(SlotState(generation, Raw(OrderStatus::kExpired)),
+                       std::memory_order_relaxed);
+      orders.Free(slot_index);
+      reservations_dropped_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    campaign.Count(Campaign::kAnyThread, Book::kHeld, fields->quantity);
+    // Reservations keep their expires_at: the wheel expires them as the live engine would have.
+    slot.wheel_owner.store(static_cast<std::uint8_t>(worker), std::memory_order_relaxed);
+    workers_[worker]->wheel.Push(
+        WheelNode(campaign.index(), slot_index), Second(fields->expires_at), Second(created_at),
+        [this](std::uint64_t node) -> std::uint64_t& { return WheelLink(node); });
+  }
+  return std::nullopt;
 }
 
 EngineStats Engine::Impl::Stats() const {
@@ -1211,6 +1489,7 @@ EngineStats Engine::Impl::Stats() const {
     stats.orders_expired += worker->orders_expired.load(std::memory_order_relaxed);
   }
   stats.orphan_events = orphan_events_.load(std::memory_order_relaxed);
+  stats.reservations_dropped = reservations_dropped_.load(std::memory_order_relaxed);
   std::lock_guard lock(control_mutex_);  // next_index() is control-plane state
   for (std::uint32_t i = 0; i < campaigns_.next_index(); ++i) {
     if (Campaign* campaign = campaigns_.At(i))
@@ -1297,8 +1576,11 @@ std::optional<Event> Engine::SettleInDoubt(const Event& event, bool persisted) {
 void Engine::ApplyVoid(const Event& void_event) {
   impl_->ApplyVoid(void_event);
 }
-void Engine::Apply(const Event& event) {
-  impl_->Apply(event);
+std::optional<ReplayError> Engine::Apply(const Event& event) {
+  return impl_->Apply(event);
+}
+std::optional<ReplayError> Engine::FinishRecovery() {
+  return impl_->FinishRecovery();
 }
 EngineStats Engine::Stats() const {
   return impl_->Stats();
@@ -1323,7 +1605,7 @@ std::optional<OrderId> Engine::ParseOrderId(std::string_view text) {
   std::optional<std::uint64_t> value = detail::ParseId('o', text);
   if (!value) return std::nullopt;
   OrderId id{*value};
-  if ((id.value & ((std::uint64_t{1} << detail::kOrderSlotBits) - 1)) == 0) return std::nullopt;
+  if ((id.value & detail::kOrderSlotsMax) == 0) return std::nullopt;
   return id;
 }
 

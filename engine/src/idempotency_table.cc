@@ -5,24 +5,9 @@
 #include <cstring>
 
 #include "check.h"
+#include "spin_lock.h"
 
 namespace hotdeal::engine::detail {
-
-class IdempotencyTable::Guard {
- public:
-  explicit Guard(Bucket& bucket) noexcept : bucket_(bucket) {
-    unsigned spins = 0;
-    // Acquire/release: the ways are plain fields, ordered by the lock alone.
-    while (bucket_.lock.exchange(1, std::memory_order_acquire) != 0)
-      SpinWait(spins);
-  }
-  ~Guard() { bucket_.lock.store(0, std::memory_order_release); }
-  Guard(const Guard&) = delete;
-  Guard& operator=(const Guard&) = delete;
-
- private:
-  Bucket& bucket_;
-};
 
 IdempotencyTable::IdempotencyTable(std::uint32_t keys_max, std::chrono::seconds window,
                                    std::array<std::uint64_t, 2> secret)
@@ -57,7 +42,7 @@ IdempotencyTable::Result IdempotencyTable::Begin(std::uint32_t campaign, const U
   unsigned spins = 0;
   for (;;) {
     {
-      Guard guard(bucket);
+      SpinGuard guard(bucket.lock);
       bool pending = false;
       std::uint32_t free_way = kWays;
       for (std::uint32_t i = 0; i < kWays; ++i) {
@@ -88,7 +73,7 @@ IdempotencyTable::Result IdempotencyTable::Begin(std::uint32_t campaign, const U
 
 void IdempotencyTable::Finish(Ref ref, std::uint64_t value) noexcept {
   Bucket& bucket = buckets_[ref.bucket];
-  Guard guard(bucket);
+  SpinGuard guard(bucket.lock);
   Way& way = bucket.ways[ref.way];
   HOTDEAL_ASSERT(way.state == WayState::kPending);
   way.value = value;
@@ -97,7 +82,7 @@ void IdempotencyTable::Finish(Ref ref, std::uint64_t value) noexcept {
 
 bool IdempotencyTable::Reclaim(Ref ref, std::uint64_t undone, TimePoint now) noexcept {
   Bucket& bucket = buckets_[ref.bucket];
-  Guard guard(bucket);
+  SpinGuard guard(bucket.lock);
   Way& way = bucket.ways[ref.way];
   if (way.state != WayState::kDone || way.value != undone) return false;
   way.state = WayState::kPending;
@@ -107,7 +92,7 @@ bool IdempotencyTable::Reclaim(Ref ref, std::uint64_t undone, TimePoint now) noe
 
 void IdempotencyTable::Forget(Ref ref) noexcept {
   Bucket& bucket = buckets_[ref.bucket];
-  Guard guard(bucket);
+  SpinGuard guard(bucket.lock);
   Way& way = bucket.ways[ref.way];
   HOTDEAL_ASSERT(way.state == WayState::kPending);
   way.state = WayState::kEmpty;

@@ -63,7 +63,6 @@ class IdempotencyTable {
     std::atomic<std::uint32_t> lock{0};
     std::array<Way, kWays> ways;
   };
-  class Guard;
 
   Hash128 Fingerprint(std::uint32_t campaign, const UserId& user,
                       const IdempotencyKey& key) const noexcept;

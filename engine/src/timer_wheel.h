@@ -35,10 +35,10 @@ class TimerWheel {
   }
 
   // Visits every node in the buckets from the cursor up to `now_second` (each bucket at most
-  // once per call). `visit(node)` answers kDrop to unlink the node, or the second it should be
-  // looked at again: its due second (it stays where it is) or `now_second` to retry it on the
-  // next call. The bucket of `now_second` is visited again next time, since more of its nodes
-  // fall due within that second.
+  // once per call). `visit(node)` answers kDrop to unlink the node (it may give the node to
+  // another wheel before it returns), or the second it should be looked at again: its due second
+  // (it stays where it is) or `now_second` to retry it on the next call. The bucket of `now_second`
+  // is visited again next time, since more of its nodes fall due within that second.
   template <class Link, class Visit>
   void Advance(std::int64_t now_second, Link&& link, Visit&& visit) {
     if (!cursor_second_) cursor_second_ = now_second;
@@ -52,12 +52,15 @@ class TimerWheel {
       std::uint64_t* previous = &heads_[Bucket(second)];
       while (*previous != kNone) {
         std::uint64_t node = *previous;
+        // Read before the visit: a node the visit drops may be handed to another wheel at once
+        // (its link rewritten by that wheel's owner), so its link is not read after a drop.
+        std::uint64_t next = link(node);
         std::int64_t again = visit(node);
         if (again != kDrop && Bucket(again) == Bucket(second)) {
           previous = &link(node);
           continue;
         }
-        *previous = link(node);
+        *previous = next;
         if (again != kDrop) Push(node, again, now_second, link);
       }
     }

@@ -112,6 +112,7 @@ void SetBodyError(Reply& reply, BodyError error) {
 template <class T, class WriteValue>
 void Answer(const engine::Decision<T>& decision, Reply& reply, WriteValue write_value) {
   reply.ticket = decision.ticket;
+  reply.undecided = decision.outcome == engine::Outcome::kPending;
   OutcomeReply mapped = MapOutcome(decision.outcome);
   if (mapped.is_error || !decision.value) {
     SetError(reply, mapped.is_error ? mapped.error : ApiError::kUnavailable, mapped.message);
@@ -202,9 +203,12 @@ Api::Api(engine::Engine& engine, const GatewayOptions& options, const std::atomi
       metrics_(metrics),
       log_(log),
       ack_(options.ack),
+      waits_(options.pending_wait_max.count() > 0),
+      limits_(options.campaign_limits),
       user_limiter_(options.user_rate_limit, options.rate_limit_slots, RandomSeed()),
       ip_limiter_(options.ip_rate_limit, options.rate_limit_slots, RandomSeed()),
-      user_tokens_(MakeUserTokenKey(options.user_token_key)) {}
+      user_tokens_(MakeUserTokenKey(options.user_token_key)),
+      control_(options.control_queue_max) {}
 
 std::uint64_t Api::ClientKey(const boost::asio::ip::address& address) const {
   if (!ip_limiter_.enabled()) return 0;
@@ -243,6 +247,7 @@ bool Api::WithinRate(WorkerContext& worker, RateLimitKind kind, std::uint64_t ke
 
 bool Api::AdmitUser(WorkerContext& worker, const RequestData& request, const engine::UserId& user,
                     Reply& reply) {
+  if (worker.rechecking) return true;
   // The token first: otherwise anyone could spend a victim's rate by naming their user_id.
   if (!UserAuthorized(worker, request, user, reply)) return false;
   return !user_limiter_.enabled() ||
@@ -317,6 +322,26 @@ Completion Api::Handle(WorkerContext& worker, RequestData& request, Reply& reply
   }
   if (!HeadAcceptable(request, *match.route, reply)) return Completion::kDone;
   Dispatch(worker, *match.route, match, request, reply);
+  // Dispatch answers a creation only when it refuses it (not ready); otherwise it goes on to
+  // CreateCampaign, off the event loop.
+  if (route_id == RouteId::kCreateCampaign && reply.status == 0) return Completion::kControl;
+  return CompletionOf(reply);
+}
+
+Completion Api::Recheck(WorkerContext& worker, RequestData& request, Reply& reply) {
+  reply.Reset();
+  RouteMatch match;
+  RouteId route_id = RouteId::kUnmatched;
+  // It matched the first time; the routes are fixed.
+  if (!MatchRequest(request, match, reply, route_id)) return Completion::kDone;
+  worker.rechecking = true;
+  Dispatch(worker, *match.route, match, request, reply);
+  worker.rechecking = false;
+  return CompletionOf(reply);
+}
+
+Completion Api::CompletionOf(Reply& reply) {
+  if (reply.undecided && waits_) return Completion::kWait;
   if (reply.ticket.value == 0) return Completion::kDone;
   // Only a log hands out tickets; DiscardSink (--log none) answers 0.
   assert(log_ != nullptr);
@@ -342,7 +367,7 @@ void Api::Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& 
     case RouteId::kListCampaigns:
       return ListCampaigns(worker, reply);
     case RouteId::kCreateCampaign:
-      return CreateCampaign(worker, request, reply);
+      return;  // Handle answers kControl: the caller calls CreateCampaign
     case RouteId::kGetCampaign:
       return GetCampaign(worker, match.params[0], reply);
     case RouteId::kCloseCampaign:
@@ -396,12 +421,57 @@ bool Api::UserAuthorized(WorkerContext& worker, const RequestData& request,
   return false;
 }
 
-void Api::CreateCampaign(WorkerContext& worker, RequestData& request, Reply& reply) {
+Completion Api::CreateCampaign(WorkerContext& worker, RequestData& request, Reply& reply,
+                               std::function<void(FinishReply)> resume) {
   engine::CampaignSpec spec;
   if (BodyError error = DecodeCampaignBody(worker.json, request.PadBody(), worker.now, spec)) {
-    return SetBodyError(reply, error);
+    SetBodyError(reply, error);
+    return Completion::kDone;
   }
-  Answer(engine_.CreateCampaign(spec, worker.now), reply, WriteCampaign);
+  std::function<void()> job = [this, spec = std::move(spec), now = worker.now,
+                               resume = std::move(resume)] {
+    engine::Decision<engine::CampaignView> decision = engine_.CreateCampaign(spec, now);
+    std::string capacity;
+    if (decision.outcome == engine::Outcome::kCapacity) capacity = CapacityMessage(spec, now);
+    resume([this, decision = std::move(decision), capacity = std::move(capacity)](Reply& done) {
+      if (capacity.empty()) {
+        Answer(decision, done, WriteCampaign);
+      } else {
+        SetError(done, ApiError::kCapacity, capacity);
+      }
+      return CompletionOf(done);
+    });
+  };
+  if (!control_.Post(job)) {
+    SetError(reply, ApiError::kUnavailable,
+             "too many campaign creations in progress; retry after Retry-After seconds");
+    return Completion::kDone;
+  }
+  return Completion::kControl;
+}
+
+std::string Api::CapacityMessage(const engine::CampaignSpec& spec, engine::TimePoint now) const {
+  // The engine checks in this order and says only kCapacity; the limits tell which one it was.
+  // A withdrawn campaign (its creation refused by the log) still holds a table entry and its
+  // memory, but is not listed: with one, a full table may read as a spent budget.
+  if (spec.stock > limits_.stock_max) {
+    return "stock " + std::to_string(spec.stock) + " is over the largest campaign this server " +
+           "takes, --stock-max " + std::to_string(limits_.stock_max);
+  }
+  std::vector<engine::CampaignView> campaigns = engine_.ListCampaigns(now);
+  if (campaigns.size() >= limits_.campaigns_max) {
+    return "the campaign table is full: " + std::to_string(campaigns.size()) +
+           " campaigns, --campaigns-max " + std::to_string(limits_.campaigns_max);
+  }
+  std::uint64_t taken = 0;
+  for (const engine::CampaignView& view : campaigns) {
+    if (auto footprint = engine_.Footprint(view.spec.id)) taken += footprint->bytes;
+  }
+  constexpr std::uint64_t kMiB = 1 << 20;
+  return "campaign \"" + std::string(spec.id.view()) +
+         "\" does not fit in the memory budget: " + "campaigns take " +
+         std::to_string(taken / kMiB) + " MiB of --memory-budget-mb " +
+         std::to_string(limits_.memory_budget_bytes / kMiB);
 }
 
 void Api::ListCampaigns(WorkerContext& worker, Reply& reply) {

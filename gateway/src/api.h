@@ -10,11 +10,14 @@
 #include <boost/asio/ip/address.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
+#include "control_thread.h"
 #include "hotdeal/engine/engine.h"
 #include "hotdeal/gateway/durable_log.h"
 #include "hotdeal/gateway/routes.h"
+#include "hotdeal/gateway/server.h"
 #include "hotdeal/gateway/user_token.h"
 #include "http_request.h"
 #include "metrics.h"
@@ -34,12 +37,25 @@ struct WorkerContext {
   engine::TimePoint now{};          // the cached clock: refreshed once per read batch
   std::chrono::steady_clock::time_point steady_now{};  // read with `now`; for deadlines, rates
   WorkerStats& stats;
+  // Set while Api::Recheck decides a request again: it was admitted (user token, user rate)
+  // the first time.
+  bool rechecking = false;
 };
 
 // kDone: the reply is complete when Handle returns. kPending: the reply (a 201) holds
 // `reply.ticket`, which the caller must await on the durable log before sending it
-// (gateway/README.md, "Durable acks").
-enum class Completion : std::uint8_t { kDone, kPending };
+// (gateway/README.md, "Durable acks"). kControl: POST /v1/campaigns, whose engine call runs off
+// the event loop: the caller hands the request to CreateCampaign. kWait: the request reached a
+// decision the log has not answered yet (Reply::undecided); the caller decides it again with
+// Recheck after a short backoff, until Recheck answers something else or the wait's bound
+// (GatewayOptions::pending_wait_max) passes, then sends the reply as it stands (503 pending).
+// For both kControl and kWait the caller decides no later request of the connection before
+// this one, and keeps `request` as it is until then.
+enum class Completion : std::uint8_t { kDone, kPending, kControl, kWait };
+
+// What finishes a reply whose engine call ran off the event loop: run it on the connection's
+// worker thread, and go on as its Completion says (kDone or kPending).
+using FinishReply = std::function<Completion(Reply&)>;
 
 class Api {
  public:
@@ -56,6 +72,17 @@ class Api {
   // takes no rate-limit token (Handle does that once the body is here).
   bool AcceptsBody(const RequestData& request, Reply& reply, RouteId& route) const;
 
+  // Completion::kControl: decodes the campaign in `request` on this thread and queues its
+  // creation on the control thread. kDone: `reply` is the answer already (400, or 503 when the
+  // queue is full). kControl: `resume` is called once, on the control thread, with what
+  // finishes the reply; the caller posts it back to its own worker thread to run it there.
+  Completion CreateCampaign(WorkerContext& worker, RequestData& request, Reply& reply,
+                            std::function<void(FinishReply)> resume);
+
+  // Completion::kWait: makes the request's engine call again, without taking its rate-limit
+  // tokens again; answers as Handle does.
+  Completion Recheck(WorkerContext& worker, RequestData& request, Reply& reply);
+
   // The per-address rate limit's key for a connection's peer (0 when that limit is off).
   // Once per connection.
   std::uint64_t ClientKey(const boost::asio::ip::address& address) const;
@@ -63,7 +90,10 @@ class Api {
  private:
   void Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& match,
                 RequestData& request, Reply& reply);
-  void CreateCampaign(WorkerContext& worker, RequestData& request, Reply& reply);
+  // How a reply goes on once the route answered: kWait, kPending or kDone.
+  Completion CompletionOf(Reply& reply);
+  // The 409 capacity message for a creation the engine refused: which limit, and its flag.
+  std::string CapacityMessage(const engine::CampaignSpec& spec, engine::TimePoint now) const;
   void ListCampaigns(WorkerContext& worker, Reply& reply);
   void GetCampaign(WorkerContext& worker, std::string_view id_text, Reply& reply);
   void CloseCampaign(WorkerContext& worker, std::string_view id_text, RequestData& request,
@@ -103,10 +133,13 @@ class Api {
   const GatewayMetrics& metrics_;
   DurableLog* const log_;
   const AckMode ack_;
+  const bool waits_;  // pending_wait_max > 0
+  const CampaignLimits limits_;
   // Shared by every worker (a per-worker table would give a user `threads` times the rate).
   RateLimiter user_limiter_;
   RateLimiter ip_limiter_;
   const std::optional<UserTokenKey> user_tokens_;  // empty: user routes need no token
+  ControlThread control_;                          // last: its jobs use the members above
 };
 
 }  // namespace hotdeal::gateway

@@ -2,6 +2,8 @@
 // (HTTP pipelining); both handlers run on the worker's single thread, so no strand is needed.
 #include "connection.h"
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 
@@ -10,10 +12,18 @@ namespace hotdeal::gateway {
 namespace http = boost::beast::http;
 using boost::system::error_code;
 
+namespace {
+// A wait for the log's answer rechecks after 0.5 ms, 1 ms, 2 ms ... up to this apart: Kafka
+// answers within milliseconds, and a slow answer should cost few rechecks.
+constexpr std::chrono::microseconds kFirstWaitBackoff{500};
+constexpr std::chrono::microseconds kWaitBackoffMax{32'000};
+}  // namespace
+
 Connection::Connection(Worker& worker, boost::asio::ip::tcp::socket socket)
     : worker_(worker),
       socket_(std::move(socket)),
-      read_buffer_(worker.options().header_bytes_max + kReadChunkBytes) {
+      read_buffer_(worker.options().header_bytes_max + kReadChunkBytes),
+      wait_timer_(worker.io()) {
   worker_.Link(this);
   error_code error;
   auto peer = socket_.remote_endpoint(error);
@@ -37,7 +47,7 @@ bool Connection::Idle() const {
 void Connection::Pump() {
   // Shutting down: a connection with nothing in progress has nothing left to wait for.
   if (worker_.draining() && Idle()) return Close();
-  while (!stop_reading_ && count_ < kPipelineDepth && read_buffer_.size() > 0) {
+  while (!stop_reading_ && !paused_ && count_ < kPipelineDepth && read_buffer_.size() > 0) {
     if (!parser_) {
       parser_.emplace(request_, worker_.options().header_bytes_max,
                       worker_.options().body_bytes_max);
@@ -66,7 +76,7 @@ void Connection::Pump() {
       }
     }
   }
-  if (!stop_reading_ && count_ < kPipelineDepth && !reading_) ReadMore();
+  if (!stop_reading_ && !paused_ && count_ < kPipelineDepth && !reading_) ReadMore();
   WriteReady();
 }
 
@@ -126,19 +136,83 @@ void Connection::Dispatch() {
                      : http10   ? Persistence::kKeepAliveHttp10
                                 : Persistence::kKeepAlive;
   if (slot.close) stop_reading_ = true;
-  Completion completion = worker_.api().Handle(worker_.context(), request_, slot.reply, slot.route);
+  Proceed(slot, worker_.api().Handle(worker_.context(), request_, slot.reply, slot.route));
+}
+
+void Connection::Proceed(Slot& slot, Completion completion) {
   switch (completion) {
     case Completion::kDone:
       Complete(slot);
       break;
     case Completion::kPending:
       // The ring's order keeps later replies behind this one until Settle marks it ready.
-      if (!worker_.AwaitAck(slot.reply.ticket, shared_from_this(),
-                            static_cast<std::size_t>(&slot - slots_.data()))) {
+      if (!worker_.AwaitAck(slot.reply.ticket, shared_from_this(), IndexOf(slot))) {
         SetUnavailable(slot, "too many replies waiting for the durable log; retry later");
       }
       break;
+    case Completion::kControl:
+      RunControl(slot);
+      break;
+    case Completion::kWait:
+      paused_ = true;
+      wait_started_ = worker_.steady_now();
+      worker_.stats().pending_waits_started.Add();
+      WaitForDecision(slot, kFirstWaitBackoff);
+      break;
   }
+}
+
+void Connection::RunControl(Slot& slot) {
+  // The work guard keeps this worker's io_context running until the answer is back, so that a
+  // shutdown meanwhile still runs (and so drops) it on this thread.
+  auto back = boost::asio::make_work_guard(worker_.io());
+  auto resume = [self = shared_from_this(), index = IndexOf(slot), back](FinishReply finish) {
+    boost::asio::post(back.get_executor(), [self, index, finish = std::move(finish)] {
+      self->Resume(index, finish(self->slots_[index].reply));
+    });
+  };
+  Completion completion =
+      worker_.api().CreateCampaign(worker_.context(), request_, slot.reply, std::move(resume));
+  if (completion == Completion::kControl) {
+    paused_ = true;
+  } else {
+    Proceed(slot, completion);
+  }
+}
+
+void Connection::Resume(std::size_t index, Completion completion) {
+  paused_ = false;
+  worker_.RefreshClock();
+  Proceed(slots_[index], completion);
+  if (!closed_) Pump();
+}
+
+void Connection::WaitForDecision(Slot& slot, std::chrono::microseconds backoff) {
+  wait_timer_.expires_after(backoff);
+  wait_timer_.async_wait(
+      [self = shared_from_this(), index = IndexOf(slot), backoff](const error_code& error) {
+        Slot& waiting = self->slots_[index];
+        WorkerStats& stats = self->worker_.stats();
+        if (error || self->closed_) {
+          stats.pending_waits_ended[static_cast<std::size_t>(PendingWaitEnd::kAbandoned)].Add();
+          return;  // closed: nobody to answer
+        }
+        self->worker_.RefreshClock();
+        Completion completion =
+            self->worker_.api().Recheck(self->worker_.context(), self->request_, waiting.reply);
+        bool timed_out = self->worker_.steady_now() - self->wait_started_ >=
+                         self->worker_.options().pending_wait_max;
+        if (completion == Completion::kWait && !timed_out) {
+          return self->WaitForDecision(waiting, std::min(2 * backoff, kWaitBackoffMax));
+        }
+        stats
+            .pending_waits_ended[static_cast<std::size_t>(completion == Completion::kWait
+                                                              ? PendingWaitEnd::kTimedOut
+                                                              : PendingWaitEnd::kAnswered)]
+            .Add();
+        // Past its bound the reply stands as the engine gave it: 503 pending, Retry-After.
+        self->Resume(index, completion == Completion::kWait ? Completion::kDone : completion);
+      });
 }
 
 void Connection::AnswerExpectContinue() {
@@ -275,6 +349,7 @@ void Connection::Close() {
   closed_ = true;
   error_code ignored;
   socket_.close(ignored);
+  wait_timer_.cancel();
 }
 
 }  // namespace hotdeal::gateway

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <cstdint>
 #include <memory>
@@ -44,6 +45,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The durable log settled the reply in `slot` (Worker::AwaitAck): persisted sends it,
   // anything else replaces it with 503 + Retry-After.
   void Settle(std::size_t slot, bool persisted);
+  // The reply in `slot`, finished off the event loop (Completion::kControl), goes on as
+  // `completion` says. This worker's thread.
+  void Resume(std::size_t slot, Completion completion);
 
   // The worker's intrusive list of connections.
   Connection* prev = nullptr;
@@ -64,6 +68,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void ReadMore();
   void OnRead(const boost::system::error_code& error, std::size_t bytes);
   void Dispatch();
+  // Goes on with a reply as Api said: complete it, await its ticket, or finish it later.
+  void Proceed(Slot& slot, Completion completion);
+  // Completion::kControl: the engine call runs on the Api's control thread.
+  void RunControl(Slot& slot);
+  // Completion::kWait: decides the request again after `backoff`, doubling it, until the
+  // answer is not kWait or pending_wait_max has passed since `wait_started_`.
+  void WaitForDecision(Slot& slot, std::chrono::microseconds backoff);
+  std::size_t IndexOf(const Slot& slot) const {
+    return static_cast<std::size_t>(&slot - slots_.data());
+  }
   void AnswerExpectContinue();
   void FailRequest(ApiError error, std::string_view message);
   Slot& TakeSlot();
@@ -88,6 +102,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool stop_reading_ = false;  // no more requests: close after the queued replies
   bool lingering_ = false;
   bool closed_ = false;
+  // A request is being finished off the event loop or waits for a decision (kControl, kWait):
+  // nothing more is read or decided until it is, so pipelined requests are decided in order
+  // and `request_` stays the one being finished.
+  bool paused_ = false;
+  boost::asio::steady_timer wait_timer_;  // kWait's backoff
+  Worker::SteadyTime wait_started_{};
   // When the request being received started; empty between requests (then the idle deadline
   // applies instead).
   std::optional<Worker::SteadyTime> request_started_;

@@ -152,6 +152,28 @@ void AddUserTokens(std::span<const WorkerStats> workers, std::vector<MetricFamil
   out.push_back(std::move(family));
 }
 
+void AddPendingWaits(std::span<const WorkerStats> workers, std::vector<MetricFamily>& out) {
+  auto started = Family("hotdeal_http_pending_waits_started_total",
+                        "Requests that reached a decision the durable log had not answered "
+                        "and waited for its answer",
+                        MetricType::Counter);
+  started.metric.push_back(Counter(static_cast<double>(
+      Sum(workers, [](const WorkerStats& s) { return s.pending_waits_started.Load(); }))));
+  out.push_back(std::move(started));
+  auto ended = Family("hotdeal_http_pending_waits_total",
+                      "Waits for the durable log's answer, by how they ended: answered, "
+                      "timed_out (503 pending), abandoned (connection closed)",
+                      MetricType::Counter);
+  for (std::size_t end = 0; end < kPendingWaitEnds; ++end) {
+    std::uint64_t count =
+        Sum(workers, [&](const WorkerStats& s) { return s.pending_waits_ended[end].Load(); });
+    ended.metric.push_back(
+        Counter(static_cast<double>(count),
+                {{"result", std::string(PendingWaitEndName(static_cast<PendingWaitEnd>(end)))}}));
+  }
+  out.push_back(std::move(ended));
+}
+
 std::string_view OperationName(engine::Operation operation) {
   switch (operation) {
     case engine::Operation::kClaim:
@@ -275,6 +297,7 @@ std::vector<MetricFamily> GatewayMetrics::Collect() const {
   AddConnections(workers_, families);
   AddRateLimits(workers_, families);
   AddUserTokens(workers_, families);
+  AddPendingWaits(workers_, families);
   AddEngineStats(engine_, families);
   AddCampaigns(engine_, families);
   return families;

@@ -25,6 +25,7 @@ unsigned StatusOf(ApiError error) {
     case ApiError::kAlreadyClaimed:
     case ApiError::kLimitExceeded:
     case ApiError::kConflict:
+    case ApiError::kCapacity:
       return 409;
     case ApiError::kPayloadTooLarge:
       return 413;
@@ -58,6 +59,8 @@ std::string_view CodeOf(ApiError error) {
       return "limit_exceeded";
     case ApiError::kConflict:
       return "conflict";
+    case ApiError::kCapacity:
+      return "capacity";
     case ApiError::kPayloadTooLarge:
       return "payload_too_large";
     case ApiError::kRateLimited:
@@ -104,6 +107,11 @@ OutcomeReply MapOutcome(engine::Outcome outcome) {
     case engine::Outcome::kOverCapacity:
       return error(ApiError::kUnavailable, "a fixed-size table is full; retry later",
                    "over_capacity");
+    case engine::Outcome::kCapacity:
+      // For good, unlike kOverCapacity: retrying the same creation can never succeed. The
+      // gateway replaces the message with one naming the limit (Api::CapacityMessage).
+      return error(ApiError::kCapacity,
+                   "the campaign does not fit: stock, campaign table or memory budget", "capacity");
     case engine::Outcome::kLogUnavailable:
       return error(ApiError::kUnavailable, "the durable log cannot take writes; retry later",
                    "log_unavailable");
@@ -114,10 +122,11 @@ OutcomeReply MapOutcome(engine::Outcome outcome) {
                    "in_doubt");
     case engine::Outcome::kPending:
       // Decided, but the durable log has not acknowledged it yet: showing it could reveal a
-      // decision a crash would lose. The log answers within milliseconds, so retry soon.
+      // decision a crash would lose. The gateway waits for the log's answer first (--ack
+      // durable, Completion::kWait); this is the answer once that wait ran past its bound.
       return error(ApiError::kUnavailable,
-                   "the decision is not durable yet; retry shortly with the same "
-                   "Idempotency-Key",
+                   "the durable log has not answered the decision this request reached; retry "
+                   "shortly with the same Idempotency-Key",
                    "pending");
   }
   return error(ApiError::kUnavailable, "unknown outcome", "unknown");

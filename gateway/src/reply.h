@@ -24,6 +24,7 @@ enum class ApiError : std::uint8_t {
   kAlreadyClaimed,
   kLimitExceeded,
   kConflict,
+  kCapacity,
   kPayloadTooLarge,
   kRateLimited,
   kUnavailable,
@@ -55,6 +56,9 @@ struct Reply {
   // Set when the decision behind the reply produced an event the durable log has not yet
   // confirmed: the reply must wait for it (or the ticket be forgotten) before it is sent.
   engine::LogTicket ticket;
+  // The engine answered Outcome::kPending: the request reached a decision the durable log has
+  // not answered yet, and the reply (503 pending) stands only if waiting for it runs out.
+  bool undecided = false;
 
   void Reset() {
     status = 0;
@@ -63,6 +67,7 @@ struct Reply {
     retry_after_seconds = 0;
     body.clear();
     ticket = {};
+    undecided = false;
   }
 };
 

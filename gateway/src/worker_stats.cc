@@ -23,6 +23,18 @@ std::string_view RateLimitName(RateLimitKind kind) {
   return "unknown";
 }
 
+std::string_view PendingWaitEndName(PendingWaitEnd end) {
+  switch (end) {
+    case PendingWaitEnd::kAnswered:
+      return "answered";
+    case PendingWaitEnd::kTimedOut:
+      return "timed_out";
+    case PendingWaitEnd::kAbandoned:
+      return "abandoned";
+  }
+  return "unknown";
+}
+
 void WorkerStats::RecordRequest(RouteId route, unsigned status, std::chrono::nanoseconds latency) {
   requests[static_cast<std::size_t>(route)][StatusIndex(status)].Add();
   auto micros = static_cast<std::uint64_t>(

@@ -37,6 +37,14 @@ inline constexpr std::size_t kRateLimitKinds = 2;
 // The `limit` label of the rate-limit metrics.
 std::string_view RateLimitName(RateLimitKind kind);
 
+// How a request's wait for a decision the durable log had not answered ended: answered
+// (anything but kPending came back), timed out (503 pending after pending_wait_max), or
+// abandoned (its connection closed first).
+enum class PendingWaitEnd : std::uint8_t { kAnswered, kTimedOut, kAbandoned };
+inline constexpr std::size_t kPendingWaitEnds = 3;
+// The `result` label of hotdeal_http_pending_waits_total.
+std::string_view PendingWaitEndName(PendingWaitEnd end);
+
 // Upper bounds of the latency histogram, in microseconds; the last bucket is +Inf.
 inline constexpr std::array<std::uint64_t, 13> kLatencyBoundsMicros = {
     25, 50, 100, 250, 500, 1'000, 2'500, 5'000, 10'000, 25'000, 50'000, 100'000, 1'000'000};
@@ -57,6 +65,10 @@ struct alignas(64) WorkerStats {
   std::array<RelaxedCounter, kRateLimitKinds> rate_limit_table_full;
   // Per TokenCheck: user-route requests answered 401 for their token (kValid stays 0).
   std::array<RelaxedCounter, kTokenChecks> user_tokens_refused;
+  // Requests that waited for the log's answer to a decision (Completion::kWait), and how each
+  // wait ended, per PendingWaitEnd.
+  RelaxedCounter pending_waits_started;
+  std::array<RelaxedCounter, kPendingWaitEnds> pending_waits_ended;
 
   void RecordRequest(RouteId route, unsigned status, std::chrono::nanoseconds latency);
 };

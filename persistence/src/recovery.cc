@@ -46,6 +46,12 @@ Id ParseId(const char* text) {
   return *id;
 }
 
+// An impossible history stops the start with the engine's message (which names the campaign
+// and the event): serving from a half-recovered engine could sell what is already sold.
+void Replay(engine::Engine& engine, const engine::Event& event) {
+  if (std::optional<engine::ReplayError> error = engine.Apply(event)) Fail(error->message);
+}
+
 // A nullable idempotency_key column: NULL means the client sent no key.
 std::optional<engine::IdempotencyKey> ParseKey(const char* text) {
   if (text == nullptr) return std::nullopt;
@@ -226,7 +232,7 @@ void ReplayTail(engine::Engine& engine, const Options& options, std::vector<Snap
     if (epochs.Stale(p, record.epoch)) {
       ++report.stale_epoch_events;
     } else if (!record.fence) {
-      engine.Apply(record.event);
+      Replay(engine, record.event);
       ++report.events_replayed;
     }
     if (message->offset + 1 == ends[p]) --open;
@@ -250,8 +256,10 @@ RecoveryReport Recover(engine::Engine& engine, const Options& options) {
   reader.Claims(rows.claims);
   reader.Orders(rows.orders);
   Check(db.Execute("COMMIT"), "end snapshot");
-  ApplySnapshot(engine, rows, report);
+  if (std::optional<engine::ReplayError> error = ApplySnapshot(engine, rows, report))
+    Fail(error->message);
   ReplayTail(engine, options, std::move(snapshot), report);
+  if (std::optional<engine::ReplayError> error = engine.FinishRecovery()) Fail(error->message);
   return report;
 }
 

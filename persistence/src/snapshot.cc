@@ -62,19 +62,21 @@ Event Moved(const OrderRow& row) {
 
 }  // namespace
 
-void ApplySnapshot(engine::Engine& engine, const SnapshotRows& rows, RecoveryReport& report) {
+std::optional<engine::ReplayError> ApplySnapshot(engine::Engine& engine, const SnapshotRows& rows,
+                                                 RecoveryReport& report) {
   for (const CampaignRow& row : rows.campaigns) {
-    engine.Apply(Created(row));
+    if (auto error = engine.Apply(Created(row))) return error;
     ++report.campaigns;
   }
   for (const ClaimRow& row : rows.claims) {
-    engine.Apply(Granted(row));
+    if (auto error = engine.Apply(Granted(row))) return error;
     ++report.claims;
   }
   for (const OrderRow& row : rows.orders) {
-    engine.Apply(Reserved(row));
+    if (auto error = engine.Apply(Reserved(row))) return error;
     ++report.orders;
-    if (row.status != engine::OrderStatus::kReserved) engine.Apply(Moved(row));
+    if (row.status == engine::OrderStatus::kReserved) continue;
+    if (auto error = engine.Apply(Moved(row))) return error;
   }
   for (const CampaignRow& row : rows.campaigns) {
     if (!row.closed_at) continue;
@@ -83,8 +85,9 @@ void ApplySnapshot(engine::Engine& engine, const SnapshotRows& rows, RecoveryRep
     closed.campaign = row.spec.id;
     closed.at = *row.closed_at;
     closed.seq = row.closed_seq;
-    engine.Apply(closed);
+    if (auto error = engine.Apply(closed)) return error;
   }
+  return std::nullopt;
 }
 
 }  // namespace hotdeal::persistence

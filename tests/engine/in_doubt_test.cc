@@ -145,8 +145,7 @@ TEST_F(InDoubtTest, ReplayOfTheLogWithAVoidRebuildsTheSameBooks) {
 
   RecordingSink replay_sink;
   Engine recovered(SmallOptions(), replay_sink);
-  for (const Event& event : sink_.events())
-    recovered.Apply(event);
+  ReplayClean(recovered, sink_.events());
   CampaignBooks live = Books("c");
   CampaignBooks replayed = *recovered.Books(Campaign("c"));
   EXPECT_EQ(replayed.remaining, live.remaining);

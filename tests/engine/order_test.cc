@@ -3,6 +3,7 @@
 // orders, idempotent placement, sink refusal and Revert.
 #include <gtest/gtest.h>
 
+#include "ids.h"
 #include "test_support.h"
 
 namespace hotdeal::engine {
@@ -196,20 +197,74 @@ TEST_F(OrderTest, RevertUndoesReservationAndConfirmation) {
   EXPECT_EQ(Place(1, 3).outcome, Outcome::kCreated);
 }
 
-TEST(OrderCapacityTest, OrderTableFullIsOverCapacity) {
+// Invariant 9: reservations cancelled or expired many times the stock over a sale leave it
+// selling exactly as before, on any worker, and its last unit still sells.
+TEST(OrderChurnTest, ChurnOfAHundredTimesTheStockNeverWearsTheCampaignOut) {
+  constexpr std::uint32_t kStock = 4;
+  constexpr std::uint32_t kWorkers = 3;
   RecordingSink sink;
-  Engine engine(SmallOptions(1), sink);
-  ASSERT_EQ(engine.CreateCampaign(SaleSpec("s", 2, 1), Seconds(0)).outcome, Outcome::kCreated);
-  // Two units: four order slots for the campaign's life; cancelling frees units, not slots.
-  for (int i = 0; i < 4; ++i) {
-    Decision<Order> placed = engine.PlaceOrder({0}, Campaign("s"), User(i), 1, {}, Seconds(100));
-    ASSERT_EQ(placed.outcome, Outcome::kCreated);
-    ASSERT_EQ(engine.CancelOrder({0}, placed.value->id, User(i), Seconds(100)).outcome,
+  Engine engine(SmallOptions(kWorkers), sink);
+  ASSERT_EQ(engine.CreateCampaign(SaleSpec("s", kStock, 2, 5), Seconds(0)).outcome,
+            Outcome::kCreated);
+  const std::uint32_t slots = engine.Footprint(Campaign("s"))->orders_max;
+  ASSERT_LT(slots, 100 * kStock);  // so the churn below reuses every slot many times
+  TimePoint now = Seconds(100);
+  for (std::uint32_t round = 0; round < 100 * kStock; ++round) {
+    WorkerId worker{round % kWorkers};
+    UserId user = User(static_cast<int>(round % 7));
+    Decision<Order> placed = engine.PlaceOrder(worker, Campaign("s"), user, 2, {}, now);
+    ASSERT_EQ(placed.outcome, Outcome::kCreated) << "round " << round;
+    if (round % 3 == 0) {
+      now += std::chrono::seconds(6);  // held past expires_at: another worker's wheel expires it
+      for (std::uint32_t w = 0; w < kWorkers; ++w)
+        engine.ExpireDue({w}, now);
+    } else {
+      ASSERT_EQ(engine.CancelOrder({(round + 1) % kWorkers}, placed.value->id, user, now).outcome,
+                Outcome::kOk);
+    }
+    ASSERT_EQ(engine.Books(Campaign("s"))->remaining, kStock) << "round " << round;
+  }
+  for (int user = 0; user < 2; ++user) {
+    Decision<Order> last = engine.PlaceOrder({0}, Campaign("s"), User(100 + user), 2, {}, now);
+    ASSERT_EQ(last.outcome, Outcome::kCreated);
+    ASSERT_EQ(engine.ConfirmOrder({1}, last.value->id, User(100 + user), now).outcome,
               Outcome::kOk);
   }
-  EXPECT_EQ(engine.PlaceOrder({0}, Campaign("s"), User(9), 1, {}, Seconds(100)).outcome,
-            Outcome::kOverCapacity);
-  EXPECT_EQ(engine.GetCampaign(Campaign("s"), Seconds(100)).value->remaining, 2u);
+  EXPECT_EQ(engine.PlaceOrder({2}, Campaign("s"), User(200), 1, {}, now).outcome,
+            Outcome::kSoldOut);
+  EXPECT_EQ(engine.Footprint(Campaign("s"))->orders_max, slots);  // memory never grew
+}
+
+// A reused slot's old id finds nothing: it can neither read nor move the order now there.
+TEST(OrderChurnTest, AStaleIdNeverFindsTheOrderThatReusedItsSlot) {
+  RecordingSink sink;
+  Engine engine(SmallOptions(1), sink);
+  ASSERT_EQ(engine.CreateCampaign(SaleSpec("s", 1, 1, 60), Seconds(0)).outcome, Outcome::kCreated);
+  const std::uint32_t slots = engine.Footprint(Campaign("s"))->orders_max;
+  std::vector<OrderId> ended;
+  Decision<Order> placed;
+  // Reserve and cancel until an order lands in the first order's slot again.
+  for (std::uint32_t i = 0; i <= slots; ++i) {
+    placed = engine.PlaceOrder({0}, Campaign("s"), User(1), 1, {}, Seconds(100));
+    ASSERT_EQ(placed.outcome, Outcome::kCreated);
+    if (!ended.empty() &&
+        detail::OrderSlotIndex(placed.value->id) == detail::OrderSlotIndex(ended.front())) {
+      break;
+    }
+    ASSERT_EQ(engine.CancelOrder({0}, placed.value->id, User(1), Seconds(100)).outcome,
+              Outcome::kOk);
+    ended.push_back(placed.value->id);
+  }
+  ASSERT_EQ(ended.size(), slots) << "the first slot is reused once every slot was used";
+  EXPECT_NE(placed.value->id, ended.front());
+  EXPECT_EQ(engine.GetOrder(ended.front(), Seconds(101)).outcome, Outcome::kNotFound);
+  EXPECT_EQ(engine.CancelOrder({0}, ended.front(), User(1), Seconds(101)).outcome,
+            Outcome::kNotFound);
+  EXPECT_EQ(engine.ConfirmOrder({0}, ended.front(), User(1), Seconds(101)).outcome,
+            Outcome::kNotFound);
+  // The last order to end keeps its slot the longest: it still reads as cancelled.
+  EXPECT_EQ(engine.GetOrder(ended.back(), Seconds(101)).value->status, OrderStatus::kCancelled);
+  EXPECT_EQ(engine.GetOrder(placed.value->id, Seconds(101)).value->status, OrderStatus::kReserved);
 }
 
 }  // namespace

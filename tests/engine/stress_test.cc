@@ -154,6 +154,9 @@ TEST(StressTest, SaleCampaignsBooksCloseUnderOrdersCancelsAndExpiries) {
     for (const Order& order : mine) {
       EXPECT_TRUE(order_ids.insert(order.id.value).second);
       Decision<Order> now_is = engine.GetOrder(order.id, Seconds(0));
+      if (order.expires_at > end) end = order.expires_at;
+      // Not found: it ended and its slot holds a later order now (engine/README.md, "Bounds").
+      if (now_is.outcome == Outcome::kNotFound) continue;
       ASSERT_EQ(now_is.outcome, Outcome::kOk);
       OrderStatus status = now_is.value->status;
       if (status == OrderStatus::kReserved || status == OrderStatus::kConfirmed) {
@@ -161,7 +164,6 @@ TEST(StressTest, SaleCampaignsBooksCloseUnderOrdersCancelsAndExpiries) {
         b.held += order.quantity;
         b.per_user[std::string(order.user.view())] += order.quantity;
       }
-      if (order.expires_at > end) end = order.expires_at;
     }
   }
   for (const CampaignSpec& spec : specs) {
@@ -182,8 +184,7 @@ TEST(StressTest, SaleCampaignsBooksCloseUnderOrdersCancelsAndExpiries) {
   }
   EXPECT_EQ(reserved_ids, order_ids);
   Engine recovered(SmallOptions(kWorkers), sink);
-  for (const Event& event : sink.events())
-    recovered.Apply(event);
+  ReplayClean(recovered, sink.events());
   for (const CampaignSpec& spec : specs) {
     EXPECT_EQ(recovered.GetCampaign(spec.id, Seconds(0)).value->remaining,
               engine.GetCampaign(spec.id, Seconds(0)).value->remaining);
@@ -195,8 +196,9 @@ TEST(StressTest, SaleCampaignsBooksCloseUnderOrdersCancelsAndExpiries) {
     std::uint32_t confirmed = 0;
     for (const auto& mine : placed) {
       for (const Order& order : mine) {
-        if (order.campaign == spec.id &&
-            engine.GetOrder(order.id, end).value->status == OrderStatus::kConfirmed) {
+        Decision<Order> read = engine.GetOrder(order.id, end);
+        if (order.campaign == spec.id && read.value &&
+            read.value->status == OrderStatus::kConfirmed) {
           confirmed += order.quantity;
         }
       }
@@ -363,8 +365,7 @@ TEST(StressTest, InDoubtDecisionsSettleWhileWorkersRunAndTheBooksClose) {
 
   // The log (voids included) replays to the same stock; in-doubt decisions stand in it.
   Engine recovered(SmallOptions(kWorkers), sink);
-  for (const Event& event : sink.log().events())
-    recovered.Apply(event);
+  ReplayClean(recovered, sink.log().events());
   for (const char* id : {"hot", "sale"}) {
     CampaignBooks live = *engine.Books(Campaign(id));
     CampaignBooks replayed = *recovered.Books(Campaign(id));

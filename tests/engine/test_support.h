@@ -66,6 +66,19 @@ inline CampaignSpec SaleSpec(std::string_view id, std::uint32_t stock, std::uint
   return spec;
 }
 
+// Recovers `engine` from `log` as the server does (Apply each, then FinishRecovery); a replay
+// error fails the test and is returned for tests that expect one.
+inline std::optional<ReplayError> Replay(Engine& engine, const std::vector<Event>& log) {
+  for (const Event& event : log) {
+    if (std::optional<ReplayError> error = engine.Apply(event)) return error;
+  }
+  return engine.FinishRecovery();
+}
+inline void ReplayClean(Engine& engine, const std::vector<Event>& log) {
+  std::optional<ReplayError> error = Replay(engine, log);
+  EXPECT_FALSE(error.has_value()) << error->message;
+}
+
 // Keeps every event in append order (under a mutex: tests only) and can be told to refuse.
 class RecordingSink final : public EventSink {
  public:

@@ -331,8 +331,7 @@ TEST(UnackedFinalAtOnceTest, ReplayedDecisionsAreFinal) {
 
   TicketlessSink sink;
   Engine replayed(AwaitingOptions(), sink);
-  for (const Event& event : live_sink.events())
-    replayed.Apply(event);
+  ReplayClean(replayed, live_sink.events());
   EXPECT_EQ(replayed.GetOrder(placed.value->id, Seconds(102)).value->status,
             OrderStatus::kConfirmed);
   EXPECT_EQ(replayed.PlaceOrder({0}, Campaign("s"), User(1), 1, Key("k"), Seconds(102)).outcome,

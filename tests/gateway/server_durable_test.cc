@@ -1,6 +1,7 @@
 // Durable acks (gateway/README.md): a decision's reply waits for the log, is answered 201 only
 // if the log persisted its event and 503 + Retry-After otherwise, keeps pipelined order, and
-// survives its client leaving; a retry or read of a decision still waiting answers 503 too. The
+// survives its client leaving; a retry, a repeat or a read of a decision still waiting waits for
+// the log's answer too (API.md v1.1), up to pending_wait_max, then answers 503. The
 // log is a fake the test settles by hand, from its own thread, reporting into the engine first
 // as KafkaLog's poll thread does.
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "http_client.h"
@@ -137,7 +139,7 @@ TEST_F(DurableTest, ReplyWaitsForThePersistedReport) {
   EXPECT_EQ(log_fake_.forgotten(), 0u);
 }
 
-TEST_F(DurableTest, RetryWithTheKeyWhileTheFirstWaitsIsA503ThenTheClaim) {
+TEST_F(DurableTest, RequestsReachingAWaitingDecisionAnswerOnceTheLogHasSpoken) {
   Start(AckMode::kDurable);
   constexpr std::string_view kKey = "Idempotency-Key: k-1\r\n";
   HttpClient first(port(), std::chrono::milliseconds{300});
@@ -145,29 +147,116 @@ TEST_F(DurableTest, RetryWithTheKeyWhileTheFirstWaitsIsA503ThenTheClaim) {
       first.Write(BuildRequest("POST", "/v1/campaigns/bf/claims", R"({"user_id": "u1"})", kKey)));
   std::vector<std::uint64_t> tickets = log_fake_.WaitAwaited(1);
   ASSERT_EQ(tickets.size(), 1u);
-  // Before the log has it: neither the retry nor a read may reveal the claim.
-  HttpClient other(port());
-  auto retry = other.Send("POST", "/v1/campaigns/bf/claims", R"({"user_id": "u1"})", kKey);
-  ASSERT_TRUE(retry.has_value());
-  EXPECT_EQ(retry->status, 503) << retry->body;
-  EXPECT_EQ(JsonString(retry->body, "error"), "unavailable");
-  EXPECT_EQ(retry->header("retry-after"), "1");
-  EXPECT_EQ(retry->body.find("claim_id"), std::string::npos) << retry->body;
-  EXPECT_EQ(other.Send("GET", "/v1/campaigns/bf/claims/u1")->status, 503);
-  EXPECT_EQ(other.Send("POST", "/v1/campaigns/bf/claims", R"({"user_id": "u1"})")->status, 503);
-  EXPECT_EQ(log_fake_.WaitAwaited(1).size(), 1u) << "the retry decided nothing new";
+  // Before the log has it: a keyed retry, a read and the same user again (a double click)
+  // each wait, on connections of their own, and reveal nothing yet.
+  HttpClient retry(port(), std::chrono::milliseconds{300});
+  HttpClient read(port(), std::chrono::milliseconds{300});
+  HttpClient again(port(), std::chrono::milliseconds{300});
+  ASSERT_TRUE(
+      retry.Write(BuildRequest("POST", "/v1/campaigns/bf/claims", R"({"user_id": "u1"})", kKey)));
+  ASSERT_TRUE(read.Write(BuildRequest("GET", "/v1/campaigns/bf/claims/u1", "")));
+  ASSERT_TRUE(again.Write(Claim("u1")));
+  EXPECT_FALSE(retry.Read().has_value()) << "answered before the log spoke";
+  EXPECT_FALSE(read.Read().has_value());
+  EXPECT_FALSE(again.Read().has_value());
+  EXPECT_EQ(log_fake_.WaitAwaited(1).size(), 1u) << "the waiting requests decided nothing new";
 
   log_fake_.Settle(tickets[0], true);
   auto created = first.Read();
   ASSERT_TRUE(created.has_value());
   EXPECT_EQ(created->status, 201) << created->body;
-  retry = other.Send("POST", "/v1/campaigns/bf/claims", R"({"user_id": "u1"})", kKey);
+  const std::string claim_id = JsonString(created->body, "claim_id");
+  auto replayed = retry.Read();
+  ASSERT_TRUE(replayed.has_value());
+  EXPECT_EQ(replayed->status, 201) << replayed->body;
+  EXPECT_EQ(JsonString(replayed->body, "claim_id"), claim_id);
+  auto got = read.Read();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->status, 200) << got->body;
+  EXPECT_EQ(JsonString(got->body, "claim_id"), claim_id);
+  auto repeated = again.Read();
+  ASSERT_TRUE(repeated.has_value());
+  EXPECT_EQ(repeated->status, 409) << repeated->body;
+  EXPECT_EQ(JsonString(repeated->body, "error"), "already_claimed");
+  EXPECT_EQ(JsonString(repeated->body, "claim_id"), claim_id);
+  auto metrics = HttpClient(port()).Send("GET", "/metrics");
+  EXPECT_NE(metrics->body.find(R"(hotdeal_http_pending_waits_total{result="answered"} 3)"),
+            std::string::npos)
+      << metrics->body;
+}
+
+TEST_F(DurableTest, AWaitPastItsBoundIs503Pending) {
+  options_.pending_wait_max = std::chrono::milliseconds{100};
+  Start(AckMode::kDurable);
+  constexpr std::string_view kKey = "Idempotency-Key: k-1\r\n";
+  HttpClient first(port());
+  ASSERT_TRUE(
+      first.Write(BuildRequest("POST", "/v1/campaigns/bf/claims", R"({"user_id": "u1"})", kKey)));
+  std::vector<std::uint64_t> tickets = log_fake_.WaitAwaited(1);
+  ASSERT_EQ(tickets.size(), 1u);
+  HttpClient other(port());
+  auto started = std::chrono::steady_clock::now();
+  auto retry = other.Send("POST", "/v1/campaigns/bf/claims", R"({"user_id": "u1"})", kKey);
+  auto waited = std::chrono::steady_clock::now() - started;
   ASSERT_TRUE(retry.has_value());
-  EXPECT_EQ(retry->status, 201) << retry->body;
-  EXPECT_EQ(JsonString(retry->body, "claim_id"), JsonString(created->body, "claim_id"));
-  EXPECT_EQ(other.Send("GET", "/v1/campaigns/bf/claims/u1")->status, 200);
+  EXPECT_EQ(retry->status, 503) << retry->body;
+  EXPECT_EQ(JsonString(retry->body, "error"), "unavailable");
+  EXPECT_EQ(retry->header("retry-after"), "1");
+  EXPECT_EQ(retry->body.find("claim_id"), std::string::npos) << retry->body;
+  EXPECT_GE(waited, std::chrono::milliseconds{100});
+  EXPECT_LT(waited, std::chrono::milliseconds{1000});
   auto metrics = other.Send("GET", "/metrics");
+  EXPECT_NE(metrics->body.find(R"(hotdeal_http_pending_waits_total{result="timed_out"} 1)"),
+            std::string::npos)
+      << metrics->body;
   EXPECT_NE(metrics->body.find(R"(outcome="pending")"), std::string::npos);
+  log_fake_.Settle(tickets[0], true);
+  EXPECT_EQ(first.Read()->status, 201);
+}
+
+TEST_F(DurableTest, ADoubleClickAfterANotPersistedFirstIsDecidedAfresh) {
+  Start(AckMode::kDurable);
+  HttpClient first(port());
+  HttpClient second(port(), std::chrono::milliseconds{300});
+  ASSERT_TRUE(first.Write(Claim("u1")));
+  std::vector<std::uint64_t> tickets = log_fake_.WaitAwaited(1);
+  ASSERT_EQ(tickets.size(), 1u);
+  ASSERT_TRUE(second.Write(Claim("u1")));
+  EXPECT_FALSE(second.Read().has_value());
+  // The log refuses the first: the second comes after it, so it claims for itself.
+  log_fake_.Settle(tickets[0], false);
+  EXPECT_EQ(first.Read()->status, 503);
+  std::vector<std::uint64_t> next = log_fake_.WaitAwaited(1);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_NE(next[0], tickets[0]);
+  log_fake_.Settle(next[0], true);
+  auto claimed = second.Read();
+  ASSERT_TRUE(claimed.has_value());
+  EXPECT_EQ(claimed->status, 201) << claimed->body;
+  EXPECT_EQ(Remaining(), 2);
+}
+
+TEST_F(DurableTest, AWaitingRequestKeepsPipelinedOrder) {
+  Start(AckMode::kDurable);
+  HttpClient client(port());
+  // The second waits for the first's decision; the third is decided only after it.
+  ASSERT_TRUE(client.Write(Claim("u1") + Claim("u1") + Claim("u2")));
+  std::vector<std::uint64_t> tickets = log_fake_.WaitAwaited(1);
+  ASSERT_EQ(tickets.size(), 1u);
+  std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  EXPECT_EQ(log_fake_.WaitAwaited(1).size(), 1u) << "u2 was decided before the wait ahead of it";
+  log_fake_.Settle(tickets[0], true);
+  std::vector<std::uint64_t> next = log_fake_.WaitAwaited(1);
+  ASSERT_EQ(next.size(), 1u);
+  log_fake_.Settle(next[0], true);
+  auto one = client.Read();
+  auto two = client.Read();
+  auto three = client.Read();
+  ASSERT_TRUE(one && two && three);
+  EXPECT_EQ(one->status, 201) << one->body;
+  EXPECT_EQ(two->status, 409) << two->body;
+  EXPECT_EQ(three->status, 201) << three->body;
+  EXPECT_EQ(JsonString(three->body, "user_id"), "u2");
 }
 
 TEST_F(DurableTest, NotPersistedIsA503WithRetryAfterAndOrderHolds) {

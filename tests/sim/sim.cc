@@ -45,11 +45,41 @@ struct Broken : std::runtime_error {
 }
 
 std::string_view OutcomeName(Outcome outcome) {
-  constexpr std::array<std::string_view, engine::kOutcomeCount> kNames = {
-      "ok",          "created",       "replayed",        "invalid",         "not_found",
-      "not_started", "ended",         "sold_out",        "already_claimed", "limit_exceeded",
-      "conflict",    "over_capacity", "log_unavailable", "in_doubt",        "pending"};
-  return kNames[static_cast<std::size_t>(outcome)];
+  switch (outcome) {
+    case Outcome::kOk:
+      return "ok";
+    case Outcome::kCreated:
+      return "created";
+    case Outcome::kReplayed:
+      return "replayed";
+    case Outcome::kInvalid:
+      return "invalid";
+    case Outcome::kNotFound:
+      return "not_found";
+    case Outcome::kNotStarted:
+      return "not_started";
+    case Outcome::kEnded:
+      return "ended";
+    case Outcome::kSoldOut:
+      return "sold_out";
+    case Outcome::kAlreadyClaimed:
+      return "already_claimed";
+    case Outcome::kLimitExceeded:
+      return "limit_exceeded";
+    case Outcome::kConflict:
+      return "conflict";
+    case Outcome::kOverCapacity:
+      return "over_capacity";
+    case Outcome::kCapacity:
+      return "capacity";
+    case Outcome::kLogUnavailable:
+      return "log_unavailable";
+    case Outcome::kInDoubt:
+      return "in_doubt";
+    case Outcome::kPending:
+      return "pending";
+  }
+  return "unknown";
 }
 
 template <class Id>
@@ -296,7 +326,7 @@ class Simulation {
     switch (d.outcome) {
       case Outcome::kCreated:
         ++result_.counts.claims;
-        if (key) first_decision_[KeyName(*c, user, key)] = d.value->id.value;
+        if (key) KeyDecided(KeyName(*c, user, key), d.value->id.value);
         log_.Await(d.ticket, {Promise::Kind::kClaim, *d.value, {}});
         return;
       case Outcome::kReplayed:
@@ -342,7 +372,7 @@ class Simulation {
         ++result_.counts.orders;
         ++campaign.order_attempts;
         orders_.push_back({d.value->id, *c, user});
-        if (key) first_decision_[KeyName(*c, user, key)] = d.value->id.value;
+        if (key) KeyDecided(KeyName(*c, user, key), d.value->id.value);
         log_.Await(d.ticket, {Promise::Kind::kOrderStatus, {}, *d.value});
         return;
       case Outcome::kLogUnavailable:
@@ -380,7 +410,8 @@ class Simulation {
     // The id may name another user's order now: a slot whose order the log lost is handed out
     // again after a restart.
     auto held = holdings_.orders().find(order.id.value);
-    const bool known = held != holdings_.orders().end() && held->second.user == order.user;
+    const bool known =
+        held != holdings_.orders().end() && held->second.user == order.user && Live(held->second);
     Decision<engine::Order> d = confirm ? engine_->ConfirmOrder(worker, order.id, user, now_)
                                         : engine_->CancelOrder(worker, order.id, user, now_);
     TakeAppended();
@@ -616,12 +647,33 @@ class Simulation {
 
   void CheckReplay(const std::string& key, std::uint64_t answered) {
     auto it = first_decision_.find(key);
-    if (it != first_decision_.end() && it->second != answered) {
+    if (it != first_decision_.end() && it->second.id != answered) {
       Fail("key " + key + " replayed another decision than the one it made");
     }
   }
 
+  // A key makes a second decision only once its first was undone (reverted, voided, or lost
+  // in a crash) or the key aged out of the idempotency window.
+  void KeyDecided(const std::string& key, std::uint64_t id) {
+    auto it = first_decision_.find(key);
+    if (it != first_decision_.end() && now_ - it->second.at < engine_options_.idempotency_window) {
+      const std::uint64_t first = it->second.id;
+      if (holdings_.orders().count(first) || holdings_.claims().count(first)) {
+        Fail("key " + key + " made a second decision while its first stands (" +
+             Text(OrderId{first}) + ", " +
+             std::to_string((now_ - it->second.at).count() / 1'000'000) + " s ago)");
+      }
+    }
+    first_decision_[key] = {id, now_};
+  }
+
   // ---- invariants ------------------------------------------------------------------------------
+
+  // Holds its units and has not ended by the clock.
+  bool Live(const Holdings::Order& order) const {
+    return order.state == Holdings::State::kConfirmed ||
+           (order.state == Holdings::State::kReserved && now_ < order.expires_at);
+  }
 
   engine::CampaignBooks Books(std::size_t c) const {
     std::optional<engine::CampaignBooks> books = engine_->Books(campaigns_[c].spec.id);
@@ -650,8 +702,10 @@ class Simulation {
       }
       if (units > b.stock) Fail(std::string(id) + " sold " + std::to_string(units) + " units");
       if (units != holdings_.Units(id)) {
-        Fail("books of " + std::string(id) + " count " + std::to_string(units) +
-             " units, the decisions logged hold " + std::to_string(holdings_.Units(id)));
+        Fail("books of " + std::string(id) + " count " + std::to_string(units) + " units (held " +
+             std::to_string(b.held) + ", confirmed " + std::to_string(b.confirmed) +
+             "), the decisions logged hold " + std::to_string(holdings_.Units(id)) +
+             Disagreements(id));
       }
       if (auto [user, held] = holdings_.TopHolder(id); held > campaign.spec.per_user_limit) {
         Fail("user " + user + " holds " + std::to_string(held) + " units of " + std::string(id) +
@@ -661,6 +715,32 @@ class Simulation {
     if (std::string twice = holdings_.DoubleClaims(); !twice.empty())
       Fail("two claims of " + twice);
     CheckPromises();
+  }
+
+  // The logged orders whose status the engine shows otherwise than the holdings: for a
+  // failure's text.
+  std::string Disagreements(std::string_view campaign) const {
+    std::string text;
+    std::set<std::uint64_t> seen;
+    auto log = log_.kafka.find(campaign);
+    if (log == log_.kafka.end()) return text;
+    for (const engine::Event& e : log->second) {
+      if (e.order_id.value == 0 || !seen.insert(e.order_id.value).second) continue;
+      Decision<engine::Order> d = engine_->GetOrder(e.order_id, now_);
+      const bool shown_live = d.outcome == Outcome::kPending ||
+                              (d.value && (d.value->status == OrderStatus::kReserved ||
+                                           d.value->status == OrderStatus::kConfirmed));
+      auto held = holdings_.orders().find(e.order_id.value);
+      const bool live =
+          held != holdings_.orders().end() && (held->second.state == Holdings::State::kReserved ||
+                                               held->second.state == Holdings::State::kConfirmed);
+      if (shown_live == live) continue;
+      text += "; " + Text(e.order_id) + " x" + std::to_string(e.quantity) + " is " +
+              std::string(OutcomeName(d.outcome)) +
+              (d.value ? " " + std::string(engine::Name(d.value->status)) : "") +
+              " in the engine, " + (live ? "live" : "not live") + " in the log";
+    }
+    return text;
   }
 
   void CheckPromises() {
@@ -677,7 +757,10 @@ class Simulation {
       if (d.outcome == Outcome::kPending) continue;  // a later move not yet acknowledged
       const bool final =
           order.status == OrderStatus::kCancelled || order.status == OrderStatus::kExpired;
-      if (d.outcome == Outcome::kNotFound && final) continue;  // a final order may be forgotten
+      // An ended order's slot is reused, and its id then reads as not found.
+      auto held = holdings_.orders().find(id);
+      const bool ended = final || (held != holdings_.orders().end() && !Live(held->second));
+      if (d.outcome == Outcome::kNotFound && ended) continue;
       if (d.outcome != Outcome::kOk || !StillHolds(order.status, d.value->status) ||
           d.value->quantity != order.quantity || !(d.value->user == order.user)) {
         Fail("order " + Text(order.id) + " was promised " +
@@ -712,6 +795,7 @@ class Simulation {
     }
     Trace("crash " + std::to_string(result_.counts.crashes));
     Phase("recovery");
+    const Holdings before = std::move(holdings_);  // the state the crash ended
     engine_.reset();
     engine_ = std::make_unique<engine::Engine>(engine_options_, log_);
     engine::DiscardSink discard;
@@ -722,7 +806,8 @@ class Simulation {
       for (const engine::Event& e : events)
         Fold(holdings_, e);
     Phase("recovery check");
-    CheckRecovered();
+    CheckMysqlMatchesLog();
+    ExpireRecovered(before);
     CheckLive();
     Phase("sell-out check");
     CheckSellsOut(probe);
@@ -740,7 +825,7 @@ class Simulation {
     }
     for (engine::Engine* e : engines) {
       persistence::RecoveryReport report;
-      persistence::ApplySnapshot(*e, rows, report);
+      Replayed(persistence::ApplySnapshot(*e, rows, report));
     }
     std::vector<std::pair<const std::vector<engine::Event>*, std::size_t>> tails;
     for (const auto& [campaign, events] : log_.kafka)
@@ -749,27 +834,72 @@ class Simulation {
       std::vector<std::size_t> open;
       for (std::size_t t = 0; t < tails.size(); ++t)
         if (tails[t].second < tails[t].first->size()) open.push_back(t);
-      if (open.empty()) return;
+      if (open.empty()) break;
       auto& [events, next] = tails[open[rng_.Below(open.size())]];
       Trace("  tail: " + Describe((*events)[next]));
       for (engine::Engine* e : engines)
-        e->Apply((*events)[next]);
+        Replayed(e->Apply((*events)[next]));
       ++next;
     }
+    for (engine::Engine* e : engines)
+      Replayed(e->FinishRecovery());
   }
 
-  void CheckRecovered() {
+  // Every history here is one a live engine made: recovery must accept it.
+  static void Replayed(const std::optional<engine::ReplayError>& error) {
+    if (error) Fail("recovery refused the log: " + error->message);
+  }
+
+  // The recovered engine's first tick expires what is due, as a server's does. A reservation
+  // recovery ended (it reads expired before its expires_at: beyond the stock or the limit) must
+  // be one whose end the log lost: ended before the crash.
+  void ExpireRecovered(const Holdings& before) {
+    // The log takes these: a refused expiry stays reserved until the next tick, and then the
+    // holdings below could not tell it from one that recovery ended.
+    const double refuse_probability = log_.refuse_probability;
+    log_.refuse_probability = 0;
+    for (std::uint32_t w = 0; w < engine_options_.workers; ++w)
+      engine_->ExpireDue(WorkerId{w}, now_);
+    log_.refuse_probability = refuse_probability;
+    TakeAppended();
+    std::vector<std::uint64_t> ended;
+    for (const auto& [id, order] : holdings_.orders()) {
+      if (order.state != Holdings::State::kReserved) continue;
+      if (order.expires_at <= now_) {
+        ended.push_back(id);  // ended by recovery (no event to expire it) or due anyway
+        continue;
+      }
+      Decision<engine::Order> d = engine_->GetOrder(OrderId{id}, now_);
+      if (d.outcome != Outcome::kOk || d.value->status != OrderStatus::kExpired) continue;
+      Trace("recovery ended " + Text(OrderId{id}) + " of " + std::string(order.user.view()));
+      auto was = before.orders().find(id);
+      if (was != before.orders().end() && was->second.user == order.user &&
+          (was->second.state == Holdings::State::kReserved ||
+           was->second.state == Holdings::State::kConfirmed)) {
+        Fail("recovery ended order " + Text(OrderId{id}) + " of " + std::string(order.user.view()) +
+             ", live before the crash and due to hold " +
+             std::to_string((order.expires_at - now_).count() / 1'000'000) + " s more");
+      }
+      ended.push_back(id);
+    }
+    for (std::uint64_t id : ended)
+      holdings_.End(id);
+    Trace("recovery: " + std::to_string(engine_->Stats().reservations_dropped) +
+          " reservations dropped, " + std::to_string(engine_->Stats().orphan_events) +
+          " orphan events");
+  }
+
+  // The persister's tables, caught up to the end of the log, hold what the log's fold holds.
+  void CheckMysqlMatchesLog() {
     MysqlModel caught_up = mysql_;
     for (const auto& [campaign, events] : log_.kafka)
       caught_up.CatchUp(events, events.size());
     for (std::size_t c = 0; c < campaigns_.size(); ++c) {
       const std::string_view id = campaigns_[c].spec.id.view();
-      const engine::CampaignBooks b = Books(c);
-      const std::int64_t units = b.claimed + b.held + b.confirmed;
-      if (b.in_doubt != 0) Fail("recovered " + std::string(id) + " with units in doubt");
-      if (units != caught_up.Units(id)) {
-        Fail("recovered " + std::string(id) + " holds " + std::to_string(units) +
-             " units, MySQL (caught up) " + std::to_string(caught_up.Units(id)));
+      if (Books(c).in_doubt != 0) Fail("recovered " + std::string(id) + " with units in doubt");
+      if (caught_up.Units(id) != holdings_.Units(id)) {
+        Fail("MySQL (caught up) holds " + std::to_string(caught_up.Units(id)) + " units of " +
+             std::string(id) + ", the log " + std::to_string(holdings_.Units(id)));
       }
     }
   }
@@ -844,7 +974,11 @@ class Simulation {
   MysqlModel mysql_;
   std::map<std::pair<std::size_t, std::string>, std::vector<std::string>> keys_used_;
   std::uint64_t keys_made_ = 0;
-  std::map<std::string, std::uint64_t> first_decision_;  // key -> the id its decision made
+  struct KeyDecision {
+    std::uint64_t id = 0;  // the claim or order it made
+    TimePoint at{};
+  };
+  std::map<std::string, KeyDecision> first_decision_;
   std::map<std::pair<std::string, std::string>, engine::Claim> promised_claims_;
   std::map<std::uint64_t, engine::Order> promised_orders_;
   SimResult result_;

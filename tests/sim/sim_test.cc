@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <string>
 #include <vector>
 
 namespace hotdeal::sim {
@@ -24,9 +26,10 @@ SimOptions DurableFewOrders(SimOptions options = {}) {
   return options;
 }
 
-// A bug the simulation found on main, and the seed that finds it. `open` is the switch: while
-// the bug is open its seed must still fail with `failure` (the simulation keeps finding it) and
-// the batch keeps clear of it; once the fix is on main, set it false and the seed must pass.
+// A bug the simulation found on main, and a seed that finds it. `open` is the switch: while the
+// bug is open its seed must still fail with `failure` (the simulation keeps finding it) and the
+// batch below tolerates seeds failing with that message; once the fix is on main, set it false:
+// its seed must pass and the batch no longer tolerates it.
 struct KnownBug {
   const char* name;
   bool open;
@@ -34,53 +37,74 @@ struct KnownBug {
   const char* failure;  // a part of the failure message
 };
 
+SimOptions Acks(SimOptions options, SimOptions::Acks acks) {
+  options.acks = acks;
+  return options;
+}
+
 const std::vector<KnownBug>& KnownBugs() {
   static const std::vector<KnownBug> bugs = {
-      // Order slots are never reused: after about 2 x stock orders every order answers
-      // over_capacity although units remain.
-      {"wear-out", true, Seed(11), "(the campaign wears out)"},
-      // Replay in id order: a cancelled order with a higher id is replayed (reserved) after the
-      // order that reused its units; HOTDEAL_ASSERT(within_limit) aborts recovery.
-      {"recovery order", true,
+      // Fixed by "engine: recycle order slots": order slots were never reused, so after about
+      // 2 x stock orders every order answered over_capacity although units remained.
+      {"wear-out", false, Seed(9), "(the campaign wears out)"},
+      // Fixed by the order-independent fold: replay in id order reserved a cancelled order with
+      // a higher id after the order that reused its units (HOTDEAL_ASSERT(within_limit)).
+      {"recovery order", false,
        [] {
          SimOptions options = DurableFewOrders(Seed(13));
          options.shuffle_rows = false;  // exactly as recovery.cc's ORDER BY reads the rows
          return options;
        }(),
        "assertion failed: within_limit"},
+      // FinishRecovery keeps the newest reservations: when a newer one's cancel was lost, an
+      // older live (and promised) reservation is ended instead.
+      {"drops a live reservation", true, Acks(Seed(149), SimOptions::Acks::kDurable),
+       "live before the crash"},
+      // A reservation FinishRecovery ended has no event in the log: the next restart folds it
+      // live again (a client was told expired; it holds units again).
+      {"dropped comes back", true, Acks(Seed(355), SimOptions::Acks::kDurable),
+       "was promised expired, now"},
+      // An ended order's slot is reused, so its key's retry (within the idempotency window)
+      // no longer finds the first decision and reserves again.
+      {"key after slot reuse", true, Acks(Seed(30), SimOptions::Acks::kDurable),
+       "made a second decision while its first stands"},
       // --ack memory: a reservation reverted after its confirm leaves an unpublished slot, and
       // the confirm's persisted report then spins in Acknowledge (PublishedStatus) for ever.
-      {"acknowledge spins", true,
-       [] {
-         SimOptions options = DurableFewOrders(Seed(58));
-         options.acks = SimOptions::Acks::kMemory;
-         return options;
-       }(),
+      {"acknowledge spins", true, Acks(DurableFewOrders(Seed(58)), SimOptions::Acks::kMemory),
        "stuck"},
+      // --ack memory: a lost refund (cancel of a confirmed order) leaves the user's confirmed
+      // orders past the limit; recovery keeps paid orders whatever the limit.
+      {"limit after a lost refund", true, Acks(Seed(41), SimOptions::Acks::kMemory),
+       "past the limit"},
   };
   return bugs;
 }
 
-bool Open(const char* name) {
+// The open bug a failure is, or nullptr.
+const KnownBug* OpenBugOf(const std::string& failure) {
   for (const KnownBug& bug : KnownBugs())
-    if (std::string_view(bug.name) == name) return bug.open;
-  return false;
+    if (bug.open && failure.find(bug.failure) != std::string::npos) return &bug;
+  return nullptr;
 }
 
 TEST(SimTest, SeedsKeepEveryInvariant) {
-  if (Open("recovery order")) GTEST_SKIP() << "recovery aborts on main (KnownBugs)";
   SimOptions options;
-  if (Open("wear-out")) options.orders_per_unit = 0.5;
-  if (Open("acknowledge spins")) options.acks = SimOptions::Acks::kDurable;
   std::uint64_t failed = 0;
+  std::uint64_t tolerated = 0;
   for (std::uint64_t seed = 1; seed <= kSeeds && failed < 5; ++seed) {
     options.seed = seed;
     const SimResult result = RunSeedIsolated(options);
-    if (!result.ok) {
-      ++failed;
-      ADD_FAILURE() << result.failure << "\n  replay: " << ReplayCommand(options);
+    if (result.ok) continue;
+    if (OpenBugOf(result.failure)) {
+      ++tolerated;
+      continue;
     }
+    ++failed;
+    ADD_FAILURE() << result.failure << "\n  replay: " << ReplayCommand(options);
   }
+  if (tolerated > 0)
+    std::printf("%llu seeds failed of open bugs (KnownBugs)\n",
+                static_cast<unsigned long long>(tolerated));
 }
 
 TEST(SimTest, SeedsThatFoundBugs) {

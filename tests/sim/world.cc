@@ -100,7 +100,7 @@ void Holdings::Apply(const Event& e) {
       claims_[e.claim_id.value] = {campaign, e.user};
       return;
     case EventType::kOrderReserved:
-      orders_[e.order_id.value] = {campaign, e.user, e.quantity, State::kReserved};
+      orders_[e.order_id.value] = {campaign, e.user, e.quantity, e.expires_at, State::kReserved};
       return;
     case EventType::kOrderConfirmed:
     case EventType::kOrderCancelled:
@@ -154,6 +154,12 @@ void Holdings::Drop(const Event& void_event) {
   if (it == orders_.end()) return;
   if (it->second.state == State::kReserved || it->second.state == State::kConfirmed)
     orders_.erase(it);
+}
+
+void Holdings::End(std::uint64_t order_id) {
+  auto it = orders_.find(order_id);
+  if (it != orders_.end() && it->second.state == State::kReserved)
+    it->second.state = State::kExpired;
 }
 
 std::int64_t Holdings::Units(std::string_view campaign) const {

@@ -113,6 +113,7 @@ class Holdings {
     std::string campaign;
     engine::UserId user;
     std::uint32_t quantity = 0;
+    engine::TimePoint expires_at{};
     State state = State::kReserved;
   };
   struct Claim {
@@ -127,6 +128,8 @@ class Holdings {
   void Revert(const Event& e);
   // A void applied (ApplyVoid): the claim or order is dropped if it holds units.
   void Drop(const Event& void_event);
+  // A reservation ended without an event: by recovery, or due before the engine's first tick.
+  void End(std::uint64_t order_id);
 
   std::int64_t Units(std::string_view campaign) const;
   std::int64_t UserUnits(std::string_view campaign, const engine::UserId& user) const;

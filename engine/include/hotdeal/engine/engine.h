@@ -35,6 +35,10 @@ struct EngineOptions {
   std::uint32_t workers = 1;             // WorkerId values are 0 .. workers-1
   std::uint32_t campaigns_max = 1024;    // the campaign table is sized once
   std::uint32_t stock_max = 10'000'000;  // per campaign; bounds what one creation may reserve
+  // Bytes all campaigns' fixed tables may take together (the sum of their Footprint().bytes,
+  // withdrawn ones included: campaigns are never freed); a creation past it answers kCapacity.
+  // 0: no budget. Recovery (Apply) rebuilds what the log holds and is not bounded by it.
+  std::uint64_t memory_budget_bytes = 0;
   // Idempotency keys are remembered for at least this long, in a table of fixed size; a key
   // older than the window is forgotten and a retry with it is decided afresh, as is a retry
   // whose key's decision was undone since (reverted, or voided in doubt: its client heard 503).
@@ -79,6 +83,10 @@ struct EngineStats {
   // not held in the replayed state, or was moved already), and events of a campaign the log
   // never created: counted no-ops, see Apply.
   std::uint64_t orphan_events = 0;
+  // Reservations recovery found live beyond the stock or their user's limit and ended: their
+  // end (a cancel still being appended again when the process stopped) never reached the log,
+  // and their units had been sold again. Each is a reservation nobody had paid for.
+  std::uint64_t reservations_dropped = 0;
   std::uint64_t count(Operation operation, Outcome outcome) const noexcept {
     return decisions[static_cast<std::size_t>(operation)][static_cast<std::size_t>(outcome)];
   }
@@ -101,6 +109,11 @@ struct CampaignBooks {
   std::int64_t held = 0;        // units of reserved orders not in doubt (until they expire)
   std::int64_t confirmed = 0;   // units of confirmed orders
   std::int64_t in_doubt = 0;    // units of claims and reservations marked in doubt
+};
+
+// A history recovery cannot accept: what is wrong, with the campaign and the event named.
+struct ReplayError {
+  std::string message;
 };
 
 class Engine {
@@ -205,14 +218,19 @@ class Engine {
   // restocking is the stock's seq_cst Give, as for a cancel. Book counters are relaxed
   // fetch_adds on a row of their own (Stats and Books are snapshots).
 
-  // Recovery: rebuild state by applying logged events in log order, before serving. One
-  // thread, before any worker starts. Aborts (HOTDEAL_ASSERT) on a log that would oversell,
-  // grant a user twice or pass a limit: serving from such a state would lose data. An order
-  // move or a void that finds nothing to act on (its reservation or grant is not in the log, or
-  // it was applied already), or any event of a campaign whose creation is not in the log (only
-  // --ack memory can log one), is a no-op counted in EngineStats::orphan_events: the durable path
-  // can log those (engine/README.md, "Unacknowledged decisions").
-  void Apply(const Event& event);
+  // Recovery: rebuild state from the MySQL snapshot's rows (as the events that made them, in
+  // any order the table returns them) and then the Kafka tail in log order: Apply each, then
+  // FinishRecovery once, before serving, on one thread. Orders are folded order-independently
+  // and take their units only in FinishRecovery (docs/durability.md, "Histories recovery
+  // accepts"). Either answers a ReplayError, naming the campaign and the event, for a history
+  // no live engine can have made (a user granted twice, confirmed orders over the stock, a
+  // spec this server refuses); the caller must then not serve from this engine. An order move
+  // or a void that finds nothing to act on (its reservation or grant is not in the log, its slot
+  // was reused, or it was applied already), or any event of a campaign whose creation is not in
+  // the log (only --ack memory can log one), is a no-op counted in EngineStats::orphan_events:
+  // the durable path can log those (engine/README.md, "Unacknowledged decisions").
+  [[nodiscard]] std::optional<ReplayError> Apply(const Event& event);
+  [[nodiscard]] std::optional<ReplayError> FinishRecovery();
 
   // Sums the per-worker counters; any thread, any time (relaxed reads: a snapshot).
   EngineStats Stats() const;

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string_view>
 
+#include "hotdeal/engine/event.h"
 #include "hotdeal/engine/types.h"
 
 namespace hotdeal::engine {
@@ -61,6 +62,30 @@ constexpr std::optional<OrderStatus> ParseOrderStatus(std::string_view text) noe
     if (Name(status) == text) return status;
   }
   return std::nullopt;
+}
+
+constexpr std::string_view Name(EventType type) noexcept {
+  switch (type) {
+    case EventType::kCampaignCreated:
+      return "campaign_created";
+    case EventType::kCampaignClosed:
+      return "campaign_closed";
+    case EventType::kClaimGranted:
+      return "claim_granted";
+    case EventType::kClaimVoided:
+      return "claim_voided";
+    case EventType::kOrderReserved:
+      return "order_reserved";
+    case EventType::kOrderConfirmed:
+      return "order_confirmed";
+    case EventType::kOrderCancelled:
+      return "order_cancelled";
+    case EventType::kOrderExpired:
+      return "order_expired";
+    case EventType::kOrderVoided:
+      return "order_voided";
+  }
+  return "unknown";
 }
 
 }  // namespace hotdeal::engine

@@ -97,6 +97,7 @@ enum class Outcome : std::uint8_t {
   kLimitExceeded,   // the order would take the user past per_user_limit
   kConflict,        // campaign id taken, wrong kind, or an order not in a state to move
   kOverCapacity,    // a table fixed at creation is full; retry later (503)
+  kCapacity,        // a campaign that can never fit: stock, campaign table or memory budget (409)
   kLogUnavailable,  // the durable log refused the event; the decision was undone (503)
   kInDoubt,         // the log could not say whether the decision is in it; being settled (503)
   kPending,         // decided, but the log has not acknowledged it yet; retry shortly (503)

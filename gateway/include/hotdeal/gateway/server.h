@@ -23,6 +23,14 @@ struct RateLimit {
   std::uint32_t burst = 1;
 };
 
+// The engine's limits on creating a campaign (EngineOptions), which `409 capacity` names; the
+// app passes the values it gave the engine.
+struct CampaignLimits {
+  std::uint32_t stock_max = 10'000'000;
+  std::uint32_t campaigns_max = 1024;
+  std::uint64_t memory_budget_bytes = 0;  // 0: none
+};
+
 struct GatewayOptions {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 0;  // 0: the kernel picks one; see Server::port()
@@ -45,6 +53,15 @@ struct GatewayOptions {
   // Replies waiting for the log, per worker; when all are taken a new decision is answered
   // 503 + Retry-After at once (its retry with the same Idempotency-Key finds the decision).
   std::uint32_t pending_acks_max = 4096;
+  // Durable acks: how long a request that reached a decision the log has not answered yet (a
+  // double click, a retry with the same Idempotency-Key, a read of it) waits for the log before
+  // it answers 503 pending. Its connection decides nothing else meanwhile. 0: no wait.
+  std::chrono::milliseconds pending_wait_max{2'000};
+  // POST /v1/campaigns runs its engine call on one control thread, off the event loops (a
+  // campaign of millions of units takes seconds to build); creations waiting beyond this many
+  // answer 503 + Retry-After.
+  std::uint32_t control_queue_max = 8;
+  CampaignLimits campaign_limits;
   // Per user id on the routes that decide (claims, orders, confirm, cancel). A person pressing
   // "claim" again and again, plus their client's retries on 503, stays far below 10/s with a
   // burst of 20; a script firing hundreds a second for one id does not.

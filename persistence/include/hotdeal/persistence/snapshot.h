@@ -11,12 +11,9 @@
 #include <optional>
 #include <vector>
 
+#include "hotdeal/engine/engine.h"
 #include "hotdeal/engine/types.h"
 #include "hotdeal/persistence/recovery.h"
-
-namespace hotdeal::engine {
-class Engine;
-}
 
 namespace hotdeal::persistence {
 
@@ -66,7 +63,11 @@ struct SnapshotRows {
 // Applies the snapshot to a fresh engine (Engine::Apply: one thread, before any worker
 // starts): every campaign's creation, each claim's grant, each order's reservation and then its
 // latest move, and last the closes (the claims and orders were made while the campaign was
-// open). Counts the rows in `report`.
-void ApplySnapshot(engine::Engine& engine, const SnapshotRows& rows, RecoveryReport& report);
+// open). Counts the rows in `report`. Stops at the first event the engine refuses, with its
+// error: the caller must not serve from that engine. The caller applies the tail and calls
+// Engine::FinishRecovery after.
+[[nodiscard]] std::optional<engine::ReplayError> ApplySnapshot(engine::Engine& engine,
+                                                               const SnapshotRows& rows,
+                                                               RecoveryReport& report);
 
 }  // namespace hotdeal::persistence
