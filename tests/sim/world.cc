@@ -236,6 +236,7 @@ void MysqlModel::Write(const Event& e) {
       row.campaign_index = e.campaign_index;
       row.created_at = e.at;
       row.created_seq = e.seq;
+      row.id_key = e.id_key;  // as persister.cc writes id_key_0/1
       campaigns_.try_emplace(std::string(e.campaign.view()), row);
       return;
     }
