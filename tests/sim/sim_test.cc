@@ -68,6 +68,15 @@ const std::vector<KnownBug>& KnownBugs() {
       // no longer finds the first decision and reserves again.
       {"key after slot reuse", true, Acks(Seed(30), SimOptions::Acks::kDurable),
        "made a second decision while its first stands"},
+      // A lost refund (a cancel of a confirmed order still being appended again at the crash)
+      // whose units were sold and paid again: the log's confirmed orders pass the stock and
+      // recovery refuses to start (durable acks too).
+      {"refused after a lost refund", true, Acks(Seed(1115), SimOptions::Acks::kDurable),
+       "the confirmed orders hold more units than the stock"},
+      // --ack memory: after a crash the engine does not have an order the log holds live (not
+      // yet looked into).
+      {"logged order missing", true, Acks(Seed(1995), SimOptions::Acks::kMemory),
+       "is not_found in the engine, live in the log"},
       // --ack memory: a reservation reverted after its confirm leaves an unpublished slot, and
       // the confirm's persisted report then spins in Acknowledge (PublishedStatus) for ever.
       {"acknowledge spins", true, Acks(DurableFewOrders(Seed(58)), SimOptions::Acks::kMemory),
