@@ -1,6 +1,7 @@
-// Recover: snapshot rows become the events that would have built them (a campaign's creation,
-// each live claim's grant, each order's reservation and latest move, a close), applied in that
-// order; then the Kafka tail is applied as logged.
+// Recover: snapshot rows are read into plain structs and become the events that would have
+// built them (snapshot.cc: a campaign's creation, each live claim's grant, each order's
+// reservation and latest move, a close), applied in that order; then the Kafka tail is applied
+// as logged.
 #include "hotdeal/persistence/recovery.h"
 
 #include <cstdlib>
@@ -13,15 +14,13 @@
 #include "hotdeal/engine/names.h"
 #include "hotdeal/persistence/event_codec.h"
 #include "hotdeal/persistence/partition_epochs.h"
+#include "hotdeal/persistence/snapshot.h"
 #include "kafka_handles.h"
 #include "mysql_connection.h"
 #include "schema.h"
 
 namespace hotdeal::persistence {
 namespace {
-
-using engine::Event;
-using engine::EventType;
 
 constexpr std::chrono::seconds kMysqlIoTimeout{60};
 constexpr std::chrono::milliseconds kKafkaTimeout{10'000};
@@ -49,7 +48,7 @@ Id ParseId(const char* text) {
 
 // An impossible history stops the start with the engine's message (which names the campaign
 // and the event): serving from a half-recovered engine could sell what is already sold.
-void Replay(engine::Engine& engine, const Event& event) {
+void Replay(engine::Engine& engine, const engine::Event& event) {
   if (std::optional<engine::ReplayError> error = engine.Apply(event)) Fail(error->message);
 }
 
@@ -59,12 +58,12 @@ std::optional<engine::IdempotencyKey> ParseKey(const char* text) {
   return ParseId<engine::IdempotencyKey>(text);
 }
 
+// Reads the snapshot's rows (ascending ids, as before the rows became plain structs).
 class SnapshotReader {
  public:
-  SnapshotReader(MysqlConnection& db, engine::Engine& engine, RecoveryReport& report)
-      : db_(db), engine_(engine), report_(report) {}
+  explicit SnapshotReader(MysqlConnection& db) : db_(db) {}
 
-  void Campaigns() {
+  void Campaigns(std::vector<CampaignRow>& out) {
     std::optional<MysqlResult> rows;
     Check(db_.Query("SELECT id, campaign_index, kind, name, stock, per_user_limit, starts_at_us, "
                     "ends_at_us, price, hold_seconds, created_at_us, created_seq, closed_at_us, "
@@ -72,59 +71,48 @@ class SnapshotReader {
                     rows),
           "read campaigns");
     while (MYSQL_ROW r = rows->Next()) {
-      Event e;
-      e.type = EventType::kCampaignCreated;
-      e.campaign = ParseId<engine::CampaignId>(r[0]);
-      e.campaign_index = static_cast<std::uint32_t>(std::strtoul(r[1], nullptr, 10));
-      e.spec.id = e.campaign;
-      e.spec.kind = std::strcmp(r[2], "sale") == 0 ? engine::CampaignKind::kSale
-                                                   : engine::CampaignKind::kCoupon;
-      e.spec.name = r[3];
-      e.spec.stock = static_cast<std::uint32_t>(std::strtoul(r[4], nullptr, 10));
-      e.spec.per_user_limit = static_cast<std::uint32_t>(std::strtoul(r[5], nullptr, 10));
-      e.spec.starts_at = At(r[6]);
-      if (r[7] != nullptr) e.spec.ends_at = At(r[7]);
-      e.spec.price = std::atoll(r[8]);
-      e.spec.hold_seconds = static_cast<std::uint32_t>(std::strtoul(r[9], nullptr, 10));
-      e.at = At(r[10]);
-      e.seq = std::strtoull(r[11], nullptr, 10);
-      e.id_key = {std::strtoull(r[14], nullptr, 10), std::strtoull(r[15], nullptr, 10)};
-      Replay(engine_, e);
-      ++report_.campaigns;
+      CampaignRow& row = out.emplace_back();
+      row.spec.id = ParseId<engine::CampaignId>(r[0]);
+      row.campaign_index = static_cast<std::uint32_t>(std::strtoul(r[1], nullptr, 10));
+      row.spec.kind = std::strcmp(r[2], "sale") == 0 ? engine::CampaignKind::kSale
+                                                     : engine::CampaignKind::kCoupon;
+      row.spec.name = r[3];
+      row.spec.stock = static_cast<std::uint32_t>(std::strtoul(r[4], nullptr, 10));
+      row.spec.per_user_limit = static_cast<std::uint32_t>(std::strtoul(r[5], nullptr, 10));
+      row.spec.starts_at = At(r[6]);
+      if (r[7] != nullptr) row.spec.ends_at = At(r[7]);
+      row.spec.price = std::atoll(r[8]);
+      row.spec.hold_seconds = static_cast<std::uint32_t>(std::strtoul(r[9], nullptr, 10));
+      row.created_at = At(r[10]);
+      row.created_seq = std::strtoull(r[11], nullptr, 10);
+      row.id_key = {std::strtoull(r[14], nullptr, 10), std::strtoull(r[15], nullptr, 10)};
       if (r[12] != nullptr) {
-        Event closed;
-        closed.type = EventType::kCampaignClosed;
-        closed.campaign = e.campaign;
-        closed.at = At(r[12]);
-        closed.seq = std::strtoull(r[13], nullptr, 10);
-        closes_.push_back(closed);
+        row.closed_at = At(r[12]);
+        row.closed_seq = std::strtoull(r[13], nullptr, 10);
       }
     }
   }
 
-  void Claims() {
+  void Claims(std::vector<ClaimRow>& out) {
     std::optional<MysqlResult> rows;
     Check(db_.Query("SELECT claim_id, campaign_id, user_id, coupon_code, created_at_us, seq, "
                     "idempotency_key FROM claims ORDER BY claim_id",
                     rows),
           "read claims");
     while (MYSQL_ROW r = rows->Next()) {
-      Event e;
-      e.type = EventType::kClaimGranted;
-      e.claim_id.value = std::strtoull(r[0], nullptr, 10);
-      e.campaign = ParseId<engine::CampaignId>(r[1]);
-      e.user = ParseId<engine::UserId>(r[2]);
-      if (std::strlen(r[3]) != e.coupon_code.text.size()) Fail("bad coupon code in MySQL");
-      std::memcpy(e.coupon_code.text.data(), r[3], e.coupon_code.text.size());
-      e.at = At(r[4]);
-      e.seq = std::strtoull(r[5], nullptr, 10);
-      e.idempotency_key = ParseKey(r[6]);
-      Replay(engine_, e);
-      ++report_.claims;
+      ClaimRow& row = out.emplace_back();
+      row.claim_id.value = std::strtoull(r[0], nullptr, 10);
+      row.campaign = ParseId<engine::CampaignId>(r[1]);
+      row.user = ParseId<engine::UserId>(r[2]);
+      if (std::strlen(r[3]) != row.coupon_code.text.size()) Fail("bad coupon code in MySQL");
+      std::memcpy(row.coupon_code.text.data(), r[3], row.coupon_code.text.size());
+      row.created_at = At(r[4]);
+      row.seq = std::strtoull(r[5], nullptr, 10);
+      row.idempotency_key = ParseKey(r[6]);
     }
   }
 
-  void Orders() {
+  void Orders(std::vector<OrderRow>& out) {
     std::optional<MysqlResult> rows;
     Check(db_.Query(
               "SELECT order_id, campaign_id, user_id, quantity, amount, created_at_us, "
@@ -133,45 +121,28 @@ class SnapshotReader {
               rows),
           "read orders");
     while (MYSQL_ROW r = rows->Next()) {
-      Event e;
-      e.type = EventType::kOrderReserved;
-      e.order_id.value = std::strtoull(r[0], nullptr, 10);
-      e.campaign = ParseId<engine::CampaignId>(r[1]);
-      e.user = ParseId<engine::UserId>(r[2]);
-      e.quantity = static_cast<std::uint32_t>(std::strtoul(r[3], nullptr, 10));
-      e.amount = std::atoll(r[4]);
-      e.at = At(r[5]);
-      e.expires_at = At(r[6]);
-      e.seq = std::strtoull(r[7], nullptr, 10);
-      e.idempotency_key = ParseKey(r[11]);
-      Replay(engine_, e);
-      ++report_.orders;
-      e.idempotency_key.reset();  // only the reservation carries it
+      OrderRow& row = out.emplace_back();
+      row.order_id.value = std::strtoull(r[0], nullptr, 10);
+      row.campaign = ParseId<engine::CampaignId>(r[1]);
+      row.user = ParseId<engine::UserId>(r[2]);
+      row.quantity = static_cast<std::uint32_t>(std::strtoul(r[3], nullptr, 10));
+      row.amount = std::atoll(r[4]);
+      row.created_at = At(r[5]);
+      row.expires_at = At(r[6]);
+      row.seq = std::strtoull(r[7], nullptr, 10);
       const std::optional<engine::OrderStatus> status = engine::ParseOrderStatus(r[8]);
       // Only the persister writes this column; anything else is a corrupt snapshot.
       if (!status)
         throw std::runtime_error("recovery: order with unknown status " + std::string(r[8]));
-      if (status == engine::OrderStatus::kReserved) continue;
-      e.type = status == engine::OrderStatus::kConfirmed   ? EventType::kOrderConfirmed
-               : status == engine::OrderStatus::kCancelled ? EventType::kOrderCancelled
-                                                           : EventType::kOrderExpired;
-      e.at = At(r[9]);
-      e.seq = std::strtoull(r[10], nullptr, 10);
-      Replay(engine_, e);
+      row.status = *status;
+      row.status_at = At(r[9]);
+      row.status_seq = std::strtoull(r[10], nullptr, 10);
+      row.idempotency_key = ParseKey(r[11]);
     }
-  }
-
-  // Closes last: the claims and orders above were made while the campaign was open.
-  void Closes() {
-    for (const Event& e : closes_)
-      Replay(engine_, e);
   }
 
  private:
   MysqlConnection& db_;
-  engine::Engine& engine_;
-  RecoveryReport& report_;
-  std::vector<Event> closes_;
 };
 
 // Where the snapshot ends in one partition: the next offset (-1 where nothing was stored) and
@@ -280,12 +251,14 @@ RecoveryReport Recover(engine::Engine& engine, const Options& options) {
   Check(db.Execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"), "isolation");
   Check(db.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT"), "snapshot");
   std::vector<SnapshotEnd> snapshot = ReadOffsets(db, options.kafka_topic);
-  SnapshotReader reader(db, engine, report);
-  reader.Campaigns();
-  reader.Claims();
-  reader.Orders();
-  reader.Closes();
+  SnapshotRows rows;
+  SnapshotReader reader(db);
+  reader.Campaigns(rows.campaigns);
+  reader.Claims(rows.claims);
+  reader.Orders(rows.orders);
   Check(db.Execute("COMMIT"), "end snapshot");
+  if (std::optional<engine::ReplayError> error = ApplySnapshot(engine, rows, report))
+    Fail(error->message);
   ReplayTail(engine, options, std::move(snapshot), report);
   if (std::optional<engine::ReplayError> error = engine.FinishRecovery()) Fail(error->message);
   return report;

@@ -1,0 +1,94 @@
+// Snapshot rows -> the events that would have built them -> Engine::Apply.
+#include "hotdeal/persistence/snapshot.h"
+
+#include "hotdeal/engine/engine.h"
+
+namespace hotdeal::persistence {
+namespace {
+
+using engine::Event;
+using engine::EventType;
+
+Event Created(const CampaignRow& row) {
+  Event e;
+  e.type = EventType::kCampaignCreated;
+  e.campaign = row.spec.id;
+  e.campaign_index = row.campaign_index;
+  e.spec = row.spec;
+  e.at = row.created_at;
+  e.seq = row.created_seq;
+  e.id_key = row.id_key;
+  return e;
+}
+
+Event Granted(const ClaimRow& row) {
+  Event e;
+  e.type = EventType::kClaimGranted;
+  e.claim_id = row.claim_id;
+  e.campaign = row.campaign;
+  e.user = row.user;
+  e.coupon_code = row.coupon_code;
+  e.at = row.created_at;
+  e.seq = row.seq;
+  e.idempotency_key = row.idempotency_key;
+  return e;
+}
+
+Event Reserved(const OrderRow& row) {
+  Event e;
+  e.type = EventType::kOrderReserved;
+  e.order_id = row.order_id;
+  e.campaign = row.campaign;
+  e.user = row.user;
+  e.quantity = row.quantity;
+  e.amount = row.amount;
+  e.at = row.created_at;
+  e.expires_at = row.expires_at;
+  e.seq = row.seq;
+  e.idempotency_key = row.idempotency_key;
+  return e;
+}
+
+// The event that moved a reserved order to `row.status`; the reservation's fields otherwise.
+Event Moved(const OrderRow& row) {
+  Event e = Reserved(row);
+  e.idempotency_key.reset();  // only the reservation carries it
+  e.type = row.status == engine::OrderStatus::kConfirmed   ? EventType::kOrderConfirmed
+           : row.status == engine::OrderStatus::kCancelled ? EventType::kOrderCancelled
+                                                           : EventType::kOrderExpired;
+  e.at = row.status_at;
+  e.seq = row.status_seq;
+  return e;
+}
+
+}  // namespace
+
+std::optional<engine::ReplayError> ApplySnapshot(engine::Engine& engine, const SnapshotRows& rows,
+                                                 RecoveryReport& report) {
+  for (const CampaignRow& row : rows.campaigns) {
+    if (auto error = engine.Apply(Created(row))) return error;
+    ++report.campaigns;
+  }
+  for (const ClaimRow& row : rows.claims) {
+    if (auto error = engine.Apply(Granted(row))) return error;
+    ++report.claims;
+  }
+  for (const OrderRow& row : rows.orders) {
+    if (auto error = engine.Apply(Reserved(row))) return error;
+    ++report.orders;
+    if (row.status == engine::OrderStatus::kReserved) continue;
+    if (auto error = engine.Apply(Moved(row))) return error;
+  }
+  for (const CampaignRow& row : rows.campaigns) {
+    if (!row.closed_at) continue;
+    Event closed;
+    closed.type = EventType::kCampaignClosed;
+    closed.campaign = row.spec.id;
+    closed.at = *row.closed_at;
+    closed.seq = row.closed_seq;
+    if (auto error = engine.Apply(closed)) return error;
+  }
+  return std::nullopt;
+}
+
+}  // namespace hotdeal::persistence

@@ -1,0 +1,1024 @@
+// The simulation driver (sim.h). One Simulation per seed: Setup creates the campaigns, Step
+// draws one step kind and runs it against the engine, the fake log or the clock, CheckLive runs
+// after every step and CheckRecovered after every crash.
+//
+// Adding a decision kind (coupon redeem, campaign pause, top-up): one StepKind with its weight
+// in kStepWeights, one Do* method, and the promise or holdings rule its outcome adds to the
+// checks (Promise, Holdings::Apply).
+#include "sim.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <set>
+#include <stdexcept>
+
+#include "hotdeal/engine/engine.h"
+#include "hotdeal/engine/names.h"
+#include "world.h"
+
+namespace hotdeal::sim {
+namespace {
+
+using engine::CampaignId;
+using engine::CampaignKind;
+using engine::Decision;
+using engine::IdempotencyKey;
+using engine::OrderId;
+using engine::OrderStatus;
+using engine::Outcome;
+using engine::TimePoint;
+using engine::UserId;
+using engine::WorkerId;
+
+constexpr TimePoint kStart{std::chrono::seconds{1'700'000'000}};
+
+// A broken invariant: ends the run with the message.
+struct Broken : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+[[noreturn]] void Fail(const std::string& what) {
+  throw Broken(what);
+}
+
+std::string_view OutcomeName(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kOk:
+      return "ok";
+    case Outcome::kCreated:
+      return "created";
+    case Outcome::kReplayed:
+      return "replayed";
+    case Outcome::kInvalid:
+      return "invalid";
+    case Outcome::kNotFound:
+      return "not_found";
+    case Outcome::kNotStarted:
+      return "not_started";
+    case Outcome::kEnded:
+      return "ended";
+    case Outcome::kSoldOut:
+      return "sold_out";
+    case Outcome::kAlreadyClaimed:
+      return "already_claimed";
+    case Outcome::kLimitExceeded:
+      return "limit_exceeded";
+    case Outcome::kConflict:
+      return "conflict";
+    case Outcome::kOverCapacity:
+      return "over_capacity";
+    case Outcome::kCapacity:
+      return "capacity";
+    case Outcome::kLogUnavailable:
+      return "log_unavailable";
+    case Outcome::kInDoubt:
+      return "in_doubt";
+    case Outcome::kPending:
+      return "pending";
+  }
+  return "unknown";
+}
+
+template <class Id>
+Id MakeId(const std::string& text) {
+  return *Id::Parse(text);
+}
+
+std::string Text(OrderId id) {
+  return std::string(engine::Engine::OrderIdText(id).view());
+}
+
+// Statuses a promised order may read as later: moves only go forward, and cancelled or
+// expired is final.
+bool StillHolds(OrderStatus promised, OrderStatus shown) {
+  switch (promised) {
+    case OrderStatus::kReserved:
+      return true;
+    case OrderStatus::kConfirmed:
+      return shown == OrderStatus::kConfirmed || shown == OrderStatus::kCancelled;
+    case OrderStatus::kCancelled:
+    case OrderStatus::kExpired:
+      return shown == promised;
+  }
+  return false;
+}
+
+int Rank(OrderStatus status) {
+  return status == OrderStatus::kReserved ? 0 : status == OrderStatus::kConfirmed ? 1 : 2;
+}
+
+enum class StepKind : std::uint8_t {
+  kClaim,
+  kOrder,
+  kConfirm,
+  kCancel,
+  kRead,
+  kExpire,
+  kClock,
+  kReport,
+  kReappend,
+  kSettle,
+  kOutage,
+  kCrash,
+  kCount,
+};
+// Base weights; each seed scales every one by 0..2, so some seeds are report-starved, some
+// cancel-heavy, some crash often.
+constexpr std::array<double, static_cast<std::size_t>(StepKind::kCount)> kStepWeights = {
+    18, 18, 7, 7, 6, 4, 6, 26, 5, 4, 0.5, 0};
+
+struct Campaign {
+  engine::CampaignSpec spec;
+  std::vector<UserId> users;
+  std::uint32_t order_attempts = 0;  // answered kCreated or kLogUnavailable: a slot each
+};
+
+struct KnownOrder {
+  OrderId id;
+  std::size_t campaign = 0;
+  UserId user;
+};
+
+// An in-doubt decision the settler holds: judged from the log, then its void appended until
+// the log has it.
+struct Doubt {
+  engine::Event decision;
+  std::optional<engine::Event> void_event;
+};
+
+class Simulation {
+ public:
+  Simulation(const SimOptions& options, Progress* progress)
+      : options_(options), progress_(progress), rng_(options.seed), log_(rng_) {}
+
+  SimResult Run() {
+    try {
+      Setup();
+      for (step_ = 1; step_ <= options_.steps; ++step_) {
+        Phase("step");
+        Step();
+        CheckLive();
+      }
+      Phase("final crash");
+      Crash();
+    } catch (const Broken& broken) {
+      result_.ok = false;
+      result_.failure = "seed " + std::to_string(options_.seed) + " step " + std::to_string(step_) +
+                        " (after " + std::to_string(result_.counts.crashes) +
+                        " crashes): " + broken.what();
+    }
+    result_.counts.steps = step_ > options_.steps ? options_.steps : step_;
+    return result_;
+  }
+
+ private:
+  // ---- setup -------------------------------------------------------------------------------
+
+  void Setup() {
+    engine_options_.workers = static_cast<std::uint32_t>(rng_.Range(1, 8));
+    const bool durable = rng_.Chance(0.5);
+    engine_options_.await_acknowledgement = options_.acks == SimOptions::Acks::kAny
+                                                ? durable
+                                                : options_.acks == SimOptions::Acks::kDurable;
+    engine_options_.campaigns_max = 4;
+    engine_options_.stock_max = 64;
+    // Large enough that no 8-way bucket fills in a run (the table's hash key is random).
+    engine_options_.idempotency_keys_max = 1 << 16;
+    for (std::size_t i = 0; i < weights_.size(); ++i)
+      weights_[i] = kStepWeights[i] * static_cast<double>(rng_.Range(0, 4)) / 2;
+    const double crashes = static_cast<double>(rng_.Range(0, options_.crashes_max));
+    weights_[static_cast<std::size_t>(StepKind::kCrash)] = 100.0 * crashes / options_.steps;
+    log_.refuse_probability = static_cast<double>(rng_.Range(0, 5)) / 100;
+    persisted_ = 0.6 + static_cast<double>(rng_.Range(0, 35)) / 100;
+    not_persisted_ = (1 - persisted_) * static_cast<double>(rng_.Range(0, 10)) / 10;
+    engine_ = std::make_unique<engine::Engine>(engine_options_, log_);
+    const auto count = static_cast<std::size_t>(rng_.Range(1, 3));
+    for (std::size_t i = 0; i < count; ++i)
+      CreateCampaign(i);
+    Trace("workers " + std::to_string(engine_options_.workers) + ", durable acks " +
+          (engine_options_.await_acknowledgement ? "on" : "off") + ", " + std::to_string(count) +
+          " campaigns");
+  }
+
+  void CreateCampaign(std::size_t index) {
+    Campaign campaign;
+    engine::CampaignSpec& spec = campaign.spec;
+    spec.id = MakeId<CampaignId>("c" + std::to_string(index));
+    spec.kind = rng_.Chance(0.5) ? CampaignKind::kSale : CampaignKind::kCoupon;
+    spec.name = "sale day";
+    spec.stock = static_cast<std::uint32_t>(rng_.Range(1, 50));
+    spec.starts_at = kStart;
+    if (spec.kind == CampaignKind::kSale) {
+      spec.per_user_limit = static_cast<std::uint32_t>(rng_.Range(1, 5));
+      spec.price = 100;
+      spec.hold_seconds = static_cast<std::uint32_t>(rng_.Range(1, 30));
+    }
+    const auto users =
+        std::max<std::int64_t>(1, static_cast<std::int64_t>(options_.users_per_unit * spec.stock));
+    for (std::int64_t u = 0; u < users; ++u)
+      campaign.users.push_back(
+          MakeId<UserId>("u" + std::to_string(index) + "-" + std::to_string(u)));
+    // The admin retries a creation the log refused.
+    while (engine_->CreateCampaign(spec, now_).outcome == Outcome::kLogUnavailable) {
+    }
+    // Creations are always persisted here: a lost creation only withdraws the campaign, and
+    // a campaign whose creation is in doubt sells nothing until a restart.
+    for (const engine::Event& event : log_.TakeAppended()) {
+      log_.Persist(event);
+      engine_->Acknowledge(event);
+    }
+    log_.in_flight.clear();
+    Trace("campaign " + std::string(spec.id.view()) + ": " + std::string(engine::Name(spec.kind)) +
+          ", stock " + std::to_string(spec.stock) + ", limit " +
+          std::to_string(spec.per_user_limit) + ", hold " + std::to_string(spec.hold_seconds) +
+          "s, " + std::to_string(campaign.users.size()) + " users");
+    campaigns_.push_back(std::move(campaign));
+  }
+
+  // ---- steps -------------------------------------------------------------------------------
+
+  void Step() {
+    double total = 0;
+    for (double w : weights_)
+      total += w;
+    double pick = static_cast<double>(rng_.Below(1'000'000)) / 1'000'000 * total;
+    std::size_t kind = 0;
+    while (kind + 1 < weights_.size() && pick >= weights_[kind]) {
+      pick -= weights_[kind];
+      ++kind;
+    }
+    switch (static_cast<StepKind>(kind)) {
+      case StepKind::kClaim:
+        return DoClaim();
+      case StepKind::kOrder:
+        return DoOrder();
+      case StepKind::kConfirm:
+        return DoMove(/*confirm=*/true);
+      case StepKind::kCancel:
+        return DoMove(/*confirm=*/false);
+      case StepKind::kRead:
+        return DoRead();
+      case StepKind::kExpire:
+        return DoExpire();
+      case StepKind::kClock:
+        return DoClock();
+      case StepKind::kReport:
+        return DoReport();
+      case StepKind::kReappend:
+        return DoReappend();
+      case StepKind::kSettle:
+        return DoSettle();
+      case StepKind::kOutage:
+        log_.down = !log_.down;
+        return Trace(log_.down ? "log outage begins" : "log outage ends");
+      case StepKind::kCrash:
+        if (result_.counts.crashes < options_.crashes_max) Crash();
+        return;
+      case StepKind::kCount:
+        return;
+    }
+  }
+
+  WorkerId AnyWorker() {
+    return WorkerId{static_cast<std::uint32_t>(rng_.Below(engine_options_.workers))};
+  }
+
+  std::optional<std::size_t> AnyCampaign(CampaignKind kind) {
+    std::vector<std::size_t> matching;
+    for (std::size_t i = 0; i < campaigns_.size(); ++i)
+      if (campaigns_[i].spec.kind == kind) matching.push_back(i);
+    if (matching.empty()) return std::nullopt;
+    return matching[rng_.Below(matching.size())];
+  }
+
+  // No key, a new one, or one the user sent before (a retry or a duplicate request).
+  std::optional<IdempotencyKey> AnyKey(std::size_t campaign, const UserId& user) {
+    const std::uint64_t roll = rng_.Below(4);
+    if (roll < 2) return std::nullopt;
+    std::vector<std::string>& used = keys_used_[{campaign, std::string(user.view())}];
+    if (roll == 3 && !used.empty()) return MakeId<IdempotencyKey>(used[rng_.Below(used.size())]);
+    used.push_back("k" + std::to_string(++keys_made_));
+    return MakeId<IdempotencyKey>(used.back());
+  }
+
+  std::string KeyName(std::size_t campaign, const UserId& user,
+                      const std::optional<IdempotencyKey>& key) {
+    return std::to_string(campaign) + "/" + std::string(user.view()) + "/" +
+           std::string(key ? key->view() : "");
+  }
+
+  void DoClaim() {
+    const std::optional<std::size_t> c = AnyCampaign(CampaignKind::kCoupon);
+    if (!c) return;
+    Campaign& campaign = campaigns_[*c];
+    const UserId user = campaign.users[rng_.Below(campaign.users.size())];
+    const std::optional<IdempotencyKey> key = AnyKey(*c, user);
+    const WorkerId worker = AnyWorker();
+    const std::uint32_t remaining = Books(*c).remaining;
+    Decision<engine::Claim> d = engine_->ClaimCoupon(worker, campaign.spec.id, user, key, now_);
+    TakeAppended();
+    Trace("claim w" + std::to_string(worker.value) + " " + std::string(campaign.spec.id.view()) +
+          " " + std::string(user.view()) + (key ? " key " + std::string(key->view()) : "") +
+          " -> " + std::string(OutcomeName(d.outcome)));
+    switch (d.outcome) {
+      case Outcome::kCreated:
+        ++result_.counts.claims;
+        if (key) KeyDecided(KeyName(*c, user, key), d.value->id.value);
+        log_.Await(d.ticket, {Promise::Kind::kClaim, *d.value, {}});
+        return;
+      case Outcome::kReplayed:
+        CheckReplay(KeyName(*c, user, key), d.value->id.value);
+        return RevealClaim(*d.value);
+      case Outcome::kAlreadyClaimed:
+        return RevealClaim(*d.value);
+      case Outcome::kSoldOut:
+      case Outcome::kOverCapacity:
+        if (remaining >= 1) WornOut("claim", d.outcome, remaining, 1);
+        return;
+      case Outcome::kLogUnavailable:
+      case Outcome::kPending:
+      case Outcome::kInDoubt:
+        return;
+      default:
+        Fail("claim answered " + std::string(OutcomeName(d.outcome)));
+    }
+  }
+
+  void DoOrder() {
+    const std::optional<std::size_t> c = AnyCampaign(CampaignKind::kSale);
+    if (!c) return;
+    Campaign& campaign = campaigns_[*c];
+    if (options_.orders_per_unit > 0 &&
+        campaign.order_attempts >= std::max(1.0, options_.orders_per_unit * campaign.spec.stock))
+      return;
+    const UserId user = campaign.users[rng_.Below(campaign.users.size())];
+    const auto quantity = static_cast<std::uint32_t>(rng_.Range(1, campaign.spec.per_user_limit));
+    const std::optional<IdempotencyKey> key = AnyKey(*c, user);
+    const WorkerId worker = AnyWorker();
+    const std::uint32_t remaining = Books(*c).remaining;
+    const std::int64_t held = holdings_.UserUnits(campaign.spec.id.view(), user);
+    Decision<engine::Order> d =
+        engine_->PlaceOrder(worker, campaign.spec.id, user, quantity, key, now_);
+    TakeAppended();
+    Trace("order w" + std::to_string(worker.value) + " " + std::string(campaign.spec.id.view()) +
+          " " + std::string(user.view()) + " x" + std::to_string(quantity) +
+          (key ? " key " + std::string(key->view()) : "") + " -> " +
+          std::string(OutcomeName(d.outcome)) + (d.value ? " " + Text(d.value->id) : ""));
+    switch (d.outcome) {
+      case Outcome::kCreated:
+        ++result_.counts.orders;
+        ++campaign.order_attempts;
+        orders_.push_back({d.value->id, *c, user});
+        if (key) KeyDecided(KeyName(*c, user, key), d.value->id.value);
+        log_.Await(d.ticket, {Promise::Kind::kOrderStatus, {}, *d.value});
+        return;
+      case Outcome::kLogUnavailable:
+        ++campaign.order_attempts;
+        return;
+      case Outcome::kReplayed:
+        CheckReplay(KeyName(*c, user, key), d.value->id.value);
+        return RevealOrder(*d.value, /*as_reserved=*/true);
+      case Outcome::kLimitExceeded:
+        if (held + quantity <= campaign.spec.per_user_limit) {
+          Fail("order x" + std::to_string(quantity) + " of " + std::string(user.view()) +
+               " answered limit_exceeded while the user holds " + std::to_string(held) +
+               " of limit " + std::to_string(campaign.spec.per_user_limit));
+        }
+        return;
+      case Outcome::kSoldOut:
+      case Outcome::kOverCapacity:
+        if (remaining >= quantity) WornOut("order", d.outcome, remaining, quantity);
+        return;
+      case Outcome::kPending:
+      case Outcome::kInDoubt:
+        return;
+      default:
+        Fail("order answered " + std::string(OutcomeName(d.outcome)));
+    }
+  }
+
+  void DoMove(bool confirm) {
+    if (orders_.empty()) return;
+    const KnownOrder& order = orders_[rng_.Below(orders_.size())];
+    Campaign& campaign = campaigns_[order.campaign];
+    const bool owner = rng_.Below(10) != 0;
+    const UserId user = owner ? order.user : campaign.users[rng_.Below(campaign.users.size())];
+    const WorkerId worker = AnyWorker();
+    // The id may name another user's order now: a slot whose order the log lost is handed out
+    // again after a restart.
+    auto held = holdings_.orders().find(order.id.value);
+    const bool known =
+        held != holdings_.orders().end() && held->second.user == order.user && Live(held->second);
+    Decision<engine::Order> d = confirm ? engine_->ConfirmOrder(worker, order.id, user, now_)
+                                        : engine_->CancelOrder(worker, order.id, user, now_);
+    TakeAppended();
+    Trace(std::string(confirm ? "confirm" : "cancel") + " w" + std::to_string(worker.value) + " " +
+          Text(order.id) + " by " + std::string(user.view()) + " -> " +
+          std::string(OutcomeName(d.outcome)) +
+          (d.value ? " " + std::string(engine::Name(d.value->status)) : ""));
+    const OrderStatus target = confirm ? OrderStatus::kConfirmed : OrderStatus::kCancelled;
+    switch (d.outcome) {
+      case Outcome::kOk:
+        if (held == holdings_.orders().end() || !(held->second.user == user))
+          Fail("a user moved order " + Text(order.id) + " that is not theirs");
+        if (d.ticket.value != 0) {
+          engine::Order moved = *d.value;
+          moved.status = target;
+          log_.Await(d.ticket, {Promise::Kind::kOrderStatus, {}, moved});
+          return;
+        }
+        return RevealOrder(*d.value);  // moved already: the same request again
+      case Outcome::kConflict:
+        return RevealOrder(*d.value);
+      case Outcome::kNotFound:
+        if (user == order.user && known)
+          Fail("the owner's " + std::string(confirm ? "confirm" : "cancel") + " of " +
+               Text(order.id) + " answered not_found, but the order was decided");
+        return;
+      case Outcome::kLogUnavailable:
+      case Outcome::kPending:
+      case Outcome::kInDoubt:
+        return;
+      default:
+        Fail(std::string(confirm ? "confirm" : "cancel") + " answered " +
+             std::string(OutcomeName(d.outcome)));
+    }
+  }
+
+  void DoRead() {
+    if (rng_.Chance(0.5) && !orders_.empty()) {
+      const KnownOrder& order = orders_[rng_.Below(orders_.size())];
+      Decision<engine::Order> d = engine_->GetOrder(order.id, now_);
+      if (d.outcome == Outcome::kOk) RevealOrder(*d.value);
+      return;
+    }
+    const std::optional<std::size_t> c = AnyCampaign(CampaignKind::kCoupon);
+    if (!c) return;
+    const Campaign& campaign = campaigns_[*c];
+    Decision<engine::Claim> d =
+        engine_->GetClaim(campaign.spec.id, campaign.users[rng_.Below(campaign.users.size())]);
+    if (d.outcome == Outcome::kOk) RevealClaim(*d.value);
+  }
+
+  void DoExpire() {
+    const WorkerId worker = AnyWorker();
+    const std::size_t expired = engine_->ExpireDue(worker, now_);
+    TakeAppended();
+    Trace("expire w" + std::to_string(worker.value) + " -> " + std::to_string(expired));
+  }
+
+  void DoClock() {
+    const std::int64_t micros =
+        rng_.Chance(0.1) ? rng_.Range(0, 40'000'000) : rng_.Range(0, 2'000'000);
+    now_ += std::chrono::microseconds{micros};
+    Trace("clock +" + std::to_string(micros) + "us");
+  }
+
+  // A report of an event in flight, in any order: persisted, not persisted or possibly
+  // persisted, handled as KafkaLog::Settle does.
+  void DoReport() {
+    if (log_.in_flight.empty()) return;
+    const std::size_t i = rng_.Below(log_.in_flight.size());
+    Appended entry = std::move(log_.in_flight[i]);
+    log_.in_flight.erase(log_.in_flight.begin() + static_cast<std::ptrdiff_t>(i));
+    const double roll = static_cast<double>(rng_.Below(1000)) / 1000;
+    const engine::Event& e = entry.event;
+    if (roll < persisted_) {
+      Trace("report persisted: " + Describe(e));
+      log_.Persist(e);
+      if (entry.settler_void) {
+        engine_->ApplyVoid(e);
+        holdings_.Drop(e);
+        return;
+      }
+      if (Awaitable(e.type)) engine_->Acknowledge(e);
+      return Keep(entry.promise);
+    }
+    const bool doubtful = roll >= persisted_ + not_persisted_;
+    // Possibly persisted: whether it really is in the log is the world's choice, not the log's.
+    if (doubtful && rng_.Chance(0.5)) log_.Persist(e);
+    Trace(std::string(doubtful ? "report possibly persisted (" : "report not persisted (") +
+          (log_.InLog(e) ? "in the log): " : "not in the log): ") + Describe(e));
+    if (entry.settler_void || AppendedUntilPersisted(e.type)) {
+      log_.reappend.push_back(std::move(entry));
+    } else if (!doubtful) {
+      engine_->Revert(e);
+      holdings_.Revert(e);
+    } else {
+      engine_->MarkInDoubt(e);
+      doubts_.push_back({e, std::nullopt});
+      ++result_.counts.in_doubt;
+    }
+  }
+
+  void DoReappend() {
+    if (log_.reappend.empty()) return;
+    const std::size_t i = rng_.Below(log_.reappend.size());
+    if (!log_.Reappend(log_.reappend[i])) return;
+    Trace("appended again: " + Describe(log_.reappend[i].event));
+    log_.reappend.erase(log_.reappend.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+
+  // The settler's protocol (in_doubt_settler.cc): judge from the log; absent, append the void,
+  // and restock only once the void is persisted (DoReport).
+  void DoSettle() {
+    if (doubts_.empty()) return;
+    const std::size_t i = rng_.Below(doubts_.size());
+    Doubt& doubt = doubts_[i];
+    if (!doubt.void_event) {
+      const bool found = log_.InLog(doubt.decision);
+      doubt.void_event = engine_->SettleInDoubt(doubt.decision, found);
+      Trace(std::string("settle ") + (found ? "found: " : "absent: ") + Describe(doubt.decision));
+      if (!doubt.void_event) {
+        doubts_.erase(doubts_.begin() + static_cast<std::ptrdiff_t>(i));
+        return;
+      }
+    }
+    if (log_.AppendVoid(*doubt.void_event)) {
+      Trace("void appended: " + Describe(*doubt.void_event));
+      doubts_.erase(doubts_.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+  }
+
+  // The log's events in log order: a void drops what it voids, as replay applies it.
+  static void Fold(Holdings& holdings, const engine::Event& e) {
+    if (e.type == engine::EventType::kClaimVoided || e.type == engine::EventType::kOrderVoided) {
+      holdings.Drop(e);
+    } else {
+      holdings.Apply(e);
+    }
+  }
+
+  void TakeAppended() {
+    for (const engine::Event& e : log_.TakeAppended())
+      holdings_.Apply(e);
+  }
+
+  // ---- what clients were told ----------------------------------------------------------------
+
+  // A 201 (or 200) a client got: it must hold for ever after.
+  void Keep(const Promise& promise) {
+    if (promise.kind == Promise::Kind::kClaim) return PromiseClaim(promise.claim);
+    if (promise.kind == Promise::Kind::kOrderStatus) return PromiseOrder(promise.order);
+  }
+
+  void PromiseClaim(const engine::Claim& claim) {
+    auto [it, fresh] = promised_claims_.try_emplace(
+        {std::string(claim.campaign.view()), std::string(claim.user.view())}, claim);
+    if (!fresh && !(it->second.id == claim.id)) {
+      Fail("user " + std::string(claim.user.view()) + " was promised two claims");
+    }
+    result_.counts.promises += fresh ? 1 : 0;
+  }
+
+  void PromiseOrder(const engine::Order& order) {
+    auto it = promised_orders_.find(order.id.value);
+    if (it == promised_orders_.end()) {
+      // With acks from memory a move can be logged for a reservation the log lost (a documented
+      // loss of --ack memory): only moves of a promised reservation are promises.
+      if (order.status != OrderStatus::kReserved) return;
+      promised_orders_.emplace(order.id.value, order);
+      ++result_.counts.promises;
+      return;
+    }
+    // A move's report may come after the report of the move that followed it (acks from
+    // memory): the later status stands.
+    if (StillHolds(order.status, it->second.status)) return;
+    if (!StillHolds(it->second.status, order.status)) {
+      Fail("order " + Text(order.id) + " was promised " +
+           std::string(engine::Name(it->second.status)) + " and then " +
+           std::string(engine::Name(order.status)));
+    }
+    if (Rank(order.status) > Rank(it->second.status)) it->second.status = order.status;
+  }
+
+  // A value the engine showed a client. With durable acks it is final, so the log must have it.
+  void RevealClaim(const engine::Claim& claim) {
+    if (!engine_options_.await_acknowledgement) return;
+    if (!Logged(claim.campaign, engine::EventType::kClaimGranted, claim.id.value)) {
+      Fail("claim " + std::string(engine::Engine::ClaimIdText(claim.id).view()) +
+           " shown to its user, but not in the log");
+    }
+    PromiseClaim(claim);
+  }
+
+  // `as_reserved`: a key's replay, which answers the reservation whatever happened since.
+  void RevealOrder(const engine::Order& order, bool as_reserved = false) {
+    if (!engine_options_.await_acknowledgement || InDoubt(order.id)) return;
+    const bool logged =
+        order.status == OrderStatus::kExpired ||  // expires_at passed: no event needed
+        Logged(order.campaign,
+               order.status == OrderStatus::kReserved    ? engine::EventType::kOrderReserved
+               : order.status == OrderStatus::kConfirmed ? engine::EventType::kOrderConfirmed
+                                                         : engine::EventType::kOrderCancelled,
+               order.id.value);
+    if (!logged) {
+      Fail("order " + Text(order.id) + " shown " + std::string(engine::Name(order.status)) +
+           ", but that is not in the log");
+    }
+    if (!as_reserved || !promised_orders_.count(order.id.value)) PromiseOrder(order);
+  }
+
+  bool Logged(const CampaignId& campaign, engine::EventType type, std::uint64_t id) const {
+    auto it = log_.kafka.find(campaign.view());
+    if (it == log_.kafka.end()) return false;
+    for (const engine::Event& e : it->second) {
+      const std::uint64_t event_id =
+          type == engine::EventType::kClaimGranted ? e.claim_id.value : e.order_id.value;
+      if (e.type == type && event_id == id) return true;
+    }
+    return false;
+  }
+
+  // Marked in doubt and not settled: held by the settler, or its void not yet persisted.
+  bool InDoubt(OrderId id) const {
+    for (const Doubt& doubt : doubts_)
+      if (doubt.decision.order_id == id) return true;
+    auto voids = [&](const std::vector<Appended>& entries) {
+      return std::any_of(entries.begin(), entries.end(), [&](const Appended& entry) {
+        return entry.settler_void && entry.event.order_id == id;
+      });
+    };
+    return voids(log_.in_flight) || voids(log_.reappend);
+  }
+
+  void CheckReplay(const std::string& key, std::uint64_t answered) {
+    auto it = first_decision_.find(key);
+    if (it != first_decision_.end() && it->second.id != answered) {
+      Fail("key " + key + " replayed another decision than the one it made");
+    }
+  }
+
+  // A key makes a second decision only once its first was undone (reverted, voided, or lost
+  // in a crash) or the key aged out of the idempotency window.
+  void KeyDecided(const std::string& key, std::uint64_t id) {
+    auto it = first_decision_.find(key);
+    if (it != first_decision_.end() && now_ - it->second.at < engine_options_.idempotency_window) {
+      const std::uint64_t first = it->second.id;
+      if (holdings_.orders().count(first) || holdings_.claims().count(first)) {
+        Fail("key " + key + " made a second decision while its first stands (" +
+             Text(OrderId{first}) + ", " +
+             std::to_string((now_ - it->second.at).count() / 1'000'000) + " s ago)");
+      }
+    }
+    first_decision_[key] = {id, now_};
+  }
+
+  // ---- invariants ------------------------------------------------------------------------------
+
+  // Holds its units and has not ended by the clock.
+  bool Live(const Holdings::Order& order) const {
+    return order.state == Holdings::State::kConfirmed ||
+           (order.state == Holdings::State::kReserved && now_ < order.expires_at);
+  }
+
+  engine::CampaignBooks Books(std::size_t c) const {
+    std::optional<engine::CampaignBooks> books = engine_->Books(campaigns_[c].spec.id);
+    if (!books) Fail("campaign " + std::string(campaigns_[c].spec.id.view()) + " is gone");
+    return *books;
+  }
+
+  [[noreturn]] void WornOut(const char* what, Outcome outcome, std::uint32_t remaining,
+                            std::uint32_t quantity) {
+    Fail(std::string(what) + " x" + std::to_string(quantity) + " answered " +
+         std::string(OutcomeName(outcome)) + " while the campaign has " +
+         std::to_string(remaining) + " units remaining (the campaign wears out)");
+  }
+
+  void CheckLive() {
+    for (std::size_t c = 0; c < campaigns_.size(); ++c) {
+      const Campaign& campaign = campaigns_[c];
+      const std::string_view id = campaign.spec.id.view();
+      const engine::CampaignBooks b = Books(c);
+      const std::int64_t units = b.claimed + b.held + b.confirmed + b.in_doubt;
+      if (std::int64_t{b.stock} - b.remaining != units) {
+        Fail("books of " + std::string(id) + " do not close: stock " + std::to_string(b.stock) +
+             " remaining " + std::to_string(b.remaining) + " in doubt " +
+             std::to_string(b.in_doubt) + " claimed " + std::to_string(b.claimed) + " held " +
+             std::to_string(b.held) + " confirmed " + std::to_string(b.confirmed));
+      }
+      if (units > b.stock) Fail(std::string(id) + " sold " + std::to_string(units) + " units");
+      if (units != holdings_.Units(id)) {
+        Fail("books of " + std::string(id) + " count " + std::to_string(units) + " units (held " +
+             std::to_string(b.held) + ", confirmed " + std::to_string(b.confirmed) +
+             "), the decisions logged hold " + std::to_string(holdings_.Units(id)) +
+             Disagreements(id));
+      }
+      if (auto [user, held] = holdings_.TopHolder(id); held > campaign.spec.per_user_limit) {
+        Fail("user " + user + " holds " + std::to_string(held) + " units of " + std::string(id) +
+             ", past the limit of " + std::to_string(campaign.spec.per_user_limit));
+      }
+    }
+    if (std::string twice = holdings_.DoubleClaims(); !twice.empty())
+      Fail("two claims of " + twice);
+    CheckPromises();
+  }
+
+  // The logged orders whose status the engine shows otherwise than the holdings: for a
+  // failure's text.
+  std::string Disagreements(std::string_view campaign) const {
+    std::string text;
+    std::set<std::uint64_t> seen;
+    auto log = log_.kafka.find(campaign);
+    if (log == log_.kafka.end()) return text;
+    for (const engine::Event& e : log->second) {
+      if (e.order_id.value == 0 || !seen.insert(e.order_id.value).second) continue;
+      Decision<engine::Order> d = engine_->GetOrder(e.order_id, now_);
+      const bool shown_live = d.outcome == Outcome::kPending ||
+                              (d.value && (d.value->status == OrderStatus::kReserved ||
+                                           d.value->status == OrderStatus::kConfirmed));
+      auto held = holdings_.orders().find(e.order_id.value);
+      const bool live =
+          held != holdings_.orders().end() && (held->second.state == Holdings::State::kReserved ||
+                                               held->second.state == Holdings::State::kConfirmed);
+      if (shown_live == live) continue;
+      text += "; " + Text(e.order_id) + " x" + std::to_string(e.quantity) + " is " +
+              std::string(OutcomeName(d.outcome)) +
+              (d.value ? " " + std::string(engine::Name(d.value->status)) : "") +
+              " in the engine, " + (live ? "live" : "not live") + " in the log";
+    }
+    return text;
+  }
+
+  void CheckPromises() {
+    for (const auto& [key, claim] : promised_claims_) {
+      Decision<engine::Claim> d = engine_->GetClaim(claim.campaign, claim.user);
+      if (d.outcome != Outcome::kOk || !(d.value->id == claim.id) ||
+          !(d.value->coupon_code == claim.coupon_code)) {
+        Fail("claim " + std::string(engine::Engine::ClaimIdText(claim.id).view()) + " of " +
+             key.second + " was promised, now " + std::string(OutcomeName(d.outcome)));
+      }
+    }
+    for (const auto& [id, order] : promised_orders_) {
+      Decision<engine::Order> d = engine_->GetOrder(order.id, now_);
+      if (d.outcome == Outcome::kPending) continue;  // a later move not yet acknowledged
+      const bool final =
+          order.status == OrderStatus::kCancelled || order.status == OrderStatus::kExpired;
+      // An ended order's slot is reused, and its id then reads as not found.
+      auto held = holdings_.orders().find(id);
+      const bool ended = final || (held != holdings_.orders().end() && !Live(held->second));
+      if (d.outcome == Outcome::kNotFound && ended) continue;
+      if (d.outcome != Outcome::kOk || !StillHolds(order.status, d.value->status) ||
+          d.value->quantity != order.quantity || !(d.value->user == order.user)) {
+        Fail("order " + Text(order.id) + " was promised " +
+             std::string(engine::Name(order.status)) + ", now " +
+             std::string(OutcomeName(d.outcome)) +
+             (d.value ? " " + std::string(engine::Name(d.value->status)) : ""));
+      }
+    }
+  }
+
+  // ---- crash and recovery ----------------------------------------------------------------------
+
+  void Crash() {
+    ++result_.counts.crashes;
+    if (progress_) progress_->crashes = result_.counts.crashes;
+    // What was in flight meets its real fate; the clients waiting for it heard nothing.
+    for (const Appended& entry : log_.in_flight) {
+      if (rng_.Chance(0.5)) log_.Persist(entry.event);
+    }
+    log_.in_flight.clear();
+    log_.reappend.clear();
+    log_.down = false;
+    doubts_.clear();
+    // The persister got somewhere into each campaign's log.
+    std::map<std::string, std::size_t> snapshot_end;
+    for (const auto& [campaign, events] : log_.kafka) {
+      const std::size_t end =
+          static_cast<std::size_t>(rng_.Range(static_cast<std::int64_t>(mysql_.applied(campaign)),
+                                              static_cast<std::int64_t>(events.size())));
+      mysql_.CatchUp(events, end);
+      snapshot_end[campaign] = end;
+    }
+    Trace("crash " + std::to_string(result_.counts.crashes));
+    Phase("recovery");
+    const Holdings before = std::move(holdings_);  // the state the crash ended
+    engine_.reset();
+    engine_ = std::make_unique<engine::Engine>(engine_options_, log_);
+    engine::DiscardSink discard;
+    engine::Engine probe(engine_options_, discard);
+    Recover({engine_.get(), &probe});
+    holdings_ = Holdings();
+    for (const auto& [campaign, events] : log_.kafka)
+      for (const engine::Event& e : events)
+        Fold(holdings_, e);
+    Phase("recovery check");
+    CheckMysqlMatchesLog();
+    ExpireRecovered(before);
+    CheckLive();
+    Phase("sell-out check");
+    CheckSellsOut(probe);
+  }
+
+  // The snapshot rows and then each campaign's tail, interleaved as partitions may be consumed,
+  // applied alike to every engine given.
+  void Recover(const std::vector<engine::Engine*>& engines) {
+    const persistence::SnapshotRows rows = mysql_.Rows(options_.shuffle_rows ? &rng_ : nullptr);
+    Trace("snapshot: " + std::to_string(rows.claims.size()) + " claims, " +
+          std::to_string(rows.orders.size()) + " orders");
+    for (const persistence::OrderRow& row : rows.orders) {
+      Trace("  order row " + Text(row.order_id) + " " + std::string(row.user.view()) + " x" +
+            std::to_string(row.quantity) + " " + std::string(engine::Name(row.status)));
+    }
+    for (engine::Engine* e : engines) {
+      persistence::RecoveryReport report;
+      Replayed(persistence::ApplySnapshot(*e, rows, report));
+    }
+    std::vector<std::pair<const std::vector<engine::Event>*, std::size_t>> tails;
+    for (const auto& [campaign, events] : log_.kafka)
+      tails.emplace_back(&events, mysql_.applied(campaign));
+    for (;;) {
+      std::vector<std::size_t> open;
+      for (std::size_t t = 0; t < tails.size(); ++t)
+        if (tails[t].second < tails[t].first->size()) open.push_back(t);
+      if (open.empty()) break;
+      auto& [events, next] = tails[open[rng_.Below(open.size())]];
+      Trace("  tail: " + Describe((*events)[next]));
+      for (engine::Engine* e : engines)
+        Replayed(e->Apply((*events)[next]));
+      ++next;
+    }
+    for (engine::Engine* e : engines)
+      Replayed(e->FinishRecovery());
+  }
+
+  // Every history here is one a live engine made: recovery must accept it.
+  static void Replayed(const std::optional<engine::ReplayError>& error) {
+    if (error) Fail("recovery refused the log: " + error->message);
+  }
+
+  // The recovered engine's first tick expires what is due, as a server's does. A reservation
+  // recovery ended (it reads expired before its expires_at: beyond the stock or the limit) must
+  // be one whose end the log lost: ended before the crash.
+  void ExpireRecovered(const Holdings& before) {
+    // The log takes these: a refused expiry stays reserved until the next tick, and then the
+    // holdings below could not tell it from one that recovery ended.
+    const double refuse_probability = log_.refuse_probability;
+    log_.refuse_probability = 0;
+    for (std::uint32_t w = 0; w < engine_options_.workers; ++w)
+      engine_->ExpireDue(WorkerId{w}, now_);
+    log_.refuse_probability = refuse_probability;
+    TakeAppended();
+    std::vector<std::uint64_t> ended;
+    for (const auto& [id, order] : holdings_.orders()) {
+      if (order.state != Holdings::State::kReserved) continue;
+      if (order.expires_at <= now_) {
+        ended.push_back(id);  // ended by recovery (no event to expire it) or due anyway
+        continue;
+      }
+      Decision<engine::Order> d = engine_->GetOrder(OrderId{id}, now_);
+      if (d.outcome != Outcome::kOk || d.value->status != OrderStatus::kExpired) continue;
+      Trace("recovery ended " + Text(OrderId{id}) + " of " + std::string(order.user.view()));
+      auto was = before.orders().find(id);
+      if (was != before.orders().end() && was->second.user == order.user &&
+          (was->second.state == Holdings::State::kReserved ||
+           was->second.state == Holdings::State::kConfirmed)) {
+        Fail("recovery ended order " + Text(OrderId{id}) + " of " + std::string(order.user.view()) +
+             ", live before the crash and due to hold " +
+             std::to_string((order.expires_at - now_).count() / 1'000'000) + " s more");
+      }
+      ended.push_back(id);
+    }
+    for (std::uint64_t id : ended)
+      holdings_.End(id);
+    Trace("recovery: " + std::to_string(engine_->Stats().reservations_dropped) +
+          " reservations dropped, " + std::to_string(engine_->Stats().orphan_events) +
+          " orphan events");
+  }
+
+  // The persister's tables, caught up to the end of the log, hold what the log's fold holds.
+  void CheckMysqlMatchesLog() {
+    MysqlModel caught_up = mysql_;
+    for (const auto& [campaign, events] : log_.kafka)
+      caught_up.CatchUp(events, events.size());
+    for (std::size_t c = 0; c < campaigns_.size(); ++c) {
+      const std::string_view id = campaigns_[c].spec.id.view();
+      if (Books(c).in_doubt != 0) Fail("recovered " + std::string(id) + " with units in doubt");
+      if (caught_up.Units(id) != holdings_.Units(id)) {
+        Fail("MySQL (caught up) holds " + std::to_string(caught_up.Units(id)) + " units of " +
+             std::string(id) + ", the log " + std::to_string(holdings_.Units(id)));
+      }
+    }
+  }
+
+  // A recovered campaign still sells: fresh users take every remaining unit, one by one,
+  // and then hear sold out.
+  void CheckSellsOut(engine::Engine& probe) {
+    for (std::uint32_t w = 0; w < engine_options_.workers; ++w)
+      probe.ExpireDue(WorkerId{w}, now_);
+    for (const Campaign& campaign : campaigns_) {
+      const engine::CampaignSpec& spec = campaign.spec;
+      for (std::uint32_t n = 0;; ++n) {
+        const std::uint32_t remaining = probe.Books(spec.id)->remaining;
+        const UserId fresh = MakeId<UserId>("fresh-" + std::to_string(n));
+        const std::uint32_t quantity =
+            std::max<std::uint32_t>(1, std::min(remaining, spec.per_user_limit));
+        const WorkerId worker = AnyWorker();
+        const Outcome outcome =
+            spec.kind == CampaignKind::kCoupon
+                ? probe.ClaimCoupon(worker, spec.id, fresh, std::nullopt, now_).outcome
+                : probe.PlaceOrder(worker, spec.id, fresh, quantity, std::nullopt, now_).outcome;
+        if (remaining == 0) {
+          if (outcome != Outcome::kSoldOut)
+            Fail("recovered " + std::string(spec.id.view()) + " sold out answers " +
+                 std::string(OutcomeName(outcome)));
+          break;
+        }
+        if (outcome != Outcome::kCreated) {
+          Fail("after recovery, a fresh user's " +
+               std::string(spec.kind == CampaignKind::kCoupon ? "claim" : "order") + " x" +
+               std::to_string(quantity) + " of " + std::string(spec.id.view()) + " answered " +
+               std::string(OutcomeName(outcome)) + " with " + std::to_string(remaining) +
+               " units remaining");
+        }
+      }
+      const engine::CampaignBooks b = *probe.Books(spec.id);
+      if (b.claimed + b.held + b.confirmed != spec.stock)
+        Fail("sold out " + std::string(spec.id.view()) + " took " +
+             std::to_string(b.claimed + b.held + b.confirmed) + " of " +
+             std::to_string(spec.stock) + " units");
+    }
+  }
+
+  // ---- output ------------------------------------------------------------------------------
+
+  void Trace(const std::string& line) const {
+    if (options_.verbose)
+      std::printf("[%llu] %s\n", static_cast<unsigned long long>(step_), line.c_str());
+  }
+
+  void Phase(const char* phase) {
+    if (!progress_) return;
+    progress_->step = step_;
+    std::snprintf(progress_->phase, sizeof progress_->phase, "%s", phase);
+  }
+
+  const SimOptions options_;
+  Progress* progress_;
+  Rng rng_;
+  FakeLog log_;
+  engine::EngineOptions engine_options_;
+  std::unique_ptr<engine::Engine> engine_;
+  std::array<double, static_cast<std::size_t>(StepKind::kCount)> weights_{};
+  double persisted_ = 0.85;      // report probabilities, per seed
+  double not_persisted_ = 0.05;  // the rest is possibly persisted
+  TimePoint now_ = kStart;
+  std::uint64_t step_ = 0;
+  std::vector<Campaign> campaigns_;
+  std::vector<KnownOrder> orders_;
+  std::vector<Doubt> doubts_;
+  Holdings holdings_;
+  MysqlModel mysql_;
+  std::map<std::pair<std::size_t, std::string>, std::vector<std::string>> keys_used_;
+  std::uint64_t keys_made_ = 0;
+  struct KeyDecision {
+    std::uint64_t id = 0;  // the claim or order it made
+    TimePoint at{};
+  };
+  std::map<std::string, KeyDecision> first_decision_;
+  std::map<std::pair<std::string, std::string>, engine::Claim> promised_claims_;
+  std::map<std::uint64_t, engine::Order> promised_orders_;
+  SimResult result_;
+};
+
+}  // namespace
+
+std::string ReplayCommand(const SimOptions& options) {
+  const SimOptions defaults;
+  auto decimal = [](double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", value);
+    return std::string(text);
+  };
+  std::string command = "tests/sim/run --seed " + std::to_string(options.seed) + " --verbose";
+  auto knob = [&](bool differs, const std::string& flag) {
+    if (differs) command += " " + flag;
+  };
+  knob(options.steps != defaults.steps, "--steps " + std::to_string(options.steps));
+  knob(options.orders_per_unit != defaults.orders_per_unit,
+       "--orders-per-unit " + decimal(options.orders_per_unit));
+  knob(options.crashes_max != defaults.crashes_max,
+       "--crashes-max " + std::to_string(options.crashes_max));
+  knob(options.users_per_unit != defaults.users_per_unit,
+       "--users-per-unit " + decimal(options.users_per_unit));
+  knob(options.acks == SimOptions::Acks::kDurable, "--acks durable");
+  knob(options.acks == SimOptions::Acks::kMemory, "--acks memory");
+  knob(!options.shuffle_rows, "--sorted-rows");
+  return command;
+}
+
+std::string SimResult::Summary() const {
+  return std::to_string(counts.steps) + " steps, " + std::to_string(counts.crashes) + " crashes, " +
+         std::to_string(counts.claims) + " claims, " + std::to_string(counts.orders) + " orders, " +
+         std::to_string(counts.in_doubt) + " in doubt, " + std::to_string(counts.promises) +
+         " promises";
+}
+
+SimResult RunSeed(const SimOptions& options, Progress* progress) {
+  return Simulation(options, progress).Run();
+}
+
+}  // namespace hotdeal::sim
