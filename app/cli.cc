@@ -43,10 +43,30 @@ std::optional<std::string> SetListen(std::string_view text, ServeConfig& config)
   return std::nullopt;
 }
 
+// A secret flag and its `-file` twin; --help shows only whether it is set.
+void AddSecretFlag(FlagSet& flags, const std::string& name, std::string help,
+                   const FlagSet::Setter& set, const std::string& field) {
+  flags.AddCustom(
+      name, std::move(help), set,
+      [&field] { return field.empty() ? std::string() : std::string("<set>"); }, /*secret=*/true);
+  flags.AddSecretFile(name, set);
+}
+
+// A secret taken as it is.
+void AddSecretFlag(FlagSet& flags, const std::string& name, std::string help, std::string& field) {
+  AddSecretFlag(
+      flags, name, std::move(help),
+      [&field](std::string_view text) -> std::optional<std::string> {
+        field = std::string(text);
+        return std::nullopt;
+      },
+      field);
+}
+
 // The key flag of `serve` and `token`: refused when too short, never echoed by --help.
 void AddUserTokenKeyFlag(FlagSet& flags, std::string& key) {
-  flags.AddCustom(
-      "user-token-key",
+  AddSecretFlag(
+      flags, "user-token-key",
       "HMAC-SHA256 key of user tokens, at least 32 bytes (empty: user routes need no token)",
       [&key](std::string_view text) -> std::optional<std::string> {
         std::string error;
@@ -54,7 +74,7 @@ void AddUserTokenKeyFlag(FlagSet& flags, std::string& key) {
         key = std::string(text);
         return std::nullopt;
       },
-      [&key] { return key.empty() ? std::string() : std::string("<set>"); }, /*secret=*/true);
+      key);
 }
 
 int MintToken(const TokenConfig& config, std::ostream& out, std::ostream& err) {
@@ -114,8 +134,12 @@ void BindServeFlags(FlagSet& flags, ServeConfig& config) {
             &config.request_timeout_ms, 1, kMany);
   flags.Add("shutdown-grace-ms", "on SIGINT/SIGTERM, wait this long for in-flight requests",
             &config.shutdown_grace_ms, 0, kMany);
-  flags.Add("admin-token", "bearer token for admin routes; empty refuses them all",
-            &config.admin_token);
+  AddSecretFlag(flags, "admin-token", "bearer token for admin routes; empty refuses them all",
+                config.admin_token);
+  AddSecretFlag(flags, "service-token",
+                "bearer token of the shop's own backend (payment, checkout): confirms, refunds, "
+                "reads any order or claim; empty refuses confirms and refunds",
+                config.service_token);
   AddUserTokenKeyFlag(flags, config.user_token_key);
   constexpr std::uint32_t kRateMax = 1'000'000;
   flags.Add("user-rate-per-second",
@@ -149,7 +173,7 @@ void BindStoreFlags(FlagSet& flags, StoreConfig& config) {
   flags.Add("mysql-host", "MySQL/MariaDB host", &config.mysql_host);
   flags.Add("mysql-port", "MySQL/MariaDB port", &config.mysql_port);
   flags.Add("mysql-user", "MySQL/MariaDB user", &config.mysql_user);
-  flags.Add("mysql-password", "MySQL/MariaDB password", &config.mysql_password);
+  AddSecretFlag(flags, "mysql-password", "MySQL/MariaDB password", config.mysql_password);
   flags.Add("mysql-database", "MySQL/MariaDB database", &config.mysql_database);
 }
 

@@ -43,6 +43,7 @@ struct ServeConfig {
 
   // Access.
   std::string admin_token;     // empty: admin routes always answer 401
+  std::string service_token;   // empty: confirm and refunds always answer 401
   std::string user_token_key;  // empty: user routes need no token; else >= 32 bytes
   // Rate limits (gateway/README.md, "Limits"): tokens per second (0: off) and burst.
   std::uint32_t user_rate_per_second = 10;

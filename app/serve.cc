@@ -36,6 +36,7 @@ gateway::GatewayOptions GatewayOptionsFrom(const ServeConfig& config) {
   options.idle_timeout = std::chrono::milliseconds{config.idle_timeout_ms};
   options.request_timeout = std::chrono::milliseconds{config.request_timeout_ms};
   options.admin_token = config.admin_token;
+  options.service_token = config.service_token;
   options.user_token_key = config.user_token_key;
   options.user_rate_limit = {config.user_rate_per_second, config.user_rate_burst};
   options.ip_rate_limit = {config.ip_rate_per_second, config.ip_rate_burst};

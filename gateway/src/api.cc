@@ -178,12 +178,16 @@ bool TokenEquals(std::string_view presented, std::string_view expected) {
   return diff == 0;
 }
 
-std::optional<UserTokenKey> MakeUserTokenKey(const std::string& key) {
-  if (key.empty()) return std::nullopt;
-  std::string error;
-  std::optional<UserTokenKey> made = UserTokenKey::Make(key, error);
-  if (!made) throw std::invalid_argument(error);
-  return made;
+std::int64_t NowSeconds(const WorkerContext& worker) {
+  return std::chrono::duration_cast<std::chrono::seconds>(worker.now.time_since_epoch()).count();
+}
+
+// The answer to an order or claim the caller may not see: the engine's own not-found, byte for
+// byte, so it cannot be told from an unknown id.
+void SetNotOwner(WorkerContext& worker, Reply& reply) {
+  worker.stats.access_refused[static_cast<std::size_t>(AccessRefusal::kNotOwner)].Add();
+  OutcomeReply mapped = MapOutcome(engine::Outcome::kNotFound);
+  SetError(reply, mapped.error, mapped.message);
 }
 
 // A fresh hash key per process, so nobody can choose ids that share a rate-limit bucket.
@@ -198,13 +202,14 @@ Api::Api(engine::Engine& engine, const GatewayOptions& options, const std::atomi
          const GatewayMetrics& metrics, DurableLog* log)
     : engine_(engine),
       admin_token_(options.admin_token),
+      service_token_(options.service_token),
       ready_(ready),
       metrics_(metrics),
       log_(log),
       ack_(options.ack),
       user_limiter_(options.user_rate_limit, options.rate_limit_slots, RandomSeed()),
       ip_limiter_(options.ip_rate_limit, options.rate_limit_slots, RandomSeed()),
-      user_tokens_(MakeUserTokenKey(options.user_token_key)) {}
+      user_auth_(options) {}
 
 std::uint64_t Api::ClientKey(const boost::asio::ip::address& address) const {
   if (!ip_limiter_.enabled()) return 0;
@@ -244,7 +249,15 @@ bool Api::WithinRate(WorkerContext& worker, RateLimitKind kind, std::uint64_t ke
 bool Api::AdmitUser(WorkerContext& worker, const RequestData& request, const engine::UserId& user,
                     Reply& reply) {
   // The token first: otherwise anyone could spend a victim's rate by naming their user_id.
-  if (!UserAuthorized(worker, request, user, reply)) return false;
+  TokenRead read;
+  if (!ReadUserToken(worker, request, read, reply)) return false;
+  if (user_auth_.enabled()) {
+    TokenCheck check = user_auth_.Proves(read, user, NowSeconds(worker));
+    if (check != TokenCheck::kValid) {
+      RefuseToken(worker, check, reply);
+      return false;
+    }
+  }
   return !user_limiter_.enabled() ||
          WithinRate(worker, RateLimitKind::kUser, user_limiter_.Hash(user.view()), reply);
 }
@@ -285,9 +298,19 @@ bool Api::MatchRequest(const RequestData& request, RouteMatch& match, Reply& rep
   return true;
 }
 
-bool Api::HeadAcceptable(const RequestData& request, const Route& route, Reply& reply) const {
-  if (route.admin && !Authorized(request)) {
-    SetError(reply, ApiError::kUnauthorized, "admin routes need Authorization: Bearer <token>");
+bool Api::HeadAcceptable(WorkerContext& worker, const RequestData& request, const Route& route,
+                         Reply& reply) const {
+  if (route.access == Access::kAdmin && CallerOf(request) != Caller::kAdmin) {
+    SetUnauthorized(reply, "admin routes need Authorization: Bearer <admin token>",
+                    request.authorization.present());
+    return false;
+  }
+  if (route.access == Access::kService && CallerOf(request) != Caller::kService) {
+    worker.stats.access_refused[static_cast<std::size_t>(AccessRefusal::kServiceOnly)].Add();
+    SetUnauthorized(reply,
+                    "confirm needs Authorization: Bearer <service token>: only the shop's "
+                    "payment service may say that a payment went through",
+                    request.authorization.present());
     return false;
   }
   if (request.duplicate_header) {
@@ -297,11 +320,12 @@ bool Api::HeadAcceptable(const RequestData& request, const Route& route, Reply& 
   return true;
 }
 
-bool Api::AcceptsBody(const RequestData& request, Reply& reply, RouteId& route_id) const {
+bool Api::AcceptsBody(WorkerContext& worker, const RequestData& request, Reply& reply,
+                      RouteId& route_id) const {
   reply.Reset();
   RouteMatch match;
   return MatchRequest(request, match, reply, route_id) &&
-         HeadAcceptable(request, *match.route, reply);
+         HeadAcceptable(worker, request, *match.route, reply);
 }
 
 Completion Api::Handle(WorkerContext& worker, RequestData& request, Reply& reply,
@@ -315,7 +339,7 @@ Completion Api::Handle(WorkerContext& worker, RequestData& request, Reply& reply
   if (!probe && !WithinRate(worker, RateLimitKind::kIp, request.client_key, reply)) {
     return Completion::kDone;
   }
-  if (!HeadAcceptable(request, *match.route, reply)) return Completion::kDone;
+  if (!HeadAcceptable(worker, request, *match.route, reply)) return Completion::kDone;
   Dispatch(worker, *match.route, match, request, reply);
   if (reply.ticket.value == 0) return Completion::kDone;
   // Only a log hands out tickets; DiscardSink (--log none) answers 0.
@@ -354,7 +378,7 @@ void Api::Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& 
     case RouteId::kCreateOrder:
       return CreateOrder(worker, match.params[0], request, reply);
     case RouteId::kGetOrder:
-      return GetOrder(worker, match.params[0], reply);
+      return GetOrder(worker, match.params[0], request, reply);
     case RouteId::kConfirmOrder:
     case RouteId::kCancelOrder:
       return MoveOrder(worker, route.id, match.params[0], request, reply);
@@ -374,26 +398,71 @@ void Api::Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& 
   SetError(reply, ApiError::kNotFound, "no such route");
 }
 
-bool Api::Authorized(const RequestData& request) const {
+Caller Api::CallerOf(const RequestData& request) const {
   std::optional<std::string_view> token = BearerToken(request);
-  return token && TokenEquals(*token, admin_token_);
+  if (!token) return Caller::kUser;
+  if (TokenEquals(*token, admin_token_)) return Caller::kAdmin;
+  if (TokenEquals(*token, service_token_)) return Caller::kService;
+  return Caller::kUser;
 }
 
-bool Api::UserAuthorized(WorkerContext& worker, const RequestData& request,
-                         const engine::UserId& user, Reply& reply) {
-  if (!user_tokens_) return true;
-  std::optional<std::string_view> token = BearerToken(request);
-  auto now_seconds =
-      std::chrono::duration_cast<std::chrono::seconds>(worker.now.time_since_epoch()).count();
-  TokenCheck check =
-      token ? user_tokens_->Verify(user.view(), *token, now_seconds) : TokenCheck::kMissing;
-  if (check == TokenCheck::kValid) return true;
-  worker.stats.user_tokens_refused[static_cast<std::size_t>(check)].Add();
-  SetError(reply, ApiError::kUnauthorized,
-           check == TokenCheck::kExpired
-               ? "the user token has expired"
-               : "user routes need Authorization: Bearer <token> proving the user_id");
+bool Api::ReadUserToken(WorkerContext& worker, const RequestData& request, TokenRead& read,
+                        Reply& reply) {
+  if (!user_auth_.enabled()) return true;
+  read = user_auth_.Read(BearerToken(request), NowSeconds(worker));
+  if (read.check == TokenCheck::kValid) return true;
+  RefuseToken(worker, read.check, reply);
   return false;
+}
+
+bool Api::IsOwner(WorkerContext& worker, const TokenRead& read,
+                  const std::optional<engine::UserId>& named, const engine::UserId& owner,
+                  Reply& reply) {
+  if (named && !(*named == owner)) {
+    SetNotOwner(worker, reply);
+    return false;
+  }
+  if (!user_auth_.enabled()) return true;  // the caller named the owner (checked above)
+  TokenCheck check = user_auth_.Proves(read, owner, NowSeconds(worker));
+  if (check == TokenCheck::kValid) return true;
+  // An HMAC token that fails for the owner may be anyone's; a JWT names its user. Either way
+  // it is not the owner's, and only the owner's own token can be expired for this owner.
+  if (check == TokenCheck::kInvalid || check == TokenCheck::kWrongUser) {
+    SetNotOwner(worker, reply);
+  } else {
+    RefuseToken(worker, check, reply);
+  }
+  return false;
+}
+
+void Api::RefuseToken(WorkerContext& worker, TokenCheck check, Reply& reply) {
+  worker.stats.user_tokens_refused[static_cast<std::size_t>(check)].Add();
+  std::string_view message;
+  switch (check) {
+    case TokenCheck::kValid:
+    case TokenCheck::kMissing:
+      message = "this route needs Authorization: Bearer <user token> proving the user_id";
+      break;
+    case TokenCheck::kMalformed:
+      message = "the bearer token is not a user token (<expiry>.<hex HMAC> or a JWT)";
+      break;
+    case TokenCheck::kInvalid:
+      message = "the user token does not prove this user_id (another user's, or a bad signature)";
+      break;
+    case TokenCheck::kExpired:
+      message = "the user token has expired";
+      break;
+    case TokenCheck::kNotYetValid:
+      message = "the user token is not valid yet (nbf)";
+      break;
+    case TokenCheck::kWrongUser:
+      message = "the user token is for another user_id (its sub)";
+      break;
+    case TokenCheck::kBadClaims:
+      message = "the user token is for another audience or issuer";
+      break;
+  }
+  SetUnauthorized(reply, message, check != TokenCheck::kMissing);
 }
 
 void Api::CreateCampaign(WorkerContext& worker, RequestData& request, Reply& reply) {
@@ -457,12 +526,17 @@ void Api::CreateClaim(WorkerContext& worker, std::string_view id_text, RequestDa
 }
 
 void Api::GetClaim(WorkerContext& worker, std::string_view id_text, std::string_view user_text,
-                   RequestData& request, Reply& reply) {
+                   const RequestData& request, Reply& reply) {
   auto campaign = ParsePathId<engine::CampaignId>(id_text, reply, "campaign id");
   if (!campaign) return;
   auto user = ParsePathId<engine::UserId>(user_text, reply, "user id");
   if (!user) return;
-  if (!UserAuthorized(worker, request, *user, reply)) return;
+  if (CallerOf(request) == Caller::kUser) {
+    // The path names the owner: with tokens off that is all a read needs.
+    TokenRead read;
+    if (!ReadUserToken(worker, request, read, reply)) return;
+    if (!IsOwner(worker, read, std::nullopt, *user, reply)) return;
+  }
   Answer(engine_.GetClaim(*campaign, *user), reply, WriteClaim);
 }
 
@@ -483,24 +557,74 @@ void Api::CreateOrder(WorkerContext& worker, std::string_view id_text, RequestDa
 
 void Api::MoveOrder(WorkerContext& worker, RouteId route, std::string_view order_text,
                     RequestData& request, Reply& reply) {
-  UserBody body;
-  if (BodyError error = DecodeUserBody(worker.json, request.PadBody(), body)) {
+  MoveBody body;
+  if (BodyError error = DecodeMoveBody(worker.json, request.PadBody(), body)) {
     return SetBodyError(reply, error);
   }
+  // Confirm is the service's alone (HeadAcceptable); cancel is the owner's or the service's.
+  bool service = CallerOf(request) == Caller::kService;
+  TokenRead read;
+  if (!service) {
+    if (!ReadUserToken(worker, request, read, reply)) return;
+    if (!user_auth_.enabled() && !body.user) {
+      return SetError(reply, ApiError::kBadRequest,
+                      "user_id: required to cancel an order, unless the service token is sent");
+    }
+  }
   // Order ids are the server's: text it could not have made names no order.
-  if (!AdmitUser(worker, request, body.user, reply)) return;
-  auto order = engine::Engine::ParseOrderId(order_text);
-  if (!order) return SetError(reply, ApiError::kNotFound, "no such order");
+  auto order_id = engine::Engine::ParseOrderId(order_text);
+  if (!order_id) return SetError(reply, ApiError::kNotFound, "no such order");
+  // The engine moves an order for its user, which never changes: read it first.
+  engine::Decision<engine::Order> found = engine_.GetOrder(*order_id, worker.now);
+  if (!found.value) return Answer(found, reply, WriteOrder);
+  const engine::Order& order = *found.value;
+  if (service) {
+    if (body.user && !(*body.user == order.user)) return SetNotOwner(worker, reply);
+  } else {
+    if (!IsOwner(worker, read, body.user, order.user, reply)) return;
+    if (order.status == engine::OrderStatus::kConfirmed) {
+      worker.stats.access_refused[static_cast<std::size_t>(AccessRefusal::kRefundServiceOnly)]
+          .Add();
+      return SetError(reply, ApiError::kForbidden,
+                      "order is confirmed: cancelling it is a refund, which only the shop's "
+                      "service may do");
+    }
+    // The user's rate, after the token proved them (nobody can spend a victim's rate).
+    if (user_limiter_.enabled() &&
+        !WithinRate(worker, RateLimitKind::kUser, user_limiter_.Hash(order.user.view()), reply)) {
+      return;
+    }
+  }
   Answer(route == RouteId::kConfirmOrder
-             ? engine_.ConfirmOrder(worker.id, *order, body.user, worker.now)
-             : engine_.CancelOrder(worker.id, *order, body.user, worker.now),
+             ? engine_.ConfirmOrder(worker.id, *order_id, order.user, worker.now)
+             : engine_.CancelOrder(worker.id, *order_id, order.user, worker.now),
          reply, WriteOrder);
 }
 
-void Api::GetOrder(WorkerContext& worker, std::string_view order_text, Reply& reply) {
+void Api::GetOrder(WorkerContext& worker, std::string_view order_text, const RequestData& request,
+                   Reply& reply) {
+  bool user = CallerOf(request) == Caller::kUser;
+  TokenRead read;
+  std::optional<engine::UserId> named;
+  if (user) {
+    if (!ReadUserToken(worker, request, read, reply)) return;
+    QueryValue query = FindQuery(request.target, "user_id");
+    if (query.present) named = engine::UserId::Parse(query.text);
+    if (query.repeated || (query.present && !named)) {
+      return SetError(reply, ApiError::kBadRequest,
+                      "user_id query parameter: once, matching [A-Za-z0-9_-]{1,64}");
+    }
+    if (!user_auth_.enabled() && !named) {
+      return SetError(reply, ApiError::kBadRequest,
+                      "user_id query parameter: required to read an order without the service "
+                      "or admin token");
+    }
+  }
   auto order = engine::Engine::ParseOrderId(order_text);
   if (!order) return SetError(reply, ApiError::kNotFound, "no such order");
-  Answer(engine_.GetOrder(*order, worker.now), reply, WriteOrder);
+  engine::Decision<engine::Order> found = engine_.GetOrder(*order, worker.now);
+  if (user && found.value && !IsOwner(worker, read, named, found.value->user, reply)) return;
+  Answer(found, reply, WriteOrder);
 }
 
 void Api::Time(WorkerContext& worker, Reply& reply) {

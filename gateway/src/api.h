@@ -15,11 +15,11 @@
 #include "hotdeal/engine/engine.h"
 #include "hotdeal/gateway/durable_log.h"
 #include "hotdeal/gateway/routes.h"
-#include "hotdeal/gateway/user_token.h"
 #include "http_request.h"
 #include "metrics.h"
 #include "rate_limiter.h"
 #include "reply.h"
+#include "user_auth.h"
 #include "worker_stats.h"
 
 namespace hotdeal::gateway {
@@ -41,6 +41,10 @@ struct WorkerContext {
 // (gateway/README.md, "Durable acks").
 enum class Completion : std::uint8_t { kDone, kPending };
 
+// Who sent a request, by its bearer token: the admin, the shop's service, or anyone else (a
+// user, whose token each route matches against the user it acts for).
+enum class Caller : std::uint8_t { kUser, kService, kAdmin };
+
 class Api {
  public:
   // `log` is null with `--log none` (no decision then carries a ticket). The rate-limit
@@ -52,9 +56,11 @@ class Api {
   Completion Handle(WorkerContext& worker, RequestData& request, Reply& reply, RouteId& route);
 
   // `Expect: 100-continue`: whether the request, judged by its head alone (route, method,
-  // admin token), may send its body. false: `reply` is the final answer. Changes nothing and
-  // takes no rate-limit token (Handle does that once the body is here).
-  bool AcceptsBody(const RequestData& request, Reply& reply, RouteId& route) const;
+  // admin or service token), may send its body. false: `reply` is the final answer. Changes
+  // nothing but refusal counters and takes no rate-limit token (Handle does that once the
+  // body is here).
+  bool AcceptsBody(WorkerContext& worker, const RequestData& request, Reply& reply,
+                   RouteId& route) const;
 
   // The per-address rate limit's key for a connection's peer (0 when that limit is off).
   // Once per connection.
@@ -71,12 +77,13 @@ class Api {
   void CreateClaim(WorkerContext& worker, std::string_view id_text, RequestData& request,
                    Reply& reply);
   void GetClaim(WorkerContext& worker, std::string_view id_text, std::string_view user_text,
-                RequestData& request, Reply& reply);
+                const RequestData& request, Reply& reply);
   void CreateOrder(WorkerContext& worker, std::string_view id_text, RequestData& request,
                    Reply& reply);
   void MoveOrder(WorkerContext& worker, RouteId route, std::string_view order_text,
                  RequestData& request, Reply& reply);
-  void GetOrder(WorkerContext& worker, std::string_view order_text, Reply& reply);
+  void GetOrder(WorkerContext& worker, std::string_view order_text, const RequestData& request,
+                Reply& reply);
   void Time(WorkerContext& worker, Reply& reply);
   void Ready(Reply& reply);
   void Metrics(Reply& reply);
@@ -84,21 +91,33 @@ class Api {
   // Method and path to a route; false: `reply` is 404 or 405.
   bool MatchRequest(const RequestData& request, RouteMatch& match, Reply& reply,
                     RouteId& route) const;
-  // What the head must satisfy before any body is read: the admin token, no repeated header.
-  bool HeadAcceptable(const RequestData& request, const Route& route, Reply& reply) const;
-  bool Authorized(const RequestData& request) const;
+  // What the head must satisfy before any body is read: the admin or service token where the
+  // route needs it, no repeated header.
+  bool HeadAcceptable(WorkerContext& worker, const RequestData& request, const Route& route,
+                      Reply& reply) const;
+  Caller CallerOf(const RequestData& request) const;
   // false: `reply` is 429 rate_limited and the request stops here. Counts in worker.stats.
   bool WithinRate(WorkerContext& worker, RateLimitKind kind, std::uint64_t key_hash, Reply& reply);
-  // With user tokens on: whether the bearer token proves `user`; false: `reply` is 401.
-  bool UserAuthorized(WorkerContext& worker, const RequestData& request, const engine::UserId& user,
-                      Reply& reply);
-  // What every route that decides for `user` checks after its body is decoded and before
-  // the engine is called: the user's token, then the user's rate.
+  // With user tokens on: the bearer token, read before anything is looked up; false: `reply`
+  // is 401 (no token, or one that proves nobody). With them off: always true.
+  bool ReadUserToken(WorkerContext& worker, const RequestData& request, TokenRead& read,
+                     Reply& reply);
+  // Whether the caller speaks for `owner`: with user tokens on, `read` must prove it; with
+  // them off, `named` (the user the request names) must be it. false: `reply` is 401 (an
+  // expired token of the owner) or the engine's own 404 (anyone else: an id leaks nothing).
+  bool IsOwner(WorkerContext& worker, const TokenRead& read,
+               const std::optional<engine::UserId>& named, const engine::UserId& owner,
+               Reply& reply);
+  // 401 for a user token `check` other than kValid; counted by reason.
+  void RefuseToken(WorkerContext& worker, TokenCheck check, Reply& reply);
+  // What every route that decides for `user` named in its body checks after the body is
+  // decoded and before the engine is called: the user's token, then the user's rate.
   bool AdmitUser(WorkerContext& worker, const RequestData& request, const engine::UserId& user,
                  Reply& reply);
 
   engine::Engine& engine_;
   const std::string admin_token_;
+  const std::string service_token_;
   const std::atomic<bool>& ready_;
   const GatewayMetrics& metrics_;
   DurableLog* const log_;
@@ -106,7 +125,7 @@ class Api {
   // Shared by every worker (a per-worker table would give a user `threads` times the rate).
   RateLimiter user_limiter_;
   RateLimiter ip_limiter_;
-  const std::optional<UserTokenKey> user_tokens_;  // empty: user routes need no token
+  const UserAuth user_auth_;
 };
 
 }  // namespace hotdeal::gateway

@@ -146,7 +146,7 @@ void Connection::AnswerExpectContinue() {
   // HTTP/1.0 clients do not know 100 (RFC 9110 10.1.1); they send the body anyway.
   if (request_.version < 11) return;
   Slot& slot = TakeSlot();
-  if (worker_.api().AcceptsBody(request_, slot.reply, slot.route)) {
+  if (worker_.api().AcceptsBody(worker_.context(), request_, slot.reply, slot.route)) {
     // A head-only slot, written in order behind earlier pipelined replies and never counted
     // as an answer (Complete is not called); the request's answer follows in its own slot.
     slot.close = false;

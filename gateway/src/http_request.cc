@@ -29,6 +29,26 @@ PaddedBody RequestData::PadBody() {
   return {body.data(), body.size(), body.capacity()};
 }
 
+QueryValue FindQuery(std::string_view target, std::string_view name) {
+  QueryValue found;
+  std::size_t question = target.find('?');
+  if (question == std::string_view::npos) return found;
+  std::string_view query = target.substr(question + 1);
+  while (!query.empty()) {
+    std::string_view pair = query.substr(0, query.find('&'));
+    query.remove_prefix(std::min(query.size(), pair.size() + 1));
+    std::size_t equals = pair.find('=');
+    if (pair.substr(0, equals) != name) continue;
+    if (found.present) {
+      found.repeated = true;
+      break;
+    }
+    found.present = true;
+    found.text = equals == std::string_view::npos ? std::string_view{} : pair.substr(equals + 1);
+  }
+  return found;
+}
+
 RequestParser::RequestParser(RequestData& data, std::uint32_t header_bytes_max,
                              std::uint32_t body_bytes_max)
     : data_(data) {

@@ -61,6 +61,15 @@ struct RequestData {
   PaddedBody PadBody();
 };
 
+// One parameter of a request target's query string ("/path?a=1&b=2"), raw: no
+// percent-decoding, since what the API reads there (ids, numbers) has no escapes in its grammar.
+struct QueryValue {
+  bool present = false;
+  bool repeated = false;  // named more than once: refused, as a repeated body field is
+  std::string_view text;  // the first value
+};
+QueryValue FindQuery(std::string_view target, std::string_view name);
+
 class RequestParser final : public boost::beast::http::basic_parser<true> {
  public:
   RequestParser(RequestData& data, std::uint32_t header_bytes_max, std::uint32_t body_bytes_max);

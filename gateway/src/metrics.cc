@@ -6,6 +6,7 @@
 
 #include <chrono>
 
+#include "edge_metrics.h"
 #include "hotdeal/engine/names.h"
 #include "reply.h"
 
@@ -275,6 +276,7 @@ std::vector<MetricFamily> GatewayMetrics::Collect() const {
   AddConnections(workers_, families);
   AddRateLimits(workers_, families);
   AddUserTokens(workers_, families);
+  AddEdgeMetrics(workers_, families);  // edge_metrics.cc: access refusals, proxies, CORS
   AddEngineStats(engine_, families);
   AddCampaigns(engine_, families);
   return families;

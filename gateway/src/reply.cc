@@ -7,6 +7,13 @@
 #include "json_writer.h"
 
 namespace hotdeal::gateway {
+namespace {
+
+constexpr std::string_view kBearerChallenge = R"(Bearer realm="hotdeal")";
+constexpr std::string_view kInvalidTokenChallenge =
+    R"(Bearer realm="hotdeal", error="invalid_token")";
+
+}  // namespace
 
 unsigned StatusOf(ApiError error) {
   switch (error) {
@@ -14,6 +21,7 @@ unsigned StatusOf(ApiError error) {
       return 400;
     case ApiError::kUnauthorized:
       return 401;
+    case ApiError::kForbidden:
     case ApiError::kNotStarted:
     case ApiError::kEnded:
       return 403;
@@ -42,6 +50,8 @@ std::string_view CodeOf(ApiError error) {
       return "bad_request";
     case ApiError::kUnauthorized:
       return "unauthorized";
+    case ApiError::kForbidden:
+      return "forbidden";
     case ApiError::kNotStarted:
       return "not_started";
     case ApiError::kEnded:
@@ -127,6 +137,8 @@ void SetError(Reply& reply, ApiError error, std::string_view message, std::strin
   reply.status = StatusOf(error);
   reply.content_type = ContentType::kJson;
   reply.retry_after_seconds = error == ApiError::kUnavailable ? kRetryAfterSeconds : 0;
+  // Every 401 challenges (RFC 9110 11.6.1); SetUnauthorized picks the precise one.
+  reply.www_authenticate = error == ApiError::kUnauthorized ? kBearerChallenge : std::string_view{};
   reply.body.clear();
   JsonWriter json(reply.body);
   json.BeginObject();
@@ -139,6 +151,11 @@ void SetError(Reply& reply, ApiError error, std::string_view message, std::strin
     json.String(claim_id);
   }
   json.EndObject();
+}
+
+void SetUnauthorized(Reply& reply, std::string_view message, bool token_sent) {
+  SetError(reply, ApiError::kUnauthorized, message);
+  reply.www_authenticate = token_sent ? kInvalidTokenChallenge : kBearerChallenge;
 }
 
 void SetRateLimited(Reply& reply, std::string_view message, std::uint32_t retry_after_seconds) {
@@ -202,6 +219,11 @@ void WriteHead(const Reply& reply, Persistence persistence, std::string& head) {
   if (!reply.allow.empty()) {
     head.append("Allow: ");
     head.append(reply.allow);
+    head.append("\r\n");
+  }
+  if (!reply.www_authenticate.empty()) {
+    head.append("WWW-Authenticate: ");
+    head.append(reply.www_authenticate);
     head.append("\r\n");
   }
   switch (persistence) {

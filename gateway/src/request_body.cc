@@ -151,6 +151,19 @@ BodyError DecodeUserBody(ondemand::parser& parser, PaddedBody body, UserBody& ou
   return {};
 }
 
+BodyError DecodeMoveBody(ondemand::parser& parser, PaddedBody body, MoveBody& out) {
+  out.user.reset();
+  if (body.size == 0) return {};
+  static constexpr std::array<std::string_view, 1> kNames = {"user_id"};
+  std::uint32_t seen = 0;
+  return ForEachField(parser, body, kNames, seen, [&](std::size_t, auto value) {
+    engine::UserId user;
+    BodyError error = ReadId(value, kNames[0], user);
+    if (!error) out.user = user;
+    return error;
+  });
+}
+
 BodyError DecodeOrderBody(ondemand::parser& parser, PaddedBody body, OrderBody& out) {
   static constexpr std::array<std::string_view, 2> kNames = {"user_id", "quantity"};
   std::uint32_t seen = 0;

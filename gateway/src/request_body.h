@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "hotdeal/engine/types.h"
@@ -38,9 +39,15 @@ struct BodyError {
 // The human text for an error kind, e.g. "must be an integer".
 std::string_view Describe(BodyErrorKind kind);
 
-// `{"user_id": "..."}`: claims, confirm and cancel.
+// `{"user_id": "..."}`: claims.
 struct UserBody {
   engine::UserId user;
+};
+
+// No body, `{}` or `{"user_id": "..."}`: confirm and cancel, whose order names its user; a
+// user_id sent must be the order's.
+struct MoveBody {
+  std::optional<engine::UserId> user;
 };
 
 // `{"user_id": "...", "quantity": n}`.
@@ -60,6 +67,7 @@ struct PaddedBody {
 // No body, or `{}`: routes whose path says everything (close).
 BodyError DecodeEmptyBody(simdjson::ondemand::parser& parser, PaddedBody body);
 BodyError DecodeUserBody(simdjson::ondemand::parser& parser, PaddedBody body, UserBody& out);
+BodyError DecodeMoveBody(simdjson::ondemand::parser& parser, PaddedBody body, MoveBody& out);
 BodyError DecodeOrderBody(simdjson::ondemand::parser& parser, PaddedBody body, OrderBody& out);
 // `now` is the default for starts_at. The spec's name is copied (control plane only).
 BodyError DecodeCampaignBody(simdjson::ondemand::parser& parser, PaddedBody body,

@@ -96,21 +96,25 @@ std::string UserTokenKey::Mint(std::string_view user, std::int64_t expiry_unix_s
   return token;
 }
 
-TokenCheck UserTokenKey::Verify(std::string_view user, std::string_view token,
-                                std::int64_t now_unix_seconds) const {
+bool UserTokenKey::WellFormed(std::string_view token) {
   std::size_t dot = token.find('.');
-  if (dot == std::string_view::npos || dot == 0 || dot > kExpiryDigitsMax) {
-    return TokenCheck::kMalformed;
-  }
+  if (dot == std::string_view::npos || dot == 0 || dot > kExpiryDigitsMax) return false;
   std::string_view expiry_text = token.substr(0, dot);
   std::string_view signature = token.substr(dot + 1);
+  return AllOf(expiry_text, [](char c) { return c >= '0' && c <= '9'; }) &&
+         signature.size() == kHexBytes &&
+         AllOf(signature, [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+TokenCheck UserTokenKey::Verify(std::string_view user, std::string_view token,
+                                std::int64_t now_unix_seconds) const {
+  if (!WellFormed(token)) return TokenCheck::kMalformed;
+  std::string_view expiry_text = token.substr(0, token.find('.'));
+  std::string_view signature = token.substr(expiry_text.size() + 1);
   std::int64_t expiry = 0;
-  auto [end, parse_error] =
-      std::from_chars(expiry_text.data(), expiry_text.data() + expiry_text.size(), expiry);
-  if (parse_error != std::errc{} || end != expiry_text.data() + expiry_text.size() ||
-      !AllOf(expiry_text, [](char c) { return c >= '0' && c <= '9'; }) ||
-      signature.size() != kHexBytes ||
-      !AllOf(signature, [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); })) {
+  // All digits, so only an overflow (19 digits past int64) can fail.
+  if (std::from_chars(expiry_text.data(), expiry_text.data() + expiry_text.size(), expiry).ec !=
+      std::errc{}) {
     return TokenCheck::kMalformed;
   }
   Hex expected = state_->Sign(user, expiry_text);
@@ -133,6 +137,12 @@ std::string_view TokenCheckName(TokenCheck check) {
       return "invalid";
     case TokenCheck::kExpired:
       return "expired";
+    case TokenCheck::kNotYetValid:
+      return "not_yet_valid";
+    case TokenCheck::kWrongUser:
+      return "wrong_user";
+    case TokenCheck::kBadClaims:
+      return "bad_claims";
   }
   return "unknown";
 }

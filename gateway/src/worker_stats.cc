@@ -23,6 +23,18 @@ std::string_view RateLimitName(RateLimitKind kind) {
   return "unknown";
 }
 
+std::string_view AccessRefusalName(AccessRefusal refusal) {
+  switch (refusal) {
+    case AccessRefusal::kServiceOnly:
+      return "service_only";
+    case AccessRefusal::kRefundServiceOnly:
+      return "refund_service_only";
+    case AccessRefusal::kNotOwner:
+      return "not_owner";
+  }
+  return "unknown";
+}
+
 void WorkerStats::RecordRequest(RouteId route, unsigned status, std::chrono::nanoseconds latency) {
   requests[static_cast<std::size_t>(route)][StatusIndex(status)].Add();
   auto micros = static_cast<std::uint64_t>(

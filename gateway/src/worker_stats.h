@@ -41,6 +41,16 @@ std::string_view RateLimitName(RateLimitKind kind);
 inline constexpr std::array<std::uint64_t, 13> kLatencyBoundsMicros = {
     25, 50, 100, 250, 500, 1'000, 2'500, 5'000, 10'000, 25'000, 50'000, 100'000, 1'000'000};
 
+// Requests refused by who may do what (API.md), other than for their user token; index = value.
+enum class AccessRefusal : std::uint8_t {
+  kServiceOnly,        // 401: confirm without the service token
+  kRefundServiceOnly,  // 403: the order's user cancelling a confirmed order (a refund)
+  kNotOwner,           // 404: someone else's order or claim, answered as an unknown one
+};
+inline constexpr std::size_t kAccessRefusals = 3;
+// The `reason` label of hotdeal_http_access_refused_total.
+std::string_view AccessRefusalName(AccessRefusal refusal);
+
 struct alignas(64) WorkerStats {
   std::array<std::array<RelaxedCounter, kStatuses.size()>, kRouteCount> requests;
   std::array<RelaxedCounter, kLatencyBoundsMicros.size() + 1> latency_buckets;  // not cumulative
@@ -57,6 +67,7 @@ struct alignas(64) WorkerStats {
   std::array<RelaxedCounter, kRateLimitKinds> rate_limit_table_full;
   // Per TokenCheck: user-route requests answered 401 for their token (kValid stays 0).
   std::array<RelaxedCounter, kTokenChecks> user_tokens_refused;
+  std::array<RelaxedCounter, kAccessRefusals> access_refused;
 
   void RecordRequest(RouteId route, unsigned status, std::chrono::nanoseconds latency);
 };

@@ -154,18 +154,21 @@ TEST_F(ApiTest, OrdersReserveConfirmAndCancel) {
 
   ExpectError(Post("/v1/campaigns/tv/orders", R"({"user_id": "u-1", "quantity": 1})"), 409,
               "limit_exceeded");
-  EXPECT_EQ(Get("/v1/orders/" + id).status, 200);
-  ExpectError(Post("/v1/orders/" + id + "/confirm", R"({"user_id": "u-2"})"), 404, "not_found");
-  HttpResponse confirmed = Post("/v1/orders/" + id + "/confirm", R"({"user_id": "u-1"})");
+  EXPECT_EQ(Get("/v1/orders/" + id + "?user_id=u-1").status, 200);
+  ExpectError(Post("/v1/orders/" + id + "/confirm", R"({"user_id": "u-2"})", kServiceHeader), 404,
+              "not_found");
+  HttpResponse confirmed =
+      Post("/v1/orders/" + id + "/confirm", R"({"user_id": "u-1"})", kServiceHeader);
   EXPECT_EQ(confirmed.status, 200) << confirmed.body;
   EXPECT_EQ(JsonString(confirmed.body, "status"), "confirmed");
-  HttpResponse cancelled = Post("/v1/orders/" + id + "/cancel", R"({"user_id": "u-1"})");
+  // A refund: the service's, with or without the user_id.
+  HttpResponse cancelled = Post("/v1/orders/" + id + "/cancel", "", kServiceHeader);
   EXPECT_EQ(cancelled.status, 200) << cancelled.body;
   EXPECT_EQ(JsonString(cancelled.body, "status"), "cancelled");
   EXPECT_EQ(Remaining("tv"), 5);
-  ExpectError(Post("/v1/orders/" + id + "/confirm", R"({"user_id": "u-1"})"), 409, "conflict");
+  ExpectError(Post("/v1/orders/" + id + "/confirm", "{}", kServiceHeader), 409, "conflict");
 
-  ExpectError(Get("/v1/orders/not-an-order"), 404, "not_found");
+  ExpectError(Get("/v1/orders/not-an-order?user_id=u-1"), 404, "not_found");
   ExpectError(Post("/v1/campaigns/tv/orders", R"({"user_id": "u-1", "quantity": 0})"), 400,
               "bad_request");
   ExpectError(Post("/v1/campaigns/tv/orders", R"({"user_id": "u-9", "quantity": 6})"), 409,
@@ -186,8 +189,8 @@ TEST_F(ApiTest, WorkerTicksExpireUnconfirmedReservations) {
     std::this_thread::sleep_for(std::chrono::milliseconds{50});
   }
   EXPECT_EQ(Remaining("flash"), 3);
-  EXPECT_EQ(JsonString(Get("/v1/orders/" + id).body, "status"), "expired");
-  ExpectError(Post("/v1/orders/" + id + "/confirm", R"({"user_id": "u-1"})"), 409, "conflict");
+  EXPECT_EQ(JsonString(Get("/v1/orders/" + id + "?user_id=u-1").body, "status"), "expired");
+  ExpectError(Post("/v1/orders/" + id + "/confirm", "", kServiceHeader), 409, "conflict");
 }
 
 TEST_F(ApiTest, WrongCampaignKindIsAConflict) {

@@ -37,9 +37,13 @@ struct GatewayOptions {
   // deadline is enforced within one tick of passing.
   std::chrono::milliseconds tick_interval{20};
   std::string admin_token;  // empty: admin routes always answer 401
-  // Empty: user routes need no token. Otherwise (at least UserTokenKey::kKeyBytesMin bytes)
-  // claims, orders, confirm, cancel and GET of a claim need `Authorization: Bearer <token>`
-  // proving the body's or path's user_id (include/hotdeal/gateway/user_token.h).
+  // The shop's own backend (payment, checkout): confirms and refunds orders, reads any order
+  // or claim. Empty: confirm and refund always answer 401.
+  std::string service_token;
+  // Empty: user routes need no token and trust the user_id the request names. Otherwise (at
+  // least UserTokenKey::kKeyBytesMin bytes) claims, orders, cancel and reads of an order or
+  // claim need `Authorization: Bearer <token>` proving the user (user_token.h), unless the
+  // service or admin token is sent where the route allows it.
   std::string user_token_key;
   AckMode ack = AckMode::kDurable;  // only matters with a DurableLog
   // Replies waiting for the log, per worker; when all are taken a new decision is answered
