@@ -141,6 +141,17 @@ void BindServeFlags(FlagSet& flags, ServeConfig& config) {
                 "reads any order or claim; empty refuses confirms and refunds",
                 config.service_token);
   AddUserTokenKeyFlag(flags, config.user_token_key);
+  AddSecretFlag(flags, "jwt-hs256-key",
+                "shared key of HS256 JWT user tokens, at least 32 bytes (empty: no HS256)",
+                config.jwt_hs256_key);
+  flags.Add("jwt-public-keys-file",
+            "RS256/ES256 public keys of JWT user tokens: a PEM file, or a JWKS file (keys by kid)",
+            &config.jwt_public_keys_file);
+  flags.Add("jwt-leeway-seconds", "clock skew allowed on a JWT's exp and nbf",
+            &config.jwt_leeway_seconds, 0, 3600);
+  flags.Add("jwt-audience", "a JWT's aud must hold this (empty: a JWT must carry no aud)",
+            &config.jwt_audience);
+  flags.Add("jwt-issuer", "a JWT's iss must be this (empty: not checked)", &config.jwt_issuer);
   constexpr std::uint32_t kRateMax = 1'000'000;
   flags.Add("user-rate-per-second",
             "per user id on claims, orders, confirm, cancel: requests a second (0: off)",

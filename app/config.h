@@ -45,6 +45,12 @@ struct ServeConfig {
   std::string admin_token;     // empty: admin routes always answer 401
   std::string service_token;   // empty: confirm and refunds always answer 401
   std::string user_token_key;  // empty: user routes need no token; else >= 32 bytes
+  // JWTs from the shop's identity provider (gateway JwtOptions).
+  std::string jwt_hs256_key;
+  std::string jwt_public_keys_file;
+  std::uint32_t jwt_leeway_seconds = 30;
+  std::string jwt_audience;
+  std::string jwt_issuer;
   // Rate limits (gateway/README.md, "Limits"): tokens per second (0: off) and burst.
   std::uint32_t user_rate_per_second = 10;
   std::uint32_t user_rate_burst = 20;

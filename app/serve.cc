@@ -38,6 +38,9 @@ gateway::GatewayOptions GatewayOptionsFrom(const ServeConfig& config) {
   options.admin_token = config.admin_token;
   options.service_token = config.service_token;
   options.user_token_key = config.user_token_key;
+  options.jwt = {config.jwt_hs256_key, config.jwt_public_keys_file,
+                 std::chrono::seconds{config.jwt_leeway_seconds}, config.jwt_audience,
+                 config.jwt_issuer};
   options.user_rate_limit = {config.user_rate_per_second, config.user_rate_burst};
   options.ip_rate_limit = {config.ip_rate_per_second, config.ip_rate_burst};
   options.rate_limit_slots = config.rate_limit_slots;
@@ -199,6 +202,11 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
 int RunServe(const ServeConfig& config) {
   if (config.threads == 0) {
     std::cerr << "hotdeal serve: --threads must be at least 1\n";
+    return 2;
+  }
+  if (std::optional<std::string> error =
+          gateway::Server::CheckOptions(GatewayOptionsFrom(config))) {
+    std::cerr << "hotdeal serve: " << *error << "\n";
     return 2;
   }
   // Before any thread starts, so every thread inherits the mask.

@@ -409,7 +409,7 @@ Caller Api::CallerOf(const RequestData& request) const {
 bool Api::ReadUserToken(WorkerContext& worker, const RequestData& request, TokenRead& read,
                         Reply& reply) {
   if (!user_auth_.enabled()) return true;
-  read = user_auth_.Read(BearerToken(request), NowSeconds(worker));
+  read = user_auth_.Read(BearerToken(request), NowSeconds(worker), worker.json);
   if (read.check == TokenCheck::kValid) return true;
   RefuseToken(worker, read.check, reply);
   return false;

@@ -44,8 +44,8 @@ class BoundedText {
 struct RequestData {
   boost::beast::http::verb method = boost::beast::http::verb::unknown;
   unsigned version = 11;
-  std::string target;  // capacity bounded by the header limit
-  BoundedText<512> authorization;
+  std::string target;               // capacity bounded by the header limit
+  BoundedText<2048> authorization;  // a JWT signed RS256 with a 4096-bit key fits
   BoundedText<128> idempotency_key;
   bool duplicate_header = false;  // Authorization or Idempotency-Key sent twice
   bool expect_continue = false;   // `Expect: 100-continue`: the client waits before its body

@@ -4,6 +4,7 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <cassert>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -108,6 +109,15 @@ void Server::SetReady(bool ready) {
 void Server::AddMetrics(std::shared_ptr<prometheus::Collectable> collectable) {
   impl_->AddMetrics(std::move(collectable));
 }
+std::optional<std::string> Server::CheckOptions(const GatewayOptions& options) {
+  try {
+    UserAuth check(options);
+  } catch (const std::invalid_argument& error) {
+    return error.what();
+  }
+  return std::nullopt;
+}
+
 std::uint32_t Server::AckWaitersMax(const GatewayOptions& options) {
   return options.threads * options.pending_acks_max;
 }

@@ -4,6 +4,7 @@
 // unknown id gets, byte for byte.
 #include <gtest/gtest.h>
 
+#include "hmac_sha256.h"
 #include "hotdeal/gateway/user_token.h"
 #include "http_client.h"
 #include "reply.h"
@@ -17,7 +18,33 @@ constexpr std::string_view kSale =
     R"({"id": "tv", "kind": "sale", "name": "TV", "stock": 10, "per_user_limit": 10,
         "price": 100, "hold_seconds": 300})";
 
-enum class Tokens { kOff, kHmac };
+enum class Tokens { kOff, kHmac, kJwt };
+const std::string kJwtKey(36, 'j');
+
+std::string Base64Url(std::string_view bytes) {
+  constexpr std::string_view kDigits =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string text;
+  std::uint32_t bits = 0;
+  int count = 0;
+  for (char c : bytes) {
+    bits = bits << 8 | static_cast<unsigned char>(c);
+    for (count += 8; count >= 6; count -= 6)
+      text.push_back(kDigits[(bits >> (count - 6)) & 63]);
+  }
+  if (count > 0) text.push_back(kDigits[(bits << (6 - count)) & 63]);
+  return text;
+}
+
+// An HS256 JWT for `user`, as an identity provider would mint it (the PyJWT-minted ones are in
+// server_jwt_test.cc).
+std::string MintJwt(std::string_view user, std::int64_t expiry) {
+  std::string input =
+      Base64Url(R"({"alg":"HS256","typ":"JWT"})") + "." +
+      Base64Url(R"({"sub":")" + std::string(user) + R"(","exp":)" + std::to_string(expiry) + "}");
+  HmacSha256::Digest mac = HmacSha256(kJwtKey).Mac({input});
+  return input + "." + Base64Url({reinterpret_cast<const char*>(mac.data()), mac.size()});
+}
 
 std::int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -36,6 +63,7 @@ std::string UnknownIdBody() {
 class AccessTest : public GatewayTest, public ::testing::WithParamInterface<Tokens> {
  protected:
   void SetUp() override {
+    if (GetParam() == Tokens::kJwt) options_.jwt.hs256_key = kJwtKey;
     if (GetParam() == Tokens::kHmac) {
       options_.user_token_key = kKey;
       std::string error;
@@ -51,7 +79,9 @@ class AccessTest : public GatewayTest, public ::testing::WithParamInterface<Toke
   // What proves `user` in this mode: a token (tokens on) or nothing (the body names them).
   std::string As(std::string_view user) const {
     if (!tokens()) return {};
-    return "Authorization: Bearer " + key_->Mint(user, NowSeconds() + 60) + "\r\n";
+    std::string token = GetParam() == Tokens::kJwt ? MintJwt(user, NowSeconds() + 60)
+                                                   : key_->Mint(user, NowSeconds() + 60);
+    return "Authorization: Bearer " + token + "\r\n";
   }
   static std::string UserBody(std::string_view user) {
     return R"({"user_id": ")" + std::string(user) + "\"}";
@@ -194,9 +224,12 @@ TEST_P(AccessTest, AClaimIsReadByItsUserTheServiceOrTheAdmin) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(TokenModes, AccessTest, ::testing::Values(Tokens::kOff, Tokens::kHmac),
+INSTANTIATE_TEST_SUITE_P(TokenModes, AccessTest,
+                         ::testing::Values(Tokens::kOff, Tokens::kHmac, Tokens::kJwt),
                          [](const ::testing::TestParamInfo<Tokens>& mode) {
-                           return mode.param == Tokens::kOff ? "TokensOff" : "HmacTokens";
+                           return mode.param == Tokens::kOff    ? "TokensOff"
+                                  : mode.param == Tokens::kHmac ? "HmacTokens"
+                                                                : "Jwts";
                          });
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "hotdeal/engine/engine.h"
@@ -21,6 +22,16 @@ namespace hotdeal::gateway {
 struct RateLimit {
   std::uint32_t per_second = 0;
   std::uint32_t burst = 1;
+};
+
+// JWT user tokens from the shop's identity provider, beside the project's own HMAC tokens.
+struct JwtOptions {
+  std::string hs256_key;            // empty: no HS256; else at least 32 bytes
+  std::string public_keys_file;     // PEM public keys (RS256/ES256) or a JWKS file; empty: none
+  std::chrono::seconds leeway{30};  // clock skew allowed on exp and nbf
+  std::string audience;             // non-empty: `aud` must hold it; empty: `aud` must be absent
+  std::string issuer;               // non-empty: `iss` must be it
+  bool enabled() const { return !hs256_key.empty() || !public_keys_file.empty(); }
 };
 
 struct GatewayOptions {
@@ -45,6 +56,9 @@ struct GatewayOptions {
   // claim need `Authorization: Bearer <token>` proving the user (user_token.h), unless the
   // service or admin token is sent where the route allows it.
   std::string user_token_key;
+  // JWTs as user tokens (either format is then accepted). Start throws std::invalid_argument
+  // for an unusable key or key file.
+  JwtOptions jwt;
   AckMode ack = AckMode::kDurable;  // only matters with a DurableLog
   // Replies waiting for the log, per worker; when all are taken a new decision is answered
   // 503 + Retry-After at once (its retry with the same Idempotency-Key finds the decision).
@@ -86,6 +100,10 @@ class Server {
   // Adds metrics of other components (the log's and the persister's probes) to /metrics.
   // Before Start() only.
   void AddMetrics(std::shared_ptr<prometheus::Collectable> collectable);
+
+  // Why `options` cannot serve (a short token key, an unusable JWT key file, ...), or nullopt.
+  // Start-up only: the constructor throws std::invalid_argument for the same reasons.
+  static std::optional<std::string> CheckOptions(const GatewayOptions& options);
 
   // Bound of AckWaiter::id() over every worker: threads * pending_acks_max.
   static std::uint32_t AckWaitersMax(const GatewayOptions& options);
