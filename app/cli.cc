@@ -77,6 +77,29 @@ void AddUserTokenKeyFlag(FlagSet& flags, std::string& key) {
       key);
 }
 
+// A comma-separated list flag ("a,b"); an empty value is the empty list.
+void AddListFlag(FlagSet& flags, std::string name, std::string help,
+                 std::vector<std::string>& field) {
+  flags.AddCustom(
+      std::move(name), std::move(help),
+      [&field](std::string_view text) -> std::optional<std::string> {
+        field.clear();
+        while (!text.empty()) {
+          std::string_view item = text.substr(0, text.find(','));
+          if (item.empty()) return "must be a comma-separated list without empty items";
+          field.emplace_back(item);
+          text.remove_prefix(std::min(text.size(), item.size() + 1));
+        }
+        return std::nullopt;
+      },
+      [&field] {
+        std::string text;
+        for (const std::string& item : field)
+          text += (text.empty() ? "" : ",") + item;
+        return text;
+      });
+}
+
 int MintToken(const TokenConfig& config, std::ostream& out, std::ostream& err) {
   std::string error;
   std::optional<gateway::UserTokenKey> key =
@@ -166,6 +189,14 @@ void BindServeFlags(FlagSet& flags, ServeConfig& config) {
   flags.Add("rate-limit-slots",
             "buckets per enabled rate limit, 8 bytes each (rounded up to a power of two)",
             &config.rate_limit_slots, 8, 1 << 26);
+  AddListFlag(flags, "trusted-proxies",
+              "CIDRs of the load balancers in front, whose X-Forwarded-For names the client for "
+              "the per-address limit (e.g. 10.0.0.0/8,::1); others' is ignored",
+              config.trusted_proxies);
+  AddListFlag(flags, "cors-allow-origin",
+              "browser origins (https://shop.example,...) allowed to call the public and user "
+              "routes (CORS); empty: no CORS headers",
+              config.cors_allow_origins);
   flags.Add("campaigns-max", "campaigns the engine can hold", &config.campaigns_max, 1, 1 << 20);
   flags.Add("idempotency-window-seconds", "how long an Idempotency-Key is remembered",
             &config.idempotency_window_seconds, 1, 7 * 24 * 3600);

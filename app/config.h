@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace hotdeal::app {
 
@@ -57,6 +58,8 @@ struct ServeConfig {
   std::uint32_t ip_rate_per_second = 0;
   std::uint32_t ip_rate_burst = 100;
   std::uint32_t rate_limit_slots = 1 << 18;
+  std::vector<std::string> trusted_proxies;     // CIDRs whose X-Forwarded-For is believed
+  std::vector<std::string> cors_allow_origins;  // browser origins given CORS headers
 
   // Engine.
   std::uint32_t campaigns_max = 1024;

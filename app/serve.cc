@@ -44,6 +44,8 @@ gateway::GatewayOptions GatewayOptionsFrom(const ServeConfig& config) {
   options.user_rate_limit = {config.user_rate_per_second, config.user_rate_burst};
   options.ip_rate_limit = {config.ip_rate_per_second, config.ip_rate_burst};
   options.rate_limit_slots = config.rate_limit_slots;
+  options.trusted_proxies = config.trusted_proxies;
+  options.cors_allow_origins = config.cors_allow_origins;
   options.ack =
       config.ack == AckMode::kDurable ? gateway::AckMode::kDurable : gateway::AckMode::kMemory;
   return options;

@@ -2,8 +2,10 @@
 // engine once, and writes the reply with JsonWriter.
 #include "api.h"
 
+#include <algorithm>
 #include <array>
 #include <cassert>
+#include <charconv>
 #include <random>
 #include <stdexcept>
 
@@ -190,6 +192,23 @@ void SetNotOwner(WorkerContext& worker, Reply& reply) {
   SetError(reply, mapped.error, mapped.message);
 }
 
+TrustedProxies MakeTrustedProxies(const std::vector<std::string>& cidrs) {
+  std::string error;
+  std::optional<TrustedProxies> proxies = TrustedProxies::Parse(cidrs, error);
+  if (!proxies) throw std::invalid_argument("trusted proxies: " + error);
+  return *proxies;
+}
+
+// Whether browsers may call `route` from a listed origin: the public and user routes, not
+// the admin's, the service's or the scrape.
+bool CorsRoute(const Route& route) {
+  return route.access != Access::kAdmin && route.access != Access::kService &&
+         route.id != RouteId::kMetrics;
+}
+
+constexpr std::uint32_t kCampaignPageDefault = 100;
+constexpr std::uint32_t kCampaignPageMax = 1000;
+
 // A fresh hash key per process, so nobody can choose ids that share a rate-limit bucket.
 std::uint64_t RandomSeed() {
   std::random_device device;
@@ -209,14 +228,58 @@ Api::Api(engine::Engine& engine, const GatewayOptions& options, const std::atomi
       ack_(options.ack),
       user_limiter_(options.user_rate_limit, options.rate_limit_slots, RandomSeed()),
       ip_limiter_(options.ip_rate_limit, options.rate_limit_slots, RandomSeed()),
-      user_auth_(options) {}
+      user_auth_(options),
+      proxies_(MakeTrustedProxies(options.trusted_proxies)),
+      cors_origins_(options.cors_allow_origins) {}
 
-std::uint64_t Api::ClientKey(const boost::asio::ip::address& address) const {
+std::uint64_t Api::ClientKey(const AddressBytes& address) const {
   if (!ip_limiter_.enabled()) return 0;
-  auto hash = [this](const auto& bytes) {
-    return ip_limiter_.Hash({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
-  };
-  return address.is_v4() ? hash(address.to_v4().to_bytes()) : hash(address.to_v6().to_bytes());
+  return ip_limiter_.Hash({reinterpret_cast<const char*>(address.data()), address.size()});
+}
+
+bool Api::TrustsPeer(const boost::asio::ip::address& address) const {
+  return !proxies_.empty() && proxies_.Contains(ToBytes(address));
+}
+
+std::uint64_t Api::ClientKeyOf(WorkerContext& worker, const RequestData& request) const {
+  if (!request.forwarded_for.present()) return request.client_key;
+  if (!request.peer_trusted) {
+    // Anyone can write this header; only a proxy we trust appends what it saw.
+    worker.stats.edge_refused[static_cast<std::size_t>(EdgeRefusal::kForwardedUntrusted)].Add();
+    return request.client_key;
+  }
+  std::optional<AddressBytes> client = proxies_.ClientOf(request.forwarded_for.view());
+  if (!client || request.forwarded_for.too_long()) {
+    worker.stats.edge_refused[static_cast<std::size_t>(EdgeRefusal::kForwardedMalformed)].Add();
+    return request.client_key;
+  }
+  return ClientKey(*client);
+}
+
+std::string_view Api::AllowedOrigin(WorkerContext& worker, const RequestData& request) const {
+  if (cors_origins_.empty() || !request.origin.present()) return {};
+  for (const std::string& origin : cors_origins_) {
+    if (origin == request.origin.view()) return origin;
+  }
+  worker.stats.edge_refused[static_cast<std::size_t>(EdgeRefusal::kCorsOrigin)].Add();
+  return {};
+}
+
+bool Api::Preflight(WorkerContext& worker, const RequestData& request, Reply& reply,
+                    RouteId& route_id) const {
+  std::string_view origin = AllowedOrigin(worker, request);
+  if (origin.empty()) return false;
+  std::string_view path = std::string_view(request.target).substr(0, request.target.find('?'));
+  for (Method method : {Method::kGet, Method::kPost}) {
+    RouteMatch match = MatchRoute(method, path);
+    if (match.route == nullptr || !CorsRoute(*match.route)) continue;
+    route_id = match.route->id;
+    reply.status = 204;
+    reply.cors_origin = origin;
+    reply.preflight = true;
+    return true;
+  }
+  return false;
 }
 
 bool Api::WithinRate(WorkerContext& worker, RateLimitKind kind, std::uint64_t key_hash,
@@ -331,12 +394,17 @@ bool Api::AcceptsBody(WorkerContext& worker, const RequestData& request, Reply& 
 Completion Api::Handle(WorkerContext& worker, RequestData& request, Reply& reply,
                        RouteId& route_id) {
   reply.Reset();
+  if (request.method == http::verb::options && Preflight(worker, request, reply, route_id)) {
+    return Completion::kDone;
+  }
   RouteMatch match;
   if (!MatchRequest(request, match, reply, route_id)) return Completion::kDone;
+  // Browsers read the answer, errors included, of the routes they may call.
+  if (CorsRoute(*match.route)) reply.cors_origin = AllowedOrigin(worker, request);
   // Probes and scrapes must answer even when one address sends too much.
   bool probe =
       route_id == RouteId::kHealth || route_id == RouteId::kReady || route_id == RouteId::kMetrics;
-  if (!probe && !WithinRate(worker, RateLimitKind::kIp, request.client_key, reply)) {
+  if (!probe && !WithinRate(worker, RateLimitKind::kIp, ClientKeyOf(worker, request), reply)) {
     return Completion::kDone;
   }
   if (!HeadAcceptable(worker, request, *match.route, reply)) return Completion::kDone;
@@ -364,7 +432,7 @@ void Api::Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& 
   }
   switch (route.id) {
     case RouteId::kListCampaigns:
-      return ListCampaigns(worker, reply);
+      return ListCampaigns(worker, request, reply);
     case RouteId::kCreateCampaign:
       return CreateCampaign(worker, request, reply);
     case RouteId::kGetCampaign:
@@ -473,16 +541,54 @@ void Api::CreateCampaign(WorkerContext& worker, RequestData& request, Reply& rep
   Answer(engine_.CreateCampaign(spec, worker.now), reply, WriteCampaign);
 }
 
-void Api::ListCampaigns(WorkerContext& worker, Reply& reply) {
+void Api::ListCampaigns(WorkerContext& worker, const RequestData& request, Reply& reply) {
+  std::uint32_t limit = kCampaignPageDefault;
+  QueryValue limit_text = FindQuery(request.target, "limit");
+  if (limit_text.present) {
+    auto [end, error] = std::from_chars(limit_text.text.data(),
+                                        limit_text.text.data() + limit_text.text.size(), limit);
+    if (limit_text.repeated || error != std::errc{} ||
+        end != limit_text.text.data() + limit_text.text.size() || limit < 1 ||
+        limit > kCampaignPageMax) {
+      return SetError(reply, ApiError::kBadRequest,
+                      "limit query parameter: once, a whole number from 1 to 1000");
+    }
+  }
+  QueryValue after = FindQuery(request.target, "after");
+  std::optional<engine::CampaignId> after_id;
+  if (after.present) after_id = engine::CampaignId::Parse(after.text);
+  if (after.repeated || (after.present && !after_id)) {
+    return SetError(reply, ApiError::kBadRequest,
+                    "after query parameter: once, a campaign id ([A-Za-z0-9_-]{1,64})");
+  }
+  std::vector<engine::CampaignView> views = engine_.ListCampaigns(worker.now);
+  auto first = views.begin();
+  if (after_id) {
+    first = std::find_if(views.begin(), views.end(), [&](const engine::CampaignView& view) {
+      return view.spec.id == *after_id;
+    });
+    if (first == views.end()) {
+      return SetError(reply, ApiError::kBadRequest,
+                      "after query parameter: no campaign has this id");
+    }
+    ++first;
+  }
+  auto last = views.end() - first > limit ? first + limit : views.end();
   reply.status = 200;
   JsonWriter json(reply.body);
   json.BeginObject();
   json.Key("campaigns");
   json.BeginArray();
-  for (const engine::CampaignView& view : engine_.ListCampaigns(worker.now)) {
-    WriteCampaign(json, view);
-  }
+  for (auto it = first; it != last; ++it)
+    WriteCampaign(json, *it);
   json.EndArray();
+  // The cursor of the next page: the last id of this one, while more follow.
+  json.Key("next_after");
+  if (last != views.end()) {
+    json.String((last - 1)->spec.id.view());
+  } else {
+    json.Null();
+  }
   json.EndObject();
 }
 

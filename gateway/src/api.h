@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 
+#include "edge.h"
 #include "hotdeal/engine/engine.h"
 #include "hotdeal/gateway/durable_log.h"
 #include "hotdeal/gateway/routes.h"
@@ -62,15 +63,25 @@ class Api {
   bool AcceptsBody(WorkerContext& worker, const RequestData& request, Reply& reply,
                    RouteId& route) const;
 
-  // The per-address rate limit's key for a connection's peer (0 when that limit is off).
-  // Once per connection.
-  std::uint64_t ClientKey(const boost::asio::ip::address& address) const;
+  // The per-address rate limit's key for a client address (0 when that limit is off). Once
+  // per connection for its peer; per request for a trusted proxy's X-Forwarded-For.
+  std::uint64_t ClientKey(const AddressBytes& address) const;
+  // Whether the peer is in --trusted-proxies. Once per connection.
+  bool TrustsPeer(const boost::asio::ip::address& address) const;
 
  private:
   void Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& match,
                 RequestData& request, Reply& reply);
   void CreateCampaign(WorkerContext& worker, RequestData& request, Reply& reply);
-  void ListCampaigns(WorkerContext& worker, Reply& reply);
+  void ListCampaigns(WorkerContext& worker, const RequestData& request, Reply& reply);
+  // The per-address limit's key: the peer's, or the client a trusted proxy names.
+  std::uint64_t ClientKeyOf(WorkerContext& worker, const RequestData& request) const;
+  // The listed origin the request's Origin is, or empty (counted when an Origin was sent).
+  std::string_view AllowedOrigin(WorkerContext& worker, const RequestData& request) const;
+  // A CORS preflight (OPTIONS from a listed origin to a path browsers may call): true and
+  // `reply` is its 204; false: the request goes on as any other.
+  bool Preflight(WorkerContext& worker, const RequestData& request, Reply& reply,
+                 RouteId& route) const;
   void GetCampaign(WorkerContext& worker, std::string_view id_text, Reply& reply);
   void CloseCampaign(WorkerContext& worker, std::string_view id_text, RequestData& request,
                      Reply& reply);
@@ -126,6 +137,8 @@ class Api {
   RateLimiter user_limiter_;
   RateLimiter ip_limiter_;
   const UserAuth user_auth_;
+  const TrustedProxies proxies_;
+  const std::vector<std::string> cors_origins_;
 };
 
 }  // namespace hotdeal::gateway

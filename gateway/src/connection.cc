@@ -18,7 +18,10 @@ Connection::Connection(Worker& worker, boost::asio::ip::tcp::socket socket)
   error_code error;
   auto peer = socket_.remote_endpoint(error);
   // A peer already gone has no address; its requests (if any arrived) share key 0.
-  if (!error) request_.client_key = worker_.api().ClientKey(peer.address());
+  if (!error) {
+    request_.client_key = worker_.api().ClientKey(ToBytes(peer.address()));
+    request_.peer_trusted = worker_.api().TrustsPeer(peer.address());
+  }
 }
 
 Connection::~Connection() {
@@ -50,6 +53,9 @@ void Connection::Pump() {
       FailRequest(ApiError::kPayloadTooLarge, "request body over the configured limit");
     } else if (error == http::error::header_limit) {
       FailRequest(ApiError::kPayloadTooLarge, "request header over the configured limit");
+    } else if (error && !request_.head_error.empty()) {
+      worker_.stats().edge_refused[static_cast<std::size_t>(EdgeRefusal::kHead)].Add();
+      FailRequest(ApiError::kBadRequest, request_.head_error);
     } else if (error) {
       FailRequest(ApiError::kBadRequest, "malformed HTTP request");
     } else if (!parser_->is_done()) {
@@ -232,7 +238,11 @@ void Connection::OnWrite(const error_code& error, std::size_t slots_written) {
   if (error) return Close();
   bool close = false;
   for (std::size_t i = 0; i < slots_written; ++i) {
-    close = close || slots_[head_].close;
+    Slot& slot = slots_[head_];
+    close = close || slot.close;
+    // A big reply (a long campaign list, /metrics) must not keep its memory on an idle
+    // connection: ordinary replies fit far below this.
+    if (slot.reply.body.capacity() > kReplyBytesKept) std::string().swap(slot.reply.body);
     head_ = (head_ + 1) % kPipelineDepth;
     --count_;
   }

@@ -23,6 +23,8 @@ namespace hotdeal::gateway {
 inline constexpr std::size_t kPipelineDepth = 8;
 // Bytes asked of the socket per read; the read buffer holds a whole header plus one of these.
 inline constexpr std::size_t kReadChunkBytes = 4096;
+// Reply body capacity a slot keeps after writing; more is freed.
+inline constexpr std::size_t kReplyBytesKept = 16 * 1024;
 // How long a closing connection keeps discarding input so the client sees our last reply
 // instead of a reset.
 inline constexpr std::chrono::milliseconds kLingerTimeout{500};

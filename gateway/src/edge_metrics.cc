@@ -37,6 +37,12 @@ void AddEdgeMetrics(std::span<const WorkerStats> workers,
       "refund (403), someone else's order or claim (404)",
       &WorkerStats::access_refused,
       [](std::size_t i) { return AccessRefusalName(static_cast<AccessRefusal>(i)); }, out);
+  AddReasons(
+      workers, "hotdeal_http_edge_refused_total",
+      "Requests whose X-Forwarded-For was ignored (untrusted peer, or naming no address), whose "
+      "Origin got no CORS headers, or whose head was refused (Transfer-Encoding, Host)",
+      &WorkerStats::edge_refused,
+      [](std::size_t i) { return EdgeRefusalName(static_cast<EdgeRefusal>(i)); }, out);
 }
 
 }  // namespace hotdeal::gateway

@@ -49,9 +49,17 @@ struct RequestData {
   BoundedText<128> idempotency_key;
   bool duplicate_header = false;  // Authorization or Idempotency-Key sent twice
   bool expect_continue = false;   // `Expect: 100-continue`: the client waits before its body
+  // Why the head is refused (400) although Beast could parse it: a Transfer-Encoding other
+  // than one `chunked` (read as no body, its bytes would run as the next request behind a
+  // proxy that reads it otherwise: request smuggling), a missing or repeated Host. Static text.
+  std::string_view head_error;
+  BoundedText<256> origin;  // CORS: the browser page's origin
+  // X-Forwarded-For, the last one sent (only a trusted proxy's is read; it appends the peer).
+  BoundedText<256> forwarded_for;
   // The connection's key in the per-address rate limit (Api::ClientKey); set once per
   // connection, kept by Clear().
   std::uint64_t client_key = 0;
+  bool peer_trusted = false;  // the peer is a trusted proxy; set once per connection, kept
   // The body with SIMDJSON_PADDING bytes of capacity after it (ensured by PadBody()).
   std::string body;
 
@@ -92,6 +100,9 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
   void on_finish_impl(error_code& ec) override;
 
   RequestData& data_;
+  unsigned hosts_ = 0;
+  unsigned transfer_encodings_ = 0;
+  bool chunked_only_ = true;
 };
 
 }  // namespace hotdeal::gateway

@@ -177,6 +177,8 @@ std::string_view StatusLine(unsigned status) {
       return "HTTP/1.1 200 OK\r\n";
     case 201:
       return "HTTP/1.1 201 Created\r\n";
+    case 204:
+      return "HTTP/1.1 204 No Content\r\n";
     case 400:
       return "HTTP/1.1 400 Bad Request\r\n";
     case 401:
@@ -205,12 +207,28 @@ std::string_view StatusLine(unsigned status) {
 void WriteHead(const Reply& reply, Persistence persistence, std::string& head) {
   head.clear();
   head.append(StatusLine(reply.status));
-  head.append(reply.content_type == ContentType::kJson
-                  ? "Content-Type: application/json\r\n"
-                  : "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n");
-  head.append("Content-Length: ");
-  AppendNumber(head, reply.body.size());
-  head.append("\r\n");
+  // A 204 has no content, and says so by carrying no Content-Length (RFC 9110 8.6).
+  if (reply.status != 204) {
+    head.append(reply.content_type == ContentType::kJson
+                    ? "Content-Type: application/json\r\n"
+                    : "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n");
+    head.append("Content-Length: ");
+    AppendNumber(head, reply.body.size());
+    head.append("\r\n");
+  }
+  if (!reply.cors_origin.empty()) {
+    head.append("Access-Control-Allow-Origin: ");
+    head.append(reply.cors_origin);
+    head.append("\r\nVary: Origin\r\n");
+    if (reply.preflight) {
+      head.append(
+          "Access-Control-Allow-Methods: GET, POST\r\n"
+          "Access-Control-Allow-Headers: Authorization, Content-Type, Idempotency-Key\r\n"
+          "Access-Control-Max-Age: 600\r\n");
+    } else {
+      head.append("Access-Control-Expose-Headers: Retry-After, WWW-Authenticate\r\n");
+    }
+  }
   if (reply.retry_after_seconds != 0) {
     head.append("Retry-After: ");
     AppendNumber(head, reply.retry_after_seconds);

@@ -52,6 +52,8 @@ struct Reply {
   ContentType content_type = ContentType::kJson;
   std::string_view allow;                 // 405 only: static text such as "GET, POST"
   std::string_view www_authenticate;      // 401 only: static text, the Bearer challenge
+  std::string_view cors_origin;           // a listed origin (owned by the Api): CORS headers for it
+  bool preflight = false;                 // 204 answer to a CORS preflight
   std::uint32_t retry_after_seconds = 0;  // 503 and 429 carry Retry-After; 0: none
   std::string body;
   // Set when the decision behind the reply produced an event the durable log has not yet
@@ -63,6 +65,8 @@ struct Reply {
     content_type = ContentType::kJson;
     allow = {};
     www_authenticate = {};
+    cors_origin = {};
+    preflight = false;
     retry_after_seconds = 0;
     body.clear();
     ticket = {};

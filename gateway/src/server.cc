@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "api.h"
+#include "edge.h"
 #include "metrics.h"
 #include "worker.h"
 
@@ -112,6 +113,8 @@ void Server::AddMetrics(std::shared_ptr<prometheus::Collectable> collectable) {
 std::optional<std::string> Server::CheckOptions(const GatewayOptions& options) {
   try {
     UserAuth check(options);
+    std::string error;
+    if (!TrustedProxies::Parse(options.trusted_proxies, error)) return "trusted proxies: " + error;
   } catch (const std::invalid_argument& error) {
     return error.what();
   }

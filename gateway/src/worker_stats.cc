@@ -35,6 +35,20 @@ std::string_view AccessRefusalName(AccessRefusal refusal) {
   return "unknown";
 }
 
+std::string_view EdgeRefusalName(EdgeRefusal refusal) {
+  switch (refusal) {
+    case EdgeRefusal::kForwardedUntrusted:
+      return "forwarded_untrusted";
+    case EdgeRefusal::kForwardedMalformed:
+      return "forwarded_malformed";
+    case EdgeRefusal::kCorsOrigin:
+      return "cors_origin";
+    case EdgeRefusal::kHead:
+      return "head";
+  }
+  return "unknown";
+}
+
 void WorkerStats::RecordRequest(RouteId route, unsigned status, std::chrono::nanoseconds latency) {
   requests[static_cast<std::size_t>(route)][StatusIndex(status)].Add();
   auto micros = static_cast<std::uint64_t>(

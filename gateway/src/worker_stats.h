@@ -27,8 +27,8 @@ class RelaxedCounter {
 };
 
 // The statuses the gateway can send, as metric label values; index = position.
-inline constexpr std::array<unsigned, 11> kStatuses = {200, 201, 400, 401, 403, 404,
-                                                       405, 409, 413, 429, 503};
+inline constexpr std::array<unsigned, 12> kStatuses = {200, 201, 204, 400, 401, 403,
+                                                       404, 405, 409, 413, 429, 503};
 std::size_t StatusIndex(unsigned status);
 
 // The two rate limits (GatewayOptions::user_rate_limit, ip_rate_limit); index = value.
@@ -51,6 +51,16 @@ inline constexpr std::size_t kAccessRefusals = 3;
 // The `reason` label of hotdeal_http_access_refused_total.
 std::string_view AccessRefusalName(AccessRefusal refusal);
 
+// What the edge ignored or refused; index = value.
+enum class EdgeRefusal : std::uint8_t {
+  kForwardedUntrusted,  // X-Forwarded-For from a peer not in --trusted-proxies: ignored
+  kForwardedMalformed,  // a trusted proxy's X-Forwarded-For that names no address: peer used
+  kCorsOrigin,          // an Origin not in --cors-allow-origin: no CORS headers
+  kHead,                // a Transfer-Encoding other than one chunked, a missing or second Host
+};
+inline constexpr std::size_t kEdgeRefusals = 4;
+std::string_view EdgeRefusalName(EdgeRefusal refusal);
+
 struct alignas(64) WorkerStats {
   std::array<std::array<RelaxedCounter, kStatuses.size()>, kRouteCount> requests;
   std::array<RelaxedCounter, kLatencyBoundsMicros.size() + 1> latency_buckets;  // not cumulative
@@ -68,6 +78,7 @@ struct alignas(64) WorkerStats {
   // Per TokenCheck: user-route requests answered 401 for their token (kValid stays 0).
   std::array<RelaxedCounter, kTokenChecks> user_tokens_refused;
   std::array<RelaxedCounter, kAccessRefusals> access_refused;
+  std::array<RelaxedCounter, kEdgeRefusals> edge_refused;
 
   void RecordRequest(RouteId route, unsigned status, std::chrono::nanoseconds latency);
 };

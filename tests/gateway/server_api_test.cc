@@ -58,7 +58,7 @@ TEST_F(ApiTest, CreatesGetsAndListsACampaign) {
   EXPECT_EQ(got.body, created.body);
   HttpResponse list = Get("/v1/campaigns");
   EXPECT_EQ(list.status, 200);
-  EXPECT_EQ(list.body, R"({"campaigns":[)" + created.body + "]}");
+  EXPECT_EQ(list.body, R"({"campaigns":[)" + created.body + R"(],"next_after":null})");
 
   ExpectError(Post("/v1/campaigns", kCoupon, kAdminHeader), 409, "conflict");
   ExpectError(Get("/v1/campaigns/nope"), 404, "not_found");
@@ -74,7 +74,8 @@ TEST_F(ApiTest, AdminRoutesNeedTheBearerToken) {
   ExpectError(Post("/v1/campaigns", kCoupon, "Authorization: Basic test-admin-token\r\n"), 401,
               "unauthorized");
   ExpectError(Post("/v1/campaigns", kCoupon, "Authorization: Bearer \r\n"), 401, "unauthorized");
-  EXPECT_EQ(Get("/v1/campaigns").body, R"({"campaigns":[]})");  // nothing was created
+  EXPECT_EQ(Get("/v1/campaigns").body,
+            R"({"campaigns":[],"next_after":null})");  // nothing was created
   EXPECT_EQ(Post("/v1/campaigns", kCoupon, "authorization: bearer test-admin-token\r\n").status,
             201);
   ExpectError(Post("/v1/campaigns/bf/close", ""), 401, "unauthorized");

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "hotdeal/engine/engine.h"
 #include "hotdeal/gateway/durable_log.h"
@@ -74,6 +75,12 @@ struct GatewayOptions {
   // start). A bucket is in use only while its key is below its burst: 10/s, burst 20 keeps a
   // user's bucket at most 2 s after their last request.
   std::uint32_t rate_limit_slots = 1 << 18;
+  // Peers (CIDRs or addresses) whose X-Forwarded-For names the client for the per-address
+  // limit: the load balancers in front. Everyone else's X-Forwarded-For is ignored.
+  std::vector<std::string> trusted_proxies;
+  // Origins ("https://shop.example") whose pages may call the public and user routes from a
+  // browser (CORS). Empty: no CORS headers at all.
+  std::vector<std::string> cors_allow_origins;
 };
 
 class Server {
