@@ -93,21 +93,44 @@ void WriteOrder(JsonWriter& json, const engine::Order& order) {
   json.EndObject();
 }
 
-// 400 naming the field: "user_id: id must match ...". The message is built in a fixed buffer.
-void SetBodyError(Reply& reply, BodyError error) {
-  std::array<char, 160> text{};
-  std::size_t size = 0;
-  auto put = [&](std::string_view part) {
-    std::size_t n = std::min(part.size(), text.size() - size);
-    part.copy(text.data() + size, n);
-    size += n;
-  };
-  if (!error.field.empty()) {
-    put(error.field);
-    put(": ");
+// An error message put together from parts in a fixed buffer (cut at its size).
+class MessageText {
+ public:
+  MessageText& Put(std::string_view part) {
+    std::size_t n = std::min(part.size(), bytes_.size() - size_);
+    part.copy(bytes_.data() + size_, n);
+    size_ += n;
+    return *this;
   }
-  put(Describe(error.kind));
-  SetError(reply, ApiError::kBadRequest, {text.data(), size});
+  MessageText& Put(std::int64_t number) {
+    std::array<char, 24> digits{};
+    auto end = std::to_chars(digits.data(), digits.data() + digits.size(), number).ptr;
+    return Put({digits.data(), static_cast<std::size_t>(end - digits.data())});
+  }
+  std::string_view view() const { return {bytes_.data(), size_}; }
+
+ private:
+  std::array<char, 200> bytes_{};
+  std::size_t size_ = 0;
+};
+
+// 400 naming the field and the rule: "ends_at: must be after starts_at", `unknown field
+// "per_user_limt"`, "quantity: must be a whole number from 1 to 1000000". Built in a fixed buffer.
+void SetBodyError(Reply& reply, BodyError error) {
+  MessageText text;
+  if (error.kind == BodyErrorKind::kUnknownField) {
+    text.Put("unknown field \"").Put(error.field).Put("\": this route does not take it");
+  } else {
+    if (!error.field.empty()) text.Put(error.field).Put(": ");
+    if (!error.rule.empty()) {
+      text.Put(error.rule);
+    } else if (error.kind == BodyErrorKind::kOutOfRange && error.min < error.max) {
+      text.Put("must be a whole number from ").Put(error.min).Put(" to ").Put(error.max);
+    } else {
+      text.Put(Describe(error.kind));
+    }
+  }
+  SetError(reply, ApiError::kBadRequest, text.view());
 }
 
 // Writes a decision: the value on success, the mapped error otherwise.
@@ -538,7 +561,13 @@ void Api::CreateCampaign(WorkerContext& worker, RequestData& request, Reply& rep
   if (BodyError error = DecodeCampaignBody(worker.json, request.PadBody(), worker.now, spec)) {
     return SetBodyError(reply, error);
   }
-  Answer(engine_.CreateCampaign(spec, worker.now), reply, WriteCampaign);
+  engine::Decision<engine::CampaignView> created = engine_.CreateCampaign(spec, worker.now);
+  if (created.outcome == engine::Outcome::kConflict) {
+    return SetError(
+        reply, ApiError::kConflict,
+        MessageText().Put("campaign \"").Put(spec.id.view()).Put("\" already exists").view());
+  }
+  Answer(created, reply, WriteCampaign);
 }
 
 void Api::ListCampaigns(WorkerContext& worker, const RequestData& request, Reply& reply) {
@@ -701,10 +730,24 @@ void Api::MoveOrder(WorkerContext& worker, RouteId route, std::string_view order
       return;
     }
   }
-  Answer(route == RouteId::kConfirmOrder
-             ? engine_.ConfirmOrder(worker.id, *order_id, order.user, worker.now)
-             : engine_.CancelOrder(worker.id, *order_id, order.user, worker.now),
-         reply, WriteOrder);
+  engine::Decision<engine::Order> moved =
+      route == RouteId::kConfirmOrder
+          ? engine_.ConfirmOrder(worker.id, *order_id, order.user, worker.now)
+          : engine_.CancelOrder(worker.id, *order_id, order.user, worker.now);
+  if (moved.outcome == engine::Outcome::kConflict) {
+    // Name the state the order is in: cancelled, expired, confirmed (for a cancel, a refund).
+    engine::Decision<engine::Order> now = engine_.GetOrder(*order_id, worker.now);
+    if (now.value) {
+      return SetError(reply, ApiError::kConflict,
+                      MessageText()
+                          .Put("order is ")
+                          .Put(engine::Name(now.value->status))
+                          .Put(route == RouteId::kConfirmOrder ? ": only a reserved order confirms"
+                                                               : ": it cannot be cancelled")
+                          .view());
+    }
+  }
+  Answer(moved, reply, WriteOrder);
 }
 
 void Api::GetOrder(WorkerContext& worker, std::string_view order_text, const RequestData& request,

@@ -30,8 +30,22 @@ enum class BodyErrorKind : std::uint8_t {
 };
 
 struct BodyError {
+  constexpr BodyError() = default;
+  constexpr BodyError(BodyErrorKind error_kind, std::string_view error_field,
+                      std::string_view error_rule = {}, std::int64_t range_min = 0,
+                      std::int64_t range_max = 0)
+      : kind(error_kind), field(error_field), rule(error_rule), min(range_min), max(range_max) {}
+
   BodyErrorKind kind = BodyErrorKind::kNone;
-  std::string_view field;  // static text: the field's name, empty for document-level errors
+  // The field's name, empty for document-level errors. Static text, except for
+  // kUnknownField, where it is the key sent (valid until the parser's next document).
+  std::string_view field;
+  // Static text naming the rule broken, when Describe(kind) would be vague ("must be after
+  // starts_at"); empty otherwise.
+  std::string_view rule;
+  // kOutOfRange of an integer: the range allowed.
+  std::int64_t min = 0;
+  std::int64_t max = 0;
 
   explicit operator bool() const { return kind != BodyErrorKind::kNone; }
 };

@@ -194,6 +194,39 @@ TEST_F(ApiTest, WorkerTicksExpireUnconfirmedReservations) {
   ExpectError(Post("/v1/orders/" + id + "/confirm", "", kServiceHeader), 409, "conflict");
 }
 
+TEST_F(ApiTest, ErrorsNameTheFieldTheRuleOrTheState) {
+  auto message = [](const HttpResponse& response) { return JsonString(response.body, "message"); };
+  std::string accented;
+  for (int i = 0; i < 150; ++i)
+    accented += "\xC3\xA9";  // é: 2 bytes each
+  EXPECT_EQ(message(Post("/v1/campaigns",
+                         R"({"id": "w", "kind": "coupon", "name": "n", "stock": 1,
+                             "starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-01T00:00:00Z"})",
+                         kAdminHeader)),
+            "ends_at: must be after starts_at");
+  EXPECT_NE(
+      message(Post("/v1/campaigns",
+                   R"({"id": "w", "kind": "coupon", "name": ")" + accented + R"(", "stock": 1})",
+                   kAdminHeader))
+          .find("name: must be 1 to 200 bytes of UTF-8"),
+      std::string::npos);
+  EXPECT_EQ(message(Post("/v1/campaigns",
+                         R"({"id": "w", "kind": "coupon", "name": "n", "stock": 1,
+                             "per_user_limt": 1})",
+                         kAdminHeader)),
+            R"(unknown field "per_user_limt": this route does not take it)");
+  CreateCampaign(kSale);
+  EXPECT_EQ(message(Post("/v1/campaigns", kSale, kAdminHeader)), R"(campaign "tv" already exists)");
+  EXPECT_EQ(message(Post("/v1/campaigns/tv/orders", R"({"user_id": "u-1", "quantity": 0})")),
+            "quantity: must be a whole number from 1 to 1000000");
+  HttpResponse order = Post("/v1/campaigns/tv/orders", R"({"user_id": "u-1", "quantity": 1})");
+  std::string id = JsonString(order.body, "order_id");
+  ASSERT_EQ(Post("/v1/orders/" + id + "/cancel", R"({"user_id": "u-1"})").status, 200);
+  HttpResponse confirm = Post("/v1/orders/" + id + "/confirm", "", kServiceHeader);
+  ExpectError(confirm, 409, "conflict");
+  EXPECT_EQ(message(confirm), "order is cancelled: only a reserved order confirms");
+}
+
 TEST_F(ApiTest, WrongCampaignKindIsAConflict) {
   CreateCampaign(kCoupon);
   CreateCampaign(kSale);
