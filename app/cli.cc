@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <fstream>
 #include <ostream>
 #include <string>
 #include <thread>
@@ -21,7 +22,8 @@ constexpr std::string_view kUsage =
     "Commands:\n"
     "  serve    run the HTTP gateway, the engine and the durable log\n"
     "  persist  run only the Kafka-to-MySQL writer, until SIGINT or SIGTERM\n"
-    "  token    print a user token (--user-token-key, --user, --ttl), as a login server would\n"
+    "  token    print a user token (--user-token-key, --user, --ttl), as a login server would,\n"
+    "           or a CSV of many (--users-file, --users) for load tools\n"
     "  version  print the version\n"
     "  help     print this text; 'hotdeal <command> --help' lists a command's flags\n";
 
@@ -108,13 +110,32 @@ int MintToken(const TokenConfig& config, std::ostream& out, std::ostream& err) {
     err << "hotdeal token: --user-token-key: " << error << "\n";
     return kExitUsage;
   }
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  std::int64_t expiry =
+      std::chrono::duration_cast<std::chrono::seconds>(now).count() + config.ttl_seconds;
+  if (!config.users_file.empty()) {
+    // The longest id must still be an id: prefix plus the digits of `users`.
+    if (!engine::UserId::Parse(config.user_prefix + std::to_string(config.users))) {
+      err << "hotdeal token: --user-prefix plus the user number must match [A-Za-z0-9_-]{1,64}\n";
+      return kExitUsage;
+    }
+    std::ofstream csv(config.users_file, std::ios::trunc);
+    csv << "user_id,token\n";
+    for (std::uint32_t i = 1; i <= config.users; ++i) {
+      std::string user = config.user_prefix + std::to_string(i);
+      csv << user << ',' << key->Mint(user, expiry) << '\n';
+    }
+    if (!csv.flush()) {
+      err << "hotdeal token: cannot write " << config.users_file << "\n";
+      return 1;
+    }
+    out << "hotdeal token: " << config.users << " users' tokens in " << config.users_file << "\n";
+    return 0;
+  }
   if (!engine::UserId::Parse(config.user)) {
     err << "hotdeal token: --user must match [A-Za-z0-9_-]{1,64}\n";
     return kExitUsage;
   }
-  auto now = std::chrono::system_clock::now().time_since_epoch();
-  std::int64_t expiry =
-      std::chrono::duration_cast<std::chrono::seconds>(now).count() + config.ttl_seconds;
   out << key->Mint(config.user, expiry) << "\n";
   return 0;
 }
@@ -254,6 +275,13 @@ int RunCli(const std::vector<std::string_view>& args,
     AddUserTokenKeyFlag(flags, config.user_token_key);
     flags.Add("user", "the user id the token proves", &config.user);
     flags.Add("ttl", "seconds the token stays valid", &config.ttl_seconds, 1, 366 * 24 * 3600);
+    flags.Add("users-file",
+              "instead of one token: write a CSV 'user_id,token' (with that header line) for "
+              "users <user-prefix>1 .. <user-prefix>N",
+              &config.users_file);
+    flags.Add("users", "how many users --users-file holds", &config.users, 1, 10'000'000);
+    flags.Add("user-prefix", "user ids of --users-file are this prefix and a number",
+              &config.user_prefix);
     return ParseAndRun(flags, rest, getenv, out, err, [&] { return MintToken(config, out, err); });
   }
   err << "hotdeal: unknown command '" << command << "'\n\n" << kUsage;

@@ -28,6 +28,11 @@ struct TokenConfig {
   std::string user_token_key;
   std::string user;
   std::uint32_t ttl_seconds = 3600;
+  // --users-file: a CSV `user_id,token` of `users` ids <user_prefix>1 .. <user_prefix>N, for
+  // load tools (bench/flash-crowd, JMeter's CSV Data Set) that send per-user tokens.
+  std::string users_file;
+  std::uint32_t users = 1000;
+  std::string user_prefix = "u-";
 };
 
 struct ServeConfig {

@@ -119,6 +119,37 @@ TEST(CliTest, TokenPrintsAUserTokenTheGatewayAccepts) {
   EXPECT_FALSE(run.served.has_value());
 }
 
+TEST(CliTest, TokenUsersFileMintsACsvOfUsersAndTokens) {
+  const std::string key(32, 'k');
+  std::string path = ::testing::TempDir() + "users.csv";
+  CliRun run = RunHotdeal({"token", "--users-file", path, "--users", "3", "--user-prefix", "w-"},
+                          {{"HOTDEAL_USER_TOKEN_KEY", key}});
+  ASSERT_EQ(run.code, 0) << run.err;
+  std::string error;
+  auto verifier = gateway::UserTokenKey::Make(key, error);
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  std::ifstream csv(path);
+  std::string line;
+  ASSERT_TRUE(std::getline(csv, line));
+  EXPECT_EQ(line, "user_id,token");
+  int rows = 0;
+  while (std::getline(csv, line)) {
+    ++rows;
+    std::string user = line.substr(0, line.find(','));
+    EXPECT_EQ(user, "w-" + std::to_string(rows));
+    EXPECT_EQ(verifier->Verify(user, line.substr(line.find(',') + 1), now),
+              gateway::TokenCheck::kValid)
+        << line;
+  }
+  EXPECT_EQ(rows, 3);
+  EXPECT_EQ(RunHotdeal({"token", "--users-file", path, "--user-prefix", "bad prefix"},
+                       {{"HOTDEAL_USER_TOKEN_KEY", key}})
+                .code,
+            kExitUsage);
+}
+
 TEST(CliTest, ShortUserTokenKeysAreRefusedWithoutEchoingThem) {
   for (auto args : std::vector<std::vector<std::string_view>>{
            {"token", "--user-token-key", "sekrit-but-short", "--user", "u-1"},
