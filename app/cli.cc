@@ -168,6 +168,10 @@ void BindServeFlags(FlagSet& flags, ServeConfig& config) {
             &config.threads, 1, std::max(1u, 4 * std::thread::hardware_concurrency()));
   flags.Add("connections-max", "open connections at most; more are refused",
             &config.connections_max, 1, kMany);
+  flags.Add("connections-per-address-max",
+            "open connections per client address (trusted proxies exempt) before more are served "
+            "only /healthz and /readyz (0: off)",
+            &config.connections_per_address_max, 0, kMany);
   flags.Add("body-bytes-max", "largest request body; larger answers 413", &config.body_bytes_max,
             64, 1 << 24);
   flags.Add("header-bytes-max", "largest request header; larger answers 413",

@@ -41,6 +41,7 @@ struct ServeConfig {
   std::uint16_t listen_port = 8080;
   std::uint32_t threads = 1;  // one io_context, one acceptor, one engine worker each
   std::uint32_t connections_max = 10'000;
+  std::uint32_t connections_per_address_max = 0;  // 0: off
   std::uint32_t body_bytes_max = 16 * 1024;
   std::uint32_t header_bytes_max = 8 * 1024;
   std::uint32_t idle_timeout_ms = 30'000;     // keep-alive connection with no request

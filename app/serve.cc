@@ -31,6 +31,7 @@ gateway::GatewayOptions GatewayOptionsFrom(const ServeConfig& config) {
   options.listen_port = config.listen_port;
   options.threads = config.threads;
   options.connections_max = config.connections_max;
+  options.connections_per_address_max = config.connections_per_address_max;
   options.header_bytes_max = config.header_bytes_max;
   options.body_bytes_max = config.body_bytes_max;
   options.idle_timeout = std::chrono::milliseconds{config.idle_timeout_ms};

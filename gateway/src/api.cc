@@ -253,6 +253,10 @@ Api::Api(engine::Engine& engine, const GatewayOptions& options, const std::atomi
       ip_limiter_(options.ip_rate_limit, options.rate_limit_slots, RandomSeed()),
       user_auth_(options),
       proxies_(MakeTrustedProxies(options.trusted_proxies)),
+      connections_per_address_max_(options.connections_per_address_max),
+      address_connections_(options.connections_per_address_max == 0
+                               ? nullptr
+                               : std::make_unique<std::atomic<std::uint32_t>[]>(kAddressCounters)),
       cors_origins_(options.cors_allow_origins) {}
 
 std::uint64_t Api::ClientKey(const AddressBytes& address) const {
@@ -262,6 +266,19 @@ std::uint64_t Api::ClientKey(const AddressBytes& address) const {
 
 bool Api::TrustsPeer(const boost::asio::ip::address& address) const {
   return !proxies_.empty() && proxies_.Contains(ToBytes(address));
+}
+
+Api::ConnectionAdmission Api::AdmitConnection(const AddressBytes& address) {
+  if (!address_connections_) return {};
+  auto counter = static_cast<std::uint32_t>(
+      ip_limiter_.Hash({reinterpret_cast<const char*>(address.data()), address.size()}) &
+      (kAddressCounters - 1));
+  std::uint32_t open = address_connections_[counter].fetch_add(1, std::memory_order_relaxed);
+  return {counter, open < connections_per_address_max_};
+}
+
+void Api::ReleaseConnection(std::uint32_t counter) {
+  if (counter != kNoCounter) address_connections_[counter].fetch_sub(1, std::memory_order_relaxed);
 }
 
 std::uint64_t Api::ClientKeyOf(WorkerContext& worker, const RequestData& request) const {

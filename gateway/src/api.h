@@ -69,6 +69,17 @@ class Api {
   // Whether the peer is in --trusted-proxies. Once per connection.
   bool TrustsPeer(const boost::asio::ip::address& address) const;
 
+  // A new connection from `address` (not a trusted proxy): counted, and whether it is within
+  // connections_per_address_max (else it may only ask the probes). ReleaseConnection(counter)
+  // when it closes; counter kNoCounter when the cap is off.
+  static constexpr std::uint32_t kNoCounter = ~0u;
+  struct ConnectionAdmission {
+    std::uint32_t counter = kNoCounter;
+    bool within = true;
+  };
+  ConnectionAdmission AdmitConnection(const AddressBytes& address);
+  void ReleaseConnection(std::uint32_t counter);
+
  private:
   void Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& match,
                 RequestData& request, Reply& reply);
@@ -138,6 +149,11 @@ class Api {
   RateLimiter ip_limiter_;
   const UserAuth user_auth_;
   const TrustedProxies proxies_;
+  // Open connections per address, by the address's seeded hash: a fixed table shared by the
+  // workers (two addresses that share a counter are capped together).
+  static constexpr std::size_t kAddressCounters = 1 << 16;  // 256 KiB
+  const std::uint32_t connections_per_address_max_;
+  std::unique_ptr<std::atomic<std::uint32_t>[]> address_connections_;
   const std::vector<std::string> cors_origins_;
 };
 

@@ -21,10 +21,16 @@ Connection::Connection(Worker& worker, boost::asio::ip::tcp::socket socket)
   if (!error) {
     request_.client_key = worker_.api().ClientKey(ToBytes(peer.address()));
     request_.peer_trusted = worker_.api().TrustsPeer(peer.address());
+    if (!request_.peer_trusted) {
+      Api::ConnectionAdmission admission = worker_.api().AdmitConnection(ToBytes(peer.address()));
+      address_counter_ = admission.counter;
+      probes_only_ = !admission.within;
+    }
   }
 }
 
 Connection::~Connection() {
+  worker_.api().ReleaseConnection(address_counter_);
   worker_.Unlink(this);
   worker_.ConnectionClosed();
 }
@@ -125,6 +131,14 @@ Connection::Slot& Connection::TakeSlot() {
 }
 
 void Connection::Dispatch() {
+  std::string_view path = std::string_view(request_.target).substr(0, request_.target.find('?'));
+  if (probes_only_ && path != "/healthz" && path != "/readyz") {
+    // Over the per-address cap: orchestrators' probes still get through, nothing else.
+    worker_.stats()
+        .edge_refused[static_cast<std::size_t>(EdgeRefusal::kConnectionsPerAddress)]
+        .Add();
+    return AnswerAndClose(ApiError::kUnavailable, "too many open connections from this address");
+  }
   Slot& slot = TakeSlot();
   bool http10 = request_.version < 11;
   slot.close = !parser_->keep_alive() || worker_.draining();
@@ -190,6 +204,10 @@ void Connection::SetUnavailable(Slot& slot, std::string_view message) {
 
 void Connection::FailRequest(ApiError error, std::string_view message) {
   worker_.stats().parse_errors.Add();
+  AnswerAndClose(error, message);
+}
+
+void Connection::AnswerAndClose(ApiError error, std::string_view message) {
   Slot& slot = TakeSlot();
   slot.reply.Reset();
   SetError(slot.reply, error, message);

@@ -67,7 +67,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnRead(const boost::system::error_code& error, std::size_t bytes);
   void Dispatch();
   void AnswerExpectContinue();
+  // A malformed or oversized request: counted, answered, and the connection closes.
   void FailRequest(ApiError error, std::string_view message);
+  // `error` as the last reply of this connection.
+  void AnswerAndClose(ApiError error, std::string_view message);
   Slot& TakeSlot();
   void Complete(Slot& slot);
   void SetUnavailable(Slot& slot, std::string_view message);
@@ -93,6 +96,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // When the request being received started; empty between requests (then the idle deadline
   // applies instead).
   std::optional<Worker::SteadyTime> request_started_;
+  // Its address's slot in the per-address connection count; probes_only_: over that cap,
+  // so only /healthz and /readyz are answered.
+  std::uint32_t address_counter_ = Api::kNoCounter;
+  bool probes_only_ = false;
   Worker::SteadyTime read_deadline_ = Worker::SteadyTime::max();
   Worker::SteadyTime write_deadline_ = Worker::SteadyTime::max();
 };

@@ -45,6 +45,8 @@ std::string_view EdgeRefusalName(EdgeRefusal refusal) {
       return "cors_origin";
     case EdgeRefusal::kHead:
       return "head";
+    case EdgeRefusal::kConnectionsPerAddress:
+      return "connections_per_address";
   }
   return "unknown";
 }

@@ -53,12 +53,13 @@ std::string_view AccessRefusalName(AccessRefusal refusal);
 
 // What the edge ignored or refused; index = value.
 enum class EdgeRefusal : std::uint8_t {
-  kForwardedUntrusted,  // X-Forwarded-For from a peer not in --trusted-proxies: ignored
-  kForwardedMalformed,  // a trusted proxy's X-Forwarded-For that names no address: peer used
-  kCorsOrigin,          // an Origin not in --cors-allow-origin: no CORS headers
-  kHead,                // a Transfer-Encoding other than one chunked, a missing or second Host
+  kForwardedUntrusted,     // X-Forwarded-For from a peer not in --trusted-proxies: ignored
+  kForwardedMalformed,     // a trusted proxy's X-Forwarded-For that names no address: peer used
+  kCorsOrigin,             // an Origin not in --cors-allow-origin: no CORS headers
+  kHead,                   // a Transfer-Encoding other than one chunked, a missing or second Host
+  kConnectionsPerAddress,  // a request on a connection over connections_per_address_max: 503
 };
-inline constexpr std::size_t kEdgeRefusals = 4;
+inline constexpr std::size_t kEdgeRefusals = 5;
 std::string_view EdgeRefusalName(EdgeRefusal refusal);
 
 struct alignas(64) WorkerStats {

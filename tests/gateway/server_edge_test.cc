@@ -141,6 +141,40 @@ TEST_F(EdgeTest, BadTrustedProxiesAreRefusedAtStart) {
   EXPECT_TRUE(Server::CheckOptions(options_).has_value());
 }
 
+TEST_F(EdgeTest, OneAddressCannotTakeEveryConnection) {
+  options_.connections_per_address_max = 2;
+  StartServer();
+  HttpClient first(port());
+  std::optional<HttpClient> second(std::in_place, port());
+  ASSERT_TRUE(first.Send("GET", "/v1/time").has_value());
+  ASSERT_TRUE(second->Send("GET", "/v1/time").has_value());
+  // A third from the same address: probes are still answered, anything else is 503 and closed.
+  HttpClient third(port());
+  auto probe = third.Send("GET", "/healthz");
+  ASSERT_TRUE(probe.has_value());
+  EXPECT_EQ(probe->status, 200);
+  EXPECT_EQ(HttpClient(port()).Send("GET", "/readyz")->status, 200);
+  auto refused = third.Send("GET", "/v1/time");
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_TRUE(third.WaitClosed(std::chrono::seconds{2}));
+  // The two first ones are served as before; once one closes, a new one is too.
+  EXPECT_EQ(first.Send("GET", "/v1/time")->status, 200);
+  second.reset();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{2};
+  int status = 0;
+  while (status != 200 && std::chrono::steady_clock::now() < deadline) {
+    status = HttpClient(port()).Send("GET", "/v1/time")->status;
+  }
+  EXPECT_EQ(status, 200);
+  // At least the one refusal above (the loop may add some while the close travels).
+  std::string metrics = first.Send("GET", "/metrics")->body;
+  EXPECT_NE(metrics.find(R"(hotdeal_http_edge_refused_total{reason="connections_per_address"})"),
+            std::string::npos);
+  EXPECT_EQ(metrics.find(R"(hotdeal_http_edge_refused_total{reason="connections_per_address"} 0)"),
+            std::string::npos);
+}
+
 TEST_F(EdgeTest, TheCampaignListIsPaged) {
   StartServer();
   for (std::string id : {"a", "b", "c"}) {

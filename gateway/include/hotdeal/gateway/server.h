@@ -39,9 +39,13 @@ struct GatewayOptions {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 0;  // 0: the kernel picks one; see Server::port()
   std::uint32_t threads = 1;      // the engine must have been built with workers >= threads
-  std::uint32_t connections_max = 10'000;     // over it, a new connection gets 503 and is closed
-  std::uint32_t header_bytes_max = 8 * 1024;  // request line + headers; over it: 413
-  std::uint32_t body_bytes_max = 16 * 1024;   // after de-chunking; over it: 413
+  std::uint32_t connections_max = 10'000;  // over it, a new connection gets 503 and is closed
+  // Open connections per client address (trusted proxies exempt) before more from it are
+  // served only /healthz and /readyz (anything else: 503 and closed), so one client cannot
+  // take every connections_max slot. 0: off (a load test from one box needs many).
+  std::uint32_t connections_per_address_max = 0;
+  std::uint32_t header_bytes_max = 8 * 1024;          // request line + headers; over it: 413
+  std::uint32_t body_bytes_max = 16 * 1024;           // after de-chunking; over it: 413
   std::chrono::milliseconds idle_timeout{30'000};     // keep-alive with no request started
   std::chrono::milliseconds request_timeout{10'000};  // first byte to whole request; and a
                                                       // reply's write to a slow reader
