@@ -21,6 +21,7 @@ Connection::Connection(Worker& worker, boost::asio::ip::tcp::socket socket)
   if (!error) {
     request_.client_key = worker_.api().ClientKey(ToBytes(peer.address()));
     request_.peer_trusted = worker_.api().TrustsPeer(peer.address());
+    proxy_line_pending_ = request_.peer_trusted;
     if (!request_.peer_trusted) {
       Api::ConnectionAdmission admission = worker_.api().AdmitConnection(ToBytes(peer.address()));
       address_counter_ = admission.counter;
@@ -46,6 +47,10 @@ bool Connection::Idle() const {
 void Connection::Pump() {
   // Shutting down: a connection with nothing in progress has nothing left to wait for.
   if (worker_.draining() && Idle()) return Close();
+  if (proxy_line_pending_ && !ReadProxyLineFirst()) {
+    if (!stop_reading_ && !reading_) ReadMore();
+    return WriteReady();
+  }
   while (!stop_reading_ && count_ < kPipelineDepth && read_buffer_.size() > 0) {
     if (!parser_) {
       parser_.emplace(request_, worker_.options().header_bytes_max,
@@ -80,6 +85,29 @@ void Connection::Pump() {
   }
   if (!stop_reading_ && count_ < kPipelineDepth && !reading_) ReadMore();
   WriteReady();
+}
+
+bool Connection::ReadProxyLineFirst() {
+  auto data = read_buffer_.data();
+  ProxyLineRead line = ReadProxyLine({static_cast<const char*>(data.data()), data.size()});
+  switch (line.kind) {
+    case ProxyLine::kPartial:
+      return false;
+    case ProxyLine::kMalformed:
+      proxy_line_pending_ = false;
+      FailRequest(ApiError::kBadRequest, "malformed PROXY protocol line");
+      return false;
+    case ProxyLine::kClient:
+      // The client's address keys the per-address limit for the whole connection.
+      request_.client_key = worker_.api().ClientKey(line.client);
+      break;
+    case ProxyLine::kAbsent:
+    case ProxyLine::kUnknown:
+      break;
+  }
+  read_buffer_.consume(line.size);
+  proxy_line_pending_ = false;
+  return true;
 }
 
 void Connection::ReadMore() {

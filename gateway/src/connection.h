@@ -63,6 +63,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   };
 
   void Pump();
+  // false: wait for more bytes (or the connection is failing).
+  bool ReadProxyLineFirst();
   void ReadMore();
   void OnRead(const boost::system::error_code& error, std::size_t bytes);
   void Dispatch();
@@ -100,6 +102,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // so only /healthz and /readyz are answered.
   std::uint32_t address_counter_ = Api::kNoCounter;
   bool probes_only_ = false;
+  // A trusted proxy's connection may start with a PROXY protocol v1 line; until it has been
+  // read (or the first bytes show there is none), HTTP parsing waits.
+  bool proxy_line_pending_ = false;
   Worker::SteadyTime read_deadline_ = Worker::SteadyTime::max();
   Worker::SteadyTime write_deadline_ = Worker::SteadyTime::max();
 };

@@ -45,6 +45,39 @@ std::optional<AddressBytes> ParseAddress(std::string_view text) {
   return std::nullopt;
 }
 
+ProxyLineRead ReadProxyLine(std::string_view bytes) {
+  constexpr std::string_view kSignature = "PROXY ";
+  constexpr std::size_t kLineBytesMax = 107;  // the spec's bound, CRLF included
+  std::size_t compared = std::min(bytes.size(), kSignature.size());
+  if (bytes.substr(0, compared) != kSignature.substr(0, compared)) return {};
+  std::size_t end = bytes.find("\r\n");
+  if (end == std::string_view::npos) {
+    return {bytes.size() < kLineBytesMax ? ProxyLine::kPartial : ProxyLine::kMalformed};
+  }
+  if (end + 2 > kLineBytesMax) return {ProxyLine::kMalformed};
+  ProxyLineRead read;
+  read.size = end + 2;
+  std::string_view line = bytes.substr(kSignature.size(), end - kSignature.size());
+  std::array<std::string_view, 5> fields{};
+  std::size_t count = 0;
+  while (!line.empty() && count < fields.size()) {
+    std::size_t space = line.find(' ');
+    fields[count++] = line.substr(0, space);
+    line.remove_prefix(space == std::string_view::npos ? line.size() : space + 1);
+  }
+  if (count >= 1 && fields[0] == "UNKNOWN") {
+    read.kind = ProxyLine::kUnknown;
+    return read;
+  }
+  std::optional<AddressBytes> client =
+      count == 5 && line.empty() ? ParseAddress(fields[1]) : std::nullopt;
+  bool family = fields[0] == "TCP4" || fields[0] == "TCP6";
+  if (!family || !client || !ParseAddress(fields[2])) return {ProxyLine::kMalformed};
+  read.kind = ProxyLine::kClient;
+  read.client = *client;
+  return read;
+}
+
 std::optional<TrustedProxies> TrustedProxies::Parse(const std::vector<std::string>& cidrs,
                                                     std::string& error) {
   TrustedProxies proxies;

@@ -20,6 +20,22 @@ AddressBytes ToBytes(const boost::asio::ip::address& address);
 // An address's text ("203.0.113.7", "2001:db8::1"); nullopt if it is not one. No allocation.
 std::optional<AddressBytes> ParseAddress(std::string_view text);
 
+// The PROXY protocol v1 line a proxy (HAProxy, nginx `proxy_protocol`, AWS NLB) may send
+// before the first request: "PROXY TCP4 <src> <dst> <sport> <dport>\r\n", at most 107 bytes.
+enum class ProxyLine : std::uint8_t {
+  kAbsent,     // the bytes do not start with "PROXY "
+  kPartial,    // a prefix of a line: read more
+  kClient,     // a whole line naming the client: `client` set, `size` bytes to consume
+  kUnknown,    // "PROXY UNKNOWN ...": no client given (a health check); `size` to consume
+  kMalformed,  // starts as one but is not a valid line
+};
+struct ProxyLineRead {
+  ProxyLine kind = ProxyLine::kAbsent;
+  std::size_t size = 0;
+  AddressBytes client{};
+};
+ProxyLineRead ReadProxyLine(std::string_view bytes);
+
 class TrustedProxies {
  public:
   // Comma-separated CIDRs or addresses ("10.0.0.0/8,::1"); nullopt and `error` if one is not.

@@ -125,6 +125,36 @@ TEST_F(EdgeTest, ATrustedProxysForwardedForNamesTheClient) {
             std::string::npos);
 }
 
+TEST_F(EdgeTest, ATrustedProxysProxyLineNamesTheClient) {
+  options_.ip_rate_limit = {.per_second = 1, .burst = 1};
+  options_.trusted_proxies = {"127.0.0.1"};
+  StartServer();
+  auto via_proxy = [&](std::string_view line) {
+    HttpClient client(port());
+    EXPECT_TRUE(client.Write(std::string(line) + BuildRequest("GET", "/v1/time", {})));
+    auto response = client.Read();
+    return response ? response->status : 0;
+  };
+  EXPECT_EQ(via_proxy("PROXY TCP4 203.0.113.1 10.0.0.1 51000 8080\r\n"), 200);
+  EXPECT_EQ(via_proxy("PROXY TCP6 2001:db8::7 2001:db8::1 51000 8080\r\n"), 200);
+  EXPECT_EQ(via_proxy("PROXY TCP4 203.0.113.1 10.0.0.1 51001 8080\r\n"), 429);
+  // No line, or UNKNOWN (the proxy's own health check): the peer is the client.
+  EXPECT_EQ(via_proxy(""), 200);
+  EXPECT_EQ(via_proxy("PROXY UNKNOWN\r\n"), 429);
+  EXPECT_EQ(via_proxy("PROXY TCP4 not-an-address 10.0.0.1 1 2\r\n"), 400);
+}
+
+TEST_F(EdgeTest, AnUntrustedPeersProxyLineIsMalformedHttp) {
+  options_.trusted_proxies = {"10.0.0.0/8"};
+  StartServer();
+  HttpClient client(port());
+  ASSERT_TRUE(client.Write("PROXY TCP4 203.0.113.1 10.0.0.1 51000 8080\r\n" +
+                           BuildRequest("GET", "/v1/time", {})));
+  auto response = client.Read();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 400);
+}
+
 TEST_F(EdgeTest, AnUntrustedPeersForwardedForIsIgnored) {
   options_.ip_rate_limit = {.per_second = 1, .burst = 1};
   options_.trusted_proxies = {"10.0.0.0/8"};
