@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <fstream>
 #include <limits>
 #include <ostream>
 #include <string>
@@ -22,7 +23,8 @@ constexpr std::string_view kUsage =
     "Commands:\n"
     "  serve    run the HTTP gateway, the engine and the durable log\n"
     "  persist  run only the Kafka-to-MySQL writer, until SIGINT or SIGTERM\n"
-    "  token    print a user token (--user-token-key, --user, --ttl), as a login server would\n"
+    "  token    print a user token (--user-token-key, --user, --ttl), as a login server would,\n"
+    "           or a CSV of many (--users-file, --users) for load tools\n"
     "  version  print the version\n"
     "  help     print this text; 'hotdeal <command> --help' lists a command's flags\n";
 
@@ -45,10 +47,30 @@ std::optional<std::string> SetHostPort(std::string_view text, std::string& host_
   return std::nullopt;
 }
 
+// A secret flag and its `-file` twin; --help shows only whether it is set.
+void AddSecretFlag(FlagSet& flags, const std::string& name, std::string help,
+                   const FlagSet::Setter& set, const std::string& field) {
+  flags.AddCustom(
+      name, std::move(help), set,
+      [&field] { return field.empty() ? std::string() : std::string("<set>"); }, /*secret=*/true);
+  flags.AddSecretFile(name, set);
+}
+
+// A secret taken as it is.
+void AddSecretFlag(FlagSet& flags, const std::string& name, std::string help, std::string& field) {
+  AddSecretFlag(
+      flags, name, std::move(help),
+      [&field](std::string_view text) -> std::optional<std::string> {
+        field = std::string(text);
+        return std::nullopt;
+      },
+      field);
+}
+
 // The key flag of `serve` and `token`: refused when too short, never echoed by --help.
 void AddUserTokenKeyFlag(FlagSet& flags, std::string& key) {
-  flags.AddCustom(
-      "user-token-key",
+  AddSecretFlag(
+      flags, "user-token-key",
       "HMAC-SHA256 key of user tokens, at least 32 bytes (empty: user routes need no token)",
       [&key](std::string_view text) -> std::optional<std::string> {
         std::string error;
@@ -56,7 +78,30 @@ void AddUserTokenKeyFlag(FlagSet& flags, std::string& key) {
         key = std::string(text);
         return std::nullopt;
       },
-      [&key] { return key.empty() ? std::string() : std::string("<set>"); }, /*secret=*/true);
+      key);
+}
+
+// A comma-separated list flag ("a,b"); an empty value is the empty list.
+void AddListFlag(FlagSet& flags, std::string name, std::string help,
+                 std::vector<std::string>& field) {
+  flags.AddCustom(
+      std::move(name), std::move(help),
+      [&field](std::string_view text) -> std::optional<std::string> {
+        field.clear();
+        while (!text.empty()) {
+          std::string_view item = text.substr(0, text.find(','));
+          if (item.empty()) return "must be a comma-separated list without empty items";
+          field.emplace_back(item);
+          text.remove_prefix(std::min(text.size(), item.size() + 1));
+        }
+        return std::nullopt;
+      },
+      [&field] {
+        std::string text;
+        for (const std::string& item : field)
+          text += (text.empty() ? "" : ",") + item;
+        return text;
+      });
 }
 
 int MintToken(const TokenConfig& config, std::ostream& out, std::ostream& err) {
@@ -67,13 +112,32 @@ int MintToken(const TokenConfig& config, std::ostream& out, std::ostream& err) {
     err << "hotdeal token: --user-token-key: " << error << "\n";
     return kExitUsage;
   }
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  std::int64_t expiry =
+      std::chrono::duration_cast<std::chrono::seconds>(now).count() + config.ttl_seconds;
+  if (!config.users_file.empty()) {
+    // The longest id must still be an id: prefix plus the digits of `users`.
+    if (!engine::UserId::Parse(config.user_prefix + std::to_string(config.users))) {
+      err << "hotdeal token: --user-prefix plus the user number must match [A-Za-z0-9_-]{1,64}\n";
+      return kExitUsage;
+    }
+    std::ofstream csv(config.users_file, std::ios::trunc);
+    csv << "user_id,token\n";
+    for (std::uint32_t i = 1; i <= config.users; ++i) {
+      std::string user = config.user_prefix + std::to_string(i);
+      csv << user << ',' << key->Mint(user, expiry) << '\n';
+    }
+    if (!csv.flush()) {
+      err << "hotdeal token: cannot write " << config.users_file << "\n";
+      return 1;
+    }
+    out << "hotdeal token: " << config.users << " users' tokens in " << config.users_file << "\n";
+    return 0;
+  }
   if (!engine::UserId::Parse(config.user)) {
     err << "hotdeal token: --user must match [A-Za-z0-9_-]{1,64}\n";
     return kExitUsage;
   }
-  auto now = std::chrono::system_clock::now().time_since_epoch();
-  std::int64_t expiry =
-      std::chrono::duration_cast<std::chrono::seconds>(now).count() + config.ttl_seconds;
   out << key->Mint(config.user, expiry) << "\n";
   return 0;
 }
@@ -108,6 +172,10 @@ void BindServeFlags(FlagSet& flags, ServeConfig& config) {
             &config.threads, 1, std::max(1u, 4 * std::thread::hardware_concurrency()));
   flags.Add("connections-max", "open connections at most; more are refused",
             &config.connections_max, 1, kMany);
+  flags.Add("connections-per-address-max",
+            "open connections per client address (trusted proxies exempt) before more are served "
+            "only /healthz and /readyz (0: off)",
+            &config.connections_per_address_max, 0, kMany);
   flags.Add("body-bytes-max", "largest request body; larger answers 413", &config.body_bytes_max,
             64, 1 << 24);
   flags.Add("header-bytes-max", "largest request header; larger answers 413",
@@ -118,9 +186,24 @@ void BindServeFlags(FlagSet& flags, ServeConfig& config) {
             &config.request_timeout_ms, 1, kMany);
   flags.Add("shutdown-grace-ms", "on SIGINT/SIGTERM, wait this long for in-flight requests",
             &config.shutdown_grace_ms, 0, kMany);
-  flags.Add("admin-token", "bearer token for admin routes; empty refuses them all",
-            &config.admin_token);
+  AddSecretFlag(flags, "admin-token", "bearer token for admin routes; empty refuses them all",
+                config.admin_token);
+  AddSecretFlag(flags, "service-token",
+                "bearer token of the shop's own backend (payment, checkout): confirms, refunds, "
+                "reads any order or claim; empty refuses confirms and refunds",
+                config.service_token);
   AddUserTokenKeyFlag(flags, config.user_token_key);
+  AddSecretFlag(flags, "jwt-hs256-key",
+                "shared key of HS256 JWT user tokens, at least 32 bytes (empty: no HS256)",
+                config.jwt_hs256_key);
+  flags.Add("jwt-public-keys-file",
+            "RS256/ES256 public keys of JWT user tokens: a PEM file, or a JWKS file (keys by kid)",
+            &config.jwt_public_keys_file);
+  flags.Add("jwt-leeway-seconds", "clock skew allowed on a JWT's exp and nbf",
+            &config.jwt_leeway_seconds, 0, 3600);
+  flags.Add("jwt-audience", "a JWT's aud must hold this (empty: a JWT must carry no aud)",
+            &config.jwt_audience);
+  flags.Add("jwt-issuer", "a JWT's iss must be this (empty: not checked)", &config.jwt_issuer);
   constexpr std::uint32_t kRateMax = 1'000'000;
   flags.Add("user-rate-per-second",
             "per user id on claims, orders, confirm, cancel: requests a second (0: off)",
@@ -135,6 +218,14 @@ void BindServeFlags(FlagSet& flags, ServeConfig& config) {
   flags.Add("rate-limit-slots",
             "buckets per enabled rate limit, 8 bytes each (rounded up to a power of two)",
             &config.rate_limit_slots, 8, 1 << 26);
+  AddListFlag(flags, "trusted-proxies",
+              "CIDRs of the load balancers in front, whose X-Forwarded-For names the client for "
+              "the per-address limit (e.g. 10.0.0.0/8,::1); others' is ignored",
+              config.trusted_proxies);
+  AddListFlag(flags, "cors-allow-origin",
+              "browser origins (https://shop.example,...) allowed to call the public and user "
+              "routes (CORS); empty: no CORS headers",
+              config.cors_allow_origins);
   flags.Add("campaigns-max", "campaigns the engine can hold", &config.campaigns_max, 1, 1 << 20);
   flags.Add("stock-max", "largest stock of one campaign; a larger one answers 409 capacity",
             &config.stock_max, 1, std::numeric_limits<std::uint32_t>::max() / 2);
@@ -163,7 +254,7 @@ void BindStoreFlags(FlagSet& flags, StoreConfig& config) {
   flags.Add("mysql-host", "MySQL/MariaDB host", &config.mysql_host);
   flags.Add("mysql-port", "MySQL/MariaDB port", &config.mysql_port);
   flags.Add("mysql-user", "MySQL/MariaDB user", &config.mysql_user);
-  flags.Add("mysql-password", "MySQL/MariaDB password", &config.mysql_password);
+  AddSecretFlag(flags, "mysql-password", "MySQL/MariaDB password", config.mysql_password);
   flags.Add("mysql-database", "MySQL/MariaDB database", &config.mysql_database);
 }
 
@@ -216,6 +307,13 @@ int RunCli(const std::vector<std::string_view>& args,
     AddUserTokenKeyFlag(flags, config.user_token_key);
     flags.Add("user", "the user id the token proves", &config.user);
     flags.Add("ttl", "seconds the token stays valid", &config.ttl_seconds, 1, 366 * 24 * 3600);
+    flags.Add("users-file",
+              "instead of one token: write a CSV 'user_id,token' (with that header line) for "
+              "users <user-prefix>1 .. <user-prefix>N",
+              &config.users_file);
+    flags.Add("users", "how many users --users-file holds", &config.users, 1, 10'000'000);
+    flags.Add("user-prefix", "user ids of --users-file are this prefix and a number",
+              &config.user_prefix);
     return ParseAndRun(flags, rest, getenv, out, err, [&] { return MintToken(config, out, err); });
   }
   err << "hotdeal: unknown command '" << command << "'\n\n" << kUsage;

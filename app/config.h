@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace hotdeal::app {
 
@@ -34,6 +35,11 @@ struct TokenConfig {
   std::string user_token_key;
   std::string user;
   std::uint32_t ttl_seconds = 3600;
+  // --users-file: a CSV `user_id,token` of `users` ids <user_prefix>1 .. <user_prefix>N, for
+  // load tools (bench/flash-crowd, JMeter's CSV Data Set) that send per-user tokens.
+  std::string users_file;
+  std::uint32_t users = 1000;
+  std::string user_prefix = "u-";
 };
 
 struct ServeConfig {
@@ -42,6 +48,7 @@ struct ServeConfig {
   std::uint16_t listen_port = 8080;
   std::uint32_t threads = 1;  // one io_context, one acceptor, one engine worker each
   std::uint32_t connections_max = 10'000;
+  std::uint32_t connections_per_address_max = 0;  // 0: off
   std::uint32_t body_bytes_max = 16 * 1024;
   std::uint32_t header_bytes_max = 8 * 1024;
   std::uint32_t idle_timeout_ms = 30'000;     // keep-alive connection with no request
@@ -50,13 +57,22 @@ struct ServeConfig {
 
   // Access.
   std::string admin_token;     // empty: admin routes always answer 401
+  std::string service_token;   // empty: confirm and refunds always answer 401
   std::string user_token_key;  // empty: user routes need no token; else >= 32 bytes
+  // JWTs from the shop's identity provider (gateway JwtOptions).
+  std::string jwt_hs256_key;
+  std::string jwt_public_keys_file;
+  std::uint32_t jwt_leeway_seconds = 30;
+  std::string jwt_audience;
+  std::string jwt_issuer;
   // Rate limits (gateway/README.md, "Limits"): tokens per second (0: off) and burst.
   std::uint32_t user_rate_per_second = 10;
   std::uint32_t user_rate_burst = 20;
   std::uint32_t ip_rate_per_second = 0;
   std::uint32_t ip_rate_burst = 100;
   std::uint32_t rate_limit_slots = 1 << 18;
+  std::vector<std::string> trusted_proxies;     // CIDRs whose X-Forwarded-For is believed
+  std::vector<std::string> cors_allow_origins;  // browser origins given CORS headers
 
   // Engine.
   std::uint32_t campaigns_max = 1024;

@@ -3,7 +3,9 @@
 
 #include <cctype>
 #include <charconv>
+#include <fstream>
 #include <limits>
+#include <sstream>
 
 namespace hotdeal::app {
 namespace {
@@ -81,6 +83,23 @@ void FlagSet::Add(std::string name, std::string help, bool* field) {
 void FlagSet::AddCustom(std::string name, std::string help, Setter setter, Printer printer,
                         bool secret) {
   Insert(std::move(name), std::move(help), std::move(setter), std::move(printer), secret);
+}
+
+void FlagSet::AddSecretFile(const std::string& name, Setter apply) {
+  Insert(
+      name + "-file", "read --" + name + " from this file (its text, without the final line break)",
+      [name, apply](std::string_view path) -> std::optional<std::string> {
+        std::ifstream in{std::string(path), std::ios::binary};
+        std::ostringstream text;
+        text << in.rdbuf();
+        if (!in.is_open() || in.bad()) return "cannot read the file";
+        std::string secret = std::move(text).str();
+        if (secret.ends_with('\n')) secret.pop_back();
+        if (secret.ends_with('\r')) secret.pop_back();
+        if (auto error = apply(secret)) return "its text is not a valid --" + name + ": " + *error;
+        return std::nullopt;
+      },
+      [] { return std::string(); });
 }
 
 std::optional<std::string> FlagSet::Parse(const std::vector<std::string_view>& args,

@@ -37,6 +37,10 @@ class FlagSet {
   // repeated in an error message.
   void AddCustom(std::string name, std::string help, Setter setter, Printer printer,
                  bool secret = false);
+  // `--<name>-file PATH` beside a secret flag: `apply` gets the file's text without its final
+  // line break, so the secret never shows in `ps` or the environment. Errors name the path,
+  // never the text. Whichever of the two flags comes last wins.
+  void AddSecretFile(const std::string& name, Setter apply);
 
   // Applies the environment twins, then `args` (without the program and command names).
   // Answers an error message for an unknown flag, a missing or bad value.

@@ -36,15 +36,22 @@ gateway::GatewayOptions GatewayOptionsFrom(const ServeConfig& config) {
   options.listen_port = config.listen_port;
   options.threads = config.threads;
   options.connections_max = config.connections_max;
+  options.connections_per_address_max = config.connections_per_address_max;
   options.header_bytes_max = config.header_bytes_max;
   options.body_bytes_max = config.body_bytes_max;
   options.idle_timeout = std::chrono::milliseconds{config.idle_timeout_ms};
   options.request_timeout = std::chrono::milliseconds{config.request_timeout_ms};
   options.admin_token = config.admin_token;
+  options.service_token = config.service_token;
   options.user_token_key = config.user_token_key;
+  options.jwt = {config.jwt_hs256_key, config.jwt_public_keys_file,
+                 std::chrono::seconds{config.jwt_leeway_seconds}, config.jwt_audience,
+                 config.jwt_issuer};
   options.user_rate_limit = {config.user_rate_per_second, config.user_rate_burst};
   options.ip_rate_limit = {config.ip_rate_per_second, config.ip_rate_burst};
   options.rate_limit_slots = config.rate_limit_slots;
+  options.trusted_proxies = config.trusted_proxies;
+  options.cors_allow_origins = config.cors_allow_origins;
   options.ack =
       config.ack == AckMode::kDurable ? gateway::AckMode::kDurable : gateway::AckMode::kMemory;
   options.pending_wait_max = std::chrono::milliseconds{config.pending_wait_ms};
@@ -213,6 +220,11 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
 int RunServe(const ServeConfig& config) {
   if (config.threads == 0) {
     std::cerr << "hotdeal serve: --threads must be at least 1\n";
+    return 2;
+  }
+  if (std::optional<std::string> error =
+          gateway::Server::CheckOptions(GatewayOptionsFrom(config))) {
+    std::cerr << "hotdeal serve: " << *error << "\n";
     return 2;
   }
   // Before any thread starts, so every thread inherits the mask.

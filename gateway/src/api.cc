@@ -2,8 +2,10 @@
 // engine once, and writes the reply with JsonWriter.
 #include "api.h"
 
+#include <algorithm>
 #include <array>
 #include <cassert>
+#include <charconv>
 #include <random>
 #include <stdexcept>
 
@@ -91,21 +93,44 @@ void WriteOrder(JsonWriter& json, const engine::Order& order) {
   json.EndObject();
 }
 
-// 400 naming the field: "user_id: id must match ...". The message is built in a fixed buffer.
-void SetBodyError(Reply& reply, BodyError error) {
-  std::array<char, 160> text{};
-  std::size_t size = 0;
-  auto put = [&](std::string_view part) {
-    std::size_t n = std::min(part.size(), text.size() - size);
-    part.copy(text.data() + size, n);
-    size += n;
-  };
-  if (!error.field.empty()) {
-    put(error.field);
-    put(": ");
+// An error message put together from parts in a fixed buffer (cut at its size).
+class MessageText {
+ public:
+  MessageText& Put(std::string_view part) {
+    std::size_t n = std::min(part.size(), bytes_.size() - size_);
+    part.copy(bytes_.data() + size_, n);
+    size_ += n;
+    return *this;
   }
-  put(Describe(error.kind));
-  SetError(reply, ApiError::kBadRequest, {text.data(), size});
+  MessageText& Put(std::int64_t number) {
+    std::array<char, 24> digits{};
+    auto end = std::to_chars(digits.data(), digits.data() + digits.size(), number).ptr;
+    return Put({digits.data(), static_cast<std::size_t>(end - digits.data())});
+  }
+  std::string_view view() const { return {bytes_.data(), size_}; }
+
+ private:
+  std::array<char, 200> bytes_{};
+  std::size_t size_ = 0;
+};
+
+// 400 naming the field and the rule: "ends_at: must be after starts_at", `unknown field
+// "per_user_limt"`, "quantity: must be a whole number from 1 to 1000000". Built in a fixed buffer.
+void SetBodyError(Reply& reply, BodyError error) {
+  MessageText text;
+  if (error.kind == BodyErrorKind::kUnknownField) {
+    text.Put("unknown field \"").Put(error.field).Put("\": this route does not take it");
+  } else {
+    if (!error.field.empty()) text.Put(error.field).Put(": ");
+    if (!error.rule.empty()) {
+      text.Put(error.rule);
+    } else if (error.kind == BodyErrorKind::kOutOfRange && error.min < error.max) {
+      text.Put("must be a whole number from ").Put(error.min).Put(" to ").Put(error.max);
+    } else {
+      text.Put(Describe(error.kind));
+    }
+  }
+  SetError(reply, ApiError::kBadRequest, text.view());
 }
 
 // Writes a decision: the value on success, the mapped error otherwise.
@@ -179,13 +204,34 @@ bool TokenEquals(std::string_view presented, std::string_view expected) {
   return diff == 0;
 }
 
-std::optional<UserTokenKey> MakeUserTokenKey(const std::string& key) {
-  if (key.empty()) return std::nullopt;
-  std::string error;
-  std::optional<UserTokenKey> made = UserTokenKey::Make(key, error);
-  if (!made) throw std::invalid_argument(error);
-  return made;
+std::int64_t NowSeconds(const WorkerContext& worker) {
+  return std::chrono::duration_cast<std::chrono::seconds>(worker.now.time_since_epoch()).count();
 }
+
+// The answer to an order or claim the caller may not see: the engine's own not-found, byte for
+// byte, so it cannot be told from an unknown id.
+void SetNotOwner(WorkerContext& worker, Reply& reply) {
+  worker.stats.access_refused[static_cast<std::size_t>(AccessRefusal::kNotOwner)].Add();
+  OutcomeReply mapped = MapOutcome(engine::Outcome::kNotFound);
+  SetError(reply, mapped.error, mapped.message);
+}
+
+TrustedProxies MakeTrustedProxies(const std::vector<std::string>& cidrs) {
+  std::string error;
+  std::optional<TrustedProxies> proxies = TrustedProxies::Parse(cidrs, error);
+  if (!proxies) throw std::invalid_argument("trusted proxies: " + error);
+  return *proxies;
+}
+
+// Whether browsers may call `route` from a listed origin: the public and user routes, not
+// the admin's, the service's or the scrape.
+bool CorsRoute(const Route& route) {
+  return route.access != Access::kAdmin && route.access != Access::kService &&
+         route.id != RouteId::kMetrics;
+}
+
+constexpr std::uint32_t kCampaignPageDefault = 100;
+constexpr std::uint32_t kCampaignPageMax = 1000;
 
 // A fresh hash key per process, so nobody can choose ids that share a rate-limit bucket.
 std::uint64_t RandomSeed() {
@@ -199,6 +245,7 @@ Api::Api(engine::Engine& engine, const GatewayOptions& options, const std::atomi
          const GatewayMetrics& metrics, DurableLog* log)
     : engine_(engine),
       admin_token_(options.admin_token),
+      service_token_(options.service_token),
       ready_(ready),
       metrics_(metrics),
       log_(log),
@@ -207,15 +254,76 @@ Api::Api(engine::Engine& engine, const GatewayOptions& options, const std::atomi
       limits_(options.campaign_limits),
       user_limiter_(options.user_rate_limit, options.rate_limit_slots, RandomSeed()),
       ip_limiter_(options.ip_rate_limit, options.rate_limit_slots, RandomSeed()),
-      user_tokens_(MakeUserTokenKey(options.user_token_key)),
+      user_auth_(options),
+      proxies_(MakeTrustedProxies(options.trusted_proxies)),
+      connections_per_address_max_(options.connections_per_address_max),
+      address_connections_(options.connections_per_address_max == 0
+                               ? nullptr
+                               : std::make_unique<std::atomic<std::uint32_t>[]>(kAddressCounters)),
+      cors_origins_(options.cors_allow_origins),
       control_(options.control_queue_max) {}
 
-std::uint64_t Api::ClientKey(const boost::asio::ip::address& address) const {
+std::uint64_t Api::ClientKey(const AddressBytes& address) const {
   if (!ip_limiter_.enabled()) return 0;
-  auto hash = [this](const auto& bytes) {
-    return ip_limiter_.Hash({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
-  };
-  return address.is_v4() ? hash(address.to_v4().to_bytes()) : hash(address.to_v6().to_bytes());
+  return ip_limiter_.Hash({reinterpret_cast<const char*>(address.data()), address.size()});
+}
+
+bool Api::TrustsPeer(const boost::asio::ip::address& address) const {
+  return !proxies_.empty() && proxies_.Contains(ToBytes(address));
+}
+
+Api::ConnectionAdmission Api::AdmitConnection(const AddressBytes& address) {
+  if (!address_connections_) return {};
+  auto counter = static_cast<std::uint32_t>(
+      ip_limiter_.Hash({reinterpret_cast<const char*>(address.data()), address.size()}) &
+      (kAddressCounters - 1));
+  std::uint32_t open = address_connections_[counter].fetch_add(1, std::memory_order_relaxed);
+  return {counter, open < connections_per_address_max_};
+}
+
+void Api::ReleaseConnection(std::uint32_t counter) {
+  if (counter != kNoCounter) address_connections_[counter].fetch_sub(1, std::memory_order_relaxed);
+}
+
+std::uint64_t Api::ClientKeyOf(WorkerContext& worker, const RequestData& request) const {
+  if (!request.forwarded_for.present()) return request.client_key;
+  if (!request.peer_trusted) {
+    // Anyone can write this header; only a proxy we trust appends what it saw.
+    worker.stats.edge_refused[static_cast<std::size_t>(EdgeRefusal::kForwardedUntrusted)].Add();
+    return request.client_key;
+  }
+  std::optional<AddressBytes> client = proxies_.ClientOf(request.forwarded_for.view());
+  if (!client || request.forwarded_for.too_long()) {
+    worker.stats.edge_refused[static_cast<std::size_t>(EdgeRefusal::kForwardedMalformed)].Add();
+    return request.client_key;
+  }
+  return ClientKey(*client);
+}
+
+std::string_view Api::AllowedOrigin(WorkerContext& worker, const RequestData& request) const {
+  if (cors_origins_.empty() || !request.origin.present()) return {};
+  for (const std::string& origin : cors_origins_) {
+    if (origin == request.origin.view()) return origin;
+  }
+  worker.stats.edge_refused[static_cast<std::size_t>(EdgeRefusal::kCorsOrigin)].Add();
+  return {};
+}
+
+bool Api::Preflight(WorkerContext& worker, const RequestData& request, Reply& reply,
+                    RouteId& route_id) const {
+  std::string_view origin = AllowedOrigin(worker, request);
+  if (origin.empty()) return false;
+  std::string_view path = std::string_view(request.target).substr(0, request.target.find('?'));
+  for (Method method : {Method::kGet, Method::kPost}) {
+    RouteMatch match = MatchRoute(method, path);
+    if (match.route == nullptr || !CorsRoute(*match.route)) continue;
+    route_id = match.route->id;
+    reply.status = 204;
+    reply.cors_origin = origin;
+    reply.preflight = true;
+    return true;
+  }
+  return false;
 }
 
 bool Api::WithinRate(WorkerContext& worker, RateLimitKind kind, std::uint64_t key_hash,
@@ -249,7 +357,15 @@ bool Api::AdmitUser(WorkerContext& worker, const RequestData& request, const eng
                     Reply& reply) {
   if (worker.rechecking) return true;
   // The token first: otherwise anyone could spend a victim's rate by naming their user_id.
-  if (!UserAuthorized(worker, request, user, reply)) return false;
+  TokenRead read;
+  if (!ReadUserToken(worker, request, read, reply)) return false;
+  if (user_auth_.enabled()) {
+    TokenCheck check = user_auth_.Proves(read, user, NowSeconds(worker));
+    if (check != TokenCheck::kValid) {
+      RefuseToken(worker, check, reply);
+      return false;
+    }
+  }
   return !user_limiter_.enabled() ||
          WithinRate(worker, RateLimitKind::kUser, user_limiter_.Hash(user.view()), reply);
 }
@@ -290,9 +406,19 @@ bool Api::MatchRequest(const RequestData& request, RouteMatch& match, Reply& rep
   return true;
 }
 
-bool Api::HeadAcceptable(const RequestData& request, const Route& route, Reply& reply) const {
-  if (route.admin && !Authorized(request)) {
-    SetError(reply, ApiError::kUnauthorized, "admin routes need Authorization: Bearer <token>");
+bool Api::HeadAcceptable(WorkerContext& worker, const RequestData& request, const Route& route,
+                         Reply& reply) const {
+  if (route.access == Access::kAdmin && CallerOf(request) != Caller::kAdmin) {
+    SetUnauthorized(reply, "admin routes need Authorization: Bearer <admin token>",
+                    request.authorization.present());
+    return false;
+  }
+  if (route.access == Access::kService && CallerOf(request) != Caller::kService) {
+    worker.stats.access_refused[static_cast<std::size_t>(AccessRefusal::kServiceOnly)].Add();
+    SetUnauthorized(reply,
+                    "confirm needs Authorization: Bearer <service token>: only the shop's "
+                    "payment service may say that a payment went through",
+                    request.authorization.present());
     return false;
   }
   if (request.duplicate_header) {
@@ -302,25 +428,31 @@ bool Api::HeadAcceptable(const RequestData& request, const Route& route, Reply& 
   return true;
 }
 
-bool Api::AcceptsBody(const RequestData& request, Reply& reply, RouteId& route_id) const {
+bool Api::AcceptsBody(WorkerContext& worker, const RequestData& request, Reply& reply,
+                      RouteId& route_id) const {
   reply.Reset();
   RouteMatch match;
   return MatchRequest(request, match, reply, route_id) &&
-         HeadAcceptable(request, *match.route, reply);
+         HeadAcceptable(worker, request, *match.route, reply);
 }
 
 Completion Api::Handle(WorkerContext& worker, RequestData& request, Reply& reply,
                        RouteId& route_id) {
   reply.Reset();
+  if (request.method == http::verb::options && Preflight(worker, request, reply, route_id)) {
+    return Completion::kDone;
+  }
   RouteMatch match;
   if (!MatchRequest(request, match, reply, route_id)) return Completion::kDone;
+  // Browsers read the answer, errors included, of the routes they may call.
+  if (CorsRoute(*match.route)) reply.cors_origin = AllowedOrigin(worker, request);
   // Probes and scrapes must answer even when one address sends too much.
   bool probe =
       route_id == RouteId::kHealth || route_id == RouteId::kReady || route_id == RouteId::kMetrics;
-  if (!probe && !WithinRate(worker, RateLimitKind::kIp, request.client_key, reply)) {
+  if (!probe && !WithinRate(worker, RateLimitKind::kIp, ClientKeyOf(worker, request), reply)) {
     return Completion::kDone;
   }
-  if (!HeadAcceptable(request, *match.route, reply)) return Completion::kDone;
+  if (!HeadAcceptable(worker, request, *match.route, reply)) return Completion::kDone;
   Dispatch(worker, *match.route, match, request, reply);
   // Dispatch answers a creation only when it refuses it (not ready); otherwise it goes on to
   // CreateCampaign, off the event loop.
@@ -329,7 +461,9 @@ Completion Api::Handle(WorkerContext& worker, RequestData& request, Reply& reply
 }
 
 Completion Api::Recheck(WorkerContext& worker, RequestData& request, Reply& reply) {
+  std::string_view cors_origin = reply.cors_origin;  // Handle's, for the same request
   reply.Reset();
+  reply.cors_origin = cors_origin;
   RouteMatch match;
   RouteId route_id = RouteId::kUnmatched;
   // It matched the first time; the routes are fixed.
@@ -365,7 +499,7 @@ void Api::Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& 
   }
   switch (route.id) {
     case RouteId::kListCampaigns:
-      return ListCampaigns(worker, reply);
+      return ListCampaigns(worker, request, reply);
     case RouteId::kCreateCampaign:
       return;  // Handle answers kControl: the caller calls CreateCampaign
     case RouteId::kGetCampaign:
@@ -379,7 +513,7 @@ void Api::Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& 
     case RouteId::kCreateOrder:
       return CreateOrder(worker, match.params[0], request, reply);
     case RouteId::kGetOrder:
-      return GetOrder(worker, match.params[0], reply);
+      return GetOrder(worker, match.params[0], request, reply);
     case RouteId::kConfirmOrder:
     case RouteId::kCancelOrder:
       return MoveOrder(worker, route.id, match.params[0], request, reply);
@@ -399,26 +533,71 @@ void Api::Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& 
   SetError(reply, ApiError::kNotFound, "no such route");
 }
 
-bool Api::Authorized(const RequestData& request) const {
+Caller Api::CallerOf(const RequestData& request) const {
   std::optional<std::string_view> token = BearerToken(request);
-  return token && TokenEquals(*token, admin_token_);
+  if (!token) return Caller::kUser;
+  if (TokenEquals(*token, admin_token_)) return Caller::kAdmin;
+  if (TokenEquals(*token, service_token_)) return Caller::kService;
+  return Caller::kUser;
 }
 
-bool Api::UserAuthorized(WorkerContext& worker, const RequestData& request,
-                         const engine::UserId& user, Reply& reply) {
-  if (!user_tokens_) return true;
-  std::optional<std::string_view> token = BearerToken(request);
-  auto now_seconds =
-      std::chrono::duration_cast<std::chrono::seconds>(worker.now.time_since_epoch()).count();
-  TokenCheck check =
-      token ? user_tokens_->Verify(user.view(), *token, now_seconds) : TokenCheck::kMissing;
-  if (check == TokenCheck::kValid) return true;
-  worker.stats.user_tokens_refused[static_cast<std::size_t>(check)].Add();
-  SetError(reply, ApiError::kUnauthorized,
-           check == TokenCheck::kExpired
-               ? "the user token has expired"
-               : "user routes need Authorization: Bearer <token> proving the user_id");
+bool Api::ReadUserToken(WorkerContext& worker, const RequestData& request, TokenRead& read,
+                        Reply& reply) {
+  if (!user_auth_.enabled()) return true;
+  read = user_auth_.Read(BearerToken(request), NowSeconds(worker), worker.json);
+  if (read.check == TokenCheck::kValid) return true;
+  RefuseToken(worker, read.check, reply);
   return false;
+}
+
+bool Api::IsOwner(WorkerContext& worker, const TokenRead& read,
+                  const std::optional<engine::UserId>& named, const engine::UserId& owner,
+                  Reply& reply) {
+  if (named && !(*named == owner)) {
+    SetNotOwner(worker, reply);
+    return false;
+  }
+  if (!user_auth_.enabled()) return true;  // the caller named the owner (checked above)
+  TokenCheck check = user_auth_.Proves(read, owner, NowSeconds(worker));
+  if (check == TokenCheck::kValid) return true;
+  // An HMAC token that fails for the owner may be anyone's; a JWT names its user. Either way
+  // it is not the owner's, and only the owner's own token can be expired for this owner.
+  if (check == TokenCheck::kInvalid || check == TokenCheck::kWrongUser) {
+    SetNotOwner(worker, reply);
+  } else {
+    RefuseToken(worker, check, reply);
+  }
+  return false;
+}
+
+void Api::RefuseToken(WorkerContext& worker, TokenCheck check, Reply& reply) {
+  worker.stats.user_tokens_refused[static_cast<std::size_t>(check)].Add();
+  std::string_view message;
+  switch (check) {
+    case TokenCheck::kValid:
+    case TokenCheck::kMissing:
+      message = "this route needs Authorization: Bearer <user token> proving the user_id";
+      break;
+    case TokenCheck::kMalformed:
+      message = "the bearer token is not a user token (<expiry>.<hex HMAC> or a JWT)";
+      break;
+    case TokenCheck::kInvalid:
+      message = "the user token does not prove this user_id (another user's, or a bad signature)";
+      break;
+    case TokenCheck::kExpired:
+      message = "the user token has expired";
+      break;
+    case TokenCheck::kNotYetValid:
+      message = "the user token is not valid yet (nbf)";
+      break;
+    case TokenCheck::kWrongUser:
+      message = "the user token is for another user_id (its sub)";
+      break;
+    case TokenCheck::kBadClaims:
+      message = "the user token is for another audience or issuer";
+      break;
+  }
+  SetUnauthorized(reply, message, check != TokenCheck::kMissing);
 }
 
 Completion Api::CreateCampaign(WorkerContext& worker, RequestData& request, Reply& reply,
@@ -433,8 +612,12 @@ Completion Api::CreateCampaign(WorkerContext& worker, RequestData& request, Repl
     engine::Decision<engine::CampaignView> decision = engine_.CreateCampaign(spec, now);
     std::string capacity;
     if (decision.outcome == engine::Outcome::kCapacity) capacity = CapacityMessage(spec, now);
-    resume([this, decision = std::move(decision), capacity = std::move(capacity)](Reply& done) {
-      if (capacity.empty()) {
+    resume([this, decision = std::move(decision), capacity = std::move(capacity),
+            id = spec.id](Reply& done) {
+      if (decision.outcome == engine::Outcome::kConflict) {
+        SetError(done, ApiError::kConflict,
+                 MessageText().Put("campaign \"").Put(id.view()).Put("\" already exists").view());
+      } else if (capacity.empty()) {
         Answer(decision, done, WriteCampaign);
       } else {
         SetError(done, ApiError::kCapacity, capacity);
@@ -474,16 +657,54 @@ std::string Api::CapacityMessage(const engine::CampaignSpec& spec, engine::TimeP
          std::to_string(limits_.memory_budget_bytes / kMiB);
 }
 
-void Api::ListCampaigns(WorkerContext& worker, Reply& reply) {
+void Api::ListCampaigns(WorkerContext& worker, const RequestData& request, Reply& reply) {
+  std::uint32_t limit = kCampaignPageDefault;
+  QueryValue limit_text = FindQuery(request.target, "limit");
+  if (limit_text.present) {
+    auto [end, error] = std::from_chars(limit_text.text.data(),
+                                        limit_text.text.data() + limit_text.text.size(), limit);
+    if (limit_text.repeated || error != std::errc{} ||
+        end != limit_text.text.data() + limit_text.text.size() || limit < 1 ||
+        limit > kCampaignPageMax) {
+      return SetError(reply, ApiError::kBadRequest,
+                      "limit query parameter: once, a whole number from 1 to 1000");
+    }
+  }
+  QueryValue after = FindQuery(request.target, "after");
+  std::optional<engine::CampaignId> after_id;
+  if (after.present) after_id = engine::CampaignId::Parse(after.text);
+  if (after.repeated || (after.present && !after_id)) {
+    return SetError(reply, ApiError::kBadRequest,
+                    "after query parameter: once, a campaign id ([A-Za-z0-9_-]{1,64})");
+  }
+  std::vector<engine::CampaignView> views = engine_.ListCampaigns(worker.now);
+  auto first = views.begin();
+  if (after_id) {
+    first = std::find_if(views.begin(), views.end(), [&](const engine::CampaignView& view) {
+      return view.spec.id == *after_id;
+    });
+    if (first == views.end()) {
+      return SetError(reply, ApiError::kBadRequest,
+                      "after query parameter: no campaign has this id");
+    }
+    ++first;
+  }
+  auto last = views.end() - first > limit ? first + limit : views.end();
   reply.status = 200;
   JsonWriter json(reply.body);
   json.BeginObject();
   json.Key("campaigns");
   json.BeginArray();
-  for (const engine::CampaignView& view : engine_.ListCampaigns(worker.now)) {
-    WriteCampaign(json, view);
-  }
+  for (auto it = first; it != last; ++it)
+    WriteCampaign(json, *it);
   json.EndArray();
+  // The cursor of the next page: the last id of this one, while more follow.
+  json.Key("next_after");
+  if (last != views.end()) {
+    json.String((last - 1)->spec.id.view());
+  } else {
+    json.Null();
+  }
   json.EndObject();
 }
 
@@ -527,12 +748,17 @@ void Api::CreateClaim(WorkerContext& worker, std::string_view id_text, RequestDa
 }
 
 void Api::GetClaim(WorkerContext& worker, std::string_view id_text, std::string_view user_text,
-                   RequestData& request, Reply& reply) {
+                   const RequestData& request, Reply& reply) {
   auto campaign = ParsePathId<engine::CampaignId>(id_text, reply, "campaign id");
   if (!campaign) return;
   auto user = ParsePathId<engine::UserId>(user_text, reply, "user id");
   if (!user) return;
-  if (!UserAuthorized(worker, request, *user, reply)) return;
+  if (CallerOf(request) == Caller::kUser) {
+    // The path names the owner: with tokens off that is all a read needs.
+    TokenRead read;
+    if (!ReadUserToken(worker, request, read, reply)) return;
+    if (!IsOwner(worker, read, std::nullopt, *user, reply)) return;
+  }
   Answer(engine_.GetClaim(*campaign, *user), reply, WriteClaim);
 }
 
@@ -553,24 +779,89 @@ void Api::CreateOrder(WorkerContext& worker, std::string_view id_text, RequestDa
 
 void Api::MoveOrder(WorkerContext& worker, RouteId route, std::string_view order_text,
                     RequestData& request, Reply& reply) {
-  UserBody body;
-  if (BodyError error = DecodeUserBody(worker.json, request.PadBody(), body)) {
+  MoveBody body;
+  if (BodyError error = DecodeMoveBody(worker.json, request.PadBody(), body)) {
     return SetBodyError(reply, error);
   }
+  // Confirm is the service's alone (HeadAcceptable); cancel is the owner's or the service's.
+  bool service = CallerOf(request) == Caller::kService;
+  TokenRead read;
+  if (!service) {
+    if (!ReadUserToken(worker, request, read, reply)) return;
+    if (!user_auth_.enabled() && !body.user) {
+      return SetError(reply, ApiError::kBadRequest,
+                      "user_id: required to cancel an order, unless the service token is sent");
+    }
+  }
   // Order ids are the server's: text it could not have made names no order.
-  if (!AdmitUser(worker, request, body.user, reply)) return;
-  auto order = engine::Engine::ParseOrderId(order_text);
-  if (!order) return SetError(reply, ApiError::kNotFound, "no such order");
-  Answer(route == RouteId::kConfirmOrder
-             ? engine_.ConfirmOrder(worker.id, *order, body.user, worker.now)
-             : engine_.CancelOrder(worker.id, *order, body.user, worker.now),
-         reply, WriteOrder);
+  auto order_id = engine::Engine::ParseOrderId(order_text);
+  if (!order_id) return SetError(reply, ApiError::kNotFound, "no such order");
+  // The engine moves an order for its user, which never changes: read it first.
+  engine::Decision<engine::Order> found = engine_.GetOrder(*order_id, worker.now);
+  if (!found.value) return Answer(found, reply, WriteOrder);
+  const engine::Order& order = *found.value;
+  if (service) {
+    if (body.user && !(*body.user == order.user)) return SetNotOwner(worker, reply);
+  } else {
+    if (!IsOwner(worker, read, body.user, order.user, reply)) return;
+    if (order.status == engine::OrderStatus::kConfirmed) {
+      worker.stats.access_refused[static_cast<std::size_t>(AccessRefusal::kRefundServiceOnly)]
+          .Add();
+      return SetError(reply, ApiError::kForbidden,
+                      "order is confirmed: cancelling it is a refund, which only the shop's "
+                      "service may do");
+    }
+    // The user's rate, after the token proved them (nobody can spend a victim's rate); once,
+    // not again for each Recheck.
+    if (!worker.rechecking && user_limiter_.enabled() &&
+        !WithinRate(worker, RateLimitKind::kUser, user_limiter_.Hash(order.user.view()), reply)) {
+      return;
+    }
+  }
+  engine::Decision<engine::Order> moved =
+      route == RouteId::kConfirmOrder
+          ? engine_.ConfirmOrder(worker.id, *order_id, order.user, worker.now)
+          : engine_.CancelOrder(worker.id, *order_id, order.user, worker.now);
+  if (moved.outcome == engine::Outcome::kConflict) {
+    // Name the state the order is in: cancelled, expired, confirmed (for a cancel, a refund).
+    engine::Decision<engine::Order> now = engine_.GetOrder(*order_id, worker.now);
+    if (now.value) {
+      return SetError(reply, ApiError::kConflict,
+                      MessageText()
+                          .Put("order is ")
+                          .Put(engine::Name(now.value->status))
+                          .Put(route == RouteId::kConfirmOrder ? ": only a reserved order confirms"
+                                                               : ": it cannot be cancelled")
+                          .view());
+    }
+  }
+  Answer(moved, reply, WriteOrder);
 }
 
-void Api::GetOrder(WorkerContext& worker, std::string_view order_text, Reply& reply) {
+void Api::GetOrder(WorkerContext& worker, std::string_view order_text, const RequestData& request,
+                   Reply& reply) {
+  bool user = CallerOf(request) == Caller::kUser;
+  TokenRead read;
+  std::optional<engine::UserId> named;
+  if (user) {
+    if (!ReadUserToken(worker, request, read, reply)) return;
+    QueryValue query = FindQuery(request.target, "user_id");
+    if (query.present) named = engine::UserId::Parse(query.text);
+    if (query.repeated || (query.present && !named)) {
+      return SetError(reply, ApiError::kBadRequest,
+                      "user_id query parameter: once, matching [A-Za-z0-9_-]{1,64}");
+    }
+    if (!user_auth_.enabled() && !named) {
+      return SetError(reply, ApiError::kBadRequest,
+                      "user_id query parameter: required to read an order without the service "
+                      "or admin token");
+    }
+  }
   auto order = engine::Engine::ParseOrderId(order_text);
   if (!order) return SetError(reply, ApiError::kNotFound, "no such order");
-  Answer(engine_.GetOrder(*order, worker.now), reply, WriteOrder);
+  engine::Decision<engine::Order> found = engine_.GetOrder(*order, worker.now);
+  if (user && found.value && !IsOwner(worker, read, named, found.value->user, reply)) return;
+  Answer(found, reply, WriteOrder);
 }
 
 void Api::Time(WorkerContext& worker, Reply& reply) {

@@ -14,15 +14,16 @@
 #include <string>
 
 #include "control_thread.h"
+#include "edge.h"
 #include "hotdeal/engine/engine.h"
 #include "hotdeal/gateway/durable_log.h"
 #include "hotdeal/gateway/routes.h"
 #include "hotdeal/gateway/server.h"
-#include "hotdeal/gateway/user_token.h"
 #include "http_request.h"
 #include "metrics.h"
 #include "rate_limiter.h"
 #include "reply.h"
+#include "user_auth.h"
 #include "worker_stats.h"
 
 namespace hotdeal::gateway {
@@ -57,6 +58,10 @@ enum class Completion : std::uint8_t { kDone, kPending, kControl, kWait };
 // worker thread, and go on as its Completion says (kDone or kPending).
 using FinishReply = std::function<Completion(Reply&)>;
 
+// Who sent a request, by its bearer token: the admin, the shop's service, or anyone else (a
+// user, whose token each route matches against the user it acts for).
+enum class Caller : std::uint8_t { kUser, kService, kAdmin };
+
 class Api {
  public:
   // `log` is null with `--log none` (no decision then carries a ticket). The rate-limit
@@ -68,9 +73,11 @@ class Api {
   Completion Handle(WorkerContext& worker, RequestData& request, Reply& reply, RouteId& route);
 
   // `Expect: 100-continue`: whether the request, judged by its head alone (route, method,
-  // admin token), may send its body. false: `reply` is the final answer. Changes nothing and
-  // takes no rate-limit token (Handle does that once the body is here).
-  bool AcceptsBody(const RequestData& request, Reply& reply, RouteId& route) const;
+  // admin or service token), may send its body. false: `reply` is the final answer. Changes
+  // nothing but refusal counters and takes no rate-limit token (Handle does that once the
+  // body is here).
+  bool AcceptsBody(WorkerContext& worker, const RequestData& request, Reply& reply,
+                   RouteId& route) const;
 
   // Completion::kControl: decodes the campaign in `request` on this thread and queues its
   // creation on the control thread. kDone: `reply` is the answer already (400, or 503 when the
@@ -83,9 +90,22 @@ class Api {
   // tokens again; answers as Handle does.
   Completion Recheck(WorkerContext& worker, RequestData& request, Reply& reply);
 
-  // The per-address rate limit's key for a connection's peer (0 when that limit is off).
-  // Once per connection.
-  std::uint64_t ClientKey(const boost::asio::ip::address& address) const;
+  // The per-address rate limit's key for a client address (0 when that limit is off). Once
+  // per connection for its peer; per request for a trusted proxy's X-Forwarded-For.
+  std::uint64_t ClientKey(const AddressBytes& address) const;
+  // Whether the peer is in --trusted-proxies. Once per connection.
+  bool TrustsPeer(const boost::asio::ip::address& address) const;
+
+  // A new connection from `address` (not a trusted proxy): counted, and whether it is within
+  // connections_per_address_max (else it may only ask the probes). ReleaseConnection(counter)
+  // when it closes; counter kNoCounter when the cap is off.
+  static constexpr std::uint32_t kNoCounter = ~0u;
+  struct ConnectionAdmission {
+    std::uint32_t counter = kNoCounter;
+    bool within = true;
+  };
+  ConnectionAdmission AdmitConnection(const AddressBytes& address);
+  void ReleaseConnection(std::uint32_t counter);
 
  private:
   void Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& match,
@@ -94,19 +114,28 @@ class Api {
   Completion CompletionOf(Reply& reply);
   // The 409 capacity message for a creation the engine refused: which limit, and its flag.
   std::string CapacityMessage(const engine::CampaignSpec& spec, engine::TimePoint now) const;
-  void ListCampaigns(WorkerContext& worker, Reply& reply);
+  void ListCampaigns(WorkerContext& worker, const RequestData& request, Reply& reply);
+  // The per-address limit's key: the peer's, or the client a trusted proxy names.
+  std::uint64_t ClientKeyOf(WorkerContext& worker, const RequestData& request) const;
+  // The listed origin the request's Origin is, or empty (counted when an Origin was sent).
+  std::string_view AllowedOrigin(WorkerContext& worker, const RequestData& request) const;
+  // A CORS preflight (OPTIONS from a listed origin to a path browsers may call): true and
+  // `reply` is its 204; false: the request goes on as any other.
+  bool Preflight(WorkerContext& worker, const RequestData& request, Reply& reply,
+                 RouteId& route) const;
   void GetCampaign(WorkerContext& worker, std::string_view id_text, Reply& reply);
   void CloseCampaign(WorkerContext& worker, std::string_view id_text, RequestData& request,
                      Reply& reply);
   void CreateClaim(WorkerContext& worker, std::string_view id_text, RequestData& request,
                    Reply& reply);
   void GetClaim(WorkerContext& worker, std::string_view id_text, std::string_view user_text,
-                RequestData& request, Reply& reply);
+                const RequestData& request, Reply& reply);
   void CreateOrder(WorkerContext& worker, std::string_view id_text, RequestData& request,
                    Reply& reply);
   void MoveOrder(WorkerContext& worker, RouteId route, std::string_view order_text,
                  RequestData& request, Reply& reply);
-  void GetOrder(WorkerContext& worker, std::string_view order_text, Reply& reply);
+  void GetOrder(WorkerContext& worker, std::string_view order_text, const RequestData& request,
+                Reply& reply);
   void Time(WorkerContext& worker, Reply& reply);
   void Ready(Reply& reply);
   void Metrics(Reply& reply);
@@ -114,21 +143,33 @@ class Api {
   // Method and path to a route; false: `reply` is 404 or 405.
   bool MatchRequest(const RequestData& request, RouteMatch& match, Reply& reply,
                     RouteId& route) const;
-  // What the head must satisfy before any body is read: the admin token, no repeated header.
-  bool HeadAcceptable(const RequestData& request, const Route& route, Reply& reply) const;
-  bool Authorized(const RequestData& request) const;
+  // What the head must satisfy before any body is read: the admin or service token where the
+  // route needs it, no repeated header.
+  bool HeadAcceptable(WorkerContext& worker, const RequestData& request, const Route& route,
+                      Reply& reply) const;
+  Caller CallerOf(const RequestData& request) const;
   // false: `reply` is 429 rate_limited and the request stops here. Counts in worker.stats.
   bool WithinRate(WorkerContext& worker, RateLimitKind kind, std::uint64_t key_hash, Reply& reply);
-  // With user tokens on: whether the bearer token proves `user`; false: `reply` is 401.
-  bool UserAuthorized(WorkerContext& worker, const RequestData& request, const engine::UserId& user,
-                      Reply& reply);
-  // What every route that decides for `user` checks after its body is decoded and before
-  // the engine is called: the user's token, then the user's rate.
+  // With user tokens on: the bearer token, read before anything is looked up; false: `reply`
+  // is 401 (no token, or one that proves nobody). With them off: always true.
+  bool ReadUserToken(WorkerContext& worker, const RequestData& request, TokenRead& read,
+                     Reply& reply);
+  // Whether the caller speaks for `owner`: with user tokens on, `read` must prove it; with
+  // them off, `named` (the user the request names) must be it. false: `reply` is 401 (an
+  // expired token of the owner) or the engine's own 404 (anyone else: an id leaks nothing).
+  bool IsOwner(WorkerContext& worker, const TokenRead& read,
+               const std::optional<engine::UserId>& named, const engine::UserId& owner,
+               Reply& reply);
+  // 401 for a user token `check` other than kValid; counted by reason.
+  void RefuseToken(WorkerContext& worker, TokenCheck check, Reply& reply);
+  // What every route that decides for `user` named in its body checks after the body is
+  // decoded and before the engine is called: the user's token, then the user's rate.
   bool AdmitUser(WorkerContext& worker, const RequestData& request, const engine::UserId& user,
                  Reply& reply);
 
   engine::Engine& engine_;
   const std::string admin_token_;
+  const std::string service_token_;
   const std::atomic<bool>& ready_;
   const GatewayMetrics& metrics_;
   DurableLog* const log_;
@@ -138,8 +179,15 @@ class Api {
   // Shared by every worker (a per-worker table would give a user `threads` times the rate).
   RateLimiter user_limiter_;
   RateLimiter ip_limiter_;
-  const std::optional<UserTokenKey> user_tokens_;  // empty: user routes need no token
-  ControlThread control_;                          // last: its jobs use the members above
+  const UserAuth user_auth_;
+  const TrustedProxies proxies_;
+  // Open connections per address, by the address's seeded hash: a fixed table shared by the
+  // workers (two addresses that share a counter are capped together).
+  static constexpr std::size_t kAddressCounters = 1 << 16;  // 256 KiB
+  const std::uint32_t connections_per_address_max_;
+  std::unique_ptr<std::atomic<std::uint32_t>[]> address_connections_;
+  const std::vector<std::string> cors_origins_;
+  ControlThread control_;  // last: its jobs use the members above
 };
 
 }  // namespace hotdeal::gateway

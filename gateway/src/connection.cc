@@ -28,10 +28,20 @@ Connection::Connection(Worker& worker, boost::asio::ip::tcp::socket socket)
   error_code error;
   auto peer = socket_.remote_endpoint(error);
   // A peer already gone has no address; its requests (if any arrived) share key 0.
-  if (!error) request_.client_key = worker_.api().ClientKey(peer.address());
+  if (!error) {
+    request_.client_key = worker_.api().ClientKey(ToBytes(peer.address()));
+    request_.peer_trusted = worker_.api().TrustsPeer(peer.address());
+    proxy_line_pending_ = request_.peer_trusted;
+    if (!request_.peer_trusted) {
+      Api::ConnectionAdmission admission = worker_.api().AdmitConnection(ToBytes(peer.address()));
+      address_counter_ = admission.counter;
+      probes_only_ = !admission.within;
+    }
+  }
 }
 
 Connection::~Connection() {
+  worker_.api().ReleaseConnection(address_counter_);
   worker_.Unlink(this);
   worker_.ConnectionClosed();
 }
@@ -47,6 +57,10 @@ bool Connection::Idle() const {
 void Connection::Pump() {
   // Shutting down: a connection with nothing in progress has nothing left to wait for.
   if (worker_.draining() && Idle()) return Close();
+  if (proxy_line_pending_ && !ReadProxyLineFirst()) {
+    if (!stop_reading_ && !reading_) ReadMore();
+    return WriteReady();
+  }
   while (!stop_reading_ && !paused_ && count_ < kPipelineDepth && read_buffer_.size() > 0) {
     if (!parser_) {
       parser_.emplace(request_, worker_.options().header_bytes_max,
@@ -60,6 +74,9 @@ void Connection::Pump() {
       FailRequest(ApiError::kPayloadTooLarge, "request body over the configured limit");
     } else if (error == http::error::header_limit) {
       FailRequest(ApiError::kPayloadTooLarge, "request header over the configured limit");
+    } else if (error && !request_.head_error.empty()) {
+      worker_.stats().edge_refused[static_cast<std::size_t>(EdgeRefusal::kHead)].Add();
+      FailRequest(ApiError::kBadRequest, request_.head_error);
     } else if (error) {
       FailRequest(ApiError::kBadRequest, "malformed HTTP request");
     } else if (!parser_->is_done()) {
@@ -78,6 +95,29 @@ void Connection::Pump() {
   }
   if (!stop_reading_ && !paused_ && count_ < kPipelineDepth && !reading_) ReadMore();
   WriteReady();
+}
+
+bool Connection::ReadProxyLineFirst() {
+  auto data = read_buffer_.data();
+  ProxyLineRead line = ReadProxyLine({static_cast<const char*>(data.data()), data.size()});
+  switch (line.kind) {
+    case ProxyLine::kPartial:
+      return false;
+    case ProxyLine::kMalformed:
+      proxy_line_pending_ = false;
+      FailRequest(ApiError::kBadRequest, "malformed PROXY protocol line");
+      return false;
+    case ProxyLine::kClient:
+      // The client's address keys the per-address limit for the whole connection.
+      request_.client_key = worker_.api().ClientKey(line.client);
+      break;
+    case ProxyLine::kAbsent:
+    case ProxyLine::kUnknown:
+      break;
+  }
+  read_buffer_.consume(line.size);
+  proxy_line_pending_ = false;
+  return true;
 }
 
 void Connection::ReadMore() {
@@ -129,6 +169,14 @@ Connection::Slot& Connection::TakeSlot() {
 }
 
 void Connection::Dispatch() {
+  std::string_view path = std::string_view(request_.target).substr(0, request_.target.find('?'));
+  if (probes_only_ && path != "/healthz" && path != "/readyz") {
+    // Over the per-address cap: orchestrators' probes still get through, nothing else.
+    worker_.stats()
+        .edge_refused[static_cast<std::size_t>(EdgeRefusal::kConnectionsPerAddress)]
+        .Add();
+    return AnswerAndClose(ApiError::kUnavailable, "too many open connections from this address");
+  }
   Slot& slot = TakeSlot();
   bool http10 = request_.version < 11;
   slot.close = !parser_->keep_alive() || worker_.draining();
@@ -220,7 +268,7 @@ void Connection::AnswerExpectContinue() {
   // HTTP/1.0 clients do not know 100 (RFC 9110 10.1.1); they send the body anyway.
   if (request_.version < 11) return;
   Slot& slot = TakeSlot();
-  if (worker_.api().AcceptsBody(request_, slot.reply, slot.route)) {
+  if (worker_.api().AcceptsBody(worker_.context(), request_, slot.reply, slot.route)) {
     // A head-only slot, written in order behind earlier pipelined replies and never counted
     // as an answer (Complete is not called); the request's answer follows in its own slot.
     slot.close = false;
@@ -258,6 +306,10 @@ void Connection::SetUnavailable(Slot& slot, std::string_view message) {
 
 void Connection::FailRequest(ApiError error, std::string_view message) {
   worker_.stats().parse_errors.Add();
+  AnswerAndClose(error, message);
+}
+
+void Connection::AnswerAndClose(ApiError error, std::string_view message) {
   Slot& slot = TakeSlot();
   slot.reply.Reset();
   SetError(slot.reply, error, message);
@@ -306,7 +358,11 @@ void Connection::OnWrite(const error_code& error, std::size_t slots_written) {
   if (error) return Close();
   bool close = false;
   for (std::size_t i = 0; i < slots_written; ++i) {
-    close = close || slots_[head_].close;
+    Slot& slot = slots_[head_];
+    close = close || slot.close;
+    // A big reply (a long campaign list, /metrics) must not keep its memory on an idle
+    // connection: ordinary replies fit far below this.
+    if (slot.reply.body.capacity() > kReplyBytesKept) std::string().swap(slot.reply.body);
     head_ = (head_ + 1) % kPipelineDepth;
     --count_;
   }

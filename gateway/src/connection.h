@@ -24,6 +24,8 @@ namespace hotdeal::gateway {
 inline constexpr std::size_t kPipelineDepth = 8;
 // Bytes asked of the socket per read; the read buffer holds a whole header plus one of these.
 inline constexpr std::size_t kReadChunkBytes = 4096;
+// Reply body capacity a slot keeps after writing; more is freed.
+inline constexpr std::size_t kReplyBytesKept = 16 * 1024;
 // How long a closing connection keeps discarding input so the client sees our last reply
 // instead of a reset.
 inline constexpr std::chrono::milliseconds kLingerTimeout{500};
@@ -65,6 +67,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   };
 
   void Pump();
+  // false: wait for more bytes (or the connection is failing).
+  bool ReadProxyLineFirst();
   void ReadMore();
   void OnRead(const boost::system::error_code& error, std::size_t bytes);
   void Dispatch();
@@ -79,7 +83,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return static_cast<std::size_t>(&slot - slots_.data());
   }
   void AnswerExpectContinue();
+  // A malformed or oversized request: counted, answered, and the connection closes.
   void FailRequest(ApiError error, std::string_view message);
+  // `error` as the last reply of this connection.
+  void AnswerAndClose(ApiError error, std::string_view message);
   Slot& TakeSlot();
   void Complete(Slot& slot);
   void SetUnavailable(Slot& slot, std::string_view message);
@@ -111,6 +118,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // When the request being received started; empty between requests (then the idle deadline
   // applies instead).
   std::optional<Worker::SteadyTime> request_started_;
+  // Its address's slot in the per-address connection count; probes_only_: over that cap,
+  // so only /healthz and /readyz are answered.
+  std::uint32_t address_counter_ = Api::kNoCounter;
+  bool probes_only_ = false;
+  // A trusted proxy's connection may start with a PROXY protocol v1 line; until it has been
+  // read (or the first bytes show there is none), HTTP parsing waits.
+  bool proxy_line_pending_ = false;
   Worker::SteadyTime read_deadline_ = Worker::SteadyTime::max();
   Worker::SteadyTime write_deadline_ = Worker::SteadyTime::max();
 };

@@ -19,6 +19,9 @@ void RequestData::Clear() {
   idempotency_key.Clear();
   duplicate_header = false;
   expect_continue = false;
+  head_error = {};
+  origin.Clear();
+  forwarded_for.Clear();
   body.clear();
 }
 
@@ -27,6 +30,26 @@ PaddedBody RequestData::PadBody() {
     body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
   }
   return {body.data(), body.size(), body.capacity()};
+}
+
+QueryValue FindQuery(std::string_view target, std::string_view name) {
+  QueryValue found;
+  std::size_t question = target.find('?');
+  if (question == std::string_view::npos) return found;
+  std::string_view query = target.substr(question + 1);
+  while (!query.empty()) {
+    std::string_view pair = query.substr(0, query.find('&'));
+    query.remove_prefix(std::min(query.size(), pair.size() + 1));
+    std::size_t equals = pair.find('=');
+    if (pair.substr(0, equals) != name) continue;
+    if (found.present) {
+      found.repeated = true;
+      break;
+    }
+    found.present = true;
+    found.text = equals == std::string_view::npos ? std::string_view{} : pair.substr(equals + 1);
+  }
+  return found;
 }
 
 RequestParser::RequestParser(RequestData& data, std::uint32_t header_bytes_max,
@@ -41,6 +64,9 @@ RequestParser::RequestParser(RequestData& data, std::uint32_t header_bytes_max,
 void RequestParser::on_request_impl(http::verb method, string_view, string_view target, int version,
                                     error_code&) {
   data_.Clear();
+  hosts_ = 0;
+  transfer_encodings_ = 0;
+  chunked_only_ = true;
   data_.method = method;
   data_.version = static_cast<unsigned>(version);
   data_.target.assign(target.data(), target.size());
@@ -59,14 +85,32 @@ void RequestParser::on_field_impl(http::field name, string_view name_text, strin
     data_.authorization.Assign(text);
   } else if (name == http::field::expect) {
     data_.expect_continue = boost::beast::iequals(value, "100-continue");
-  } else if (name == http::field::unknown && boost::beast::iequals(name_text, "idempotency-key")) {
-    // Beast has no enum value for Idempotency-Key, so only unknown names pay for the compare.
-    data_.duplicate_header |= data_.idempotency_key.present();
-    data_.idempotency_key.Assign(text);
+  } else if (name == http::field::host) {
+    ++hosts_;
+  } else if (name == http::field::transfer_encoding) {
+    ++transfer_encodings_;
+    chunked_only_ = chunked_only_ && boost::beast::iequals(value, "chunked");
+  } else if (name == http::field::origin) {
+    data_.origin.Assign(text);
+  } else if (name == http::field::unknown) {
+    // Beast has no enum value for these, so only unknown names pay for the compares.
+    if (boost::beast::iequals(name_text, "idempotency-key")) {
+      data_.duplicate_header |= data_.idempotency_key.present();
+      data_.idempotency_key.Assign(text);
+    } else if (boost::beast::iequals(name_text, "x-forwarded-for")) {
+      data_.forwarded_for.Assign(text);
+    }
   }
 }
 
-void RequestParser::on_header_impl(error_code&) {}
+void RequestParser::on_header_impl(error_code& ec) {
+  if (transfer_encodings_ > 1 || !chunked_only_) {
+    data_.head_error = "Transfer-Encoding must be absent or exactly one 'chunked'";
+  } else if (hosts_ > 1 || (hosts_ == 0 && data_.version >= 11)) {
+    data_.head_error = "an HTTP/1.1 request needs exactly one Host header";
+  }
+  if (!data_.head_error.empty()) ec = http::error::bad_field;
+}
 
 void RequestParser::on_body_init_impl(const boost::optional<std::uint64_t>& content_length,
                                       error_code&) {

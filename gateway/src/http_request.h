@@ -44,14 +44,22 @@ class BoundedText {
 struct RequestData {
   boost::beast::http::verb method = boost::beast::http::verb::unknown;
   unsigned version = 11;
-  std::string target;  // capacity bounded by the header limit
-  BoundedText<512> authorization;
+  std::string target;               // capacity bounded by the header limit
+  BoundedText<2048> authorization;  // a JWT signed RS256 with a 4096-bit key fits
   BoundedText<128> idempotency_key;
   bool duplicate_header = false;  // Authorization or Idempotency-Key sent twice
   bool expect_continue = false;   // `Expect: 100-continue`: the client waits before its body
+  // Why the head is refused (400) although Beast could parse it: a Transfer-Encoding other
+  // than one `chunked` (read as no body, its bytes would run as the next request behind a
+  // proxy that reads it otherwise: request smuggling), a missing or repeated Host. Static text.
+  std::string_view head_error;
+  BoundedText<256> origin;  // CORS: the browser page's origin
+  // X-Forwarded-For, the last one sent (only a trusted proxy's is read; it appends the peer).
+  BoundedText<256> forwarded_for;
   // The connection's key in the per-address rate limit (Api::ClientKey); set once per
   // connection, kept by Clear().
   std::uint64_t client_key = 0;
+  bool peer_trusted = false;  // the peer is a trusted proxy; set once per connection, kept
   // The body with SIMDJSON_PADDING bytes of capacity after it (ensured by PadBody()).
   std::string body;
 
@@ -60,6 +68,15 @@ struct RequestData {
   // than any before it on this connection.
   PaddedBody PadBody();
 };
+
+// One parameter of a request target's query string ("/path?a=1&b=2"), raw: no
+// percent-decoding, since what the API reads there (ids, numbers) has no escapes in its grammar.
+struct QueryValue {
+  bool present = false;
+  bool repeated = false;  // named more than once: refused, as a repeated body field is
+  std::string_view text;  // the first value
+};
+QueryValue FindQuery(std::string_view target, std::string_view name);
 
 class RequestParser final : public boost::beast::http::basic_parser<true> {
  public:
@@ -83,6 +100,9 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
   void on_finish_impl(error_code& ec) override;
 
   RequestData& data_;
+  unsigned hosts_ = 0;
+  unsigned transfer_encodings_ = 0;
+  bool chunked_only_ = true;
 };
 
 }  // namespace hotdeal::gateway

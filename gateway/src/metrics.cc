@@ -7,6 +7,7 @@
 #include <chrono>
 #include <limits>
 
+#include "edge_metrics.h"
 #include "hotdeal/engine/names.h"
 #include "reply.h"
 
@@ -306,6 +307,7 @@ std::vector<MetricFamily> GatewayMetrics::Collect() const {
   AddRateLimits(workers_, families);
   AddUserTokens(workers_, families);
   AddPendingWaits(workers_, families);
+  AddEdgeMetrics(workers_, families);  // edge_metrics.cc: access refusals, proxies, CORS
   AddEngineStats(engine_, families);
   AddCampaigns(engine_, families);
   return families;

@@ -7,6 +7,13 @@
 #include "json_writer.h"
 
 namespace hotdeal::gateway {
+namespace {
+
+constexpr std::string_view kBearerChallenge = R"(Bearer realm="hotdeal")";
+constexpr std::string_view kInvalidTokenChallenge =
+    R"(Bearer realm="hotdeal", error="invalid_token")";
+
+}  // namespace
 
 unsigned StatusOf(ApiError error) {
   switch (error) {
@@ -14,6 +21,7 @@ unsigned StatusOf(ApiError error) {
       return 400;
     case ApiError::kUnauthorized:
       return 401;
+    case ApiError::kForbidden:
     case ApiError::kNotStarted:
     case ApiError::kEnded:
       return 403;
@@ -43,6 +51,8 @@ std::string_view CodeOf(ApiError error) {
       return "bad_request";
     case ApiError::kUnauthorized:
       return "unauthorized";
+    case ApiError::kForbidden:
+      return "forbidden";
     case ApiError::kNotStarted:
       return "not_started";
     case ApiError::kEnded:
@@ -136,6 +146,8 @@ void SetError(Reply& reply, ApiError error, std::string_view message, std::strin
   reply.status = StatusOf(error);
   reply.content_type = ContentType::kJson;
   reply.retry_after_seconds = error == ApiError::kUnavailable ? kRetryAfterSeconds : 0;
+  // Every 401 challenges (RFC 9110 11.6.1); SetUnauthorized picks the precise one.
+  reply.www_authenticate = error == ApiError::kUnauthorized ? kBearerChallenge : std::string_view{};
   reply.body.clear();
   JsonWriter json(reply.body);
   json.BeginObject();
@@ -148,6 +160,11 @@ void SetError(Reply& reply, ApiError error, std::string_view message, std::strin
     json.String(claim_id);
   }
   json.EndObject();
+}
+
+void SetUnauthorized(Reply& reply, std::string_view message, bool token_sent) {
+  SetError(reply, ApiError::kUnauthorized, message);
+  reply.www_authenticate = token_sent ? kInvalidTokenChallenge : kBearerChallenge;
 }
 
 void SetRateLimited(Reply& reply, std::string_view message, std::uint32_t retry_after_seconds) {
@@ -169,6 +186,8 @@ std::string_view StatusLine(unsigned status) {
       return "HTTP/1.1 200 OK\r\n";
     case 201:
       return "HTTP/1.1 201 Created\r\n";
+    case 204:
+      return "HTTP/1.1 204 No Content\r\n";
     case 400:
       return "HTTP/1.1 400 Bad Request\r\n";
     case 401:
@@ -197,12 +216,28 @@ std::string_view StatusLine(unsigned status) {
 void WriteHead(const Reply& reply, Persistence persistence, std::string& head) {
   head.clear();
   head.append(StatusLine(reply.status));
-  head.append(reply.content_type == ContentType::kJson
-                  ? "Content-Type: application/json\r\n"
-                  : "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n");
-  head.append("Content-Length: ");
-  AppendNumber(head, reply.body.size());
-  head.append("\r\n");
+  // A 204 has no content, and says so by carrying no Content-Length (RFC 9110 8.6).
+  if (reply.status != 204) {
+    head.append(reply.content_type == ContentType::kJson
+                    ? "Content-Type: application/json\r\n"
+                    : "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n");
+    head.append("Content-Length: ");
+    AppendNumber(head, reply.body.size());
+    head.append("\r\n");
+  }
+  if (!reply.cors_origin.empty()) {
+    head.append("Access-Control-Allow-Origin: ");
+    head.append(reply.cors_origin);
+    head.append("\r\nVary: Origin\r\n");
+    if (reply.preflight) {
+      head.append(
+          "Access-Control-Allow-Methods: GET, POST\r\n"
+          "Access-Control-Allow-Headers: Authorization, Content-Type, Idempotency-Key\r\n"
+          "Access-Control-Max-Age: 600\r\n");
+    } else {
+      head.append("Access-Control-Expose-Headers: Retry-After, WWW-Authenticate\r\n");
+    }
+  }
   if (reply.retry_after_seconds != 0) {
     head.append("Retry-After: ");
     AppendNumber(head, reply.retry_after_seconds);
@@ -211,6 +246,11 @@ void WriteHead(const Reply& reply, Persistence persistence, std::string& head) {
   if (!reply.allow.empty()) {
     head.append("Allow: ");
     head.append(reply.allow);
+    head.append("\r\n");
+  }
+  if (!reply.www_authenticate.empty()) {
+    head.append("WWW-Authenticate: ");
+    head.append(reply.www_authenticate);
     head.append("\r\n");
   }
   switch (persistence) {

@@ -16,6 +16,7 @@ namespace hotdeal::gateway {
 enum class ApiError : std::uint8_t {
   kBadRequest,
   kUnauthorized,
+  kForbidden,
   kNotStarted,
   kEnded,
   kNotFound,
@@ -51,6 +52,9 @@ struct Reply {
   unsigned status = 0;
   ContentType content_type = ContentType::kJson;
   std::string_view allow;                 // 405 only: static text such as "GET, POST"
+  std::string_view www_authenticate;      // 401 only: static text, the Bearer challenge
+  std::string_view cors_origin;           // a listed origin (owned by the Api): CORS headers for it
+  bool preflight = false;                 // 204 answer to a CORS preflight
   std::uint32_t retry_after_seconds = 0;  // 503 and 429 carry Retry-After; 0: none
   std::string body;
   // Set when the decision behind the reply produced an event the durable log has not yet
@@ -64,6 +68,9 @@ struct Reply {
     status = 0;
     content_type = ContentType::kJson;
     allow = {};
+    www_authenticate = {};
+    cors_origin = {};
+    preflight = false;
     retry_after_seconds = 0;
     body.clear();
     ticket = {};
@@ -75,6 +82,10 @@ struct Reply {
 // empty, is added (already_claimed carries the existing claim).
 void SetError(Reply& reply, ApiError error, std::string_view message,
               std::string_view claim_id = {});
+
+// 401 unauthorized with its `WWW-Authenticate` challenge (RFC 6750): `token_sent` says that a
+// bearer token came and was refused (error="invalid_token"), rather than none at all.
+void SetUnauthorized(Reply& reply, std::string_view message, bool token_sent);
 
 // 429 rate_limited with Retry-After: the seconds until the caller's next token is back.
 void SetRateLimited(Reply& reply, std::string_view message, std::uint32_t retry_after_seconds);

@@ -39,7 +39,7 @@ BodyError ForEachField(ondemand::parser& parser, PaddedBody body,
     std::size_t index = 0;
     while (index < N && names[index] != key)
       ++index;
-    if (index == N) return {BodyErrorKind::kUnknownField, {}};
+    if (index == N) return {BodyErrorKind::kUnknownField, key};
     std::uint32_t bit = 1u << index;
     if ((seen & bit) != 0) return {BodyErrorKind::kDuplicateField, names[index]};
     seen |= bit;
@@ -83,9 +83,10 @@ BodyError ReadInt(ondemand::value value, std::string_view name, std::int64_t min
     if (!digits.empty() && digits.front() == '-') digits.remove_prefix(1);
     bool integer =
         !digits.empty() && digits.find_first_not_of("0123456789") == std::string_view::npos;
-    return {integer ? BodyErrorKind::kOutOfRange : BodyErrorKind::kWrongType, name};
+    if (!integer) return {BodyErrorKind::kWrongType, name, "must be a whole number"};
+    return {BodyErrorKind::kOutOfRange, name, {}, min, max};
   }
-  if (out < min || out > max) return {BodyErrorKind::kOutOfRange, name};
+  if (out < min || out > max) return {BodyErrorKind::kOutOfRange, name, {}, min, max};
   return {};
 }
 
@@ -151,6 +152,19 @@ BodyError DecodeUserBody(ondemand::parser& parser, PaddedBody body, UserBody& ou
   return {};
 }
 
+BodyError DecodeMoveBody(ondemand::parser& parser, PaddedBody body, MoveBody& out) {
+  out.user.reset();
+  if (body.size == 0) return {};
+  static constexpr std::array<std::string_view, 1> kNames = {"user_id"};
+  std::uint32_t seen = 0;
+  return ForEachField(parser, body, kNames, seen, [&](std::size_t, auto value) {
+    engine::UserId user;
+    BodyError error = ReadId(value, kNames[0], user);
+    if (!error) out.user = user;
+    return error;
+  });
+}
+
 BodyError DecodeOrderBody(ondemand::parser& parser, PaddedBody body, OrderBody& out) {
   static constexpr std::array<std::string_view, 2> kNames = {"user_id", "quantity"};
   std::uint32_t seen = 0;
@@ -195,7 +209,7 @@ BodyError ReadCampaignField(std::size_t index, ondemand::value value, engine::Ca
       std::string_view text;
       if ((error = ReadString(value, name, text))) return error;
       std::optional<engine::CampaignKind> kind = engine::ParseCampaignKind(text);
-      if (!kind) return {BodyErrorKind::kBadValue, name};
+      if (!kind) return {BodyErrorKind::kBadValue, name, "must be \"coupon\" or \"sale\""};
       out.kind = *kind;
       return {};
     }
@@ -203,7 +217,8 @@ BodyError ReadCampaignField(std::size_t index, ondemand::value value, engine::Ca
       std::string_view text;
       if ((error = ReadString(value, name, text))) return error;
       if (text.empty() || text.size() > kCampaignNameBytesMax) {
-        return {BodyErrorKind::kOutOfRange, name};
+        return {BodyErrorKind::kOutOfRange, name,
+                "must be 1 to 200 bytes of UTF-8 (an accented letter takes 2, most CJK 3)"};
       }
       out.name.assign(text);
       return {};
@@ -251,12 +266,21 @@ BodyError CheckCampaign(std::uint32_t seen, const engine::CampaignSpec& spec) {
   bool sale = spec.kind == engine::CampaignKind::kSale;
   for (CampaignField sale_only : {kPrice, kHoldSeconds}) {
     bool present = (seen & Bit(sale_only)) != 0;
-    if (sale && !present) return {BodyErrorKind::kMissingField, kCampaignNames[sale_only]};
-    if (!sale && present) return {BodyErrorKind::kBadValue, kCampaignNames[sale_only]};
+    if (sale && !present) {
+      return {BodyErrorKind::kMissingField, kCampaignNames[sale_only], "a sale requires it"};
+    }
+    if (!sale && present) {
+      return {BodyErrorKind::kBadValue, kCampaignNames[sale_only], "only a sale takes it"};
+    }
   }
   // A coupon is one per user by definition; another limit would be a different product.
-  if (!sale && spec.per_user_limit != 1) return {BodyErrorKind::kBadValue, "per_user_limit"};
-  if (spec.ends_at && *spec.ends_at <= spec.starts_at) return {BodyErrorKind::kBadValue, "ends_at"};
+  if (!sale && spec.per_user_limit != 1) {
+    return {BodyErrorKind::kBadValue, "per_user_limit",
+            "a coupon is one per user: leave it out or send 1"};
+  }
+  if (spec.ends_at && *spec.ends_at <= spec.starts_at) {
+    return {BodyErrorKind::kBadValue, "ends_at", "must be after starts_at"};
+  }
   return {};
 }
 

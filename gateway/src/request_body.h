@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "hotdeal/engine/types.h"
@@ -29,8 +30,22 @@ enum class BodyErrorKind : std::uint8_t {
 };
 
 struct BodyError {
+  constexpr BodyError() = default;
+  constexpr BodyError(BodyErrorKind error_kind, std::string_view error_field,
+                      std::string_view error_rule = {}, std::int64_t range_min = 0,
+                      std::int64_t range_max = 0)
+      : kind(error_kind), field(error_field), rule(error_rule), min(range_min), max(range_max) {}
+
   BodyErrorKind kind = BodyErrorKind::kNone;
-  std::string_view field;  // static text: the field's name, empty for document-level errors
+  // The field's name, empty for document-level errors. Static text, except for
+  // kUnknownField, where it is the key sent (valid until the parser's next document).
+  std::string_view field;
+  // Static text naming the rule broken, when Describe(kind) would be vague ("must be after
+  // starts_at"); empty otherwise.
+  std::string_view rule;
+  // kOutOfRange of an integer: the range allowed.
+  std::int64_t min = 0;
+  std::int64_t max = 0;
 
   explicit operator bool() const { return kind != BodyErrorKind::kNone; }
 };
@@ -38,9 +53,15 @@ struct BodyError {
 // The human text for an error kind, e.g. "must be an integer".
 std::string_view Describe(BodyErrorKind kind);
 
-// `{"user_id": "..."}`: claims, confirm and cancel.
+// `{"user_id": "..."}`: claims.
 struct UserBody {
   engine::UserId user;
+};
+
+// No body, `{}` or `{"user_id": "..."}`: confirm and cancel, whose order names its user; a
+// user_id sent must be the order's.
+struct MoveBody {
+  std::optional<engine::UserId> user;
 };
 
 // `{"user_id": "...", "quantity": n}`.
@@ -60,6 +81,7 @@ struct PaddedBody {
 // No body, or `{}`: routes whose path says everything (close).
 BodyError DecodeEmptyBody(simdjson::ondemand::parser& parser, PaddedBody body);
 BodyError DecodeUserBody(simdjson::ondemand::parser& parser, PaddedBody body, UserBody& out);
+BodyError DecodeMoveBody(simdjson::ondemand::parser& parser, PaddedBody body, MoveBody& out);
 BodyError DecodeOrderBody(simdjson::ondemand::parser& parser, PaddedBody body, OrderBody& out);
 // `now` is the default for starts_at. The spec's name is copied (control plane only).
 BodyError DecodeCampaignBody(simdjson::ondemand::parser& parser, PaddedBody body,

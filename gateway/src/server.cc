@@ -4,10 +4,12 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <cassert>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include "api.h"
+#include "edge.h"
 #include "metrics.h"
 #include "worker.h"
 
@@ -108,6 +110,17 @@ void Server::SetReady(bool ready) {
 void Server::AddMetrics(std::shared_ptr<prometheus::Collectable> collectable) {
   impl_->AddMetrics(std::move(collectable));
 }
+std::optional<std::string> Server::CheckOptions(const GatewayOptions& options) {
+  try {
+    UserAuth check(options);
+    std::string error;
+    if (!TrustedProxies::Parse(options.trusted_proxies, error)) return "trusted proxies: " + error;
+  } catch (const std::invalid_argument& error) {
+    return error.what();
+  }
+  return std::nullopt;
+}
+
 std::uint32_t Server::AckWaitersMax(const GatewayOptions& options) {
   return options.threads * options.pending_acks_max;
 }

@@ -35,6 +35,34 @@ std::string_view PendingWaitEndName(PendingWaitEnd end) {
   return "unknown";
 }
 
+std::string_view AccessRefusalName(AccessRefusal refusal) {
+  switch (refusal) {
+    case AccessRefusal::kServiceOnly:
+      return "service_only";
+    case AccessRefusal::kRefundServiceOnly:
+      return "refund_service_only";
+    case AccessRefusal::kNotOwner:
+      return "not_owner";
+  }
+  return "unknown";
+}
+
+std::string_view EdgeRefusalName(EdgeRefusal refusal) {
+  switch (refusal) {
+    case EdgeRefusal::kForwardedUntrusted:
+      return "forwarded_untrusted";
+    case EdgeRefusal::kForwardedMalformed:
+      return "forwarded_malformed";
+    case EdgeRefusal::kCorsOrigin:
+      return "cors_origin";
+    case EdgeRefusal::kHead:
+      return "head";
+    case EdgeRefusal::kConnectionsPerAddress:
+      return "connections_per_address";
+  }
+  return "unknown";
+}
+
 void WorkerStats::RecordRequest(RouteId route, unsigned status, std::chrono::nanoseconds latency) {
   requests[static_cast<std::size_t>(route)][StatusIndex(status)].Add();
   auto micros = static_cast<std::uint64_t>(

@@ -27,8 +27,8 @@ class RelaxedCounter {
 };
 
 // The statuses the gateway can send, as metric label values; index = position.
-inline constexpr std::array<unsigned, 11> kStatuses = {200, 201, 400, 401, 403, 404,
-                                                       405, 409, 413, 429, 503};
+inline constexpr std::array<unsigned, 12> kStatuses = {200, 201, 204, 400, 401, 403,
+                                                       404, 405, 409, 413, 429, 503};
 std::size_t StatusIndex(unsigned status);
 
 // The two rate limits (GatewayOptions::user_rate_limit, ip_rate_limit); index = value.
@@ -54,6 +54,26 @@ struct LatencyCounters {
   std::array<RelaxedCounter, kLatencyBoundsMicros.size() + 1> buckets;
   RelaxedCounter micros_sum;
 };
+// Requests refused by who may do what (API.md), other than for their user token; index = value.
+enum class AccessRefusal : std::uint8_t {
+  kServiceOnly,        // 401: confirm without the service token
+  kRefundServiceOnly,  // 403: the order's user cancelling a confirmed order (a refund)
+  kNotOwner,           // 404: someone else's order or claim, answered as an unknown one
+};
+inline constexpr std::size_t kAccessRefusals = 3;
+// The `reason` label of hotdeal_http_access_refused_total.
+std::string_view AccessRefusalName(AccessRefusal refusal);
+
+// What the edge ignored or refused; index = value.
+enum class EdgeRefusal : std::uint8_t {
+  kForwardedUntrusted,     // X-Forwarded-For from a peer not in --trusted-proxies: ignored
+  kForwardedMalformed,     // a trusted proxy's X-Forwarded-For that names no address: peer used
+  kCorsOrigin,             // an Origin not in --cors-allow-origin: no CORS headers
+  kHead,                   // a Transfer-Encoding other than one chunked, a missing or second Host
+  kConnectionsPerAddress,  // a request on a connection over connections_per_address_max: 503
+};
+inline constexpr std::size_t kEdgeRefusals = 5;
+std::string_view EdgeRefusalName(EdgeRefusal refusal);
 
 struct alignas(64) WorkerStats {
   std::array<std::array<RelaxedCounter, kStatuses.size()>, kRouteCount> requests;
@@ -74,6 +94,8 @@ struct alignas(64) WorkerStats {
   // wait ended, per PendingWaitEnd.
   RelaxedCounter pending_waits_started;
   std::array<RelaxedCounter, kPendingWaitEnds> pending_waits_ended;
+  std::array<RelaxedCounter, kAccessRefusals> access_refused;
+  std::array<RelaxedCounter, kEdgeRefusals> edge_refused;
 
   void RecordRequest(RouteId route, unsigned status, std::chrono::nanoseconds latency);
 };

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <sstream>
 
@@ -118,6 +119,37 @@ TEST(CliTest, TokenPrintsAUserTokenTheGatewayAccepts) {
   EXPECT_FALSE(run.served.has_value());
 }
 
+TEST(CliTest, TokenUsersFileMintsACsvOfUsersAndTokens) {
+  const std::string key(32, 'k');
+  std::string path = ::testing::TempDir() + "users.csv";
+  CliRun run = RunHotdeal({"token", "--users-file", path, "--users", "3", "--user-prefix", "w-"},
+                          {{"HOTDEAL_USER_TOKEN_KEY", key}});
+  ASSERT_EQ(run.code, 0) << run.err;
+  std::string error;
+  auto verifier = gateway::UserTokenKey::Make(key, error);
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  std::ifstream csv(path);
+  std::string line;
+  ASSERT_TRUE(std::getline(csv, line));
+  EXPECT_EQ(line, "user_id,token");
+  int rows = 0;
+  while (std::getline(csv, line)) {
+    ++rows;
+    std::string user = line.substr(0, line.find(','));
+    EXPECT_EQ(user, "w-" + std::to_string(rows));
+    EXPECT_EQ(verifier->Verify(user, line.substr(line.find(',') + 1), now),
+              gateway::TokenCheck::kValid)
+        << line;
+  }
+  EXPECT_EQ(rows, 3);
+  EXPECT_EQ(RunHotdeal({"token", "--users-file", path, "--user-prefix", "bad prefix"},
+                       {{"HOTDEAL_USER_TOKEN_KEY", key}})
+                .code,
+            kExitUsage);
+}
+
 TEST(CliTest, ShortUserTokenKeysAreRefusedWithoutEchoingThem) {
   for (auto args : std::vector<std::vector<std::string_view>>{
            {"token", "--user-token-key", "sekrit-but-short", "--user", "u-1"},
@@ -155,6 +187,35 @@ TEST(CliTest, UsageNamesEveryCommand) {
   EXPECT_EQ(run.code, 0);
   for (const char* command : {"serve", "persist", "version"})
     EXPECT_NE(run.out.find(std::string("  ") + command), std::string::npos) << command;
+}
+
+TEST(CliTest, SecretsComeFromFilesSoTheyNeverShowInPs) {
+  std::string dir = ::testing::TempDir();
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir + name) << text;
+    return dir + name;
+  };
+  std::string admin = write("admin", "a-d-m-i-n\n");
+  std::string service = write("service", "s e r v i c e\r\n");
+  std::string key = write("key", std::string(40, 'k'));
+  std::string password = write("password", "pw\n");
+  CliRun run = RunHotdeal({"serve", "--admin-token-file", admin, "--service-token-file", service,
+                           "--user-token-key-file", key},
+                          {{"HOTDEAL_MYSQL_PASSWORD_FILE", password}});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(run.served->admin_token, "a-d-m-i-n");
+  EXPECT_EQ(run.served->service_token, "s e r v i c e");
+  EXPECT_EQ(run.served->user_token_key, std::string(40, 'k'));
+  EXPECT_EQ(run.served->store.mysql_password, "pw");
+
+  std::string short_key = write("short", "secret-short-key");
+  CliRun refused = RunHotdeal({"serve", "--user-token-key-file", short_key});
+  EXPECT_EQ(refused.code, kExitUsage);
+  EXPECT_NE(refused.err.find("at least 32 bytes"), std::string::npos) << refused.err;
+  EXPECT_EQ(refused.err.find("secret-short-key"), std::string::npos) << refused.err;
+  CliRun missing = RunHotdeal({"serve", "--service-token-file", dir + "no-such-file"});
+  EXPECT_EQ(missing.code, kExitUsage);
+  EXPECT_NE(missing.err.find("cannot read"), std::string::npos) << missing.err;
 }
 
 TEST(CliTest, ServeTakesStoreFlags) {

@@ -35,9 +35,9 @@ using gateway::testing::JsonInt;
 using gateway::testing::JsonString;
 using namespace std::chrono_literals;
 
-// Confirming is the shop's service call (API.md v1.1). Set this once `serve` takes
-// --service-token: every server here is then started with it and every confirm carries it.
-constexpr std::string_view kServiceToken = "";
+// Confirming is the shop's service call (API.md v1.1): every server here is started with
+// --service-token and every confirm carries it.
+constexpr std::string_view kServiceToken = "e2e-service";
 
 constexpr std::int64_t kStock = 12;
 constexpr std::int64_t kPerUserLimit = 2;
@@ -54,8 +54,7 @@ constexpr int kLimitRoundsMax = 16;
 constexpr std::string_view kTableFull = "table is full";  // the 503 of a worn-out table
 
 std::string ServiceAuthorization() {
-  return kServiceToken.empty() ? std::string()
-                               : "Authorization: Bearer " + std::string(kServiceToken) + "\r\n";
+  return "Authorization: Bearer " + std::string(kServiceToken) + "\r\n";
 }
 
 std::string UserBody(const std::string& user) {
@@ -71,7 +70,7 @@ class ChurnE2eTest : public ServeFixture {
  protected:
   void SetUp() override {
     ServeFixture::SetUp();
-    if (!kServiceToken.empty()) extra_args_ = {"--service-token", std::string(kServiceToken)};
+    extra_args_ = {"--service-token", std::string(kServiceToken)};
   }
 
   void SaleDay(unsigned threads);
@@ -137,9 +136,10 @@ class ChurnE2eTest : public ServeFixture {
     if (got && got->status == 409 && Status(client, order_id) == "expired") return {};
     return order_id + " cancel: " + Text(got);
   }
-  // The order's status from GET /v1/orders/{id}; "404" when the server no longer knows the id.
+  // The order's status from GET /v1/orders/{id} (as the service, which reads any order); "404"
+  // when the server no longer knows the id.
   std::string Status(HttpClient& client, const std::string& order_id) {
-    auto got = SendRetrying(client, "GET", "/v1/orders/" + order_id, {});
+    auto got = SendRetrying(client, "GET", "/v1/orders/" + order_id, {}, ServiceAuthorization());
     if (!got) return "no answer";
     if (got->status == 404) return "404";
     return got->status == 200 ? JsonString(got->body, "status") : std::to_string(got->status);

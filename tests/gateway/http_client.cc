@@ -137,6 +137,7 @@ GatewayOptions GatewayTest::DefaultOptions() {
   GatewayOptions options;
   options.threads = 2;
   options.admin_token = std::string(kAdminToken);
+  options.service_token = std::string(kServiceToken);
   options.tick_interval = std::chrono::milliseconds{10};
   return options;
 }

@@ -62,6 +62,8 @@ std::int64_t JsonInt(const std::string& body, std::string_view key);
 
 inline constexpr std::string_view kAdminToken = "test-admin-token";
 inline constexpr std::string_view kAdminHeader = "Authorization: Bearer test-admin-token\r\n";
+inline constexpr std::string_view kServiceToken = "test-service-token";
+inline constexpr std::string_view kServiceHeader = "Authorization: Bearer test-service-token\r\n";
 
 class GatewayTest : public ::testing::Test {
  protected:

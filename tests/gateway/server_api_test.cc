@@ -58,7 +58,7 @@ TEST_F(ApiTest, CreatesGetsAndListsACampaign) {
   EXPECT_EQ(got.body, created.body);
   HttpResponse list = Get("/v1/campaigns");
   EXPECT_EQ(list.status, 200);
-  EXPECT_EQ(list.body, R"({"campaigns":[)" + created.body + "]}");
+  EXPECT_EQ(list.body, R"({"campaigns":[)" + created.body + R"(],"next_after":null})");
 
   ExpectError(Post("/v1/campaigns", kCoupon, kAdminHeader), 409, "conflict");
   ExpectError(Get("/v1/campaigns/nope"), 404, "not_found");
@@ -74,7 +74,8 @@ TEST_F(ApiTest, AdminRoutesNeedTheBearerToken) {
   ExpectError(Post("/v1/campaigns", kCoupon, "Authorization: Basic test-admin-token\r\n"), 401,
               "unauthorized");
   ExpectError(Post("/v1/campaigns", kCoupon, "Authorization: Bearer \r\n"), 401, "unauthorized");
-  EXPECT_EQ(Get("/v1/campaigns").body, R"({"campaigns":[]})");  // nothing was created
+  EXPECT_EQ(Get("/v1/campaigns").body,
+            R"({"campaigns":[],"next_after":null})");  // nothing was created
   EXPECT_EQ(Post("/v1/campaigns", kCoupon, "authorization: bearer test-admin-token\r\n").status,
             201);
   ExpectError(Post("/v1/campaigns/bf/close", ""), 401, "unauthorized");
@@ -154,25 +155,28 @@ TEST_F(ApiTest, OrdersReserveConfirmAndCancel) {
 
   ExpectError(Post("/v1/campaigns/tv/orders", R"({"user_id": "u-1", "quantity": 1})"), 409,
               "limit_exceeded");
-  EXPECT_EQ(Get("/v1/orders/" + id).status, 200);
-  ExpectError(Post("/v1/orders/" + id + "/confirm", R"({"user_id": "u-2"})"), 404, "not_found");
+  EXPECT_EQ(Get("/v1/orders/" + id + "?user_id=u-1").status, 200);
+  ExpectError(Post("/v1/orders/" + id + "/confirm", R"({"user_id": "u-2"})", kServiceHeader), 404,
+              "not_found");
   // The id's last digit changed: its tag no longer matches, so it names no order, even to its
   // owner (engine/README.md, "Ids").
   std::string tampered = id;
   tampered.back() = tampered.back() == '0' ? '1' : '0';
-  ExpectError(Get("/v1/orders/" + tampered), 404, "not_found");
-  ExpectError(Post("/v1/orders/" + tampered + "/confirm", R"({"user_id": "u-1"})"), 404,
-              "not_found");
-  HttpResponse confirmed = Post("/v1/orders/" + id + "/confirm", R"({"user_id": "u-1"})");
+  ExpectError(Get("/v1/orders/" + tampered + "?user_id=u-1"), 404, "not_found");
+  ExpectError(Post("/v1/orders/" + tampered + "/confirm", R"({"user_id": "u-1"})", kServiceHeader),
+              404, "not_found");
+  HttpResponse confirmed =
+      Post("/v1/orders/" + id + "/confirm", R"({"user_id": "u-1"})", kServiceHeader);
   EXPECT_EQ(confirmed.status, 200) << confirmed.body;
   EXPECT_EQ(JsonString(confirmed.body, "status"), "confirmed");
-  HttpResponse cancelled = Post("/v1/orders/" + id + "/cancel", R"({"user_id": "u-1"})");
+  // A refund: the service's, with or without the user_id.
+  HttpResponse cancelled = Post("/v1/orders/" + id + "/cancel", "", kServiceHeader);
   EXPECT_EQ(cancelled.status, 200) << cancelled.body;
   EXPECT_EQ(JsonString(cancelled.body, "status"), "cancelled");
   EXPECT_EQ(Remaining("tv"), 5);
-  ExpectError(Post("/v1/orders/" + id + "/confirm", R"({"user_id": "u-1"})"), 409, "conflict");
+  ExpectError(Post("/v1/orders/" + id + "/confirm", "{}", kServiceHeader), 409, "conflict");
 
-  ExpectError(Get("/v1/orders/not-an-order"), 404, "not_found");
+  ExpectError(Get("/v1/orders/not-an-order?user_id=u-1"), 404, "not_found");
   ExpectError(Post("/v1/campaigns/tv/orders", R"({"user_id": "u-1", "quantity": 0})"), 400,
               "bad_request");
   ExpectError(Post("/v1/campaigns/tv/orders", R"({"user_id": "u-9", "quantity": 6})"), 409,
@@ -193,8 +197,41 @@ TEST_F(ApiTest, WorkerTicksExpireUnconfirmedReservations) {
     std::this_thread::sleep_for(std::chrono::milliseconds{50});
   }
   EXPECT_EQ(Remaining("flash"), 3);
-  EXPECT_EQ(JsonString(Get("/v1/orders/" + id).body, "status"), "expired");
-  ExpectError(Post("/v1/orders/" + id + "/confirm", R"({"user_id": "u-1"})"), 409, "conflict");
+  EXPECT_EQ(JsonString(Get("/v1/orders/" + id + "?user_id=u-1").body, "status"), "expired");
+  ExpectError(Post("/v1/orders/" + id + "/confirm", "", kServiceHeader), 409, "conflict");
+}
+
+TEST_F(ApiTest, ErrorsNameTheFieldTheRuleOrTheState) {
+  auto message = [](const HttpResponse& response) { return JsonString(response.body, "message"); };
+  std::string accented;
+  for (int i = 0; i < 150; ++i)
+    accented += "\xC3\xA9";  // é: 2 bytes each
+  EXPECT_EQ(message(Post("/v1/campaigns",
+                         R"({"id": "w", "kind": "coupon", "name": "n", "stock": 1,
+                             "starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-01T00:00:00Z"})",
+                         kAdminHeader)),
+            "ends_at: must be after starts_at");
+  EXPECT_NE(
+      message(Post("/v1/campaigns",
+                   R"({"id": "w", "kind": "coupon", "name": ")" + accented + R"(", "stock": 1})",
+                   kAdminHeader))
+          .find("name: must be 1 to 200 bytes of UTF-8"),
+      std::string::npos);
+  EXPECT_EQ(message(Post("/v1/campaigns",
+                         R"({"id": "w", "kind": "coupon", "name": "n", "stock": 1,
+                             "per_user_limt": 1})",
+                         kAdminHeader)),
+            R"(unknown field "per_user_limt": this route does not take it)");
+  CreateCampaign(kSale);
+  EXPECT_EQ(message(Post("/v1/campaigns", kSale, kAdminHeader)), R"(campaign "tv" already exists)");
+  EXPECT_EQ(message(Post("/v1/campaigns/tv/orders", R"({"user_id": "u-1", "quantity": 0})")),
+            "quantity: must be a whole number from 1 to 1000000");
+  HttpResponse order = Post("/v1/campaigns/tv/orders", R"({"user_id": "u-1", "quantity": 1})");
+  std::string id = JsonString(order.body, "order_id");
+  ASSERT_EQ(Post("/v1/orders/" + id + "/cancel", R"({"user_id": "u-1"})").status, 200);
+  HttpResponse confirm = Post("/v1/orders/" + id + "/confirm", "", kServiceHeader);
+  ExpectError(confirm, 409, "conflict");
+  EXPECT_EQ(message(confirm), "order is cancelled: only a reserved order confirms");
 }
 
 TEST_F(ApiTest, WrongCampaignKindIsAConflict) {

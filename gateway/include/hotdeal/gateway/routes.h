@@ -31,12 +31,23 @@ inline constexpr std::size_t kRouteCount = static_cast<std::size_t>(RouteId::kUn
 
 enum class Method : std::uint8_t { kGet, kPost };
 
+// Who may call a route (API.md, "who may do what"). The admin and service tokens are checked
+// from the head alone; user tokens are checked once the route knows which user it acts for.
+enum class Access : std::uint8_t {
+  kAnyone,   // campaigns' reads, time, probes, metrics
+  kUser,     // acts for the body's user_id: claims, orders
+  kOwner,    // reads an order or claim: its user, the service or the admin
+  kCancel,   // a reserved order: its user or the service; a confirmed one (refund): service
+  kService,  // the shop's backend states a fact users must not: confirm
+  kAdmin,    // runs campaigns
+};
+
 struct Route {
   RouteId id;
   Method method;
   std::string_view path;  // OpenAPI form: "/v1/campaigns/{id}/claims"
   std::string_view name;  // metrics label
-  bool admin;             // needs the admin bearer token
+  Access access;
 };
 
 // Every served route, in the order the router tries them.

@@ -9,7 +9,9 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "hotdeal/engine/engine.h"
 #include "hotdeal/gateway/durable_log.h"
@@ -31,13 +33,27 @@ struct CampaignLimits {
   std::uint64_t memory_budget_bytes = 0;  // 0: none
 };
 
+// JWT user tokens from the shop's identity provider, beside the project's own HMAC tokens.
+struct JwtOptions {
+  std::string hs256_key;            // empty: no HS256; else at least 32 bytes
+  std::string public_keys_file;     // PEM public keys (RS256/ES256) or a JWKS file; empty: none
+  std::chrono::seconds leeway{30};  // clock skew allowed on exp and nbf
+  std::string audience;             // non-empty: `aud` must hold it; empty: `aud` must be absent
+  std::string issuer;               // non-empty: `iss` must be it
+  bool enabled() const { return !hs256_key.empty() || !public_keys_file.empty(); }
+};
+
 struct GatewayOptions {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 0;  // 0: the kernel picks one; see Server::port()
   std::uint32_t threads = 1;      // the engine must have been built with workers >= threads
-  std::uint32_t connections_max = 10'000;     // over it, a new connection gets 503 and is closed
-  std::uint32_t header_bytes_max = 8 * 1024;  // request line + headers; over it: 413
-  std::uint32_t body_bytes_max = 16 * 1024;   // after de-chunking; over it: 413
+  std::uint32_t connections_max = 10'000;  // over it, a new connection gets 503 and is closed
+  // Open connections per client address (trusted proxies exempt) before more from it are
+  // served only /healthz and /readyz (anything else: 503 and closed), so one client cannot
+  // take every connections_max slot. 0: off (a load test from one box needs many).
+  std::uint32_t connections_per_address_max = 0;
+  std::uint32_t header_bytes_max = 8 * 1024;          // request line + headers; over it: 413
+  std::uint32_t body_bytes_max = 16 * 1024;           // after de-chunking; over it: 413
   std::chrono::milliseconds idle_timeout{30'000};     // keep-alive with no request started
   std::chrono::milliseconds request_timeout{10'000};  // first byte to whole request; and a
                                                       // reply's write to a slow reader
@@ -45,10 +61,17 @@ struct GatewayOptions {
   // deadline is enforced within one tick of passing.
   std::chrono::milliseconds tick_interval{20};
   std::string admin_token;  // empty: admin routes always answer 401
-  // Empty: user routes need no token. Otherwise (at least UserTokenKey::kKeyBytesMin bytes)
-  // claims, orders, confirm, cancel and GET of a claim need `Authorization: Bearer <token>`
-  // proving the body's or path's user_id (include/hotdeal/gateway/user_token.h).
+  // The shop's own backend (payment, checkout): confirms and refunds orders, reads any order
+  // or claim. Empty: confirm and refund always answer 401.
+  std::string service_token;
+  // Empty: user routes need no token and trust the user_id the request names. Otherwise (at
+  // least UserTokenKey::kKeyBytesMin bytes) claims, orders, cancel and reads of an order or
+  // claim need `Authorization: Bearer <token>` proving the user (user_token.h), unless the
+  // service or admin token is sent where the route allows it.
   std::string user_token_key;
+  // JWTs as user tokens (either format is then accepted). Start throws std::invalid_argument
+  // for an unusable key or key file.
+  JwtOptions jwt;
   AckMode ack = AckMode::kDurable;  // only matters with a DurableLog
   // Replies waiting for the log, per worker; when all are taken a new decision is answered
   // 503 + Retry-After at once (its retry with the same Idempotency-Key finds the decision).
@@ -73,6 +96,12 @@ struct GatewayOptions {
   // start). A bucket is in use only while its key is below its burst: 10/s, burst 20 keeps a
   // user's bucket at most 2 s after their last request.
   std::uint32_t rate_limit_slots = 1 << 18;
+  // Peers (CIDRs or addresses) whose X-Forwarded-For names the client for the per-address
+  // limit: the load balancers in front. Everyone else's X-Forwarded-For is ignored.
+  std::vector<std::string> trusted_proxies;
+  // Origins ("https://shop.example") whose pages may call the public and user routes from a
+  // browser (CORS). Empty: no CORS headers at all.
+  std::vector<std::string> cors_allow_origins;
 };
 
 class Server {
@@ -99,6 +128,10 @@ class Server {
   // Adds metrics of other components (the log's and the persister's probes) to /metrics.
   // Before Start() only.
   void AddMetrics(std::shared_ptr<prometheus::Collectable> collectable);
+
+  // Why `options` cannot serve (a short token key, an unusable JWT key file, ...), or nullopt.
+  // Start-up only: the constructor throws std::invalid_argument for the same reasons.
+  static std::optional<std::string> CheckOptions(const GatewayOptions& options);
 
   // Bound of AckWaiter::id() over every worker: threads * pending_acks_max.
   static std::uint32_t AckWaitersMax(const GatewayOptions& options);

@@ -15,12 +15,15 @@ namespace hotdeal::gateway {
 
 enum class TokenCheck : std::uint8_t {
   kValid,
-  kMissing,    // no `Authorization: Bearer` token at all (the caller's verdict; Verify needs one)
-  kMalformed,  // not <digits>.<64 hex digits>
-  kInvalid,    // well formed, but not signed by this key for this user and expiry
-  kExpired,    // signed correctly, expiry not after now
+  kMissing,      // no `Authorization: Bearer` token at all (the caller's verdict; Verify needs one)
+  kMalformed,    // not <digits>.<64 hex digits>
+  kInvalid,      // well formed, but not signed by this key for this user and expiry
+  kExpired,      // signed correctly, expiry not after now
+  kNotYetValid,  // a JWT whose nbf (less the leeway) is still ahead
+  kWrongUser,    // a JWT that verifies, for another user (its sub)
+  kBadClaims,    // a JWT that verifies but names another audience or issuer than configured
 };
-inline constexpr std::size_t kTokenChecks = 5;
+inline constexpr std::size_t kTokenChecks = 8;
 
 class UserTokenKey {
  public:
@@ -37,6 +40,9 @@ class UserTokenKey {
 
   // The token proving `user` until `expiry_unix_seconds` (>= 0). Allocates; for minting.
   std::string Mint(std::string_view user, std::int64_t expiry_unix_seconds) const;
+
+  // Whether `token` has this format at all (no hashing): <digits>.<64 lower-case hex digits>.
+  static bool WellFormed(std::string_view token);
 
   // Any thread, concurrently: reads only state fixed at Make.
   TokenCheck Verify(std::string_view user, std::string_view token,
