@@ -213,11 +213,17 @@ void Connection::Proceed(Slot& slot, Completion completion) {
 void Connection::RunControl(Slot& slot) {
   // The work guard keeps this worker's io_context running until the answer is back, so that a
   // shutdown meanwhile still runs (and so drops) it on this thread.
+  // The control thread's job holds the connection only until it posts the answer: the
+  // reference moves into the posted handler, so the last one is always dropped on this
+  // connection's own thread (a ~Connection on the control thread would unlink it from the
+  // worker's list while the worker runs).
   auto back = boost::asio::make_work_guard(worker_.io());
-  auto resume = [self = shared_from_this(), index = IndexOf(slot), back](FinishReply finish) {
-    boost::asio::post(back.get_executor(), [self, index, finish = std::move(finish)] {
-      self->Resume(index, finish(self->slots_[index].reply));
-    });
+  auto resume = [self = shared_from_this(), index = IndexOf(slot),
+                 back](FinishReply finish) mutable {
+    boost::asio::post(back.get_executor(),
+                      [self = std::move(self), index, finish = std::move(finish)] {
+                        self->Resume(index, finish(self->slots_[index].reply));
+                      });
   };
   Completion completion =
       worker_.api().CreateCampaign(worker_.context(), request_, slot.reply, std::move(resume));

@@ -79,7 +79,7 @@ const std::vector<KnownBug>& KnownBugs() {
        "is not_found in the engine, live in the log"},
       // --ack memory: a reservation reverted after its confirm leaves an unpublished slot, and
       // the confirm's persisted report then spins in Acknowledge (PublishedStatus) for ever.
-      {"acknowledge spins", true, Acks(DurableFewOrders(Seed(58)), SimOptions::Acks::kMemory),
+      {"acknowledge spins", false, Acks(DurableFewOrders(Seed(58)), SimOptions::Acks::kMemory),
        "stuck"},
       // --ack memory: a lost refund (cancel of a confirmed order) leaves the user's confirmed
       // orders past the limit; recovery keeps paid orders whatever the limit.
