@@ -372,6 +372,7 @@ class Simulation {
         ++result_.counts.orders;
         ++campaign.order_attempts;
         orders_.push_back({d.value->id, *c, user});
+        tagged_[d.value->id.value] = d.value->id;
         if (key) KeyDecided(KeyName(*c, user, key), d.value->id.value);
         log_.Await(d.ticket, {Promise::Kind::kOrderStatus, {}, *d.value});
         return;
@@ -719,6 +720,12 @@ class Simulation {
 
   // The logged orders whose status the engine shows otherwise than the holdings: for a
   // failure's text.
+  // The id a client holds for the logged order `value` (events carry the value alone).
+  OrderId Tagged(std::uint64_t value) const {
+    auto it = tagged_.find(value);
+    return it != tagged_.end() ? it->second : OrderId{value};
+  }
+
   std::string Disagreements(std::string_view campaign) const {
     std::string text;
     std::set<std::uint64_t> seen;
@@ -726,7 +733,7 @@ class Simulation {
     if (log == log_.kafka.end()) return text;
     for (const engine::Event& e : log->second) {
       if (e.order_id.value == 0 || !seen.insert(e.order_id.value).second) continue;
-      Decision<engine::Order> d = engine_->GetOrder(e.order_id, now_);
+      Decision<engine::Order> d = engine_->GetOrder(Tagged(e.order_id.value), now_);
       const bool shown_live = d.outcome == Outcome::kPending ||
                               (d.value && (d.value->status == OrderStatus::kReserved ||
                                            d.value->status == OrderStatus::kConfirmed));
@@ -869,7 +876,7 @@ class Simulation {
         ended.push_back(id);  // ended by recovery (no event to expire it) or due anyway
         continue;
       }
-      Decision<engine::Order> d = engine_->GetOrder(OrderId{id}, now_);
+      Decision<engine::Order> d = engine_->GetOrder(Tagged(id), now_);
       if (d.outcome != Outcome::kOk || d.value->status != OrderStatus::kExpired) continue;
       Trace("recovery ended " + Text(OrderId{id}) + " of " + std::string(order.user.view()));
       auto was = before.orders().find(id);
@@ -969,6 +976,8 @@ class Simulation {
   std::uint64_t step_ = 0;
   std::vector<Campaign> campaigns_;
   std::vector<KnownOrder> orders_;
+  // Order ids as the clients were given them (with their tag), by the value the log carries.
+  std::map<std::uint64_t, OrderId> tagged_;
   std::vector<Doubt> doubts_;
   Holdings holdings_;
   MysqlModel mysql_;
