@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "../gateway/base64url.h"
 #include "edge.h"
 #include "hmac_sha256.h"
 #include "hotdeal/gateway/user_token.h"
@@ -18,6 +19,7 @@
 namespace {
 
 using namespace hotdeal::gateway;
+using testing::Base64Url;
 
 struct Verifiers {
   Verifiers() {
@@ -35,21 +37,6 @@ struct Verifiers {
   TrustedProxies proxies;
   simdjson::ondemand::parser parser;
 };
-
-std::string Base64Url(std::string_view bytes) {
-  constexpr std::string_view kDigits =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string text;
-  std::uint32_t bits = 0;
-  int count = 0;
-  for (char c : bytes) {
-    bits = bits << 8 | static_cast<unsigned char>(c);
-    for (count += 8; count >= 6; count -= 6)
-      text.push_back(kDigits[(bits >> (count - 6)) & 63]);
-  }
-  if (count > 0) text.push_back(kDigits[(bits << (6 - count)) & 63]);
-  return text;
-}
 
 }  // namespace
 

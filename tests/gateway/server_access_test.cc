@@ -4,6 +4,7 @@
 // unknown id gets, byte for byte.
 #include <gtest/gtest.h>
 
+#include "base64url.h"
 #include "hmac_sha256.h"
 #include "hotdeal/gateway/user_token.h"
 #include "http_client.h"
@@ -20,21 +21,6 @@ constexpr std::string_view kSale =
 
 enum class Tokens { kOff, kHmac, kJwt };
 const std::string kJwtKey(36, 'j');
-
-std::string Base64Url(std::string_view bytes) {
-  constexpr std::string_view kDigits =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string text;
-  std::uint32_t bits = 0;
-  int count = 0;
-  for (char c : bytes) {
-    bits = bits << 8 | static_cast<unsigned char>(c);
-    for (count += 8; count >= 6; count -= 6)
-      text.push_back(kDigits[(bits >> (count - 6)) & 63]);
-  }
-  if (count > 0) text.push_back(kDigits[(bits << (6 - count)) & 63]);
-  return text;
-}
 
 // An HS256 JWT for `user`, as an identity provider would mint it (the PyJWT-minted ones are in
 // server_jwt_test.cc).
