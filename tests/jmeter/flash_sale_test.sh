@@ -20,6 +20,8 @@ users=500 stock=100 sale_stock=60 threads=4
 work=$(mktemp -d "$PWD/jmeter-test.XXXXXX")
 token="jmeter-test-$RANDOM$RANDOM"
 user_token_key="jmeter-test-key-$RANDOM$RANDOM-0123456789abcdef0123"
+# Confirms are the shop's service's (docs/api.md): the plan sends this token on them.
+service_token="jmeter-test-service-$RANDOM$RANDOM"
 server_pid="" watchdog_pid="" run_pid="" passed=0
 
 stop_server() {
@@ -59,7 +61,8 @@ fail() {
 unset_env=()
 while read -r name; do unset_env+=(-u "$name"); done < <(compgen -e | grep '^HOTDEAL_' || true)
 env "${unset_env[@]}" "$hotdeal" serve --listen 127.0.0.1:0 --threads 1 --admin-token "$token" \
-  --user-token-key "$user_token_key" --log none --data-dir "$work/data" >"$work/server.log" 2>&1 &
+  --user-token-key "$user_token_key" --service-token "$service_token" --log none \
+  --data-dir "$work/data" >"$work/server.log" 2>&1 &
 server_pid=$!
 # Should this script be killed outright (a ctest timeout may send KILL), the watchdog still
 # stops the run (its pid is in run.pid once started) and the server within a second.
@@ -84,7 +87,7 @@ echo "$me: hotdeal serve (pid $server_pid) on 127.0.0.1:$port"
 # The run, bounded: its --duration caps the load; timeout caps JVM start and the report too.
 # In the background, so that a TERM to this script is handled at once, not after the run.
 timeout --kill-after=10 180 "$root/bench/jmeter/run" --server "127.0.0.1:$port" --token "$token" \
-  --user-token-key "$user_token_key" --users "$users" --stock "$stock" --sale-stock "$sale_stock" \
+  --service-token "$service_token" --user-token-key "$user_token_key" --users "$users" --stock "$stock" --sale-stock "$sale_stock" \
   --confirm-pct 80 --cancel-pct 10 --hold-seconds 5 --expire-wait --threads "$threads" --duration 60 --heap 192m \
   --out "$work/run" &
 run_pid=$!
