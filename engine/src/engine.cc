@@ -47,9 +47,13 @@ using detail::SlotState;
 using detail::StatusOf;
 
 // The book an order's units are in while its slot has `status`; nullopt if it holds none. An
-// unacknowledged move is in the book of the status it becomes.
+// unacknowledged reservation or confirm is in the book of the status it becomes; an
+// unacknowledged end still holds its units, in the book it ends (order_table.h).
 constexpr std::optional<Book> BookOf(std::uint8_t status) {
-  status = detail::Acknowledged(status);
+  if (detail::IsHeldEnd(status)) {
+    return (status & detail::kRefundBit) != 0 ? Book::kConfirmed : Book::kHeld;
+  }
+  status = detail::Shown(status);
   if (status == Raw(OrderStatus::kReserved)) return Book::kHeld;
   if (status == Raw(OrderStatus::kConfirmed)) return Book::kConfirmed;
   if (status == detail::kReservedInDoubt) return Book::kInDoubt;
@@ -68,7 +72,7 @@ Order OrderView(const Campaign& campaign, std::uint32_t slot_index, std::uint32_
   order.amount = campaign.spec().price * fields.quantity;
   order.created_at = fields.created_at;
   order.expires_at = fields.expires_at;
-  std::uint8_t status = detail::Acknowledged(fields.status);
+  std::uint8_t status = detail::Shown(fields.status);
   order.status = as_reserved || status == detail::kReservedInDoubt
                      ? OrderStatus::kReserved
                      : static_cast<OrderStatus>(status);
@@ -159,6 +163,7 @@ class KeyHold {
 // What a replayed key answered: the id its first decision made, and the key's place.
 struct KeyReplay {
   std::uint64_t first_id = 0;
+  bool undone = false;  // the first decision was undone since (IdempotencyTable::Undo)
   IdempotencyTable::Ref ref;
 };
 
@@ -260,20 +265,43 @@ class Engine::Impl {
   bool Unacknowledged(LogTicket ticket) const {
     return options_.await_acknowledgement && ticket.value != 0;
   }
-  // The status a confirm or cancel moves an order to before its event is appended: unacknowledged
-  // if the log may report it, so that no one sees the move final before the log has it.
-  std::uint8_t MovedStatus(OrderStatus next) const {
-    return options_.await_acknowledgement ? detail::Unacked(next) : Raw(next);
+  // The status a move from `from` to `next` sets before its event is appended, in case the
+  // log reports it: unacknowledged with durable acks, so that no one sees the move final before
+  // the log has it; for an end, one that keeps its units until then in either mode
+  // (order_table.h). FinishMove settles it if no report will come.
+  std::uint8_t MovedStatus(std::uint8_t from, OrderStatus next) const {
+    const bool end = next == OrderStatus::kCancelled || next == OrderStatus::kExpired;
+    std::uint8_t status = Raw(next);
+    if (options_.await_acknowledgement) status |= detail::kUnackedBit;
+    if (end && !options_.await_acknowledgement) status |= detail::kHeldEndBit;
+    if (end && from == Raw(OrderStatus::kConfirmed)) status |= detail::kRefundBit;
+    return status;
   }
-  // Once the move's event is appended: a ticket 0 is never reported, so the move is final now.
-  void FinishMove(const Located& found, OrderStatus next, LogTicket ticket) const {
-    if (options_.await_acknowledgement && !Unacknowledged(ticket)) {
-      found.slot->state.store(SlotState(found.generation, Raw(next)), std::memory_order_release);
+  // True if the move's report will settle it: a move with bits and a ticket from the log.
+  static bool Reported(std::uint8_t moved, LogTicket ticket) {
+    return moved != detail::Shown(moved) && ticket.value != 0;
+  }
+  // Once the move's event is appended: without a report to come (ticket 0), the move is final
+  // now. False if the report will finish it (Acknowledge), which may have happened already.
+  bool FinishMove(const Located& found, std::uint8_t moved, LogTicket ticket) const {
+    if (Reported(moved, ticket)) return false;
+    if (moved != detail::Shown(moved)) {
+      found.slot->state.store(SlotState(found.generation, detail::Shown(moved)),
+                              std::memory_order_release);
     }
+    return true;
   }
   // Off the data plane: makes the order's unacknowledged `status` final; false if the order
   // is not in that unacknowledged status.
   static bool AcknowledgeMove(const Located& found, OrderStatus status);
+  // Off the data plane: an unacknowledged end (cancel, refund, expiry) is in the log; the
+  // order's units go back to stock now.
+  void AcknowledgeEnd(std::uint32_t worker, const Located& found);
+  // The order ended for good (this thread ended or undid it, or the log acknowledged its end):
+  // its units, in `book` until now, go back to stock (`worker`'s stripe) and its slot may be
+  // reused. `row` is the books row to count in: the worker's own, or Campaign::kAnyThread off
+  // the data plane.
+  void Restock(std::uint32_t worker, std::uint32_t row, const Located& found, Book book);
   // Confirm and cancel alike: the answer to a move towards `target` of an order in `status`
   // that the move leaves alone (unacknowledged, in doubt, or already `target`: the same request
   // again), or nullopt when the move goes on.
@@ -313,10 +341,10 @@ class Engine::Impl {
   // `found.generation`. A log report can come before the worker's publish, a few
   // instructions after its Append returned.
   static std::uint64_t PublishedState(const Located& found);
-  // Moves a reserved order past expires_at to expired, returns its units and frees its slot.
-  // False if the order was no longer reserved or the log refused the event (it stays reserved).
+  // Moves a reserved order past expires_at to expired, returns its units (once the log has the
+  // expiry, with durable acks) and frees its slot. False if the order was no longer reserved or
+  // the log refused the event (it stays reserved).
   bool Expire(std::uint32_t worker, const Located& found, TimePoint now);
-  void ReturnUnits(std::uint32_t worker, Campaign& campaign, const SlotFields& fields);
   // After a reservation is published in `slot_index`: puts the slot in `worker`'s wheel,
   // unless a wheel links it already (from an order it held before), whose visit then reads
   // this one. Pairs with ReleaseWheel (seq_cst on both sides).
@@ -358,6 +386,9 @@ class Engine::Impl {
                                         const Event& event);
   // Remembers a logged decision's idempotency key (if it has one) as the live call did.
   void RestoreKey(const Campaign& campaign, const Event& event, std::uint64_t first_id);
+  // The order `event` names (its reservation, reverted, or its void) was undone: its key, if
+  // it had one, may decide afresh (PlaceOrder).
+  void UndoKey(const Campaign& campaign, const Event& event);
   // Recovery folds orders into their slots without taking units (FinishRecovery does), so the
   // order in which the log and the snapshot hold them does not matter.
   std::optional<ReplayError> ApplyReserved(Campaign& campaign, const Event& event);
@@ -677,8 +708,10 @@ Decision<Order> Engine::Impl::PlaceOrder(WorkerId worker, const CampaignId& id, 
       return Decide<Order>(worker, kOperation, in_doubt ? Outcome::kInDoubt : Outcome::kReplayed,
                            order);
     }
-    // The reservation was undone since (reverted, or voided in doubt), or its slot was reused
-    // after it ended: decided afresh, as for a claim.
+    // Ended, and its slot reused since: the first answer is gone, and deciding again would make
+    // a second order under one key.
+    if (!replay.undone) return Decide<Order>(worker, kOperation, Outcome::kConflict);
+    // Undone since (reverted, or voided in doubt): decided afresh, as for a claim.
     if (!key_hold.Reclaim(replay.ref, replay.first_id, now)) {
       return Decide<Order>(worker, kOperation, Outcome::kPending);
     }
@@ -788,7 +821,7 @@ Outcome Engine::Impl::BeginKey(const Campaign& campaign, const UserId& user,
     case IdempotencyTable::Lookup::kFull:
       return Outcome::kOverCapacity;
     case IdempotencyTable::Lookup::kReplay:
-      replay = {found.value, found.ref};
+      replay = {found.value, found.undone, found.ref};
       return Outcome::kReplayed;
     case IdempotencyTable::Lookup::kNew:
       hold.Hold(found.ref);
@@ -847,32 +880,37 @@ std::optional<Order> Engine::Impl::ReadOrder(const Located& found, TimePoint now
   return OrderView(*found.campaign, found.slot_index, found.generation, *fields, now);
 }
 
-void Engine::Impl::ReturnUnits(std::uint32_t worker, Campaign& campaign, const SlotFields& fields) {
-  campaign.stock().Give(worker, fields.quantity);
-  campaign.units().Remove(fields.user, fields.quantity);
-}
-
 bool Engine::Impl::Expire(std::uint32_t worker, const Located& found, TimePoint now) {
   Campaign& campaign = *found.campaign;
   std::uint64_t reserved = SlotState(found.generation, Raw(OrderStatus::kReserved));
+  const std::uint8_t moved = MovedStatus(Raw(OrderStatus::kReserved), OrderStatus::kExpired);
   // The CAS makes this thread the only one moving the order; confirm and cancel race on it.
-  if (!found.slot->state.compare_exchange_strong(
-          reserved, SlotState(found.generation, Raw(OrderStatus::kExpired)),
-          std::memory_order_acq_rel)) {
+  if (!found.slot->state.compare_exchange_strong(reserved, SlotState(found.generation, moved),
+                                                 std::memory_order_acq_rel)) {
     return false;
   }
   const Event& event = OrderEvent(EventType::kOrderExpired, campaign, worker, found.slot_index,
                                   found.generation, found.fields, now);
-  if (!Append(worker, event)) {
+  std::optional<LogTicket> ticket = Append(worker, event);
+  if (!ticket) {
     found.slot->state.store(reserved, std::memory_order_release);
     return false;
   }
-  ReturnUnits(worker, campaign, found.fields);
-  campaign.Count(worker, Book::kHeld, -std::int64_t{found.fields.quantity});
-  campaign.orders().Free(found.slot_index);
   std::atomic<std::uint64_t>& expired = workers_[worker]->orders_expired;
   expired.store(expired.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  // Else the units come back once the log has the expiry (AcknowledgeEnd).
+  if (FinishMove(found, moved, *ticket)) Restock(worker, worker, found, Book::kHeld);
   return true;
+}
+
+void Engine::Impl::Restock(std::uint32_t worker, std::uint32_t row, const Located& found,
+                           Book book) {
+  Campaign& campaign = *found.campaign;
+  campaign.stock().Give(worker, found.fields.quantity);
+  campaign.units().Remove(found.fields.user, found.fields.quantity);
+  campaign.Count(row, book, -std::int64_t{found.fields.quantity});
+  // Last: from here the slot may be taken for another order at once.
+  campaign.orders().Free(found.slot_index);
 }
 
 Decision<Order> Engine::Impl::ConfirmOrder(WorkerId worker, OrderId id, const UserId& user,
@@ -892,10 +930,10 @@ Decision<Order> Engine::Impl::ConfirmOrder(WorkerId worker, OrderId id, const Us
   }
   if (status == Raw(OrderStatus::kReserved) && now >= found.fields.expires_at) {
     Expire(worker.value, found, now);
-  } else if (status == Raw(OrderStatus::kReserved) &&
-             slot.state.compare_exchange_strong(
-                 state, SlotState(found.generation, MovedStatus(OrderStatus::kConfirmed)),
-                 std::memory_order_acq_rel)) {
+  } else if (const std::uint8_t moved = MovedStatus(status, OrderStatus::kConfirmed);
+             status == Raw(OrderStatus::kReserved) &&
+             slot.state.compare_exchange_strong(state, SlotState(found.generation, moved),
+                                                std::memory_order_acq_rel)) {
     Campaign& campaign = *found.campaign;
     const Event& event = OrderEvent(EventType::kOrderConfirmed, campaign, worker.value,
                                     found.slot_index, found.generation, found.fields, now);
@@ -905,7 +943,7 @@ Decision<Order> Engine::Impl::ConfirmOrder(WorkerId worker, OrderId id, const Us
                        std::memory_order_release);
       return Decide<Order>(worker, kOperation, Outcome::kLogUnavailable);
     }
-    FinishMove(found, OrderStatus::kConfirmed, *ticket);
+    FinishMove(found, moved, *ticket);
     campaign.Count(worker.value, Book::kHeld, -std::int64_t{found.fields.quantity});
     campaign.Count(worker.value, Book::kConfirmed, found.fields.quantity);
     SlotFields confirmed = found.fields;
@@ -932,7 +970,7 @@ std::optional<Decision<Order>> Engine::Impl::Unmoved(WorkerId worker, Operation 
   Outcome outcome = Outcome::kOk;
   if (status == detail::kReservedInDoubt) {
     outcome = Outcome::kInDoubt;
-  } else if (status != Raw(target)) {
+  } else if (detail::Shown(status) != Raw(target)) {
     return std::nullopt;
   }
   SlotFields fields = found.fields;
@@ -962,9 +1000,9 @@ Decision<Order> Engine::Impl::CancelOrder(WorkerId worker, OrderId id, const Use
       break;
     }
     if (status != Raw(OrderStatus::kReserved) && status != Raw(OrderStatus::kConfirmed)) break;
-    if (!slot.state.compare_exchange_weak(
-            state, SlotState(found.generation, MovedStatus(OrderStatus::kCancelled)),
-            std::memory_order_acq_rel)) {
+    const std::uint8_t moved = MovedStatus(status, OrderStatus::kCancelled);
+    if (!slot.state.compare_exchange_weak(state, SlotState(found.generation, moved),
+                                          std::memory_order_acq_rel)) {
       continue;
     }
     const Event& event = OrderEvent(EventType::kOrderCancelled, campaign, worker.value,
@@ -974,14 +1012,13 @@ Decision<Order> Engine::Impl::CancelOrder(WorkerId worker, OrderId id, const Use
       slot.state.store(state, std::memory_order_release);
       return Decide<Order>(worker, kOperation, Outcome::kLogUnavailable);
     }
-    FinishMove(found, OrderStatus::kCancelled, *ticket);
     SlotFields cancelled = found.fields;
     cancelled.status = Raw(OrderStatus::kCancelled);
     Order order = OrderView(campaign, found.slot_index, found.generation, cancelled, now);
-    ReturnUnits(worker.value, campaign, found.fields);
-    campaign.Count(worker.value, *BookOf(status), -std::int64_t{found.fields.quantity});
-    // Last: from here the slot may be taken for another order at once.
-    campaign.orders().Free(found.slot_index);
+    // Else the units come back once the log has the cancel (AcknowledgeEnd).
+    if (FinishMove(found, moved, *ticket)) {
+      Restock(worker.value, worker.value, found, *BookOf(status));
+    }
     return Decide<Order>(worker, kOperation, Outcome::kOk, order, *ticket);
   }
   return Moved(worker, kOperation, found, now);
@@ -1050,10 +1087,31 @@ void Engine::Impl::Acknowledge(const Event& event) {
   std::optional<OrderStatus> moved;
   if (event.type == EventType::kOrderReserved) moved = OrderStatus::kReserved;
   if (event.type == EventType::kOrderConfirmed) moved = OrderStatus::kConfirmed;
-  if (event.type == EventType::kOrderCancelled) moved = OrderStatus::kCancelled;
-  if (!moved) return;
+  const bool end =
+      event.type == EventType::kOrderCancelled || event.type == EventType::kOrderExpired;
+  if (!moved && !end) return;
   Located found = SlotOf(event.order_id);
-  if (found.slot && found.campaign == campaign) AcknowledgeMove(found, *moved);
+  if (!found.slot || found.campaign != campaign) return;
+  if (moved) {
+    AcknowledgeMove(found, *moved);
+  } else {
+    AcknowledgeEnd(OwnWorker(detail::SeqWorker(event.seq)), found);
+  }
+}
+
+void Engine::Impl::AcknowledgeEnd(std::uint32_t worker, const Located& found) {
+  std::uint64_t state = PublishedState(found);
+  const std::uint8_t status = StatusOf(state);
+  // Acknowledged already (a repeated report), or the order is not this end's.
+  if (GenerationOf(state) != found.generation || !detail::IsHeldEnd(status)) return;
+  // While the end is unacknowledged nothing else moves the order, and its slot is not free.
+  Located ended = ReadSlot(found);
+  HOTDEAL_ASSERT(ended.slot != nullptr);
+  if (!found.slot->state.compare_exchange_strong(
+          state, SlotState(found.generation, detail::Shown(status)), std::memory_order_acq_rel)) {
+    return;
+  }
+  Restock(worker, Campaign::kAnyThread, ended, *BookOf(status));
 }
 
 bool Engine::Impl::AcknowledgeMove(const Located& found, OrderStatus status) {
@@ -1090,12 +1148,14 @@ void Engine::Impl::Revert(const Event& event) {
   if (!found.slot) return;
   std::uint64_t state = PublishedState(found);
   if (event.type == EventType::kOrderReserved) {
+    // The key first, so a retry that no longer finds the order knows it may decide afresh.
+    UndoKey(*campaign, event);
     ReleaseOrder(worker, found, detail::kUndone);  // the order never was
     return;
   }
   // Only a confirm can be moved back: its reservation was final before it could be confirmed.
   if (GenerationOf(state) == found.generation &&
-      detail::Acknowledged(StatusOf(state)) == Raw(OrderStatus::kConfirmed) &&
+      detail::Shown(StatusOf(state)) == Raw(OrderStatus::kConfirmed) &&
       found.slot->state.compare_exchange_strong(
           state, SlotState(found.generation, Raw(OrderStatus::kReserved)),
           std::memory_order_acq_rel)) {
@@ -1127,13 +1187,13 @@ bool Engine::Impl::ReleaseOrder(std::uint32_t worker, const Located& found, std:
     if (GenerationOf(state) != found.generation || !BookOf(StatusOf(state))) return false;
   } while (!found.slot->state.compare_exchange_weak(state, SlotState(found.generation, next),
                                                     std::memory_order_acq_rel));
-  Campaign& campaign = *found.campaign;
-  // This thread ended the order: its slot keeps the fields until the Free below.
-  std::optional<SlotFields> fields = campaign.orders().Read(found.slot_index, found.generation);
+  // This thread ended the order: its slot keeps the fields until Restock frees it.
+  Located ended = found;
+  std::optional<SlotFields> fields =
+      found.campaign->orders().Read(found.slot_index, found.generation);
   HOTDEAL_ASSERT(fields.has_value());
-  campaign.Count(Campaign::kAnyThread, *BookOf(StatusOf(state)), -std::int64_t{fields->quantity});
-  ReturnUnits(worker, campaign, *fields);
-  campaign.orders().Free(found.slot_index);
+  ended.fields = *fields;
+  Restock(worker, Campaign::kAnyThread, ended, *BookOf(StatusOf(state)));
   return true;
 }
 
@@ -1165,7 +1225,7 @@ void Engine::Impl::MarkInDoubt(const Event& event) {
   if (event.type != EventType::kOrderReserved) return;
   std::uint64_t state = PublishedState(found);
   if (GenerationOf(state) == found.generation &&
-      detail::Acknowledged(StatusOf(state)) == Raw(OrderStatus::kReserved) &&
+      detail::Shown(StatusOf(state)) == Raw(OrderStatus::kReserved) &&
       found.slot->state.compare_exchange_strong(
           state, SlotState(found.generation, detail::kReservedInDoubt),
           std::memory_order_acq_rel)) {
@@ -1222,6 +1282,7 @@ std::optional<Event> Engine::Impl::SettleInDoubt(const Event& event, bool persis
   voided.claim_id = event.claim_id;
   voided.order_id = event.order_id;
   voided.quantity = event.quantity;
+  voided.idempotency_key = event.idempotency_key;
   return voided;
 }
 
@@ -1236,7 +1297,15 @@ bool Engine::Impl::ApplyVoid(const Event& void_event) {
   if (void_event.type != EventType::kOrderVoided) return false;
   // A void of an order the log never had (its reservation was not persisted) finds nothing.
   Located found = Locate(void_event.order_id);
-  return found.slot && found.campaign == campaign && ReleaseOrder(worker, found, detail::kUndone);
+  if (!found.slot || found.campaign != campaign) return false;
+  UndoKey(*campaign, void_event);  // before the order goes, as in Revert
+  return ReleaseOrder(worker, found, detail::kUndone);
+}
+
+void Engine::Impl::UndoKey(const Campaign& campaign, const Event& event) {
+  if (event.idempotency_key) {
+    keys_->Undo(campaign.index(), event.user, *event.idempotency_key, event.order_id.value);
+  }
 }
 
 // ---- recovery ------------------------------------------------------------------------------
@@ -1386,6 +1455,9 @@ std::optional<ReplayError> Engine::Impl::ApplyReserved(Campaign& campaign, const
   if (event.quantity < 1 || event.quantity > campaign.spec().per_user_limit) {
     return ReplayFailure(event, "the order's quantity is outside 1..per_user_limit");
   }
+  // Whatever the slot holds now: a retry with the key must not decide again even once the
+  // order's answer is gone (PlaceOrder answers kConflict then).
+  RestoreKey(campaign, event, event.order_id.value);
   std::uint64_t state = found.slot->state.load(std::memory_order_relaxed);
   std::uint32_t held = GenerationOf(state);
   // A later order of the slot is in already (this one ended before the slot was reused), or
@@ -1401,7 +1473,6 @@ std::optional<ReplayError> Engine::Impl::ApplyReserved(Campaign& campaign, const
   found.slot->state.store(SlotState(found.generation, Raw(OrderStatus::kReserved)),
                           std::memory_order_relaxed);
   campaign.orders().MarkUsed(found.slot_index);
-  RestoreKey(campaign, event, event.order_id.value);
   return std::nullopt;
 }
 

@@ -47,7 +47,8 @@ IdempotencyTable::Result IdempotencyTable::Begin(std::uint32_t campaign, const U
       std::uint32_t free_way = kWays;
       for (std::uint32_t i = 0; i < kWays; ++i) {
         Way& way = bucket.ways[i];
-        bool aged = way.state == WayState::kDone && now_us - way.created_at_us >= window_us_;
+        const bool decided = way.state == WayState::kDone || way.state == WayState::kRevoked;
+        bool aged = decided && now_us - way.created_at_us >= window_us_;
         if (way.state == WayState::kEmpty || aged) {
           if (free_way == kWays) free_way = i;
           continue;
@@ -57,13 +58,13 @@ IdempotencyTable::Result IdempotencyTable::Begin(std::uint32_t campaign, const U
           pending = true;
           break;
         }
-        return {Lookup::kReplay, way.value, {bucket_index, i}};
+        return {Lookup::kReplay, way.value, way.state == WayState::kRevoked, {bucket_index, i}};
       }
       if (!pending) {
-        if (free_way == kWays) return {Lookup::kFull, 0, {}};
+        if (free_way == kWays) return {Lookup::kFull, 0, false, {}};
         Way& way = bucket.ways[free_way];
         way = Way{fingerprint, 0, now_us, WayState::kPending};
-        return {Lookup::kNew, 0, {bucket_index, free_way}};
+        return {Lookup::kNew, 0, false, {bucket_index, free_way}};
       }
     }
     // The same key is being decided by another request right now: wait for its outcome.
@@ -84,10 +85,24 @@ bool IdempotencyTable::Reclaim(Ref ref, std::uint64_t undone, TimePoint now) noe
   Bucket& bucket = buckets_[ref.bucket];
   SpinGuard guard(bucket.lock);
   Way& way = bucket.ways[ref.way];
-  if (way.state != WayState::kDone || way.value != undone) return false;
+  const bool decided = way.state == WayState::kDone || way.state == WayState::kRevoked;
+  if (!decided || way.value != undone) return false;
   way.state = WayState::kPending;
   way.created_at_us = now.time_since_epoch().count();
   return true;
+}
+
+void IdempotencyTable::Undo(std::uint32_t campaign, const UserId& user, const IdempotencyKey& key,
+                            std::uint64_t value) noexcept {
+  Hash128 fingerprint = Fingerprint(campaign, user, key);
+  Bucket& bucket = buckets_[fingerprint.low & (buckets_count_ - 1)];
+  SpinGuard guard(bucket.lock);
+  for (Way& way : bucket.ways) {
+    if (way.fingerprint == fingerprint && way.state == WayState::kDone && way.value == value) {
+      way.state = WayState::kRevoked;
+      return;
+    }
+  }
 }
 
 void IdempotencyTable::Forget(Ref ref) noexcept {

@@ -31,6 +31,7 @@ class IdempotencyTable {
   struct Result {
     Lookup lookup = Lookup::kFull;
     std::uint64_t value = 0;  // kReplay: what Finish stored
+    bool undone = false;      // kReplay: Undo was called for that decision since
     Ref ref;                  // kNew: the way to Finish or Forget
   };
 
@@ -47,12 +48,17 @@ class IdempotencyTable {
   // voided: its client heard 503): marks the key pending again, as kNew does, so the retry is
   // decided afresh under it. False if another request reclaimed it first (or it aged out).
   bool Reclaim(Ref ref, std::uint64_t undone, TimePoint now) noexcept;
+  // The decision `value` the key made was undone (reverted, or voided): a later Begin says so,
+  // so a retry can tell it from a decision that ended and was forgotten since (an order whose
+  // slot was reused). A no-op if the key is absent, aged out or names another decision.
+  void Undo(std::uint32_t campaign, const UserId& user, const IdempotencyKey& key,
+            std::uint64_t value) noexcept;
 
   std::size_t bytes() const noexcept { return buckets_count_ * sizeof(Bucket); }
 
  private:
   static constexpr std::uint32_t kWays = 8;
-  enum class WayState : std::uint8_t { kEmpty, kPending, kDone };
+  enum class WayState : std::uint8_t { kEmpty, kPending, kDone, kRevoked };
   struct Way {
     Hash128 fingerprint;
     std::uint64_t value = 0;

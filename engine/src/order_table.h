@@ -46,27 +46,45 @@ constexpr bool HoldsNoOrder(std::uint8_t status) {
 // A reservation whose event the log could not confirm: it holds its units like kReserved, but
 // confirm, cancel and expiry leave it alone until it is settled (shown as kReserved).
 inline constexpr std::uint8_t kReservedInDoubt = 0xFE;
-// A move (reserved, confirmed, cancelled) whose event the log has not reported yet (durable
-// acks): the OrderStatus with this bit set. It holds units as the plain status does, but is not
-// shown, moved or expired until Engine::Acknowledge clears the bit.
+// Bits over an OrderStatus while the log has not reported a move yet:
+// - kUnackedBit (durable acks): the move is not shown, moved or expired until
+//   Engine::Acknowledge clears the bit. A reservation or confirm holds its units as the plain
+//   status does.
+// - kHeldEndBit (--ack memory): an end (cancel, expiry) shown final at once.
+// An end, with either bit, keeps its units out of stock and in the book it ends until the log
+// has it, so that no unit is sold again on the strength of an end a crash could lose (the log
+// would then hold the old reservation live beside the sale that reused its units). kRefundBit
+// marks the end of a confirmed order, whose units stay in the confirmed book meanwhile.
 inline constexpr std::uint8_t kUnackedBit = 0x10;
+inline constexpr std::uint8_t kRefundBit = 0x20;
+inline constexpr std::uint8_t kHeldEndBit = 0x40;
 constexpr std::uint8_t Raw(OrderStatus status) {
   return static_cast<std::uint8_t>(status);
 }
 constexpr std::uint8_t Unacked(OrderStatus status) {
   return kUnackedBit | Raw(status);
 }
-constexpr bool IsUnacked(std::uint8_t status) {
-  return (status & 0xF0) == kUnackedBit;
+// Every status with bits is below the special bytes (kUndone and up).
+constexpr bool HasBits(std::uint8_t status) {
+  return status < 0x80;
 }
-// The status an unacknowledged one becomes once acknowledged; any other status unchanged.
-constexpr std::uint8_t Acknowledged(std::uint8_t status) {
-  return IsUnacked(status) ? static_cast<std::uint8_t>(status & ~kUnackedBit) : status;
+constexpr bool IsUnacked(std::uint8_t status) {
+  return HasBits(status) && (status & kUnackedBit) != 0;
+}
+// The OrderStatus a status shows (or will show, once acknowledged); special bytes unchanged.
+constexpr std::uint8_t Shown(std::uint8_t status) {
+  return HasBits(status) ? static_cast<std::uint8_t>(status & 0x0F) : status;
+}
+// An end the log has not reported yet: it still holds its units.
+constexpr bool IsHeldEnd(std::uint8_t status) {
+  const std::uint8_t shown = Shown(status);
+  return HasBits(status) && (status & (kUnackedBit | kHeldEndBit)) != 0 &&
+         (shown == Raw(OrderStatus::kCancelled) || shown == Raw(OrderStatus::kExpired));
 }
 // A reservation not ended yet: reserved (acknowledged or not) or in doubt. Such an order is in
 // a wheel, or about to be.
 constexpr bool IsReservation(std::uint8_t status) {
-  return Acknowledged(status) == Raw(OrderStatus::kReserved) || status == kReservedInDoubt;
+  return Shown(status) == Raw(OrderStatus::kReserved) || status == kReservedInDoubt;
 }
 
 // Generations as order ids carry them (ids.h): they wrap, so compare them on the circle.

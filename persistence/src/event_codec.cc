@@ -71,13 +71,14 @@ constexpr std::uint32_t FieldsOf(EventType type) noexcept {
     case EventType::kClaimGranted:
       return kBase | kUser | kClaimId | kCouponCode | kIdempotencyKey;
     case EventType::kClaimVoided:
-      return kBase | kUser | kClaimId;
+      return kBase | kUser | kClaimId | kIdempotencyKey;
     case EventType::kOrderReserved:
       return kOrderBase | kAmount | kExpiresAtUs | kIdempotencyKey;
+    case EventType::kOrderVoided:
+      return kOrderBase | kIdempotencyKey;
     case EventType::kOrderConfirmed:
     case EventType::kOrderCancelled:
     case EventType::kOrderExpired:
-    case EventType::kOrderVoided:
       return kOrderBase;
   }
   return 0;

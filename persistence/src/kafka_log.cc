@@ -43,28 +43,6 @@ bool Awaitable(engine::EventType type) noexcept {
   return false;
 }
 
-// Events the log never undoes: those that gave units back (the units may be sold again
-// already) and confirms (a payment went through; undoing it would drop its record, and letting
-// a possibly-persisted one stand could lose it at the next restart). Instead of reverting or
-// marking them in doubt, the log appends them again until Kafka has them; their consumers treat
-// a repeat as a no-op (docs/durability.md).
-bool AppendedUntilPersisted(engine::EventType type) noexcept {
-  switch (type) {
-    case engine::EventType::kClaimVoided:
-    case engine::EventType::kOrderConfirmed:
-    case engine::EventType::kOrderCancelled:
-    case engine::EventType::kOrderExpired:
-    case engine::EventType::kOrderVoided:
-      return true;
-    case engine::EventType::kCampaignCreated:
-    case engine::EventType::kCampaignClosed:
-    case engine::EventType::kClaimGranted:
-    case engine::EventType::kOrderReserved:
-      return false;
-  }
-  return false;
-}
-
 std::uint32_t RoundUpPowerOfTwo(std::uint32_t n) noexcept {
   std::uint32_t p = 1;
   while (p < n)
@@ -292,12 +270,12 @@ void KafkaLog::OnDelivery(std::uint32_t index, Durability durability) noexcept {
 
 void KafkaLog::Settle(std::uint32_t index, Durability durability) noexcept {
   Slot& slot = slots_[index];
-  if (durability == Durability::kPersisted && Awaitable(slot.event.type)) {
+  if (durability == Durability::kPersisted) {
     // Final before anyone hears: a client that got its 201 and then reads or retries must see
-    // the decision, not "pending". Events no caller awaits were never held back.
+    // the decision, not "pending"; an expiry, which no caller awaits, returns its units now.
     revert_->Acknowledge(slot.event);
   }
-  if (AppendedUntilPersisted(slot.event.type)) {
+  if (engine::AppendedUntilPersisted(slot.event.type)) {
     if (durability != Durability::kPersisted && !stopping_.load(std::memory_order_relaxed)) {
       // The slot stays taken: its waiter hears when Kafka has it.
       if (!slot.reappend) reappend_.push_back(index);

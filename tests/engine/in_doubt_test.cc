@@ -106,6 +106,9 @@ TEST_F(InDoubtTest, ReservationInDoubtIsFrozenUntilSettled) {
   EXPECT_FALSE(engine_.SettleInDoubt(reserved, true));
   EXPECT_EQ(Books("s").held, 2);
   EXPECT_EQ(engine_.ExpireDue({0}, Seconds(201)), 1u);
+  EXPECT_EQ(engine_.GetOrder(made.value->id, Seconds(201)).value->status, OrderStatus::kExpired);
+  EXPECT_EQ(Books("s").remaining, 3u);  // until the log has the expiry
+  engine_.Acknowledge(LastEvent());
   EXPECT_EQ(Books("s").remaining, 5u);
   EXPECT_EQ(Books("s").held, 0);
   ExpectBooksClose("s");

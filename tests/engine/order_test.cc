@@ -285,5 +285,36 @@ TEST(OrderChurnTest, AStaleIdNeverFindsTheOrderThatReusedItsSlot) {
   EXPECT_EQ(engine.GetOrder(placed.value->id, Seconds(101)).value->status, OrderStatus::kReserved);
 }
 
+// A key replays its order for as long as the order is readable; once the order ended and its
+// slot was taken by another, the answer is gone, and the key must not make a second order.
+TEST(OrderChurnTest, AKeyWhoseOrderEndedAndWasReusedAnswersConflict) {
+  RecordingSink sink;
+  Engine engine(SmallOptions(1), sink);
+  ASSERT_EQ(engine.CreateCampaign(SaleSpec("s", 1, 1, 60), Seconds(0)).outcome, Outcome::kCreated);
+  const std::uint32_t slots = engine.Footprint(Campaign("s"))->orders_max;
+  Decision<Order> first = engine.PlaceOrder({0}, Campaign("s"), User(1), 1, Key("k"), Seconds(100));
+  ASSERT_EQ(first.outcome, Outcome::kCreated);
+  ASSERT_EQ(engine.CancelOrder({0}, first.value->id, User(1), Seconds(100)).outcome, Outcome::kOk);
+  EXPECT_EQ(engine.PlaceOrder({0}, Campaign("s"), User(1), 1, Key("k"), Seconds(101)).outcome,
+            Outcome::kReplayed);
+  for (std::uint32_t i = 0; i < slots; ++i) {
+    Decision<Order> other = engine.PlaceOrder({0}, Campaign("s"), User(2), 1, {}, Seconds(102));
+    ASSERT_EQ(other.outcome, Outcome::kCreated);
+    ASSERT_EQ(engine.CancelOrder({0}, other.value->id, User(2), Seconds(102)).outcome,
+              Outcome::kOk);
+  }
+  ASSERT_EQ(engine.GetOrder(first.value->id, Seconds(103)).outcome, Outcome::kNotFound);
+  Decision<Order> retry = engine.PlaceOrder({0}, Campaign("s"), User(1), 1, Key("k"), Seconds(103));
+  EXPECT_EQ(retry.outcome, Outcome::kConflict);
+  EXPECT_EQ(engine.Books(Campaign("s"))->remaining, 1u);
+  // A reverted order's key is free again, reused slot or not.
+  Decision<Order> reverted =
+      engine.PlaceOrder({0}, Campaign("s"), User(1), 1, Key("r"), Seconds(104));
+  ASSERT_EQ(reverted.outcome, Outcome::kCreated);
+  engine.Revert(sink.events().back());
+  EXPECT_EQ(engine.PlaceOrder({0}, Campaign("s"), User(1), 1, Key("r"), Seconds(105)).outcome,
+            Outcome::kCreated);
+}
+
 }  // namespace
 }  // namespace hotdeal::engine

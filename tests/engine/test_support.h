@@ -80,13 +80,16 @@ inline void ReplayClean(Engine& engine, const std::vector<Event>& log) {
 }
 
 // Keeps every event in append order (under a mutex: tests only) and can be told to refuse.
+// Its tickets are 0 ("no report will come", as DiscardSink's), unless it is made `reported`:
+// then each event gets a ticket, and the test plays the log's reports back by hand.
 class RecordingSink final : public EventSink {
  public:
+  explicit RecordingSink(bool reported = false) : reported_(reported) {}
   std::optional<LogTicket> Append(WorkerId, const Event& event) noexcept override {
     if (refuse_.load()) return std::nullopt;
     std::lock_guard lock(mutex_);
     events_.push_back(event);
-    return LogTicket{events_.size()};
+    return LogTicket{reported_ ? events_.size() : 0};
   }
   void set_refuse(bool refuse) { refuse_.store(refuse); }
   std::vector<Event> events() const {
@@ -99,6 +102,7 @@ class RecordingSink final : public EventSink {
   }
 
  private:
+  const bool reported_;
   mutable std::mutex mutex_;
   std::vector<Event> events_;
   std::atomic<bool> refuse_{false};
@@ -138,7 +142,7 @@ class ReportedEngineTest : public ::testing::Test {
         << id;
   }
 
-  RecordingSink sink_;
+  RecordingSink sink_{/*reported=*/true};
   Engine engine_;
 };
 

@@ -153,12 +153,18 @@ TEST_F(UnackedTest, ReservationIsHiddenAndDoesNotExpireUntilAcknowledged) {
   EXPECT_EQ(retry.outcome, Outcome::kReplayed);
   EXPECT_EQ(retry.value->id, id);
   EXPECT_EQ(engine_.GetOrder(id, Seconds(201)).value->status, OrderStatus::kExpired);
-  // Re-armed, it expires on the next tick now that it is final.
+  // Re-armed, it expires on the next tick now that it is final; its units come back once the
+  // log has the expiry.
   EXPECT_EQ(engine_.ExpireDue({0}, Seconds(202)), 1u);
   EXPECT_EQ(LastEvent().type, EventType::kOrderExpired);
+  EXPECT_EQ(Books("s").held, 2);
+  EXPECT_EQ(Books("s").remaining, 3u);
+  ExpectBooksClose("s");
+  engine_.Acknowledge(LastEvent());
   EXPECT_EQ(Books("s").held, 0);
   EXPECT_EQ(Books("s").remaining, 5u);
   ExpectBooksClose("s");
+  EXPECT_EQ(engine_.GetOrder(id, Seconds(203)).value->status, OrderStatus::kExpired);
 }
 
 TEST_F(UnackedTest, ConfirmIsHiddenUntilAcknowledged) {
@@ -187,21 +193,48 @@ TEST_F(UnackedTest, ConfirmIsHiddenUntilAcknowledged) {
   EXPECT_EQ(Books("s").confirmed, 2);
 }
 
-TEST_F(UnackedTest, CancelIsHiddenUntilAcknowledgedButReturnsItsUnitsAtOnce) {
+// The units of a cancel the log may still lose are not sold again: a crash would otherwise
+// leave the log with the old reservation live beside the sale that reused its units.
+TEST_F(UnackedTest, CancelIsHiddenAndKeepsItsUnitsUntilAcknowledged) {
   Order order = PlaceAcknowledged(3, Seconds(100));
   Decision<Order> cancelled = engine_.CancelOrder({1}, order.id, User(1), Seconds(101));
   ASSERT_EQ(cancelled.outcome, Outcome::kOk);
   EXPECT_NE(cancelled.ticket.value, 0u);
   Event cancel = LastEvent();
-  EXPECT_EQ(Books("s").remaining, 5u);
-  EXPECT_EQ(Books("s").held, 0);
+  EXPECT_EQ(Books("s").remaining, 2u);
+  EXPECT_EQ(Books("s").held, 3);
   ExpectBooksClose("s");
+  // Not for the same user either: their limit (3) still counts the 3 units.
+  EXPECT_EQ(engine_.PlaceOrder({0}, Campaign("s"), User(1), 2, {}, Seconds(101)).outcome,
+            Outcome::kLimitExceeded);
   EXPECT_EQ(engine_.CancelOrder({0}, order.id, User(1), Seconds(102)).outcome, Outcome::kPending);
   EXPECT_EQ(engine_.ConfirmOrder({0}, order.id, User(1), Seconds(102)).outcome, Outcome::kPending);
   EXPECT_EQ(engine_.GetOrder(order.id, Seconds(102)).outcome, Outcome::kPending);
   engine_.Acknowledge(cancel);
+  EXPECT_EQ(Books("s").remaining, 5u);
+  EXPECT_EQ(Books("s").held, 0);
+  ExpectBooksClose("s");
+  engine_.Acknowledge(cancel);  // a repeated report changes nothing
+  EXPECT_EQ(Books("s").remaining, 5u);
   EXPECT_EQ(engine_.CancelOrder({0}, order.id, User(1), Seconds(103)).outcome, Outcome::kOk);
   EXPECT_EQ(engine_.ConfirmOrder({0}, order.id, User(1), Seconds(103)).outcome, Outcome::kConflict);
+  EXPECT_EQ(engine_.GetOrder(order.id, Seconds(103)).value->status, OrderStatus::kCancelled);
+}
+
+TEST_F(UnackedTest, RefundKeepsItsUnitsConfirmedUntilAcknowledged) {
+  Order order = PlaceAcknowledged(2, Seconds(100));
+  ASSERT_EQ(engine_.ConfirmOrder({1}, order.id, User(1), Seconds(101)).outcome, Outcome::kOk);
+  engine_.Acknowledge(LastEvent());
+  ASSERT_EQ(engine_.CancelOrder({0}, order.id, User(1), Seconds(102)).outcome, Outcome::kOk);
+  Event refund = LastEvent();
+  EXPECT_EQ(refund.type, EventType::kOrderCancelled);
+  EXPECT_EQ(Books("s").confirmed, 2);
+  EXPECT_EQ(Books("s").remaining, 3u);
+  ExpectBooksClose("s");
+  engine_.Acknowledge(refund);
+  EXPECT_EQ(Books("s").confirmed, 0);
+  EXPECT_EQ(Books("s").remaining, 5u);
+  ExpectBooksClose("s");
   EXPECT_EQ(engine_.GetOrder(order.id, Seconds(103)).value->status, OrderStatus::kCancelled);
 }
 
@@ -308,7 +341,7 @@ TEST(UnackedFinalAtOnceTest, TicketZeroIsFinalAtOnce) {
 }
 
 TEST(UnackedFinalAtOnceTest, OptionOffIsFinalAtOnceWithTickets) {
-  RecordingSink sink;
+  RecordingSink sink{/*reported=*/true};
   Engine engine(SmallOptions(), sink);
   ASSERT_EQ(engine.CreateCampaign(CouponSpec("c", 2), Seconds(0)).outcome, Outcome::kCreated);
   Decision<Claim> made = engine.ClaimCoupon({0}, Campaign("c"), User(1), Key("k"), Seconds(100));
@@ -318,6 +351,30 @@ TEST(UnackedFinalAtOnceTest, OptionOffIsFinalAtOnceWithTickets) {
   // The log acknowledges in memory mode too: a no-op there.
   engine.Acknowledge(sink.events().back());
   EXPECT_EQ(engine.GetClaim(Campaign("c"), User(1)).outcome, Outcome::kOk);
+}
+
+// --ack memory: a cancel is final at once, but its units come back only once the log has it,
+// so a crash that loses the cancel cannot leave the log with its units sold twice.
+TEST(UnackedFinalAtOnceTest, OptionOffCancelKeepsItsUnitsUntilTheLogHasIt) {
+  RecordingSink sink{/*reported=*/true};
+  Engine engine(SmallOptions(), sink);
+  ASSERT_EQ(engine.CreateCampaign(SaleSpec("s", 2, 2, 60), Seconds(0)).outcome, Outcome::kCreated);
+  Decision<Order> placed = engine.PlaceOrder({0}, Campaign("s"), User(1), 2, {}, Seconds(100));
+  ASSERT_EQ(placed.outcome, Outcome::kCreated);
+  ASSERT_EQ(engine.CancelOrder({1}, placed.value->id, User(1), Seconds(101)).outcome, Outcome::kOk);
+  Event cancel = sink.events().back();
+  EXPECT_EQ(engine.GetOrder(placed.value->id, Seconds(101)).value->status, OrderStatus::kCancelled);
+  EXPECT_EQ(engine.CancelOrder({0}, placed.value->id, User(1), Seconds(101)).outcome, Outcome::kOk);
+  EXPECT_EQ(engine.ConfirmOrder({0}, placed.value->id, User(1), Seconds(101)).outcome,
+            Outcome::kConflict);
+  EXPECT_EQ(engine.PlaceOrder({0}, Campaign("s"), User(2), 1, {}, Seconds(101)).outcome,
+            Outcome::kSoldOut);
+  EXPECT_EQ(engine.Books(Campaign("s"))->held, 2);
+  engine.Acknowledge(cancel);
+  EXPECT_EQ(engine.Books(Campaign("s"))->held, 0);
+  EXPECT_EQ(engine.Books(Campaign("s"))->remaining, 2u);
+  EXPECT_EQ(engine.PlaceOrder({0}, Campaign("s"), User(2), 1, {}, Seconds(102)).outcome,
+            Outcome::kCreated);
 }
 
 TEST(UnackedFinalAtOnceTest, ReplayedDecisionsAreFinal) {

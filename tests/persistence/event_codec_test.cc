@@ -229,9 +229,11 @@ TEST(EventCodec, IdKeyIsTwoWordsAndCreationsWithoutOneStillDecode) {
 
 TEST(EventCodec, IdempotencyKeyIsWrittenOnlyWhenSent) {
   EventDecoder decoder;
-  for (EventType type : {EventType::kClaimGranted, EventType::kOrderReserved}) {
+  for (EventType type : {EventType::kClaimGranted, EventType::kOrderReserved,
+                         EventType::kClaimVoided, EventType::kOrderVoided}) {
     SCOPED_TRACE(std::string(EventTypeName(type)));
     Event with_key = Sample(type);
+    with_key.idempotency_key = MakeId<engine::IdempotencyKey>("key-7");
     EventBuffer buffer;
     Encoded encoded = EncodeEvent(with_key, kEpoch, buffer);
     ASSERT_EQ(encoded.error, CodecError::kOk);
@@ -246,10 +248,11 @@ TEST(EventCodec, IdempotencyKeyIsWrittenOnlyWhenSent) {
     ASSERT_EQ(decoder.Decode(encoded.text, decoded), CodecError::kOk) << encoded.text;
     EXPECT_FALSE(decoded.event.idempotency_key.has_value());
   }
-  // Only the two types that answer a client's key may carry one; a bad key is a bad value.
+  // Only the types that answer a client's key, or free it again, may carry one; a bad key is
+  // a bad value.
   LogRecord decoded;
-  EXPECT_EQ(decoder.Decode(R"({"v":1,"type":"claim_voided","seq":1,"at_us":1,"campaign":"c",)"
-                           R"("user":"u","claim_id":1,"idempotency_key":"k"})",
+  EXPECT_EQ(decoder.Decode(R"({"v":1,"type":"order_cancelled","seq":1,"at_us":1,"campaign":"c",)"
+                           R"("user":"u","order_id":1,"quantity":1,"idempotency_key":"k"})",
                            decoded),
             CodecError::kUnknownField);
   EXPECT_EQ(decoder.Decode(R"({"v":1,"type":"claim_granted","seq":1,"at_us":1,"campaign":"c",)"

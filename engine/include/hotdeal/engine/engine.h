@@ -47,10 +47,12 @@ struct EngineOptions {
   // Durable acks (`--ack durable`): a decision whose event the sink answered with a non-zero
   // ticket stays *unacknowledged* until the log reports it (Acknowledge, Revert, MarkInDoubt):
   // it holds its units, but retries, repeat claims, confirm, cancel and reads answer kPending
-  // and expiry waits. A campaign whose creation is unacknowledged answers kPending to claims and
-  // orders inside its window (a possibly-persisted creation stays so until a restart decides it
-  // from the log). False (`--ack memory`, `--log none`, tests that do not model reports): every
-  // decision is final as soon as its event is appended.
+  // and expiry waits. A cancel or expiry keeps the order's units out of stock until the log
+  // reports it persisted, so no unit is sold again on an end a crash could lose. A campaign whose
+  // creation is unacknowledged answers kPending to claims and orders inside its window (a
+  // possibly-persisted creation stays so until a restart decides it from the log). False (`--ack
+  // memory`, `--log none`, tests that do not model reports): every decision is final as soon as its
+  // event is appended.
   bool await_acknowledgement = false;
 };
 
@@ -172,10 +174,11 @@ class Engine {
 
   // The durable log persisted `event`: its decision, unacknowledged since it was appended
   // (await_acknowledgement), becomes final and visible. Acts on claim_granted, order_reserved,
-  // order_confirmed and order_cancelled; anything else, or a decision that is not
-  // unacknowledged (ticket 0, acknowledged already), is a no-op. Call it before the decision's
-  // waiter hears, so a client that got its 201 and reads or retries sees the final state. Any
-  // thread (the log's poll thread); like MarkInDoubt it waits for the deciding worker to
+  // order_confirmed, order_cancelled and order_expired (the last two return the order's units
+  // to stock now); anything else, or a decision that is not unacknowledged (ticket 0,
+  // acknowledged already), is a no-op. Call it for every persisted event. Call it before the
+  // decision's waiter hears, so a client that got its 201 and reads or retries sees the final
+  // state. Any thread (the log's poll thread); like MarkInDoubt it waits for the deciding worker to
   // publish a claim or reservation, since a report can come before that.
   void Acknowledge(const Event& event);
 

@@ -45,11 +45,34 @@ struct Event {
   // kCampaignCreated only: the key of the campaign's id tags, so ids handed out before a
   // restart still match after it. {0, 0} in events logged before tags (ids not tagged).
   IdKey id_key{};
-  // kClaimGranted and kOrderReserved only: the Idempotency-Key the client sent, if any. Apply
+  // kClaimGranted and kOrderReserved: the Idempotency-Key the client sent, if any. Apply
   // remembers it again, so a client retrying with its key after a restart gets the original
-  // answer (within the idempotency window, counted from `at`).
+  // answer (within the idempotency window, counted from `at`). kClaimVoided and kOrderVoided
+  // repeat the voided decision's key, so the key is known to be free again.
   std::optional<IdempotencyKey> idempotency_key;
 };
+
+// The durable log's policy for an event it could not persist for certain (docs/durability.md):
+// true for the events that end an order or a claim's doubt, or record a payment. Those are
+// appended again until the log has them (the engine keeps what they would return or undo
+// until then); every other event is reverted when certainly not persisted and marked in doubt
+// when possibly persisted. One definition, for the log and for the simulation that models it.
+constexpr bool AppendedUntilPersisted(EventType type) noexcept {
+  switch (type) {
+    case EventType::kClaimVoided:
+    case EventType::kOrderConfirmed:
+    case EventType::kOrderCancelled:
+    case EventType::kOrderExpired:
+    case EventType::kOrderVoided:
+      return true;
+    case EventType::kCampaignCreated:
+    case EventType::kCampaignClosed:
+    case EventType::kClaimGranted:
+    case EventType::kOrderReserved:
+      return false;
+  }
+  return false;
+}
 
 // Where a ticket for an appended event can be found again; 0 means "nothing to wait for".
 struct LogTicket {
