@@ -91,6 +91,10 @@ std::string Text(OrderId id) {
   return std::string(engine::Engine::OrderIdText(id).view());
 }
 
+std::string Text(engine::ClaimId id) {
+  return std::string(engine::Engine::ClaimIdText(id).view());
+}
+
 // Statuses a promised order may read as later: moves only go forward, and cancelled or
 // expired is final.
 bool StillHolds(OrderStatus promised, OrderStatus shown) {
@@ -218,9 +222,9 @@ class Simulation {
     }
     const auto users =
         std::max<std::int64_t>(1, static_cast<std::int64_t>(options_.users_per_unit * spec.stock));
+    const std::string user_prefix = "u" + std::to_string(index) + "-";
     for (std::int64_t u = 0; u < users; ++u)
-      campaign.users.push_back(
-          MakeId<UserId>("u" + std::to_string(index) + "-" + std::to_string(u)));
+      campaign.users.push_back(MakeId<UserId>(user_prefix + std::to_string(u)));
     // The admin retries a creation the log refused.
     while (engine_->CreateCampaign(spec, now_).outcome == Outcome::kLogUnavailable) {
     }
@@ -326,7 +330,7 @@ class Simulation {
     switch (d.outcome) {
       case Outcome::kCreated:
         ++result_.counts.claims;
-        if (key) KeyDecided(KeyName(*c, user, key), d.value->id.value);
+        if (key) KeyDecided(KeyName(*c, user, key), user, d.value->id.value);
         log_.Await(d.ticket, {Promise::Kind::kClaim, *d.value, {}});
         return;
       case Outcome::kReplayed:
@@ -373,7 +377,7 @@ class Simulation {
         ++campaign.order_attempts;
         orders_.push_back({d.value->id, *c, user});
         tagged_[d.value->id.value] = d.value->id;
-        if (key) KeyDecided(KeyName(*c, user, key), d.value->id.value);
+        if (key) KeyDecided(KeyName(*c, user, key), user, d.value->id.value);
         log_.Await(d.ticket, {Promise::Kind::kOrderStatus, {}, *d.value});
         return;
       case Outcome::kLogUnavailable:
@@ -392,6 +396,11 @@ class Simulation {
       case Outcome::kSoldOut:
       case Outcome::kOverCapacity:
         if (remaining >= quantity) WornOut("order", d.outcome, remaining, quantity);
+        return;
+      case Outcome::kConflict:
+        // A key whose order ended and whose slot was reused since: the first answer is gone.
+        if (key && KeysEndedOrder(KeyName(*c, user, key), user)) return;
+        Fail("order answered conflict");
         return;
       case Outcome::kPending:
       case Outcome::kInDoubt:
@@ -483,26 +492,29 @@ class Simulation {
   void DoReport() {
     if (log_.in_flight.empty()) return;
     const std::size_t i = rng_.Below(log_.in_flight.size());
+    const double roll = static_cast<double>(rng_.Below(1000)) / 1000;
+    bool persisted = roll < persisted_;
+    const bool doubtful = roll >= persisted_ + not_persisted_;
+    // Possibly persisted: whether it really is in the log is the world's choice, not the log's.
+    if (!log_.in_flight[i].landed) log_.Land(i, persisted || (doubtful && rng_.Chance(0.5)));
+    // A certain report agrees with where the attempt landed.
+    if (!doubtful) persisted = *log_.in_flight[i].landed;
     Appended entry = std::move(log_.in_flight[i]);
     log_.in_flight.erase(log_.in_flight.begin() + static_cast<std::ptrdiff_t>(i));
-    const double roll = static_cast<double>(rng_.Below(1000)) / 1000;
     const engine::Event& e = entry.event;
-    if (roll < persisted_) {
+    if (persisted) {
       Trace("report persisted: " + Describe(e));
-      log_.Persist(e);
       if (entry.settler_void) {
         engine_->ApplyVoid(e);
         holdings_.Drop(e);
         return;
       }
-      if (Awaitable(e.type)) engine_->Acknowledge(e);
+      engine_->Acknowledge(e);
+      if (EndWaitsForTheLog(e)) holdings_.Apply(e);
       return Keep(entry.promise);
     }
-    const bool doubtful = roll >= persisted_ + not_persisted_;
-    // Possibly persisted: whether it really is in the log is the world's choice, not the log's.
-    if (doubtful && rng_.Chance(0.5)) log_.Persist(e);
     Trace(std::string(doubtful ? "report possibly persisted (" : "report not persisted (") +
-          (log_.InLog(e) ? "in the log): " : "not in the log): ") + Describe(e));
+          (*entry.landed ? "in the log): " : "not in the log): ") + Describe(e));
     if (entry.settler_void || AppendedUntilPersisted(e.type)) {
       log_.reappend.push_back(std::move(entry));
     } else if (!doubtful) {
@@ -555,7 +567,14 @@ class Simulation {
 
   void TakeAppended() {
     for (const engine::Event& e : log_.TakeAppended())
-      holdings_.Apply(e);
+      if (!EndWaitsForTheLog(e)) holdings_.Apply(e);
+  }
+
+  // An order's end gives its units back only once the log has it (Engine::Acknowledge; the
+  // fake log's tickets are never 0); the live holdings apply it then (DoReport).
+  static bool EndWaitsForTheLog(const engine::Event& e) {
+    return e.type == engine::EventType::kOrderCancelled ||
+           e.type == engine::EventType::kOrderExpired;
   }
 
   // ---- what clients were told ----------------------------------------------------------------
@@ -653,15 +672,38 @@ class Simulation {
     }
   }
 
+  // The decision the key made first, within the idempotency window, if it still stands: held
+  // for `user` (an id value lost in a crash may name another user's decision after it).
+  const Holdings::Order* FirstOrder(const std::string& key, const UserId& user) const {
+    auto it = first_decision_.find(key);
+    if (it == first_decision_.end() || now_ - it->second.at >= engine_options_.idempotency_window)
+      return nullptr;
+    auto held = holdings_.orders().find(it->second.id);
+    return held != holdings_.orders().end() && held->second.user == user ? &held->second : nullptr;
+  }
+
+  bool KeysEndedOrder(const std::string& key, const UserId& user) const {
+    const Holdings::Order* first = FirstOrder(key, user);
+    return first && !Live(*first);
+  }
+
   // A key makes a second decision only once its first was undone (reverted, voided, or lost
   // in a crash) or the key aged out of the idempotency window.
-  void KeyDecided(const std::string& key, std::uint64_t id) {
+  void KeyDecided(const std::string& key, const UserId& user, std::uint64_t id) {
     auto it = first_decision_.find(key);
     if (it != first_decision_.end() && now_ - it->second.at < engine_options_.idempotency_window) {
       const std::uint64_t first = it->second.id;
-      if (holdings_.orders().count(first) || holdings_.claims().count(first)) {
+      // The same value again: the first was lost in a crash and its id made afresh (the new
+      // decision is in the holdings already).
+      if (first == id) {
+        first_decision_[key] = {id, now_};
+        return;
+      }
+      auto claim = holdings_.claims().find(first);
+      const bool claim_stands = claim != holdings_.claims().end() && claim->second.user == user;
+      if (FirstOrder(key, user) || claim_stands) {
         Fail("key " + key + " made a second decision while its first stands (" +
-             Text(OrderId{first}) + ", " +
+             (claim_stands ? Text(engine::ClaimId{first}) : Text(OrderId{first})) + ", " +
              std::to_string((now_ - it->second.at).count() / 1'000'000) + " s ago)");
       }
     }
@@ -784,9 +826,8 @@ class Simulation {
     ++result_.counts.crashes;
     if (progress_) progress_->crashes = result_.counts.crashes;
     // What was in flight meets its real fate; the clients waiting for it heard nothing.
-    for (const Appended& entry : log_.in_flight) {
-      if (rng_.Chance(0.5)) log_.Persist(entry.event);
-    }
+    for (std::size_t i = 0; i < log_.in_flight.size(); ++i)
+      log_.Land(i, rng_.Chance(0.5));
     log_.in_flight.clear();
     log_.reappend.clear();
     log_.down = false;
@@ -826,6 +867,10 @@ class Simulation {
     const persistence::SnapshotRows rows = mysql_.Rows(options_.shuffle_rows ? &rng_ : nullptr);
     Trace("snapshot: " + std::to_string(rows.claims.size()) + " claims, " +
           std::to_string(rows.orders.size()) + " orders");
+    for (const persistence::ClaimRow& row : rows.claims) {
+      Trace("  claim row " + Text(row.claim_id) + " " + std::string(row.user.view()) +
+            (row.idempotency_key ? " key " + std::string(row.idempotency_key->view()) : ""));
+    }
     for (const persistence::OrderRow& row : rows.orders) {
       Trace("  order row " + Text(row.order_id) + " " + std::string(row.user.view()) + " x" +
             std::to_string(row.quantity) + " " + std::string(engine::Name(row.status)));
@@ -869,6 +914,14 @@ class Simulation {
       engine_->ExpireDue(WorkerId{w}, now_);
     log_.refuse_probability = refuse_probability;
     TakeAppended();
+    // ... and persists them at once, so that with durable acks their units are back too.
+    for (std::size_t i = 0; i < log_.in_flight.size(); ++i) {
+      log_.Land(i, true);
+      const Appended& entry = log_.in_flight[i];
+      engine_->Acknowledge(entry.event);
+      if (EndWaitsForTheLog(entry.event)) holdings_.Apply(entry.event);
+    }
+    log_.in_flight.clear();
     std::vector<std::uint64_t> ended;
     for (const auto& [id, order] : holdings_.orders()) {
       if (order.state != Holdings::State::kReserved) continue;

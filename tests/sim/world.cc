@@ -9,29 +9,6 @@
 
 namespace hotdeal::sim {
 
-// Mirrors kafka_log.cc (its helpers are internal there): the simulation must report each type
-// the way KafkaLog does, or it would test a log that does not exist.
-bool Awaitable(EventType type) {
-  return type != EventType::kOrderExpired;
-}
-
-bool AppendedUntilPersisted(EventType type) {
-  switch (type) {
-    case EventType::kClaimVoided:
-    case EventType::kOrderConfirmed:
-    case EventType::kOrderCancelled:
-    case EventType::kOrderExpired:
-    case EventType::kOrderVoided:
-      return true;
-    case EventType::kCampaignCreated:
-    case EventType::kCampaignClosed:
-    case EventType::kClaimGranted:
-    case EventType::kOrderReserved:
-      return false;
-  }
-  return false;
-}
-
 bool SameDecision(const Event& a, const Event& b) {
   if (a.type != b.type || a.seq != b.seq || a.campaign != b.campaign) return false;
   return a.type == EventType::kClaimGranted ? a.claim_id == b.claim_id : a.order_id == b.order_id;
@@ -55,21 +32,37 @@ std::string Describe(const Event& e) {
 
 std::optional<engine::LogTicket> FakeLog::Append(engine::WorkerId, const Event& event) noexcept {
   if (Refuses()) return std::nullopt;
-  in_flight.push_back({++next_ticket_, event, false, {}});
+  in_flight.push_back({++next_ticket_, event, false, {}, std::nullopt});
   appended_.push_back(event);
   return engine::LogTicket{next_ticket_};
 }
 
 bool FakeLog::AppendVoid(const Event& void_event) {
   if (Refuses()) return false;
-  in_flight.push_back({++next_ticket_, void_event, true, {}});
+  in_flight.push_back({++next_ticket_, void_event, true, {}, std::nullopt});
   return true;
 }
 
 bool FakeLog::Reappend(Appended entry) {
   if (Refuses()) return false;
+  entry.landed.reset();  // a new attempt, written after everything appended before it
   in_flight.push_back(std::move(entry));
   return true;
+}
+
+void FakeLog::Land(std::size_t i, bool in_log) {
+  Appended& entry = in_flight[i];
+  if (entry.landed) return;
+  if (in_log) {
+    for (std::size_t j = 0; j < i; ++j) {
+      Appended& earlier = in_flight[j];
+      if (earlier.landed || earlier.event.campaign != entry.event.campaign) continue;
+      earlier.landed = rng_.Chance(0.5);
+      if (*earlier.landed) Persist(earlier.event);
+    }
+    Persist(entry.event);
+  }
+  entry.landed = in_log;
 }
 
 void FakeLog::Await(engine::LogTicket ticket, const Promise& promise) {

@@ -45,10 +45,6 @@ class Rng {
   std::mt19937_64 engine_;
 };
 
-// KafkaLog's per-type policy (kafka_log.cc): events whose ticket a caller may await, and events
-// the log appends again until Kafka has them instead of reverting them or marking them in doubt.
-bool Awaitable(EventType type);
-bool AppendedUntilPersisted(EventType type);
 // The same decision (persistence's SameDecision): what the settler looks for in the log.
 bool SameDecision(const Event& a, const Event& b);
 std::string Describe(const Event& e);
@@ -67,6 +63,9 @@ struct Appended {
   Event event;
   bool settler_void = false;  // appended by the settler, not by the engine
   Promise promise;            // the client's, if one waits for this event
+  // Whether this attempt is written to the log, once decided (FakeLog::Land); its report, when
+  // it comes, agrees.
+  std::optional<bool> landed;
 };
 
 // The fake durable log. Append takes or refuses; the caller (the simulation) later takes an
@@ -88,6 +87,10 @@ class FakeLog final : public engine::EventSink {
   // Events the engine appended since the last call, in order (for the live holdings).
   std::vector<Event> TakeAppended();
   void Persist(const Event& event) { kafka[std::string(event.campaign.view())].push_back(event); }
+  // In-flight entry `i` is written to the log (`in_log`) or lost. One producer writes a
+  // campaign's partition in produce order, so each earlier entry of the campaign still
+  // undecided is written (or lost) first; only an attempt appended again comes later.
+  void Land(std::size_t i, bool in_log);
   bool InLog(const Event& event) const;
 
   double refuse_probability = 0.02;
