@@ -4,6 +4,7 @@
 #include "stream.h"
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <charconv>
 #include <cstring>
@@ -22,6 +23,9 @@ namespace {
 // before it reconnects (it sends Last-Event-ID then).
 constexpr std::string_view kRetryField = "retry: 1000\n";
 constexpr std::string_view kKeepAlive = ": keep-alive\n\n";
+// Streams offered an event per turn of the event loop: a write is a few microseconds, so a
+// slice keeps a request waiting behind it about a millisecond.
+constexpr std::size_t kStreamsPerSlice = 256;
 
 std::size_t Append(std::array<char, kStreamEventBytesMax>& out, std::size_t at,
                    std::string_view text) {
@@ -94,29 +98,59 @@ bool StreamHub::Refresh(StreamWatch& watch) {
 }
 
 void StreamHub::Arm() {
+  // armed_ stays set from here through the walk the tick starts, so an Open meanwhile does
+  // not start a second cycle.
   armed_ = true;
   timer_.expires_after(worker_.options().stream_interval);
   timer_.async_wait([this](const error_code& error) {
-    armed_ = false;
-    if (!error && !closed_) OnTick();
+    if (error || closed_) {
+      armed_ = false;
+      return;
+    }
+    OnTick();
   });
 }
 
 void StreamHub::OnTick() {
   worker_.RefreshClock();
   std::erase_if(watches_, [](const auto& watch) { return watch->streams == nullptr; });
-  for (auto& watch : watches_) {
-    bool known = Refresh(*watch);
-    for (Stream *stream = watch->streams, *next = nullptr; stream != nullptr; stream = next) {
-      next = stream->next;  // Close() never destroys at once; keep the walk safe anyway
-      if (known) {
+  if (watches_.empty()) {
+    armed_ = false;  // the next Open arms the timer again
+    return;
+  }
+  for (auto& watch : watches_)
+    watch->known = Refresh(*watch);
+  walk_watch_ = 0;
+  walk_next_ = watches_.front()->streams;
+  Walk();
+}
+
+void StreamHub::Walk() {
+  std::size_t budget = kStreamsPerSlice;
+  while (walk_watch_ < watches_.size()) {
+    StreamWatch& watch = *watches_[walk_watch_];
+    while (walk_next_ != nullptr) {
+      if (budget-- == 0) {
+        worker_.RefreshClock();
+        return asio::post(worker_.io(), [this] {
+          if (!closed_) Walk();
+        });
+      }
+      Stream* stream = walk_next_;
+      walk_next_ = stream->next;
+      if (watch.known) {
         stream->Offer(worker_.steady_now());
       } else {
         stream->Close();
       }
     }
+    if (++walk_watch_ < watches_.size()) walk_next_ = watches_[walk_watch_]->streams;
   }
-  if (!watches_.empty()) Arm();
+  Arm();
+}
+
+void StreamHub::Leaving(const Stream& stream) {
+  if (walk_next_ == &stream) walk_next_ = stream.next;
 }
 
 void StreamHub::CloseAll() {
@@ -139,6 +173,7 @@ Stream::Stream(StreamHub& hub, StreamWatch& watch, asio::ip::tcp::socket socket,
 }
 
 Stream::~Stream() {
+  hub_.Leaving(*this);
   // Only unlinks: the watch, empty or not, stays until the next tick looks at it.
   if (prev != nullptr) {
     prev->next = next;

@@ -2,7 +2,8 @@
 // A connection whose stream head has been written hands its socket to its worker's StreamHub.
 // The hub keeps the streams of each watched campaign in an intrusive list and runs ONE timer
 // per worker: each tick reads every watched campaign once (Engine::GetCampaign, no lock) and
-// writes an event only to the streams whose last event differs. A stream holds no buffer but
+// writes an event only to the streams whose last event differs, a slice of streams per turn
+// of the event loop. A stream holds no buffer but
 // its one event; it never queues: a reader that has not taken the last write within the write
 // deadline is dropped. Everything here runs on the worker's thread.
 #pragma once
@@ -46,6 +47,7 @@ std::size_t FormatEvent(const StreamState& state, std::array<char, kStreamEventB
 struct StreamWatch {
   engine::CampaignId campaign;
   StreamState state;
+  bool known = true;          // false: the campaign is gone, its streams end
   Stream* streams = nullptr;  // intrusive list
 };
 
@@ -66,18 +68,26 @@ class StreamHub {
   void CloseAll();
 
   Worker& worker() { return worker_; }
+  // Called by ~Stream: a walk in progress must not come back to it.
+  void Leaving(const Stream& stream);
 
  private:
   // Reads the campaign once; false: it is gone (a creation the log undid).
   bool Refresh(StreamWatch& watch);
   void Arm();
   void OnTick();
+  // Offers the tick's states to the streams, a slice at a time: between slices the event loop
+  // serves its requests, so thousands of streams do not stall a claim for a whole fan-out.
+  void Walk();
 
   Worker& worker_;
   engine::Engine& engine_;
   boost::asio::steady_timer timer_;
   bool armed_ = false;
   bool closed_ = false;
+  // The walk in progress: the watch and its next stream to offer to.
+  std::size_t walk_watch_ = 0;
+  Stream* walk_next_ = nullptr;
   // Watches never move (streams point at theirs); one without streams is dropped at a tick.
   std::vector<std::unique_ptr<StreamWatch>> watches_;
 };
