@@ -237,6 +237,11 @@ void BindServeFlags(FlagSet& flags, ServeConfig& config) {
             "with --ack durable: how long a request that reached a decision Kafka has not "
             "answered yet (a double click, a keyed retry) waits for it before 503 (0: no wait)",
             &config.pending_wait_ms, 0, 60'000);
+  flags.Add("stream-interval-ms",
+            "how often event streams (GET /v1/campaigns/{id}/stream) are told what changed",
+            &config.stream_interval_ms, 10, 10'000);
+  flags.Add("stream-keepalive-ms", "a quiet event stream gets a keep-alive comment this often",
+            &config.stream_keepalive_ms, 100, 600'000);
   flags.Add("idempotency-window-seconds", "how long an Idempotency-Key is remembered",
             &config.idempotency_window_seconds, 1, 7 * 24 * 3600);
   flags.AddChoice("log", "durable log: kafka, or none (no durability; benchmarks, HTTP tests)",

@@ -128,6 +128,11 @@ const std::vector<Flag>& Flags() {
        }},
       {"--audit-sample", "K", "users without a claim to check in sample mode (default 2000)",
        Integer(&Options::audit_sample, 0, 10'000'000)},
+      {"--streams", "N",
+       "hold N event streams (GET /v1/campaigns/{id}/stream) open through the sale and "
+       "report when the last heard sold_out; all open before the opening (raise --lead-ms), "
+       "0..1000000 (default 0)",
+       Integer(&Options::streams, 0, 1'000'000)},
       {"--json", "FILE", "also write the report as JSON to FILE", Text(&Options::json_path)},
       {"--seed", "N", "seed for arrivals, repeats, jitter and the audit sample (default 1)",
        Integer(&Options::seed, 0, INT64_MAX)},

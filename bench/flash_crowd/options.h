@@ -39,6 +39,7 @@ struct Options {
   int64_t audit_sample = 2000;
   std::string json_path;
   int64_t seed = 1;
+  int64_t streams = 0;  // event streams of the campaign held open through the sale
   bool allow_remote = false;
   bool help = false;
 };

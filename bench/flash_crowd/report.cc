@@ -170,6 +170,31 @@ void Derive(RunReport& report, int64_t open_ns) {
   }
 }
 
+void PrintStreams(std::ostream& out, const StreamsReport& streams, int64_t last_heard_ns) {
+  char line[256];
+  out << "streams\n";
+  std::snprintf(line, sizeof line,
+                "  %lld wanted, %lld open with their first event, %lld heard sold_out\n",
+                static_cast<long long>(streams.wanted), static_cast<long long>(streams.opened),
+                static_cast<long long>(streams.heard_sold_out));
+  out << line;
+  if (last_heard_ns >= 0) {
+    std::snprintf(line, sizeof line,
+                  "  the last heard sold_out %.1f ms after the sell-out (first to last: %.1f ms)\n",
+                  Ms(last_heard_ns), Ms(streams.last_sold_out_ns - streams.first_sold_out_ns));
+    out << line;
+  }
+  if (streams.rss_before_bytes >= 0 && streams.rss_after_bytes >= 0 && streams.opened > 0) {
+    std::snprintf(
+        line, sizeof line,
+        "  server resident memory %.1f MiB before, %.1f MiB with them open: %.0f bytes "
+        "per stream\n",
+        streams.rss_before_bytes / 1048576, streams.rss_after_bytes / 1048576,
+        (streams.rss_after_bytes - streams.rss_before_bytes) / static_cast<double>(streams.opened));
+    out << line;
+  }
+}
+
 void PrintReport(std::ostream& out, const Options& options, const RunReport& report) {
   char line[256];
   out << "flash_crowd: " << options.users << " users, " << options.stock << " coupons, campaign "
@@ -197,6 +222,7 @@ void PrintReport(std::ostream& out, const Options& options, const RunReport& rep
   PrintLatency(out, "from actual send (service time)", report.sale.service);
   PrintLatency(out, "press to final answer (w/ retries)", report.sale.press);
   PrintLatency(out, "send lag (generator queueing)", report.sale.send_lag);
+  if (report.streams) PrintStreams(out, *report.streams, report.streams_last_heard_ns);
   out << "audit\n";
   for (const Check& check : report.checks) {
     std::snprintf(line, sizeof line, "  %-12s", VerdictName(check.verdict).data());
@@ -246,6 +272,18 @@ std::string ReportJson(const Options& options, const RunReport& report) {
   LatencyJson(json, "press", report.sale.press);
   LatencyJson(json, "send_lag", report.sale.send_lag);
   json.EndObject();
+  if (report.streams) {
+    const StreamsReport& streams = *report.streams;
+    json.Key("streams").BeginObject();
+    json.Key("wanted").Int(streams.wanted);
+    json.Key("opened").Int(streams.opened);
+    json.Key("heard_sold_out").Int(streams.heard_sold_out);
+    json.Key("last_heard_after_sell_out_ms");
+    report.streams_last_heard_ns < 0 ? json.Null() : json.Double(Ms(report.streams_last_heard_ns));
+    json.Key("server_rss_before_bytes").Double(streams.rss_before_bytes);
+    json.Key("server_rss_after_bytes").Double(streams.rss_after_bytes);
+    json.EndObject();
+  }
   json.Key("checks").BeginArray();
   for (const Check& check : report.checks) {
     json.BeginObject();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "flash_sale.h"
 #include "load_loop.h"
 #include "options.h"
+#include "streams.h"
 
 namespace hotdeal::bench {
 
@@ -32,6 +34,10 @@ struct RunReport {
   // CPU the load threads used during the sale, against its wall time: near 100 % per thread
   // means the generator, not the server, may have set the pace.
   double generator_cpu_s = 0;
+  // --streams: what the streams saw; last heard sold_out, from the sell-out above (-1: not
+  // all heard it, or no sell-out seen).
+  std::optional<StreamsReport> streams;
+  int64_t streams_last_heard_ns = -1;
   std::vector<Check> checks;
 
   bool Passed() const;

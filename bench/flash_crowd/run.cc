@@ -5,9 +5,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <exception>
 #include <fstream>
+#include <memory>
 #include <ostream>
 #include <thread>
 
@@ -16,6 +18,7 @@
 #include "batch.h"
 #include "clock.h"
 #include "report.h"
+#include "streams.h"
 
 namespace hotdeal::bench {
 namespace {
@@ -272,6 +275,23 @@ void Audit(const Control& control, const Options& options, const Endpoint& endpo
                            "not checked here (the persistence accounting script does that)"});
 }
 
+// --streams: every stream opens this long before the opening, and after the sale has this
+// long to hear sold_out.
+constexpr int64_t kStreamsReadyBeforeNs = 100 * kNsPerMs;
+constexpr int64_t kStreamsGraceNs = 5000 * kNsPerMs;
+
+void AddStreams(const StreamsReport& streams, int64_t open_ns, RunReport& report) {
+  report.streams = streams;
+  const bool all_heard = streams.opened > 0 && streams.heard_sold_out == streams.opened;
+  if (all_heard && report.sell_out_ns >= 0) {
+    report.streams_last_heard_ns = streams.last_sold_out_ns - (open_ns + report.sell_out_ns);
+  }
+  report.checks.push_back({"every stream heard sold_out",
+                           all_heard ? Verdict::kPass : Verdict::kFail,
+                           std::to_string(streams.heard_sold_out) + " of " +
+                               std::to_string(streams.opened) + " open streams"});
+}
+
 }  // namespace
 
 int RunFlashCrowd(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -314,9 +334,30 @@ int RunFlashCrowd(const std::vector<std::string>& args, std::ostream& out, std::
   }
   std::vector<UserRecord> users(static_cast<std::size_t>(options.users));
   std::vector<ClaimSeen> claims;
-  if (!PlaySale(options, *endpoint, plan, sale_deadline_ns, users, claims, report, err)) {
-    return kExitFail;
+  std::unique_ptr<StreamCrowd> streams;
+  if (options.streams > 0) {
+    streams = std::make_unique<StreamCrowd>(*endpoint, report.campaign_id, options.streams);
+    streams->Open(plan.open_ns - kStreamsReadyBeforeNs);
+    if (!streams->report().error.empty()) {
+      err << "flash_crowd: --streams: " << streams->report().error << " ("
+          << streams->report().opened << " of " << options.streams
+          << " open; raise --lead-ms, the server's --connections-max or ulimit -n)\n";
+      return kExitFail;
+    }
   }
+  std::atomic<bool> sale_over{false};
+  bool played = false;
+  {
+    std::jthread watcher;
+    if (streams) {
+      watcher = std::jthread(
+          [&] { streams->Watch(sale_over, kStreamsGraceNs, sale_deadline_ns + kStreamsGraceNs); });
+    }
+    played = PlaySale(options, *endpoint, plan, sale_deadline_ns, users, claims, report, err);
+    sale_over.store(true, std::memory_order_release);
+  }
+  if (!played) return kExitFail;
+  if (streams) AddStreams(streams->report(), plan.open_ns, report);
   Audit(control, options, *endpoint, plan, users, claims, report);
   PrintReport(out, options, report);
   if (!options.json_path.empty()) {

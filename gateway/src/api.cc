@@ -9,6 +9,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "demo_page.h"
 #include "hotdeal/engine/names.h"
 #include "json_writer.h"
 #include "time_text.h"
@@ -492,7 +493,8 @@ void Api::Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& 
   // Operations routes answer while recovering; everything that reads or changes campaigns
   // waits until the engine's state is whole.
   bool operations = route.id == RouteId::kHealth || route.id == RouteId::kReady ||
-                    route.id == RouteId::kMetrics || route.id == RouteId::kTime;
+                    route.id == RouteId::kMetrics || route.id == RouteId::kTime ||
+                    route.id == RouteId::kDemo;
   if (!operations && !ready_.load(std::memory_order_acquire)) {
     SetError(reply, ApiError::kUnavailable, kNotServing);
     return;
@@ -506,6 +508,8 @@ void Api::Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& 
       return GetCampaign(worker, match.params[0], reply);
     case RouteId::kCloseCampaign:
       return CloseCampaign(worker, match.params[0], request, reply);
+    case RouteId::kStreamCampaign:
+      return StreamCampaign(worker, match.params[0], reply);
     case RouteId::kCreateClaim:
       return CreateClaim(worker, match.params[0], request, reply);
     case RouteId::kGetClaim:
@@ -527,6 +531,11 @@ void Api::Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& 
       return Ready(reply);
     case RouteId::kMetrics:
       return Metrics(reply);
+    case RouteId::kDemo:
+      reply.status = 200;
+      reply.content_type = ContentType::kHtml;
+      reply.body.append(DemoPage());
+      return;
     case RouteId::kUnmatched:
       break;
   }
@@ -712,6 +721,15 @@ void Api::GetCampaign(WorkerContext& worker, std::string_view id_text, Reply& re
   auto id = ParsePathId<engine::CampaignId>(id_text, reply, "campaign id");
   if (!id) return;
   Answer(engine_.GetCampaign(*id, worker.now), reply, WriteCampaign);
+}
+
+void Api::StreamCampaign(WorkerContext& worker, std::string_view id_text, Reply& reply) {
+  auto id = ParsePathId<engine::CampaignId>(id_text, reply, "campaign id");
+  if (!id) return;
+  engine::Decision<engine::CampaignView> found = engine_.GetCampaign(*id, worker.now);
+  if (!found.value) return Answer(found, reply, WriteCampaign);  // its error, as GET's
+  reply.status = 200;
+  reply.content_type = ContentType::kEventStream;
 }
 
 void Api::CloseCampaign(WorkerContext& worker, std::string_view id_text, RequestData& request,

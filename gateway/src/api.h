@@ -124,6 +124,9 @@ class Api {
   bool Preflight(WorkerContext& worker, const RequestData& request, Reply& reply,
                  RouteId& route) const;
   void GetCampaign(WorkerContext& worker, std::string_view id_text, Reply& reply);
+  // The head of an event stream (200 text/event-stream) for a known campaign, else the error;
+  // the connection hands itself to its worker's StreamHub once the head is written.
+  void StreamCampaign(WorkerContext& worker, std::string_view id_text, Reply& reply);
   void CloseCampaign(WorkerContext& worker, std::string_view id_text, RequestData& request,
                      Reply& reply);
   void CreateClaim(WorkerContext& worker, std::string_view id_text, RequestData& request,

@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
+#include <utility>
 
 namespace hotdeal::gateway {
 
@@ -43,7 +44,7 @@ Connection::Connection(Worker& worker, boost::asio::ip::tcp::socket socket)
 Connection::~Connection() {
   worker_.api().ReleaseConnection(address_counter_);
   worker_.Unlink(this);
-  worker_.ConnectionClosed();
+  if (!handed_off_) worker_.ConnectionClosed();
 }
 
 void Connection::Start() {
@@ -163,6 +164,7 @@ Connection::Slot& Connection::TakeSlot() {
   Slot& slot = slots_[(head_ + count_) % kPipelineDepth];
   ++count_;
   slot.ready = false;
+  slot.stream = false;
   slot.route = RouteId::kUnmatched;
   slot.started = worker_.steady_now();
   return slot;
@@ -184,7 +186,13 @@ void Connection::Dispatch() {
                      : http10   ? Persistence::kKeepAliveHttp10
                                 : Persistence::kKeepAlive;
   if (slot.close) stop_reading_ = true;
-  Proceed(slot, worker_.api().Handle(worker_.context(), request_, slot.reply, slot.route));
+  Completion completion = worker_.api().Handle(worker_.context(), request_, slot.reply, slot.route);
+  if (slot.route == RouteId::kStreamCampaign && slot.reply.status == 200) {
+    // Events follow this head until the connection ends: no later request is read.
+    slot.stream = true;
+    stop_reading_ = true;
+  }
+  Proceed(slot, completion);
 }
 
 void Connection::Proceed(Slot& slot, Completion completion) {
@@ -343,7 +351,7 @@ void Connection::WriteReady() {
     buffers[2 * slots] = boost::asio::buffer(slot.head);
     buffers[2 * slots + 1] = boost::asio::buffer(slot.reply.body);
     ++slots;
-    if (slot.close) break;
+    if (slot.close || slot.stream) break;
   }
   if (slots == 0) {
     if (count_ == 0 && stop_reading_ && !reading_) Linger();
@@ -363,20 +371,40 @@ void Connection::OnWrite(const error_code& error, std::size_t slots_written) {
   if (closed_) return;
   if (error) return Close();
   bool close = false;
+  bool stream = false;
   for (std::size_t i = 0; i < slots_written; ++i) {
     Slot& slot = slots_[head_];
     close = close || slot.close;
+    stream = stream || slot.stream;
     // A big reply (a long campaign list, /metrics) must not keep its memory on an idle
     // connection: ordinary replies fit far below this.
     if (slot.reply.body.capacity() > kReplyBytesKept) std::string().swap(slot.reply.body);
     head_ = (head_ + 1) % kPipelineDepth;
     --count_;
   }
+  // A client's `Connection: close` changes nothing for a stream, which ends with the
+  // connection anyway; a draining server sends the head and closes.
+  if (stream && !worker_.draining()) return HandOff();
   if (close) {
     stop_reading_ = true;
     return Linger();
   }
   Pump();
+}
+
+void Connection::HandOff() {
+  std::string_view path = std::string_view(request_.target).substr(0, request_.target.find('?'));
+  // Api::StreamCampaign answered 200 for this very path, so both parse.
+  auto campaign = engine::CampaignId::Parse(MatchRoute(Method::kGet, path).params[0]);
+  std::optional<std::uint64_t> last_event_id;
+  if (request_.last_event_id.present()) last_event_id = ParseEventId(request_.last_event_id.view());
+  error_code ignored;
+  // A read still outstanding must complete here (aborted), not on the stream's socket.
+  if (reading_) socket_.cancel(ignored);
+  closed_ = true;
+  handed_off_ = true;
+  worker_.streams().Open(std::move(socket_), *campaign, last_event_id,
+                         std::exchange(address_counter_, Api::kNoCounter));
 }
 
 void Connection::Linger() {

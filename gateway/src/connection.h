@@ -61,8 +61,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::string head;
     RouteId route = RouteId::kUnmatched;
     Worker::SteadyTime started{};
-    bool ready = false;  // head and body complete; may be written once the slots before are
-    bool close = false;  // the connection closes after this reply
+    bool ready = false;   // head and body complete; may be written once the slots before are
+    bool close = false;   // the connection closes after this reply
+    bool stream = false;  // an event stream's head: once written, the socket goes to the hub
     Persistence persistence = Persistence::kKeepAlive;
   };
 
@@ -93,6 +94,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void WriteReady();
   void OnWrite(const boost::system::error_code& error, std::size_t slots_written);
   void Linger();
+  // The stream head is written: the socket, the connection's place in the caps and what the
+  // client heard last go to the worker's StreamHub; this connection then dies.
+  void HandOff();
   bool Idle() const;
 
   Worker& worker_;
@@ -109,6 +113,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool stop_reading_ = false;  // no more requests: close after the queued replies
   bool lingering_ = false;
   bool closed_ = false;
+  bool handed_off_ = false;  // a stream counts as the connection from now on
   // A request is being finished off the event loop or waits for a decision (kControl, kWait):
   // nothing more is read or decided until it is, so pipelined requests are decided in order
   // and `request_` stays the one being finished.

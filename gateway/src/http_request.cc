@@ -22,6 +22,7 @@ void RequestData::Clear() {
   head_error = {};
   origin.Clear();
   forwarded_for.Clear();
+  last_event_id.Clear();
   body.clear();
 }
 
@@ -99,6 +100,8 @@ void RequestParser::on_field_impl(http::field name, string_view name_text, strin
       data_.idempotency_key.Assign(text);
     } else if (boost::beast::iequals(name_text, "x-forwarded-for")) {
       data_.forwarded_for.Assign(text);
+    } else if (boost::beast::iequals(name_text, "last-event-id")) {
+      data_.last_event_id.Assign(text);
     }
   }
 }

@@ -1,6 +1,6 @@
 // The request side of one HTTP/1.1 exchange: a Beast basic_parser that keeps only what the API
-// reads (method, target, three headers, the body) in buffers owned by the connection and reused
-// for its whole life. Must never keep a header the API does not read, and never let the body
+// reads (method, target, the headers it reads, the body) in buffers owned by the connection and
+// reused for its whole life. Must never keep a header the API does not read, and never let the body
 // grow past the configured limit (Beast's body_limit enforces it before on_body is called).
 #pragma once
 
@@ -56,6 +56,9 @@ struct RequestData {
   BoundedText<256> origin;  // CORS: the browser page's origin
   // X-Forwarded-For, the last one sent (only a trusted proxy's is read; it appends the peer).
   BoundedText<256> forwarded_for;
+  // Last-Event-ID: what an event stream's client heard last (a browser's EventSource sends it
+  // when it reconnects).
+  BoundedText<24> last_event_id;
   // The connection's key in the per-address rate limit (Api::ClientKey); set once per
   // connection, kept by Clear().
   std::uint64_t client_key = 0;

@@ -120,6 +120,25 @@ void AddConnections(std::span<const WorkerStats> workers, std::vector<MetricFami
   add_counter("hotdeal_http_timeouts_total",
               "Connections closed by the idle or slow-request deadline",
               [](const WorkerStats& s) { return s.timeouts.Load(); });
+
+  std::uint64_t streams_opened =
+      Sum(workers, [](const WorkerStats& s) { return s.streams_opened.Load(); });
+  std::uint64_t streams_closed =
+      Sum(workers, [](const WorkerStats& s) { return s.streams_closed.Load(); });
+  auto streams = Family("hotdeal_http_streams_open",
+                        "Event streams (GET /v1/campaigns/{id}/stream) open now; each is also "
+                        "an open connection",
+                        MetricType::Gauge);
+  streams.metric.push_back(Gauge(streams_opened > streams_closed
+                                     ? static_cast<double>(streams_opened - streams_closed)
+                                     : 0.0));
+  out.push_back(std::move(streams));
+  add_counter("hotdeal_http_stream_events_total",
+              "Events written to event streams (keep-alive comments not counted)",
+              [](const WorkerStats& s) { return s.stream_events.Load(); });
+  add_counter("hotdeal_http_streams_dropped_total",
+              "Event streams closed because their reader took no write within the write deadline",
+              [](const WorkerStats& s) { return s.streams_dropped.Load(); });
 }
 
 void AddRateLimits(std::span<const WorkerStats> workers, std::vector<MetricFamily>& out) {

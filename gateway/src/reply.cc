@@ -218,12 +218,26 @@ void WriteHead(const Reply& reply, Persistence persistence, std::string& head) {
   head.append(StatusLine(reply.status));
   // A 204 has no content, and says so by carrying no Content-Length (RFC 9110 8.6).
   if (reply.status != 204) {
-    head.append(reply.content_type == ContentType::kJson
-                    ? "Content-Type: application/json\r\n"
-                    : "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n");
-    head.append("Content-Length: ");
-    AppendNumber(head, reply.body.size());
-    head.append("\r\n");
+    switch (reply.content_type) {
+      case ContentType::kJson:
+        head.append("Content-Type: application/json\r\n");
+        break;
+      case ContentType::kPrometheusText:
+        head.append("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n");
+        break;
+      case ContentType::kEventStream:
+        // Proxies and browsers must pass each event on as it comes, not keep or buffer them.
+        head.append("Content-Type: text/event-stream\r\nCache-Control: no-store\r\n");
+        break;
+      case ContentType::kHtml:
+        head.append("Content-Type: text/html; charset=utf-8\r\n");
+        break;
+    }
+    if (reply.content_type != ContentType::kEventStream) {
+      head.append("Content-Length: ");
+      AppendNumber(head, reply.body.size());
+      head.append("\r\n");
+    }
   }
   if (!reply.cors_origin.empty()) {
     head.append("Access-Control-Allow-Origin: ");
@@ -232,7 +246,8 @@ void WriteHead(const Reply& reply, Persistence persistence, std::string& head) {
     if (reply.preflight) {
       head.append(
           "Access-Control-Allow-Methods: GET, POST\r\n"
-          "Access-Control-Allow-Headers: Authorization, Content-Type, Idempotency-Key\r\n"
+          "Access-Control-Allow-Headers: Authorization, Content-Type, Idempotency-Key, "
+          "Last-Event-ID\r\n"
           "Access-Control-Max-Age: 600\r\n");
     } else {
       head.append("Access-Control-Expose-Headers: Retry-After, WWW-Authenticate\r\n");

@@ -1,6 +1,7 @@
 // Responses: the API's error codes and their statuses, the single Outcome-to-status map, and
 // the serialization of a reply's head. Bodies are written by JsonWriter into a buffer the
-// connection reuses. Must never throw and never produce a head without Content-Length.
+// connection reuses. Must never throw and never produce a head without Content-Length
+// (but an event stream's, whose body ends with the connection).
 #pragma once
 
 #include <cstdint>
@@ -45,7 +46,9 @@ struct OutcomeReply {
 };
 OutcomeReply MapOutcome(engine::Outcome outcome);
 
-enum class ContentType : std::uint8_t { kJson, kPrometheusText };
+// kEventStream: the head of GET /v1/campaigns/{id}/stream, which has no Content-Length (the
+// events run until the connection closes); kHtml: the demo page.
+enum class ContentType : std::uint8_t { kJson, kPrometheusText, kEventStream, kHtml };
 
 // One response being built; the connection keeps a few and reuses their strings.
 struct Reply {

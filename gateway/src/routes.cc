@@ -13,6 +13,8 @@ constexpr std::array<Route, kRouteCount - 1> kRoutes = {{
     {RouteId::kGetCampaign, Method::kGet, "/v1/campaigns/{id}", "get_campaign", Access::kAnyone},
     {RouteId::kCloseCampaign, Method::kPost, "/v1/campaigns/{id}/close", "close_campaign",
      Access::kAdmin},
+    {RouteId::kStreamCampaign, Method::kGet, "/v1/campaigns/{id}/stream", "stream_campaign",
+     Access::kAnyone},
     {RouteId::kCreateClaim, Method::kPost, "/v1/campaigns/{id}/claims", "create_claim",
      Access::kUser},
     {RouteId::kGetClaim, Method::kGet, "/v1/campaigns/{id}/claims/{user_id}", "get_claim",
@@ -28,6 +30,7 @@ constexpr std::array<Route, kRouteCount - 1> kRoutes = {{
     {RouteId::kHealth, Method::kGet, "/healthz", "healthz", Access::kAnyone},
     {RouteId::kReady, Method::kGet, "/readyz", "readyz", Access::kAnyone},
     {RouteId::kMetrics, Method::kGet, "/metrics", "metrics", Access::kAnyone},
+    {RouteId::kDemo, Method::kGet, "/demo/", "demo", Access::kAnyone},
 }};
 
 // Matches `path` against `pattern` segment by segment; a "{name}" segment takes any non-empty

@@ -40,6 +40,7 @@ Worker::Worker(std::uint32_t index, const GatewayOptions& options, engine::Engin
       tick_timer_(io_),
       accept_retry_timer_(io_),
       context_(index, stats),
+      streams_(*this, engine),
       log_(log) {
   RefreshClock();
   if (log_ == nullptr) return;
@@ -191,6 +192,8 @@ void Worker::BeginDrain() {
          connection = connection->next) {
       connection->Drain();
     }
+    // A stream never finishes by itself; its client reconnects to whoever serves next.
+    streams_.CloseAll();
   });
 }
 
@@ -206,6 +209,7 @@ void Worker::Stop() {
          connection = connection->next) {
       connection->Close();
     }
+    streams_.CloseAll();
   });
 }
 

@@ -1,7 +1,7 @@
-// One gateway worker: an io_context run by one thread, its acceptor, its periodic timer and
-// the connections it accepted. Everything here is touched only from that thread, except the
-// shared open-connection counter (one atomic add per accepted connection, none per request).
-// Must never share a connection, a parser or a buffer with another worker.
+// One gateway worker: an io_context run by one thread, its acceptor, its periodic timer, the
+// connections it accepted and the event streams they became. Everything here is touched only from
+// that thread, except the shared open-connection counter (one atomic add per accepted connection,
+// none per request). Must never share a connection, a parser or a buffer with another worker.
 #pragma once
 
 #include <atomic>
@@ -15,6 +15,7 @@
 
 #include "api.h"
 #include "hotdeal/gateway/server.h"
+#include "stream.h"
 
 namespace hotdeal::gateway {
 
@@ -62,6 +63,7 @@ class Worker {
   WorkerContext& context() { return context_; }
   WorkerStats& stats() { return stats_; }
   Api& api() { return api_; }
+  StreamHub& streams() { return streams_; }
   const GatewayOptions& options() const { return options_; }
   SteadyTime steady_now() const { return context_.steady_now; }
   bool draining() const { return draining_; }
@@ -96,6 +98,7 @@ class Worker {
   boost::asio::steady_timer tick_timer_;          // expiry of reservations and deadlines
   boost::asio::steady_timer accept_retry_timer_;  // backs off after accept errors (EMFILE)
   WorkerContext context_;
+  StreamHub streams_;  // GET /v1/campaigns/{id}/stream; its one timer
   bool draining_ = false;
   bool stopped_ = false;
   Connection* connections_ = nullptr;  // intrusive list of this worker's open connections

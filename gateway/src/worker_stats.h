@@ -83,6 +83,13 @@ struct alignas(64) WorkerStats {
   RelaxedCounter connections_rejected;  // over the connection cap
   RelaxedCounter parse_errors;          // requests refused before routing (malformed HTTP)
   RelaxedCounter timeouts;              // connections closed by the idle or request deadline
+  // Event streams (GET /v1/campaigns/{id}/stream): opened and closed (the gauge is the
+  // difference), events written, and streams dropped because their reader did not take a
+  // write within the write deadline.
+  RelaxedCounter streams_opened;
+  RelaxedCounter streams_closed;
+  RelaxedCounter stream_events;
+  RelaxedCounter streams_dropped;
   // Per RateLimitKind: requests answered 429; idle buckets handed to another key; requests let
   // through because their key's set had no free bucket (the limit failed open).
   std::array<RelaxedCounter, kRateLimitKinds> rate_limited;

@@ -138,6 +138,11 @@ INTERNALS = [
         (f"sum(rate(hotdeal_http_parse_errors_total{{{I}}}[{R}]))", "parse errors/s"),
         (f"sum(rate(hotdeal_http_timeouts_total{{{I}}}[{R}]))", "timeouts/s"),
     ]),
+    panel("Event streams", [
+        (f"sum(hotdeal_http_streams_open{{{I}}})", "open"),
+        (f"sum(rate(hotdeal_http_stream_events_total{{{I}}}[{R}]))", "events/s"),
+        (f"sum(rate(hotdeal_http_streams_dropped_total{{{I}}}[{R}]))", "slow readers dropped/s"),
+    ], description="GET /v1/campaigns/{id}/stream: each open stream is also an open connection."),
     panel("Durable log: settlements", [
         (f"sum(rate(hotdeal_log_appended_total{{{I}}}[{R}]))", "appended/s"),
         (f"sum(rate(hotdeal_log_persisted_total{{{I}}}[{R}]))", "persisted/s"),

@@ -15,6 +15,7 @@ enum class RouteId : std::uint8_t {
   kCreateCampaign,
   kGetCampaign,
   kCloseCampaign,
+  kStreamCampaign,
   kCreateClaim,
   kGetClaim,
   kCreateOrder,
@@ -25,6 +26,7 @@ enum class RouteId : std::uint8_t {
   kHealth,
   kReady,
   kMetrics,
+  kDemo,
   kUnmatched,  // no route: 404 or 405; a metrics label, never in the table
 };
 inline constexpr std::size_t kRouteCount = static_cast<std::size_t>(RouteId::kUnmatched) + 1;
@@ -34,7 +36,7 @@ enum class Method : std::uint8_t { kGet, kPost };
 // Who may call a route (API.md, "who may do what"). The admin and service tokens are checked
 // from the head alone; user tokens are checked once the route knows which user it acts for.
 enum class Access : std::uint8_t {
-  kAnyone,   // campaigns' reads, time, probes, metrics
+  kAnyone,   // campaigns' reads and stream, time, probes, metrics, the demo page
   kUser,     // acts for the body's user_id: claims, orders
   kOwner,    // reads an order or claim: its user, the service or the admin
   kCancel,   // a reserved order: its user or the service; a confirmed one (refund): service

@@ -60,6 +60,12 @@ struct GatewayOptions {
   // How often each worker runs its timer: reservation expiry and connection deadlines. A
   // deadline is enforced within one tick of passing.
   std::chrono::milliseconds tick_interval{20};
+  // GET /v1/campaigns/{id}/stream: how often each worker reads the campaigns its streams
+  // watch and sends what changed (so at most this many events a second per stream), and how
+  // long a stream with nothing new stays silent before a keep-alive comment. A stream's
+  // reader that has not taken a write within request_timeout is dropped.
+  std::chrono::milliseconds stream_interval{250};
+  std::chrono::milliseconds stream_keepalive{15'000};
   std::string admin_token;  // empty: admin routes always answer 401
   // The shop's own backend (payment, checkout): confirms and refunds orders, reads any order
   // or claim. Empty: confirm and refund always answer 401.
