@@ -205,7 +205,8 @@ class Engine::Impl {
                              std::int64_t quantity, const std::optional<IdempotencyKey>& key,
                              TimePoint now);
   Decision<Order> ConfirmOrder(WorkerId worker, OrderId id, const UserId& user, TimePoint now);
-  Decision<Order> CancelOrder(WorkerId worker, OrderId id, const UserId& user, TimePoint now);
+  Decision<Order> CancelOrder(WorkerId worker, OrderId id, const UserId& user, TimePoint now,
+                              CancelScope scope);
   Decision<Order> GetOrder(OrderId id, TimePoint now) const;
   std::size_t ExpireDue(WorkerId worker, TimePoint now);
   void Acknowledge(const Event& event);
@@ -980,7 +981,7 @@ std::optional<Decision<Order>> Engine::Impl::Unmoved(WorkerId worker, Operation 
 }
 
 Decision<Order> Engine::Impl::CancelOrder(WorkerId worker, OrderId id, const UserId& user,
-                                          TimePoint now) {
+                                          TimePoint now, CancelScope scope) {
   constexpr Operation kOperation = Operation::kCancelOrder;
   Located found = LocateOwn(id, user);
   if (!found.slot) return Decide<Order>(worker, kOperation, Outcome::kNotFound);
@@ -999,7 +1000,9 @@ Decision<Order> Engine::Impl::CancelOrder(WorkerId worker, OrderId id, const Use
       Expire(worker.value, found, now);
       break;
     }
-    if (status != Raw(OrderStatus::kReserved) && status != Raw(OrderStatus::kConfirmed)) break;
+    const bool refund =
+        status == Raw(OrderStatus::kConfirmed) && scope == CancelScope::kReservationOrRefund;
+    if (status != Raw(OrderStatus::kReserved) && !refund) break;
     const std::uint8_t moved = MovedStatus(status, OrderStatus::kCancelled);
     if (!slot.state.compare_exchange_weak(state, SlotState(found.generation, moved),
                                           std::memory_order_acq_rel)) {
@@ -1648,9 +1651,9 @@ Decision<Order> Engine::ConfirmOrder(WorkerId worker, OrderId id, const UserId& 
                                      TimePoint now) {
   return impl_->ConfirmOrder(worker, id, user, now);
 }
-Decision<Order> Engine::CancelOrder(WorkerId worker, OrderId id, const UserId& user,
-                                    TimePoint now) {
-  return impl_->CancelOrder(worker, id, user, now);
+Decision<Order> Engine::CancelOrder(WorkerId worker, OrderId id, const UserId& user, TimePoint now,
+                                    CancelScope scope) {
+  return impl_->CancelOrder(worker, id, user, now, scope);
 }
 Decision<Order> Engine::GetOrder(OrderId id, TimePoint now) const {
   return impl_->GetOrder(id, now);

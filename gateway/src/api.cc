@@ -839,7 +839,9 @@ void Api::MoveOrder(WorkerContext& worker, RouteId route, std::string_view order
   engine::Decision<engine::Order> moved =
       route == RouteId::kConfirmOrder
           ? engine_.ConfirmOrder(worker.id, *order_id, order.user, worker.now)
-          : engine_.CancelOrder(worker.id, *order_id, order.user, worker.now);
+          : engine_.CancelOrder(worker.id, *order_id, order.user, worker.now,
+                                service ? engine::CancelScope::kReservationOrRefund
+                                        : engine::CancelScope::kReservation);
   if (moved.outcome == engine::Outcome::kConflict) {
     // Name the state the order is in: cancelled, expired, confirmed (for a cancel, a refund).
     engine::Decision<engine::Order> now = engine_.GetOrder(*order_id, worker.now);

@@ -85,5 +85,44 @@ TEST(ChurnStressTest, SlotsAreReusedUnderThreadsAndStaleIdsFindNothing) {
   EXPECT_EQ(recovered.Books(Campaign("s"))->held, std::int64_t{kStock});
 }
 
+// A buyer's cancel racing the service's confirm (API.md, "who may do what"): exactly one wins,
+// and the buyer's cancel never ends a confirmed order, which would be a refund nobody paid back.
+TEST(ChurnStressTest, ABuyersCancelRacingTheConfirmNeverRefunds) {
+  constexpr int kOrders = 2'000;
+  RecordingSink sink;
+  Engine engine(SmallOptions(2), sink);
+  ASSERT_EQ(engine.CreateCampaign(SaleSpec("s", 4, 1, 60), Seconds(0)).outcome, Outcome::kCreated);
+  int confirmed = 0;
+  int cancelled = 0;
+  for (int i = 0; i < kOrders; ++i) {
+    const UserId user = User(i);
+    Decision<Order> placed = engine.PlaceOrder({0}, Campaign("s"), user, 1, {}, Seconds(100));
+    ASSERT_EQ(placed.outcome, Outcome::kCreated);
+    const OrderId id = placed.value->id;
+    Outcome confirm = Outcome::kInvalid;
+    Outcome cancel = Outcome::kInvalid;
+    std::thread service(
+        [&] { confirm = engine.ConfirmOrder({0}, id, user, Seconds(100)).outcome; });
+    std::thread buyer([&] {
+      cancel = engine.CancelOrder({1}, id, user, Seconds(100), CancelScope::kReservation).outcome;
+    });
+    service.join();
+    buyer.join();
+    ASSERT_NE(confirm == Outcome::kOk, cancel == Outcome::kOk) << "order " << i;
+    const OrderStatus status = engine.GetOrder(id, Seconds(100)).value->status;
+    if (confirm == Outcome::kOk) {
+      EXPECT_EQ(status, OrderStatus::kConfirmed) << "order " << i;
+      ++confirmed;
+      // The shop refunds it, so the stock is back for the next round.
+      ASSERT_EQ(engine.CancelOrder({0}, id, user, Seconds(100)).outcome, Outcome::kOk);
+    } else {
+      EXPECT_EQ(status, OrderStatus::kCancelled) << "order " << i;
+      ++cancelled;
+    }
+  }
+  EXPECT_EQ(confirmed + cancelled, kOrders);
+  EXPECT_EQ(engine.Books(Campaign("s"))->remaining, 4u);
+}
+
 }  // namespace
 }  // namespace hotdeal::engine

@@ -90,6 +90,23 @@ TEST_F(OrderTest, ConfirmThenCancelReturnsUnits) {
   EXPECT_EQ(sink_.events().back().type, EventType::kOrderCancelled);
 }
 
+TEST_F(OrderTest, ACancelScopedToReservationsNeverRefunds) {
+  Decision<Order> placed = Place(1, 2);
+  ASSERT_EQ(engine_.ConfirmOrder({0}, placed.value->id, User(1), Seconds(101)).outcome,
+            Outcome::kOk);
+  Decision<Order> cancel =
+      engine_.CancelOrder({1}, placed.value->id, User(1), Seconds(102), CancelScope::kReservation);
+  EXPECT_EQ(cancel.outcome, Outcome::kConflict);
+  EXPECT_EQ(cancel.value->status, OrderStatus::kConfirmed);
+  EXPECT_EQ(Remaining(), 3u);
+  // A reservation it does cancel.
+  Decision<Order> other = Place(2, 1);
+  EXPECT_EQ(
+      engine_.CancelOrder({1}, other.value->id, User(2), Seconds(102), CancelScope::kReservation)
+          .outcome,
+      Outcome::kOk);
+}
+
 TEST_F(OrderTest, AnotherUsersOrderIsNotFound) {
   Decision<Order> placed = Place(1, 1);
   EXPECT_EQ(engine_.ConfirmOrder({0}, placed.value->id, User(2), Seconds(101)).outcome,

@@ -70,6 +70,11 @@ struct Decision {
   LogTicket ticket;
 };
 
+// What a cancel may end: a reservation only (a buyer's own cancel), or a confirmed order too
+// (a refund, the shop's service). Decided in the same compare-and-swap as the cancel, so a
+// buyer's cancel racing the service's confirm never refunds a paid order.
+enum class CancelScope : std::uint8_t { kReservation, kReservationOrRefund };
+
 // What a decision was about, for the per-outcome counters.
 enum class Operation : std::uint8_t { kClaim, kPlaceOrder, kConfirmOrder, kCancelOrder };
 inline constexpr std::size_t kOperationCount = 4;
@@ -162,7 +167,10 @@ class Engine {
                              std::int64_t quantity, const std::optional<IdempotencyKey>& key,
                              TimePoint now);
   Decision<Order> ConfirmOrder(WorkerId worker, OrderId id, const UserId& user, TimePoint now);
-  Decision<Order> CancelOrder(WorkerId worker, OrderId id, const UserId& user, TimePoint now);
+  // A cancel outside `scope` (a confirmed order, for kReservation) answers kConflict with the
+  // order as it is.
+  Decision<Order> CancelOrder(WorkerId worker, OrderId id, const UserId& user, TimePoint now,
+                              CancelScope scope = CancelScope::kReservationOrRefund);
   Decision<Order> GetOrder(OrderId id, TimePoint now) const;
 
   // Expires the reservations due at `now` that belong to `worker`'s share of the timer
