@@ -32,22 +32,28 @@ std::string BuildRequest(std::string_view method, std::string_view target, std::
   return request;
 }
 
+int ConnectLoopback(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 HttpClient::HttpClient(std::uint16_t port, std::chrono::milliseconds receive_timeout) {
-  fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  fd_ = ConnectLoopback(port);
+  if (fd_ < 0) return;
   timeval timeout{};
   timeout.tv_sec = static_cast<time_t>(receive_timeout.count() / 1000);
   timeout.tv_usec = static_cast<suseconds_t>((receive_timeout.count() % 1000) * 1000);
   ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   int one = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    ::close(fd_);
-    fd_ = -1;
-  }
 }
 
 HttpClient::~HttpClient() {

@@ -29,6 +29,9 @@ struct HttpResponse {
 };
 
 // "POST /path HTTP/1.1" with Host, Content-Length and `extra_headers` ("Name: value\r\n"...).
+// A TCP socket connected to 127.0.0.1:`port`, or -1.
+int ConnectLoopback(std::uint16_t port);
+
 std::string BuildRequest(std::string_view method, std::string_view target, std::string_view body,
                          std::string_view extra_headers = {});
 

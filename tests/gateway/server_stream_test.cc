@@ -30,16 +30,8 @@ struct Event {
 class StreamClient {
  public:
   StreamClient(std::uint16_t port, std::string_view target, std::string_view extra_headers = {}) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-      ::close(fd_);
-      fd_ = -1;
-      return;
-    }
+    fd_ = ConnectLoopback(port);
+    if (fd_ < 0) return;
     std::string request = BuildRequest("GET", target, {}, extra_headers);
     ::send(fd_, request.data(), request.size(), MSG_NOSIGNAL);
   }
