@@ -290,6 +290,10 @@ int RunCli(const std::vector<std::string_view>& args,
     PersistConfig config;
     FlagSet flags("persist");
     BindStoreFlags(flags, config.store);
+    flags.Add("campaigns-max",
+              "campaigns whose books (units in MySQL and in the log) are exported, the newest; "
+              "as serve's",
+              &config.campaigns_max, 1, 1 << 20);
     flags.AddCustom(
         "metrics-listen", "address and port to serve /metrics on (empty: none)",
         [&config](std::string_view text) -> std::optional<std::string> {

@@ -26,8 +26,9 @@ struct StoreConfig {
 // `hotdeal persist`: the writer alone, with its own /metrics.
 struct PersistConfig {
   StoreConfig store;
-  std::string metrics_host;        // empty: no /metrics served
-  std::uint16_t metrics_port = 0;  // 0: any free port (said on stderr)
+  std::string metrics_host;            // empty: no /metrics served
+  std::uint16_t metrics_port = 0;      // 0: any free port (said on stderr)
+  std::uint32_t campaigns_max = 1024;  // campaigns whose books are exported, the newest
 };
 
 // `hotdeal token`: mints a user token as a shop's login server would.

@@ -19,7 +19,9 @@ namespace hotdeal::app {
 int RunPersist(const PersistConfig& config) {
   const StoreConfig& store = config.store;
   sigset_t signals = BlockShutdownSignals();
-  persistence::Persister persister(PersistenceOptionsFrom(store));
+  persistence::Options options = PersistenceOptionsFrom(store);
+  options.campaigns_max = config.campaigns_max;
+  persistence::Persister persister(options);
   auto process = std::make_shared<ProcessMetrics>("persist");
   // Before the persister starts, so a port in use exits before anything is written.
   std::optional<prometheus::Exposer> exposer;

@@ -119,6 +119,7 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
   }
   persistence::Options options = PersistenceOptionsFrom(config.store);
   options.workers = config.threads;
+  options.campaigns_max = config.campaigns_max;
   // Before the log exists (each event it appends carries the epoch) and before recovery (which
   // must read past the fence). Bounded by the MySQL and Kafka timeouts.
   try {

@@ -76,6 +76,7 @@ def quantiles(route_filter, qs=(0.5, 0.99)):
 
 ENGINE_SOLD = f'sum by (campaign) (hotdeal_campaign_units{{{IC},state=~"claimed|held|confirmed"}})'
 MYSQL_SOLD = f"sum by (campaign) (hotdeal_persister_units{{{IC}}})"
+KAFKA_SOLD = f"sum by (campaign) (hotdeal_persister_log_units{{{IC}}})"
 
 OVERVIEW = [
     panel("Claims and orders per second", [
@@ -102,12 +103,15 @@ OVERVIEW = [
         (f"min(hotdeal_persister_connected{{{I}}})", "connected (1)"),
         (f"histogram_quantile(0.99, sum by (le) (rate(hotdeal_persister_commit_duration_seconds_bucket{{{I}}}[{R}]))) * 1000", "commit p99 (ms)"),
     ], description="Events in Kafka not yet in MySQL; HotdealPersisterLagGrowing after 2 min of growth."),
-    panel("Books: engine vs MySQL (must be 0 once lag is 0)", [
+    panel("Books: engine vs Kafka vs MySQL (must be 0 once lag is 0)", [
         (f"{ENGINE_SOLD} - on (campaign) {MYSQL_SOLD}", "{{campaign}} engine - MySQL"),
+        (f"{ENGINE_SOLD} - on (campaign) {KAFKA_SOLD}", "{{campaign}} engine - Kafka"),
+        (f"{KAFKA_SOLD} - on (campaign) {MYSQL_SOLD}", "{{campaign}} Kafka - MySQL"),
         (f"sum by (campaign) (hotdeal_campaign_units{{{IC},state=\"in_doubt\"}})", "{{campaign}} in doubt"),
-    ], description="Invariant 6 across processes (alert HotdealBooksDoNotClose)."),
-    panel("Units sold per campaign: engine, MySQL", [
+    ], description="Invariant 6 across processes, each pair of sources (alert HotdealBooksDoNotClose): the one that differs from both others is the broken one."),
+    panel("Units sold per campaign: engine, Kafka, MySQL", [
         (ENGINE_SOLD, "{{campaign}} engine"),
+        (KAFKA_SOLD, "{{campaign}} Kafka"),
         (MYSQL_SOLD, "{{campaign}} MySQL"),
     ]),
     panel("Firing alerts", [('ALERTS{alertstate="firing",alertname=~"Hotdeal.*"}', "{{alertname}} {{instance}} {{campaign}}")],

@@ -5,8 +5,10 @@
 #include "hotdeal/persistence/persister.h"
 
 #include <cstdio>
+#include <map>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "hotdeal/engine/names.h"
@@ -31,9 +33,9 @@ void PersisterProbe::Batch(std::uint64_t events, std::uint64_t replayed, std::ui
   stale_epoch_.fetch_add(stale_epoch, kRelaxed);
 }
 
-void PersisterProbe::SetRows(std::vector<CampaignRows> rows) {
-  std::lock_guard lock(rows_mutex_);
-  rows_ = std::move(rows);
+void PersisterProbe::SetBooks(std::vector<CampaignBooks> books) {
+  std::lock_guard lock(books_mutex_);
+  books_ = std::move(books);
 }
 
 void PersisterProbe::SetLagSource(std::function<std::uint64_t()> source) {
@@ -54,25 +56,35 @@ PersisterCounters PersisterProbe::Snapshot() const noexcept {
 
 std::vector<prometheus::MetricFamily> PersisterProbe::Collect() const {
   const PersisterCounters c = Snapshot();
-  prometheus::MetricFamily units{"hotdeal_persister_units",
-                                 "Units in MySQL's rows by campaign and state (claimed, held: "
-                                 "orders reserved, confirmed), read at most once a second",
-                                 prometheus::MetricType::Gauge,
-                                 {}};
+  prometheus::MetricFamily rows{"hotdeal_persister_units",
+                                "Units in MySQL's rows by campaign and state (claimed, held: "
+                                "orders reserved, confirmed), read at most once a second",
+                                prometheus::MetricType::Gauge,
+                                {}};
+  prometheus::MetricFamily log{"hotdeal_persister_log_units",
+                               "Units in the Kafka events the persister consumed, by campaign and "
+                               "state, at the same offsets as hotdeal_persister_units",
+                               prometheus::MetricType::Gauge,
+                               {}};
+  auto add = [](prometheus::MetricFamily& family, const std::string& campaign, const Units& u) {
+    for (auto [state, count] :
+         {std::pair{"claimed", u.claimed}, {"held", u.held}, {"confirmed", u.confirmed}}) {
+      prometheus::ClientMetric metric;
+      metric.label = {{"campaign", campaign}, {"state", state}};
+      metric.gauge.value = static_cast<double>(count);
+      family.metric.push_back(std::move(metric));
+    }
+  };
   {
-    std::lock_guard lock(rows_mutex_);
-    for (const CampaignRows& row : rows_) {
-      for (auto [state, count] :
-           {std::pair{"claimed", row.claimed}, {"held", row.held}, {"confirmed", row.confirmed}}) {
-        prometheus::ClientMetric metric;
-        metric.label = {{"campaign", row.campaign}, {"state", state}};
-        metric.gauge.value = static_cast<double>(count);
-        units.metric.push_back(std::move(metric));
-      }
+    std::lock_guard lock(books_mutex_);
+    for (const CampaignBooks& books : books_) {
+      add(rows, books.campaign, books.rows);
+      add(log, books.campaign, books.log);
     }
   }
   return {
-      std::move(units),
+      std::move(rows),
+      std::move(log),
       commit_seconds_.Family("hotdeal_persister_commit_duration_seconds",
                              "One batch's transaction, from START TRANSACTION to COMMIT answered"),
       batch_events_.Family("hotdeal_persister_batch_events", "Events in one committed batch"),
@@ -241,6 +253,127 @@ struct Plan {
   }
 };
 
+// The books from the log's side: each kept campaign's units folded from the events themselves,
+// by their ids and the engine's order transitions (Moves), not from what the SQL did. A session
+// starts it from MySQL's rows at the stored offsets, the one point where rows and log agree by
+// construction (they commit together), so from then on a row the SQL failed to write, dropped
+// or wrote twice, or an event MySQL refused (a conflict), makes the two differ. Memory: an id
+// per claim and order row of the kept campaigns, about what MySQL's indexes of them hold.
+class LogBooks {
+ public:
+  explicit LogBooks(std::uint32_t campaigns_max) : campaigns_max_(campaigns_max) {}
+
+  // A campaign from MySQL or from its campaign_created; past campaigns_max the one created
+  // first goes (ties: the smaller id), as the seed's ORDER BY picks them.
+  void Keep(const std::string& campaign, std::int64_t created_at_us) {
+    if (!campaigns_.try_emplace(campaign, created_at_us).second) return;
+    if (campaigns_.size() <= campaigns_max_) return;
+    auto oldest = campaigns_.begin();  // ids ascend: of equal times the smaller id goes
+    for (auto it = campaigns_.begin(); it != campaigns_.end(); ++it) {
+      if (it->second.created_at_us < oldest->second.created_at_us) oldest = it;
+    }
+    campaigns_.erase(oldest);
+  }
+  // Seeding from MySQL: a claim row, an order row in `status`.
+  void SeedClaim(const std::string& campaign, std::uint64_t claim_id) {
+    if (Books* b = Find(campaign)) Grant(*b, claim_id);
+  }
+  void SeedOrder(const std::string& campaign, std::uint64_t order_id, std::uint32_t quantity,
+                 std::string_view status) {
+    Books* b = Find(campaign);
+    if (b == nullptr) return;
+    if (status == OrderStatusName(EventType::kOrderReserved)) {
+      Reserve(*b, order_id, quantity);
+    } else if (status == OrderStatusName(EventType::kOrderConfirmed)) {
+      Reserve(*b, order_id, quantity);
+      Move(*b, order_id, EventType::kOrderConfirmed);
+    } else {
+      b->ended.insert(order_id);
+    }
+  }
+
+  // One decoded event of the current owner, in log order.
+  void Apply(const engine::Event& e) {
+    if (e.type == EventType::kCampaignCreated) {
+      return Keep(std::string(e.campaign.view()), Micros(e.at));
+    }
+    Books* b = Find(e.campaign.view());
+    if (b == nullptr) return;
+    switch (e.type) {
+      case EventType::kClaimGranted:
+        return Grant(*b, e.claim_id.value);
+      case EventType::kClaimVoided:
+        if (b->claims.erase(e.claim_id.value) != 0) --b->units.claimed;
+        return;
+      case EventType::kOrderReserved:
+        return Reserve(*b, e.order_id.value, e.quantity);
+      case EventType::kOrderConfirmed:
+      case EventType::kOrderCancelled:
+      case EventType::kOrderExpired:
+      case EventType::kOrderVoided:
+        return Move(*b, e.order_id.value, e.type);
+      default:
+        return;
+    }
+  }
+
+  std::vector<std::string> Campaigns() const {
+    std::vector<std::string> ids;
+    ids.reserve(campaigns_.size());
+    for (const auto& [id, books] : campaigns_)
+      ids.push_back(id);
+    return ids;
+  }
+  Units UnitsOf(const std::string& campaign) const { return campaigns_.at(campaign).units; }
+
+ private:
+  struct Order {
+    std::uint32_t quantity;
+    EventType state;  // kOrderReserved or kOrderConfirmed
+  };
+  struct Books {
+    explicit Books(std::int64_t at) : created_at_us(at) {}
+    std::int64_t created_at_us;
+    Units units;
+    std::unordered_set<std::uint64_t> claims;         // granted, not voided
+    std::unordered_map<std::uint64_t, Order> orders;  // reserved or confirmed
+    std::unordered_set<std::uint64_t> ended;          // later copies of an ended order are history
+  };
+
+  Books* Find(std::string_view campaign) {
+    auto it = campaigns_.find(campaign);
+    return it == campaigns_.end() ? nullptr : &it->second;
+  }
+  static void Grant(Books& b, std::uint64_t claim_id) {
+    if (b.claims.insert(claim_id).second) ++b.units.claimed;  // else a copy
+  }
+  static void Reserve(Books& b, std::uint64_t order_id, std::uint32_t quantity) {
+    if (b.ended.contains(order_id)) return;
+    if (b.orders.try_emplace(order_id, Order{quantity, EventType::kOrderReserved}).second) {
+      b.units.held += quantity;
+    }
+  }
+  static void Move(Books& b, std::uint64_t order_id, EventType move) {
+    auto it = b.orders.find(order_id);
+    if (it == b.orders.end()) return;  // ended, or reserved before the kept history
+    Order& order = it->second;
+    // A void ends an in-doubt reservation; the others only as the engine moves it.
+    if (move != EventType::kOrderVoided && !Moves(order.state, move)) return;
+    (order.state == EventType::kOrderConfirmed ? b.units.confirmed : b.units.held) -=
+        order.quantity;
+    if (move == EventType::kOrderConfirmed) {
+      order.state = move;
+      b.units.confirmed += order.quantity;
+      return;
+    }
+    b.ended.insert(order_id);
+    b.orders.erase(it);
+  }
+
+  const std::uint32_t campaigns_max_;
+  std::map<std::string, Books, std::less<>> campaigns_;
+};
+
 // Appends `(a, b, ...)`-style SQL without a helper per type.
 class Sql {
  public:
@@ -289,6 +422,7 @@ class Persister::Session {
   std::optional<std::string> Run() {
     if (auto error = Open()) return error;
     probe_.SetConnected(true);
+    if (auto error = SeedBooks()) return "mysql books: " + error->message;
     if (auto error = ReadRows()) return "mysql rows: " + error->message;
     bool rows_stale = false;
     auto rows_read_at = std::chrono::steady_clock::now();
@@ -324,7 +458,10 @@ class Persister::Session {
   void KeyValue(const engine::Event& e);  // the event's Idempotency-Key, or NULL
   std::optional<MysqlError> DeleteIds(std::string_view statement,
                                       const std::vector<std::uint64_t>& ids);
-  std::optional<MysqlError> ReadRows();  // hotdeal_persister_units, from committed rows
+  std::optional<MysqlError> SeedBooks();  // books_ from MySQL's rows at the stored offsets
+  // hotdeal_persister_units from committed rows, with books_ at the same offsets.
+  std::optional<MysqlError> ReadRows();
+  std::string KeptCampaigns();  // books_'s campaigns as a quoted SQL list
   void UpdateLag();
   std::uint64_t MeasureLag() const;  // any thread: reads only committed_ and the consumer
 
@@ -338,6 +475,7 @@ class Persister::Session {
   std::vector<KafkaPtr<rd_kafka_message_t>> messages_;
   std::vector<Item> items_;
   Plan plan_;
+  LogBooks books_{options_.campaigns_max};
   std::vector<std::int64_t> next_offsets_;  // per partition; -1: nothing stored yet
   PartitionEpochs epochs_;                  // as committed with next_offsets_
   PartitionEpochs batch_epochs_;            // epochs_ moved through the batch being written
@@ -434,6 +572,7 @@ std::optional<MysqlError> Persister::Session::Write() {
       plan_.stale.emplace_back(&item, batch_epochs_.max(item.partition));
     } else if (!item.record.fence) {
       plan_.Add(item);
+      books_.Apply(item.record.event);
     }
   }
   const auto started = std::chrono::steady_clock::now();
@@ -707,26 +846,76 @@ std::optional<MysqlError> Persister::Session::WriteTail() {
   return db_.Execute(sql_.str());
 }
 
-std::optional<MysqlError> Persister::Session::ReadRows() {
-  // Every campaign, a row-less one with zeros, so the books check sees it; the states as the
-  // e2e books check counts them (tests/e2e). Outside any transaction: committed rows only.
+std::optional<MysqlError> Persister::Session::SeedBooks() {
   std::optional<MysqlResult> result;
-  if (auto e = db_.Query("SELECT c.id, "
-                         "(SELECT COUNT(*) FROM claims WHERE campaign_id = c.id), "
-                         "(SELECT COALESCE(SUM(quantity), 0) FROM orders "
-                         "WHERE campaign_id = c.id AND status = 'reserved'), "
-                         "(SELECT COALESCE(SUM(quantity), 0) FROM orders "
-                         "WHERE campaign_id = c.id AND status = 'confirmed') "
-                         "FROM campaigns c",
+  sql_.Clear();
+  sql_ << "SELECT id, created_at_us FROM campaigns ORDER BY created_at_us DESC, id DESC LIMIT "
+       << options_.campaigns_max;
+  if (auto e = db_.Query(sql_.str(), result)) return e;
+  while (MYSQL_ROW row = result->Next())
+    books_.Keep(row[0], std::strtoll(row[1], nullptr, 10));
+  const std::string kept = KeptCampaigns();
+  if (kept.empty()) return std::nullopt;
+  if (auto e = db_.Query("SELECT campaign_id, claim_id FROM claims WHERE campaign_id IN " + kept,
                          result)) {
     return e;
   }
-  std::vector<CampaignRows> rows;
-  while (MYSQL_ROW row = result->Next()) {
-    rows.push_back({row[0], std::strtoull(row[1], nullptr, 10), std::strtoull(row[2], nullptr, 10),
-                    std::strtoull(row[3], nullptr, 10)});
+  while (MYSQL_ROW row = result->Next())
+    books_.SeedClaim(row[0], std::strtoull(row[1], nullptr, 10));
+  if (auto e = db_.Query(
+          "SELECT campaign_id, order_id, quantity, status FROM orders WHERE campaign_id IN " + kept,
+          result)) {
+    return e;
   }
-  probe_.SetRows(std::move(rows));
+  while (MYSQL_ROW row = result->Next()) {
+    books_.SeedOrder(row[0], std::strtoull(row[1], nullptr, 10),
+                     static_cast<std::uint32_t>(std::strtoul(row[2], nullptr, 10)), row[3]);
+  }
+  return std::nullopt;
+}
+
+std::string Persister::Session::KeptCampaigns() {
+  sql_.Clear();
+  for (const std::string& id : books_.Campaigns()) {
+    sql_ << (sql_.str().empty() ? "(" : ",");
+    sql_.Quote(id);
+  }
+  if (!sql_.str().empty()) sql_ << ")";
+  return sql_.str();
+}
+
+std::optional<MysqlError> Persister::Session::ReadRows() {
+  // Every kept campaign, a row-less one with zeros, so the books check sees it; the states as
+  // the e2e books check counts them (tests/e2e). Outside any transaction: committed rows only.
+  std::vector<CampaignBooks> books;
+  std::unordered_map<std::string, std::size_t> at;
+  for (std::string& id : books_.Campaigns()) {
+    at[id] = books.size();
+    Units log = books_.UnitsOf(id);
+    books.push_back({std::move(id), {}, log});
+  }
+  if (!books.empty()) {
+    std::optional<MysqlResult> result;
+    if (auto e = db_.Query("SELECT c.id, "
+                           "(SELECT COUNT(*) FROM claims WHERE campaign_id = c.id), "
+                           "(SELECT COALESCE(SUM(quantity), 0) FROM orders "
+                           "WHERE campaign_id = c.id AND status = 'reserved'), "
+                           "(SELECT COALESCE(SUM(quantity), 0) FROM orders "
+                           "WHERE campaign_id = c.id AND status = 'confirmed') "
+                           "FROM campaigns c WHERE c.id IN " +
+                               KeptCampaigns(),
+                           result)) {
+      return e;
+    }
+    while (MYSQL_ROW row = result->Next()) {
+      auto it = at.find(row[0]);
+      if (it == at.end()) continue;
+      books[it->second].rows = {std::strtoull(row[1], nullptr, 10),
+                                std::strtoull(row[2], nullptr, 10),
+                                std::strtoull(row[3], nullptr, 10)};
+    }
+  }
+  probe_.SetBooks(std::move(books));
   return std::nullopt;
 }
 

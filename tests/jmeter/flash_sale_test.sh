@@ -3,8 +3,9 @@
 # none` with user tokens on a free loopback port, runs bench/jmeter/run small against it (500
 # users with tokens, half claiming 100 coupons, half ordering 60 units that are confirmed (80 %),
 # cancelled (10 %) or abandoned with a 5 s hold, 4 threads, HTML report on), waits for the abandoned
-# holds to expire, checks the exit status, the summary and the report, then stops the server by
-# its pid. Needs JMeter in .cache/jmeter (scripts/setup fetches it).
+# holds to expire, checks the exit status, the summary and the report, and that the plan's
+# Backend Listener (--influxdb-url) POSTed InfluxDB lines per sampler to a local sink, then stops
+# the server by its pid. Needs JMeter in .cache/jmeter (scripts/setup fetches it).
 #
 #   tests/jmeter/flash_sale_test.sh PATH/TO/hotdeal
 #
@@ -22,7 +23,7 @@ token="jmeter-test-$RANDOM$RANDOM"
 user_token_key="jmeter-test-key-$RANDOM$RANDOM-0123456789abcdef0123"
 # Confirms are the shop's service's (docs/api.md): the plan sends this token on them.
 service_token="jmeter-test-service-$RANDOM$RANDOM"
-server_pid="" watchdog_pid="" run_pid="" passed=0
+server_pid="" watchdog_pid="" run_pid="" sink_pid="" passed=0
 
 stop_server() {
   [ -n "$server_pid" ] || return 0
@@ -41,6 +42,7 @@ cleanup() {
   # The run first (timeout passes TERM on to it, and it stops its JMeter), then the server.
   [ -z "$run_pid" ] || { kill -TERM "$run_pid" 2>/dev/null || true; wait "$run_pid" 2>/dev/null || true; }
   stop_server
+  [ -z "$sink_pid" ] || { kill "$sink_pid" 2>/dev/null || true; wait "$sink_pid" 2>/dev/null || true; }
   [ -z "$watchdog_pid" ] || { kill "$watchdog_pid" 2>/dev/null || true; wait "$watchdog_pid" 2>/dev/null || true; }
   if [ "$passed" = 1 ]; then
     rm -rf "$work"
@@ -84,12 +86,32 @@ done
 [ -n "$port" ] || fail "hotdeal serve did not say where it listens within 10 s"
 echo "$me: hotdeal serve (pid $server_pid) on 127.0.0.1:$port"
 
+# Where the plan's Backend Listener sends its InfluxDB lines: a sink that keeps every POST body.
+python3 -c '
+import http.server, sys
+class Sink(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with open(sys.argv[1], "ab") as f:
+            f.write(body + b"\n")
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), Sink)
+print(server.server_port, flush=True)
+server.serve_forever()
+' "$work/influx.lines" >"$work/sink.port" 2>"$work/sink.log" &
+sink_pid=$!
+for _ in $(seq 50); do [ ! -s "$work/sink.port" ] || break; sleep 0.1; done
+[ -s "$work/sink.port" ] || fail "the InfluxDB sink did not start"
+
 # The run, bounded: its --duration caps the load; timeout caps JVM start and the report too.
 # In the background, so that a TERM to this script is handled at once, not after the run.
 timeout --kill-after=10 180 "$root/bench/jmeter/run" --server "127.0.0.1:$port" --token "$token" \
   --service-token "$service_token" --user-token-key "$user_token_key" --users "$users" --stock "$stock" --sale-stock "$sale_stock" \
   --confirm-pct 80 --cancel-pct 10 --hold-seconds 5 --expire-wait --threads "$threads" --duration 60 --heap 192m \
-  --out "$work/run" &
+  --influxdb-url "http://127.0.0.1:$(cat "$work/sink.port")/write?db=jmeter" --out "$work/run" &
 run_pid=$!
 echo "$run_pid" >"$work/run.pid"
 status=0
@@ -133,6 +155,10 @@ done
 [ -s "$work/run/report/index.html" ] || fail "no report/index.html"
 grep -Eq '"sampleCount" *: *'"$(value samples)"'[,[:space:]]' "$work/run/report/statistics.json" ||
   fail "report/statistics.json does not count $(value samples) samples"
+
+# The Backend Listener reported per sampler while the sale ran.
+grep -q '^jmeter,application=[^,]*,transaction=claim,' "$work/influx.lines" ||
+  fail "no claim lines reached the InfluxDB sink: $(head -c 300 "$work/influx.lines" 2>/dev/null)"
 
 # Nothing of the run is left running (JMeter's command line names the run folder), and the
 # server survived it. /proc rather than pgrep: procps is not on every machine.

@@ -160,6 +160,10 @@ done
 [[ -n $caught_up ]] || fail "books did not close: $(curl -fsS "$prom/api/v1/query" --data-urlencode "query=$books")"
 [[ $(value 'sum(hotdeal_persister_units{campaign="ops-sale"})') == 9 ]] ||
   fail "MySQL should hold 9 sale units (4 held + 5 confirmed)"
+# The third source: the events the persister consumed, folded by id, equal the rows.
+log_books='sum by (campaign) (hotdeal_persister_log_units) - on (campaign) sum by (campaign) (hotdeal_persister_units)'
+[[ $(value "count($log_books == 0)") == 2 && $(value 'sum(hotdeal_persister_log_units{campaign="ops-sale"})') == 9 ]] ||
+  fail "Kafka-side books differ from MySQL's: $(curl -fsS "$prom/api/v1/query" --data-urlencode "query=$log_books")"
 sleep 5  # rate() windows with a few points after the sale
 
 /usr/bin/python3 "$source_dir/tests/ops/evaluate_panels.py" "$prom" "$source_dir/grafana" ||

@@ -64,6 +64,18 @@ class TallyWaiter final : public Waiter {
   Tally* tally_;
 };
 
+// A books family of the persister ("hotdeal_persister_units" or "_log_units"): "campaign state"
+// to units.
+std::map<std::string, double> BooksOf(const Persister& persister, const std::string& name) {
+  std::map<std::string, double> units;
+  for (const prometheus::MetricFamily& family : persister.probe()->Collect()) {
+    if (family.name != name) continue;
+    for (const prometheus::ClientMetric& metric : family.metric)
+      units[metric.label[0].value + " " + metric.label[1].value] = metric.gauge.value;
+  }
+  return units;
+}
+
 template <class Predicate>
 bool Eventually(Predicate predicate) {
   const auto deadline = std::chrono::steady_clock::now() + 60s;
@@ -209,10 +221,19 @@ TEST_F(PersisterStackTest, ReplayingEverythingChangesNothing) {
   events.push_back(closed);
   Log(events);
 
+  // The books: orders are of 2 units, 8 still reserved (held) and 2 confirmed.
+  const std::string c_id(coupon.view());
+  const std::string s_id(sale.view());
+  const std::map<std::string, double> books{{c_id + " claimed", 391}, {c_id + " held", 0},
+                                            {c_id + " confirmed", 0}, {s_id + " claimed", 0},
+                                            {s_id + " held", 16},     {s_id + " confirmed", 4}};
   {
     Persister persister(options_);
     persister.Start();
     ASSERT_TRUE(WaitForOffsets(events.size()));
+    // The log's side folded from the events alone (the database started empty).
+    EXPECT_TRUE(Eventually([&] { return BooksOf(persister, "hotdeal_persister_units") == books; }));
+    EXPECT_EQ(BooksOf(persister, "hotdeal_persister_log_units"), books);
     persister.Stop();
     EXPECT_EQ(persister.probe()->Snapshot().conflicts, 0u);
   }
@@ -237,22 +258,10 @@ TEST_F(PersisterStackTest, ReplayingEverythingChangesNothing) {
   ASSERT_TRUE(WaitForOffsets(events.size()));
   again.Stop();
   EXPECT_EQ(Tables(), before);
-  // The books from MySQL's side, read as the session opened on the rows written above: orders
-  // are of 2 units, 8 still reserved (held) and 2 confirmed.
-  std::map<std::string, double> units;
-  for (const prometheus::MetricFamily& family : again.probe()->Collect()) {
-    if (family.name != "hotdeal_persister_units") continue;
-    for (const prometheus::ClientMetric& metric : family.metric)
-      units[metric.label[0].value + " " + metric.label[1].value] = metric.gauge.value;
-  }
-  const std::string c_id(coupon.view());
-  const std::string s_id(sale.view());
-  EXPECT_EQ(units, (std::map<std::string, double>{{c_id + " claimed", 391},
-                                                  {c_id + " held", 0},
-                                                  {c_id + " confirmed", 0},
-                                                  {s_id + " claimed", 0},
-                                                  {s_id + " held", 16},
-                                                  {s_id + " confirmed", 4}}));
+  // Both sides as the session opened on the rows written above; the log's side started from
+  // those rows and recognised every replayed event as a copy.
+  EXPECT_EQ(BooksOf(again, "hotdeal_persister_units"), books);
+  EXPECT_EQ(BooksOf(again, "hotdeal_persister_log_units"), books);
   const PersisterCounters c = again.probe()->Snapshot();
   EXPECT_EQ(c.conflicts, 0u);
   EXPECT_GT(c.replayed, 0u);
@@ -294,6 +303,12 @@ TEST_F(PersisterStackTest, RepeatedOrderMovesNeverTakeAnOrderBack) {
   const std::vector<Event> later{cancel_1, confirm_1, stale_confirm_2};
   Log(later);
   ASSERT_TRUE(WaitForOffsets(events.size() + later.size()));
+  // Both orders ended: nothing held or confirmed on either side.
+  const std::string s_id(sale.view());
+  const std::map<std::string, double> books{
+      {s_id + " claimed", 0}, {s_id + " held", 0}, {s_id + " confirmed", 0}};
+  EXPECT_TRUE(Eventually([&] { return BooksOf(persister, "hotdeal_persister_units") == books; }));
+  EXPECT_EQ(BooksOf(persister, "hotdeal_persister_log_units"), books);
   persister.Stop();
   EXPECT_EQ(statuses(), "1|cancelled|14\n2|cancelled|12\n");
   EXPECT_EQ(persister.probe()->Snapshot().conflicts, 0u);
@@ -306,6 +321,11 @@ TEST_F(PersisterStackTest, ConflictingDuplicateRaisesTheAlarmAndKeepsTheFirstCla
   Persister persister(options_);
   persister.Start();
   ASSERT_TRUE(WaitForOffsets(4));
+  // The log sold three units, MySQL holds two: the books check sees the sources disagree.
+  const std::string claimed = std::string(id.view()) + " claimed";
+  EXPECT_TRUE(
+      Eventually([&] { return BooksOf(persister, "hotdeal_persister_units")[claimed] == 2; }));
+  EXPECT_EQ(BooksOf(persister, "hotdeal_persister_log_units")[claimed], 3);
   persister.Stop();
   const std::string like = "'%" + unique_ + "'";
   EXPECT_EQ(Rows("SELECT claim_id, user_id FROM claims WHERE campaign_id LIKE " + like +
@@ -317,6 +337,31 @@ TEST_F(PersisterStackTest, ConflictingDuplicateRaisesTheAlarmAndKeepsTheFirstCla
   EXPECT_NE(conflict.find("conflict|claim conflicts with claim 1 of user u-7|"), std::string::npos)
       << conflict;
   EXPECT_NE(conflict.find("\"claim_id\":2"), std::string::npos) << conflict;
+}
+
+// Per-campaign series are bounded: only the newest campaigns_max campaigns' books are kept,
+// whether they came from the log in this session or from MySQL when a session opened.
+TEST_F(PersisterStackTest, BooksAreKeptForTheNewestCampaignsOnly) {
+  const auto older = Campaign("older");
+  const auto newer = Campaign("newer");
+  Event created_newer = Created(newer, engine::CampaignKind::kCoupon, 2);
+  created_newer.at = At(1'500);
+  Log({Created(older, engine::CampaignKind::kCoupon, 1), Claim(older, 1, 1), created_newer,
+       Claim(newer, 2, 1)});
+  Options options = options_;
+  options.campaigns_max = 1;
+  const std::string n_id(newer.view());
+  const std::map<std::string, double> books{
+      {n_id + " claimed", 1}, {n_id + " held", 0}, {n_id + " confirmed", 0}};
+  for (int session = 0; session < 2; ++session) {  // from the log, then from MySQL
+    Persister persister(options);
+    persister.Start();
+    ASSERT_TRUE(WaitForOffsets(4));
+    ASSERT_TRUE(Eventually([&] { return BooksOf(persister, "hotdeal_persister_units") == books; }))
+        << session;
+    EXPECT_EQ(BooksOf(persister, "hotdeal_persister_log_units"), books) << session;
+    persister.Stop();
+  }
 }
 
 TEST_F(PersisterStackTest, ReplacedOwnersEventsAreKeptAsStaleNeverApplied) {

@@ -42,6 +42,9 @@ struct Options {
   std::chrono::milliseconds batch_wait{50};
   std::chrono::milliseconds retry_backoff_min{100};
   std::chrono::milliseconds retry_backoff_max{5'000};
+  // The persister keeps and exports the books (hotdeal_persister_units, _log_units) of at most
+  // this many campaigns, the newest: the engine holds at most as many (--campaigns-max).
+  std::uint32_t campaigns_max = 1024;
 
   // OwnerWatch: how often a serving owner checks that no newer owner took over.
   std::chrono::milliseconds owner_check_interval{1'000};

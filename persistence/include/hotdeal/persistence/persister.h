@@ -43,13 +43,21 @@ struct PersisterCounters {
   bool connected = false;
 };
 
-// Units of one campaign as MySQL's rows count them (the books from the MySQL side; the engine's
-// are hotdeal_campaign_units): claims, orders reserved (held) and confirmed.
-struct CampaignRows {
-  std::string campaign;
+// Units of one campaign in one source of the books: claims, units of orders reserved (held)
+// and of orders confirmed. The engine's own are hotdeal_campaign_units.
+struct Units {
   std::uint64_t claimed = 0;
   std::uint64_t held = 0;
   std::uint64_t confirmed = 0;
+  bool operator==(const Units&) const = default;
+};
+
+// One campaign's books as the persister sees them, both at the same committed offsets: `rows`
+// counted in MySQL's tables, `log` folded from the Kafka events the persister consumed.
+struct CampaignBooks {
+  std::string campaign;
+  Units rows;
+  Units log;
 };
 
 // The persister thread writes; any thread reads.
@@ -58,7 +66,7 @@ class PersisterProbe final : public prometheus::Collectable {
   // `took`: from START TRANSACTION to COMMIT answered.
   void Batch(std::uint64_t events, std::uint64_t replayed, std::uint64_t conflicts,
              std::uint64_t stale_epoch, std::chrono::steady_clock::duration took) noexcept;
-  void SetRows(std::vector<CampaignRows> rows);
+  void SetBooks(std::vector<CampaignBooks> books);
   void Error() noexcept { errors_.fetch_add(1, kRelaxed); }
   void SetLag(std::uint64_t lag) noexcept { lag_.store(lag, kRelaxed); }
   void SetConnected(bool connected) noexcept { connected_.store(connected, kRelaxed); }
@@ -82,8 +90,8 @@ class PersisterProbe final : public prometheus::Collectable {
   std::atomic<bool> connected_{false};
   SingleWriterHistogram<kDurationBoundsSeconds.size()> commit_seconds_{kDurationBoundsSeconds};
   SingleWriterHistogram<9> batch_events_{{1, 4, 16, 64, 256, 1024, 4096, 16384, 65536}};
-  mutable std::mutex rows_mutex_;  // held while rows_ is replaced or read
-  std::vector<CampaignRows> rows_;
+  mutable std::mutex books_mutex_;  // held while books_ is replaced or read
+  std::vector<CampaignBooks> books_;
   mutable std::mutex lag_source_mutex_;  // held while the source is called or replaced
   std::function<std::uint64_t()> lag_source_;
 };
