@@ -1,7 +1,7 @@
 // Google Benchmark suite for the engine: granted claims, sold-out rejections, one hot campaign
 // hit by 1 and 2 threads (each with its own WorkerId) beside a single shared std::atomic stock
 // counter, order reserve/cancel, the latency of one dependent load into tables of the
-// ledger's sizes, and the sale ledgers' add/remove step alone (UserLedger, UnitLedger), and a
+// ledger's sizes, and the sale ledger's add/remove step alone (UnitLedger), and a
 // campaign's bytes per unit of stock. Measures the engine alone (DiscardSink): no HTTP, no log.
 // Must never be part of a test run; numbers and commands go to bench/RESULTS.md.
 #include <benchmark/benchmark.h>
@@ -18,7 +18,6 @@
 #include "hotdeal/engine/engine.h"
 #include "striped_stock.h"
 #include "unit_ledger.h"
-#include "user_ledger.h"
 
 namespace hotdeal::engine {
 namespace {
@@ -91,8 +90,8 @@ class Rotation {
   std::uint32_t made_ = 0;
 };
 
-// Arg: the campaign's stock. Its ledger (2 * stock slots of 120 bytes) decides whether a new
-// user's slot is found in L2 (4096: 1 MB) or in L3 (65536: 16 MB).
+// Arg: the campaign's stock. Its coupon ledger (~111 bytes per unit) decides whether a new
+// user's bucket is found in L2 (4096: 450 KiB) or in L3 (65536: 7 MiB).
 void ClaimGranted(benchmark::State& state) {
   auto stock = static_cast<std::uint32_t>(state.range(0));
   const std::vector<UserId>& users = Users(stock);
@@ -266,8 +265,7 @@ BENCHMARK(OrderReserveCancel);
 // The sale ledger's step of one order alone, as PlaceOrder and ReturnUnits take it: units added
 // for a new user, units given back by an earlier one, half the stock's users holding units (a
 // churned sale at steady state). Each thread adds and removes its own users. Arg: the stock,
-// whose ledger fits in L2 (4096: UnitLedger 256 KiB) or not (65536: 4 MiB; UserLedger 1 MiB of
-// probe slots and 16 MiB of records).
+// whose ledger fits in L2 (4096: 256 KiB) or not (65536: 4 MiB).
 constexpr std::array<std::uint64_t, 2> kLedgerSecret{0x5EED, 0xC0FFEE};
 detail::UnitLedger* unit_ledger = nullptr;
 
@@ -330,25 +328,6 @@ BENCHMARK(UnitLedgerAddRemoveOneUser)
     ->Arg(kSaleStock)
     ->Threads(2)
     ->UseRealTime();
-
-// The same step on UserLedger, the ledger sales use today (no record is ever freed): find or
-// make the record, add, find again, remove. One thread: its record cursor is not shared.
-void UserLedgerAddRemove(benchmark::State& state) {
-  detail::UserLedger ledger(LedgerStock(state), 1, kLedgerSecret[0]);
-  detail::RecordCursor cursor;
-  std::uint64_t live = LivePerThread(state);
-  for (std::uint64_t k = 0; k < live; ++k)
-    detail::UserLedger::AddUnits(*ledger.FindOrInsert(ThreadUser(state, k), cursor), 1, 1);
-  std::uint64_t next = live;
-  for (auto _ : state) {
-    detail::LedgerEntry* added = ledger.FindOrInsert(ThreadUser(state, next), cursor);
-    benchmark::DoNotOptimize(detail::UserLedger::AddUnits(*added, 1, 1));
-    detail::UserLedger::RemoveUnits(*ledger.Find(ThreadUser(state, next - live)), 1);
-    ++next;
-  }
-  state.SetItemsProcessed(state.iterations());
-}
-BENCHMARK(UserLedgerAddRemove)->Arg(1 << 12)->Arg(kSaleStock);
 
 // Memory per unit of stock (a goal of issue 14: bytes per unit for both kinds), as
 // Engine::Footprint counts it: every fixed table of one campaign of `stock` units with 2 workers.

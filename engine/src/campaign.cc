@@ -15,7 +15,7 @@ namespace {
 // kChunkItemsMax per worker, chunk_allocator.h), so a reservation never finds every slot taken
 // while a unit is free.
 constexpr std::uint64_t kOrderSlotsSpareMin = 64;
-// Users each ledger is sized for: a coupon's claimants in UserLedger, a sale's buyers holding
+// Users each ledger is sized for: a coupon's claimants in CouponLedger, a sale's buyers holding
 // units in UnitLedger, at most one per unit either way; the other kind's ledger stays minimal.
 std::uint32_t ClaimantsFor(const CampaignSpec& spec) {
   return spec.kind == CampaignKind::kCoupon ? spec.stock : 0;
@@ -64,7 +64,7 @@ CampaignFootprint Campaign::FootprintFor(const CampaignSpec& spec, std::uint32_t
                              : 0;
   std::uint32_t holders = HoldersFor(spec);
   footprint.bytes = sizeof(Campaign) + StripedStock::Bytes(workers) +
-                    UserLedger::BytesFor(ClaimantsFor(spec), workers) +
+                    CouponLedger::BytesFor(ClaimantsFor(spec), workers) +
                     UnitLedger::BytesFor(BuyersFor(spec), workers) +
                     HolderFilter::BytesFor(holders) +
                     sizeof(WorkerShare) * (std::size_t{workers} + 1) +
@@ -79,7 +79,7 @@ Campaign::Campaign(std::uint32_t index, const CampaignSpec& spec, std::uint32_t 
       spec_(spec),
       footprint_(FootprintFor(spec, workers)),
       stock_(spec.stock, workers),
-      ledger_(ClaimantsFor(spec), workers, seed),
+      ledger_(ClaimantsFor(spec), workers, secret, seed),
       units_(BuyersFor(spec), workers, secret),
       holders_(HoldersFor(spec)),
       orders_(footprint_.orders_max, workers),

@@ -1,4 +1,4 @@
-// One campaign: its spec, striped stock, user ledger, order slots and per-worker counters, all
+// One campaign: its spec, striped stock, ledgers, order slots and per-worker counters, all
 // sized when it is created and never resized. Decides nothing by itself (engine.cc does);
 // answers window and status questions at a given `now` and never reads a clock.
 //
@@ -16,13 +16,13 @@
 #include <cstdint>
 #include <memory>
 
+#include "coupon_ledger.h"
 #include "holder_filter.h"
 #include "hotdeal/engine/engine.h"
 #include "ids.h"
 #include "order_table.h"
 #include "striped_stock.h"
 #include "unit_ledger.h"
-#include "user_ledger.h"
 
 namespace hotdeal::engine::detail {
 
@@ -32,18 +32,17 @@ enum class Book : std::uint8_t { kClaimed, kHeld, kConfirmed, kInDoubt };
 inline constexpr std::size_t kBookCount = 4;
 
 // Per campaign and worker: the serial behind that worker's event sequence numbers and claim
-// ids, its cursors into the order slots and the ledger's records, and its book deltas. Padded
+// ids, its cursor into the order slots, and its book deltas. Padded
 // so that two workers never share a line.
 struct alignas(64) WorkerShare {
   std::uint64_t serial = 0;
   OrderCursor orders;
-  RecordCursor users;
   std::array<std::atomic<std::int64_t>, kBookCount> books{};
 };
 
 class Campaign {
  public:
-  // `seed` keys the coupon ledger's hash, `secret` the sale ledger's fingerprints.
+  // `seed` keys the holder filter's hash, `secret` both ledgers' fingerprints.
   Campaign(std::uint32_t index, const CampaignSpec& spec, std::uint32_t workers, std::uint64_t seed,
            std::array<std::uint64_t, 2> secret);
 
@@ -82,8 +81,9 @@ class Campaign {
   StripedStock& stock() noexcept { return stock_; }
   const StripedStock& stock() const noexcept { return stock_; }
   // Coupon campaigns only: each user's claim (empty for sales).
-  UserLedger& ledger() noexcept { return ledger_; }
-  const UserLedger& ledger() const noexcept { return ledger_; }
+  // Coupon campaigns only: each user's claim (one bucket, unused, for sales).
+  CouponLedger& ledger() noexcept { return ledger_; }
+  const CouponLedger& ledger() const noexcept { return ledger_; }
   // Sale campaigns only: the units each user holds (empty for coupons).
   UnitLedger& units() noexcept { return units_; }
   // Coupon campaigns only: users who may hold a claim.
@@ -119,7 +119,7 @@ class Campaign {
   std::atomic<bool> withdrawn_{false};
   std::atomic<bool> creation_unacknowledged_{false};
   StripedStock stock_;
-  UserLedger ledger_;
+  CouponLedger ledger_;
   UnitLedger units_;
   HolderFilter holders_;
   OrderTable orders_;

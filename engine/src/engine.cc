@@ -22,10 +22,9 @@ namespace {
 using detail::Book;
 using detail::Campaign;
 using detail::CouponHold;
+using detail::CouponLedger;
 using detail::IdempotencyTable;
-using detail::LedgerEntry;
 using detail::OrderSlot;
-using detail::UserLedger;
 
 std::array<std::uint64_t, 2> RandomKey(std::random_device& device) {
   auto word = [&device] { return (std::uint64_t{device()} << 32) | device(); };
@@ -368,9 +367,6 @@ class Engine::Impl {
   // Off the data plane: moves an order that holds units (reserved, in doubt or confirmed) to
   // `next`, returns its units and frees its slot; false, and nothing done, if it holds none.
   bool ReleaseOrder(std::uint32_t worker, const Located& found, std::uint8_t next);
-  // The ledger record of a claim event's user: the decision that logged the event made it.
-  // nullptr for a sale campaign, or for a decision this process did not make (none to move).
-  LedgerEntry* ClaimEntry(Campaign& campaign, const Event& event);
   std::uint32_t OwnWorker(std::uint32_t worker) const { return worker % options_.workers; }
   std::uint64_t& WheelLink(std::uint64_t node) const;
   // Looks up an idempotency key (if any): kOverCapacity when its bucket is full, kReplayed
@@ -578,21 +574,28 @@ Decision<Claim> Engine::Impl::ClaimCoupon(WorkerId worker, const CampaignId& id,
     }
     return Decide<Claim>(worker, kOperation, Outcome::kSoldOut);
   }
-  LedgerEntry* entry = campaign->ledger().FindOrInsert(user, campaign->share(worker.value).users);
-  if (!entry) return Decide<Claim>(worker, kOperation, Outcome::kOverCapacity);
+  CouponLedger& ledger = campaign->ledger();
+  CouponLedger::Pending pending;
   detail::ClaimRecord record;
-  if (CouponHold held = campaign->ledger().BeginClaim(*entry, record); held != CouponHold::kNone) {
-    Outcome outcome = HeldOutcome(held, Outcome::kAlreadyClaimed);
-    if (outcome == Outcome::kPending) return Decide<Claim>(worker, kOperation, outcome);
-    return Decide<Claim>(worker, kOperation, outcome, ClaimView(*campaign, user, record));
+  CouponHold held = CouponHold::kNone;
+  switch (ledger.Begin(user, pending, record, held)) {
+    case CouponLedger::Begun::kFull:
+      return Decide<Claim>(worker, kOperation, Outcome::kOverCapacity);
+    case CouponLedger::Begun::kHeld: {
+      Outcome outcome = HeldOutcome(held, Outcome::kAlreadyClaimed);
+      if (outcome == Outcome::kPending) return Decide<Claim>(worker, kOperation, outcome);
+      return Decide<Claim>(worker, kOperation, outcome, ClaimView(*campaign, user, record));
+    }
+    case CouponLedger::Begun::kPending:
+      break;
   }
   // The user is marked pending: no duplicate can pass until this decision is settled, and a
   // failed take below unmarks the user, so losing the race leaves no trace (but a filter bit,
   // which only costs a probe). The bit is set before the take, whose seq_cst write the scan
   // that may set the sold-out flag reads, so a reader that sees the flag sees the bit.
-  campaign->holders().Add(entry->hash);
+  campaign->holders().Add(ledger.Hash(user));
   if (!campaign->stock().Take(worker.value, 1)) {
-    campaign->ledger().AbortClaim(*entry);
+    ledger.Abort(pending);
     return Decide<Claim>(worker, kOperation, Outcome::kSoldOut);
   }
   std::uint64_t serial = campaign->NextSerial(worker.value);
@@ -609,11 +612,11 @@ Decision<Claim> Engine::Impl::ClaimCoupon(WorkerId worker, const CampaignId& id,
   std::optional<LogTicket> ticket = Append(worker.value, event);
   if (!ticket) {
     campaign->stock().Give(worker.value, 1);
-    campaign->ledger().AbortClaim(*entry);
+    ledger.Abort(pending);
     return Decide<Claim>(worker, kOperation, Outcome::kLogUnavailable);
   }
-  campaign->ledger().CommitClaim(
-      *entry, record, Unacknowledged(*ticket) ? CouponHold::kUnacked : CouponHold::kClaimed);
+  ledger.Commit(pending, record,
+                Unacknowledged(*ticket) ? CouponHold::kUnacked : CouponHold::kClaimed);
   campaign->Count(worker.value, Book::kClaimed, 1);
   key_hold.Finish(record.id.value);
   return Decide<Claim>(worker, kOperation, Outcome::kCreated, ClaimView(*campaign, user, record),
@@ -630,17 +633,10 @@ Decision<Claim> Engine::Impl::GetClaim(const CampaignId& id, const UserId& user)
 }
 
 Decision<Claim> Engine::Impl::ClaimOf(const Campaign& campaign, const UserId& user) const {
-  const LedgerEntry* entry = campaign.ledger().Find(user);
-  if (!entry) return Answer<Claim>(Outcome::kNotFound);
-  unsigned spins = 0;
-  for (;;) {
-    CouponHold state = UserLedger::State(*entry);
-    if (!UserLedger::Holds(state)) return Answer<Claim>(Outcome::kNotFound);
-    if (std::optional<detail::ClaimRecord> record = UserLedger::ReadClaim(*entry, &state)) {
-      return Answer<Claim>(HeldOutcome(state, Outcome::kOk), ClaimView(campaign, user, *record));
-    }
-    detail::SpinWait(spins);  // the claim changed while being copied: read it again
-  }
+  CouponHold state = CouponHold::kNone;
+  std::optional<detail::ClaimRecord> record = campaign.ledger().Read(user, &state);
+  if (!record) return Answer<Claim>(Outcome::kNotFound);
+  return Answer<Claim>(HeldOutcome(state, Outcome::kOk), ClaimView(campaign, user, *record));
 }
 
 // ---- orders --------------------------------------------------------------------------------
@@ -1081,10 +1077,7 @@ void Engine::Impl::Acknowledge(const Event& event) {
   }
   if (event.type == EventType::kClaimGranted) {
     // The books count an unacknowledged claim as claimed already: nothing moves there.
-    if (LedgerEntry* entry = ClaimEntry(*campaign, event)) {
-      campaign->ledger().MoveClaim(*entry, event.claim_id, CouponHold::kUnacked,
-                                   CouponHold::kClaimed);
-    }
+    campaign->ledger().Move(event.user, event.claim_id, CouponHold::kUnacked, CouponHold::kClaimed);
     return;
   }
   std::optional<OrderStatus> moved;
@@ -1167,16 +1160,9 @@ void Engine::Impl::Revert(const Event& event) {
   }
 }
 
-LedgerEntry* Engine::Impl::ClaimEntry(Campaign& campaign, const Event& event) {
-  if (campaign.spec().kind != CampaignKind::kCoupon) return nullptr;
-  return campaign.ledger().Find(event.user);
-}
-
 bool Engine::Impl::ReleaseClaim(std::uint32_t worker, Campaign& campaign, const UserId& user,
                                 ClaimId id) {
-  LedgerEntry* entry = campaign.ledger().Find(user);
-  if (!entry) return false;
-  CouponHold dropped = campaign.ledger().DropClaim(*entry, id);
+  CouponHold dropped = campaign.ledger().Drop(user, id);
   if (dropped == CouponHold::kNone) return false;
   campaign.Count(Campaign::kAnyThread,
                  dropped == CouponHold::kInDoubt ? Book::kInDoubt : Book::kClaimed, -1);
@@ -1206,12 +1192,11 @@ void Engine::Impl::MarkInDoubt(const Event& event) {
   Campaign* campaign = campaigns_.FindAny(event.campaign);
   if (!campaign) return;
   if (event.type == EventType::kClaimGranted) {
-    LedgerEntry* entry = ClaimEntry(*campaign, event);
     // Unacknowledged with durable acks, claimed already without them.
     auto mark = [&](CouponHold from) {
-      return campaign->ledger().MoveClaim(*entry, event.claim_id, from, CouponHold::kInDoubt);
+      return campaign->ledger().Move(event.user, event.claim_id, from, CouponHold::kInDoubt);
     };
-    if (entry && (mark(CouponHold::kUnacked) || mark(CouponHold::kClaimed))) {
+    if (mark(CouponHold::kUnacked) || mark(CouponHold::kClaimed)) {
       campaign->Count(Campaign::kAnyThread, Book::kClaimed, -1);
       campaign->Count(Campaign::kAnyThread, Book::kInDoubt, 1);
     }
@@ -1242,18 +1227,16 @@ std::optional<Event> Engine::Impl::SettleInDoubt(const Event& event, bool persis
   if (!campaign) return std::nullopt;
   EventType void_type = EventType::kClaimVoided;
   if (event.type == EventType::kClaimGranted) {
-    LedgerEntry* entry = ClaimEntry(*campaign, event);
-    if (!entry) return std::nullopt;
     if (persisted) {
-      if (campaign->ledger().MoveClaim(*entry, event.claim_id, CouponHold::kInDoubt,
-                                       CouponHold::kClaimed)) {
+      if (campaign->ledger().Move(event.user, event.claim_id, CouponHold::kInDoubt,
+                                  CouponHold::kClaimed)) {
         campaign->Count(Campaign::kAnyThread, Book::kInDoubt, -1);
         campaign->Count(Campaign::kAnyThread, Book::kClaimed, 1);
       }
       return std::nullopt;
     }
     CouponHold state = CouponHold::kNone;
-    std::optional<detail::ClaimRecord> claim = UserLedger::ReadClaim(*entry, &state);
+    std::optional<detail::ClaimRecord> claim = campaign->ledger().Read(event.user, &state);
     if (!claim || claim->id != event.claim_id || state != CouponHold::kInDoubt) return std::nullopt;
   } else if (event.type == EventType::kOrderReserved) {
     void_type = EventType::kOrderVoided;
@@ -1415,23 +1398,27 @@ std::optional<ReplayError> Engine::Impl::ApplyClaim(Campaign& campaign, std::uin
   if (campaign.spec().kind != CampaignKind::kCoupon) {
     return ReplayFailure(event, "a claim of a sale campaign");
   }
-  UserLedger& ledger = campaign.ledger();
-  // Recovery runs alone, before the workers start: the worker's record cursor is free.
-  LedgerEntry* entry = ledger.FindOrInsert(event.user, campaign.share(worker).users);
-  if (!entry) return ReplayFailure(event, "more claimants than the campaign's ledger holds");
+  CouponLedger& ledger = campaign.ledger();
+  CouponLedger::Pending pending;
   detail::ClaimRecord existing;
+  CouponHold held = CouponHold::kNone;
   // A second grant to one user in the log would be a lost invariant, not a replay detail. Claims
   // replay in log order: a voided claim's unit is given again only after the void is persisted
   // (ApplyVoid), so the log holds every void before the grant that reused its unit.
-  if (ledger.BeginClaim(*entry, existing) != CouponHold::kNone) {
-    return ReplayFailure(event, "the user holds another claim of the campaign already");
+  switch (ledger.Begin(event.user, pending, existing, held)) {
+    case CouponLedger::Begun::kFull:
+      return ReplayFailure(event, "more claimants than the campaign's ledger holds");
+    case CouponLedger::Begun::kHeld:
+      return ReplayFailure(event, "the user holds another claim of the campaign already");
+    case CouponLedger::Begun::kPending:
+      break;
   }
   if (!campaign.stock().Take(worker, 1)) {
-    ledger.AbortClaim(*entry);
+    ledger.Abort(pending);
     return ReplayFailure(event, "the campaign's stock is granted already (oversold log)");
   }
   // Replayed from the log: acknowledged by definition.
-  ledger.CommitClaim(*entry, {event.claim_id, event.coupon_code, event.at}, CouponHold::kClaimed);
+  ledger.Commit(pending, {event.claim_id, event.coupon_code, event.at}, CouponHold::kClaimed);
   campaign.Count(Campaign::kAnyThread, Book::kClaimed, 1);
   RestoreKey(campaign, event, event.claim_id.value);
   return std::nullopt;

@@ -9,10 +9,10 @@
 //
 // Memory ordering, in one place (each internal header argues its own part): a campaign is
 // built before the release store that publishes it; stock moves are seq_cst (the sold-out
-// proof needs one total order, striped_stock.cc); a user's ledger record is written before the
-// CAS that publishes its index in the probe table, and an order slot before a release store of
-// its status, and both are read after an acquire load of those; a coupon claim is copied under a
-// generation check (user_ledger.cc). Per-worker state (id serials, code generator, timer wheel,
+// proof needs one total order, striped_stock.cc); a user's ledger record (its fingerprint) is
+// written before the release store of its live state, and an order slot before a release store
+// of its status, and both are read after an acquire load of those; a coupon claim is copied under
+// a generation check (coupon_ledger.h). Per-worker state (id serials, code generator, timer wheel,
 // counters) has a single writer, its worker.
 #pragma once
 
