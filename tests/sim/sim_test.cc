@@ -115,6 +115,9 @@ TEST(SimTest, SeedsKeepEveryInvariant) {
   std::uint64_t tolerated = 0;
   for (std::uint64_t seed = 1; seed <= kSeeds && failed < 5; ++seed) {
     options.seed = seed;
+    // Every third seed a crowd of 4 users per unit, most of whom never get one: the histories
+    // that wore the coupon ledger out.
+    options.users_per_unit = seed % 3 == 0 ? 4 : 1;
     const SimResult result = RunSeedIsolated(options);
     if (result.ok) continue;
     if (OpenBugOf(result.failure)) {
