@@ -1,5 +1,5 @@
 // One campaign: its spec, striped stock, ledgers, order slots and per-worker counters, all
-// sized when it is created and never resized. Decides nothing by itself (engine.cc does);
+// sized when it is created and never resized. Decides nothing by itself (Engine::Impl does);
 // answers window and status questions at a given `now` and never reads a clock.
 //
 // Threading: spec, index, id key and the tables' sizes are immutable once the campaign is

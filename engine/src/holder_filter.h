@@ -7,7 +7,7 @@
 //
 // Threading: any thread. Add is a relaxed fetch_or made before the claim's stock take (a
 // seq_cst read-modify-write), and the sold-out flag is only set by a scan that read that take
-// or a later value; a reader that acquires the flag therefore sees the bit (engine.cc).
+// or a later value; a reader that acquires the flag therefore sees the bit (coupon_decisions.cc).
 #pragma once
 
 #include <atomic>

@@ -14,7 +14,7 @@
 // (a sequence lock: the writer stores the new generation, then the fields by release stores;
 // the reader loads the word, the fields by acquire loads, and the word again).
 //
-// Timer wheel membership (engine.cc, ExpireDue): a slot is linked in at most one worker's
+// Timer wheel membership (order_decisions.cc, ExpireDue): a slot is linked in at most one worker's
 // wheel, named by `wheel_owner`; only that worker reads or writes `wheel_next`. A reused slot
 // that is still linked stays where it is (the owner's visit reads whichever order the slot
 // holds then); see Engine::Impl::Schedule and ReleaseWheel for the hand-over.
