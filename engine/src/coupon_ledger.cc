@@ -17,19 +17,15 @@ constexpr CouponHold HoldOf(std::uint64_t state) {
 }
 }  // namespace
 
-std::uint64_t CouponLedger::BucketsFor(std::uint32_t users_max, std::uint32_t workers) noexcept {
-  std::uint64_t live_max = std::uint64_t{users_max} + workers;
-  std::uint64_t buckets = (live_max + kUsersPerBucket - 1) / kUsersPerBucket;
-  return buckets == 0 ? 1 : buckets;
-}
-
 std::size_t CouponLedger::BytesFor(std::uint32_t users_max, std::uint32_t workers) noexcept {
-  return BucketsFor(users_max, workers) * Buckets::kBucketBytes;
+  return Buckets::CountFor(std::uint64_t{users_max} + workers, kUsersPerBucket) *
+         Buckets::kBucketBytes;
 }
 
 CouponLedger::CouponLedger(std::uint32_t users_max, std::uint32_t workers,
                            std::array<std::uint64_t, 2> secret, std::uint64_t filter_seed)
-    : buckets_(BucketsFor(users_max, workers), secret), filter_seed_(filter_seed) {}
+    : buckets_(Buckets::CountFor(std::uint64_t{users_max} + workers, kUsersPerBucket), secret),
+      filter_seed_(filter_seed) {}
 
 bool CouponLedger::Holds(CouponHold state) noexcept {
   return state == CouponHold::kClaimed || state == CouponHold::kUnacked ||

@@ -124,7 +124,6 @@ class CouponLedger {
   std::size_t bytes() const noexcept { return buckets_.bytes(); }
 
  private:
-  static std::uint64_t BucketsFor(std::uint32_t users_max, std::uint32_t workers) noexcept;
   // The user's live record with a settled state (not pending), or none.
   Found Settled(const Bucket& bucket, const Key& key) const noexcept;
   // The claim `record` holds at `state`, if its fields read whole (the seqlock above).

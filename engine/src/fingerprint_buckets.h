@@ -124,6 +124,11 @@ class FingerprintBuckets {
   FingerprintBuckets(std::uint64_t buckets, std::array<std::uint64_t, 2> secret)
       : hasher_(secret), count_(buckets), buckets_(MakeFixedArray<Bucket>(buckets)) {}
 
+  // Buckets for `live_max` live records at most, `per_bucket` on average; at least one.
+  static constexpr std::uint64_t CountFor(std::uint64_t live_max, std::uint32_t per_bucket) {
+    std::uint64_t buckets = (live_max + per_bucket - 1) / per_bucket;
+    return buckets == 0 ? 1 : buckets;
+  }
   static constexpr std::size_t kBucketBytes = sizeof(Bucket);
   std::uint64_t count() const noexcept { return count_; }
   std::size_t bytes() const noexcept { return count_ * sizeof(Bucket); }

@@ -6,19 +6,14 @@
 
 namespace hotdeal::engine::detail {
 
-std::uint64_t UnitLedger::BucketsFor(std::uint32_t users_max, std::uint32_t workers) noexcept {
-  std::uint64_t live_max = std::uint64_t{users_max} + workers;
-  std::uint64_t buckets = (live_max + kUsersPerBucket - 1) / kUsersPerBucket;
-  return buckets == 0 ? 1 : buckets;
-}
-
 std::size_t UnitLedger::BytesFor(std::uint32_t users_max, std::uint32_t workers) noexcept {
-  return BucketsFor(users_max, workers) * Buckets::kBucketBytes;
+  return Buckets::CountFor(std::uint64_t{users_max} + workers, kUsersPerBucket) *
+         Buckets::kBucketBytes;
 }
 
 UnitLedger::UnitLedger(std::uint32_t users_max, std::uint32_t workers,
                        std::array<std::uint64_t, 2> secret)
-    : buckets_(BucketsFor(users_max, workers), secret) {}
+    : buckets_(Buckets::CountFor(std::uint64_t{users_max} + workers, kUsersPerBucket), secret) {}
 
 // True with `result` set if the user's record found live in `found` took the Add (one CAS) or
 // is over the limit. False if it was freed before the CAS landed (the generation moved or the

@@ -97,7 +97,6 @@ class UnitLedger {
   using Key = Buckets::Key;
   using Found = Buckets::Found;
 
-  static std::uint64_t BucketsFor(std::uint32_t users_max, std::uint32_t workers) noexcept;
   static bool AddToLive(Bucket& bucket, const Found& found, std::uint32_t quantity,
                         std::uint32_t limit, AddResult& result) noexcept;
   template <class AfterLookup>

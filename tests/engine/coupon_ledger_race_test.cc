@@ -14,11 +14,13 @@
 
 #include "check.h"
 #include "coupon_ledger.h"
+#include "race_rounds.h"
 #include "test_support.h"
 
 namespace hotdeal::engine::detail {
 namespace {
 using testing::Numbered;
+using testing::RaceRounds;
 using Begun = CouponLedger::Begun;
 
 constexpr std::array<std::uint64_t, 2> kSecret{0x5EED, 0xC0FFEE};
@@ -61,77 +63,54 @@ TEST(CouponLedgerRaceTest, SameNewUserFromEveryThreadAtOnceGetsOneClaim) {
   // Per round and thread: the claim id it granted (0 if none) and the one it was answered.
   std::array<std::array<std::uint64_t, kThreads>, 2> granted{};
   std::array<std::array<std::uint64_t, kThreads>, 2> answered{};
-  std::atomic<long long> round{0};
-  std::atomic<std::uint32_t> arrived{0};
-  auto worker = [&](std::uint32_t t) {
-    for (long long r = 1; r <= kRounds; ++r) {
-      unsigned spins = 0;
-      while (round.load(std::memory_order_acquire) < r)
-        SpinWait(spins);
-      granted[r % 2][t] = 0;
-      answered[r % 2][t] = 0;
-      // Thread 0 gives up its first pending mark each round (the stock ran out under it): the
-      // waiters must not take its place as a claim, but one of them may begin afresh.
-      for (bool gave_up = false;;) {
-        CouponLedger::Pending pending;
-        ClaimRecord existing;
-        CouponHold held = CouponHold::kNone;
-        Begun begun = ledger.Begin(User("same-", r), pending, existing, held);
-        if (begun == Begun::kHeld) {
-          answered[r % 2][t] = Whole(existing) ? existing.id.value : ~std::uint64_t{0};
-          break;
+  RaceRounds(
+      kThreads, kRounds,
+      [&](std::uint32_t t, long long r) {
+        granted[r % 2][t] = 0;
+        answered[r % 2][t] = 0;
+        // Thread 0 gives up its first pending mark each round (the stock ran out under it): the
+        // waiters must not take its place as a claim, but one of them may begin afresh.
+        for (bool gave_up = false;;) {
+          CouponLedger::Pending pending;
+          ClaimRecord existing;
+          CouponHold held = CouponHold::kNone;
+          Begun begun = ledger.Begin(User("same-", r), pending, existing, held);
+          if (begun == Begun::kHeld) {
+            answered[r % 2][t] = Whole(existing) ? existing.id.value : ~std::uint64_t{0};
+            return;
+          }
+          if (begun != Begun::kPending) return;  // kFull: left at 0, failing the round
+          if (t == 0 && !gave_up) {
+            gave_up = true;
+            ledger.Abort(pending);
+            continue;
+          }
+          std::uint64_t serial = static_cast<std::uint64_t>(r) * kThreads + t;
+          ledger.Commit(pending, ClaimFrom(serial), CouponHold::kClaimed);
+          granted[r % 2][t] = serial;
+          return;
         }
-        if (begun != Begun::kPending) break;  // kFull: left at 0, failing the round
-        if (t == 0 && !gave_up) {
-          gave_up = true;
-          ledger.Abort(pending);
-          continue;
+      },
+      [&](long long r) {
+        std::uint64_t claim = 0;
+        std::uint32_t grants = 0;
+        for (std::uint64_t serial : granted[r % 2]) {
+          if (serial == 0) continue;
+          claim = serial;
+          ++grants;
         }
-        std::uint64_t serial = static_cast<std::uint64_t>(r) * kThreads + t;
-        ledger.Commit(pending, ClaimFrom(serial), CouponHold::kClaimed);
-        granted[r % 2][t] = serial;
-        break;
-      }
-      arrived.fetch_add(1, std::memory_order_acq_rel);
-    }
-  };
-  std::vector<std::thread> threads;
-  for (std::uint32_t t = 0; t < kThreads; ++t)
-    threads.emplace_back(worker, t);
-  // A failed ASSERT returns early: release every round and join, so the threads end cleanly.
-  struct Join {
-    std::atomic<long long>& round;
-    std::vector<std::thread>& threads;
-    ~Join() {
-      round.store(kRounds, std::memory_order_release);
-      for (std::thread& thread : threads)
-        thread.join();
-    }
-  } join{round, threads};
-  for (long long r = 1; r <= kRounds; ++r) {
-    round.store(r, std::memory_order_release);
-    unsigned spins = 0;
-    while (arrived.load(std::memory_order_acquire) < kThreads * r)
-      SpinWait(spins);
-    std::uint64_t claim = 0;
-    std::uint32_t grants = 0;
-    for (std::uint64_t serial : granted[r % 2]) {
-      if (serial == 0) continue;
-      claim = serial;
-      ++grants;
-    }
-    ASSERT_EQ(grants, 1u) << "round " << r;
-    for (std::uint32_t t = 0; t < kThreads; ++t) {
-      if (granted[r % 2][t] != 0) continue;
-      ASSERT_EQ(answered[r % 2][t], claim) << "round " << r;
-    }
-    CouponHold state = CouponHold::kNone;
-    std::optional<ClaimRecord> read = ledger.Read(User("same-", r), &state);
-    ASSERT_TRUE(read.has_value()) << "round " << r;
-    ASSERT_EQ(read->id.value, claim);
-    // Frees the one record: were there two, the bucket would fill up over the rounds.
-    ASSERT_EQ(ledger.Drop(User("same-", r), read->id), CouponHold::kClaimed);
-  }
+        ASSERT_EQ(grants, 1u) << "round " << r;
+        for (std::uint32_t t = 0; t < kThreads; ++t) {
+          if (granted[r % 2][t] != 0) continue;
+          ASSERT_EQ(answered[r % 2][t], claim) << "round " << r;
+        }
+        CouponHold state = CouponHold::kNone;
+        std::optional<ClaimRecord> read = ledger.Read(User("same-", r), &state);
+        ASSERT_TRUE(read.has_value()) << "round " << r;
+        ASSERT_EQ(read->id.value, claim);
+        // Frees the one record: were there two, the bucket would fill up over the rounds.
+        ASSERT_EQ(ledger.Drop(User("same-", r), read->id), CouponHold::kClaimed);
+      });
   ExpectEmpty(ledger);
 }
 

@@ -13,12 +13,14 @@
 #include <vector>
 
 #include "check.h"
+#include "race_rounds.h"
 #include "test_support.h"
 #include "unit_ledger.h"
 
 namespace hotdeal::engine::detail {
 namespace {
 using testing::Numbered;
+using testing::RaceRounds;
 using AddResult = UnitLedger::AddResult;
 
 constexpr std::array<std::uint64_t, 2> kSecret{0x5EED, 0xC0FFEE};
@@ -123,45 +125,22 @@ TEST(UnitLedgerRaceTest, SameNewUserFromEveryThreadAtOnceGetsOneRecordWithinTheL
   constexpr std::uint32_t kLimit = kThreads - 1;
   UnitLedger ledger(kStock, kThreads, kSecret);
   std::array<std::array<AddResult, kThreads>, 2> results{};
-  std::atomic<long long> round{0};
-  std::atomic<std::uint32_t> arrived{0};
-  auto worker = [&](std::uint32_t t) {
-    for (long long r = 1; r <= kRounds; ++r) {
-      unsigned spins = 0;
-      while (round.load(std::memory_order_acquire) < r)
-        SpinWait(spins);
-      results[r % 2][t] = ledger.Add(User("same-", r), 1, kLimit);
-      arrived.fetch_add(1, std::memory_order_acq_rel);
-    }
-  };
-  std::vector<std::thread> threads;
-  for (std::uint32_t t = 0; t < kThreads; ++t)
-    threads.emplace_back(worker, t);
-  // A failed ASSERT returns early: release every round and join, so the threads end cleanly.
-  struct Join {
-    std::atomic<long long>& round;
-    std::vector<std::thread>& threads;
-    ~Join() {
-      round.store(kRounds, std::memory_order_release);
-      for (std::thread& thread : threads)
-        thread.join();
-    }
-  } join{round, threads};
-  for (long long r = 1; r <= kRounds; ++r) {
-    round.store(r, std::memory_order_release);
-    unsigned spins = 0;
-    while (arrived.load(std::memory_order_acquire) < kThreads * r)
-      SpinWait(spins);
-    std::uint32_t added = 0;
-    for (AddResult result : results[r % 2]) {
-      ASSERT_NE(result, AddResult::kFull) << "round " << r;
-      added += result == AddResult::kAdded ? 1 : 0;
-    }
-    ASSERT_EQ(added, kLimit) << "round " << r;
-    ASSERT_EQ(ledger.Units(User("same-", r)), kLimit) << "round " << r;
-    // Frees the one record: were there two, the bucket would fill up over the rounds.
-    ledger.Remove(User("same-", r), kLimit);
-  }
+  RaceRounds(
+      kThreads, kRounds,
+      [&](std::uint32_t t, long long r) {
+        results[r % 2][t] = ledger.Add(User("same-", r), 1, kLimit);
+      },
+      [&](long long r) {
+        std::uint32_t added = 0;
+        for (AddResult result : results[r % 2]) {
+          ASSERT_NE(result, AddResult::kFull) << "round " << r;
+          added += result == AddResult::kAdded ? 1 : 0;
+        }
+        ASSERT_EQ(added, kLimit) << "round " << r;
+        ASSERT_EQ(ledger.Units(User("same-", r)), kLimit) << "round " << r;
+        // Frees the one record: were there two, the bucket would fill up over the rounds.
+        ledger.Remove(User("same-", r), kLimit);
+      });
   ExpectEmpty(ledger);
 }
 
