@@ -251,6 +251,18 @@ void BindServeFlags(FlagSet& flags, ServeConfig& config) {
   flags.Add("persister", "run the Kafka-to-MySQL writer inside serve", &config.persister);
   flags.Add("data-dir", "folder for the owner lock and local state", &config.data_dir);
   BindStoreFlags(flags, config.store);
+  BindLogFlags(flags, config.logging);
+}
+
+void BindLogFlags(FlagSet& flags, LogConfig& config) {
+  flags.AddChoice("log-format", "stderr lines as text, or one JSON object a line for log shippers",
+                  &config.format,
+                  {{"text", base::LogFormat::kText}, {"json", base::LogFormat::kJson}});
+  flags.AddChoice("log-level", "the least severe stderr line written", &config.level,
+                  {{"debug", base::LogLevel::kDebug},
+                   {"info", base::LogLevel::kInfo},
+                   {"warn", base::LogLevel::kWarn},
+                   {"error", base::LogLevel::kError}});
 }
 
 void BindStoreFlags(FlagSet& flags, StoreConfig& config) {
@@ -290,6 +302,7 @@ int RunCli(const std::vector<std::string_view>& args,
     PersistConfig config;
     FlagSet flags("persist");
     BindStoreFlags(flags, config.store);
+    BindLogFlags(flags, config.logging);
     flags.Add("campaigns-max",
               "campaigns whose books (units in MySQL and in the log) are exported, the newest; "
               "as serve's",

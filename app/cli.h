@@ -19,6 +19,8 @@ inline constexpr int kExitUsage = 2;
 void BindServeFlags(FlagSet& flags, ServeConfig& config);
 // Binds the Kafka and MySQL flags, shared by `serve` and `persist`.
 void BindStoreFlags(FlagSet& flags, StoreConfig& config);
+// --log-format and --log-level, of serve and persist.
+void BindLogFlags(FlagSet& flags, LogConfig& config);
 
 // What each subcommand runs with its parsed config; tests pass recorders.
 struct Commands {

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "hotdeal/base/log.h"
+
 namespace hotdeal::app {
 
 enum class LogMode { kKafka, kNone };
@@ -23,9 +25,16 @@ struct StoreConfig {
   std::string mysql_database = "hotdeal";
 };
 
+// The lines serve and persist write to stderr (hotdeal/base/log.h).
+struct LogConfig {
+  base::LogFormat format = base::LogFormat::kText;
+  base::LogLevel level = base::LogLevel::kInfo;
+};
+
 // `hotdeal persist`: the writer alone, with its own /metrics.
 struct PersistConfig {
   StoreConfig store;
+  LogConfig logging;
   std::string metrics_host;            // empty: no /metrics served
   std::uint16_t metrics_port = 0;      // 0: any free port (said on stderr)
   std::uint32_t campaigns_max = 1024;  // campaigns whose books are exported, the newest
@@ -92,6 +101,7 @@ struct ServeConfig {
   bool persister = true;  // run the Kafka-to-MySQL writer inside `serve`
   StoreConfig store;
   std::string data_dir = "var/hotdeal";  // the owner lock file lives here
+  LogConfig logging;
 };
 
 }  // namespace hotdeal::app

@@ -1,8 +1,7 @@
 // KafkaAcks: see kafka_acks.h.
 #include "kafka_acks.h"
 
-#include <cstdlib>
-#include <iostream>
+#include "hotdeal/base/check.h"
 
 namespace hotdeal::app {
 
@@ -12,10 +11,7 @@ KafkaAcks::KafkaAcks(persistence::KafkaLog& log, std::uint32_t waiters_max)
 void KafkaAcks::Await(engine::LogTicket ticket, gateway::AckWaiter& waiter) noexcept {
   // An id past the bound would share a bridge with another waiter and answer the wrong
   // client: always checked, since the cost is a compare per durable reply.
-  if (waiter.id() >= waiters_max_) {
-    std::cerr << "hotdeal: ack waiter id " << waiter.id() << " past " << waiters_max_ << "\n";
-    std::abort();
-  }
+  HOTDEAL_ASSERT(waiter.id() < waiters_max_);
   Bridge& bridge = bridges_[waiter.id()];
   // Published to the poll thread by the slot's compare-and-swap inside KafkaLog::Await.
   bridge.target = &waiter;

@@ -5,10 +5,10 @@
 #include <prometheus/exposer.h>
 
 #include <exception>
-#include <iostream>
 #include <memory>
 #include <optional>
 
+#include "hotdeal/base/log.h"
 #include "hotdeal/persistence/persister.h"
 #include "process_metrics.h"
 #include "signals.h"
@@ -16,7 +16,12 @@
 
 namespace hotdeal::app {
 
+using base::Log;
+using base::LogLevel;
+
 int RunPersist(const PersistConfig& config) {
+  base::SetLogFormat(config.logging.format);
+  base::SetLogLevel(config.logging.level);
   const StoreConfig& store = config.store;
   sigset_t signals = BlockShutdownSignals();
   persistence::Options options = PersistenceOptionsFrom(store);
@@ -30,23 +35,23 @@ int RunPersist(const PersistConfig& config) {
     try {
       exposer.emplace(address, /*num_threads=*/1);
     } catch (const std::exception& error) {
-      std::cerr << "hotdeal persist: cannot serve /metrics on " << address << ": " << error.what()
-                << "\n";
+      Log(LogLevel::kError, "persist", "cannot serve /metrics on %s: %s", address.c_str(),
+          error.what());
       return 1;
     }
     exposer->RegisterCollectable(persister.probe());
     exposer->RegisterCollectable(process);
-    std::cerr << "hotdeal persist: /metrics on " << config.metrics_host << ":"
-              << exposer->GetListeningPorts().front() << "\n";
+    Log(LogLevel::kInfo, "persist", "/metrics on %s:%d", config.metrics_host.c_str(),
+        exposer->GetListeningPorts().front());
   }
   persister.Start();
-  std::cerr << "hotdeal persist: writing topic " << store.kafka_topic << " from "
-            << store.kafka_brokers << " into MySQL " << store.mysql_host << ":" << store.mysql_port
-            << "/" << store.mysql_database << "\n";
+  Log(LogLevel::kInfo, "persist", "writing topic %s from %s into MySQL %s:%u/%s",
+      store.kafka_topic.c_str(), store.kafka_brokers.c_str(), store.mysql_host.c_str(),
+      unsigned{store.mysql_port}, store.mysql_database.c_str());
   int signal_number = WaitForShutdownSignal(signals);
-  std::cerr << "hotdeal persist: signal " << signal_number << ", finishing the batch\n";
+  Log(LogLevel::kInfo, "persist", "signal %d, finishing the batch", signal_number);
   persister.Stop();
-  std::cerr << "hotdeal persist: stopped\n";
+  Log(LogLevel::kInfo, "persist", "stopped");
   return 0;
 }
 

@@ -6,10 +6,10 @@
 
 #include <csignal>
 #include <exception>
-#include <iostream>
 #include <optional>
 #include <string>
 
+#include "hotdeal/base/log.h"
 #include "hotdeal/engine/engine.h"
 #include "hotdeal/gateway/server.h"
 #include "hotdeal/persistence/in_doubt_settler.h"
@@ -25,6 +25,9 @@
 
 namespace hotdeal::app {
 namespace {
+
+using base::Log;
+using base::LogLevel;
 
 std::uint64_t MemoryBudgetBytes(const ServeConfig& config) {
   return std::uint64_t{config.memory_budget_mb} << 20;
@@ -79,8 +82,8 @@ bool StartGateway(gateway::Server& server, const ServeConfig& config) {
   try {
     server.Start();
   } catch (const std::exception& error) {
-    std::cerr << "hotdeal serve: cannot listen on " << config.listen_host << ":"
-              << config.listen_port << ": " << error.what() << "\n";
+    Log(LogLevel::kError, "serve", "cannot listen on %s:%u: %s", config.listen_host.c_str(),
+        unsigned{config.listen_port}, error.what());
     return false;
   }
   return true;
@@ -88,8 +91,8 @@ bool StartGateway(gateway::Server& server, const ServeConfig& config) {
 
 void WaitAndDrain(gateway::Server& server, const ServeConfig& config, const sigset_t& signals) {
   int signal_number = WaitForShutdownSignal(signals);
-  std::cerr << "hotdeal serve: signal " << signal_number << ", draining for up to "
-            << config.shutdown_grace_ms << " ms\n";
+  Log(LogLevel::kInfo, "serve", "signal %d, draining for up to %lld ms", signal_number,
+      static_cast<long long>(config.shutdown_grace_ms));
   server.Shutdown(std::chrono::milliseconds{config.shutdown_grace_ms});
 }
 
@@ -101,10 +104,11 @@ int ServeWithoutLog(const ServeConfig& config, const sigset_t& signals) {
   if (!StartGateway(server, config)) return 1;
   // No state to recover: ready as soon as we listen.
   server.SetReady(true);
-  std::cerr << "hotdeal serve: listening on " << config.listen_host << ":" << server.port()
-            << " with " << config.threads << " thread(s), --log none (events are not kept)\n";
+  Log(LogLevel::kInfo, "serve",
+      "listening on %s:%u with %u thread(s), --log none (events are not kept)",
+      config.listen_host.c_str(), unsigned{server.port()}, unsigned{config.threads});
   WaitAndDrain(server, config, signals);
-  std::cerr << "hotdeal serve: stopped\n";
+  Log(LogLevel::kInfo, "serve", "stopped");
   return 0;
 }
 
@@ -114,7 +118,7 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
   std::string lock_error;
   std::optional<OwnerLock> lock = OwnerLock::Acquire(config.data_dir, lock_error);
   if (!lock) {
-    std::cerr << "hotdeal serve: " << lock_error << "; refusing to start a second owner\n";
+    Log(LogLevel::kError, "serve", "%s; refusing to start a second owner", lock_error.c_str());
     return 1;
   }
   persistence::Options options = PersistenceOptionsFrom(config.store);
@@ -125,12 +129,12 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
   try {
     options.owner_epoch = persistence::TakeOwnership(options);
   } catch (const std::exception& error) {
-    std::cerr << "hotdeal serve: cannot take ownership of topic " << options.kafka_topic << ": "
-              << error.what() << "\n";
+    Log(LogLevel::kError, "serve", "cannot take ownership of topic %s: %s",
+        options.kafka_topic.c_str(), error.what());
     return 1;
   }
-  std::cerr << "hotdeal serve: owner of topic " << options.kafka_topic << " with epoch "
-            << options.owner_epoch << "\n";
+  Log(LogLevel::kInfo, "serve", "owner of topic %s with epoch %llu", options.kafka_topic.c_str(),
+      static_cast<unsigned long long>(options.owner_epoch));
   persistence::KafkaLog log(options);
   engine::Engine engine(EngineOptionsFrom(config), log);
   persistence::SettlerOptions settler_options;
@@ -157,8 +161,8 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
   try {
     log.Start(reverter);
   } catch (const std::exception& error) {
-    std::cerr << "hotdeal serve: cannot start the durable log on Kafka " << options.kafka_brokers
-              << " (topic " << options.kafka_topic << "): " << error.what() << "\n";
+    Log(LogLevel::kError, "serve", "cannot start the durable log on Kafka %s (topic %s): %s",
+        options.kafka_brokers.c_str(), options.kafka_topic.c_str(), error.what());
     return 1;
   }
   persistence::RecoveryReport report;
@@ -166,24 +170,28 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
   try {
     report = persistence::Recover(engine, options);
   } catch (const std::exception& error) {
-    std::cerr << "hotdeal serve: cannot recover from MySQL " << options.mysql_host << ":"
-              << options.mysql_port << "/" << options.mysql_database << " and Kafka "
-              << options.kafka_brokers << ": " << error.what() << "\n";
+    Log(LogLevel::kError, "serve", "cannot recover from MySQL %s:%u/%s and Kafka %s: %s",
+        options.mysql_host.c_str(), unsigned{options.mysql_port}, options.mysql_database.c_str(),
+        options.kafka_brokers.c_str(), error.what());
     log.Stop();
     return 1;
   }
   process->SetRecovered(std::chrono::steady_clock::now() - recovery_started,
                         report.events_replayed);
-  std::cerr << "hotdeal serve: recovered " << report.campaigns << " campaign(s), " << report.claims
-            << " claim(s), " << report.orders << " order(s) from MySQL and "
-            << report.events_replayed << " event(s) from Kafka, skipped "
-            << report.stale_epoch_events << " event(s) of replaced owners\n";
+  Log(LogLevel::kInfo, "serve",
+      "recovered %llu campaign(s), %llu claim(s), %llu order(s) from MySQL and %llu event(s) "
+      "from Kafka, skipped %llu event(s) of replaced owners",
+      static_cast<unsigned long long>(report.campaigns),
+      static_cast<unsigned long long>(report.claims),
+      static_cast<unsigned long long>(report.orders),
+      static_cast<unsigned long long>(report.events_replayed),
+      static_cast<unsigned long long>(report.stale_epoch_events));
   // After recovery, before any decision: its session starts at the high watermarks now.
   try {
     settler.Start();
   } catch (const std::exception& error) {
-    std::cerr << "hotdeal serve: cannot start the in-doubt settler on Kafka "
-              << options.kafka_brokers << ": " << error.what() << "\n";
+    Log(LogLevel::kError, "serve", "cannot start the in-doubt settler on Kafka %s: %s",
+        options.kafka_brokers.c_str(), error.what());
     log.Stop();
     return 1;
   }
@@ -198,14 +206,14 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
   watch.Start([&server](const std::string& why) {
     // A newer owner sells now: refuse every decision at once, then shut down as on SIGTERM.
     server.SetReady(false);
-    std::cerr << "hotdeal serve: fenced, " << why << "; no longer selling, exiting " << kExitFenced
-              << "\n";
+    Log(LogLevel::kError, "serve", "fenced, %s; no longer selling, exiting %d", why.c_str(),
+        kExitFenced);
     ::kill(::getpid(), SIGTERM);
   });
-  std::cerr << "hotdeal serve: listening on " << config.listen_host << ":" << server.port()
-            << " with " << config.threads << " thread(s), --log kafka --ack "
-            << (config.ack == AckMode::kDurable ? "durable" : "memory") << ", persister "
-            << (persister ? "on" : "off") << "\n";
+  Log(LogLevel::kInfo, "serve",
+      "listening on %s:%u with %u thread(s), --log kafka --ack %s, persister %s",
+      config.listen_host.c_str(), unsigned{server.port()}, unsigned{config.threads},
+      config.ack == AckMode::kDurable ? "durable" : "memory", persister ? "on" : "off");
   WaitAndDrain(server, config, signals);
   watch.Stop();
   // The gateway has stopped deciding; the settler leaves what is still in doubt to the next
@@ -214,20 +222,22 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
   settler.Stop();
   log.Stop();
   if (persister) persister->Stop();
-  std::cerr << "hotdeal serve: stopped\n";
+  Log(LogLevel::kInfo, "serve", "stopped");
   return watch.fenced() ? kExitFenced : 0;
 }
 
 }  // namespace
 
 int RunServe(const ServeConfig& config) {
+  base::SetLogFormat(config.logging.format);
+  base::SetLogLevel(config.logging.level);
   if (config.threads == 0) {
-    std::cerr << "hotdeal serve: --threads must be at least 1\n";
+    Log(LogLevel::kError, "serve", "--threads must be at least 1");
     return 2;
   }
   if (std::optional<std::string> error =
           gateway::Server::CheckOptions(GatewayOptionsFrom(config))) {
-    std::cerr << "hotdeal serve: " << *error << "\n";
+    Log(LogLevel::kError, "serve", "%s", error->c_str());
     return 2;
   }
   // Before any thread starts, so every thread inherits the mask.

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "check.h"
+#include "hotdeal/base/check.h"
 #include "ids.h"
 
 namespace hotdeal::engine::detail {

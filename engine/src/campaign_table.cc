@@ -3,8 +3,8 @@
 
 #include <bit>
 
-#include "check.h"
 #include "hash.h"
+#include "hotdeal/base/check.h"
 
 namespace hotdeal::engine::detail {
 

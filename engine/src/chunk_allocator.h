@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "check.h"
+#include "hotdeal/base/check.h"
 
 namespace hotdeal::engine::detail {
 

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "campaign_table.h"
-#include "check.h"
+#include "hotdeal/base/check.h"
 #include "hotdeal/engine/engine.h"
 #include "idempotency_table.h"
 #include "ids.h"

@@ -53,9 +53,9 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "check.h"
 #include "fixed_array.h"
 #include "hash.h"
+#include "hotdeal/base/check.h"
 #include "hotdeal/engine/types.h"
 #include "spin_lock.h"
 

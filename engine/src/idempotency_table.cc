@@ -4,7 +4,7 @@
 #include <bit>
 #include <cstring>
 
-#include "check.h"
+#include "hotdeal/base/check.h"
 #include "spin_lock.h"
 
 namespace hotdeal::engine::detail {

@@ -1,6 +1,7 @@
 // Order decisions: reserve, confirm, cancel (or refund), expiry by the timer wheels, and reads of
 // an order through its slot.
 #include "engine_impl.h"
+#include "spin_lock.h"
 
 namespace hotdeal::engine {
 namespace {

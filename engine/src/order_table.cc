@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "check.h"
+#include "hotdeal/base/check.h"
 
 namespace hotdeal::engine::detail {
 

@@ -3,7 +3,8 @@
 
 #include <algorithm>
 
-#include "check.h"
+#include "hotdeal/base/check.h"
+#include "spin_lock.h"
 
 namespace hotdeal::engine::detail {
 namespace {

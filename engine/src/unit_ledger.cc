@@ -2,7 +2,7 @@
 // protocol is drawn in unit_ledger.h and fingerprint_buckets.h).
 #include "unit_ledger.h"
 
-#include "check.h"
+#include "hotdeal/base/check.h"
 
 namespace hotdeal::engine::detail {
 

@@ -4,12 +4,12 @@
 
 #include <algorithm>
 #include <array>
-#include <cassert>
 #include <charconv>
 #include <random>
 #include <stdexcept>
 
 #include "demo_page.h"
+#include "hotdeal/base/check.h"
 #include "hotdeal/engine/names.h"
 #include "json_writer.h"
 #include "time_text.h"
@@ -479,7 +479,7 @@ Completion Api::CompletionOf(Reply& reply) {
   if (reply.undecided && waits_) return Completion::kWait;
   if (reply.ticket.value == 0) return Completion::kDone;
   // Only a log hands out tickets; DiscardSink (--log none) answers 0.
-  assert(log_ != nullptr);
+  HOTDEAL_ASSERT(log_ != nullptr);
   if (ack_ == AckMode::kMemory) {
     log_->Forget(reply.ticket);
     reply.ticket = {};

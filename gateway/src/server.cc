@@ -3,13 +3,13 @@
 #include "hotdeal/gateway/server.h"
 
 #include <boost/asio/ip/address.hpp>
-#include <cassert>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include "api.h"
 #include "edge.h"
+#include "hotdeal/base/check.h"
 #include "metrics.h"
 #include "worker.h"
 
@@ -61,7 +61,7 @@ class Server::Impl {
   void SetReady(bool ready) { ready_.store(ready, std::memory_order_release); }
 
   void AddMetrics(std::shared_ptr<prometheus::Collectable> collectable) {
-    assert(threads_.empty());  // Scrape reads the list from the workers without a lock
+    HOTDEAL_ASSERT(threads_.empty());  // Scrape reads the list from the workers without a lock
     metrics_.Add(std::move(collectable));
   }
 

@@ -13,11 +13,11 @@
 #include "hotdeal/persistence/in_doubt_settler.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <functional>
 #include <map>
 #include <stdexcept>
 
+#include "hotdeal/base/log.h"
 #include "hotdeal/engine/engine.h"
 #include "hotdeal/persistence/event_codec.h"
 #include "hotdeal/persistence/kafka_log.h"
@@ -139,8 +139,8 @@ class InDoubtSettler::PartitionReader {
   int Millis() const noexcept { return static_cast<int>(timeout_.count()); }
 
   bool Failed(std::int32_t p, const std::string& why) const {
-    std::fprintf(stderr, "hotdeal settler: cannot read %s [%d]: %s (trying again)\n",
-                 topic_name_.c_str(), p, why.c_str());
+    base::Log(base::LogLevel::kWarn, "settler", "cannot read %s [%d]: %s (trying again)",
+              topic_name_.c_str(), p, why.c_str());
     return false;
   }
 
@@ -316,9 +316,9 @@ void InDoubtSettler::Add(const Event& event) noexcept {
   }
   // Said once: at shutdown every decision the log leaves in doubt comes here.
   if (probe_->overflow_.fetch_add(1, SettlerProbe::kRelaxed) == 0) {
-    std::fprintf(stderr,
-                 "hotdeal settler: in-doubt queue full or stopped; such decisions stay in doubt "
-                 "until the next restart (hotdeal_in_doubt_overflow_total)\n");
+    base::Log(base::LogLevel::kError, "settler",
+              "in-doubt queue full or stopped; such decisions stay in doubt "
+              "until the next restart (hotdeal_in_doubt_overflow_total)");
   }
 }
 

@@ -10,10 +10,10 @@
 // and finishes the job, so the waiter hears exactly once whichever comes first.
 #include "hotdeal/persistence/kafka_log.h"
 
-#include <cassert>
-#include <cstdio>
 #include <stdexcept>
 
+#include "hotdeal/base/check.h"
+#include "hotdeal/base/log.h"
 #include "hotdeal/persistence/event_codec.h"
 #include "index_queue.h"
 #include "kafka_handles.h"
@@ -127,7 +127,7 @@ KafkaLog::~KafkaLog() {
 }
 
 void KafkaLog::Start(RevertTarget& revert) {
-  assert(!poll_thread_.joinable());
+  HOTDEAL_ASSERT(!poll_thread_.joinable());
   revert_ = &revert;
   RecreateProducer();
   EnsureTopic(producer_->client(), options_.kafka_topic, options_.topic_partitions,
@@ -182,9 +182,9 @@ std::optional<engine::LogTicket> KafkaLog::Append(engine::WorkerId worker,
   EventBuffer buffer;
   const Encoded encoded = EncodeEvent(event, options_.owner_epoch, buffer);
   if (encoded.error != CodecError::kOk) {
-    std::fprintf(stderr, "hotdeal log: refusing %s event of campaign %.*s: %s\n",
-                 EventTypeName(event.type).data(), static_cast<int>(event.campaign.size()),
-                 event.campaign.view().data(), CodecErrorName(encoded.error).data());
+    base::Log(base::LogLevel::kWarn, "log", "refusing %s event of campaign %.*s: %s",
+              EventTypeName(event.type).data(), static_cast<int>(event.campaign.size()),
+              event.campaign.view().data(), CodecErrorName(encoded.error).data());
     probe_->Refused(worker);
     return std::nullopt;
   }
@@ -236,12 +236,12 @@ void KafkaLog::Reappend() noexcept {
 void KafkaLog::Await(engine::LogTicket ticket, Waiter& waiter) noexcept {
   const auto index = static_cast<std::uint32_t>(ticket.value);
   Slot& slot = slots_[index];
-  assert(slot.generation.load(std::memory_order_relaxed) == ticket.value >> 32);
+  HOTDEAL_ASSERT(slot.generation.load(std::memory_order_relaxed) == ticket.value >> 32);
   slot.waiter = &waiter;
   std::uint32_t state = kPending;
   if (slot.state.compare_exchange_strong(state, kWaiting, std::memory_order_acq_rel)) return;
   // The report came first: finish here, on the caller's thread.
-  assert(state == kSettled);
+  HOTDEAL_ASSERT(state == kSettled);
   const Durability durability = slot.durability;
   Release(index);
   waiter.OnSettled(durability);
@@ -252,7 +252,7 @@ void KafkaLog::Forget(engine::LogTicket ticket) noexcept {
   Slot& slot = slots_[index];
   std::uint32_t state = kPending;
   if (slot.state.compare_exchange_strong(state, kDetached, std::memory_order_acq_rel)) return;
-  assert(state == kSettled);
+  HOTDEAL_ASSERT(state == kSettled);
   Release(index);
 }
 
@@ -308,15 +308,14 @@ void KafkaLog::Settle(std::uint32_t index, Durability durability) noexcept {
         Release(index);
         return;
       default:
-        assert(false && "a report for a slot that is free or settled");
-        return;
+        HOTDEAL_UNREACHABLE();  // a report for a slot that is free or settled
     }
   }
 }
 
 void KafkaLog::OnError(int error, const char* reason) noexcept {
   const auto err = static_cast<rd_kafka_resp_err_t>(error);
-  std::fprintf(stderr, "hotdeal log: kafka error %s: %s\n", rd_kafka_err2name(err), reason);
+  base::Log(base::LogLevel::kWarn, "log", "kafka error %s: %s", rd_kafka_err2name(err), reason);
   if (err == RD_KAFKA_RESP_ERR__FATAL) {
     fatal_pending_ = true;
     accepting_.store(false);
@@ -341,8 +340,8 @@ void KafkaLog::PollLoop() {
     if (fatal_pending_) {
       char reason[512];
       rd_kafka_fatal_error(producer_->client(), reason, sizeof reason);
-      std::fprintf(stderr, "hotdeal log: fatal producer error (%s): recreating the producer\n",
-                   reason);
+      base::Log(base::LogLevel::kError, "log", "fatal producer error (%s): recreating the producer",
+                reason);
       CloseGate();
       DrainProducer(options_.delivery_timeout);
       try {
@@ -352,7 +351,7 @@ void KafkaLog::PollLoop() {
       } catch (const std::exception& e) {
         // Configuration did not change, so this cannot fail for a reason a retry would fix
         // any better than ending the process: the log stays closed and /readyz says so.
-        std::fprintf(stderr, "hotdeal log: cannot recreate the producer: %s\n", e.what());
+        base::Log(base::LogLevel::kError, "log", "cannot recreate the producer: %s", e.what());
         return;
       }
     }

@@ -4,13 +4,13 @@
 // ends the session; the next one starts again from whatever MySQL says was committed.
 #include "hotdeal/persistence/persister.h"
 
-#include <cstdio>
 #include <map>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
+#include "hotdeal/base/log.h"
 #include "hotdeal/engine/names.h"
 #include "hotdeal/persistence/event_codec.h"
 #include "hotdeal/persistence/partition_epochs.h"
@@ -589,18 +589,17 @@ std::optional<MysqlError> Persister::Session::Write() {
     committed_[p].store(next_offsets_[p]);
   epochs_ = batch_epochs_;
   for (const auto& [item, detail] : plan_.conflicts) {
-    std::fprintf(stderr, "hotdeal persister: ALARM conflict at %s[%d]@%lld: %s\n",
-                 options_.kafka_topic.c_str(), item->partition,
-                 static_cast<long long>(item->offset), detail.c_str());
+    base::Log(base::LogLevel::kError, "persister", "ALARM conflict at %s[%d]@%lld: %s",
+              options_.kafka_topic.c_str(), item->partition, static_cast<long long>(item->offset),
+              detail.c_str());
   }
   for (const auto& [item, newer] : plan_.stale) {
-    std::fprintf(stderr,
-                 "hotdeal persister: ALARM stale owner at %s[%d]@%lld: epoch %llu after epoch "
-                 "%llu; not applied (docs/operations.md)\n",
-                 options_.kafka_topic.c_str(), item->partition,
-                 static_cast<long long>(item->offset),
-                 static_cast<unsigned long long>(item->record.epoch),
-                 static_cast<unsigned long long>(newer));
+    base::Log(base::LogLevel::kError, "persister",
+              "ALARM stale owner at %s[%d]@%lld: epoch %llu after epoch "
+              "%llu; not applied (docs/operations.md)",
+              options_.kafka_topic.c_str(), item->partition, static_cast<long long>(item->offset),
+              static_cast<unsigned long long>(item->record.epoch),
+              static_cast<unsigned long long>(newer));
   }
   probe_.Batch(items_.size(), replayed_, plan_.conflicts.size(), plan_.stale.size(), took);
   return std::nullopt;
@@ -971,8 +970,8 @@ void Persister::Run() {
     probe_->SetConnected(false);
     if (!error) return;
     probe_->Error();
-    std::fprintf(stderr, "hotdeal persister: %s; retrying in %lld ms\n", error->c_str(),
-                 static_cast<long long>(backoff.count()));
+    base::Log(base::LogLevel::kWarn, "persister", "%s; retrying in %lld ms", error->c_str(),
+              static_cast<long long>(backoff.count()));
     // A session that ran a while was healthy: start the backoff over.
     if (std::chrono::steady_clock::now() - started > options_.retry_backoff_max) {
       backoff = options_.retry_backoff_min;

@@ -8,9 +8,10 @@
 // books check) applies the very same rule. No I/O, no librdkafka types.
 #pragma once
 
-#include <cassert>
 #include <cstdint>
 #include <vector>
+
+#include "hotdeal/base/check.h"
 
 namespace hotdeal::persistence {
 
@@ -24,7 +25,7 @@ class PartitionEpochs {
   // Records appear in log order: true if `epoch` is below the partition's highest so far,
   // otherwise the highest becomes `epoch`.
   bool Stale(std::int32_t partition, std::uint64_t epoch) {
-    assert(partition >= 0 && static_cast<std::size_t>(partition) < max_.size());
+    HOTDEAL_ASSERT(partition >= 0 && static_cast<std::size_t>(partition) < max_.size());
     std::uint64_t& highest = max_[partition];
     if (epoch < highest) return true;
     highest = epoch;
