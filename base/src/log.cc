@@ -97,19 +97,6 @@ void WriteLine(LogLevel level, std::string_view component, std::string_view mess
 
 }  // namespace
 
-std::optional<LogLevel> ParseLogLevel(std::string_view text) {
-  for (LogLevel level : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError}) {
-    if (text == NameOf(level)) return level;
-  }
-  return std::nullopt;
-}
-
-std::optional<LogFormat> ParseLogFormat(std::string_view text) {
-  if (text == "text") return LogFormat::kText;
-  if (text == "json") return LogFormat::kJson;
-  return std::nullopt;
-}
-
 void SetLogFormat(LogFormat format) {
   g_format.store(format, std::memory_order_relaxed);
 }

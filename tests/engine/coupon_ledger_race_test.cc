@@ -12,8 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include "check.h"
 #include "coupon_ledger.h"
+#include "hotdeal/base/check.h"
 #include "race_rounds.h"
 #include "test_support.h"
 

@@ -10,7 +10,8 @@
 #include <thread>
 #include <vector>
 
-#include "check.h"
+#include "hotdeal/base/check.h"
+#include "spin_lock.h"
 
 namespace hotdeal::engine::testing {
 

@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "check.h"
+#include "hotdeal/base/check.h"
 #include "race_rounds.h"
 #include "test_support.h"
 #include "unit_ledger.h"

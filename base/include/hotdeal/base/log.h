@@ -11,16 +11,12 @@
 // plane: decisions are counted in metrics, not logged.
 #pragma once
 
-#include <optional>
 #include <string_view>
 
 namespace hotdeal::base {
 
 enum class LogLevel : unsigned char { kDebug, kInfo, kWarn, kError };
 enum class LogFormat : unsigned char { kText, kJson };
-
-std::optional<LogLevel> ParseLogLevel(std::string_view text);
-std::optional<LogFormat> ParseLogFormat(std::string_view text);
 
 // Process-wide; set once at start, before other threads run. Default: text, info and above.
 void SetLogFormat(LogFormat format);
