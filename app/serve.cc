@@ -18,6 +18,7 @@
 #include "hotdeal/persistence/persister.h"
 #include "hotdeal/persistence/recovery.h"
 #include "kafka_acks.h"
+#include "node.h"
 #include "owner_lock.h"
 #include "process_metrics.h"
 #include "signals.h"
@@ -113,7 +114,8 @@ int ServeWithoutLog(const ServeConfig& config, const sigset_t& signals) {
 }
 
 // The composition of persistence/README.md: log as the engine's sink, recovery before any
-// worker runs, then the gateway, then (optionally) the persister.
+// worker runs, then the gateway, then (optionally) the persister. Node stops what started in
+// reverse on any failure and at the end.
 int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
   std::string lock_error;
   std::optional<OwnerLock> lock = OwnerLock::Acquire(config.data_dir, lock_error);
@@ -126,11 +128,8 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
   options.campaigns_max = config.campaigns_max;
   // Before the log exists (each event it appends carries the epoch) and before recovery (which
   // must read past the fence). Bounded by the MySQL and Kafka timeouts.
-  try {
-    options.owner_epoch = persistence::TakeOwnership(options);
-  } catch (const std::exception& error) {
-    Log(LogLevel::kError, "serve", "cannot take ownership of topic %s: %s",
-        options.kafka_topic.c_str(), error.what());
+  if (!Node::Try("serve", "take ownership of topic " + options.kafka_topic,
+                 [&] { options.owner_epoch = persistence::TakeOwnership(options); })) {
     return 1;
   }
   Log(LogLevel::kInfo, "serve", "owner of topic %s with epoch %llu", options.kafka_topic.c_str(),
@@ -156,24 +155,27 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
   server.AddMetrics(watch.probe());
   auto process = std::make_shared<ProcessMetrics>("serve");
   server.AddMetrics(process);
+  // After every member: destroyed first, so its stops still reach them on any return.
+  Node node("serve");
 
+  // The persister starts after recovery (it must not migrate the schema while Recover reads)
+  // but stops last, after the log settled what was in flight: it writes the last batch.
+  node.StopAfterWhatFollows([&] {
+    if (persister) persister->Stop();
+  });
   // Both throw after their own bounded waits (admin request timeout, MySQL connect timeout).
-  try {
-    log.Start(reverter);
-  } catch (const std::exception& error) {
-    Log(LogLevel::kError, "serve", "cannot start the durable log on Kafka %s (topic %s): %s",
-        options.kafka_brokers.c_str(), options.kafka_topic.c_str(), error.what());
+  if (!node.Start(
+          "start the durable log on Kafka " + options.kafka_brokers + " (topic " +
+              options.kafka_topic + ")",
+          [&] { log.Start(reverter); }, [&] { log.Stop(); })) {
     return 1;
   }
   persistence::RecoveryReport report;
   const auto recovery_started = std::chrono::steady_clock::now();
-  try {
-    report = persistence::Recover(engine, options);
-  } catch (const std::exception& error) {
-    Log(LogLevel::kError, "serve", "cannot recover from MySQL %s:%u/%s and Kafka %s: %s",
-        options.mysql_host.c_str(), unsigned{options.mysql_port}, options.mysql_database.c_str(),
-        options.kafka_brokers.c_str(), error.what());
-    log.Stop();
+  if (!node.Start("recover from MySQL " + options.mysql_host + ":" +
+                      std::to_string(options.mysql_port) + "/" + options.mysql_database +
+                      " and Kafka " + options.kafka_brokers,
+                  [&] { report = persistence::Recover(engine, options); })) {
     return 1;
   }
   process->SetRecovered(std::chrono::steady_clock::now() - recovery_started,
@@ -186,42 +188,40 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
       static_cast<unsigned long long>(report.orders),
       static_cast<unsigned long long>(report.events_replayed),
       static_cast<unsigned long long>(report.stale_epoch_events));
-  // After recovery, before any decision: its session starts at the high watermarks now.
-  try {
-    settler.Start();
-  } catch (const std::exception& error) {
-    Log(LogLevel::kError, "serve", "cannot start the in-doubt settler on Kafka %s: %s",
-        options.kafka_brokers.c_str(), error.what());
-    log.Stop();
+  // After recovery, before any decision: its session starts at the high watermarks now. The
+  // gateway has stopped deciding by the time it stops (WaitAndDrain); what is still in doubt
+  // then stays for the next recovery to decide from the log.
+  if (!node.Start(
+          "start the in-doubt settler on Kafka " + options.kafka_brokers, [&] { settler.Start(); },
+          [&] { settler.Stop(); })) {
     return 1;
   }
-  // After recovery: the persister must not migrate the schema while Recover does.
   if (persister) persister->Start();
-  if (!StartGateway(server, config)) {
-    settler.Stop();
-    log.Stop();
+  if (!StartGateway(server, config)) return 1;
+  server.SetReady(true);
+  if (!node.Start(
+          "watch the owner fence",
+          [&] {
+            watch.Start([&server](const std::string& why) {
+              // A newer owner sells now: refuse every decision at once, then shut down as on
+              // SIGTERM.
+              server.SetReady(false);
+              Log(LogLevel::kError, "serve", "fenced, %s; no longer selling, exiting %d",
+                  why.c_str(), kExitFenced);
+              ::kill(::getpid(), SIGTERM);
+            });
+          },
+          [&] { watch.Stop(); })) {
     return 1;
   }
-  server.SetReady(true);
-  watch.Start([&server](const std::string& why) {
-    // A newer owner sells now: refuse every decision at once, then shut down as on SIGTERM.
-    server.SetReady(false);
-    Log(LogLevel::kError, "serve", "fenced, %s; no longer selling, exiting %d", why.c_str(),
-        kExitFenced);
-    ::kill(::getpid(), SIGTERM);
-  });
   Log(LogLevel::kInfo, "serve",
       "listening on %s:%u with %u thread(s), --log kafka --ack %s, persister %s",
       config.listen_host.c_str(), unsigned{server.port()}, unsigned{config.threads},
       config.ack == AckMode::kDurable ? "durable" : "memory", persister ? "on" : "off");
   WaitAndDrain(server, config, signals);
-  watch.Stop();
-  // The gateway has stopped deciding; the settler leaves what is still in doubt to the next
-  // recovery, the log settles what is in flight (replies to clients still connected went out
-  // during the drain), then the persister writes its last batch.
-  settler.Stop();
-  log.Stop();
-  if (persister) persister->Stop();
+  // Newest first: the watch, the settler, the log (it settles what is in flight; replies to
+  // clients still connected went out during the drain), then the persister's last batch.
+  node.StopAll();
   Log(LogLevel::kInfo, "serve", "stopped");
   return watch.fenced() ? kExitFenced : 0;
 }
