@@ -84,18 +84,6 @@ constexpr std::uint32_t FieldsOf(EventType type) noexcept {
   return 0;
 }
 
-constexpr std::array<std::pair<EventType, std::string_view>, 9> kTypeNames{{
-    {EventType::kCampaignCreated, "campaign_created"},
-    {EventType::kCampaignClosed, "campaign_closed"},
-    {EventType::kClaimGranted, "claim_granted"},
-    {EventType::kClaimVoided, "claim_voided"},
-    {EventType::kOrderReserved, "order_reserved"},
-    {EventType::kOrderConfirmed, "order_confirmed"},
-    {EventType::kOrderCancelled, "order_cancelled"},
-    {EventType::kOrderExpired, "order_expired"},
-    {EventType::kOrderVoided, "order_voided"},
-}};
-
 constexpr std::array<std::pair<Field, std::string_view>, 24> kFieldNames{{
     {kV, "v"},
     {kType, "type"},
@@ -131,8 +119,10 @@ std::optional<Field> FieldNamed(std::string_view key) noexcept {
 }
 
 std::optional<EventType> TypeNamed(std::string_view name) noexcept {
-  for (const auto& [type, text] : kTypeNames) {
-    if (text == name) return type;
+  // Every type, named as engine::Name names it (the one table of event type names).
+  for (auto raw = std::uint8_t{0}; raw <= static_cast<std::uint8_t>(EventType::kOrderVoided);
+       ++raw) {
+    if (engine::Name(static_cast<EventType>(raw)) == name) return static_cast<EventType>(raw);
   }
   return std::nullopt;
 }
@@ -225,7 +215,7 @@ void WriteFields(const Event& e, std::uint64_t epoch, std::uint32_t fields, Writ
   auto has = [fields](Field f) { return (fields & f) != 0; };
   w.Key(kV), w.Number(kEventVersion);
   w.Key(kEpoch), w.Number(epoch);
-  w.Key(kType), w.String(EventTypeName(e.type));
+  w.Key(kType), w.String(engine::Name(e.type));
   w.Key(kSeq), w.Number(e.seq);
   w.Key(kAtUs), w.Number(Micros(e.at));
   w.Key(kCampaign), w.String(e.campaign.view());
@@ -291,13 +281,6 @@ std::string_view CodecErrorName(CodecError error) noexcept {
       return "missing_field";
     case CodecError::kBadValue:
       return "bad_value";
-  }
-  return "?";
-}
-
-std::string_view EventTypeName(EventType type) noexcept {
-  for (const auto& [t, name] : kTypeNames) {
-    if (t == type) return name;
   }
   return "?";
 }

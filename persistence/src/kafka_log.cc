@@ -14,6 +14,7 @@
 
 #include "hotdeal/base/check.h"
 #include "hotdeal/base/log.h"
+#include "hotdeal/engine/names.h"
 #include "hotdeal/persistence/event_codec.h"
 #include "index_queue.h"
 #include "kafka_handles.h"
@@ -183,7 +184,7 @@ std::optional<engine::LogTicket> KafkaLog::Append(engine::WorkerId worker,
   const Encoded encoded = EncodeEvent(event, options_.owner_epoch, buffer);
   if (encoded.error != CodecError::kOk) {
     base::Log(base::LogLevel::kWarn, "log", "refusing %s event of campaign %.*s: %s",
-              EventTypeName(event.type).data(), static_cast<int>(event.campaign.size()),
+              engine::Name(event.type).data(), static_cast<int>(event.campaign.size()),
               event.campaign.view().data(), CodecErrorName(encoded.error).data());
     probe_->Refused(worker);
     return std::nullopt;

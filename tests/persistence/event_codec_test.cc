@@ -8,6 +8,8 @@
 #include <cstring>
 #include <string>
 
+#include "hotdeal/engine/names.h"
+
 namespace hotdeal::persistence {
 namespace {
 
@@ -120,7 +122,7 @@ std::string AsVersion1(std::string_view v2) {
 TEST(EventCodec, EveryTypeRoundTripsWithItsEpochAndItsVersion1FormStillDecodes) {
   EventDecoder decoder;
   for (EventType type : kAllTypes) {
-    SCOPED_TRACE(std::string(EventTypeName(type)));
+    SCOPED_TRACE(std::string(engine::Name(type)));
     const Event original = Sample(type);
     EventBuffer buffer;
     Encoded encoded = EncodeEvent(original, kEpoch, buffer);
@@ -231,7 +233,7 @@ TEST(EventCodec, IdempotencyKeyIsWrittenOnlyWhenSent) {
   EventDecoder decoder;
   for (EventType type : {EventType::kClaimGranted, EventType::kOrderReserved,
                          EventType::kClaimVoided, EventType::kOrderVoided}) {
-    SCOPED_TRACE(std::string(EventTypeName(type)));
+    SCOPED_TRACE(std::string(engine::Name(type)));
     Event with_key = Sample(type);
     with_key.idempotency_key = MakeId<engine::IdempotencyKey>("key-7");
     EventBuffer buffer;

@@ -16,7 +16,7 @@ bool SameDecision(const Event& a, const Event& b) {
 
 std::string Describe(const Event& e) {
   // Appended piece by piece: GCC 12 warns (-Wrestrict, a false positive) on `" " + string`.
-  std::string text(persistence::EventTypeName(e.type));
+  std::string text(engine::Name(e.type));
   text.append(" ").append(e.campaign.view());
   if (e.type == EventType::kClaimGranted || e.type == EventType::kClaimVoided) {
     text.append(" claim ").append(engine::Engine::ClaimIdText(e.claim_id).view());

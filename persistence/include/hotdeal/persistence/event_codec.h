@@ -47,7 +47,6 @@ enum class CodecError : std::uint8_t {
 };
 
 std::string_view CodecErrorName(CodecError error) noexcept;
-std::string_view EventTypeName(engine::EventType type) noexcept;
 
 // Encodes `event` into `out`. On success `text` is a view into `out`.
 struct Encoded {
