@@ -15,6 +15,8 @@
 # run's files stay in a jmeter-broker.* folder of the working directory when it fails.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/jmeter/lib.sh
+. "$root/tests/jmeter/lib.sh"
 me=jmeter_broker_restart
 hotdeal=${1:?usage: $0 PATH/TO/hotdeal}
 [ -x "$hotdeal" ] || { echo "$me: $hotdeal is not an executable" >&2; exit 1; }
@@ -46,19 +48,12 @@ stack() {
 }
 
 stop_server() {
-  [ -n "$server_pid" ] || return 0
-  kill -TERM "$server_pid" 2>/dev/null || true
-  for _ in $(seq 100); do
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.2
-  done
-  kill -KILL "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
+  stop_pid "$server_pid" 20
   server_pid=""
 }
 cleanup() {
   local code=$?
-  [ -z "$run_pid" ] || { kill -TERM "$run_pid" 2>/dev/null || true; wait "$run_pid" 2>/dev/null || true; }
+  end_pid "$run_pid"
   stop_server
   [ "$stack_up" = 0 ] || stack down kafka >/dev/null 2>&1 || true
   [ "$db_made" = 0 ] || sql "DROP DATABASE IF EXISTS $database" || true

@@ -13,6 +13,8 @@
 # are removed when it passes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/jmeter/lib.sh
+. "$root/tests/jmeter/lib.sh"
 me=jmeter_flash_sale
 hotdeal=${1:?usage: $0 PATH/TO/hotdeal}
 [ -x "$hotdeal" ] || { echo "$me: $hotdeal is not an executable" >&2; exit 1; }
@@ -26,24 +28,17 @@ service_token="jmeter-test-service-$RANDOM$RANDOM"
 server_pid="" watchdog_pid="" run_pid="" sink_pid="" passed=0
 
 stop_server() {
-  [ -n "$server_pid" ] || return 0
-  kill -TERM "$server_pid" 2>/dev/null || true
   # It drains for up to 5 s; give it 10, then KILL.
-  for _ in $(seq 50); do
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.2
-  done
-  kill -KILL "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
+  stop_pid "$server_pid" 10
   server_pid=""
 }
 cleanup() {
   local code=$?
   # The run first (timeout passes TERM on to it, and it stops its JMeter), then the server.
-  [ -z "$run_pid" ] || { kill -TERM "$run_pid" 2>/dev/null || true; wait "$run_pid" 2>/dev/null || true; }
+  end_pid "$run_pid"
   stop_server
-  [ -z "$sink_pid" ] || { kill "$sink_pid" 2>/dev/null || true; wait "$sink_pid" 2>/dev/null || true; }
-  [ -z "$watchdog_pid" ] || { kill "$watchdog_pid" 2>/dev/null || true; wait "$watchdog_pid" 2>/dev/null || true; }
+  end_pid "$sink_pid"
+  end_pid "$watchdog_pid"
   if [ "$passed" = 1 ]; then
     rm -rf "$work"
   else
