@@ -17,7 +17,6 @@
 #include "hotdeal/persistence/owner.h"
 #include "hotdeal/persistence/persister.h"
 #include "hotdeal/persistence/recovery.h"
-#include "kafka_acks.h"
 #include "node.h"
 #include "owner_lock.h"
 #include "process_metrics.h"
@@ -141,9 +140,7 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
   settler_options.replaced_producer_quiet = options.delivery_timeout;
   persistence::InDoubtSettler settler(engine, log, options, settler_options);
   persistence::EngineReverter reverter(engine, &settler);
-  gateway::GatewayOptions gateway_options = GatewayOptionsFrom(config);
-  KafkaAcks acks(log, gateway::Server::AckWaitersMax(gateway_options));
-  gateway::Server server(gateway_options, engine, &acks);
+  gateway::Server server(GatewayOptionsFrom(config), engine, &log);
   server.AddMetrics(log.probe());
   server.AddMetrics(settler.probe());
   std::optional<persistence::Persister> persister;

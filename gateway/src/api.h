@@ -16,7 +16,7 @@
 #include "control_thread.h"
 #include "edge.h"
 #include "hotdeal/engine/engine.h"
-#include "hotdeal/gateway/durable_log.h"
+#include "hotdeal/engine/log.h"
 #include "hotdeal/gateway/routes.h"
 #include "hotdeal/gateway/server.h"
 #include "http_request.h"
@@ -67,7 +67,7 @@ class Api {
   // `log` is null with `--log none` (no decision then carries a ticket). The rate-limit
   // tables are allocated here, once.
   Api(engine::Engine& engine, const GatewayOptions& options, const std::atomic<bool>& ready,
-      const GatewayMetrics& metrics, DurableLog* log);
+      const GatewayMetrics& metrics, engine::DurableLog* log);
 
   // Answers `request` into `reply`; `route` is set for metrics.
   Completion Handle(WorkerContext& worker, RequestData& request, Reply& reply, RouteId& route);
@@ -175,7 +175,7 @@ class Api {
   const std::string service_token_;
   const std::atomic<bool>& ready_;
   const GatewayMetrics& metrics_;
-  DurableLog* const log_;
+  engine::DurableLog* const log_;
   const AckMode ack_;
   const bool waits_;  // pending_wait_max > 0
   const CampaignLimits limits_;

@@ -17,7 +17,7 @@ namespace hotdeal::gateway {
 
 class Server::Impl {
  public:
-  Impl(GatewayOptions options, engine::Engine& engine, DurableLog* log)
+  Impl(GatewayOptions options, engine::Engine& engine, engine::DurableLog* log)
       : options_(std::move(options)),
         stats_(options_.threads),
         metrics_(stats_, engine, options_),
@@ -93,7 +93,7 @@ class Server::Impl {
   std::uint16_t port_ = 0;
 };
 
-Server::Server(GatewayOptions options, engine::Engine& engine, DurableLog* log)
+Server::Server(GatewayOptions options, engine::Engine& engine, engine::DurableLog* log)
     : impl_(std::make_unique<Impl>(std::move(options), engine, log)) {}
 
 Server::~Server() = default;
@@ -121,9 +121,6 @@ std::optional<std::string> Server::CheckOptions(const GatewayOptions& options) {
   return std::nullopt;
 }
 
-std::uint32_t Server::AckWaitersMax(const GatewayOptions& options) {
-  return options.threads * options.pending_acks_max;
-}
 void Server::Shutdown(std::chrono::milliseconds grace) {
   impl_->Shutdown(grace);
 }

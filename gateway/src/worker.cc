@@ -30,7 +30,8 @@ constexpr std::chrono::milliseconds kAcceptRetryDelay{10};
 }  // namespace
 
 Worker::Worker(std::uint32_t index, const GatewayOptions& options, engine::Engine& engine, Api& api,
-               WorkerStats& stats, std::atomic<std::uint32_t>& open_connections, DurableLog* log)
+               WorkerStats& stats, std::atomic<std::uint32_t>& open_connections,
+               engine::DurableLog* log)
     : options_(options),
       engine_(engine),
       api_(api),
@@ -47,7 +48,7 @@ Worker::Worker(std::uint32_t index, const GatewayOptions& options, engine::Engin
   acks_.reserve(options_.pending_acks_max);
   free_acks_.reserve(options_.pending_acks_max);
   for (std::uint32_t i = 0; i < options_.pending_acks_max; ++i) {
-    acks_.push_back(std::make_unique<PendingAck>(index * options_.pending_acks_max + i, *this));
+    acks_.push_back(std::make_unique<PendingAck>(*this));
     free_acks_.push_back(acks_.back().get());
   }
 }
@@ -143,7 +144,8 @@ void Worker::SettleAck(PendingAck& ack, bool persisted) {
   connection->Settle(ack.slot, persisted);
 }
 
-void PendingAck::OnSettled(bool persisted) noexcept {
+void PendingAck::OnSettled(engine::Durability durability) noexcept {
+  const bool persisted = durability == engine::Durability::kPersisted;
   // After Shutdown the io_context no longer runs: the handler is dropped, and the connection
   // is released with the pool when the worker is destroyed.
   asio::post(worker_.io(), [this, persisted] { worker_.SettleAck(*this, persisted); });

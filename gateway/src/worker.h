@@ -24,11 +24,12 @@ class Worker;
 
 // A reply waiting for the durable log. Owned by its worker's fixed pool; it holds the connection
 // alive until settled, so a client that disconnects meanwhile leaves nothing dangling.
-class PendingAck final : public AckWaiter {
+class PendingAck final : public engine::LogWaiter {
  public:
-  PendingAck(std::uint32_t id, Worker& worker) : AckWaiter(id), worker_(worker) {}
-  // The log's thread: only posts to the worker's io_context.
-  void OnSettled(bool persisted) noexcept override;
+  explicit PendingAck(Worker& worker) : worker_(worker) {}
+  // The log's thread: only posts to the worker's io_context. Not persisted (reverted) and in
+  // doubt are alike to the client: 503, retry.
+  void OnSettled(engine::Durability durability) noexcept override;
 
   std::shared_ptr<Connection> connection;  // set while taken
   std::size_t slot = 0;                    // the connection's reply slot
@@ -42,7 +43,7 @@ class Worker {
   using SteadyTime = std::chrono::steady_clock::time_point;
 
   Worker(std::uint32_t index, const GatewayOptions& options, engine::Engine& engine, Api& api,
-         WorkerStats& stats, std::atomic<std::uint32_t>& open_connections, DurableLog* log);
+         WorkerStats& stats, std::atomic<std::uint32_t>& open_connections, engine::DurableLog* log);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -102,7 +103,7 @@ class Worker {
   bool draining_ = false;
   bool stopped_ = false;
   Connection* connections_ = nullptr;  // intrusive list of this worker's open connections
-  DurableLog* const log_;              // null with --log none
+  engine::DurableLog* const log_;      // null with --log none
   // pending_acks_max waiters made once (each is referenced by the log while taken, so they
   // never move); declared last so taken ones release their connections first.
   std::vector<std::unique_ptr<PendingAck>> acks_;

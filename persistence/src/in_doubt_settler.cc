@@ -200,15 +200,15 @@ class InDoubtSettler::PartitionReader {
 
 // ---- entries -------------------------------------------------------------------------------
 
-struct InDoubtSettler::Entry final : Waiter {
+struct InDoubtSettler::Entry final : engine::LogWaiter {
   enum class Step : std::uint8_t { kFree, kJudge, kAppendVoid, kAwaitVoid };
 
   // The log's report of the void: the poll thread (or KafkaLog::Await on the settler thread).
-  void OnSettled(Durability durability) noexcept override {
+  void OnSettled(engine::Durability durability) noexcept override {
     // The producer that reported it persisted is the one that sent this copy; read later (Await
     // after the report), it may name a newer one, which only makes the settler wait longer.
     void_generation.store(
-        durability == Durability::kPersisted ? settler->log_.producer_generation() : 0,
+        durability == engine::Durability::kPersisted ? settler->log_.producer_generation() : 0,
         std::memory_order_relaxed);
     void_heard.store(true, std::memory_order_release);
     settler->Wake();

@@ -60,8 +60,9 @@ struct KafkaLog::Slot {
   std::atomic<std::uint32_t> state{kFree};
   // Bumped each time the slot is handed out, so a stale ticket cannot name a reused slot.
   std::atomic<std::uint32_t> generation{0};
-  Durability durability = Durability::kPossiblyPersisted;  // written before kSettled (release)
-  Waiter* waiter = nullptr;                                // written before kWaiting (release)
+  engine::Durability durability =
+      engine::Durability::kPossiblyPersisted;  // written before kSettled (release)
+  engine::LogWaiter* waiter = nullptr;         // written before kWaiting (release)
   engine::Event event;  // kept until settled, so a not-persisted event can be reverted
   std::chrono::steady_clock::time_point appended_at;  // for hotdeal_log_ack_duration_seconds
   // Poll thread only: waiting in reappend_ (not in any producer), so a producer being torn down
@@ -89,21 +90,21 @@ struct KafkaLogCallbacks {
     auto* log = static_cast<KafkaLog*>(opaque);
     const auto index =
         static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(message->_private));
-    Durability durability = Durability::kPossiblyPersisted;
+    engine::Durability durability = engine::Durability::kPossiblyPersisted;
     switch (rd_kafka_message_status(message)) {
       case RD_KAFKA_MSG_STATUS_PERSISTED:
-        durability = Durability::kPersisted;
+        durability = engine::Durability::kPersisted;
         break;
       case RD_KAFKA_MSG_STATUS_NOT_PERSISTED:
-        durability = Durability::kNotPersisted;
+        durability = engine::Durability::kNotPersisted;
         break;
       case RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED:
-        durability = Durability::kPossiblyPersisted;
+        durability = engine::Durability::kPossiblyPersisted;
         break;
     }
     // A success report is always persisted; a failure is whatever the status says (librdkafka
     // reports ERR__MSG_TIMED_OUT on an in-flight message as possibly persisted).
-    if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) durability = Durability::kPersisted;
+    if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) durability = engine::Durability::kPersisted;
     log->OnDelivery(index, durability);
   }
   static void OnError(rd_kafka_t*, int error, const char* reason, void* opaque) {
@@ -234,7 +235,7 @@ void KafkaLog::Reappend() noexcept {
   reappend_.resize(kept);
 }
 
-void KafkaLog::Await(engine::LogTicket ticket, Waiter& waiter) noexcept {
+void KafkaLog::Await(engine::LogTicket ticket, engine::LogWaiter& waiter) noexcept {
   const auto index = static_cast<std::uint32_t>(ticket.value);
   Slot& slot = slots_[index];
   HOTDEAL_ASSERT(slot.generation.load(std::memory_order_relaxed) == ticket.value >> 32);
@@ -243,7 +244,7 @@ void KafkaLog::Await(engine::LogTicket ticket, Waiter& waiter) noexcept {
   if (slot.state.compare_exchange_strong(state, kWaiting, std::memory_order_acq_rel)) return;
   // The report came first: finish here, on the caller's thread.
   HOTDEAL_ASSERT(state == kSettled);
-  const Durability durability = slot.durability;
+  const engine::Durability durability = slot.durability;
   Release(index);
   waiter.OnSettled(durability);
 }
@@ -264,29 +265,31 @@ void KafkaLog::Release(std::uint32_t index) noexcept {
   free_->Push(index);
 }
 
-void KafkaLog::OnDelivery(std::uint32_t index, Durability durability) noexcept {
-  if (durability == Durability::kPersisted) brokers_down_.store(false, std::memory_order_relaxed);
+void KafkaLog::OnDelivery(std::uint32_t index, engine::Durability durability) noexcept {
+  if (durability == engine::Durability::kPersisted)
+    brokers_down_.store(false, std::memory_order_relaxed);
   Settle(index, durability);
 }
 
-void KafkaLog::Settle(std::uint32_t index, Durability durability) noexcept {
+void KafkaLog::Settle(std::uint32_t index, engine::Durability durability) noexcept {
   Slot& slot = slots_[index];
-  if (durability == Durability::kPersisted) {
+  if (durability == engine::Durability::kPersisted) {
     // Final before anyone hears: a client that got its 201 and then reads or retries must see
     // the decision, not "pending"; an expiry, which no caller awaits, returns its units now.
     revert_->Acknowledge(slot.event);
   }
   if (engine::AppendedUntilPersisted(slot.event.type)) {
-    if (durability != Durability::kPersisted && !stopping_.load(std::memory_order_relaxed)) {
+    if (durability != engine::Durability::kPersisted &&
+        !stopping_.load(std::memory_order_relaxed)) {
       // The slot stays taken: its waiter hears when Kafka has it.
       if (!slot.reappend) reappend_.push_back(index);
       slot.reappend = true;
       return;
     }
-  } else if (durability == Durability::kNotPersisted) {
+  } else if (durability == engine::Durability::kNotPersisted) {
     // Revert before anyone hears: a client retrying after its 503 must find the unit back.
     revert_->Revert(slot.event);
-  } else if (durability == Durability::kPossiblyPersisted) {
+  } else if (durability == engine::Durability::kPossiblyPersisted) {
     // Mark before anyone hears: a client retrying after its 503 must hear "in doubt", not a
     // 201 for a decision the log may not have.
     revert_->MarkInDoubt(slot.event);
@@ -300,7 +303,7 @@ void KafkaLog::Settle(std::uint32_t index, Durability durability) noexcept {
         if (slot.state.compare_exchange_weak(state, kSettled, std::memory_order_acq_rel)) return;
         continue;  // lost to Await or Forget: `state` now says which
       case kWaiting: {
-        Waiter* waiter = slot.waiter;
+        engine::LogWaiter* waiter = slot.waiter;
         Release(index);
         waiter->OnSettled(durability);
         return;
@@ -403,7 +406,7 @@ void KafkaLog::SettleUnreported() noexcept {
       if (!stopping) continue;  // the next producer sends it
       slots_[i].reappend = false;
     }
-    Settle(i, Durability::kPossiblyPersisted);
+    Settle(i, engine::Durability::kPossiblyPersisted);
   }
   if (stopping) reappend_.clear();
 }

@@ -6,32 +6,21 @@
 
 namespace hotdeal::persistence {
 
-std::string_view DurabilityName(Durability durability) noexcept {
-  switch (durability) {
-    case Durability::kPersisted:
-      return "persisted";
-    case Durability::kNotPersisted:
-      return "not_persisted";
-    case Durability::kPossiblyPersisted:
-      return "possibly_persisted";
-  }
-  return "?";
-}
-
 LogProbe::LogProbe(std::uint32_t workers)
     : workers_count_(workers == 0 ? 1 : workers),
       workers_(std::make_unique<WorkerCells[]>(workers_count_)) {}
 
-void LogProbe::Settled(Durability durability, std::chrono::steady_clock::duration waited) noexcept {
+void LogProbe::Settled(engine::Durability durability,
+                       std::chrono::steady_clock::duration waited) noexcept {
   switch (durability) {
-    case Durability::kPersisted:
+    case engine::Durability::kPersisted:
       persisted_.fetch_add(1, kRelaxed);
       ack_seconds_.Observe(std::chrono::duration<double>(waited).count());
       return;
-    case Durability::kNotPersisted:
+    case engine::Durability::kNotPersisted:
       not_persisted_.fetch_add(1, kRelaxed);
       return;
-    case Durability::kPossiblyPersisted:
+    case engine::Durability::kPossiblyPersisted:
       possibly_persisted_.fetch_add(1, kRelaxed);
       return;
   }

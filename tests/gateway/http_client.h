@@ -85,7 +85,7 @@ class GatewayTest : public ::testing::Test {
   engine::DiscardSink sink_;
   // Durable-mode tests point these at a fake log before StartServer().
   engine::EventSink* event_sink_ = &sink_;
-  DurableLog* log_ = nullptr;
+  engine::DurableLog* log_ = nullptr;
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<Server> server_;
 };

@@ -20,7 +20,7 @@ namespace {
 
 constexpr std::string_view kCoupon = R"({"id": "bf", "kind": "coupon", "name": "x", "stock": 3})";
 
-class FakeLog final : public engine::EventSink, public DurableLog {
+class FakeLog final : public engine::EventSink, public engine::DurableLog {
  public:
   std::optional<engine::LogTicket> Append(engine::WorkerId,
                                           const engine::Event& event) noexcept override {
@@ -29,10 +29,10 @@ class FakeLog final : public engine::EventSink, public DurableLog {
     events_.emplace(ticket, event);
     return engine::LogTicket{ticket};
   }
-  void Await(engine::LogTicket ticket, AckWaiter& waiter) noexcept override {
+  void Await(engine::LogTicket ticket, engine::LogWaiter& waiter) noexcept override {
     if (settle_at_once_.load()) {  // the report came first
       Report(ticket.value, true);
-      return waiter.OnSettled(true);
+      return waiter.OnSettled(engine::Durability::kPersisted);
     }
     std::lock_guard lock(mutex_);
     awaited_.emplace(ticket.value, &waiter);
@@ -55,7 +55,7 @@ class FakeLog final : public engine::EventSink, public DurableLog {
     return tickets;
   }
   void Settle(std::uint64_t ticket, bool persisted) {
-    AckWaiter* waiter = nullptr;
+    engine::LogWaiter* waiter = nullptr;
     {
       std::lock_guard lock(mutex_);
       auto it = awaited_.find(ticket);
@@ -64,7 +64,8 @@ class FakeLog final : public engine::EventSink, public DurableLog {
       awaited_.erase(it);
     }
     Report(ticket, persisted);
-    waiter->OnSettled(persisted);
+    waiter->OnSettled(persisted ? engine::Durability::kPersisted
+                                : engine::Durability::kNotPersisted);
   }
   std::size_t forgotten() {
     std::lock_guard lock(mutex_);
@@ -94,7 +95,7 @@ class FakeLog final : public engine::EventSink, public DurableLog {
   std::map<std::uint64_t, engine::Event> events_;
   std::mutex mutex_;
   std::condition_variable changed_;
-  std::map<std::uint64_t, AckWaiter*> awaited_;
+  std::map<std::uint64_t, engine::LogWaiter*> awaited_;
   std::vector<std::uint64_t> forgotten_;
 };
 

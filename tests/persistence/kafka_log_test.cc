@@ -57,16 +57,16 @@ class RecordingReverter final : public RevertTarget {
   std::vector<std::uint64_t> in_doubt_;
 };
 
-class CountingWaiter final : public Waiter {
+class CountingWaiter final : public engine::LogWaiter {
  public:
-  void OnSettled(Durability durability) noexcept override {
+  void OnSettled(engine::Durability durability) noexcept override {
     std::lock_guard lock(mutex_);
     ++calls_;
     durability_ = durability;
     settled_.notify_all();
   }
   // The durability heard, once the waiter was called; fails the test after `timeout`.
-  std::optional<Durability> Wait(std::chrono::milliseconds timeout = 20s) {
+  std::optional<engine::Durability> Wait(std::chrono::milliseconds timeout = 20s) {
     std::unique_lock lock(mutex_);
     if (!settled_.wait_for(lock, timeout, [&] { return calls_ > 0; })) return std::nullopt;
     return durability_;
@@ -80,7 +80,7 @@ class CountingWaiter final : public Waiter {
   mutable std::mutex mutex_;
   std::condition_variable settled_;
   int calls_ = 0;
-  Durability durability_ = Durability::kPossiblyPersisted;
+  engine::Durability durability_ = engine::Durability::kPossiblyPersisted;
 };
 
 engine::Event Claim(std::uint64_t seq, std::string_view campaign = "camp-1") {
@@ -96,7 +96,7 @@ engine::Event Claim(std::uint64_t seq, std::string_view campaign = "camp-1") {
 
 // Appends `event` and waits for its report: nullopt (and a failure) if the log refused it or no
 // report came in time.
-std::optional<Durability> AppendAndWait(KafkaLog& log, const engine::Event& event) {
+std::optional<engine::Durability> AppendAndWait(KafkaLog& log, const engine::Event& event) {
   const std::optional<engine::LogTicket> ticket = log.Append({0}, event);
   EXPECT_TRUE(ticket.has_value());
   if (!ticket) return std::nullopt;
@@ -111,7 +111,7 @@ std::optional<Durability> AppendAndWait(KafkaLog& log, const engine::Event& even
 LogCounters RecoveredAfterOneFatalError(KafkaLog& log) {
   EXPECT_TRUE(Eventually([&] { return log.probe()->Snapshot().producer_recreations == 1; }));
   EXPECT_TRUE(Eventually([&] { return log.healthy(); }));
-  EXPECT_EQ(AppendAndWait(log, Claim(1000)), Durability::kPersisted);
+  EXPECT_EQ(AppendAndWait(log, Claim(1000)), engine::Durability::kPersisted);
   log.Stop();
   const LogCounters c = log.probe()->Snapshot();
   EXPECT_EQ(c.fatal_errors, 1u);
@@ -132,7 +132,7 @@ TEST(KafkaLog, AcknowledgedEventIsPersistedWhetherAwaitedBeforeOrAfterTheReport)
   EXPECT_NE(early->value, 0u);
   CountingWaiter early_waiter;
   log.Await(*early, early_waiter);
-  EXPECT_EQ(early_waiter.Wait(), Durability::kPersisted);
+  EXPECT_EQ(early_waiter.Wait(), engine::Durability::kPersisted);
 
   // Await after the report: the waiter is called inside Await.
   auto late = log.Append({1}, Claim(2));
@@ -141,7 +141,7 @@ TEST(KafkaLog, AcknowledgedEventIsPersistedWhetherAwaitedBeforeOrAfterTheReport)
   CountingWaiter late_waiter;
   log.Await(*late, late_waiter);
   EXPECT_EQ(late_waiter.calls(), 1);
-  EXPECT_EQ(late_waiter.Wait(), Durability::kPersisted);
+  EXPECT_EQ(late_waiter.Wait(), engine::Durability::kPersisted);
 
   log.Stop();
   EXPECT_EQ(early_waiter.calls(), 1);
@@ -165,10 +165,10 @@ TEST(KafkaLog, AcknowledgedEventIsPersistedWhetherAwaitedBeforeOrAfterTheReport)
 }
 
 // What a client reads the moment its waiter hears: the engine's answer for the decision.
-class ReadingWaiter final : public Waiter {
+class ReadingWaiter final : public engine::LogWaiter {
  public:
   explicit ReadingWaiter(std::function<engine::Outcome()> read) : read_(std::move(read)) {}
-  void OnSettled(Durability durability) noexcept override {
+  void OnSettled(engine::Durability durability) noexcept override {
     engine::Outcome seen = read_();
     std::lock_guard lock(mutex_);
     durability_ = durability;
@@ -176,7 +176,8 @@ class ReadingWaiter final : public Waiter {
     settled_.notify_all();
   }
   // The engine's answer when the waiter heard `durability`; nullopt after `timeout`.
-  std::optional<engine::Outcome> Wait(Durability durability, std::chrono::milliseconds timeout) {
+  std::optional<engine::Outcome> Wait(engine::Durability durability,
+                                      std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex_);
     if (!settled_.wait_for(lock, timeout, [&] { return seen_.has_value(); })) return std::nullopt;
     EXPECT_EQ(durability_, durability);
@@ -187,7 +188,7 @@ class ReadingWaiter final : public Waiter {
   std::function<engine::Outcome()> read_;
   std::mutex mutex_;
   std::condition_variable settled_;
-  Durability durability_ = Durability::kPossiblyPersisted;
+  engine::Durability durability_ = engine::Durability::kPossiblyPersisted;
   std::optional<engine::Outcome> seen_;
 };
 
@@ -230,7 +231,7 @@ class AcknowledgedEngine {
     ASSERT_NE(ticket.value, 0u);
     CountingWaiter created;
     log_.Await(ticket, created);
-    ASSERT_EQ(created.Wait(), Durability::kPersisted);
+    ASSERT_EQ(created.Wait(), engine::Durability::kPersisted);
   }
   KafkaLog& log() { return log_; }
   engine::Engine& engine() { return engine_; }
@@ -261,7 +262,7 @@ TEST(KafkaLog, PersistedDecisionIsFinalInTheEngineBeforeItsWaiterHears) {
     return engine.ClaimCoupon({1}, campaign, user, key, AcknowledgedEngine::Now()).outcome;
   });
   node.log().Await(made.ticket, waiter);
-  EXPECT_EQ(waiter.Wait(Durability::kPersisted, 20s), engine::Outcome::kReplayed);
+  EXPECT_EQ(waiter.Wait(engine::Durability::kPersisted, 20s), engine::Outcome::kReplayed);
   EXPECT_EQ(engine.GetClaim(campaign, user).outcome, engine::Outcome::kOk);
   rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 0);
 }
@@ -277,7 +278,7 @@ TEST(KafkaLog, CancelAppendedAgainIsFinalInTheEngineOnlyOncePersisted) {
   ASSERT_EQ(placed.outcome, engine::Outcome::kCreated);
   CountingWaiter reserved;
   node.log().Await(placed.ticket, reserved);
-  ASSERT_EQ(reserved.Wait(), Durability::kPersisted);
+  ASSERT_EQ(reserved.Wait(), engine::Durability::kPersisted);
   const engine::OrderId id = placed.value->id;
   ASSERT_EQ(engine.GetOrder(id, now).outcome, engine::Outcome::kOk);
 
@@ -290,7 +291,7 @@ TEST(KafkaLog, CancelAppendedAgainIsFinalInTheEngineOnlyOncePersisted) {
   EXPECT_EQ(engine.CancelOrder({1}, id, user, now).outcome, engine::Outcome::kPending);
   ReadingWaiter waiter([&] { return engine.GetOrder(id, now).outcome; });
   node.log().Await(cancelled.ticket, waiter);
-  EXPECT_EQ(waiter.Wait(Durability::kPersisted, 20s), engine::Outcome::kOk);
+  EXPECT_EQ(waiter.Wait(engine::Durability::kPersisted, 20s), engine::Outcome::kOk);
   EXPECT_EQ(engine.GetOrder(id, now).value->status, engine::OrderStatus::kCancelled);
 }
 
@@ -320,7 +321,7 @@ TEST(KafkaLog, ConcurrentAppendersEachSettleExactlyOnce) {
   for (auto& t : workers)
     t.join();
   for (auto& waiter : waiters)
-    ASSERT_EQ(waiter.Wait(), Durability::kPersisted);
+    ASSERT_EQ(waiter.Wait(), engine::Durability::kPersisted);
   log.Stop();
   for (auto& waiter : waiters)
     EXPECT_EQ(waiter.calls(), 1);
@@ -339,7 +340,7 @@ TEST(KafkaLog, EventsTheBrokerKeepsRefusingAreNotPersistedAndReverted) {
   log.Start(reverter);
   // Retriable errors that say "not written" until the delivery timeout runs out.
   kafka.RefuseProduces(500);
-  EXPECT_EQ(AppendAndWait(log, Claim(7)), Durability::kNotPersisted);
+  EXPECT_EQ(AppendAndWait(log, Claim(7)), engine::Durability::kNotPersisted);
   EXPECT_EQ(reverter.reverted(), std::vector<std::uint64_t>{7});
   EXPECT_TRUE(reverter.acknowledged().empty());
   EXPECT_EQ(log.probe()->Snapshot().not_persisted, 1u);
@@ -359,7 +360,7 @@ TEST(KafkaLog, EventsThatReturnedUnitsAreAppendedAgainNotReverted) {
   cancel.type = engine::EventType::kOrderCancelled;
   cancel.order_id.value = 9;
   cancel.quantity = 2;
-  EXPECT_EQ(AppendAndWait(log, cancel), Durability::kPersisted);
+  EXPECT_EQ(AppendAndWait(log, cancel), engine::Durability::kPersisted);
   EXPECT_TRUE(reverter.reverted().empty());
   log.Stop();
   EXPECT_EQ(kafka.MessagesInTopic(), 1);
@@ -401,7 +402,7 @@ TEST(KafkaLog, BrokersDownMakeTheLogUnhealthyUntilTheyReturn) {
 
   rd_kafka_mock_broker_set_up(kafka.cluster(), 1);
   ASSERT_TRUE(Eventually([&] { return log.healthy(); }));
-  EXPECT_EQ(AppendAndWait(log, Claim(2)), Durability::kPersisted);
+  EXPECT_EQ(AppendAndWait(log, Claim(2)), engine::Durability::kPersisted);
   EXPECT_TRUE(reverter.reverted().empty());
 }
 
@@ -413,7 +414,7 @@ TEST(KafkaLog, ConfirmIsAppendedAgainUntilPersisted) {
   KafkaLog log(LogOptions(kafka));
   log.Start(reverter);
   // Warm up so the producer id is known and the next request goes straight out.
-  ASSERT_EQ(AppendAndWait(log, Claim(1)), Durability::kPersisted);
+  ASSERT_EQ(AppendAndWait(log, Claim(1)), engine::Durability::kPersisted);
   auto confirm = [](std::uint64_t seq) {
     engine::Event e = Claim(seq);
     e.type = engine::EventType::kOrderConfirmed;
@@ -424,7 +425,7 @@ TEST(KafkaLog, ConfirmIsAppendedAgainUntilPersisted) {
 
   // Refused past one delivery timeout (about 2 s of ~100 ms retries), not two.
   kafka.RefuseProduces(30);
-  EXPECT_EQ(AppendAndWait(log, confirm(2)), Durability::kPersisted);
+  EXPECT_EQ(AppendAndWait(log, confirm(2)), engine::Durability::kPersisted);
 
   // The broker stores the batch but answers after the delivery timeout: possibly persisted,
   // then appended again once answers come back in time.
@@ -437,7 +438,7 @@ TEST(KafkaLog, ConfirmIsAppendedAgainUntilPersisted) {
   std::this_thread::sleep_for(3s);
   EXPECT_EQ(lost_waiter.calls(), 0);
   rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 0);
-  EXPECT_EQ(lost_waiter.Wait(), Durability::kPersisted);
+  EXPECT_EQ(lost_waiter.Wait(), engine::Durability::kPersisted);
 
   EXPECT_TRUE(reverter.reverted().empty());
   EXPECT_TRUE(reverter.in_doubt().empty());
@@ -454,11 +455,11 @@ TEST(KafkaLog, AnswerLostInFlightIsPossiblyPersistedAndNotReverted) {
   KafkaLog log(LogOptions(kafka));
   log.Start(reverter);
   // Warm up so the producer id is known and the next request goes straight out.
-  ASSERT_EQ(AppendAndWait(log, Claim(1)), Durability::kPersisted);
+  ASSERT_EQ(AppendAndWait(log, Claim(1)), engine::Durability::kPersisted);
 
   // The broker stores the batch but answers after the delivery timeout.
   rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 4000);
-  EXPECT_EQ(AppendAndWait(log, Claim(2)), Durability::kPossiblyPersisted);
+  EXPECT_EQ(AppendAndWait(log, Claim(2)), engine::Durability::kPossiblyPersisted);
   EXPECT_TRUE(reverter.reverted().empty());
   EXPECT_EQ(reverter.acknowledged(), std::vector<std::uint64_t>{Claim(1).seq});
   // Marked in doubt before the waiter heard, and only the lost one.

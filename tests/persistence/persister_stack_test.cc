@@ -31,11 +31,11 @@ class NoRevert final : public RevertTarget {
 };
 
 // Counts settled events; waits for a number of them.
-class Tally final : public Waiter {
+class Tally final : public engine::LogWaiter {
  public:
-  void OnSettled(Durability durability) noexcept override {
+  void OnSettled(engine::Durability durability) noexcept override {
     std::lock_guard lock(mutex_);
-    ++(durability == Durability::kPersisted ? persisted_ : other_);
+    ++(durability == engine::Durability::kPersisted ? persisted_ : other_);
     changed_.notify_all();
   }
   bool WaitFor(std::size_t n) {
@@ -55,10 +55,10 @@ class Tally final : public Waiter {
 };
 
 // One Tally per appended event would be the gateway's way; tests share one through adapters.
-class TallyWaiter final : public Waiter {
+class TallyWaiter final : public engine::LogWaiter {
  public:
   explicit TallyWaiter(Tally* tally = nullptr) : tally_(tally) {}
-  void OnSettled(Durability durability) noexcept override { tally_->OnSettled(durability); }
+  void OnSettled(engine::Durability durability) noexcept override { tally_->OnSettled(durability); }
 
  private:
   Tally* tally_;

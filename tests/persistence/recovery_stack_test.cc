@@ -26,10 +26,10 @@ using engine::Outcome;
 // Waits for every awaited ticket; all must be persisted.
 class Acks {
  public:
-  class One final : public Waiter {
+  class One final : public engine::LogWaiter {
    public:
     explicit One(Acks* acks) : acks_(acks) {}
-    void OnSettled(Durability durability) noexcept override { acks_->Settled(durability); }
+    void OnSettled(engine::Durability durability) noexcept override { acks_->Settled(durability); }
 
    private:
     Acks* acks_;
@@ -50,10 +50,10 @@ class Acks {
   }
 
  private:
-  void Settled(Durability durability) {
+  void Settled(engine::Durability durability) {
     std::lock_guard lock(mutex_);
     ++settled_;
-    persisted_ += durability == Durability::kPersisted ? 1 : 0;
+    persisted_ += durability == engine::Durability::kPersisted ? 1 : 0;
     settled_cv_.notify_all();
   }
   std::mutex mutex_;

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "hotdeal/engine/engine.h"
-#include "hotdeal/gateway/durable_log.h"
+#include "hotdeal/engine/log.h"
 
 namespace hotdeal::gateway {
 
@@ -41,6 +41,12 @@ struct JwtOptions {
   std::string audience;             // non-empty: `aud` must hold it; empty: `aud` must be absent
   std::string issuer;               // non-empty: `iss` must be it
   bool enabled() const { return !hs256_key.empty() || !public_keys_file.empty(); }
+};
+
+// How a decision's reply waits for the durable log (engine::DurableLog).
+enum class AckMode : std::uint8_t {
+  kDurable,  // 201 once the log persisted the event; 503 + Retry-After otherwise
+  kMemory,   // answer at once and forget the ticket (what a crash can lose: docs/durability.md)
 };
 
 struct GatewayOptions {
@@ -78,7 +84,7 @@ struct GatewayOptions {
   // JWTs as user tokens (either format is then accepted). Start throws std::invalid_argument
   // for an unusable key or key file.
   JwtOptions jwt;
-  AckMode ack = AckMode::kDurable;  // only matters with a DurableLog
+  AckMode ack = AckMode::kDurable;  // only matters with an engine::DurableLog
   // Replies waiting for the log, per worker; when all are taken a new decision is answered
   // 503 + Retry-After at once (its retry with the same Idempotency-Key finds the decision).
   std::uint32_t pending_acks_max = 4096;
@@ -115,7 +121,7 @@ class Server {
   // `log` (null for `--log none`) must outlive the server and settle every awaited ticket
   // before the server is destroyed (the app stops the log after Shutdown). Throws
   // std::invalid_argument for a user_token_key shorter than UserTokenKey::kKeyBytesMin.
-  Server(GatewayOptions options, engine::Engine& engine, DurableLog* log = nullptr);
+  Server(GatewayOptions options, engine::Engine& engine, engine::DurableLog* log = nullptr);
   ~Server();  // Shutdown(0) if still running
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -138,9 +144,6 @@ class Server {
   // Why `options` cannot serve (a short token key, an unusable JWT key file, ...), or nullopt.
   // Start-up only: the constructor throws std::invalid_argument for the same reasons.
   static std::optional<std::string> CheckOptions(const GatewayOptions& options);
-
-  // Bound of AckWaiter::id() over every worker: threads * pending_acks_max.
-  static std::uint32_t AckWaitersMax(const GatewayOptions& options);
 
   // Stops accepting, closes idle connections, lets requests in flight finish for up to
   // `grace`, then closes whatever is left and joins the threads. Safe to call more than once.

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "hotdeal/engine/event.h"
-#include "hotdeal/persistence/durability.h"
+#include "hotdeal/engine/log.h"
 #include "hotdeal/persistence/options.h"
 
 namespace hotdeal::engine {

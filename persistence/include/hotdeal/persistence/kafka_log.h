@@ -1,6 +1,7 @@
 // KafkaLog: the durable write-ahead log, an engine::EventSink over an idempotent librdkafka
 // producer (acks=all). Every accepted event takes a slot in a fixed table until librdkafka
-// reports its fate; callers wait for that without blocking (Await + Waiter).
+// reports its fate; callers wait for that without blocking (engine::DurableLog,
+// hotdeal/engine/log.h).
 //
 // Guarantees: Append never blocks and never allocates beyond librdkafka's copy of the payload;
 // each accepted event settles exactly once as persisted / not persisted / possibly persisted;
@@ -21,7 +22,7 @@
 #include <vector>
 
 #include "hotdeal/engine/event.h"
-#include "hotdeal/persistence/durability.h"
+#include "hotdeal/engine/log.h"
 #include "hotdeal/persistence/log_probe.h"
 #include "hotdeal/persistence/options.h"
 
@@ -64,7 +65,7 @@ class EngineReverter final : public RevertTarget {
   InDoubtSettler* settler_;
 };
 
-class KafkaLog final : public engine::EventSink {
+class KafkaLog final : public engine::EventSink, public engine::DurableLog {
  public:
   explicit KafkaLog(Options options);
   ~KafkaLog() override;
@@ -86,12 +87,12 @@ class KafkaLog final : public engine::EventSink {
   // Registers `waiter` for `ticket`, which must come from a Decision (or, for a void, from the
   // Append of the InDoubtSettler) and be awaited or forgotten exactly once; a ticket left alone
   // keeps its slot forever. order_expired needs neither: no caller sees its ticket.
-  void Await(engine::LogTicket ticket, Waiter& waiter) noexcept;
+  void Await(engine::LogTicket ticket, engine::LogWaiter& waiter) noexcept override;
   // The caller will not wait (fast mode, or it gave up): the slot frees itself when settled.
-  void Forget(engine::LogTicket ticket) noexcept;
+  void Forget(engine::LogTicket ticket) noexcept override;
 
   // For /readyz: started, producer usable, and the brokers reachable.
-  bool healthy() const noexcept;
+  bool healthy() const noexcept override;
   // Counts producers created (1 after Start). Read on the poll thread while it reports an
   // event, it names the producer that sent that event (the InDoubtSettler's fence).
   std::uint64_t producer_generation() const noexcept {
@@ -113,9 +114,9 @@ class KafkaLog final : public engine::EventSink {
   void PollLoop();
   bool Produce(std::uint32_t index, std::string_view payload) noexcept;
   void Reappend() noexcept;
-  void OnDelivery(std::uint32_t index, Durability durability) noexcept;
+  void OnDelivery(std::uint32_t index, engine::Durability durability) noexcept;
   void OnError(int error, const char* reason) noexcept;
-  void Settle(std::uint32_t index, Durability durability) noexcept;
+  void Settle(std::uint32_t index, engine::Durability durability) noexcept;
   void Release(std::uint32_t index) noexcept;
   void CloseGate() noexcept;
   void OpenGate() noexcept;

@@ -12,8 +12,8 @@
 #include <memory>
 #include <vector>
 
+#include "hotdeal/engine/log.h"
 #include "hotdeal/engine/types.h"
-#include "hotdeal/persistence/durability.h"
 #include "hotdeal/persistence/histogram.h"
 
 namespace hotdeal::persistence {
@@ -40,7 +40,7 @@ class LogProbe final : public prometheus::Collectable {
 
   // The log's poll thread only. `waited`: from the first Append of the event to this report
   // (re-appends included), observed into hotdeal_log_ack_duration_seconds when persisted.
-  void Settled(Durability durability, std::chrono::steady_clock::duration waited) noexcept;
+  void Settled(engine::Durability durability, std::chrono::steady_clock::duration waited) noexcept;
   void FatalError() noexcept { fatal_errors_.fetch_add(1, kRelaxed); }
   void Recreated() noexcept { producer_recreations_.fetch_add(1, kRelaxed); }
   void SetHealthy(bool healthy) noexcept { healthy_.store(healthy, kRelaxed); }
