@@ -9,6 +9,7 @@ must end with no failure and no error. Skips (exit 77) when the scripts/setup ve
 
 import argparse
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -64,6 +65,7 @@ def main():
     server_log = open(os.path.join(work, "server.log"), "w")
     # A small --stock-max: a generated creation of millions of units answers 409 capacity at
     # once instead of building gigabytes of tables for seconds.
+    result = 1
     server = subprocess.Popen(
         [args.hotdeal, "serve", "--listen", f"127.0.0.1:{port}", "--admin-token", ADMIN_TOKEN,
          "--service-token", SERVICE_TOKEN, "--log", "none", "--persister", "off",
@@ -81,11 +83,10 @@ def main():
                    "--request-timeout", "5", "--workers", "1", "--no-color",
                    "--generation-database", "none"]
         print(" ".join(command), flush=True)
-        run = subprocess.run(command, env=env, cwd=work, timeout=args.timeout)
+        result = subprocess.run(command, env=env, cwd=work, timeout=args.timeout).returncode
         if server.poll() is not None:
             print(f"hotdeal exited with {server.returncode} during the run", file=sys.stderr)
-            return 1
-        return run.returncode
+            result = 1
     finally:
         # Stopped by its pid, as it was started.
         server.terminate()
@@ -95,9 +96,13 @@ def main():
             server.kill()
             server.wait()
         server_log.close()
-        if server.returncode not in (0, -15):
-            with open(server_log.name) as log:
-                print(log.read()[-2000:], file=sys.stderr)
+    if result == 0:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        with open(server_log.name) as log:
+            print(log.read()[-2000:], file=sys.stderr)
+        print(f"the server's data and log are kept in {work}", file=sys.stderr)
+    return result
 
 
 if __name__ == "__main__":
