@@ -862,25 +862,28 @@ void Api::GetOrder(WorkerContext& worker, std::string_view order_text, const Req
                    Reply& reply) {
   bool user = CallerOf(request) == Caller::kUser;
   TokenRead read;
+  if (user && !ReadUserToken(worker, request, read, reply)) return;
+  // Read for every caller: the service and the admin need none, but one they send must be
+  // well formed and the order's user, as for a service cancel.
+  QueryValue query = FindQuery(request.target, "user_id");
   std::optional<engine::UserId> named;
-  if (user) {
-    if (!ReadUserToken(worker, request, read, reply)) return;
-    QueryValue query = FindQuery(request.target, "user_id");
-    if (query.present) named = engine::UserId::Parse(query.text);
-    if (query.repeated || (query.present && !named)) {
-      return SetError(reply, ApiError::kBadRequest,
-                      "user_id query parameter: once, matching [A-Za-z0-9_-]{1,64}");
-    }
-    if (!user_auth_.enabled() && !named) {
-      return SetError(reply, ApiError::kBadRequest,
-                      "user_id query parameter: required to read an order without the service "
-                      "or admin token");
-    }
+  if (query.present) named = engine::UserId::Parse(query.text);
+  if (query.repeated || (query.present && !named)) {
+    return SetError(reply, ApiError::kBadRequest,
+                    "user_id query parameter: once, matching [A-Za-z0-9_-]{1,64}");
+  }
+  if (user && !user_auth_.enabled() && !named) {
+    return SetError(reply, ApiError::kBadRequest,
+                    "user_id query parameter: required to read an order without the service "
+                    "or admin token");
   }
   auto order = engine::Engine::ParseOrderId(order_text);
   if (!order) return SetError(reply, ApiError::kNotFound, "no such order");
   engine::Decision<engine::Order> found = engine_.GetOrder(*order, worker.now);
-  if (user && found.value && !IsOwner(worker, read, named, found.value->user, reply)) return;
+  if (found.value) {
+    if (user && !IsOwner(worker, read, named, found.value->user, reply)) return;
+    if (!user && named && !(*named == found.value->user)) return SetNotOwner(worker, reply);
+  }
   Answer(found, reply, WriteOrder);
 }
 

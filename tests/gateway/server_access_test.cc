@@ -191,6 +191,18 @@ TEST_P(AccessTest, AnOrderIsReadByItsUserTheServiceOrTheAdmin) {
   }
 }
 
+// Found by schemathesis: the service's read took any ?user_id=, malformed or someone else's.
+TEST_P(AccessTest, AServiceOrAdminReadNamingAUserChecksIt) {
+  std::string id = Order("u-1");
+  for (std::string_view header : {kServiceHeader, kAdminHeader}) {
+    std::string headers(header);
+    EXPECT_EQ(Send("GET", "/v1/orders/" + id + "?user_id=u-1", {}, headers).status, 200);
+    ExpectNotOwner(Send("GET", "/v1/orders/" + id + "?user_id=u-2", {}, headers));
+    ExpectStatus(Send("GET", "/v1/orders/" + id + "?user_id=%C3%A9", {}, headers), 400,
+                 "bad_request");
+  }
+}
+
 TEST_P(AccessTest, AClaimIsReadByItsUserTheServiceOrTheAdmin) {
   HttpResponse claimed = Send("POST", "/v1/campaigns/bf/claims", UserBody("u-1"), As("u-1"));
   ASSERT_EQ(claimed.status, 201) << claimed.body;
