@@ -31,6 +31,8 @@ bool AnswerReader::ReadClaim(std::string_view body, ClaimFields& fields) {
                                : key == "claim_id"    ? &fields.claim_id
                                : key == "coupon_code" ? &fields.coupon_code
                                : key == "user_id"     ? &fields.user_id
+                               : key == "order_id"    ? &fields.order_id
+                               : key == "status"      ? &fields.status
                                                       : nullptr;
     // Other fields (message, created_at, ...) are skipped by On Demand when left unread.
     if (target != nullptr && field.value().get_string().get(*target) != simdjson::SUCCESS) {

@@ -12,13 +12,15 @@
 
 namespace hotdeal::bench {
 
-// A claim answer (201, or an error body; 409 already_claimed carries the existing claim_id).
-// Missing fields stay empty.
+// A claim or order answer (201/200, or an error body; 409 already_claimed carries the existing
+// claim_id). Missing fields stay empty.
 struct ClaimFields {
   std::string_view error;
   std::string_view claim_id;
   std::string_view coupon_code;
   std::string_view user_id;
+  std::string_view order_id;
+  std::string_view status;  // an order's: reserved, confirmed, cancelled, expired
 };
 
 struct CampaignFields {

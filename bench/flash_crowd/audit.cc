@@ -24,18 +24,22 @@ int64_t ExpectedClaims(const Options& options) {
   return std::min(options.users, options.stock);
 }
 
-std::vector<int32_t> SelectUsers(const Options& options, const std::vector<UserRecord>& users) {
+// Users who order are audited by their orders (orders_audit.h), not here.
+std::vector<int32_t> SelectUsers(const Options& options, const SalePlan& plan,
+                                 const std::vector<UserRecord>& users) {
   std::vector<int32_t> selected;
   selected.reserve(users.size());
   const auto count = static_cast<int32_t>(users.size());
   if (options.audit == AuditMode::kFull) {
-    for (int32_t user = 0; user < count; ++user)
-      selected.push_back(user);
+    for (int32_t user = 0; user < count; ++user) {
+      if (!plan.Orders(user)) selected.push_back(user);
+    }
     return selected;
   }
   // Every user told of a claim or left in doubt, plus a seeded sample of those told "no".
   std::vector<int32_t> told_no;
   for (int32_t user = 0; user < count; ++user) {
+    if (plan.Orders(user)) continue;
     const uint8_t told = users[static_cast<std::size_t>(user)].told;
     (told == kToldNo ? told_no : selected).push_back(user);
   }
@@ -126,7 +130,7 @@ ServerAuditResult AuditUsers(LoadLoop& loop, const Options& options, const SaleP
                              const std::vector<UserRecord>& users,
                              const std::vector<ClaimSeen>& claims, int64_t deadline_ns) {
   ServerAuditResult result;
-  const std::vector<int32_t> selected = SelectUsers(options, users);
+  const std::vector<int32_t> selected = SelectUsers(options, plan, users);
   // A claim whose decision the durable log has not acknowledged yet answers 503 (pending, or in
   // doubt while the server settles it): read those users again after the Retry-After second.
   std::vector<int32_t> unread = selected;
@@ -143,9 +147,11 @@ ServerAuditResult AuditUsers(LoadLoop& loop, const Options& options, const SaleP
     char target[192];
     BufferWriter path(target, sizeof target);
     path.Append("/v1/campaigns/").Append(plan.campaign_id).Append("/claims/");
-    path.Append(UserId(unread[static_cast<std::size_t>(index)], user_buffer));
+    const int32_t user = unread[static_cast<std::size_t>(index)];
+    path.Append(UserId(plan, user, user_buffer));
     if (!path.ok()) return std::size_t{0};
-    return FormatRequest(out, capacity, "GET", path.view(), plan.host, {}, {});
+    return FormatRequest(out, capacity, "GET", path.view(), plan.host,
+                         UserAuthorization(plan, user), {});
   };
   auto check = [&](int index, const ParsedResponse* response, std::optional<Failure> failure) {
     const int32_t user = unread[static_cast<std::size_t>(index)];

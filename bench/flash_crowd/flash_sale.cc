@@ -38,11 +38,44 @@ Outcome Classify(int status, std::string_view error) {
 
 }  // namespace
 
-std::string_view UserId(int32_t user, std::array<char, 16>& buffer) {
+std::string_view UserId(const SalePlan& plan, int32_t user, std::array<char, 16>& buffer) {
+  if (!plan.user_ids.empty()) return plan.user_ids[static_cast<std::size_t>(user)];
   buffer[0] = 'u';
   buffer[1] = '-';
   const auto end = std::to_chars(buffer.data() + 2, buffer.data() + buffer.size(), user).ptr;
   return {buffer.data(), static_cast<std::size_t>(end - buffer.data())};
+}
+
+std::string UserAuthorization(const SalePlan& plan, int32_t user) {
+  if (plan.user_tokens.empty()) return {};
+  return "Authorization: Bearer " + plan.user_tokens[static_cast<std::size_t>(user)] + "\r\n";
+}
+
+void ChooseOrderers(SalePlan& plan, int64_t users, double sale_percent) {
+  // Its own stream, so the same seed keeps the same arrivals whatever the mix.
+  std::mt19937_64 random(plan.seed ^ 0x5a1e);
+  std::bernoulli_distribution orders(std::clamp(sale_percent / 100.0, 0.0, 1.0));
+  plan.orders.assign(static_cast<std::size_t>(users), 0);
+  for (uint8_t& order : plan.orders)
+    order = orders(random) ? 1 : 0;
+}
+
+void OrderStats::Merge(const OrderStats& from) {
+  reserved += from.reserved;
+  sold_out += from.sold_out;
+  limit_exceeded += from.limit_exceeded;
+  outside_window += from.outside_window;
+  confirmed += from.confirmed;
+  cancelled += from.cancelled;
+  conflicts += from.conflicts;
+  abandoned += from.abandoned;
+  unavailable += from.unavailable;
+  rate_limited += from.rate_limited;
+  other += from.other;
+  reserves_in_doubt += from.reserves_in_doubt;
+  steps_in_doubt += from.steps_in_doubt;
+  bad_answers += from.bad_answers;
+  last_reserve_ns = std::max(last_reserve_ns, from.last_reserve_ns);
 }
 
 std::string_view OutcomeName(Outcome outcome) {
@@ -144,6 +177,7 @@ void SaleStats::Merge(const SaleStats& other) {
   const auto middle = static_cast<std::ptrdiff_t>(sold_out_ns.size());
   sold_out_ns.insert(sold_out_ns.end(), other.sold_out_ns.begin(), other.sold_out_ns.end());
   std::inplace_merge(sold_out_ns.begin(), sold_out_ns.begin() + middle, sold_out_ns.end());
+  orders.Merge(other.orders);
 }
 
 FireSource::FireSource(const SalePlan& plan, int thread, int threads,
@@ -193,22 +227,28 @@ Attempt FireSource::Pop() {
     Attempt repeat = attempt;
     repeat.press = 1;
     repeat.intended_ns = repeat.press_intended_ns = press_ns + int64_t{gap_us} * 1000;
-    assert(later_.size() < later_max_);
-    later_.push_back(repeat);
-    std::push_heap(later_.begin(), later_.end(), LaterFirst);
+    Queue(repeat);
   }
   return attempt;
 }
 
+void FireSource::Queue(const Attempt& attempt) {
+  assert(later_.size() < later_max_);
+  later_.push_back(attempt);
+  std::push_heap(later_.begin(), later_.end(), LaterFirst);
+}
+
 std::size_t FireSource::WriteRequest(const Attempt& attempt, char* out, std::size_t capacity) {
   std::array<char, 16> user_buffer;
-  const std::string_view user_id = UserId(attempt.user, user_buffer);
+  const std::string_view user_id = UserId(plan_, attempt.user, user_buffer);
+  if (plan_.Orders(attempt.user)) return WriteOrderRequest(attempt, user_id, out, capacity);
   // The key names the press, not the try: a retry must be recognised as the same press.
-  char headers[128];
+  char headers[1024];
   BufferWriter key(headers, sizeof headers);
   key.Append("Idempotency-Key: ").Append(plan_.run_tag).Append("-").Append(user_id);
   key.Append("-").Append(int64_t{attempt.press}).Append("\r\n");
-  char body[64];
+  key.Append(UserAuthorization(plan_, attempt.user));
+  char body[128];
   BufferWriter json(body, sizeof body);
   json.Append("{\"user_id\":\"").Append(user_id).Append("\"}");
   char target[128];
@@ -216,6 +256,37 @@ std::size_t FireSource::WriteRequest(const Attempt& attempt, char* out, std::siz
   path.Append("/v1/campaigns/").Append(plan_.campaign_id).Append("/claims");
   if (!key.ok() || !json.ok() || !path.ok()) return 0;
   return FormatRequest(out, capacity, "POST", path.view(), plan_.host, key.view(), json.view());
+}
+
+std::size_t FireSource::WriteOrderRequest(const Attempt& attempt, std::string_view user_id,
+                                          char* out, std::size_t capacity) {
+  char headers[1024];
+  BufferWriter head(headers, sizeof headers);
+  char target[256];
+  BufferWriter path(target, sizeof target);
+  char body[160];
+  BufferWriter json(body, sizeof body);
+  json.Append("{\"user_id\":\"").Append(user_id).Append("\"");
+  if (attempt.step == kStepPress) {
+    head.Append("Idempotency-Key: ").Append(plan_.run_tag).Append("-").Append(user_id);
+    head.Append("-o").Append(int64_t{attempt.press}).Append("\r\n");
+    head.Append(UserAuthorization(plan_, attempt.user));
+    path.Append("/v1/campaigns/").Append(plan_.sale_campaign_id).Append("/orders");
+    json.Append(",\"quantity\":").Append(plan_.quantity);
+  } else {
+    // Confirm and cancel are the same move again when retried: no key needed.
+    const bool by_service = attempt.step == kStepConfirm && !plan_.service_token.empty();
+    if (by_service) {
+      head.Append("Authorization: Bearer ").Append(plan_.service_token).Append("\r\n");
+    } else {
+      head.Append(UserAuthorization(plan_, attempt.user));
+    }
+    path.Append("/v1/orders/").Append(orders_[static_cast<std::size_t>(attempt.order)].order_id);
+    path.Append(attempt.step == kStepConfirm ? "/confirm" : "/cancel");
+  }
+  json.Append("}");
+  if (!head.ok() || !json.ok() || !path.ok()) return 0;
+  return FormatRequest(out, capacity, "POST", path.view(), plan_.host, head.view(), json.view());
 }
 
 void FireSource::OnResponse(const Attempt& attempt, const ParsedResponse& response, int64_t sent_ns,
@@ -229,6 +300,10 @@ void FireSource::OnResponse(const Attempt& attempt, const ParsedResponse& respon
     ++stats_.unreadable_bodies;
     Problem("unreadable JSON body", attempt.user);
   }
+  if (plan_.Orders(attempt.user)) {
+    OnOrderAnswer(attempt, response, fields, now_ns);
+    return;
+  }
   const Outcome outcome = Classify(response.status_code, fields.error);
   ++stats_.outcomes[static_cast<std::size_t>(outcome)];
   UserRecord& user = users_[static_cast<std::size_t>(attempt.user)];
@@ -236,7 +311,7 @@ void FireSource::OnResponse(const Attempt& attempt, const ParsedResponse& respon
     case Outcome::kGranted: {
       std::array<char, 16> user_buffer;
       const bool for_this_user =
-          fields.user_id.empty() || fields.user_id == UserId(attempt.user, user_buffer);
+          fields.user_id.empty() || fields.user_id == UserId(plan_, attempt.user, user_buffer);
       if (fields.claim_id.empty() || fields.coupon_code.empty() || !for_this_user) {
         ++stats_.bad_grants;
         Problem("201 without claim_id/coupon_code or for another user", attempt.user);
@@ -266,7 +341,7 @@ void FireSource::OnResponse(const Attempt& attempt, const ParsedResponse& respon
     case Outcome::kRateLimited:
     case Outcome::kUnavailable:
       // Not an answer to the press: the user tries again with the same key.
-      RetryOrGiveUp(attempt, now_ns);
+      RetryOrGiveUp(attempt, now_ns, response.retry_after_s);
       return;
     case Outcome::kOther:
       user.told |= kToldOther;
@@ -275,9 +350,72 @@ void FireSource::OnResponse(const Attempt& attempt, const ParsedResponse& respon
   stats_.press.Record(now_ns - attempt.press_intended_ns);
 }
 
+void FireSource::OnOrderAnswer(const Attempt& attempt, const ParsedResponse& response,
+                               const ClaimFields& fields, int64_t now_ns) {
+  OrderStats& counts = stats_.orders;
+  const int status = response.status_code;
+  if (status == 503 || status == 429) {
+    ++(status == 503 ? counts.unavailable : counts.rate_limited);
+    RetryOrGiveUp(attempt, now_ns, response.retry_after_s);
+    return;
+  }
+  stats_.press.Record(now_ns - attempt.press_intended_ns);
+  if (attempt.step == kStepPress) {
+    if (status == 201 && !fields.order_id.empty() && fields.status == "reserved") {
+      ++counts.reserved;
+      counts.last_reserve_ns = now_ns;
+      // The fate is the order's, drawn when it is known, so retries cannot change it.
+      const auto roll = static_cast<int>(random_() % 100);
+      const Fate fate = roll < plan_.confirm_percent                          ? Fate::kConfirm
+                        : roll < plan_.confirm_percent + plan_.cancel_percent ? Fate::kCancel
+                                                                              : Fate::kAbandon;
+      orders_.push_back({attempt.user, std::string(fields.order_id), fate, OrderTold::kReserved});
+      if (fate == Fate::kAbandon) {
+        ++counts.abandoned;
+        return;
+      }
+      Attempt step = attempt;
+      step.step = fate == Fate::kConfirm ? kStepConfirm : kStepCancel;
+      step.order = static_cast<int32_t>(orders_.size() - 1);
+      step.attempt = 0;
+      const auto pay_ns = static_cast<int64_t>(
+          random_() % static_cast<uint64_t>(std::max<int64_t>(1, plan_.pay_ns)));
+      step.intended_ns = step.press_intended_ns = now_ns + pay_ns;
+      Queue(step);
+    } else if (status == 201) {
+      ++counts.bad_answers;
+      Problem("201 to a reservation without order_id or status reserved", attempt.user);
+    } else if (status == 409 && fields.error == "sold_out") {
+      ++counts.sold_out;
+      stats_.sold_out_ns.push_back(now_ns);
+    } else if (status == 409 && fields.error == "limit_exceeded") {
+      ++counts.limit_exceeded;
+    } else if (status == 403 && (fields.error == "not_started" || fields.error == "ended")) {
+      ++counts.outside_window;
+    } else {
+      ++counts.other;
+      Problem("reservation answered " + std::to_string(status), attempt.user);
+    }
+    return;
+  }
+  OrderSeen& order = orders_[static_cast<std::size_t>(attempt.order)];
+  const bool confirm = attempt.step == kStepConfirm;
+  if (status == 200 && fields.status == (confirm ? "confirmed" : "cancelled")) {
+    ++(confirm ? counts.confirmed : counts.cancelled);
+    order.told = confirm ? OrderTold::kConfirmed : OrderTold::kCancelled;
+  } else if (status == 409 && fields.error == "conflict") {
+    ++counts.conflicts;
+    order.told = OrderTold::kConflict;
+  } else {
+    ++(status == 200 ? counts.bad_answers : counts.other);
+    Problem(std::string(confirm ? "confirm" : "cancel") + " answered " + std::to_string(status),
+            attempt.user);
+  }
+}
+
 void FireSource::OnFailure(const Attempt& attempt, Failure failure, int64_t now_ns) {
   ++stats_.failures[static_cast<std::size_t>(failure)];
-  RetryOrGiveUp(attempt, now_ns);
+  RetryOrGiveUp(attempt, now_ns, -1);
 }
 
 int64_t FireSource::QueuedCount() const {
@@ -286,25 +424,40 @@ int64_t FireSource::QueuedCount() const {
   return presses_left + static_cast<int64_t>(later_.size());
 }
 
-void FireSource::RetryOrGiveUp(const Attempt& attempt, int64_t now_ns) {
-  if (attempt.attempt >= plan_.retries) {
-    ++stats_.presses_given_up;
+void FireSource::GiveUp(const Attempt& attempt, int64_t now_ns) {
+  ++stats_.presses_given_up;
+  stats_.press.Record(now_ns - attempt.press_intended_ns);
+  if (!plan_.Orders(attempt.user)) {
     users_[static_cast<std::size_t>(attempt.user)].told |= kToldUnknown;
-    stats_.press.Record(now_ns - attempt.press_intended_ns);
+  } else if (attempt.step == kStepPress) {
+    ++stats_.orders.reserves_in_doubt;
+  } else {
+    ++stats_.orders.steps_in_doubt;
+    orders_[static_cast<std::size_t>(attempt.order)].told = OrderTold::kUnknown;
+  }
+}
+
+void FireSource::RetryOrGiveUp(const Attempt& attempt, int64_t now_ns, int retry_after_s) {
+  if (attempt.attempt >= plan_.retries) {
+    GiveUp(attempt, now_ns);
     return;
   }
-  // Exponential back-off with +-50 % jitter, so retries of one failure burst spread out
-  // instead of coming back as a second burst.
-  std::uniform_real_distribution<double> jitter(0.5, 1.5);
+  // The server's Retry-After when it gave one (never earlier, up to half again later so one
+  // burst's retries do not come back together); else exponential back-off, +-50 % jitter.
   Attempt retry = attempt;
   ++retry.attempt;
-  retry.intended_ns =
-      now_ns + static_cast<int64_t>(static_cast<double>(plan_.backoff_ns << attempt.attempt) *
-                                    jitter(random_));
+  if (retry_after_s > 0) {
+    std::uniform_real_distribution<double> jitter(1.0, 1.5);
+    retry.intended_ns =
+        now_ns + static_cast<int64_t>(static_cast<double>(retry_after_s) * 1e9 * jitter(random_));
+  } else {
+    std::uniform_real_distribution<double> jitter(0.5, 1.5);
+    retry.intended_ns =
+        now_ns + static_cast<int64_t>(static_cast<double>(plan_.backoff_ns << attempt.attempt) *
+                                      jitter(random_));
+  }
   ++stats_.retries;
-  assert(later_.size() < later_max_);
-  later_.push_back(retry);
-  std::push_heap(later_.begin(), later_.end(), LaterFirst);
+  Queue(retry);
 }
 
 void FireSource::NoteClaim(const Attempt& attempt, std::string_view claim_id,

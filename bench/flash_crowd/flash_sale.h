@@ -17,9 +17,6 @@
 
 namespace hotdeal::bench {
 
-// "u-<index>": the user id every claim and audit request uses for user `index`.
-std::string_view UserId(int32_t user, std::array<char, 16>& buffer);
-
 enum class Arrival { kUniform, kPoisson, kBurst };
 
 // Read-only during the sale; shared by all load threads.
@@ -38,7 +35,29 @@ struct SalePlan {
   int64_t backoff_ns = 50'000'000;
   int64_t requests_max = 0;  // per load thread
   uint64_t seed = 1;
+  // The order flow: per user, 1 if they reserve units of the sale instead of claiming.
+  std::string sale_campaign_id;
+  std::vector<uint8_t> orders;
+  int64_t quantity = 1;
+  int confirm_percent = 0;
+  int cancel_percent = 0;
+  int64_t pay_ns = 0;
+  // From --users-file, row i for user i; empty: ids are "u-<i>" and no token is sent.
+  std::vector<std::string> user_ids;
+  std::vector<std::string> user_tokens;
+  std::string service_token;
+
+  bool Orders(int32_t user) const {
+    return !orders.empty() && orders[static_cast<std::size_t>(user)] != 0;
+  }
 };
+
+// The user id every request uses for user `index`: the users file's, or "u-<index>".
+std::string_view UserId(const SalePlan& plan, int32_t user, std::array<char, 16>& buffer);
+// "Authorization: Bearer <user's token>\r\n", or "" without a users file.
+std::string UserAuthorization(const SalePlan& plan, int32_t user);
+// Decides who orders (--flow both: each user with probability sale_percent, seeded).
+void ChooseOrderers(SalePlan& plan, int64_t users, double sale_percent);
 
 // Fills press_offset_ns and repeat_gap_us. `ramp_ns` spreads the presses; `repeat_percent` of
 // users press again between 10 ms and repeat_gap_ms_max after their first press.
@@ -80,6 +99,48 @@ struct ClaimSeen {
   bool seen_granted = false;
 };
 
+// What happens to a reserved order, chosen when its reservation is told.
+enum class Fate : uint8_t { kConfirm, kCancel, kAbandon };
+// The last thing the tool was told about an order.
+enum class OrderTold : uint8_t {
+  kReserved,   // 201 to the reservation (and nothing since: abandoned, or a step not yet sent)
+  kConfirmed,  // 200 to the service's confirm
+  kCancelled,  // 200 to the user's cancel
+  kConflict,   // 409 conflict to a confirm or cancel (the hold ran out first)
+  kUnknown,    // a confirm or cancel gave up without an answer
+};
+// Attempt::step
+inline constexpr uint8_t kStepPress = 0;
+inline constexpr uint8_t kStepConfirm = 1;
+inline constexpr uint8_t kStepCancel = 2;
+
+struct OrderSeen {
+  int32_t user = 0;
+  std::string order_id;
+  Fate fate = Fate::kAbandon;
+  OrderTold told = OrderTold::kReserved;
+};
+
+// Counts of the order flow's answers; 503 and 429 were retried, not errors.
+struct OrderStats {
+  int64_t reserved = 0;
+  int64_t sold_out = 0;
+  int64_t limit_exceeded = 0;
+  int64_t outside_window = 0;  // 403 not_started / ended
+  int64_t confirmed = 0;
+  int64_t cancelled = 0;
+  int64_t conflicts = 0;  // 409 conflict to a confirm or cancel
+  int64_t abandoned = 0;
+  int64_t unavailable = 0;   // 503, retried
+  int64_t rate_limited = 0;  // 429, retried
+  int64_t other = 0;         // any other answer (an error)
+  int64_t reserves_in_doubt = 0;
+  int64_t steps_in_doubt = 0;
+  int64_t bad_answers = 0;      // a 201 without order_id, or a 200 not in the expected status
+  int64_t last_reserve_ns = 0;  // steady
+  void Merge(const OrderStats& other);
+};
+
 struct SaleStats {
   std::array<int64_t, kOutcomeCount> outcomes{};
   std::array<int64_t, 600> statuses{};
@@ -107,6 +168,7 @@ struct SaleStats {
   std::string first_problem;
   int64_t last_grant_ns = 0;         // steady
   std::vector<int64_t> sold_out_ns;  // receive times, in order
+  OrderStats orders;
   void Merge(const SaleStats& other);
 };
 
@@ -125,9 +187,17 @@ class FireSource : public AttemptSource {
   int64_t QueuedCount() const;
   SaleStats& stats() { return stats_; }
   std::vector<ClaimSeen>& claims() { return claims_; }
+  std::vector<OrderSeen>& orders() { return orders_; }
 
  private:
-  void RetryOrGiveUp(const Attempt& attempt, int64_t now_ns);
+  // `retry_after_s`: the answer's Retry-After (-1: none, or no answer).
+  void RetryOrGiveUp(const Attempt& attempt, int64_t now_ns, int retry_after_s);
+  void GiveUp(const Attempt& attempt, int64_t now_ns);
+  void Queue(const Attempt& attempt);
+  void OnOrderAnswer(const Attempt& attempt, const ParsedResponse& response,
+                     const ClaimFields& fields, int64_t now_ns);
+  std::size_t WriteOrderRequest(const Attempt& attempt, std::string_view user_id, char* out,
+                                std::size_t capacity);
   void NoteClaim(const Attempt& attempt, std::string_view claim_id, std::string_view coupon_code,
                  bool granted);
   void Problem(std::string_view what, int32_t user);
@@ -143,6 +213,7 @@ class FireSource : public AttemptSource {
   std::mt19937_64 random_;
   AnswerReader reader_;
   std::vector<ClaimSeen> claims_;
+  std::vector<OrderSeen> orders_;
   SaleStats stats_;
 };
 

@@ -83,6 +83,12 @@ ParsedResponse ParseResponse(std::string_view buffer) {
       has_length = true;
     } else if (EqualsNoCase(name, "transfer-encoding")) {
       return Fail("Transfer-Encoding is not supported (the server must send Content-Length)");
+    } else if (EqualsNoCase(name, "retry-after")) {
+      int seconds = 0;
+      const auto parsed = std::from_chars(value.data(), value.data() + value.size(), seconds);
+      if (parsed.ec == std::errc{} && parsed.ptr == value.data() + value.size() && seconds >= 0) {
+        result.retry_after_s = seconds;
+      }
     } else if (EqualsNoCase(name, "connection")) {
       if (ContainsTokenNoCase(value, "close")) keep_alive = false;
       if (ContainsTokenNoCase(value, "keep-alive")) keep_alive = true;

@@ -1,7 +1,7 @@
 // Minimal HTTP/1.1 response framing for flash_crowd's client side: finds one complete response
 // at the front of a receive buffer and says where its body is. It reads only what a load
-// generator needs (status, Content-Length, Connection) and never allocates; anything it does
-// not understand (chunked bodies, missing length) is a protocol error, never a guess.
+// generator needs (status, Content-Length, Connection, Retry-After) and never allocates; anything
+// it does not understand (chunked bodies, missing length) is a protocol error, never a guess.
 #pragma once
 
 #include <cstddef>
@@ -24,6 +24,8 @@ struct ParsedResponse {
   // The server will close after this response (Connection: close, or HTTP/1.0 without
   // keep-alive), so the connection must not be reused.
   bool close = false;
+  // Retry-After in whole seconds (503 and 429 carry it); -1 when absent or not a number.
+  int retry_after_s = -1;
   // Why a kError happened, for the report.
   std::string_view error;
 };

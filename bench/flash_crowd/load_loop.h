@@ -25,6 +25,8 @@ struct Attempt {
   int32_t user = 0;
   uint8_t press = 0;    // 0: the user's first press, 1: their second (a repeat)
   uint8_t attempt = 0;  // 0: first try, n: n-th retry
+  uint8_t step = 0;     // the source's own tag (flash_sale: press, confirm or cancel)
+  int32_t order = -1;   // the source's own index (flash_sale: the order a step acts on)
 };
 
 enum class Failure : uint8_t {

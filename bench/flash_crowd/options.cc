@@ -93,7 +93,7 @@ const std::vector<Flag>& Flags() {
        Integer(&Options::repeat_gap_ms, 10, 10'000)},
       {"--retries", "R",
        "retries of a press after a connection error, 503 or 429, same Idempotency-Key, "
-       "0..10 (default 3)",
+       "after the answer's Retry-After if it has one, else the back-off, 0..10 (default 3)",
        Integer(&Options::retries, 0, 10)},
       {"--backoff-ms", "MS", "first retry back-off, doubled per retry, +-50% jitter (default 50)",
        Integer(&Options::backoff_ms, 1, 10'000)},
@@ -133,6 +133,52 @@ const std::vector<Flag>& Flags() {
        "report when the last heard sold_out; all open before the opening (raise --lead-ms), "
        "0..1000000 (default 0)",
        Integer(&Options::streams, 0, 1'000'000)},
+      {"--flow", "KIND",
+       "claims (coupon claims), orders (sale reservations, then confirm, cancel or abandon) "
+       "or both (--sale-percent of users order, the rest claim) (default claims)",
+       [](Options& options, const std::string& text) {
+         if (text == "claims")
+           options.flow = Flow::kClaims;
+         else if (text == "orders")
+           options.flow = Flow::kOrders;
+         else if (text == "both")
+           options.flow = Flow::kBoth;
+         else
+           return false;
+         return true;
+       }},
+      {"--sale-percent", "P", "--flow both: percent of users who order, 0..100 (default 50)",
+       Integer(&Options::sale_percent, 0, 100)},
+      {"--sale-stock", "S", "units of the sale campaign, 1..100000000 (default --stock)",
+       Integer(&Options::sale_stock, 1, 100'000'000)},
+      {"--quantity", "Q", "units per order, 1..1000 (default 1)",
+       Integer(&Options::quantity, 1, 1000)},
+      {"--per-user-limit", "L", "the sale's per_user_limit, 1..1000000 (default 1)",
+       Integer(&Options::per_user_limit, 1, 1'000'000)},
+      {"--confirm-percent", "P", "reserved orders the service confirms, 0..100 (default 60)",
+       Integer(&Options::confirm_percent, 0, 100)},
+      {"--cancel-percent", "P",
+       "reserved orders their user cancels, 0..100 (default 20); the rest are abandoned",
+       Integer(&Options::cancel_percent, 0, 100)},
+      {"--pay-ms", "MS", "a confirm or cancel follows its reservation 0..MS later (default 50)",
+       Integer(&Options::pay_ms, 0, 60'000)},
+      {"--hold-seconds", "S", "the sale's hold_seconds, 1..86400 (default 600)",
+       Integer(&Options::hold_seconds, 1, 86'400)},
+      {"--expire-wait", nullptr,
+       "after the sale, wait until every hold expired, then audit that only confirmed units "
+       "stay taken (the wait counts against the audit's quarter of --timeout-s)",
+       [](Options& options, const std::string&) {
+         options.expire_wait = true;
+         return true;
+       }},
+      {"--service-token", "T",
+       "bearer token of confirms (the server's --service-token); without it confirms carry "
+       "the user's token",
+       Text(&Options::service_token)},
+      {"--users-file", "CSV",
+       "users and their tokens, 'user_id,token' with a header line (hotdeal token "
+       "--users-file); user i is row i, sent as Authorization: Bearer on the user's requests",
+       Text(&Options::users_file)},
       {"--json", "FILE", "also write the report as JSON to FILE", Text(&Options::json_path)},
       {"--seed", "N", "seed for arrivals, repeats, jitter and the audit sample (default 1)",
        Integer(&Options::seed, 0, INT64_MAX)},
@@ -186,6 +232,15 @@ std::optional<Options> ParseOptions(const std::vector<std::string>& args, std::s
     error = "--campaign must match [A-Za-z0-9_-]{1,64}";
     return std::nullopt;
   }
+  if (options.confirm_percent + options.cancel_percent > 100) {
+    error = "--confirm-percent plus --cancel-percent must not exceed 100";
+    return std::nullopt;
+  }
+  if (options.flow != Flow::kClaims && options.admin_token.empty()) {
+    error = "--flow orders|both creates its sale campaign: it needs --admin-token";
+    return std::nullopt;
+  }
+  if (options.sale_stock == 0) options.sale_stock = options.stock;
   if (options.threads > options.connections) {
     error = "--threads must not exceed --connections";
     return std::nullopt;
@@ -198,6 +253,8 @@ void PrintHelp(std::ostream& out) {
          "N users press claim on a coupon campaign of S units within a ramp after it opens\n"
          "(open loop: latency counts from each request's intended send time), some press\n"
          "twice, failed presses retry; then every answer is checked against the server.\n"
+         "--flow orders|both: users reserve units of a sale instead (or half and half), which\n"
+         "the service confirms, the user cancels or nobody does (the hold expires).\n"
          "Exit 0 only if every audit passes; 1 if one fails or the run could not be made;\n"
          "2 on bad usage.\n\nFlags (--flag VALUE or --flag=VALUE):\n";
   for (const Flag& flag : Flags()) {

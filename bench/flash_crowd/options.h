@@ -16,6 +16,8 @@
 namespace hotdeal::bench {
 
 enum class AuditMode { kNone, kSample, kFull };
+// What the users do: claim a coupon, reserve units of a sale, or each one or the other.
+enum class Flow { kClaims, kOrders, kBoth };
 
 struct Options {
   std::string server = "127.0.0.1:8080";
@@ -40,6 +42,21 @@ struct Options {
   std::string json_path;
   int64_t seed = 1;
   int64_t streams = 0;  // event streams of the campaign held open through the sale
+  // The order flow (--flow orders|both): a sale campaign of sale_stock units; each reserved
+  // order is confirmed by the service (confirm_percent), cancelled by its user
+  // (cancel_percent) or abandoned until its hold expires.
+  Flow flow = Flow::kClaims;
+  int64_t sale_percent = 50;  // --flow both: share of users who order
+  int64_t sale_stock = 0;     // 0: --stock
+  int64_t quantity = 1;
+  int64_t per_user_limit = 1;
+  int64_t confirm_percent = 60;
+  int64_t cancel_percent = 20;
+  int64_t pay_ms = 50;  // a reserved order is confirmed or cancelled 0..pay_ms later
+  int64_t hold_seconds = 600;
+  bool expire_wait = false;  // audit after every hold ended
+  std::string service_token;
+  std::string users_file;  // CSV user_id,token from `hotdeal token --users-file`
   bool allow_remote = false;
   bool help = false;
 };

@@ -89,6 +89,35 @@ void PrintAnswers(std::ostream& out, const RunReport& report) {
   }
 }
 
+// The order flow's answers (503 and 429 were retried with the same key, not errors).
+struct OrderCount {
+  const char* name;
+  int64_t OrderStats::*count;
+};
+constexpr OrderCount kOrderCounts[] = {
+    {"reserved", &OrderStats::reserved},
+    {"sold_out", &OrderStats::sold_out},
+    {"limit_exceeded", &OrderStats::limit_exceeded},
+    {"outside_window", &OrderStats::outside_window},
+    {"confirmed", &OrderStats::confirmed},
+    {"cancelled", &OrderStats::cancelled},
+    {"conflict", &OrderStats::conflicts},
+    {"abandoned", &OrderStats::abandoned},
+    {"retried_503", &OrderStats::unavailable},
+    {"retried_429", &OrderStats::rate_limited},
+    {"other", &OrderStats::other},
+    {"reserves_in_doubt", &OrderStats::reserves_in_doubt},
+    {"steps_in_doubt", &OrderStats::steps_in_doubt},
+};
+
+void PrintOrders(std::ostream& out, const RunReport& report) {
+  out << "orders (sale " << report.sale_campaign_id << ")\n ";
+  for (const OrderCount& count : kOrderCounts) {
+    out << ' ' << count.name << ' ' << report.sale.orders.*count.count;
+  }
+  out << '\n';
+}
+
 void PrintSpeed(std::ostream& out, const RunReport& report) {
   char line[256];
   out << "speed\n";
@@ -216,6 +245,7 @@ void PrintReport(std::ostream& out, const Options& options, const RunReport& rep
       static_cast<long long>(report.loop.idle_closes));
   out << line;
   PrintAnswers(out, report);
+  if (options.flow != Flow::kClaims) PrintOrders(out, report);
   PrintSpeed(out, report);
   out << "latency, ms\n";
   PrintLatency(out, "from intended send (CO-corrected)", report.sale.corrected);
@@ -254,6 +284,14 @@ std::string ReportJson(const Options& options, const RunReport& report) {
   json.Key("seed").Int(options.seed);
   json.EndObject();
   CountsJson(json, report);
+  if (options.flow != Flow::kClaims) {
+    json.Key("orders").BeginObject();
+    json.Key("campaign_id").String(report.sale_campaign_id);
+    for (const OrderCount& count : kOrderCounts) {
+      json.Key(count.name).Int(report.sale.orders.*count.count);
+    }
+    json.EndObject();
+  }
   json.Key("claims").BeginObject();
   json.Key("known").Int(report.claims_known);
   json.Key("seen_in_201").Int(report.claims_granted);

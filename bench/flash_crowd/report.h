@@ -17,6 +17,7 @@ namespace hotdeal::bench {
 
 struct RunReport {
   std::string campaign_id;
+  std::string sale_campaign_id;  // the order flow's campaign: campaign_id + "-sale"
   std::string starts_at;
   std::string clock_source;  // "server GET /v1/time" or "local clock"
   int64_t clock_offset_ns = 0;

@@ -17,6 +17,7 @@
 #include "audit.h"
 #include "batch.h"
 #include "clock.h"
+#include "orders_audit.h"
 #include "report.h"
 #include "streams.h"
 
@@ -96,17 +97,30 @@ std::optional<int64_t> SetUpCampaign(const Control& control, Options& options, R
     const int64_t earliest_ns = server_now_ns + options.lead_ms * kNsPerMs;
     const int64_t starts_ns = (earliest_ns + kNsPerSecond - 1) / kNsPerSecond * kNsPerSecond;
     report.starts_at = FormatRfc3339(starts_ns);
-    const std::string body = "{\"id\":\"" + report.campaign_id +
-                             "\",\"kind\":\"coupon\",\"name\":\"flash_crowd\",\"stock\":" +
-                             std::to_string(options.stock) +
-                             ",\"per_user_limit\":1,\"starts_at\":\"" + report.starts_at + "\"}";
-    const HttpAnswer answer = control.Call(
-        "POST", "/v1/campaigns", "Authorization: Bearer " + options.admin_token + "\r\n", body);
-    if (answer.status != 201) {
+    auto create = [&](const std::string& body) {
+      const HttpAnswer answer = control.Call(
+          "POST", "/v1/campaigns", "Authorization: Bearer " + options.admin_token + "\r\n", body);
+      if (answer.status == 201) return true;
       err << "flash_crowd: POST /v1/campaigns answered "
           << (answer.status == 0 ? answer.failure
                                  : std::to_string(answer.status) + " " + answer.body)
           << '\n';
+      return false;
+    };
+    if (options.flow != Flow::kOrders &&
+        !create("{\"id\":\"" + report.campaign_id +
+                "\",\"kind\":\"coupon\",\"name\":\"flash_crowd\",\"stock\":" +
+                std::to_string(options.stock) + ",\"per_user_limit\":1,\"starts_at\":\"" +
+                report.starts_at + "\"}")) {
+      return std::nullopt;
+    }
+    if (options.flow != Flow::kClaims &&
+        !create("{\"id\":\"" + report.sale_campaign_id +
+                "\",\"kind\":\"sale\",\"name\":\"flash_crowd sale\",\"stock\":" +
+                std::to_string(options.sale_stock) +
+                ",\"per_user_limit\":" + std::to_string(options.per_user_limit) +
+                ",\"price\":100,\"hold_seconds\":" + std::to_string(options.hold_seconds) +
+                ",\"starts_at\":\"" + report.starts_at + "\"}")) {
       return std::nullopt;
     }
     return starts_ns;
@@ -129,6 +143,7 @@ struct LoadThread {
   SaleStats stats;
   LoopStats loop;
   std::vector<ClaimSeen> claims;
+  std::vector<OrderSeen> orders;
   int64_t not_sent = 0;
   int64_t cpu_ns = 0;  // this thread's CPU time during the sale
   std::string error;
@@ -153,7 +168,9 @@ void PlayShare(const Options& options, const Endpoint& endpoint, const SalePlan&
                                  (thread < options.connections % options.threads)));
     LoadLoop loop(config);
     // Connect every connection now, so the opening second measures claims, not handshakes.
-    const std::string target = "/v1/campaigns/" + plan.campaign_id;
+    const std::string target =
+        "/v1/campaigns/" +
+        (options.flow == Flow::kOrders ? plan.sale_campaign_id : plan.campaign_id);
     BatchSource warm_up(
         config.connections,
         [&](int, char* out, std::size_t capacity) {
@@ -169,6 +186,7 @@ void PlayShare(const Options& options, const Endpoint& endpoint, const SalePlan&
     result.not_sent = fire.QueuedCount();
     result.stats = std::move(fire.stats());
     result.claims = std::move(fire.claims());
+    result.orders = std::move(fire.orders());
   } catch (const std::exception& error) {
     result.error = error.what();
   }
@@ -177,12 +195,14 @@ void PlayShare(const Options& options, const Endpoint& endpoint, const SalePlan&
 // Joins the threads' results: claim lists are concatenated and each user's claim index moved
 // by its thread's offset.
 void Merge(std::vector<LoadThread>& threads, std::vector<UserRecord>& users, RunReport& report,
-           std::vector<ClaimSeen>& claims) {
+           std::vector<ClaimSeen>& claims, std::vector<OrderSeen>& orders) {
   std::vector<int32_t> offsets;
   for (LoadThread& thread : threads) {
     offsets.push_back(static_cast<int32_t>(claims.size()));
     for (ClaimSeen& claim : thread.claims)
       claims.push_back(std::move(claim));
+    for (OrderSeen& order : thread.orders)
+      orders.push_back(std::move(order));
     report.sale.Merge(thread.stats);
     report.loop.sent += thread.loop.sent;
     report.loop.answered += thread.loop.answered;
@@ -212,9 +232,43 @@ void Merge(std::vector<LoadThread>& threads, std::vector<UserRecord>& users, Run
                                         [](const ClaimSeen& claim) { return claim.seen_granted; });
 }
 
+// The users file of `hotdeal token --users-file`: a header line, then user_id,token per row;
+// user i is row i. Returns false after writing why to `err`.
+bool LoadUsers(const Options& options, SalePlan& plan, std::ostream& err) {
+  if (options.users_file.empty()) return true;
+  std::ifstream in(options.users_file);
+  std::string line;
+  if (!in || !std::getline(in, line) || line != "user_id,token") {
+    err << "flash_crowd: " << options.users_file
+        << " is not a users file (first line must be 'user_id,token')\n";
+    return false;
+  }
+  while (static_cast<int64_t>(plan.user_ids.size()) < options.users && std::getline(in, line)) {
+    const std::size_t comma = line.find(',');
+    if (comma == std::string::npos || comma == 0 || comma + 1 == line.size()) {
+      err << "flash_crowd: " << options.users_file << ": bad row '" << line << "'\n";
+      return false;
+    }
+    plan.user_ids.push_back(line.substr(0, comma));
+    plan.user_tokens.push_back(line.substr(comma + 1));
+  }
+  if (static_cast<int64_t>(plan.user_ids.size()) < options.users) {
+    err << "flash_crowd: " << options.users_file << " holds " << plan.user_ids.size()
+        << " users, fewer than --users " << options.users << '\n';
+    return false;
+  }
+  return true;
+}
+
 SalePlan MakePlan(const Options& options, const Endpoint& endpoint, const RunReport& report,
                   int64_t starts_ns) {
   SalePlan plan;
+  plan.sale_campaign_id = report.sale_campaign_id;
+  plan.quantity = options.quantity;
+  plan.confirm_percent = static_cast<int>(options.confirm_percent);
+  plan.cancel_percent = static_cast<int>(options.cancel_percent);
+  plan.pay_ns = options.pay_ms * kNsPerMs;
+  plan.service_token = options.service_token;
   plan.campaign_id = report.campaign_id;
   plan.host = endpoint.host_header;
   plan.run_tag = "fc" + std::to_string(WallNowNs() % (int64_t{1} << 40));
@@ -226,13 +280,18 @@ SalePlan MakePlan(const Options& options, const Endpoint& endpoint, const RunRep
   plan.seed = static_cast<uint64_t>(options.seed);
   BuildSchedule(plan, options.arrival, options.ramp_ms * kNsPerMs, options.repeat_percent,
                 options.repeat_gap_ms);
+  if (options.flow != Flow::kClaims) {
+    ChooseOrderers(
+        plan, options.users,
+        options.flow == Flow::kOrders ? 100.0 : static_cast<double>(options.sale_percent));
+  }
   return plan;
 }
 
 // Runs the load threads to the end of the sale and merges what they saw into the report.
 bool PlaySale(const Options& options, const Endpoint& endpoint, const SalePlan& plan,
               int64_t deadline_ns, std::vector<UserRecord>& users, std::vector<ClaimSeen>& claims,
-              RunReport& report, std::ostream& err) {
+              std::vector<OrderSeen>& orders, RunReport& report, std::ostream& err) {
   std::vector<LoadThread> threads(static_cast<std::size_t>(options.threads));
   {
     std::vector<std::jthread> running;
@@ -248,28 +307,59 @@ bool PlaySale(const Options& options, const Endpoint& endpoint, const SalePlan& 
       return false;
     }
   }
-  Merge(threads, users, report, claims);
+  Merge(threads, users, report, claims, orders);
   Derive(report, plan.open_ns);
   return true;
+}
+
+// The order flow's checks: with --expire-wait first until every hold ran out.
+void AuditOrderFlow(const Options& options, const Endpoint& endpoint, const SalePlan& plan,
+                    const std::vector<OrderSeen>& orders, int64_t deadline_ns, RunReport& report) {
+  if (options.expire_wait) {
+    // The last hold began before the last answer of the sale; a second for the expiry.
+    const int64_t wake_ns = std::min(
+        report.loop.last_answer_ns + (options.hold_seconds + 1) * kNsPerSecond, deadline_ns);
+    if (wake_ns > SteadyNowNs()) {
+      std::this_thread::sleep_for(std::chrono::nanoseconds(wake_ns - SteadyNowNs()));
+    }
+  }
+  LoadLoop audit_loop(LoopFor(endpoint, options, static_cast<int>(options.connections)));
+  const OrderAuditResult audit = AuditOrders(audit_loop, options, plan, orders, deadline_ns);
+  const std::optional<SaleBooks> books =
+      ReadSaleBooks(endpoint, plan.sale_campaign_id, options.expire_wait, 5 * kNsPerSecond);
+  for (Check& check : CheckOrders(options, report.sale.orders, audit, books)) {
+    report.checks.push_back(std::move(check));
+  }
 }
 
 // Every check, in the order the report lists them.
 void Audit(const Control& control, const Options& options, const Endpoint& endpoint,
            const SalePlan& plan, const std::vector<UserRecord>& users,
-           const std::vector<ClaimSeen>& claims, RunReport& report) {
+           const std::vector<ClaimSeen>& claims, const std::vector<OrderSeen>& orders,
+           RunReport& report) {
   report.checks.push_back(CheckWholeSale(report.loop, report.not_sent));
-  for (Check& check : CheckAnswers(options, report.sale, claims)) {
-    report.checks.push_back(std::move(check));
+  if (options.flow != Flow::kOrders) {
+    // The claim checks count only the users who claim.
+    Options claiming = options;
+    claiming.users = std::count(plan.orders.begin(), plan.orders.end(), 0);
+    if (plan.orders.empty()) claiming.users = options.users;
+    for (Check& check : CheckAnswers(claiming, report.sale, claims)) {
+      report.checks.push_back(std::move(check));
+    }
+    const std::optional<CampaignState> campaign =
+        ReadCampaign(control, report.campaign_id, nullptr);
+    report.checks.push_back(CheckCampaign(claiming, campaign, report.claims_known));
+    ServerAuditResult server_audit;
+    if (options.audit != AuditMode::kNone) {
+      LoadLoop audit_loop(LoopFor(endpoint, options, static_cast<int>(options.connections)));
+      server_audit = AuditUsers(audit_loop, options, plan, users, claims, control.deadline_ns);
+    }
+    for (Check& check : CheckServerAudit(claiming, server_audit, campaign, report.claims_known)) {
+      report.checks.push_back(std::move(check));
+    }
   }
-  const std::optional<CampaignState> campaign = ReadCampaign(control, report.campaign_id, nullptr);
-  report.checks.push_back(CheckCampaign(options, campaign, report.claims_known));
-  ServerAuditResult server_audit;
-  if (options.audit != AuditMode::kNone) {
-    LoadLoop audit_loop(LoopFor(endpoint, options, static_cast<int>(options.connections)));
-    server_audit = AuditUsers(audit_loop, options, plan, users, claims, control.deadline_ns);
-  }
-  for (Check& check : CheckServerAudit(options, server_audit, campaign, report.claims_known)) {
-    report.checks.push_back(std::move(check));
+  if (options.flow != Flow::kClaims) {
+    AuditOrderFlow(options, endpoint, plan, orders, control.deadline_ns, report);
   }
   report.checks.push_back({"MySQL rows and Kafka events match the sale", Verdict::kNotChecked,
                            "not checked here (the persistence accounting script does that)"});
@@ -321,12 +411,14 @@ int RunFlashCrowd(const std::vector<std::string>& args, std::ostream& out, std::
       !options.campaign.empty()
           ? options.campaign
           : "fc-" + std::to_string(WallNowNs() / kNsPerSecond) + "-" + std::to_string(getpid());
+  report.sale_campaign_id = report.campaign_id + "-sale";
   LoadLoop control_loop(LoopFor(*endpoint, options, 1));
   const Control control{control_loop, *endpoint, deadline_ns};
   SyncClock(control, report);
   const std::optional<int64_t> starts_ns = SetUpCampaign(control, options, report, err);
   if (!starts_ns) return kExitFail;
-  const SalePlan plan = MakePlan(options, *endpoint, report, *starts_ns);
+  SalePlan plan = MakePlan(options, *endpoint, report, *starts_ns);
+  if (!LoadUsers(options, plan, err)) return kExitUsage;
   if (plan.open_ns >= sale_deadline_ns) {
     err << "flash_crowd: the campaign opens too late for --timeout-s (the sale gets the first "
            "three quarters of it)\n";
@@ -334,6 +426,7 @@ int RunFlashCrowd(const std::vector<std::string>& args, std::ostream& out, std::
   }
   std::vector<UserRecord> users(static_cast<std::size_t>(options.users));
   std::vector<ClaimSeen> claims;
+  std::vector<OrderSeen> orders;
   std::unique_ptr<StreamCrowd> streams;
   if (options.streams > 0) {
     streams = std::make_unique<StreamCrowd>(*endpoint, report.campaign_id, options.streams);
@@ -353,12 +446,13 @@ int RunFlashCrowd(const std::vector<std::string>& args, std::ostream& out, std::
       watcher = std::jthread(
           [&] { streams->Watch(sale_over, kStreamsGraceNs, sale_deadline_ns + kStreamsGraceNs); });
     }
-    played = PlaySale(options, *endpoint, plan, sale_deadline_ns, users, claims, report, err);
+    played =
+        PlaySale(options, *endpoint, plan, sale_deadline_ns, users, claims, orders, report, err);
     sale_over.store(true, std::memory_order_release);
   }
   if (!played) return kExitFail;
   if (streams) AddStreams(streams->report(), plan.open_ns, report);
-  Audit(control, options, *endpoint, plan, users, claims, report);
+  Audit(control, options, *endpoint, plan, users, claims, orders, report);
   PrintReport(out, options, report);
   if (!options.json_path.empty()) {
     std::ofstream json(options.json_path);

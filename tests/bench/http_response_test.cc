@@ -36,6 +36,18 @@ TEST(HttpResponseTest, ConnectionCloseAndHttp10) {
           .close);
 }
 
+TEST(HttpResponseTest, RetryAfterInSeconds) {
+  EXPECT_EQ(
+      ParseResponse("HTTP/1.1 503 X\r\nRetry-After: 2\r\nContent-Length: 0\r\n\r\n").retry_after_s,
+      2);
+  EXPECT_EQ(ParseResponse("HTTP/1.1 503 X\r\nContent-Length: 0\r\n\r\n").retry_after_s, -1);
+  // An HTTP date is not read: the client's own back-off applies then.
+  EXPECT_EQ(ParseResponse("HTTP/1.1 429 X\r\nretry-after: Wed, 21 Oct 2026 07:28:00 GMT\r\n"
+                          "Content-Length: 0\r\n\r\n")
+                .retry_after_s,
+            -1);
+}
+
 TEST(HttpResponseTest, BodilessStatusNeedsNoLength) {
   const ParsedResponse response = ParseResponse("HTTP/1.1 204 No Content\r\n\r\n");
   ASSERT_EQ(response.parse_status, ParseStatus::kComplete);
