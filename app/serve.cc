@@ -139,7 +139,6 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
   // A replaced producer's last requests may still land for up to a delivery timeout.
   settler_options.replaced_producer_quiet = options.delivery_timeout;
   persistence::InDoubtSettler settler(engine, log, options, settler_options);
-  persistence::EngineReverter reverter(engine, &settler);
   gateway::Server server(GatewayOptionsFrom(config), engine, &log);
   server.AddMetrics(log.probe());
   server.AddMetrics(settler.probe());
@@ -164,7 +163,7 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
   if (!node.Start(
           "start the durable log on Kafka " + options.kafka_brokers + " (topic " +
               options.kafka_topic + ")",
-          [&] { log.Start(reverter); }, [&] { log.Stop(); })) {
+          [&] { log.Start(engine, &settler); }, [&] { log.Stop(); })) {
     return 1;
   }
   persistence::RecoveryReport report;

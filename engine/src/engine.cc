@@ -217,6 +217,18 @@ Decision<Order> Engine::GetOrder(OrderId id, TimePoint now) const {
 std::size_t Engine::ExpireDue(WorkerId worker, TimePoint now) {
   return impl_->ExpireDue(worker, now);
 }
+LogReports::Next Engine::Report(const Event& event, Durability durability) noexcept {
+  const Next next = NextAfter(event.type, durability);
+  if (durability == Durability::kPersisted) {
+    impl_->Acknowledge(event);
+  } else if (next == Next::kDone) {
+    impl_->Revert(event);
+  } else if (next == Next::kSettle) {
+    impl_->MarkInDoubt(event);
+  }
+  return next;
+}
+
 void Engine::Acknowledge(const Event& event) {
   impl_->Acknowledge(event);
 }

@@ -16,6 +16,7 @@
 #include "hotdeal/base/log.h"
 #include "hotdeal/engine/names.h"
 #include "hotdeal/persistence/event_codec.h"
+#include "hotdeal/persistence/in_doubt_settler.h"
 #include "index_queue.h"
 #include "kafka_handles.h"
 
@@ -128,9 +129,10 @@ KafkaLog::~KafkaLog() {
   Stop();
 }
 
-void KafkaLog::Start(RevertTarget& revert) {
+void KafkaLog::Start(engine::LogReports& reports, InDoubtSettler* settler) {
   HOTDEAL_ASSERT(!poll_thread_.joinable());
-  revert_ = &revert;
+  reports_ = &reports;
+  settler_ = settler;
   RecreateProducer();
   EnsureTopic(producer_->client(), options_.kafka_topic, options_.topic_partitions,
               options_.topic_replication_factor, kAdminTimeout);
@@ -144,7 +146,12 @@ void KafkaLog::OpenGate() noexcept {
 }
 
 void KafkaLog::RecreateProducer() {
-  producer_.reset();
+  {
+    // The fatal error a test raises reaches the poll thread while rd_kafka_test_fatal_error may
+    // still be running on this producer: destroying it under that call hung one run in 25.
+    std::lock_guard lock(producer_swap_);
+    producer_.reset();
+  }
   auto conf = NewKafkaConf({
       {"bootstrap.servers", options_.kafka_brokers},
       {"enable.idempotence", "true"},
@@ -273,26 +280,20 @@ void KafkaLog::OnDelivery(std::uint32_t index, engine::Durability durability) no
 
 void KafkaLog::Settle(std::uint32_t index, engine::Durability durability) noexcept {
   Slot& slot = slots_[index];
-  if (durability == engine::Durability::kPersisted) {
-    // Final before anyone hears: a client that got its 201 and then reads or retries must see
-    // the decision, not "pending"; an expiry, which no caller awaits, returns its units now.
-    revert_->Acknowledge(slot.event);
-  }
-  if (engine::AppendedUntilPersisted(slot.event.type)) {
-    if (durability != engine::Durability::kPersisted &&
-        !stopping_.load(std::memory_order_relaxed)) {
+  // Before anyone hears (LogReports): acknowledged, reverted or marked in doubt by then.
+  switch (reports_->Report(slot.event, durability)) {
+    case engine::LogReports::Next::kDone:
+      break;
+    case engine::LogReports::Next::kAppendAgain:
+      // After Stop began it is settled as it is; the next recovery reads the log.
+      if (stopping_.load(std::memory_order_relaxed)) break;
       // The slot stays taken: its waiter hears when Kafka has it.
       if (!slot.reappend) reappend_.push_back(index);
       slot.reappend = true;
       return;
-    }
-  } else if (durability == engine::Durability::kNotPersisted) {
-    // Revert before anyone hears: a client retrying after its 503 must find the unit back.
-    revert_->Revert(slot.event);
-  } else if (durability == engine::Durability::kPossiblyPersisted) {
-    // Mark before anyone hears: a client retrying after its 503 must hear "in doubt", not a
-    // 201 for a decision the log may not have.
-    revert_->MarkInDoubt(slot.event);
+    case engine::LogReports::Next::kSettle:
+      if (settler_ != nullptr) settler_->Add(slot.event);
+      break;
   }
   probe_->Settled(durability, std::chrono::steady_clock::now() - slot.appended_at);
   slot.durability = durability;
@@ -425,6 +426,7 @@ bool KafkaLog::healthy() const noexcept {
 }
 
 void KafkaLog::TEST_TriggerFatalError() {
+  std::lock_guard lock(producer_swap_);
   rd_kafka_test_fatal_error(producer_->client(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
                             "TEST_TriggerFatalError");
 }

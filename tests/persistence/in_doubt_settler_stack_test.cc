@@ -61,9 +61,8 @@ struct Serving {
         sink(log),
         live(DurableAcks(), sink),
         settler(live, log, options, settler_options),
-        reverter(live, &settler),
         persister(options) {
-    log.Start(reverter);
+    log.Start(live, &settler);
     settler.Start();
     persister.Start();
   }
@@ -83,8 +82,14 @@ struct Serving {
   TappingSink sink;
   engine::Engine live;
   InDoubtSettler settler;
-  EngineReverter reverter;
   Persister persister;
+  // What KafkaLog does with a report of "possibly persisted" (LogReports), for a lost report.
+  void LoseReport(const engine::Event& event) {
+    if (live.Report(event, engine::Durability::kPossiblyPersisted) ==
+        engine::LogReports::Next::kSettle) {
+      settler.Add(event);
+    }
+  }
 };
 
 class SettlerStackTest : public testing::StackTest {
@@ -158,7 +163,7 @@ class SettlerStackTest : public testing::StackTest {
 TEST_F(SettlerStackTest, InDoubtClaimInTheLogStands) {
   const engine::CampaignId campaign = Campaign("sa");
   Serving serving(options_, settler_options_);
-  auto& [log, sink, live, settler, reverter, persister] = serving;
+  auto& [log, sink, live, settler, persister] = serving;
 
   ASSERT_NO_FATAL_FAILURE(serving.Create(Coupon(campaign, 10)));
   auto made = live.ClaimCoupon({0}, campaign, User(1), Key(1), Now());
@@ -166,7 +171,7 @@ TEST_F(SettlerStackTest, InDoubtClaimInTheLogStands) {
   log.Forget(made.ticket);
   ASSERT_TRUE(Eventually([&] { return log.probe()->Snapshot().persisted == 2; }));
   // The report was lost (as librdkafka's "possibly persisted"): what KafkaLog would do.
-  reverter.MarkInDoubt(sink.last);
+  serving.LoseReport(sink.last);
   EXPECT_EQ(live.Books(campaign)->in_doubt, 1);
   EXPECT_EQ(live.ClaimCoupon({0}, campaign, User(1), Key(1), Now()).outcome, Outcome::kInDoubt);
 
@@ -182,7 +187,7 @@ TEST_F(SettlerStackTest, InDoubtClaimInTheLogStands) {
 TEST_F(SettlerStackTest, InDoubtClaimAbsentFromTheLogIsVoidedAndReplayAgrees) {
   const engine::CampaignId campaign = Campaign("sb");
   Serving serving(options_, settler_options_);
-  auto& [log, sink, live, settler, reverter, persister] = serving;
+  auto& [log, sink, live, settler, persister] = serving;
 
   ASSERT_NO_FATAL_FAILURE(serving.Create(Coupon(campaign, 10)));
   for (int i = 0; i < 3; ++i)
@@ -191,7 +196,7 @@ TEST_F(SettlerStackTest, InDoubtClaimAbsentFromTheLogIsVoidedAndReplayAgrees) {
   const std::int64_t before = MessagesInTopic();
   sink.drop_next = true;  // its event never reaches Kafka
   ASSERT_EQ(live.ClaimCoupon({0}, campaign, User(3), Key(3), Now()).outcome, Outcome::kCreated);
-  reverter.MarkInDoubt(sink.last);
+  serving.LoseReport(sink.last);
   EXPECT_EQ(live.Books(campaign)->remaining, 6u);
 
   // The unit comes back only once the void is in Kafka.
@@ -215,7 +220,7 @@ TEST_F(SettlerStackTest, InDoubtClaimAbsentFromTheLogIsVoidedAndReplayAgrees) {
 TEST_F(SettlerStackTest, FatalProducerErrorStopsDecisionsSettlesInDoubtAndResumes) {
   const engine::CampaignId campaign = Campaign("sc");
   Serving serving(options_, settler_options_);
-  auto& [log, sink, live, settler, reverter, persister] = serving;
+  auto& [log, sink, live, settler, persister] = serving;
   // Warm: the producer has its id and the partition leaders, so claims go straight out.
   ASSERT_NO_FATAL_FAILURE(serving.Create(Coupon(campaign, 100'000)));
 
@@ -232,7 +237,7 @@ TEST_F(SettlerStackTest, FatalProducerErrorStopsDecisionsSettlesInDoubtAndResume
   }
   ASSERT_TRUE(Eventually([&] { return log.probe()->Snapshot().persisted == 1 + kStaged / 2; }));
   for (const engine::Event& event : lost)
-    reverter.MarkInDoubt(event);
+    serving.LoseReport(event);
   EXPECT_EQ(live.Books(campaign)->in_doubt, kStaged);
 
   // Claims back to back (not awaited, so many are in flight) across the fatal error, until the

@@ -102,7 +102,7 @@ class SettlerTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    log_.Start(reverter_);
+    log_.Start(engine_, &settler_);
     engine::CampaignSpec spec;
     spec.id = campaign_;
     spec.name = "settler";
@@ -144,7 +144,6 @@ class SettlerTest : public ::testing::Test {
   KafkaLog log_{LogOptions(kafka_)};
   engine::Engine engine_{engine::EngineOptions{}, log_};
   InDoubtSettler settler_{engine_, log_, LogOptions(kafka_), QuickSettler()};
-  EngineReverter reverter_{engine_, &settler_};
 };
 
 TEST_F(SettlerTest, DecisionTheBrokerStoredStands) {

@@ -23,19 +23,21 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class RecordingReverter final : public RevertTarget {
+// Stands in for the engine: records what the engine would do with each report (by the one
+// policy, engine::NextAfter) and answers as it would.
+class RecordingReports final : public engine::LogReports {
  public:
-  void Acknowledge(const engine::Event& event) noexcept override {
+  Next Report(const engine::Event& event, engine::Durability durability) noexcept override {
+    const Next next = engine::NextAfter(event.type, durability);
     std::lock_guard lock(mutex_);
-    acknowledged_.push_back(event.seq);
-  }
-  void Revert(const engine::Event& event) noexcept override {
-    std::lock_guard lock(mutex_);
-    reverted_.push_back(event.seq);
-  }
-  void MarkInDoubt(const engine::Event& event) noexcept override {
-    std::lock_guard lock(mutex_);
-    in_doubt_.push_back(event.seq);
+    if (durability == engine::Durability::kPersisted) {
+      acknowledged_.push_back(event.seq);
+    } else if (next == Next::kDone) {
+      reverted_.push_back(event.seq);
+    } else if (next == Next::kSettle) {
+      in_doubt_.push_back(event.seq);
+    }
+    return next;
   }
   std::vector<std::uint64_t> acknowledged() const {
     std::lock_guard lock(mutex_);
@@ -121,9 +123,9 @@ LogCounters RecoveredAfterOneFatalError(KafkaLog& log) {
 
 TEST(KafkaLog, AcknowledgedEventIsPersistedWhetherAwaitedBeforeOrAfterTheReport) {
   MockKafka kafka;
-  RecordingReverter reverter;
+  RecordingReports reports;
   KafkaLog log(LogOptions(kafka));
-  log.Start(reverter);
+  log.Start(reports);
   EXPECT_TRUE(log.healthy());
 
   // Await at once: the report almost certainly comes later, on the poll thread.
@@ -145,8 +147,8 @@ TEST(KafkaLog, AcknowledgedEventIsPersistedWhetherAwaitedBeforeOrAfterTheReport)
 
   log.Stop();
   EXPECT_EQ(early_waiter.calls(), 1);
-  EXPECT_EQ(reverter.acknowledged(), (std::vector<std::uint64_t>{1, 2}));
-  EXPECT_TRUE(reverter.reverted().empty());
+  EXPECT_EQ(reports.acknowledged(), (std::vector<std::uint64_t>{1, 2}));
+  EXPECT_TRUE(reports.reverted().empty());
   EXPECT_EQ(kafka.MessagesInTopic(), 2);
   const LogCounters c = log.probe()->Snapshot();
   EXPECT_EQ(c.appended, 2u);
@@ -196,8 +198,8 @@ class ReadingWaiter final : public engine::LogWaiter {
 class AcknowledgedEngine {
  public:
   explicit AcknowledgedEngine(const MockKafka& kafka)
-      : log_(LogOptions(kafka)), engine_(EngineOptions(), log_), reverter_(engine_) {
-    log_.Start(reverter_);
+      : log_(LogOptions(kafka)), engine_(EngineOptions(), log_) {
+    log_.Start(engine_);
     // Sales wait for their campaign's creation to be persisted, as over HTTP.
     Create(Spec("coupons", engine::CampaignKind::kCoupon));
     Create(Spec("sale", engine::CampaignKind::kSale));
@@ -239,7 +241,6 @@ class AcknowledgedEngine {
  private:
   KafkaLog log_;
   engine::Engine engine_;
-  EngineReverter reverter_;
 };
 
 TEST(KafkaLog, PersistedDecisionIsFinalInTheEngineBeforeItsWaiterHears) {
@@ -297,9 +298,9 @@ TEST(KafkaLog, CancelAppendedAgainIsFinalInTheEngineOnlyOncePersisted) {
 
 TEST(KafkaLog, ConcurrentAppendersEachSettleExactlyOnce) {
   MockKafka kafka;
-  RecordingReverter reverter;
+  RecordingReports reports;
   KafkaLog log(LogOptions(kafka));
-  log.Start(reverter);
+  log.Start(reports);
   constexpr int kPerWorker = 5000;
   std::vector<CountingWaiter> waiters(2 * kPerWorker);
   std::vector<std::thread> workers;
@@ -335,14 +336,14 @@ TEST(KafkaLog, ConcurrentAppendersEachSettleExactlyOnce) {
 
 TEST(KafkaLog, EventsTheBrokerKeepsRefusingAreNotPersistedAndReverted) {
   MockKafka kafka;
-  RecordingReverter reverter;
+  RecordingReports reports;
   KafkaLog log(LogOptions(kafka));
-  log.Start(reverter);
+  log.Start(reports);
   // Retriable errors that say "not written" until the delivery timeout runs out.
   kafka.RefuseProduces(500);
   EXPECT_EQ(AppendAndWait(log, Claim(7)), engine::Durability::kNotPersisted);
-  EXPECT_EQ(reverter.reverted(), std::vector<std::uint64_t>{7});
-  EXPECT_TRUE(reverter.acknowledged().empty());
+  EXPECT_EQ(reports.reverted(), std::vector<std::uint64_t>{7});
+  EXPECT_TRUE(reports.acknowledged().empty());
   EXPECT_EQ(log.probe()->Snapshot().not_persisted, 1u);
   rd_kafka_mock_clear_request_errors(kafka.cluster(), kProduceApiKey);
   log.Stop();
@@ -351,9 +352,9 @@ TEST(KafkaLog, EventsTheBrokerKeepsRefusingAreNotPersistedAndReverted) {
 
 TEST(KafkaLog, EventsThatReturnedUnitsAreAppendedAgainNotReverted) {
   MockKafka kafka;
-  RecordingReverter reverter;
+  RecordingReports reports;
   KafkaLog log(LogOptions(kafka));
-  log.Start(reverter);
+  log.Start(reports);
   // Enough refusals to outlast one delivery timeout (retries every ~100 ms for 2 s), not two.
   kafka.RefuseProduces(30);
   engine::Event cancel = Claim(9);
@@ -361,7 +362,7 @@ TEST(KafkaLog, EventsThatReturnedUnitsAreAppendedAgainNotReverted) {
   cancel.order_id.value = 9;
   cancel.quantity = 2;
   EXPECT_EQ(AppendAndWait(log, cancel), engine::Durability::kPersisted);
-  EXPECT_TRUE(reverter.reverted().empty());
+  EXPECT_TRUE(reports.reverted().empty());
   log.Stop();
   EXPECT_EQ(kafka.MessagesInTopic(), 1);
   EXPECT_EQ(log.probe()->Snapshot().in_flight, 0u);
@@ -369,9 +370,9 @@ TEST(KafkaLog, EventsThatReturnedUnitsAreAppendedAgainNotReverted) {
 
 TEST(KafkaLog, UnitsReturningEventSurvivesAProducerRecreation) {
   MockKafka kafka;
-  RecordingReverter reverter;
+  RecordingReports reports;
   KafkaLog log(LogOptions(kafka));
-  log.Start(reverter);
+  log.Start(reports);
   kafka.RefuseProduces(5);
   engine::Event expired = Claim(11);
   expired.type = engine::EventType::kOrderExpired;
@@ -385,16 +386,16 @@ TEST(KafkaLog, UnitsReturningEventSurvivesAProducerRecreation) {
   const LogCounters c = log.probe()->Snapshot();
   EXPECT_EQ(c.persisted, 1u);
   EXPECT_EQ(c.appended, 1u);
-  EXPECT_TRUE(reverter.reverted().empty());
+  EXPECT_TRUE(reports.reverted().empty());
   log.Stop();
   EXPECT_EQ(kafka.MessagesInTopic(), 1);
 }
 
 TEST(KafkaLog, BrokersDownMakeTheLogUnhealthyUntilTheyReturn) {
   MockKafka kafka;
-  RecordingReverter reverter;
+  RecordingReports reports;
   KafkaLog log(LogOptions(kafka));
-  log.Start(reverter);
+  log.Start(reports);
   rd_kafka_mock_broker_set_down(kafka.cluster(), 1);
   ASSERT_TRUE(Eventually([&] { return !log.healthy(); }));
   EXPECT_FALSE(log.Append({0}, Claim(1)).has_value());
@@ -403,16 +404,16 @@ TEST(KafkaLog, BrokersDownMakeTheLogUnhealthyUntilTheyReturn) {
   rd_kafka_mock_broker_set_up(kafka.cluster(), 1);
   ASSERT_TRUE(Eventually([&] { return log.healthy(); }));
   EXPECT_EQ(AppendAndWait(log, Claim(2)), engine::Durability::kPersisted);
-  EXPECT_TRUE(reverter.reverted().empty());
+  EXPECT_TRUE(reports.reverted().empty());
 }
 
 // A confirm records a payment: neither reverted nor left in doubt, but sent until Kafka has it,
 // whether its first answer said "not written" or was lost in flight; only then acknowledged.
 TEST(KafkaLog, ConfirmIsAppendedAgainUntilPersisted) {
   MockKafka kafka;
-  RecordingReverter reverter;
+  RecordingReports reports;
   KafkaLog log(LogOptions(kafka));
-  log.Start(reverter);
+  log.Start(reports);
   // Warm up so the producer id is known and the next request goes straight out.
   ASSERT_EQ(AppendAndWait(log, Claim(1)), engine::Durability::kPersisted);
   auto confirm = [](std::uint64_t seq) {
@@ -440,9 +441,9 @@ TEST(KafkaLog, ConfirmIsAppendedAgainUntilPersisted) {
   rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 0);
   EXPECT_EQ(lost_waiter.Wait(), engine::Durability::kPersisted);
 
-  EXPECT_TRUE(reverter.reverted().empty());
-  EXPECT_TRUE(reverter.in_doubt().empty());
-  EXPECT_EQ(reverter.acknowledged(), (std::vector<std::uint64_t>{1, 2, 3}));
+  EXPECT_TRUE(reports.reverted().empty());
+  EXPECT_TRUE(reports.in_doubt().empty());
+  EXPECT_EQ(reports.acknowledged(), (std::vector<std::uint64_t>{1, 2, 3}));
   log.Stop();
   // The lost answer's batch may be in the log too: a repeat, which consumers ignore.
   EXPECT_GE(kafka.MessagesInTopic(), 3);
@@ -451,28 +452,28 @@ TEST(KafkaLog, ConfirmIsAppendedAgainUntilPersisted) {
 
 TEST(KafkaLog, AnswerLostInFlightIsPossiblyPersistedAndNotReverted) {
   MockKafka kafka;
-  RecordingReverter reverter;
+  RecordingReports reports;
   KafkaLog log(LogOptions(kafka));
-  log.Start(reverter);
+  log.Start(reports);
   // Warm up so the producer id is known and the next request goes straight out.
   ASSERT_EQ(AppendAndWait(log, Claim(1)), engine::Durability::kPersisted);
 
   // The broker stores the batch but answers after the delivery timeout.
   rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 4000);
   EXPECT_EQ(AppendAndWait(log, Claim(2)), engine::Durability::kPossiblyPersisted);
-  EXPECT_TRUE(reverter.reverted().empty());
-  EXPECT_EQ(reverter.acknowledged(), std::vector<std::uint64_t>{Claim(1).seq});
+  EXPECT_TRUE(reports.reverted().empty());
+  EXPECT_EQ(reports.acknowledged(), std::vector<std::uint64_t>{Claim(1).seq});
   // Marked in doubt before the waiter heard, and only the lost one.
-  EXPECT_EQ(reverter.in_doubt(), std::vector<std::uint64_t>{Claim(2).seq});
+  EXPECT_EQ(reports.in_doubt(), std::vector<std::uint64_t>{Claim(2).seq});
   EXPECT_EQ(log.probe()->Snapshot().possibly_persisted, 1u);
   rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 0);
 }
 
 TEST(KafkaLog, FatalErrorRecreatesTheProducerAndSettlesEverything) {
   MockKafka kafka;
-  RecordingReverter reverter;
+  RecordingReports reports;
   KafkaLog log(LogOptions(kafka));
-  log.Start(reverter);
+  log.Start(reports);
   std::vector<CountingWaiter> waiters(200);
   std::vector<std::uint8_t> accepted(waiters.size(), 0);
   for (std::size_t i = 0; i < waiters.size(); ++i) {
@@ -492,16 +493,16 @@ TEST(KafkaLog, FatalErrorRecreatesTheProducerAndSettlesEverything) {
   }
   const LogCounters c = RecoveredAfterOneFatalError(log);
   EXPECT_EQ(c.appended + c.refused, waiters.size() + 1);
-  EXPECT_EQ(reverter.reverted().size(), c.not_persisted);
+  EXPECT_EQ(reports.reverted().size(), c.not_persisted);
   for (std::size_t i = 0; i < waiters.size(); ++i)
     EXPECT_EQ(waiters[i].calls(), accepted[i] ? 1 : 0);
 }
 
 TEST(KafkaLog, BrokerSequenceErrorIsFatalAndTheLogRecovers) {
   MockKafka kafka;
-  RecordingReverter reverter;
+  RecordingReports reports;
   KafkaLog log(LogOptions(kafka));
-  log.Start(reverter);
+  log.Start(reports);
   // The broker claims a sequence gap: for an idempotent producer that is fatal.
   rd_kafka_mock_push_request_errors(kafka.cluster(), kProduceApiKey, 1,
                                     RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
@@ -514,7 +515,7 @@ TEST(KafkaLog, BrokerSequenceErrorIsFatalAndTheLogRecovers) {
   for (auto& waiter : waiters)
     ASSERT_TRUE(waiter.Wait().has_value());
   const LogCounters c = RecoveredAfterOneFatalError(log);
-  EXPECT_EQ(reverter.reverted().size(), c.not_persisted);
+  EXPECT_EQ(reports.reverted().size(), c.not_persisted);
   // The topic holds every persisted event and nothing that was certainly not persisted.
   EXPECT_GE(kafka.MessagesInTopic(), static_cast<std::int64_t>(c.persisted));
   EXPECT_LE(kafka.MessagesInTopic(), static_cast<std::int64_t>(c.persisted + c.possibly_persisted));
@@ -524,11 +525,11 @@ TEST(KafkaLog, BrokerSequenceErrorIsFatalAndTheLogRecovers) {
 
 TEST(KafkaLog, FullSlotTableRefusesInsteadOfQueueing) {
   MockKafka kafka;
-  RecordingReverter reverter;
+  RecordingReports reports;
   Options options = LogOptions(kafka);
   options.in_flight_max = 4;
   KafkaLog log(options);
-  log.Start(reverter);
+  log.Start(reports);
   rd_kafka_mock_broker_set_rtt(kafka.cluster(), 1, 1000);  // keep the first four in flight
   std::vector<engine::LogTicket> tickets;
   for (int i = 0; i < 4; ++i) {
@@ -548,11 +549,11 @@ TEST(KafkaLog, FullSlotTableRefusesInsteadOfQueueing) {
 
 TEST(KafkaLog, NotStartedAndStoppedLogsRefuse) {
   MockKafka kafka;
-  RecordingReverter reverter;
+  RecordingReports reports;
   KafkaLog log(LogOptions(kafka));
   EXPECT_FALSE(log.healthy());
   EXPECT_FALSE(log.Append({0}, Claim(1)).has_value());
-  log.Start(reverter);
+  log.Start(reports);
   log.Stop();
   EXPECT_FALSE(log.healthy());
   EXPECT_FALSE(log.Append({0}, Claim(2)).has_value());

@@ -23,11 +23,13 @@ using namespace std::chrono_literals;
 using engine::Event;
 using engine::EventType;
 
-class NoRevert final : public RevertTarget {
+// Stands in for the engine: every event here must reach Kafka.
+class NoRevert final : public engine::LogReports {
  public:
-  void Acknowledge(const Event&) noexcept override {}
-  void Revert(const Event&) noexcept override { ADD_FAILURE() << "nothing may be reverted here"; }
-  void MarkInDoubt(const Event&) noexcept override { ADD_FAILURE() << "nothing may be in doubt"; }
+  Next Report(const Event&, engine::Durability durability) noexcept override {
+    EXPECT_EQ(durability, engine::Durability::kPersisted) << "every event must reach Kafka here";
+    return Next::kDone;
+  }
 };
 
 // Counts settled events; waits for a number of them.

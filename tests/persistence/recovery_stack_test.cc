@@ -102,8 +102,7 @@ TEST_F(RecoveryStackTest, FreshEngineRecoversTheSameState) {
   const engine::CampaignId sale = Campaign("rs");
   KafkaLog log(options_);
   engine::Engine live(engine::EngineOptions{}, log);
-  EngineReverter reverter(live);
-  log.Start(reverter);
+  log.Start(live);
   Acks acks;
 
   const engine::CampaignSpec coupon_spec = Coupon(coupon, 100);
@@ -201,8 +200,7 @@ TEST_F(RecoveryStackTest, OrderIdsHandedOutBeforeARestartStillWorkAfterIt) {
   const engine::CampaignId in_tail = Campaign("it");
   KafkaLog log(options_);
   engine::Engine live(engine::EngineOptions{}, log);
-  EngineReverter reverter(live);
-  log.Start(reverter);
+  log.Start(live);
   Acks acks;
   // The text each order's id was handed out as, by campaign.
   std::vector<std::pair<engine::CampaignId, std::string>> handed_out;
@@ -260,8 +258,7 @@ TEST_F(RecoveryStackTest, ReplacedOwnersSalesCountNeitherInTheTailNorInMysql) {
   first.owner_epoch = TakeOwnership(options_);
   KafkaLog log(first);
   engine::Engine stale(engine::EngineOptions{}, log);
-  EngineReverter reverter(stale);
-  log.Start(reverter);
+  log.Start(stale);
   Acks acks;
   auto created = stale.CreateCampaign(Coupon(coupon, 10), now_);
   ASSERT_EQ(created.outcome, Outcome::kCreated);

@@ -504,26 +504,32 @@ class Simulation {
     const engine::Event& e = entry.event;
     if (persisted) {
       Trace("report persisted: " + Describe(e));
-      if (entry.settler_void) {
-        engine_->ApplyVoid(e);
-        holdings_.Drop(e);
-        return;
-      }
-      engine_->Acknowledge(e);
-      if (EndWaitsForTheLog(e)) holdings_.Apply(e);
-      return Keep(entry.promise);
-    }
-    Trace(std::string(doubtful ? "report possibly persisted (" : "report not persisted (") +
-          (*entry.landed ? "in the log): " : "not in the log): ") + Describe(e));
-    if (entry.settler_void || AppendedUntilPersisted(e.type)) {
-      log_.reappend.push_back(std::move(entry));
-    } else if (!doubtful) {
-      engine_->Revert(e);
-      holdings_.Revert(e);
     } else {
-      engine_->MarkInDoubt(e);
-      doubts_.push_back({e, std::nullopt});
-      ++result_.counts.in_doubt;
+      Trace(std::string(doubtful ? "report possibly persisted (" : "report not persisted (") +
+            (*entry.landed ? "in the log): " : "not in the log): ") + Describe(e));
+    }
+    // The settler's own voids: its waiter, not the engine's report, acts on them.
+    if (entry.settler_void) {
+      if (!persisted) return log_.reappend.push_back(std::move(entry));
+      engine_->ApplyVoid(e);
+      holdings_.Drop(e);
+      return;
+    }
+    const engine::Durability durability = persisted  ? engine::Durability::kPersisted
+                                          : doubtful ? engine::Durability::kPossiblyPersisted
+                                                     : engine::Durability::kNotPersisted;
+    // The engine's one report entry, as KafkaLog calls it.
+    switch (engine_->Report(e, durability)) {
+      case engine::LogReports::Next::kDone:
+        if (!persisted) return holdings_.Revert(e);
+        if (EndWaitsForTheLog(e)) holdings_.Apply(e);
+        return Keep(entry.promise);
+      case engine::LogReports::Next::kAppendAgain:
+        return log_.reappend.push_back(std::move(entry));
+      case engine::LogReports::Next::kSettle:
+        doubts_.push_back({e, std::nullopt});
+        ++result_.counts.in_doubt;
+        return;
     }
   }
 

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "hotdeal/engine/event.h"
+#include "hotdeal/engine/log.h"
 #include "hotdeal/engine/types.h"
 
 namespace hotdeal::engine {
@@ -123,7 +124,7 @@ struct ReplayError {
   std::string message;
 };
 
-class Engine {
+class Engine final : public LogReports {
  public:
   Engine(EngineOptions options, EventSink& sink);
   ~Engine();
@@ -179,6 +180,12 @@ class Engine {
   // on the next call.
   // Returns how many orders expired.
   std::size_t ExpireDue(WorkerId worker, TimePoint now);
+
+  // The one entry of the log's reports (LogReports): persisted -> Acknowledge; an event
+  // appended until persisted (AppendedUntilPersisted) and not persisted -> kAppendAgain; not
+  // persisted -> Revert; possibly persisted -> MarkInDoubt and kSettle. Any thread (the log's
+  // poll thread). The three below are its parts, public for the tests of each.
+  Next Report(const Event& event, Durability durability) noexcept override;
 
   // The durable log persisted `event`: its decision, unacknowledged since it was appended
   // (await_acknowledgement), becomes final and visible. Acts on claim_granted, order_reserved,

@@ -32,6 +32,34 @@ class LogWaiter {
   ~LogWaiter() = default;
 };
 
+// The engine's side of the port: the log reports each event it appended once, when its fate is
+// known, and before the event's waiter hears (a client told 201 that reads or retries must see
+// the decision final; one told 503 must find its unit back or hear "in doubt"). The engine owns
+// the whole per-event policy (docs/durability.md, "What each report does").
+class LogReports {
+ public:
+  // What the log does next with the event.
+  enum class Next : std::uint8_t {
+    kDone,         // nothing: the report is applied
+    kAppendAgain,  // an event the engine cannot undo (it gave units back, or a confirm): append
+                   // it again until Kafka has it (until the log stops)
+    kSettle,       // the decision is in doubt: hand the event to the in-doubt settler
+  };
+  virtual Next Report(const Event& event, Durability durability) noexcept = 0;
+
+ protected:
+  ~LogReports() = default;
+};
+
+// The policy itself, one definition for the engine and for anything that stands in for it in a
+// test: what follows a report of an event of `type`.
+constexpr LogReports::Next NextAfter(EventType type, Durability durability) noexcept {
+  if (durability == Durability::kPersisted) return LogReports::Next::kDone;
+  if (AppendedUntilPersisted(type)) return LogReports::Next::kAppendAgain;
+  return durability == Durability::kNotPersisted ? LogReports::Next::kDone
+                                                 : LogReports::Next::kSettle;
+}
+
 class DurableLog {
  public:
   // Every non-zero ticket a Decision carries is awaited or forgotten, exactly once, by the

@@ -5,17 +5,17 @@
 //
 // Guarantees: Append never blocks and never allocates beyond librdkafka's copy of the payload;
 // each accepted event settles exactly once as persisted / not persisted / possibly persisted;
-// a persisted decision is acknowledged in the engine (RevertTarget) before its waiter hears it,
-// a not-persisted one reverted there and a possibly-persisted one marked in doubt,
-// except events that gave units back (cancelled, expired, voided), which the engine cannot
-// undo, and confirms (a payment's record): the log appends those again until Kafka has them
-// (until Stop, which settles them).
-// Must never: undo a possibly-persisted decision (it is in doubt, docs/durability.md), buffer
-// without bound, or let librdkafka types into this header.
+// a persisted decision is acknowledged in the engine (engine::LogReports) before its waiter hears
+// it, a not-persisted one reverted there and a possibly-persisted one marked in doubt, except
+// events that gave units back (cancelled, expired, voided), which the engine cannot undo, and
+// confirms (a payment's record): the log appends those again until Kafka has them (until Stop,
+// which settles them). Must never: undo a possibly-persisted decision (it is in doubt,
+// docs/durability.md), buffer without bound, or let librdkafka types into this header.
 #pragma once
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string_view>
 #include <thread>
@@ -26,44 +26,10 @@
 #include "hotdeal/persistence/log_probe.h"
 #include "hotdeal/persistence/options.h"
 
-namespace hotdeal::engine {
-class Engine;
-}
-
 namespace hotdeal::persistence {
 
 class IndexQueue;
 class InDoubtSettler;
-
-// What the log tells the engine about a decision's event, before the decision's waiter hears.
-// Called on the log's poll thread, concurrently with the engine's workers.
-class RevertTarget {
- public:
-  // In the log: the decision, unacknowledged until now, is final and may be shown.
-  virtual void Acknowledge(const engine::Event& event) noexcept = 0;
-  // Certainly not in the log: undo the decision.
-  virtual void Revert(const engine::Event& event) noexcept = 0;
-  // Possibly in the log: the decision stands, marked in doubt (docs/durability.md).
-  virtual void MarkInDoubt(const engine::Event& event) noexcept = 0;
-
- protected:
-  ~RevertTarget() = default;
-};
-
-// The app's binding: Engine::Acknowledge, Engine::Revert and Engine::MarkInDoubt, and the
-// settler (if any) hears of each decision marked in doubt.
-class EngineReverter final : public RevertTarget {
- public:
-  explicit EngineReverter(engine::Engine& engine, InDoubtSettler* settler = nullptr)
-      : engine_(engine), settler_(settler) {}
-  void Acknowledge(const engine::Event& event) noexcept override;
-  void Revert(const engine::Event& event) noexcept override;
-  void MarkInDoubt(const engine::Event& event) noexcept override;
-
- private:
-  engine::Engine& engine_;
-  InDoubtSettler* settler_;
-};
 
 class KafkaLog final : public engine::EventSink, public engine::DurableLog {
  public:
@@ -73,8 +39,10 @@ class KafkaLog final : public engine::EventSink, public engine::DurableLog {
   KafkaLog& operator=(const KafkaLog&) = delete;
 
   // Creates the producer and the topic if missing (Admin API), then starts the poll thread.
-  // `revert` must outlive the log. Start-up only: throws std::runtime_error on failure.
-  void Start(RevertTarget& revert);
+  // `reports` (the engine) hears every event's fate; `settler`, if any, gets the decisions the
+  // engine marked in doubt. Both must outlive the log. Start-up only: throws
+  // std::runtime_error on failure.
+  void Start(engine::LogReports& reports, InDoubtSettler* settler = nullptr);
   // Stops accepting, waits up to delivery_timeout for outstanding reports, settles whatever is
   // still unreported as possibly persisted, joins the poll thread. Idempotent.
   void Stop();
@@ -127,10 +95,12 @@ class KafkaLog final : public engine::EventSink, public engine::DurableLog {
 
   const Options options_;
   std::shared_ptr<LogProbe> probe_;
-  RevertTarget* revert_ = nullptr;
+  engine::LogReports* reports_ = nullptr;
+  InDoubtSettler* settler_ = nullptr;
   std::unique_ptr<Slot[]> slots_;
   std::unique_ptr<IndexQueue> free_;  // indices of kFree slots
   std::unique_ptr<Producer> producer_;
+  std::mutex producer_swap_;  // TEST_TriggerFatalError against the producer's replacement
 
   // The gate between Append and the poll thread replacing the producer: Append counts itself
   // in, then checks accepting_; the replacer clears accepting_, then waits for the count to
