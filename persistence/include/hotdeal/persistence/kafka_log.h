@@ -15,7 +15,6 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string_view>
 #include <thread>
@@ -100,7 +99,7 @@ class KafkaLog final : public engine::EventSink, public engine::DurableLog {
   std::unique_ptr<Slot[]> slots_;
   std::unique_ptr<IndexQueue> free_;  // indices of kFree slots
   std::unique_ptr<Producer> producer_;
-  std::mutex producer_swap_;  // TEST_TriggerFatalError against the producer's replacement
+  std::atomic<bool> test_fatal_error_{false};  // TEST_TriggerFatalError's request
 
   // The gate between Append and the poll thread replacing the producer: Append counts itself
   // in, then checks accepting_; the replacer clears accepting_, then waits for the count to
