@@ -117,13 +117,16 @@ class StackTest : public ::testing::Test {
   bool WaitForOffsets(std::int64_t events,
                       std::chrono::seconds timeout = std::chrono::seconds(60)) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::int64_t stored = 0;
     while (std::chrono::steady_clock::now() < deadline) {
-      if (Number("SELECT COALESCE(SUM(next_offset), 0) FROM consumer_offsets WHERE topic = '" +
-                 options_.kafka_topic + "'") == events) {
-        return true;
-      }
+      stored = Number("SELECT COALESCE(SUM(next_offset), 0) FROM consumer_offsets WHERE topic = '" +
+                      options_.kafka_topic + "'");
+      if (stored == events) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+    // Which way it missed tells a stuck persister (fewer) from a topic holding more than the
+    // test wrote (a duplicate).
+    ADD_FAILURE() << "stored offsets sum to " << stored << ", expected " << events;
     return false;
   }
 
