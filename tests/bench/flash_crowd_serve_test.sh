@@ -13,6 +13,8 @@
 #
 #   tests/bench/flash_crowd_serve_test.sh PATH/TO/hotdeal PATH/TO/flash_crowd [durable]
 set -euo pipefail
+# shellcheck source=tests/lib.sh
+. "$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
 me=flash_crowd_serve
 hotdeal=${1:?usage: $0 PATH/TO/hotdeal PATH/TO/flash_crowd}
 flash_crowd=${2:?usage: $0 PATH/TO/hotdeal PATH/TO/flash_crowd}
@@ -36,12 +38,7 @@ sql() {
 
 cleanup() {
   local code=$?
-  if [ -n "$server_pid" ]; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  stop_pid "$server_pid" 10
   [ -z "$database" ] || sql "DROP DATABASE \`$database\`" || true
   if [ "$passed" = 1 ]; then
     rm -rf "$work"

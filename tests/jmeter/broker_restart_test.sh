@@ -15,8 +15,8 @@
 # run's files stay in a jmeter-broker.* folder of the working directory when it fails.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-# shellcheck source=tests/jmeter/lib.sh
-. "$root/tests/jmeter/lib.sh"
+# shellcheck source=tests/lib.sh
+. "$root/tests/lib.sh"
 me=jmeter_broker_restart
 hotdeal=${1:?usage: $0 PATH/TO/hotdeal}
 [ -x "$hotdeal" ] || { echo "$me: $hotdeal is not an executable" >&2; exit 1; }

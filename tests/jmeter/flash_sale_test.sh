@@ -13,8 +13,8 @@
 # are removed when it passes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-# shellcheck source=tests/jmeter/lib.sh
-. "$root/tests/jmeter/lib.sh"
+# shellcheck source=tests/lib.sh
+. "$root/tests/lib.sh"
 me=jmeter_flash_sale
 hotdeal=${1:?usage: $0 PATH/TO/hotdeal}
 [ -x "$hotdeal" ] || { echo "$me: $hotdeal is not an executable" >&2; exit 1; }

@@ -1,4 +1,5 @@
-# Shell helpers the JMeter tests share; sourced, so `wait` reaps the caller's own children.
+# Shell helpers the shell tests share (tests/jmeter, tests/bench); sourced, so `wait` reaps
+# the caller's own children.
 
 # end_pid PID: TERM to a child of this shell (if PID is set), then reap it.
 end_pid() {
