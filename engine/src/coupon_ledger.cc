@@ -107,34 +107,34 @@ void CouponLedger::Abort(const Pending& pending) noexcept {
   Buckets::Free(*pending.bucket, pending.way);
 }
 
-// Both move the state by one CAS from a state read before the claim id matched: a concurrent
-// move of the same claim changes the state, so exactly one of two racing calls wins, and a record
-// freed and refilled since carries another generation.
-bool CouponLedger::Move(const UserId& user, ClaimId id, CouponHold from, CouponHold to) noexcept {
-  Key key = buckets_.KeyOf(user);
-  Bucket& bucket = buckets_.BucketOf(key);
-  Found found = Settled(bucket, key);
-  if (!found || HoldOf(found.state) != from) return false;
-  Record& record = bucket.records[found.way];
-  if (record.claim_id.load(std::memory_order_acquire) != id.value) return false;
-  return record.state.compare_exchange_strong(
-      found.state, RecordState(RecordGeneration(found.state), Raw(to)), std::memory_order_acq_rel);
-}
-
-CouponHold CouponLedger::Drop(const UserId& user, ClaimId id) noexcept {
+// One CAS from a state read before the claim id matched: a concurrent move of the same claim
+// changes the state, so exactly one of two racing calls wins, and a record freed and refilled
+// since carries another generation. A move to kNone frees the record.
+CouponHold CouponLedger::MoveHeld(const UserId& user, ClaimId id, std::optional<CouponHold> from,
+                                  CouponHold to) noexcept {
   Key key = buckets_.KeyOf(user);
   Bucket& bucket = buckets_.BucketOf(key);
   Found found = Settled(bucket, key);
   if (!found) return CouponHold::kNone;
-  CouponHold state = HoldOf(found.state);
+  const CouponHold state = HoldOf(found.state);
+  if (from && state != *from) return CouponHold::kNone;
   Record& record = bucket.records[found.way];
   if (record.claim_id.load(std::memory_order_acquire) != id.value) return CouponHold::kNone;
-  if (!record.state.compare_exchange_strong(
-          found.state, RecordState(RecordGeneration(found.state), 0), std::memory_order_acq_rel)) {
+  if (!record.state.compare_exchange_strong(found.state,
+                                            RecordState(RecordGeneration(found.state), Raw(to)),
+                                            std::memory_order_acq_rel)) {
     return CouponHold::kNone;
   }
-  Buckets::Free(bucket, found.way);
+  if (to == CouponHold::kNone) Buckets::Free(bucket, found.way);
   return state;
+}
+
+bool CouponLedger::Move(const UserId& user, ClaimId id, CouponHold from, CouponHold to) noexcept {
+  return MoveHeld(user, id, from, to) != CouponHold::kNone;
+}
+
+CouponHold CouponLedger::Drop(const UserId& user, ClaimId id) noexcept {
+  return MoveHeld(user, id, std::nullopt, CouponHold::kNone);
 }
 
 std::optional<ClaimRecord> CouponLedger::Read(const UserId& user,

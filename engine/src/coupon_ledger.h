@@ -124,6 +124,10 @@ class CouponLedger {
   std::size_t bytes() const noexcept { return buckets_.bytes(); }
 
  private:
+  // Move and Drop: the user's settled claim `id`, if in state `from` (any held state if none),
+  // moved to `to`; answers the state it left, or kNone if nothing moved.
+  CouponHold MoveHeld(const UserId& user, ClaimId id, std::optional<CouponHold> from,
+                      CouponHold to) noexcept;
   // The user's live record with a settled state (not pending), or none.
   Found Settled(const Bucket& bucket, const Key& key) const noexcept;
   // The claim `record` holds at `state`, if its fields read whole (the seqlock above).
