@@ -304,9 +304,10 @@ class Engine::Impl {
   // Off the data plane (Revert, voids, Apply): drops the user's claim `id` and returns its
   // unit to `worker`'s stripe; false, and nothing done, if the user does not hold `id`.
   bool ReleaseClaim(std::uint32_t worker, Campaign& campaign, const UserId& user, ClaimId id);
-  // Off the data plane: moves an order that holds units (reserved, in doubt or confirmed) to
-  // `next`, returns its units and frees its slot; false, and nothing done, if it holds none.
-  bool ReleaseOrder(std::uint32_t worker, const Located& found, std::uint8_t next);
+  // Off the data plane: undoes the order `event` names (its reservation reverted, or its void)
+  // if it still holds units (reserved, in doubt or confirmed): its idempotency key may decide
+  // afresh, its units return and its slot is freed. False, and nothing done, if it holds none.
+  bool UndoOrder(std::uint32_t worker, const Located& found, const Event& event);
   std::uint32_t OwnWorker(std::uint32_t worker) const { return worker % options_.workers; }
   std::uint64_t& WheelLink(std::uint64_t node) const;
   // Looks up an idempotency key (if any): kOverCapacity when its bucket is full, kReplayed
@@ -323,9 +324,6 @@ class Engine::Impl {
                                         const Event& event);
   // Remembers a logged decision's idempotency key (if it has one) as the live call did.
   void RestoreKey(const Campaign& campaign, const Event& event, std::uint64_t first_id);
-  // The order `event` names (its reservation, reverted, or its void) was undone: its key, if
-  // it had one, may decide afresh (PlaceOrder).
-  void UndoKey(const Campaign& campaign, const Event& event);
   // Recovery folds orders into their slots without taking units (FinishRecovery does), so the
   // order in which the log and the snapshot hold them does not matter.
   std::optional<ReplayError> ApplyReserved(Campaign& campaign, const Event& event);

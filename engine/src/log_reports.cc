@@ -82,9 +82,7 @@ void Engine::Impl::Revert(const Event& event) {
   if (!found.slot) return;
   std::uint64_t state = PublishedState(found);
   if (event.type == EventType::kOrderReserved) {
-    // The key first, so a retry that no longer finds the order knows it may decide afresh.
-    UndoKey(*campaign, event);
-    ReleaseOrder(worker, found, detail::kUndone);  // the order never was
+    UndoOrder(worker, found, event);  // the order never was, unless it ended already
     return;
   }
   // Only a confirm can be moved back: its reservation was final before it could be confirmed.
@@ -108,12 +106,21 @@ bool Engine::Impl::ReleaseClaim(std::uint32_t worker, Campaign& campaign, const 
   return true;
 }
 
-bool Engine::Impl::ReleaseOrder(std::uint32_t worker, const Located& found, std::uint8_t next) {
+bool Engine::Impl::UndoOrder(std::uint32_t worker, const Located& found, const Event& event) {
   std::uint64_t state = found.slot->state.load(std::memory_order_acquire);
   do {
+    // An order that ended already (with --ack memory a reservation's report can come after its
+    // cancel or expiry) stands as it ended: its key keeps answering for it.
     if (GenerationOf(state) != found.generation || !BookOf(StatusOf(state))) return false;
-  } while (!found.slot->state.compare_exchange_weak(state, SlotState(found.generation, next),
-                                                    std::memory_order_acq_rel));
+  } while (!found.slot->state.compare_exchange_weak(
+      state, SlotState(found.generation, detail::kUndoing), std::memory_order_acq_rel));
+  // The key after the order, so that it is never undone for an order whose end the log has
+  // (that order stands, ended); a retry with it meanwhile finds kUndoing and hears kPending. An
+  // end the log has not reported yet goes with its reservation: the log will hold neither.
+  if (event.idempotency_key) {
+    keys_->Undo(found.campaign->index(), event.user, *event.idempotency_key, event.order_id.value);
+  }
+  found.slot->state.store(SlotState(found.generation, detail::kUndone), std::memory_order_release);
   // This thread ended the order: its slot keeps the fields until Restock frees it.
   Located ended = found;
   std::optional<SlotFields> fields =
@@ -222,14 +229,7 @@ bool Engine::Impl::ApplyVoid(const Event& void_event) {
   // A void of an order the log never had (its reservation was not persisted) finds nothing.
   Located found = Locate(void_event.order_id);
   if (!found.slot || found.campaign != campaign) return false;
-  UndoKey(*campaign, void_event);  // before the order goes, as in Revert
-  return ReleaseOrder(worker, found, detail::kUndone);
-}
-
-void Engine::Impl::UndoKey(const Campaign& campaign, const Event& event) {
-  if (event.idempotency_key) {
-    keys_->Undo(campaign.index(), event.user, *event.idempotency_key, event.order_id.value);
-  }
+  return UndoOrder(worker, found, void_event);
 }
 
 }  // namespace hotdeal::engine

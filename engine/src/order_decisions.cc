@@ -97,9 +97,17 @@ Decision<Order> Engine::Impl::PlaceOrder(WorkerId worker, const CampaignId& id, 
       return Decide<Order>(worker, kOperation, in_doubt ? Outcome::kInDoubt : Outcome::kReplayed,
                            order);
     }
-    // Ended, and its slot reused since: the first answer is gone, and deciding again would make
-    // a second order under one key.
-    if (!replay.undone) return Decide<Order>(worker, kOperation, Outcome::kConflict);
+    if (!replay.undone) {
+      // Being undone, its key not yet: decided afresh in a moment.
+      if (Located undoing = SlotOf(OrderId{replay.first_id});
+          undoing.slot && undoing.slot->state.load(std::memory_order_acquire) ==
+                              SlotState(undoing.generation, detail::kUndoing)) {
+        return Decide<Order>(worker, kOperation, Outcome::kPending);
+      }
+      // Ended, and its slot reused since: the first answer is gone, and deciding again would
+      // make a second order under one key.
+      return Decide<Order>(worker, kOperation, Outcome::kConflict);
+    }
     // Undone since (reverted, or voided in doubt): decided afresh, as for a claim.
     if (!key_hold.Reclaim(replay.ref, replay.first_id, now)) {
       return Decide<Order>(worker, kOperation, Outcome::kPending);

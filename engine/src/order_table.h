@@ -39,9 +39,12 @@ namespace hotdeal::engine::detail {
 // publish that never comes.
 inline constexpr std::uint8_t kUnpublished = 0xFF;
 inline constexpr std::uint8_t kUndone = 0xFD;
-// A slot that shows no order: not yet published, or undone.
+// Being undone (Engine's UndoOrder): no order any more, but its idempotency key is not undone
+// yet, so a retry with that key waits (kPending) instead of hearing the key is spent.
+inline constexpr std::uint8_t kUndoing = 0xFC;
+// A slot that shows no order: not yet published, undone or being undone.
 constexpr bool HoldsNoOrder(std::uint8_t status) {
-  return status == kUnpublished || status == kUndone;
+  return status == kUnpublished || status == kUndone || status == kUndoing;
 }
 // A reservation whose event the log could not confirm: it holds its units like kReserved, but
 // confirm, cancel and expiry leave it alone until it is settled (shown as kReserved).

@@ -377,6 +377,70 @@ TEST(UnackedFinalAtOnceTest, OptionOffCancelKeepsItsUnitsUntilTheLogHasIt) {
             Outcome::kCreated);
 }
 
+// --ack memory: a reservation's "not persisted" report can come after its expiry or cancel was
+// answered (found by the simulation, seed 1704). The order ended as the client heard it, so its
+// idempotency key keeps answering for it: a retry must not reserve a second order.
+TEST(UnackedFinalAtOnceTest, RevertAfterTheOrderEndedKeepsItsKey) {
+  RecordingSink sink{/*reported=*/true};
+  Engine engine(SmallOptions(), sink);
+  ASSERT_EQ(engine.CreateCampaign(SaleSpec("s", 2, 2, 60), Seconds(0)).outcome, Outcome::kCreated);
+  Decision<Order> placed =
+      engine.PlaceOrder({0}, Campaign("s"), User(1), 1, Key("k"), Seconds(100));
+  ASSERT_EQ(placed.outcome, Outcome::kCreated);
+  Event reserved = sink.events().back();
+  ASSERT_EQ(engine.ExpireDue({0}, Seconds(200)), 1u);
+  engine.Acknowledge(sink.events().back());  // the log has the expiry
+  engine.Revert(reserved);                   // and then refuses the reservation
+  Decision<Order> retry = engine.PlaceOrder({1}, Campaign("s"), User(1), 1, Key("k"), Seconds(201));
+  EXPECT_EQ(retry.outcome, Outcome::kReplayed);
+  ASSERT_TRUE(retry.value);
+  EXPECT_EQ(retry.value->id, placed.value->id);
+  EXPECT_EQ(retry.value->status, OrderStatus::kReserved);  // the first answer, as any replay
+  EXPECT_EQ(engine.Books(Campaign("s"))->remaining, 2u);
+  EXPECT_EQ(engine.Books(Campaign("s"))->held, 0);
+}
+
+// The same with the end not yet reported: the log will hold neither the reservation nor (an
+// orphan) its cancel, so the order never was. The undo returns the units the cancel still held,
+// the key decides afresh, and the cancel's late report moves nothing twice.
+TEST(UnackedFinalAtOnceTest, RevertOfACancelledOrderBeforeItsCancelIsReportedFreesItsKey) {
+  RecordingSink sink{/*reported=*/true};
+  Engine engine(SmallOptions(), sink);
+  ASSERT_EQ(engine.CreateCampaign(SaleSpec("s", 2, 2, 60), Seconds(0)).outcome, Outcome::kCreated);
+  Decision<Order> placed =
+      engine.PlaceOrder({0}, Campaign("s"), User(1), 2, Key("k"), Seconds(100));
+  ASSERT_EQ(placed.outcome, Outcome::kCreated);
+  Event reserved = sink.events().back();
+  ASSERT_EQ(engine.CancelOrder({1}, placed.value->id, User(1), Seconds(101)).outcome, Outcome::kOk);
+  Event cancel = sink.events().back();
+  engine.Revert(reserved);
+  EXPECT_EQ(engine.Books(Campaign("s"))->remaining, 2u);
+  EXPECT_EQ(engine.Books(Campaign("s"))->held, 0);
+  engine.Acknowledge(cancel);  // late: the order is gone, nothing moves twice
+  EXPECT_EQ(engine.Books(Campaign("s"))->remaining, 2u);
+  Decision<Order> retry = engine.PlaceOrder({0}, Campaign("s"), User(1), 2, Key("k"), Seconds(102));
+  EXPECT_EQ(retry.outcome, Outcome::kCreated);
+  ASSERT_TRUE(retry.value);
+  EXPECT_NE(retry.value->id, placed.value->id);
+  EXPECT_EQ(engine.Books(Campaign("s"))->remaining, 0u);
+}
+
+// A reservation reverted while it still stands was never: its key decides afresh.
+TEST(UnackedFinalAtOnceTest, RevertOfAStandingReservationFreesItsKey) {
+  RecordingSink sink{/*reported=*/true};
+  Engine engine(SmallOptions(), sink);
+  ASSERT_EQ(engine.CreateCampaign(SaleSpec("s", 2, 2, 60), Seconds(0)).outcome, Outcome::kCreated);
+  Decision<Order> placed =
+      engine.PlaceOrder({0}, Campaign("s"), User(1), 1, Key("k"), Seconds(100));
+  ASSERT_EQ(placed.outcome, Outcome::kCreated);
+  engine.Revert(sink.events().back());
+  EXPECT_EQ(engine.Books(Campaign("s"))->remaining, 2u);
+  Decision<Order> retry = engine.PlaceOrder({1}, Campaign("s"), User(1), 1, Key("k"), Seconds(101));
+  EXPECT_EQ(retry.outcome, Outcome::kCreated);
+  ASSERT_TRUE(retry.value);
+  EXPECT_NE(retry.value->id, placed.value->id);
+}
+
 TEST(UnackedFinalAtOnceTest, ReplayedDecisionsAreFinal) {
   RecordingSink live_sink;
   Engine live(AwaitingOptions(), live_sink);
