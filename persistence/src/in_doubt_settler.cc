@@ -22,7 +22,7 @@
 #include "hotdeal/persistence/event_codec.h"
 #include "hotdeal/persistence/kafka_log.h"
 #include "hotdeal/persistence/partition_epochs.h"
-#include "kafka_handles.h"
+#include "kafka/partition_reader.h"
 #include "metric_family.h"
 
 namespace hotdeal::persistence {
@@ -69,43 +69,37 @@ void Replayed::Observe(const Event& logged) noexcept {
 
 // ---- reading the log ---------------------------------------------------------------------
 
-// A consumer with explicit assignments (no group, nothing committed), one partition at a time.
-class InDoubtSettler::PartitionReader {
+// The log as the settler reads it: one partition at a time, from no earlier than this
+// session's start, this owner's events only.
+class InDoubtSettler::LogReader {
  public:
-  PartitionReader(const Options& options, std::chrono::milliseconds timeout)
-      : topic_name_(options.kafka_topic), owner_epoch_(options.owner_epoch), timeout_(timeout) {
-    consumer_ = NewKafkaClient(RD_KAFKA_CONSUMER,
-                               NewKafkaConf({{"bootstrap.servers", options.kafka_brokers},
-                                             {"group.id", "hotdeal-settler"},  // never joined
-                                             {"enable.auto.commit", "false"},
-                                             {"enable.auto.offset.store", "false"},
-                                             {"auto.offset.reset", "error"},
-                                             {"client.id", "hotdeal-settler"}}));
-    topic_.reset(rd_kafka_topic_new(consumer_.get(), topic_name_.c_str(), nullptr));
-    if (!topic_) throw std::runtime_error("kafka topic handle: " + topic_name_);
-    partitions_ = TopicPartitions(consumer_.get(), topic_name_, timeout_);
+  LogReader(const Options& options, std::chrono::milliseconds timeout)
+      : topic_name_(options.kafka_topic),
+        owner_epoch_(options.owner_epoch),
+        timeout_(timeout),
+        reader_(options, "hotdeal-settler") {
+    partitions_ = reader_.Partitions(timeout_);
     if (partitions_ <= 0) throw std::runtime_error("topic " + topic_name_ + " not found");
     // Every event this process appends lands at or past these offsets.
     // A topic created a moment ago may not have its leaders yet: retry within the timeout.
     const auto deadline = Clock::now() + timeout_;
     for (std::int32_t p = 0; p < partitions_; ++p) {
-      std::optional<std::int64_t> end;
-      while (!(end = ListOffset(p, RD_KAFKA_OFFSET_END)) && Clock::now() < deadline)
+      base::Result<std::int64_t> end = reader_.EndOffset(p, timeout_);
+      while (!end.ok() && Clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (!end) throw std::runtime_error("cannot read the end of " + topic_name_);
+        end = reader_.EndOffset(p, timeout_);
+      }
+      if (!end.ok()) {
+        throw std::runtime_error("cannot read the end of " + topic_name_ + ": " +
+                                 end.status().message());
+      }
       session_start_.push_back(*end);
     }
-  }
-  ~PartitionReader() {
-    topic_.reset();  // a topic handle must go before its client
-    rd_kafka_consumer_close(consumer_.get());
   }
 
   // The producer's partitioner (murmur2_random over the campaign id, KafkaLog::RecreateProducer).
   std::int32_t PartitionOf(const engine::CampaignId& campaign) const noexcept {
-    const std::string_view key = campaign.view();
-    return rd_kafka_msg_partitioner_murmur2_random(topic_.get(), key.data(), key.size(),
-                                                   partitions_, nullptr, nullptr);
+    return reader_.PartitionOf(campaign.view(), partitions_);
   }
 
   // Feeds `observe` partition `p` in log order, from the first message stamped at or after
@@ -113,86 +107,47 @@ class InDoubtSettler::PartitionReader {
   // saying why, if any of it could not be read or decoded: no verdict from a partial read.
   bool Read(std::int32_t p, engine::TimePoint since,
             const std::function<void(const Event&)>& observe) {
-    const std::optional<std::int64_t> end = ListOffset(p, RD_KAFKA_OFFSET_END);
-    if (!end) return false;
-    const auto since_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(since.time_since_epoch()).count();
-    const std::optional<std::int64_t> by_time = ListOffset(p, since_ms);
-    if (!by_time) return false;
+    const base::Result<std::int64_t> end = reader_.EndOffset(p, timeout_);
+    if (!end.ok()) return Failed(p, end.status().message());
+    const base::Result<std::int64_t> by_time = reader_.OffsetAt(
+        p, std::chrono::duration_cast<std::chrono::milliseconds>(since.time_since_epoch()),
+        timeout_);
+    if (!by_time.ok()) return Failed(p, by_time.status().message());
     // -1: no message stamped that late. Then read the whole session rather than trust a clock.
     const std::int64_t start =
         *by_time < 0 ? session_start_[p] : std::max(session_start_[p], *by_time);
-    if (start >= *end) return true;
-    KafkaPtr<rd_kafka_topic_partition_list_t> assignment(rd_kafka_topic_partition_list_new(1));
-    rd_kafka_topic_partition_list_add(assignment.get(), topic_name_.c_str(), p)->offset = start;
-    if (rd_kafka_resp_err_t err = rd_kafka_assign(consumer_.get(), assignment.get())) {
-      return Failed(p, rd_kafka_err2str(err));
-    }
-    const bool read = Consume(p, *end, observe);
-    rd_kafka_assign(consumer_.get(), nullptr);
-    return read;
+    // Recovery's stale-owner rule: this owner's fence precedes the session in every partition,
+    // so a record below the highest epoch seen since is a replaced owner's, never applied.
+    PartitionEpochs epochs;
+    epochs.Reset(static_cast<std::size_t>(partitions_));
+    epochs.Set(p, owner_epoch_);
+    LogRecord record;
+    const kafka::Range range{p, start, *end};
+    const base::Status read =
+        reader_.ReadRanges({&range, 1}, timeout_, [&](const kafka::Message& m) {
+          if (CodecError error = decoder_.Decode(m.payload(), record); error != CodecError::kOk) {
+            return base::Status::Error("undecodable event at offset " + std::to_string(m.offset()) +
+                                       ": " + std::string(CodecErrorName(error)));
+          }
+          if (!epochs.Stale(p, record.epoch) && !record.fence) observe(record.event);
+          return base::Status();
+        });
+    return read.ok() || Failed(p, read.message());
   }
 
   std::int32_t partitions() const noexcept { return partitions_; }
 
  private:
-  int Millis() const noexcept { return static_cast<int>(timeout_.count()); }
-
   bool Failed(std::int32_t p, const std::string& why) const {
     base::Log(base::LogLevel::kWarn, "settler", "cannot read %s [%d]: %s (trying again)",
               topic_name_.c_str(), p, why.c_str());
     return false;
   }
 
-  // The first offset stamped at or after `timestamp_ms`, or for RD_KAFKA_OFFSET_END the high
-  // watermark (ListOffsets; unlike rd_kafka_query_watermark_offsets it keeps its timeout while
-  // the leader is unreachable). nullopt, after saying why, on failure.
-  std::optional<std::int64_t> ListOffset(std::int32_t p, std::int64_t timestamp_ms) {
-    KafkaPtr<rd_kafka_topic_partition_list_t> query(rd_kafka_topic_partition_list_new(1));
-    rd_kafka_topic_partition_list_add(query.get(), topic_name_.c_str(), p)->offset = timestamp_ms;
-    rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(consumer_.get(), query.get(), Millis());
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) err = query->elems[0].err;
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      Failed(p, std::string("list offsets: ") + rd_kafka_err2str(err));
-      return std::nullopt;
-    }
-    return query->elems[0].offset;
-  }
-
-  bool Consume(std::int32_t p, std::int64_t end, const std::function<void(const Event&)>& observe) {
-    LogRecord record;
-    // Recovery's stale-owner rule: this owner's fence precedes the session in every partition,
-    // so a record below the highest epoch seen since is a replaced owner's, never applied.
-    PartitionEpochs epochs;
-    epochs.Reset(static_cast<std::size_t>(partitions_));
-    epochs.Set(p, owner_epoch_);
-    auto last_progress = Clock::now();
-    for (;;) {
-      KafkaPtr<rd_kafka_message_t> message(rd_kafka_consumer_poll(consumer_.get(), 100));
-      if (!message) {
-        if (Clock::now() - last_progress > timeout_) return Failed(p, "no messages");
-        continue;
-      }
-      if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        return Failed(p, rd_kafka_message_errstr(message.get()));
-      }
-      last_progress = Clock::now();
-      if (message->partition != p || message->offset >= end) continue;
-      const std::string_view raw{static_cast<const char*>(message->payload), message->len};
-      if (CodecError error = decoder_.Decode(raw, record); error != CodecError::kOk) {
-        return Failed(p, "undecodable event at offset " + std::to_string(message->offset) + ": " +
-                             std::string(CodecErrorName(error)));
-      }
-      if (!epochs.Stale(p, record.epoch) && !record.fence) observe(record.event);
-      if (message->offset + 1 >= end) return true;
-    }
-  }
-
   std::string topic_name_;
   std::uint64_t owner_epoch_;
   std::chrono::milliseconds timeout_;
-  KafkaPtr<rd_kafka_t> consumer_;
-  KafkaPtr<rd_kafka_topic_t> topic_;
+  kafka::PartitionReader reader_;
   std::int32_t partitions_ = 0;
   std::vector<std::int64_t> session_start_;
   EventDecoder decoder_;
@@ -283,7 +238,7 @@ InDoubtSettler::~InDoubtSettler() {
 }
 
 void InDoubtSettler::Start() {
-  reader_ = std::make_unique<PartitionReader>(options_, settler_options_.read_timeout);
+  reader_ = std::make_unique<LogReader>(options_, settler_options_.read_timeout);
   {
     std::lock_guard lock(mutex_);
     started_ = true;

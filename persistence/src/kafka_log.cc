@@ -18,7 +18,7 @@
 #include "hotdeal/persistence/event_codec.h"
 #include "hotdeal/persistence/in_doubt_settler.h"
 #include "index_queue.h"
-#include "kafka_handles.h"
+#include "kafka/producer.h"
 
 namespace hotdeal::persistence {
 
@@ -71,48 +71,6 @@ struct KafkaLog::Slot {
   bool reappend = false;
 };
 
-class KafkaLog::Producer {
- public:
-  Producer(KafkaPtr<rd_kafka_t> client, KafkaPtr<rd_kafka_topic_t> topic)
-      : client_(std::move(client)), topic_(std::move(topic)) {}
-  ~Producer() {
-    topic_.reset();  // a topic handle must go before its client
-  }
-  rd_kafka_t* client() const noexcept { return client_.get(); }
-  rd_kafka_topic_t* topic() const noexcept { return topic_.get(); }
-
- private:
-  KafkaPtr<rd_kafka_t> client_;
-  KafkaPtr<rd_kafka_topic_t> topic_;
-};
-
-struct KafkaLogCallbacks {
-  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
-    auto* log = static_cast<KafkaLog*>(opaque);
-    const auto index =
-        static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(message->_private));
-    engine::Durability durability = engine::Durability::kPossiblyPersisted;
-    switch (rd_kafka_message_status(message)) {
-      case RD_KAFKA_MSG_STATUS_PERSISTED:
-        durability = engine::Durability::kPersisted;
-        break;
-      case RD_KAFKA_MSG_STATUS_NOT_PERSISTED:
-        durability = engine::Durability::kNotPersisted;
-        break;
-      case RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED:
-        durability = engine::Durability::kPossiblyPersisted;
-        break;
-    }
-    // A success report is always persisted; a failure is whatever the status says (librdkafka
-    // reports ERR__MSG_TIMED_OUT on an in-flight message as possibly persisted).
-    if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) durability = engine::Durability::kPersisted;
-    log->OnDelivery(index, durability);
-  }
-  static void OnError(rd_kafka_t*, int error, const char* reason, void* opaque) {
-    static_cast<KafkaLog*>(opaque)->OnError(error, reason);
-  }
-};
-
 KafkaLog::KafkaLog(Options options)
     : options_(std::move(options)),
       // Control-plane events come with WorkerId{workers}: one cell more than the workers.
@@ -134,8 +92,7 @@ void KafkaLog::Start(engine::LogReports& reports, InDoubtSettler* settler) {
   reports_ = &reports;
   settler_ = settler;
   RecreateProducer();
-  EnsureTopic(producer_->client(), options_.kafka_topic, options_.topic_partitions,
-              options_.topic_replication_factor, kAdminTimeout);
+  kafka::EnsureTopic(producer_->client(), options_, kAdminTimeout);
   poll_thread_ = std::thread([this] { PollLoop(); });
   OpenGate();
 }
@@ -147,26 +104,27 @@ void KafkaLog::OpenGate() noexcept {
 
 void KafkaLog::RecreateProducer() {
   producer_.reset();
-  auto conf = NewKafkaConf({
-      {"bootstrap.servers", options_.kafka_brokers},
-      {"enable.idempotence", "true"},
-      {"acks", "all"},
-      // librdkafka's queue has the slot table's bound, so the two cannot disagree.
-      {"queue.buffering.max.messages", std::to_string(RoundUpPowerOfTwo(options_.in_flight_max))},
-      {"linger.ms", std::to_string(options_.linger.count())},
-      {"message.timeout.ms", std::to_string(options_.delivery_timeout.count())},
-      // Same key -> partition mapping as the Java client, so other tools agree with us.
-      {"partitioner", "murmur2_random"},
-      {"client.id", "hotdeal-log"},
-  });
-  rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaLogCallbacks::OnDelivery);
-  rd_kafka_conf_set_error_cb(conf.get(), &KafkaLogCallbacks::OnError);
-  rd_kafka_conf_set_opaque(conf.get(), this);
-  KafkaPtr<rd_kafka_t> client = NewKafkaClient(RD_KAFKA_PRODUCER, std::move(conf));
-  KafkaPtr<rd_kafka_topic_t> topic(
-      rd_kafka_topic_new(client.get(), options_.kafka_topic.c_str(), nullptr));
-  if (!topic) throw std::runtime_error("kafka topic handle: " + options_.kafka_topic);
-  producer_ = std::make_unique<Producer>(std::move(client), std::move(topic));
+  const kafka::Producer::Handlers handlers{
+      this,
+      [](void* log, std::uintptr_t index, engine::Durability durability) noexcept {
+        static_cast<KafkaLog*>(log)->OnDelivery(static_cast<std::uint32_t>(index), durability);
+      },
+      [](void* log, kafka::ClientError error, const char* name, const char* reason) noexcept {
+        static_cast<KafkaLog*>(log)->OnError(error, name, reason);
+      },
+  };
+  producer_ = std::make_unique<kafka::Producer>(
+      options_, "hotdeal-log",
+      kafka::ConfEntries{
+          // librdkafka's queue has the slot table's bound, so the two cannot disagree.
+          {"queue.buffering.max.messages",
+           std::to_string(RoundUpPowerOfTwo(options_.in_flight_max))},
+          {"linger.ms", std::to_string(options_.linger.count())},
+          {"message.timeout.ms", std::to_string(options_.delivery_timeout.count())},
+          // Same key -> partition mapping as the Java client, so other tools agree with us.
+          {"partitioner", "murmur2_random"},
+      },
+      handlers);
   producer_generation_.fetch_add(1, std::memory_order_acq_rel);
   fatal_pending_ = false;
   brokers_down_.store(false);
@@ -215,10 +173,7 @@ std::optional<engine::LogTicket> KafkaLog::Append(engine::WorkerId worker,
 }
 
 bool KafkaLog::Produce(std::uint32_t index, std::string_view payload) noexcept {
-  const std::string_view key = slots_[index].event.campaign.view();
-  return rd_kafka_produce(producer_->topic(), RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                          const_cast<char*>(payload.data()), payload.size(), key.data(), key.size(),
-                          reinterpret_cast<void*>(std::uintptr_t{index})) == 0;
+  return producer_->Produce(std::nullopt, slots_[index].event.campaign.view(), payload, index);
 }
 
 // Poll thread: produce again the events appended until persisted whose last attempt failed. A
@@ -313,14 +268,13 @@ void KafkaLog::Settle(std::uint32_t index, engine::Durability durability) noexce
   }
 }
 
-void KafkaLog::OnError(int error, const char* reason) noexcept {
-  const auto err = static_cast<rd_kafka_resp_err_t>(error);
-  base::Log(base::LogLevel::kWarn, "log", "kafka error %s: %s", rd_kafka_err2name(err), reason);
-  if (err == RD_KAFKA_RESP_ERR__FATAL) {
+void KafkaLog::OnError(kafka::ClientError error, const char* name, const char* reason) noexcept {
+  base::Log(base::LogLevel::kWarn, "log", "kafka error %s: %s", name, reason);
+  if (error == kafka::ClientError::kFatal) {
     fatal_pending_ = true;
     accepting_.store(false);
     probe_->FatalError();
-  } else if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+  } else if (error == kafka::ClientError::kAllBrokersDown) {
     brokers_down_.store(true);
     probe_->SetHealthy(false);
   }
@@ -337,16 +291,13 @@ void KafkaLog::PollLoop() {
   auto next_probe = std::chrono::steady_clock::now();
   while (!stopping_.load(std::memory_order_relaxed)) {
     if (test_fatal_error_.load(std::memory_order_relaxed)) {
-      rd_kafka_test_fatal_error(producer_->client(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
-                                "TEST_TriggerFatalError");
+      producer_->TEST_RaiseFatal();
       test_fatal_error_.store(false);
     }
-    rd_kafka_poll(producer_->client(), static_cast<int>(kPollInterval.count()));
+    producer_->Poll(kPollInterval);
     if (fatal_pending_) {
-      char reason[512];
-      rd_kafka_fatal_error(producer_->client(), reason, sizeof reason);
       base::Log(base::LogLevel::kError, "log", "fatal producer error (%s): recreating the producer",
-                reason);
+                producer_->FatalReason().c_str());
       CloseGate();
       DrainProducer(options_.delivery_timeout);
       try {
@@ -370,14 +321,8 @@ void KafkaLog::PollLoop() {
   }
 }
 
-// librdkafka says when all brokers went down but not when one came back: ask for metadata.
 void KafkaLog::ProbeBrokers() noexcept {
-  const rd_kafka_metadata_t* raw = nullptr;
-  if (rd_kafka_metadata(producer_->client(), 0, producer_->topic(), &raw, 500) ==
-      RD_KAFKA_RESP_ERR_NO_ERROR) {
-    KafkaPtr<const rd_kafka_metadata_t> metadata(raw);
-    brokers_down_.store(false);
-  }
+  if (producer_->BrokersReachable(std::chrono::milliseconds(500))) brokers_down_.store(false);
 }
 
 // With the gate closed: give outstanding messages `timeout` to be reported, purge the rest
@@ -385,14 +330,8 @@ void KafkaLog::ProbeBrokers() noexcept {
 // possibly persisted), serve those reports, then settle anything still unreported as in
 // doubt before the producer goes away.
 void KafkaLog::DrainProducer(std::chrono::milliseconds timeout) noexcept {
-  rd_kafka_t* client = producer_->client();
-  if (!fatal_pending_) rd_kafka_flush(client, static_cast<int>(timeout.count()));
-  rd_kafka_purge(client, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (rd_kafka_outq_len(client) > 0 && std::chrono::steady_clock::now() < deadline) {
-    rd_kafka_poll(client, 10);
-  }
-  rd_kafka_poll(client, 0);
+  if (!fatal_pending_) producer_->Flush(timeout);
+  producer_->PurgeAndDrain(timeout);
   producer_.reset();
   SettleUnreported();
 }
@@ -426,7 +365,7 @@ bool KafkaLog::healthy() const noexcept {
 }
 
 // Raised on the poll thread, the one that replaces the producer: raised from the caller's
-// thread, the replacement could destroy the producer under rd_kafka_test_fatal_error (a hang,
+// thread, the replacement could destroy the producer while librdkafka raises it (a hang,
 // once in ~25 runs on a loaded box). Returns once it is raised.
 void KafkaLog::TEST_TriggerFatalError() {
   test_fatal_error_.store(true);

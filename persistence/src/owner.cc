@@ -7,10 +7,10 @@
 #include <stdexcept>
 
 #include "hotdeal/persistence/event_codec.h"
-#include "kafka_handles.h"
+#include "kafka/producer.h"
 #include "metric_family.h"
-#include "mysql_connection.h"
-#include "schema.h"
+#include "mysql/schema.h"
+#include "mysql/sql.h"
 
 namespace hotdeal::persistence {
 namespace {
@@ -22,8 +22,8 @@ constexpr std::chrono::milliseconds kKafkaTimeout{10'000};
   throw std::runtime_error("taking ownership: " + what);
 }
 
-void Check(std::optional<MysqlError> error, const char* what) {
-  if (error) Fail(std::string(what) + ": " + error->message);
+void Check(const base::Status& status, const char* what) {
+  if (!status.ok()) Fail(std::string(what) + ": " + status.message());
 }
 
 std::string HostName() {
@@ -32,75 +32,76 @@ std::string HostName() {
   return name;
 }
 
-std::string OwnerRowQuery(const MysqlConnection& db, const std::string& topic) {
-  std::string sql = "SELECT epoch, host, pid, started_at FROM owners WHERE topic = '";
-  db.Escape(topic, sql);
-  return sql + "'";
+// The owners row of `topic`, as the watch and the taker read it.
+struct OwnerRow {
+  std::uint64_t epoch = 0;
+  std::string host;
+  std::string pid;
+  std::string started_at;
+};
+
+base::Result<std::optional<OwnerRow>> ReadOwner(mysql::Connection& db, const std::string& topic) {
+  enum class Column { kEpoch, kHost, kPid, kStartedAt };
+  mysql::Sql sql(db);
+  sql << "SELECT epoch, host, pid, started_at FROM owners WHERE topic = ";
+  sql.Value(topic);
+  base::Result<mysql::ResultSet> rows = db.Query(sql.str());
+  if (!rows.ok()) return rows.status();
+  const std::optional<mysql::Row> row = rows->Next();
+  if (!row) return std::optional<OwnerRow>();
+  OwnerRow owner{row->Number<std::uint64_t>(Column::kEpoch), std::string(row->Text(Column::kHost)),
+                 std::string(row->Text(Column::kPid)), std::string(row->Text(Column::kStartedAt))};
+  if (row->bad_column()) return base::Status::Error("bad epoch in the owners row of " + topic);
+  return std::optional<OwnerRow>(std::move(owner));
 }
 
 // The upsert holds the row's lock until COMMIT, so two starting engines take distinct epochs.
 std::uint64_t TakeEpoch(const Options& options) {
-  MysqlConnection db;
+  mysql::Connection db;
   Check(db.Connect(options, kMysqlIoTimeout), "connect to MySQL");
-  Check(Migrate(db), "migrate");
-  std::string topic;
-  db.Escape(options.kafka_topic, topic);
-  std::string host;
-  db.Escape(HostName(), host);
+  Check(mysql::Migrate(db), "migrate");
+  base::Result<mysql::Statement> take = db.Prepare(
+      "INSERT INTO owners (topic, epoch, host, pid) VALUES (?, 1, ?, ?) "
+      "ON DUPLICATE KEY UPDATE epoch = epoch + 1, host = VALUES(host), "
+      "pid = VALUES(pid), started_at = CURRENT_TIMESTAMP(6)");
+  Check(take.status(), "prepare the epoch");
+  const std::string host = HostName();
+  take->Bind(0, std::string_view(options.kafka_topic));
+  take->Bind(1, std::string_view(host));
+  take->Bind(2, static_cast<std::int64_t>(::getpid()));
   Check(db.Execute("START TRANSACTION"), "begin");
-  Check(db.Execute("INSERT INTO owners (topic, epoch, host, pid) VALUES ('" + topic + "', 1, '" +
-                   host + "', " + std::to_string(::getpid()) +
-                   ") ON DUPLICATE KEY UPDATE epoch = epoch + 1, host = VALUES(host), "
-                   "pid = VALUES(pid), started_at = CURRENT_TIMESTAMP(6)"),
-        "take the next epoch");
-  std::optional<MysqlResult> rows;
-  Check(db.Query(OwnerRowQuery(db, options.kafka_topic), rows), "read the epoch");
-  MYSQL_ROW row = rows->Next();
-  if (row == nullptr) Fail("the owners row vanished inside its transaction");
-  const std::uint64_t epoch = std::strtoull(row[0], nullptr, 10);
+  Check(take->Execute().status(), "take the next epoch");
+  base::Result<std::optional<OwnerRow>> owner = ReadOwner(db, options.kafka_topic);
+  Check(owner.status(), "read the epoch");
+  if (!*owner) Fail("the owners row vanished inside its transaction");
   Check(db.Execute("COMMIT"), "commit the epoch");
-  return epoch;
-}
-
-void CountPersisted(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
-  if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) ++*static_cast<std::int32_t*>(opaque);
+  return (*owner)->epoch;
 }
 
 // One owner_fence per partition; every one must be persisted before the owner may recover.
 void AppendFences(const Options& options, std::uint64_t epoch) {
   std::int32_t persisted = 0;
-  auto conf = NewKafkaConf({{"bootstrap.servers", options.kafka_brokers},
-                            {"enable.idempotence", "true"},
-                            {"acks", "all"},
-                            {"message.timeout.ms", std::to_string(kKafkaTimeout.count())},
-                            {"client.id", "hotdeal-owner"}});
-  rd_kafka_conf_set_dr_msg_cb(conf.get(), &CountPersisted);
-  rd_kafka_conf_set_opaque(conf.get(), &persisted);
-  KafkaPtr<rd_kafka_t> producer = NewKafkaClient(RD_KAFKA_PRODUCER, std::move(conf));
-  EnsureTopic(producer.get(), options.kafka_topic, options.topic_partitions,
-              options.topic_replication_factor, kKafkaTimeout);
+  kafka::Producer producer(
+      options, "hotdeal-owner", {{"message.timeout.ms", std::to_string(kKafkaTimeout.count())}},
+      {&persisted, [](void* count, std::uintptr_t, engine::Durability durability) noexcept {
+         if (durability == engine::Durability::kPersisted) ++*static_cast<std::int32_t*>(count);
+       }});
+  kafka::EnsureTopic(producer.client(), options, kKafkaTimeout);
   const std::int32_t partitions =
-      TopicPartitions(producer.get(), options.kafka_topic, kKafkaTimeout);
-  KafkaPtr<rd_kafka_topic_t> topic(
-      rd_kafka_topic_new(producer.get(), options.kafka_topic.c_str(), nullptr));
-  if (!topic) Fail("kafka topic handle: " + options.kafka_topic);
+      kafka::TopicPartitions(producer.client(), options.kafka_topic, kKafkaTimeout);
   EventBuffer buffer;
   const Encoded fence = EncodeFence(
       epoch,
       std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now()),
       buffer);
   for (std::int32_t p = 0; p < partitions; ++p) {
-    if (rd_kafka_produce(topic.get(), p, RD_KAFKA_MSG_F_COPY, const_cast<char*>(fence.text.data()),
-                         fence.text.size(), nullptr, 0, nullptr) != 0) {
-      Fail(std::string("fence: ") + rd_kafka_err2str(rd_kafka_last_error()));
-    }
+    if (!producer.Produce(p, {}, fence.text, 0)) Fail("fence: " + kafka::Producer::LastError());
   }
-  rd_kafka_flush(producer.get(), static_cast<int>(kKafkaTimeout.count()));
+  producer.Flush(kKafkaTimeout);
   if (persisted != partitions) {
     Fail("Kafka persisted " + std::to_string(persisted) + " of " + std::to_string(partitions) +
          " fences");
   }
-  topic.reset();  // a topic handle must go before its client
 }
 
 }  // namespace
@@ -144,32 +145,32 @@ void OwnerWatch::Stop() {
 }
 
 void OwnerWatch::Run(const OnFenced& on_fenced) {
-  std::unique_ptr<MysqlConnection> db;
+  std::unique_ptr<mysql::Connection> db;
   for (;;) {
     {
       std::unique_lock lock(mutex_);
       if (wake_.wait_for(lock, options_.owner_check_interval, [this] { return stopping_; })) return;
     }
     if (!db) {
-      db = std::make_unique<MysqlConnection>();
-      if (db->Connect(options_, kMysqlIoTimeout)) {
+      db = std::make_unique<mysql::Connection>();
+      if (!db->Connect(options_, kMysqlIoTimeout).ok()) {
         db.reset();
         probe_->CheckFailed();
         continue;
       }
     }
-    std::optional<MysqlResult> rows;
-    if (db->Query(OwnerRowQuery(*db, options_.kafka_topic), rows)) {
+    base::Result<std::optional<OwnerRow>> owner = ReadOwner(*db, options_.kafka_topic);
+    if (!owner.ok()) {
       db.reset();  // never reused after an error: the next check connects afresh
       probe_->CheckFailed();
       continue;
     }
-    MYSQL_ROW row = rows->Next();
-    if (row == nullptr || std::strtoull(row[0], nullptr, 10) <= options_.owner_epoch) continue;
+    if (!*owner || (*owner)->epoch <= options_.owner_epoch) continue;
     fenced_.store(true);
     probe_->Fenced();
-    on_fenced("epoch " + std::string(row[0]) + " was taken by " + row[1] + " pid " + row[2] +
-              " at " + row[3] + "; this engine owned epoch " +
+    const OwnerRow& newer = **owner;
+    on_fenced("epoch " + std::to_string(newer.epoch) + " was taken by " + newer.host + " pid " +
+              newer.pid + " at " + newer.started_at + "; this engine owned epoch " +
               std::to_string(options_.owner_epoch));
     return;
   }

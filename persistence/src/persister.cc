@@ -14,10 +14,10 @@
 #include "hotdeal/engine/names.h"
 #include "hotdeal/persistence/event_codec.h"
 #include "hotdeal/persistence/partition_epochs.h"
-#include "kafka_handles.h"
+#include "kafka/partition_reader.h"
 #include "metric_family.h"
-#include "mysql_connection.h"
-#include "schema.h"
+#include "mysql/schema.h"
+#include "mysql/tables.h"
 
 namespace hotdeal::persistence {
 
@@ -122,20 +122,6 @@ struct Item {
   LogRecord record;
 };
 
-// The status an order event leaves its row in, as the `orders.status` column spells it.
-std::string_view OrderStatusName(EventType type) noexcept {
-  switch (type) {
-    case EventType::kOrderConfirmed:
-      return engine::Name(engine::OrderStatus::kConfirmed);
-    case EventType::kOrderCancelled:
-      return engine::Name(engine::OrderStatus::kCancelled);
-    case EventType::kOrderExpired:
-      return engine::Name(engine::OrderStatus::kExpired);
-    default:
-      return engine::Name(engine::OrderStatus::kReserved);
-  }
-}
-
 // The engine's order transitions: whether an order whose latest logged state is `from`
 // (kOrderReserved for a reservation) moves on `move`. A move from a state it cannot leave (a
 // repeated confirm, or a confirm appended again that lands after the cancel) changes nothing,
@@ -151,22 +137,6 @@ bool Moves(EventType from, EventType move) noexcept {
       return false;
   }
 }
-
-// The statuses a row may be in for `move` to apply, as SQL (see Moves).
-std::string_view StatusesMovedBy(EventType move) noexcept {
-  return move == EventType::kOrderCancelled ? "('reserved', 'confirmed')" : "('reserved')";
-}
-
-std::int64_t Micros(engine::TimePoint t) {
-  return t.time_since_epoch().count();
-}
-
-constexpr std::string_view kInsertClaim =
-    "INSERT INTO claims (claim_id, campaign_id, user_id, coupon_code, created_at_us, seq, "
-    "idempotency_key) VALUES ";
-constexpr std::string_view kInsertOrder =
-    "INSERT INTO orders (order_id, campaign_id, user_id, quantity, amount, created_at_us, "
-    "expires_at_us, seq, status, status_at_us, status_seq, idempotency_key) VALUES ";
 
 // A batch's net effect: what to delete, insert and update, in the order that keeps the unique
 // keys satisfied (deletes of earlier rows first, so a user whose claim was voided can hold a
@@ -279,12 +249,12 @@ class LogBooks {
     if (Books* b = Find(campaign)) Grant(*b, claim_id);
   }
   void SeedOrder(const std::string& campaign, std::uint64_t order_id, std::uint32_t quantity,
-                 std::string_view status) {
+                 engine::OrderStatus status) {
     Books* b = Find(campaign);
     if (b == nullptr) return;
-    if (status == OrderStatusName(EventType::kOrderReserved)) {
+    if (status == engine::OrderStatus::kReserved) {
       Reserve(*b, order_id, quantity);
-    } else if (status == OrderStatusName(EventType::kOrderConfirmed)) {
+    } else if (status == engine::OrderStatus::kConfirmed) {
       Reserve(*b, order_id, quantity);
       Move(*b, order_id, EventType::kOrderConfirmed);
     } else {
@@ -295,7 +265,7 @@ class LogBooks {
   // One decoded event of the current owner, in log order.
   void Apply(const engine::Event& e) {
     if (e.type == EventType::kCampaignCreated) {
-      return Keep(std::string(e.campaign.view()), Micros(e.at));
+      return Keep(std::string(e.campaign.view()), mysql::Micros(e.at));
     }
     Books* b = Find(e.campaign.view());
     if (b == nullptr) return;
@@ -374,38 +344,6 @@ class LogBooks {
   std::map<std::string, Books, std::less<>> campaigns_;
 };
 
-// Appends `(a, b, ...)`-style SQL without a helper per type.
-class Sql {
- public:
-  explicit Sql(const MysqlConnection& db) : db_(db) { text_.reserve(1 << 20); }
-  Sql& operator<<(std::string_view s) {
-    text_.append(s);
-    return *this;
-  }
-  Sql& operator<<(std::int64_t v) {
-    text_.append(std::to_string(v));
-    return *this;
-  }
-  Sql& operator<<(std::uint64_t v) {
-    text_.append(std::to_string(v));
-    return *this;
-  }
-  Sql& operator<<(std::uint32_t v) { return *this << std::uint64_t{v}; }
-  // A quoted, escaped string literal.
-  Sql& Quote(std::string_view s) {
-    text_.push_back('\'');
-    db_.Escape(s, text_);
-    text_.push_back('\'');
-    return *this;
-  }
-  void Clear() { text_.clear(); }
-  const std::string& str() const { return text_; }
-
- private:
-  const MysqlConnection& db_;
-  std::string text_;
-};
-
 }  // namespace
 
 class Persister::Session {
@@ -422,19 +360,19 @@ class Persister::Session {
   std::optional<std::string> Run() {
     if (auto error = Open()) return error;
     probe_.SetConnected(true);
-    if (auto error = SeedBooks()) return "mysql books: " + error->message;
-    if (auto error = ReadRows()) return "mysql rows: " + error->message;
+    if (base::Status s = SeedBooks(); !s.ok()) return "mysql books: " + s.message();
+    if (base::Status s = ReadRows(); !s.ok()) return "mysql rows: " + s.message();
     bool rows_stale = false;
     auto rows_read_at = std::chrono::steady_clock::now();
     while (!stopping_.load()) {
       if (auto error = Fill()) return error;
       if (!items_.empty()) {
-        if (auto error = Write()) return "mysql: " + error->message;
+        if (base::Status s = Write(); !s.ok()) return "mysql: " + s.message();
         rows_stale = true;
       }
       UpdateLag();
       if (rows_stale && std::chrono::steady_clock::now() - rows_read_at >= kRowsRefreshInterval) {
-        if (auto error = ReadRows()) return "mysql rows: " + error->message;
+        if (base::Status s = ReadRows(); !s.ok()) return "mysql rows: " + s.message();
         rows_stale = false;
         rows_read_at = std::chrono::steady_clock::now();
       }
@@ -445,22 +383,24 @@ class Persister::Session {
  private:
   std::optional<std::string> Open();
   std::optional<std::string> Fill();
-  std::optional<MysqlError> Write();
-  std::optional<MysqlError> WriteCampaigns();
-  std::optional<MysqlError> WriteClaims();
-  std::optional<MysqlError> WriteOrders();
-  std::optional<MysqlError> WriteTail();
-  std::optional<MysqlError> InsertClaim(const Item& item);
-  std::optional<MysqlError> InsertOrder(const Plan::NewOrder& order);
-  std::optional<MysqlError> SetOrderStatus(const Item& latest);
-  void OrderValues(const Plan::NewOrder& order);
-  void ClaimValues(const engine::Event& e);
-  void KeyValue(const engine::Event& e);  // the event's Idempotency-Key, or NULL
-  std::optional<MysqlError> DeleteIds(std::string_view statement,
-                                      const std::vector<std::uint64_t>& ids);
-  std::optional<MysqlError> SeedBooks();  // books_ from MySQL's rows at the stored offsets
+  base::Status Write();
+  base::Status WriteCampaigns();
+  base::Status WriteClaims();
+  base::Status WriteOrders();
+  base::Status WriteTail();
+  base::Status InsertClaim(const Item& item);
+  base::Status InsertOrder(const Plan::NewOrder& order);
+  base::Status SetOrderStatus(const Item& latest);
+  void OrderValues(const Plan::NewOrder& order) {
+    mysql::OrderValues(sql_, order.reserved->record.event, order.latest->record.event);
+  }
+  base::Status DeleteIds(std::string_view statement, const std::vector<std::uint64_t>& ids);
+  // Runs the SELECT in sql_ and reads its rows, each a RowT (tables.h), into `out`.
+  template <class RowT>
+  base::Status Select(std::vector<RowT>& out);
+  base::Status SeedBooks();  // books_ from MySQL's rows at the stored offsets
   // hotdeal_persister_units from committed rows, with books_ at the same offsets.
-  std::optional<MysqlError> ReadRows();
+  base::Status ReadRows();
   std::string KeptCampaigns();  // books_'s campaigns as a quoted SQL list
   void UpdateLag();
   std::uint64_t MeasureLag() const;  // any thread: reads only committed_ and the consumer
@@ -468,11 +408,14 @@ class Persister::Session {
   const Options& options_;
   PersisterProbe& probe_;
   const std::atomic<bool>& stopping_;
-  MysqlConnection db_;
-  Sql sql_;
-  KafkaPtr<rd_kafka_t> consumer_;
+  mysql::Connection db_;
+  mysql::Sql sql_;
+  // Prepared once per session: an order's move, by the statuses it leaves (confirm and expire
+  // move a reservation, cancel a reservation or a confirmed order).
+  std::optional<mysql::Statement> confirm_, cancel_, expire_;
+  std::optional<kafka::PartitionReader> reader_;  // made by Open
   EventDecoder decoder_;
-  std::vector<KafkaPtr<rd_kafka_message_t>> messages_;
+  std::vector<kafka::Message> messages_;
   std::vector<Item> items_;
   Plan plan_;
   LogBooks books_{options_.campaigns_max};
@@ -485,50 +428,38 @@ class Persister::Session {
 };
 
 std::optional<std::string> Persister::Session::Open() {
-  if (auto e = db_.Connect(options_, kMysqlIoTimeout)) return "mysql connect: " + e->message;
-  if (auto e = Migrate(db_)) return "mysql migrate: " + e->message;
+  if (base::Status s = db_.Connect(options_, kMysqlIoTimeout); !s.ok())
+    return "mysql connect: " + s.message();
+  if (base::Status s = mysql::Migrate(db_); !s.ok()) return "mysql migrate: " + s.message();
+  for (auto [statement, move] : {std::pair{&confirm_, EventType::kOrderConfirmed},
+                                 {&cancel_, EventType::kOrderCancelled},
+                                 {&expire_, EventType::kOrderExpired}}) {
+    base::Result<mysql::Statement> prepared = db_.Prepare(mysql::OrderMoveStatement(move));
+    if (!prepared.ok()) return "mysql prepare: " + prepared.status().message();
+    statement->emplace(std::move(prepared).value());
+  }
   std::int32_t partitions = 0;
   try {
-    consumer_ = NewKafkaClient(
-        RD_KAFKA_CONSUMER,
-        NewKafkaConf({
-            {"bootstrap.servers", options_.kafka_brokers},
-            {"group.id", "hotdeal-persister"},  // required by librdkafka; never joined
-            {"enable.auto.commit", "false"},
-            {"enable.auto.offset.store", "false"},
-            // A stored offset that fell out of retention is an error to see, not to skip.
-            {"auto.offset.reset", "error"},
-            {"fetch.wait.max.ms", "20"},
-            {"client.id", "hotdeal-persister"},
-        }));
-    EnsureTopic(consumer_.get(), options_.kafka_topic, options_.topic_partitions,
-                options_.topic_replication_factor, kKafkaTimeout);
-    partitions = TopicPartitions(consumer_.get(), options_.kafka_topic, kKafkaTimeout);
+    reader_.emplace(options_, "hotdeal-persister", kafka::ConfEntries{{"fetch.wait.max.ms", "20"}});
+    reader_->EnsureTopic(kKafkaTimeout);
+    partitions = reader_->Partitions(kKafkaTimeout);
   } catch (const std::exception& e) {
     return e.what();
   }
   next_offsets_.assign(partitions, -1);
   epochs_.Reset(partitions);
-  std::optional<MysqlResult> rows;
-  sql_.Clear();
-  sql_ << "SELECT `partition`, next_offset, epoch_max FROM consumer_offsets WHERE topic = ";
-  sql_.Quote(options_.kafka_topic);
-  if (auto e = db_.Query(sql_.str(), rows)) return "mysql offsets: " + e->message;
-  while (MYSQL_ROW row = rows->Next()) {
-    const int partition = std::atoi(row[0]);
-    if (partition < 0 || partition >= partitions) continue;
-    next_offsets_[partition] = std::atoll(row[1]);
-    epochs_.Set(partition, std::strtoull(row[2], nullptr, 10));
+  base::Result<std::vector<mysql::OffsetRow>> offsets =
+      mysql::ReadOffsets(db_, options_.kafka_topic);
+  if (!offsets.ok()) return "mysql offsets: " + offsets.status().message();
+  for (const mysql::OffsetRow& row : *offsets) {
+    if (row.partition < 0 || row.partition >= partitions) continue;
+    next_offsets_[row.partition] = row.next_offset;
+    epochs_.Set(row.partition, row.epoch_max);
   }
-  KafkaPtr<rd_kafka_topic_partition_list_t> assignment(
-      rd_kafka_topic_partition_list_new(partitions));
-  for (std::int32_t p = 0; p < partitions; ++p) {
-    rd_kafka_topic_partition_list_add(assignment.get(), options_.kafka_topic.c_str(), p)->offset =
-        next_offsets_[p] >= 0 ? next_offsets_[p] : RD_KAFKA_OFFSET_BEGINNING;
-  }
-  if (rd_kafka_resp_err_t err = rd_kafka_assign(consumer_.get(), assignment.get())) {
-    return std::string("kafka assign: ") + rd_kafka_err2str(err);
-  }
+  std::vector<kafka::Start> starts;
+  for (std::int32_t p = 0; p < partitions; ++p)
+    starts.push_back({p, next_offsets_[p] >= 0 ? next_offsets_[p] : kafka::kFromBeginning});
+  if (base::Status s = reader_->Assign(starts); !s.ok()) return "kafka " + s.message();
   committed_ = std::make_unique<std::atomic<std::int64_t>[]>(next_offsets_.size());
   for (std::size_t p = 0; p < next_offsets_.size(); ++p)
     committed_[p].store(next_offsets_[p]);
@@ -544,24 +475,20 @@ std::optional<std::string> Persister::Session::Fill() {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
-    KafkaPtr<rd_kafka_message_t> message(
-        rd_kafka_consumer_poll(consumer_.get(), static_cast<int>(left.count())));
-    if (!message) continue;
-    if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
-    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return std::string("kafka consume: ") + rd_kafka_message_errstr(message.get());
-    }
+    base::Result<std::optional<kafka::Message>> polled = reader_->Poll(left);
+    if (!polled.ok()) return "kafka " + polled.status().message();
+    if (!*polled) continue;
+    const kafka::Message& message = messages_.emplace_back(std::move(**polled));
     Item& item = items_.emplace_back();
-    item.partition = message->partition;
-    item.offset = message->offset;
-    item.raw = {static_cast<const char*>(message->payload), message->len};
+    item.partition = message.partition();
+    item.offset = message.offset();
+    item.raw = message.payload();
     item.error = decoder_.Decode(item.raw, item.record);
-    messages_.push_back(std::move(message));
   }
   return std::nullopt;
 }
 
-std::optional<MysqlError> Persister::Session::Write() {
+base::Status Persister::Session::Write() {
   plan_.Clear();
   replayed_ = 0;
   batch_epochs_ = epochs_;
@@ -576,12 +503,13 @@ std::optional<MysqlError> Persister::Session::Write() {
     }
   }
   const auto started = std::chrono::steady_clock::now();
-  if (auto e = db_.Execute("START TRANSACTION")) return e;
-  if (auto e = WriteCampaigns()) return e;
-  if (auto e = WriteClaims()) return e;
-  if (auto e = WriteOrders()) return e;
-  if (auto e = WriteTail()) return e;
-  if (auto e = db_.Execute("COMMIT")) return e;
+  base::Status status = db_.Execute("START TRANSACTION");
+  if (status.ok()) status = WriteCampaigns();
+  if (status.ok()) status = WriteClaims();
+  if (status.ok()) status = WriteOrders();
+  if (status.ok()) status = WriteTail();
+  if (status.ok()) status = db_.Execute("COMMIT");
+  if (!status.ok()) return status;
   const auto took = std::chrono::steady_clock::now() - started;
   for (const Item& item : items_)
     next_offsets_[item.partition] = item.offset + 1;
@@ -602,41 +530,36 @@ std::optional<MysqlError> Persister::Session::Write() {
               static_cast<unsigned long long>(newer));
   }
   probe_.Batch(items_.size(), replayed_, plan_.conflicts.size(), plan_.stale.size(), took);
-  return std::nullopt;
+  return {};
 }
 
-std::optional<MysqlError> Persister::Session::WriteCampaigns() {
+template <class RowT>
+base::Status Persister::Session::Select(std::vector<RowT>& out) {
+  base::Result<mysql::ResultSet> rows = db_.Query(sql_.str());
+  if (!rows.ok()) return rows.status();
+  while (std::optional<mysql::Row> row = rows->Next()) {
+    if (base::Status s = mysql::Read(*row, out.emplace_back()); !s.ok()) return s;
+  }
+  return {};
+}
+
+base::Status Persister::Session::WriteCampaigns() {
   for (const Item* item : plan_.campaigns_new) {
     const engine::Event& e = item->record.event;
-    const engine::CampaignSpec& s = e.spec;
     sql_.Clear();
-    sql_ << "INSERT INTO campaigns (id, campaign_index, kind, name, stock, per_user_limit, "
-            "starts_at_us, ends_at_us, price, hold_seconds, created_at_us, created_seq, id_key_0, "
-            "id_key_1) VALUES (";
-    sql_.Quote(e.campaign.view()) << ", " << e.campaign_index << ", "
-                                  << (s.kind == engine::CampaignKind::kSale ? "'sale'" : "'coupon'")
-                                  << ", ";
-    sql_.Quote(s.name) << ", " << s.stock << ", " << s.per_user_limit << ", " << Micros(s.starts_at)
-                       << ", ";
-    if (s.ends_at) {
-      sql_ << Micros(*s.ends_at);
-    } else {
-      sql_ << "NULL";
-    }
-    sql_ << ", " << s.price << ", " << s.hold_seconds << ", " << Micros(e.at) << ", " << e.seq
-         << ", " << e.id_key[0] << ", " << e.id_key[1] << ")";
-    auto error = db_.Execute(sql_.str());
-    if (!error) continue;
-    if (error->code != kMysqlDuplicateKey) return error;
+    sql_ << mysql::InsertCampaigns();
+    mysql::CampaignValues(sql_, e);
+    base::Status inserted = db_.Execute(sql_.str());
+    if (inserted.ok()) continue;
+    if (inserted.code() != mysql::kDuplicateKey) return inserted;
     // Same id: a replay if it is the same campaign (same slot, same creation), else an alarm.
     sql_.Clear();
-    sql_ << "SELECT campaign_index, created_seq FROM campaigns WHERE id = ";
-    sql_.Quote(e.campaign.view());
-    std::optional<MysqlResult> rows;
-    if (auto e2 = db_.Query(sql_.str(), rows)) return e2;
-    MYSQL_ROW row = rows->Next();
-    if (row != nullptr && std::to_string(e.campaign_index) == row[0] &&
-        std::to_string(e.seq) == row[1]) {
+    sql_ << mysql::SelectCampaigns() << " WHERE id = ";
+    sql_.Value(e.campaign.view());
+    std::vector<CampaignRow> rows;
+    if (base::Status s = Select(rows); !s.ok()) return s;
+    if (rows.size() == 1 && rows[0].campaign_index == e.campaign_index &&
+        rows[0].created_seq == e.seq) {
       ++replayed_;
     } else {
       plan_.conflicts.emplace_back(item, "campaign id exists with another creation");
@@ -644,67 +567,75 @@ std::optional<MysqlError> Persister::Session::WriteCampaigns() {
   }
   for (const Item* item : plan_.campaigns_closed) {
     sql_.Clear();
-    sql_ << "UPDATE campaigns SET closed_at_us = " << Micros(item->record.event.at)
-         << ", closed_seq = " << item->record.event.seq << " WHERE id = ";
-    sql_.Quote(item->record.event.campaign.view());
-    if (auto e = db_.Execute(sql_.str())) return e;
+    sql_ << "UPDATE campaigns SET closed_at_us = ";
+    sql_.Value(mysql::Micros(item->record.event.at)) << ", closed_seq = ";
+    sql_.Value(item->record.event.seq) << " WHERE id = ";
+    sql_.Value(item->record.event.campaign.view());
+    if (base::Status s = db_.Execute(sql_.str()); !s.ok()) return s;
   }
-  return std::nullopt;
+  return {};
 }
 
-std::optional<MysqlError> Persister::Session::WriteClaims() {
-  if (auto e = DeleteIds("DELETE FROM claims WHERE claim_id IN (", plan_.claims_void)) return e;
+base::Status Persister::Session::WriteClaims() {
+  if (base::Status s = DeleteIds("DELETE FROM claims WHERE claim_id IN (", plan_.claims_void);
+      !s.ok()) {
+    return s;
+  }
   sql_.Clear();
-  sql_ << kInsertClaim;
+  sql_ << mysql::InsertClaims();
   bool any = false;
   for (const Item* item : plan_.claims_new) {
     if (item == nullptr) continue;
     sql_ << (any ? "," : "");
-    ClaimValues(item->record.event);
+    mysql::ClaimValues(sql_, item->record.event);
     any = true;
   }
-  if (!any) return std::nullopt;
-  auto error = db_.Execute(sql_.str());
-  if (!error || error->code != kMysqlDuplicateKey) return error;
+  if (!any) return {};
+  base::Status inserted = db_.Execute(sql_.str());
+  if (inserted.ok() || inserted.code() != mysql::kDuplicateKey) return inserted;
   // InnoDB rolled back just the failed statement: sort the batch out row by row.
   for (const Item* item : plan_.claims_new) {
     if (item == nullptr) continue;
-    if (auto e = InsertClaim(*item)) return e;
+    if (base::Status s = InsertClaim(*item); !s.ok()) return s;
   }
-  return std::nullopt;
+  return {};
 }
 
-std::optional<MysqlError> Persister::Session::InsertClaim(const Item& item) {
+base::Status Persister::Session::InsertClaim(const Item& item) {
   const engine::Event& e = item.record.event;
   sql_.Clear();
-  sql_ << "SELECT claim_id, campaign_id, user_id, coupon_code FROM claims WHERE claim_id = "
-       << e.claim_id.value << " OR (campaign_id = '" << e.campaign.view() << "' AND user_id = '"
-       << e.user.view() << "')";
-  std::optional<MysqlResult> rows;
-  if (auto error = db_.Query(sql_.str(), rows)) return error;
-  if (rows->rows() == 0) {
+  sql_ << mysql::SelectClaims() << " WHERE claim_id = ";
+  sql_.Value(e.claim_id.value) << " OR (campaign_id = ";
+  sql_.Trusted(e.campaign.view()) << " AND user_id = ";
+  sql_.Trusted(e.user.view()) << ")";
+  std::vector<ClaimRow> rows;
+  if (base::Status s = Select(rows); !s.ok()) return s;
+  if (rows.empty()) {
     sql_.Clear();
-    sql_ << kInsertClaim;
-    ClaimValues(e);
+    sql_ << mysql::InsertClaims();
+    mysql::ClaimValues(sql_, e);
     return db_.Execute(sql_.str());
   }
-  MYSQL_ROW row = rows->Next();
-  const bool same = rows->rows() == 1 && std::to_string(e.claim_id.value) == row[0] &&
-                    e.campaign.view() == row[1] && e.user.view() == row[2] &&
-                    e.coupon_code.view() == row[3];
+  const ClaimRow& row = rows[0];
+  const bool same = rows.size() == 1 && row.claim_id == e.claim_id && row.campaign == e.campaign &&
+                    row.user == e.user && row.coupon_code.view() == e.coupon_code.view();
   if (same) {
     ++replayed_;
   } else {
-    plan_.conflicts.emplace_back(
-        &item, std::string("claim conflicts with claim ") + row[0] + " of user " + row[2]);
+    plan_.conflicts.emplace_back(&item, "claim conflicts with claim " +
+                                            std::to_string(row.claim_id.value) + " of user " +
+                                            std::string(row.user.view()));
   }
-  return std::nullopt;
+  return {};
 }
 
-std::optional<MysqlError> Persister::Session::WriteOrders() {
-  if (auto e = DeleteIds("DELETE FROM orders WHERE order_id IN (", plan_.orders_void)) return e;
+base::Status Persister::Session::WriteOrders() {
+  if (base::Status s = DeleteIds("DELETE FROM orders WHERE order_id IN (", plan_.orders_void);
+      !s.ok()) {
+    return s;
+  }
   sql_.Clear();
-  sql_ << kInsertOrder;
+  sql_ << mysql::InsertOrders();
   bool any = false;
   for (const Plan::NewOrder& order : plan_.orders_new) {
     if (order.voided) continue;
@@ -713,108 +644,83 @@ std::optional<MysqlError> Persister::Session::WriteOrders() {
     any = true;
   }
   if (any) {
-    auto error = db_.Execute(sql_.str());
-    if (error && error->code != kMysqlDuplicateKey) return error;
-    if (error) {
+    base::Status inserted = db_.Execute(sql_.str());
+    if (!inserted.ok() && inserted.code() != mysql::kDuplicateKey) return inserted;
+    if (!inserted.ok()) {
       for (const Plan::NewOrder& order : plan_.orders_new) {
         if (order.voided) continue;
-        if (auto e = InsertOrder(order)) return e;
+        if (base::Status s = InsertOrder(order); !s.ok()) return s;
       }
     }
   }
   for (const auto& [order_id, latest] : plan_.orders_status) {
-    if (auto e = SetOrderStatus(*latest)) return e;
+    if (base::Status s = SetOrderStatus(*latest); !s.ok()) return s;
   }
-  return std::nullopt;
+  return {};
 }
 
-void Persister::Session::ClaimValues(const engine::Event& e) {
-  // Ids and coupon codes were validated by the decoder ([A-Za-z0-9_-], base32): no escaping.
-  sql_ << "(" << e.claim_id.value << ",'" << e.campaign.view() << "','" << e.user.view() << "','"
-       << e.coupon_code.view() << "'," << Micros(e.at) << "," << e.seq << ",";
-  KeyValue(e);
-  sql_ << ")";
-}
-
-void Persister::Session::KeyValue(const engine::Event& e) {
-  // Keys were validated by the decoder ([A-Za-z0-9_-]{1,64}): no escaping.
-  if (e.idempotency_key) {
-    sql_ << "'" << e.idempotency_key->view() << "'";
-  } else {
-    sql_ << "NULL";
-  }
-}
-
-std::optional<MysqlError> Persister::Session::DeleteIds(std::string_view statement,
-                                                        const std::vector<std::uint64_t>& ids) {
-  if (ids.empty()) return std::nullopt;
+base::Status Persister::Session::DeleteIds(std::string_view statement,
+                                           const std::vector<std::uint64_t>& ids) {
+  if (ids.empty()) return {};
   sql_.Clear();
   sql_ << statement;
   for (std::size_t i = 0; i < ids.size(); ++i)
-    sql_ << (i ? "," : "") << ids[i];
-  sql_ << ")";
+    sql_.Value(ids[i]) << (i + 1 < ids.size() ? "," : ")");
   return db_.Execute(sql_.str());
 }
 
-void Persister::Session::OrderValues(const Plan::NewOrder& order) {
-  const engine::Event& e = order.reserved->record.event;
-  const engine::Event& latest = order.latest->record.event;
-  sql_ << "(" << e.order_id.value << ",'" << e.campaign.view() << "','" << e.user.view() << "',"
-       << e.quantity << "," << e.amount << "," << Micros(e.at) << "," << Micros(e.expires_at) << ","
-       << e.seq << ",'" << OrderStatusName(latest.type) << "'," << Micros(latest.at) << ","
-       << latest.seq << ",";
-  KeyValue(e);
-  sql_ << ")";
-}
-
-std::optional<MysqlError> Persister::Session::SetOrderStatus(const Item& latest) {
+base::Status Persister::Session::SetOrderStatus(const Item& latest) {
   const engine::Event& e = latest.record.event;
-  sql_.Clear();
-  sql_ << "UPDATE orders SET status = '" << OrderStatusName(e.type)
-       << "', status_at_us = " << Micros(e.at) << ", status_seq = " << e.seq
-       << " WHERE order_id = " << e.order_id.value << " AND status IN " << StatusesMovedBy(e.type);
-  return db_.Execute(sql_.str());
+  std::optional<mysql::Statement>& move = e.type == EventType::kOrderConfirmed   ? confirm_
+                                          : e.type == EventType::kOrderCancelled ? cancel_
+                                                                                 : expire_;
+  move->Bind(0, mysql::Micros(e.at));
+  move->Bind(1, e.seq);
+  move->Bind(2, e.order_id.value);
+  return move->Execute().status();
 }
 
-std::optional<MysqlError> Persister::Session::InsertOrder(const Plan::NewOrder& order) {
+base::Status Persister::Session::InsertOrder(const Plan::NewOrder& order) {
   const engine::Event& e = order.reserved->record.event;
   sql_.Clear();
-  sql_ << "SELECT campaign_id, user_id, quantity, amount FROM orders WHERE order_id = "
-       << e.order_id.value;
-  std::optional<MysqlResult> rows;
-  if (auto error = db_.Query(sql_.str(), rows)) return error;
-  MYSQL_ROW row = rows->Next();
-  if (row == nullptr) {
+  sql_ << mysql::SelectOrders() << " WHERE order_id = ";
+  sql_.Value(e.order_id.value);
+  std::vector<OrderRow> rows;
+  if (base::Status s = Select(rows); !s.ok()) return s;
+  if (rows.empty()) {
     sql_.Clear();
-    sql_ << kInsertOrder;
+    sql_ << mysql::InsertOrders();
     OrderValues(order);
     return db_.Execute(sql_.str());
   }
-  const bool same = e.campaign.view() == row[0] && e.user.view() == row[1] &&
-                    std::to_string(e.quantity) == row[2] && std::to_string(e.amount) == row[3];
+  const OrderRow& row = rows[0];
+  const bool same = row.campaign == e.campaign && row.user == e.user &&
+                    row.quantity == e.quantity && row.amount == e.amount;
   if (!same) {
     plan_.conflicts.emplace_back(order.reserved, "order id exists with other contents");
-    return std::nullopt;
+    return {};
   }
   ++replayed_;
   // The replayed batch may also carry the order's later moves; a bare replay leaves it alone.
-  if (order.latest == order.reserved) return std::nullopt;
+  if (order.latest == order.reserved) return {};
   return SetOrderStatus(*order.latest);
 }
 
 // Conflicts and offsets: the last statements of the transaction. Both tables have a single
 // unique key (their primary key), so ON DUPLICATE KEY UPDATE cannot pick between two rows.
-std::optional<MysqlError> Persister::Session::WriteTail() {
+base::Status Persister::Session::WriteTail() {
   if (!plan_.conflicts.empty() || !plan_.stale.empty()) {
     sql_.Clear();
     sql_ << "INSERT INTO conflicts (topic, `partition`, `offset`, kind, detail, event) VALUES ";
     bool first = true;
     auto row = [&](const Item& item, std::string_view kind, std::string_view detail) {
       sql_ << (first ? "(" : ",(");
-      sql_.Quote(options_.kafka_topic)
-          << "," << std::int64_t{item.partition} << "," << item.offset << ",'" << kind << "',";
-      sql_.Quote(detail.substr(0, 255)) << ",";
-      sql_.Quote(item.raw) << ")";
+      sql_.Value(options_.kafka_topic) << ",";
+      sql_.Value(std::int64_t{item.partition}) << ",";
+      sql_.Value(item.offset) << ",";
+      sql_.Trusted(kind) << ",";
+      sql_.Value(detail.substr(0, 255)) << ",";
+      sql_.Value(item.raw) << ")";
       first = false;
     };
     for (const auto& [item, detail] : plan_.conflicts)
@@ -825,10 +731,10 @@ std::optional<MysqlError> Persister::Session::WriteTail() {
               std::to_string(newer) + " in this partition: a replaced owner's event");
     }
     sql_ << " ON DUPLICATE KEY UPDATE detail = VALUES(detail)";
-    if (auto e = db_.Execute(sql_.str())) return e;
+    if (base::Status s = db_.Execute(sql_.str()); !s.ok()) return s;
   }
   sql_.Clear();
-  sql_ << "INSERT INTO consumer_offsets (topic, `partition`, next_offset, epoch_max) VALUES ";
+  sql_ << mysql::InsertOffsets();
   std::vector<std::int64_t> next = next_offsets_;
   for (const Item& item : items_)
     next[item.partition] = item.offset + 1;
@@ -836,54 +742,52 @@ std::optional<MysqlError> Persister::Session::WriteTail() {
   for (std::size_t p = 0; p < next.size(); ++p) {
     if (next[p] < 0) continue;
     sql_ << (any ? ",(" : "(");
-    sql_.Quote(options_.kafka_topic) << "," << std::int64_t(p) << "," << next[p] << ","
-                                     << batch_epochs_.max(static_cast<std::int32_t>(p)) << ")";
+    sql_.Value(options_.kafka_topic) << ",";
+    sql_.Value(static_cast<std::int64_t>(p)) << ",";
+    sql_.Value(next[p]) << ",";
+    sql_.Value(batch_epochs_.max(static_cast<std::int32_t>(p))) << ")";
     any = true;
   }
-  sql_ << " ON DUPLICATE KEY UPDATE next_offset = VALUES(next_offset), "
-          "epoch_max = VALUES(epoch_max)";
+  sql_ << mysql::InsertOffsetsUpdate();
   return db_.Execute(sql_.str());
 }
 
-std::optional<MysqlError> Persister::Session::SeedBooks() {
-  std::optional<MysqlResult> result;
+base::Status Persister::Session::SeedBooks() {
+  std::vector<CampaignRow> campaigns;
   sql_.Clear();
-  sql_ << "SELECT id, created_at_us FROM campaigns ORDER BY created_at_us DESC, id DESC LIMIT "
-       << options_.campaigns_max;
-  if (auto e = db_.Query(sql_.str(), result)) return e;
-  while (MYSQL_ROW row = result->Next())
-    books_.Keep(row[0], std::strtoll(row[1], nullptr, 10));
+  sql_ << mysql::SelectCampaigns() << " ORDER BY created_at_us DESC, id DESC LIMIT ";
+  sql_.Value(options_.campaigns_max);
+  if (base::Status s = Select(campaigns); !s.ok()) return s;
+  for (const CampaignRow& c : campaigns)
+    books_.Keep(std::string(c.spec.id.view()), mysql::Micros(c.created_at));
   const std::string kept = KeptCampaigns();
-  if (kept.empty()) return std::nullopt;
-  if (auto e = db_.Query("SELECT campaign_id, claim_id FROM claims WHERE campaign_id IN " + kept,
-                         result)) {
-    return e;
-  }
-  while (MYSQL_ROW row = result->Next())
-    books_.SeedClaim(row[0], std::strtoull(row[1], nullptr, 10));
-  if (auto e = db_.Query(
-          "SELECT campaign_id, order_id, quantity, status FROM orders WHERE campaign_id IN " + kept,
-          result)) {
-    return e;
-  }
-  while (MYSQL_ROW row = result->Next()) {
-    books_.SeedOrder(row[0], std::strtoull(row[1], nullptr, 10),
-                     static_cast<std::uint32_t>(std::strtoul(row[2], nullptr, 10)), row[3]);
-  }
-  return std::nullopt;
+  if (kept.empty()) return {};
+  std::vector<ClaimRow> claims;
+  sql_.Clear();
+  sql_ << mysql::SelectClaims() << " WHERE campaign_id IN " << kept;
+  if (base::Status s = Select(claims); !s.ok()) return s;
+  for (const ClaimRow& c : claims)
+    books_.SeedClaim(std::string(c.campaign.view()), c.claim_id.value);
+  std::vector<OrderRow> orders;
+  sql_.Clear();
+  sql_ << mysql::SelectOrders() << " WHERE campaign_id IN " << kept;
+  if (base::Status s = Select(orders); !s.ok()) return s;
+  for (const OrderRow& o : orders)
+    books_.SeedOrder(std::string(o.campaign.view()), o.order_id.value, o.quantity, o.status);
+  return {};
 }
 
 std::string Persister::Session::KeptCampaigns() {
   sql_.Clear();
   for (const std::string& id : books_.Campaigns()) {
-    sql_ << (sql_.str().empty() ? "(" : ",");
-    sql_.Quote(id);
+    sql_ << (sql_.empty() ? "(" : ",");
+    sql_.Value(std::string_view(id));
   }
-  if (!sql_.str().empty()) sql_ << ")";
+  if (!sql_.empty()) sql_ << ")";
   return sql_.str();
 }
 
-std::optional<MysqlError> Persister::Session::ReadRows() {
+base::Status Persister::Session::ReadRows() {
   // Every kept campaign, a row-less one with zeros, so the books check sees it; the states as
   // the e2e books check counts them (tests/e2e). Outside any transaction: committed rows only.
   std::vector<CampaignBooks> books;
@@ -894,28 +798,27 @@ std::optional<MysqlError> Persister::Session::ReadRows() {
     books.push_back({std::move(id), {}, log});
   }
   if (!books.empty()) {
-    std::optional<MysqlResult> result;
-    if (auto e = db_.Query("SELECT c.id, "
-                           "(SELECT COUNT(*) FROM claims WHERE campaign_id = c.id), "
-                           "(SELECT COALESCE(SUM(quantity), 0) FROM orders "
-                           "WHERE campaign_id = c.id AND status = 'reserved'), "
-                           "(SELECT COALESCE(SUM(quantity), 0) FROM orders "
-                           "WHERE campaign_id = c.id AND status = 'confirmed') "
-                           "FROM campaigns c WHERE c.id IN " +
-                               KeptCampaigns(),
-                           result)) {
-      return e;
-    }
-    while (MYSQL_ROW row = result->Next()) {
-      auto it = at.find(row[0]);
+    enum class Column { kCampaign, kClaimed, kHeld, kConfirmed };
+    base::Result<mysql::ResultSet> result = db_.Query(
+        "SELECT c.id, "
+        "(SELECT COUNT(*) FROM claims WHERE campaign_id = c.id), "
+        "(SELECT COALESCE(SUM(quantity), 0) FROM orders "
+        "WHERE campaign_id = c.id AND status = 'reserved'), "
+        "(SELECT COALESCE(SUM(quantity), 0) FROM orders "
+        "WHERE campaign_id = c.id AND status = 'confirmed') "
+        "FROM campaigns c WHERE c.id IN " +
+        KeptCampaigns());
+    if (!result.ok()) return result.status();
+    while (std::optional<mysql::Row> row = result->Next()) {
+      auto it = at.find(std::string(row->Text(Column::kCampaign)));
       if (it == at.end()) continue;
-      books[it->second].rows = {std::strtoull(row[1], nullptr, 10),
-                                std::strtoull(row[2], nullptr, 10),
-                                std::strtoull(row[3], nullptr, 10)};
+      books[it->second].rows = {row->Number<std::uint64_t>(Column::kClaimed),
+                                row->Number<std::uint64_t>(Column::kHeld),
+                                row->Number<std::uint64_t>(Column::kConfirmed)};
     }
   }
   probe_.SetBooks(std::move(books));
-  return std::nullopt;
+  return {};
 }
 
 void Persister::Session::UpdateLag() {
@@ -925,18 +828,14 @@ void Persister::Session::UpdateLag() {
 std::uint64_t Persister::Session::MeasureLag() const {
   std::uint64_t lag = 0;
   for (std::size_t p = 0; p < next_offsets_.size(); ++p) {
-    std::int64_t low = 0;
-    std::int64_t high = 0;
     // The cached watermarks: the consumer's fetcher threads keep them fresh while this
     // session's own thread is busy in MySQL.
-    if (rd_kafka_get_watermark_offsets(consumer_.get(), options_.kafka_topic.c_str(),
-                                       static_cast<std::int32_t>(p), &low,
-                                       &high) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      continue;
-    }
+    const std::optional<kafka::Watermarks> marks =
+        reader_->CachedWatermarks(static_cast<std::int32_t>(p));
+    if (!marks) continue;
     const std::int64_t next = committed_[p].load();
-    const std::int64_t at = next >= 0 ? next : low;
-    if (high > at) lag += static_cast<std::uint64_t>(high - at);
+    const std::int64_t at = next >= 0 ? next : marks->low;
+    if (marks->high > at) lag += static_cast<std::uint64_t>(marks->high - at);
   }
   return lag;
 }

@@ -115,7 +115,7 @@ class InDoubtSettler {
 
  private:
   struct Entry;
-  class PartitionReader;
+  class LogReader;
 
   void Run();
   void TakeIncoming();
@@ -136,7 +136,7 @@ class InDoubtSettler {
   std::shared_ptr<SettlerProbe> probe_;
   std::unique_ptr<Entry[]> entries_;  // fixed: capacity entries, stable addresses (log waiters)
   std::vector<std::uint32_t> free_;   // settler thread only; indices of unused entries
-  std::unique_ptr<PartitionReader> reader_;
+  std::unique_ptr<LogReader> reader_;
 
   std::mutex mutex_;  // guards incoming_, started_, stopping_, woken_ (and wakes the thread)
   std::condition_variable wake_;

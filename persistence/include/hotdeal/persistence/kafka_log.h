@@ -29,6 +29,10 @@ namespace hotdeal::persistence {
 
 class IndexQueue;
 class InDoubtSettler;
+namespace kafka {
+class Producer;
+enum class ClientError;
+}  // namespace kafka
 
 class KafkaLog final : public engine::EventSink, public engine::DurableLog {
  public:
@@ -72,17 +76,13 @@ class KafkaLog final : public engine::EventSink, public engine::DurableLog {
   void TEST_TriggerFatalError();
 
  private:
-  class Producer;
   struct Slot;
-
-  // Static trampolines for librdkafka's C callbacks.
-  friend struct KafkaLogCallbacks;
 
   void PollLoop();
   bool Produce(std::uint32_t index, std::string_view payload) noexcept;
   void Reappend() noexcept;
   void OnDelivery(std::uint32_t index, engine::Durability durability) noexcept;
-  void OnError(int error, const char* reason) noexcept;
+  void OnError(kafka::ClientError error, const char* name, const char* reason) noexcept;
   void Settle(std::uint32_t index, engine::Durability durability) noexcept;
   void Release(std::uint32_t index) noexcept;
   void CloseGate() noexcept;
@@ -98,7 +98,7 @@ class KafkaLog final : public engine::EventSink, public engine::DurableLog {
   InDoubtSettler* settler_ = nullptr;
   std::unique_ptr<Slot[]> slots_;
   std::unique_ptr<IndexQueue> free_;  // indices of kFree slots
-  std::unique_ptr<Producer> producer_;
+  std::unique_ptr<kafka::Producer> producer_;
   std::atomic<bool> test_fatal_error_{false};  // TEST_TriggerFatalError's request
 
   // The gate between Append and the poll thread replacing the producer: Append counts itself

@@ -1,23 +1,22 @@
-// MysqlConnection: Connector/C calls with their errors turned into values.
-#include "mysql_connection.h"
+// Connection: Connector/C calls with their errors turned into values.
+#include "mysql/connection.h"
 
 #include "hotdeal/persistence/options.h"
 
-namespace hotdeal::persistence {
+namespace hotdeal::persistence::mysql {
 
-MysqlConnection::MysqlConnection() : mysql_(mysql_init(nullptr)) {}
+Connection::Connection() : mysql_(mysql_init(nullptr)) {}
 
-MysqlConnection::~MysqlConnection() {
+Connection::~Connection() {
   if (mysql_ != nullptr) mysql_close(mysql_);
 }
 
-MysqlError MysqlConnection::LastError() const {
-  return {mysql_errno(mysql_), mysql_error(mysql_)};
+base::Status Connection::LastError() const {
+  return base::Status::Error(mysql_error(mysql_), static_cast<int>(mysql_errno(mysql_)));
 }
 
-std::optional<MysqlError> MysqlConnection::Connect(const Options& options,
-                                                   std::chrono::seconds io_timeout) {
-  if (mysql_ == nullptr) return MysqlError{0, "mysql_init failed"};
+base::Status Connection::Connect(const Options& options, std::chrono::seconds io_timeout) {
+  if (mysql_ == nullptr) return base::Status::Error("mysql_init failed");
   const my_bool reconnect = 0;  // see the header: never
   const unsigned timeout = static_cast<unsigned>(io_timeout.count());
   mysql_optionsv(mysql_, MYSQL_OPT_RECONNECT, &reconnect);
@@ -30,26 +29,33 @@ std::optional<MysqlError> MysqlConnection::Connect(const Options& options,
                          options.mysql_port, nullptr, 0) == nullptr) {
     return LastError();
   }
-  return std::nullopt;
+  return {};
 }
 
-std::optional<MysqlError> MysqlConnection::Execute(std::string_view sql) noexcept {
+base::Status Connection::Execute(std::string_view sql) noexcept {
   if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0) return LastError();
   // Drain any result so the connection is ready for the next statement.
   if (MYSQL_RES* result = mysql_store_result(mysql_)) mysql_free_result(result);
-  return std::nullopt;
+  return {};
 }
 
-std::optional<MysqlError> MysqlConnection::Query(std::string_view sql,
-                                                 std::optional<MysqlResult>& out) noexcept {
+base::Result<ResultSet> Connection::Query(std::string_view sql) {
   if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0) return LastError();
   MYSQL_RES* result = mysql_store_result(mysql_);
   if (result == nullptr && mysql_field_count(mysql_) != 0) return LastError();
-  out.emplace(result);
-  return std::nullopt;
+  return ResultSet(result);
 }
 
-void MysqlConnection::Escape(std::string_view text, std::string& out) const {
+base::Result<Statement> Connection::Prepare(std::string_view sql) {
+  MYSQL_STMT* stmt = mysql_stmt_init(mysql_);
+  if (stmt == nullptr) return LastError();
+  Statement statement(stmt);
+  if (mysql_stmt_prepare(stmt, sql.data(), sql.size()) != 0) return statement.LastError();
+  statement.ResizeBinds(mysql_stmt_param_count(stmt));
+  return statement;
+}
+
+void Connection::Escape(std::string_view text, std::string& out) const {
   const std::size_t start = out.size();
   out.resize(start + text.size() * 2 + 1);
   const unsigned long written =
@@ -57,4 +63,4 @@ void MysqlConnection::Escape(std::string_view text, std::string& out) const {
   out.resize(start + written);
 }
 
-}  // namespace hotdeal::persistence
+}  // namespace hotdeal::persistence::mysql

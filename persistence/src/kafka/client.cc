@@ -1,29 +1,42 @@
 // Start-up helpers over librdkafka: errors become exceptions here because they only happen
 // before serving (the data path never calls these).
-#include "kafka_handles.h"
+#include "kafka/client.h"
 
 #include <stdexcept>
 
-namespace hotdeal::persistence {
+#include "hotdeal/persistence/options.h"
 
-KafkaPtr<rd_kafka_conf_t> NewKafkaConf(ConfEntries entries) {
-  KafkaPtr<rd_kafka_conf_t> conf(rd_kafka_conf_new());
+namespace hotdeal::persistence::kafka {
+
+void Set(rd_kafka_conf_t* conf, ConfEntries entries) {
   char error[512];
   for (const auto& [key, value] : entries) {
-    if (rd_kafka_conf_set(conf.get(), key, value.c_str(), error, sizeof error) !=
-        RD_KAFKA_CONF_OK) {
+    if (rd_kafka_conf_set(conf, key, value.c_str(), error, sizeof error) != RD_KAFKA_CONF_OK) {
       throw std::runtime_error(std::string("kafka config ") + key + ": " + error);
     }
   }
+}
+
+Ptr<rd_kafka_conf_t> ClientConfig(const Options& options, const char* client_id,
+                                  ConfEntries entries) {
+  Ptr<rd_kafka_conf_t> conf(rd_kafka_conf_new());
+  Set(conf.get(), {{"bootstrap.servers", options.kafka_brokers}, {"client.id", client_id}});
+  Set(conf.get(), entries);
   return conf;
 }
 
-KafkaPtr<rd_kafka_t> NewKafkaClient(rd_kafka_type_t type, KafkaPtr<rd_kafka_conf_t> conf) {
+Ptr<rd_kafka_t> NewClient(rd_kafka_type_t type, Ptr<rd_kafka_conf_t> conf) {
   char error[512];
   rd_kafka_t* client = rd_kafka_new(type, conf.get(), error, sizeof error);
   if (client == nullptr) throw std::runtime_error(std::string("kafka client: ") + error);
   conf.release();  // owned by `client` now
-  return KafkaPtr<rd_kafka_t>(client);
+  return Ptr<rd_kafka_t>(client);
+}
+
+Ptr<rd_kafka_topic_t> TopicHandle(rd_kafka_t* client, const std::string& topic) {
+  Ptr<rd_kafka_topic_t> handle(rd_kafka_topic_new(client, topic.c_str(), nullptr));
+  if (!handle) throw std::runtime_error("kafka topic handle: " + topic);
+  return handle;
 }
 
 std::int32_t TopicPartitions(rd_kafka_t* client, const std::string& topic,
@@ -36,7 +49,7 @@ std::int32_t TopicPartitions(rd_kafka_t* client, const std::string& topic,
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     throw std::runtime_error("kafka metadata: " + std::string(rd_kafka_err2str(err)));
   }
-  KafkaPtr<const rd_kafka_metadata_t> metadata(raw);
+  Ptr<const rd_kafka_metadata_t> metadata(raw);
   for (int i = 0; i < metadata->topic_cnt; ++i) {
     const rd_kafka_metadata_topic_t& t = metadata->topics[i];
     if (topic == t.topic && t.err == RD_KAFKA_RESP_ERR_NO_ERROR) return t.partition_cnt;
@@ -44,21 +57,22 @@ std::int32_t TopicPartitions(rd_kafka_t* client, const std::string& topic,
   return 0;
 }
 
-void EnsureTopic(rd_kafka_t* client, const std::string& topic, std::int32_t partitions,
-                 std::int16_t replication_factor, std::chrono::milliseconds timeout) {
+void EnsureTopic(rd_kafka_t* client, const Options& options, std::chrono::milliseconds timeout) {
+  const std::string& topic = options.kafka_topic;
   if (TopicPartitions(client, topic, timeout) > 0) return;
   char error[512];
-  KafkaPtr<rd_kafka_NewTopic_t> new_topic(
-      rd_kafka_NewTopic_new(topic.c_str(), partitions, replication_factor, error, sizeof error));
+  Ptr<rd_kafka_NewTopic_t> new_topic(rd_kafka_NewTopic_new(topic.c_str(), options.topic_partitions,
+                                                           options.topic_replication_factor, error,
+                                                           sizeof error));
   if (!new_topic) throw std::runtime_error("kafka topic " + topic + ": " + error);
-  KafkaPtr<rd_kafka_AdminOptions_t> options(
+  Ptr<rd_kafka_AdminOptions_t> admin(
       rd_kafka_AdminOptions_new(client, RD_KAFKA_ADMIN_OP_CREATETOPICS));
-  rd_kafka_AdminOptions_set_operation_timeout(options.get(), static_cast<int>(timeout.count()),
-                                              error, sizeof error);
-  KafkaPtr<rd_kafka_queue_t> queue(rd_kafka_queue_new(client));
+  rd_kafka_AdminOptions_set_operation_timeout(admin.get(), static_cast<int>(timeout.count()), error,
+                                              sizeof error);
+  Ptr<rd_kafka_queue_t> queue(rd_kafka_queue_new(client));
   rd_kafka_NewTopic_t* topics[] = {new_topic.get()};
-  rd_kafka_CreateTopics(client, topics, 1, options.get(), queue.get());
-  KafkaPtr<rd_kafka_event_t> event(
+  rd_kafka_CreateTopics(client, topics, 1, admin.get(), queue.get());
+  Ptr<rd_kafka_event_t> event(
       rd_kafka_queue_poll(queue.get(), static_cast<int>(timeout.count()) * 2));
   if (!event) throw std::runtime_error("kafka create topic " + topic + ": timed out");
   if (rd_kafka_event_error(event.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -76,4 +90,4 @@ void EnsureTopic(rd_kafka_t* client, const std::string& topic, std::int32_t part
   }
 }
 
-}  // namespace hotdeal::persistence
+}  // namespace hotdeal::persistence::kafka

@@ -9,9 +9,10 @@
 #include <span>
 #include <string_view>
 
-#include "mysql_connection.h"
+#include "hotdeal/base/status.h"
+#include "mysql/connection.h"
 
-namespace hotdeal::persistence {
+namespace hotdeal::persistence::mysql {
 
 struct Migration {
   int version;
@@ -24,6 +25,6 @@ std::span<const Migration> Migrations() noexcept;
 
 // Applies every migration not yet recorded, under a named lock so that two processes starting
 // together do not both apply one.
-std::optional<MysqlError> Migrate(MysqlConnection& db);
+base::Status Migrate(Connection& db);
 
-}  // namespace hotdeal::persistence
+}  // namespace hotdeal::persistence::mysql

@@ -1,0 +1,269 @@
+// Tables: the column lists (one per table, in each enum's order), and the event <-> row mapping.
+#include "mysql/tables.h"
+
+#include <array>
+#include <span>
+
+#include "hotdeal/engine/names.h"
+
+namespace hotdeal::persistence::mysql {
+namespace {
+
+using engine::EventType;
+
+constexpr std::array<std::string_view, 16> kCampaignColumns = {
+    "id",           "campaign_index", "kind",     "name",         "stock",         "per_user_limit",
+    "starts_at_us", "ends_at_us",     "price",    "hold_seconds", "created_at_us", "created_seq",
+    "closed_at_us", "closed_seq",     "id_key_0", "id_key_1"};
+static_assert(kCampaignColumns.size() == static_cast<std::size_t>(CampaignColumn::kIdKey1) + 1);
+constexpr std::array<std::string_view, 7> kClaimColumns = {
+    "claim_id", "campaign_id", "user_id", "coupon_code", "created_at_us", "seq", "idempotency_key"};
+static_assert(kClaimColumns.size() == static_cast<std::size_t>(ClaimColumn::kKey) + 1);
+constexpr std::array<std::string_view, 12> kOrderColumns = {
+    "order_id",      "campaign_id", "user_id", "quantity",     "amount",     "created_at_us",
+    "expires_at_us", "seq",         "status",  "status_at_us", "status_seq", "idempotency_key"};
+static_assert(kOrderColumns.size() == static_cast<std::size_t>(OrderColumn::kKey) + 1);
+
+std::string ColumnList(std::span<const std::string_view> columns) {
+  std::string list;
+  for (std::string_view c : columns)
+    (list += list.empty() ? "" : ", ") += c;
+  return list;
+}
+std::string Select(std::string_view table, std::span<const std::string_view> columns) {
+  return "SELECT " + ColumnList(columns) + " FROM " + std::string(table);
+}
+std::string Insert(std::string_view table, std::span<const std::string_view> columns) {
+  return "INSERT INTO " + std::string(table) + " (" + ColumnList(columns) + ") VALUES ";
+}
+
+template <class Id, class Column>
+Id ReadId(const Row& row, Column c, bool& bad) {
+  auto id = Id::Parse(row.Text(c));
+  if (!id) {
+    bad = true;
+    return Id{};
+  }
+  return *id;
+}
+
+// The error for a row that did not read back: the table, the first bad column, the key.
+template <std::size_t N>
+base::Status Checked(const Row& row, bool bad_text, std::string_view table,
+                     const std::array<std::string_view, N>& columns) {
+  if (!bad_text && !row.bad_column()) return {};
+  const std::string column =
+      row.bad_column() ? std::string(columns[*row.bad_column()]) : std::string("an id");
+  return base::Status::Error("bad " + column + " in MySQL's " + std::string(table) + " row " +
+                             std::string(row.Text(0)));
+}
+
+// A nullable idempotency_key column: NULL means the client sent no key.
+template <class Column>
+std::optional<engine::IdempotencyKey> ReadKey(const Row& row, Column c, bool& bad) {
+  if (row.IsNull(c)) return std::nullopt;
+  return ReadId<engine::IdempotencyKey>(row, c, bad);
+}
+
+void KeyValue(Sql& sql, const engine::Event& e) {
+  // Keys were validated by the decoder ([A-Za-z0-9_-]{1,64}).
+  if (e.idempotency_key) {
+    sql.Trusted(e.idempotency_key->view());
+  } else {
+    sql.Null();
+  }
+}
+
+}  // namespace
+
+std::string_view SelectCampaigns() noexcept {
+  static const std::string sql = Select("campaigns", kCampaignColumns);
+  return sql;
+}
+std::string_view SelectClaims() noexcept {
+  static const std::string sql = Select("claims", kClaimColumns);
+  return sql;
+}
+std::string_view SelectOrders() noexcept {
+  static const std::string sql = Select("orders", kOrderColumns);
+  return sql;
+}
+std::string_view InsertCampaigns() noexcept {
+  static const std::string sql = Insert("campaigns", kCampaignColumns);
+  return sql;
+}
+std::string_view InsertClaims() noexcept {
+  static const std::string sql = Insert("claims", kClaimColumns);
+  return sql;
+}
+std::string_view InsertOrders() noexcept {
+  static const std::string sql = Insert("orders", kOrderColumns);
+  return sql;
+}
+
+base::Status Read(const Row& row, CampaignRow& out) {
+  using C = CampaignColumn;
+  bool bad = false;
+  out.spec.id = ReadId<engine::CampaignId>(row, C::kId, bad);
+  out.campaign_index = row.Number<std::uint32_t>(C::kIndex);
+  const std::optional<engine::CampaignKind> kind = engine::ParseCampaignKind(row.Text(C::kKind));
+  bad |= !kind;
+  out.spec.kind = kind.value_or(engine::CampaignKind::kCoupon);
+  out.spec.name = row.Text(C::kName);
+  out.spec.stock = row.Number<std::uint32_t>(C::kStock);
+  out.spec.per_user_limit = row.Number<std::uint32_t>(C::kPerUserLimit);
+  out.spec.starts_at = FromMicros(row.Number<std::int64_t>(C::kStartsAt));
+  if (!row.IsNull(C::kEndsAt)) out.spec.ends_at = FromMicros(row.Number<std::int64_t>(C::kEndsAt));
+  out.spec.price = row.Number<std::int64_t>(C::kPrice);
+  out.spec.hold_seconds = row.Number<std::uint32_t>(C::kHoldSeconds);
+  out.created_at = FromMicros(row.Number<std::int64_t>(C::kCreatedAt));
+  out.created_seq = row.Number<std::uint64_t>(C::kCreatedSeq);
+  if (!row.IsNull(C::kClosedAt)) {
+    out.closed_at = FromMicros(row.Number<std::int64_t>(C::kClosedAt));
+    out.closed_seq = row.Number<std::uint64_t>(C::kClosedSeq);
+  }
+  out.id_key = {row.Number<std::uint64_t>(C::kIdKey0), row.Number<std::uint64_t>(C::kIdKey1)};
+  return Checked(row, bad, "campaigns", kCampaignColumns);
+}
+
+base::Status Read(const Row& row, ClaimRow& out) {
+  using C = ClaimColumn;
+  bool bad = false;
+  out.claim_id.value = row.Number<std::uint64_t>(C::kClaimId);
+  out.campaign = ReadId<engine::CampaignId>(row, C::kCampaign, bad);
+  out.user = ReadId<engine::UserId>(row, C::kUser, bad);
+  const std::string_view code = row.Text(C::kCouponCode);
+  bad |= code.size() != out.coupon_code.text.size();
+  if (!bad) code.copy(out.coupon_code.text.data(), out.coupon_code.text.size());
+  out.created_at = FromMicros(row.Number<std::int64_t>(C::kCreatedAt));
+  out.seq = row.Number<std::uint64_t>(C::kSeq);
+  out.idempotency_key = ReadKey(row, C::kKey, bad);
+  return Checked(row, bad, "claims", kClaimColumns);
+}
+
+base::Status Read(const Row& row, OrderRow& out) {
+  using C = OrderColumn;
+  bool bad = false;
+  out.order_id.value = row.Number<std::uint64_t>(C::kOrderId);
+  out.campaign = ReadId<engine::CampaignId>(row, C::kCampaign, bad);
+  out.user = ReadId<engine::UserId>(row, C::kUser, bad);
+  out.quantity = row.Number<std::uint32_t>(C::kQuantity);
+  out.amount = row.Number<std::int64_t>(C::kAmount);
+  out.created_at = FromMicros(row.Number<std::int64_t>(C::kCreatedAt));
+  out.expires_at = FromMicros(row.Number<std::int64_t>(C::kExpiresAt));
+  out.seq = row.Number<std::uint64_t>(C::kSeq);
+  // Only the persister writes this column; anything else is a corrupt snapshot.
+  const std::optional<engine::OrderStatus> status = engine::ParseOrderStatus(row.Text(C::kStatus));
+  bad |= !status;
+  out.status = status.value_or(engine::OrderStatus::kReserved);
+  out.status_at = FromMicros(row.Number<std::int64_t>(C::kStatusAt));
+  out.status_seq = row.Number<std::uint64_t>(C::kStatusSeq);
+  out.idempotency_key = ReadKey(row, C::kKey, bad);
+  return Checked(row, bad, "orders", kOrderColumns);
+}
+
+void CampaignValues(Sql& sql, const engine::Event& e) {
+  const engine::CampaignSpec& s = e.spec;
+  sql << "(";
+  sql.Value(e.campaign.view()) << ", ";
+  sql.Value(e.campaign_index) << ", ";
+  sql.Trusted(engine::Name(s.kind)) << ", ";
+  sql.Value(std::string_view(s.name)) << ", ";
+  sql.Value(s.stock) << ", ";
+  sql.Value(s.per_user_limit) << ", ";
+  sql.Value(Micros(s.starts_at)) << ", ";
+  if (s.ends_at) {
+    sql.Value(Micros(*s.ends_at));
+  } else {
+    sql.Null();
+  }
+  sql << ", ";
+  sql.Value(s.price) << ", ";
+  sql.Value(s.hold_seconds) << ", ";
+  sql.Value(Micros(e.at)) << ", ";
+  sql.Value(e.seq) << ", NULL, NULL, ";  // open: closed_at_us, closed_seq
+  sql.Value(e.id_key[0]) << ", ";
+  sql.Value(e.id_key[1]) << ")";
+}
+
+void ClaimValues(Sql& sql, const engine::Event& e) {
+  // Ids and coupon codes were validated by the decoder ([A-Za-z0-9_-], base32).
+  sql << "(";
+  sql.Value(e.claim_id.value) << ",";
+  sql.Trusted(e.campaign.view()) << ",";
+  sql.Trusted(e.user.view()) << ",";
+  sql.Trusted(e.coupon_code.view()) << ",";
+  sql.Value(Micros(e.at)) << ",";
+  sql.Value(e.seq) << ",";
+  KeyValue(sql, e);
+  sql << ")";
+}
+
+void OrderValues(Sql& sql, const engine::Event& e, const engine::Event& latest) {
+  sql << "(";
+  sql.Value(e.order_id.value) << ",";
+  sql.Trusted(e.campaign.view()) << ",";
+  sql.Trusted(e.user.view()) << ",";
+  sql.Value(e.quantity) << ",";
+  sql.Value(e.amount) << ",";
+  sql.Value(Micros(e.at)) << ",";
+  sql.Value(Micros(e.expires_at)) << ",";
+  sql.Value(e.seq) << ",";
+  sql.Trusted(OrderStatusOf(latest.type)) << ",";
+  sql.Value(Micros(latest.at)) << ",";
+  sql.Value(latest.seq) << ",";
+  KeyValue(sql, e);
+  sql << ")";
+}
+
+std::string_view OrderStatusOf(EventType type) noexcept {
+  switch (type) {
+    case EventType::kOrderConfirmed:
+      return engine::Name(engine::OrderStatus::kConfirmed);
+    case EventType::kOrderCancelled:
+      return engine::Name(engine::OrderStatus::kCancelled);
+    case EventType::kOrderExpired:
+      return engine::Name(engine::OrderStatus::kExpired);
+    default:
+      return engine::Name(engine::OrderStatus::kReserved);
+  }
+}
+
+std::string OrderMoveStatement(EventType move) {
+  // A cancel refunds a confirmed order too; a confirm or an expiry moves only a reservation.
+  const std::string_view from =
+      move == EventType::kOrderCancelled ? "('reserved', 'confirmed')" : "('reserved')";
+  return "UPDATE orders SET status = '" + std::string(OrderStatusOf(move)) +
+         "', status_at_us = ?, status_seq = ? WHERE order_id = ? AND status IN " +
+         std::string(from);
+}
+
+base::Result<std::vector<OffsetRow>> ReadOffsets(Connection& db, std::string_view topic) {
+  Sql sql(db);
+  sql << "SELECT `partition`, next_offset, epoch_max FROM consumer_offsets WHERE topic = ";
+  sql.Value(topic);
+  base::Result<ResultSet> rows = db.Query(sql.str());
+  if (!rows.ok()) return rows.status();
+  std::vector<OffsetRow> offsets;
+  enum class Column { kPartition, kNextOffset, kEpochMax };
+  while (std::optional<Row> r = rows->Next()) {
+    OffsetRow& o = offsets.emplace_back();
+    o.partition = r->Number<std::int32_t>(Column::kPartition);
+    o.next_offset = r->Number<std::int64_t>(Column::kNextOffset);
+    o.epoch_max = r->Number<std::uint64_t>(Column::kEpochMax);
+    if (r->bad_column())
+      return base::Status::Error("bad consumer_offsets row in MySQL for topic " +
+                                 std::string(topic));
+  }
+  return offsets;
+}
+
+std::string_view InsertOffsets() noexcept {
+  return "INSERT INTO consumer_offsets (topic, `partition`, next_offset, epoch_max) VALUES ";
+}
+std::string_view InsertOffsetsUpdate() noexcept {
+  return " ON DUPLICATE KEY UPDATE next_offset = VALUES(next_offset), "
+         "epoch_max = VALUES(epoch_max)";
+}
+
+}  // namespace hotdeal::persistence::mysql
