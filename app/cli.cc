@@ -237,6 +237,10 @@ void BindServeFlags(FlagSet& flags, ServeConfig& config) {
             "with --ack durable: how long a request that reached a decision Kafka has not "
             "answered yet (a double click, a keyed retry) waits for it before 503 (0: no wait)",
             &config.pending_wait_ms, 0, 60'000);
+  flags.Add("ack-wait-ms",
+            "with --ack durable: how long a decision's reply waits for Kafka before 503 pending "
+            "(the decision stands or falls as Kafka later says; 0: no bound)",
+            &config.ack_wait_ms, 0, 600'000);
   flags.Add("stream-interval-ms",
             "how often event streams (GET /v1/campaigns/{id}/stream) are told what changed",
             &config.stream_interval_ms, 10, 10'000);

@@ -90,6 +90,7 @@ struct ServeConfig {
   std::uint32_t memory_budget_mb = 0;    // all campaigns' tables together; 0: no budget
   // --ack durable: a request reaching an unacknowledged decision waits this long for Kafka.
   std::uint32_t pending_wait_ms = 2'000;
+  std::uint32_t ack_wait_ms = 5'000;  // and a decision's own reply, before 503 pending
   // Event streams: one read of each watched campaign per worker this often; keep-alives.
   std::uint32_t stream_interval_ms = 250;
   std::uint32_t stream_keepalive_ms = 15'000;

@@ -58,6 +58,7 @@ gateway::GatewayOptions GatewayOptionsFrom(const ServeConfig& config) {
   options.ack =
       config.ack == AckMode::kDurable ? gateway::AckMode::kDurable : gateway::AckMode::kMemory;
   options.pending_wait_max = std::chrono::milliseconds{config.pending_wait_ms};
+  options.ack_wait_max = std::chrono::milliseconds{config.ack_wait_ms};
   options.stream_interval = std::chrono::milliseconds{config.stream_interval_ms};
   options.stream_keepalive = std::chrono::milliseconds{config.stream_keepalive_ms};
   options.campaign_limits = {config.stock_max, config.campaigns_max, MemoryBudgetBytes(config)};

@@ -167,6 +167,8 @@ Connection::Slot& Connection::TakeSlot() {
   slot.stream = false;
   slot.route = RouteId::kUnmatched;
   slot.started = worker_.steady_now();
+  ++slot.generation;
+  slot.ack_deadline.reset();
   return slot;
 }
 
@@ -202,8 +204,11 @@ void Connection::Proceed(Slot& slot, Completion completion) {
       break;
     case Completion::kPending:
       // The ring's order keeps later replies behind this one until Settle marks it ready.
-      if (!worker_.AwaitAck(slot.reply.ticket, shared_from_this(), IndexOf(slot))) {
+      if (!worker_.AwaitAck(slot.reply.ticket, shared_from_this(), IndexOf(slot),
+                            slot.generation)) {
         SetUnavailable(slot, "too many replies waiting for the durable log; retry later");
+      } else if (worker_.options().ack_wait_max.count() > 0) {
+        slot.ack_deadline = worker_.steady_now() + worker_.options().ack_wait_max;
       }
       break;
     case Completion::kControl:
@@ -298,8 +303,10 @@ void Connection::AnswerExpectContinue() {
   Complete(slot);
 }
 
-void Connection::Settle(std::size_t index, bool persisted) {
+void Connection::Settle(std::size_t index, std::uint32_t generation, bool persisted) {
   Slot& slot = slots_[index];
+  if (slot.generation != generation || slot.ready) return;  // answered at ack_wait_max
+  slot.ack_deadline.reset();
   if (persisted) {
     Complete(slot);
   } else {
@@ -424,6 +431,19 @@ void Connection::Linger() {
 }
 
 void Connection::OnTick(Worker::SteadyTime now) {
+  if (closed_) return;
+  bool answered = false;
+  for (std::size_t i = 0; i < count_; ++i) {
+    Slot& slot = slots_[(head_ + i) % kPipelineDepth];
+    if (!slot.ack_deadline || now < *slot.ack_deadline) continue;
+    slot.ack_deadline.reset();
+    worker_.stats().ack_waits_timed_out.Add();
+    SetUnavailable(slot,
+                   "the durable log has not confirmed the decision yet; retry with the same "
+                   "Idempotency-Key to learn its outcome");
+    answered = true;
+  }
+  if (answered) WriteReady();
   if (closed_ || now < std::min(read_deadline_, write_deadline_)) return;
   if (!lingering_) worker_.stats().timeouts.Add();
   Close();

@@ -38,15 +38,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection& operator=(const Connection&) = delete;
 
   void Start();
-  // Called by the worker's timer: closes the connection if a deadline has passed.
+  // Called by the worker's timer: answers replies that waited for the log past ack_wait_max,
+  // and closes the connection if a deadline has passed.
   void OnTick(Worker::SteadyTime now);
   // Graceful shutdown: close if idle, otherwise after the reply in progress.
   void Drain();
   // Closes the socket now; pending handlers see operation_aborted and release the connection.
   void Close();
-  // The durable log settled the reply in `slot` (Worker::AwaitAck): persisted sends it,
-  // anything else replaces it with 503 + Retry-After.
-  void Settle(std::size_t slot, bool persisted);
+  // The durable log settled the reply in `slot` to the request of `generation`
+  // (Worker::AwaitAck): persisted sends it, anything else replaces it with 503 + Retry-After.
+  // Nothing if that reply was already sent as 503 pending (ack_wait_max passed).
+  void Settle(std::size_t slot, std::uint32_t generation, bool persisted);
   // The reply in `slot`, finished off the event loop (Completion::kControl), goes on as
   // `completion` says. This worker's thread.
   void Resume(std::size_t slot, Completion completion);
@@ -65,6 +67,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool close = false;   // the connection closes after this reply
     bool stream = false;  // an event stream's head: once written, the socket goes to the hub
     Persistence persistence = Persistence::kKeepAlive;
+    // Counts the requests this slot held, so a log report for an earlier one finds nothing.
+    std::uint32_t generation = 0;
+    // While the reply waits for the log: when it is answered 503 pending instead.
+    std::optional<Worker::SteadyTime> ack_deadline;
   };
 
   void Pump();

@@ -200,6 +200,13 @@ void AddPendingWaits(std::span<const WorkerStats> workers, std::vector<MetricFam
                 {{"result", std::string(PendingWaitEndName(static_cast<PendingWaitEnd>(end)))}}));
   }
   out.push_back(std::move(ended));
+  auto own = Family("hotdeal_http_ack_waits_timed_out_total",
+                    "Decisions whose own reply waited for the durable log past --ack-wait-ms and "
+                    "was answered 503 pending (the log settles the decision later)",
+                    MetricType::Counter);
+  own.metric.push_back(Counter(static_cast<double>(
+      Sum(workers, [](const WorkerStats& s) { return s.ack_waits_timed_out.Load(); }))));
+  out.push_back(std::move(own));
 }
 
 std::string_view OperationName(engine::Operation operation) {

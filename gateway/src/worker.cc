@@ -125,7 +125,7 @@ void Worker::ConnectionClosed() {
 }
 
 bool Worker::AwaitAck(engine::LogTicket ticket, std::shared_ptr<Connection> connection,
-                      std::size_t slot) {
+                      std::size_t slot, std::uint32_t generation) {
   if (free_acks_.empty()) {
     log_->Forget(ticket);
     return false;
@@ -134,6 +134,7 @@ bool Worker::AwaitAck(engine::LogTicket ticket, std::shared_ptr<Connection> conn
   free_acks_.pop_back();
   ack->connection = std::move(connection);
   ack->slot = slot;
+  ack->generation = generation;
   log_->Await(ticket, *ack);
   return true;
 }
@@ -141,7 +142,7 @@ bool Worker::AwaitAck(engine::LogTicket ticket, std::shared_ptr<Connection> conn
 void Worker::SettleAck(PendingAck& ack, bool persisted) {
   std::shared_ptr<Connection> connection = std::move(ack.connection);
   free_acks_.push_back(&ack);
-  connection->Settle(ack.slot, persisted);
+  connection->Settle(ack.slot, ack.generation, persisted);
 }
 
 void PendingAck::OnSettled(engine::Durability durability) noexcept {

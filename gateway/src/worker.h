@@ -33,6 +33,7 @@ class PendingAck final : public engine::LogWaiter {
 
   std::shared_ptr<Connection> connection;  // set while taken
   std::size_t slot = 0;                    // the connection's reply slot
+  std::uint32_t generation = 0;            // of the slot's request (Connection::Settle)
 
  private:
   Worker& worker_;
@@ -74,10 +75,11 @@ class Worker {
   void Unlink(Connection* connection);
   // Called by a Connection's destructor.
   void ConnectionClosed();
-  // Waits for `ticket` on the log; the connection's Settle(slot, persisted) runs on this
-  // thread once the log knows. false: every waiter is taken; the ticket has been forgotten
-  // and the caller answers 503.
-  bool AwaitAck(engine::LogTicket ticket, std::shared_ptr<Connection> connection, std::size_t slot);
+  // Waits for `ticket` on the log; the connection's Settle(slot, generation, persisted) runs on
+  // this thread once the log knows. false: every waiter is taken; the ticket has been
+  // forgotten and the caller answers 503.
+  bool AwaitAck(engine::LogTicket ticket, std::shared_ptr<Connection> connection, std::size_t slot,
+                std::uint32_t generation);
   // This thread, posted by PendingAck::OnSettled.
   void SettleAck(PendingAck& ack, bool persisted);
 

@@ -101,6 +101,8 @@ struct alignas(64) WorkerStats {
   // wait ended, per PendingWaitEnd.
   RelaxedCounter pending_waits_started;
   std::array<RelaxedCounter, kPendingWaitEnds> pending_waits_ended;
+  // Decisions whose own reply waited for the log past ack_wait_max (answered 503 pending).
+  RelaxedCounter ack_waits_timed_out;
   std::array<RelaxedCounter, kAccessRefusals> access_refused;
   std::array<RelaxedCounter, kEdgeRefusals> edge_refused;
 

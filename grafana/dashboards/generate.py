@@ -161,6 +161,8 @@ INTERNALS = [
     ], unit="s"),
     panel("Answers waiting for the durable log (503 pending)", [
         (f"sum by (operation) (rate(hotdeal_engine_outcomes_total{{{I},outcome=\"pending\"}}[{R}]))", "{{operation}}"),
+        (f"sum(rate(hotdeal_http_pending_waits_total{{{I},result=\"timed_out\"}}[{R}]))", "repeat waits past --pending-wait-ms"),
+        (f"sum(rate(hotdeal_http_ack_waits_timed_out_total{{{I}}}[{R}]))", "own replies past --ack-wait-ms"),
     ], unit="ops"),
     panel("In doubt: settling", [
         (f"max(hotdeal_in_doubt_waiting{{{I}}})", "waiting"),

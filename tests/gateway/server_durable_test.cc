@@ -215,6 +215,45 @@ TEST_F(DurableTest, AWaitPastItsBoundIs503Pending) {
   EXPECT_EQ(first.Read()->status, 201);
 }
 
+TEST_F(DurableTest, AReplyTheLogHoldsPastItsBoundIs503PendingAndItsLateReportIsDropped) {
+  options_.ack_wait_max = std::chrono::milliseconds{200};
+  Start(AckMode::kDurable);
+  constexpr std::string_view kKey = "Idempotency-Key: k-1\r\n";
+  HttpClient client(port(), std::chrono::milliseconds{1000});
+  const auto started = std::chrono::steady_clock::now();
+  auto pending = client.Send("POST", "/v1/campaigns/bf/claims", R"({"user_id": "u1"})", kKey);
+  const auto waited = std::chrono::steady_clock::now() - started;
+  ASSERT_TRUE(pending.has_value());
+  EXPECT_EQ(pending->status, 503) << pending->body;
+  EXPECT_EQ(JsonString(pending->body, "error"), "unavailable");
+  EXPECT_EQ(pending->header("retry-after"), "1");
+  EXPECT_NE(pending->body.find("Idempotency-Key"), std::string::npos) << pending->body;
+  EXPECT_GE(waited, std::chrono::milliseconds{200});
+  EXPECT_LT(waited, std::chrono::milliseconds{2000});
+  // Round the connection's ring of reply slots, so that u2's reply takes the slot u1's had.
+  for (std::size_t i = 1; i < 8; ++i)
+    ASSERT_EQ(client.Send("GET", "/healthz")->status, 200);
+  ASSERT_TRUE(client.Write(Claim("u2")));
+  std::vector<std::uint64_t> tickets = log_fake_.WaitAwaited(2);
+  ASSERT_EQ(tickets.size(), 2u);
+  // The log now persists u1. Its late report must not answer u2's request, which holds the
+  // same slot: u2 hears its own bound instead, since its own ticket is still unsettled.
+  log_fake_.Settle(tickets[0], true);
+  auto second = client.Read();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->status, 503) << "u1's report answered u2: " << second->body;
+  log_fake_.Settle(tickets[1], true);
+  // The keyed retry learns the first's outcome: it stood.
+  auto retry =
+      HttpClient(port()).Send("POST", "/v1/campaigns/bf/claims", R"({"user_id": "u1"})", kKey);
+  ASSERT_TRUE(retry.has_value());
+  EXPECT_EQ(retry->status, 201) << retry->body;
+  EXPECT_EQ(JsonString(retry->body, "user_id"), "u1");
+  auto metrics = HttpClient(port()).Send("GET", "/metrics");
+  EXPECT_NE(metrics->body.find("hotdeal_http_ack_waits_timed_out_total 2"), std::string::npos)
+      << metrics->body;
+}
+
 TEST_F(DurableTest, ADoubleClickAfterANotPersistedFirstIsDecidedAfresh) {
   Start(AckMode::kDurable);
   HttpClient first(port());

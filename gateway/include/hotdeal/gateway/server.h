@@ -88,6 +88,10 @@ struct GatewayOptions {
   // Replies waiting for the log, per worker; when all are taken a new decision is answered
   // 503 + Retry-After at once (its retry with the same Idempotency-Key finds the decision).
   std::uint32_t pending_acks_max = 4096;
+  // Durable acks: how long a decision's own reply waits for the log. Past it the reply is 503
+  // pending + Retry-After (the decision stands or falls as the log later says; a retry with the
+  // same Idempotency-Key learns which), so no client waits on a broker that is away. 0: no bound.
+  std::chrono::milliseconds ack_wait_max{5'000};
   // Durable acks: how long a request that reached a decision the log has not answered yet (a
   // double click, a retry with the same Idempotency-Key, a read of it) waits for the log before
   // it answers 503 pending. Its connection decides nothing else meanwhile. 0: no wait.
