@@ -397,7 +397,9 @@ class Persister::Session {
   base::Status DeleteIds(std::string_view statement, const std::vector<std::uint64_t>& ids);
   // Runs the SELECT in sql_ and reads its rows, each a RowT (tables.h), into `out`.
   template <class RowT>
-  base::Status Select(std::vector<RowT>& out);
+  base::Status Select(std::vector<RowT>& out) {
+    return mysql::SelectRows(db_, sql_.str(), out);
+  }
   base::Status SeedBooks();  // books_ from MySQL's rows at the stored offsets
   // hotdeal_persister_units from committed rows, with books_ at the same offsets.
   base::Status ReadRows();
@@ -451,10 +453,9 @@ std::optional<std::string> Persister::Session::Open() {
   base::Result<std::vector<mysql::OffsetRow>> offsets =
       mysql::ReadOffsets(db_, options_.kafka_topic);
   if (!offsets.ok()) return "mysql offsets: " + offsets.status().message();
-  for (const mysql::OffsetRow& row : *offsets) {
-    if (row.partition < 0 || row.partition >= partitions) continue;
-    next_offsets_[row.partition] = row.next_offset;
-    epochs_.Set(row.partition, row.epoch_max);
+  for (std::int32_t p = 0; p < partitions && static_cast<std::size_t>(p) < offsets->size(); ++p) {
+    next_offsets_[p] = (*offsets)[p].next_offset;
+    epochs_.Set(p, (*offsets)[p].epoch_max);
   }
   std::vector<kafka::Start> starts;
   for (std::int32_t p = 0; p < partitions; ++p)
@@ -533,28 +534,18 @@ base::Status Persister::Session::Write() {
   return {};
 }
 
-template <class RowT>
-base::Status Persister::Session::Select(std::vector<RowT>& out) {
-  base::Result<mysql::ResultSet> rows = db_.Query(sql_.str());
-  if (!rows.ok()) return rows.status();
-  while (std::optional<mysql::Row> row = rows->Next()) {
-    if (base::Status s = mysql::Read(*row, out.emplace_back()); !s.ok()) return s;
-  }
-  return {};
-}
-
 base::Status Persister::Session::WriteCampaigns() {
   for (const Item* item : plan_.campaigns_new) {
     const engine::Event& e = item->record.event;
     sql_.Clear();
-    sql_ << mysql::InsertCampaigns();
+    sql_ << mysql::Campaigns().insert;
     mysql::CampaignValues(sql_, e);
     base::Status inserted = db_.Execute(sql_.str());
     if (inserted.ok()) continue;
     if (inserted.code() != mysql::kDuplicateKey) return inserted;
     // Same id: a replay if it is the same campaign (same slot, same creation), else an alarm.
     sql_.Clear();
-    sql_ << mysql::SelectCampaigns() << " WHERE id = ";
+    sql_ << mysql::Campaigns().select << " WHERE id = ";
     sql_.Value(e.campaign.view());
     std::vector<CampaignRow> rows;
     if (base::Status s = Select(rows); !s.ok()) return s;
@@ -582,7 +573,7 @@ base::Status Persister::Session::WriteClaims() {
     return s;
   }
   sql_.Clear();
-  sql_ << mysql::InsertClaims();
+  sql_ << mysql::Claims().insert;
   bool any = false;
   for (const Item* item : plan_.claims_new) {
     if (item == nullptr) continue;
@@ -604,7 +595,7 @@ base::Status Persister::Session::WriteClaims() {
 base::Status Persister::Session::InsertClaim(const Item& item) {
   const engine::Event& e = item.record.event;
   sql_.Clear();
-  sql_ << mysql::SelectClaims() << " WHERE claim_id = ";
+  sql_ << mysql::Claims().select << " WHERE claim_id = ";
   sql_.Value(e.claim_id.value) << " OR (campaign_id = ";
   sql_.Trusted(e.campaign.view()) << " AND user_id = ";
   sql_.Trusted(e.user.view()) << ")";
@@ -612,7 +603,7 @@ base::Status Persister::Session::InsertClaim(const Item& item) {
   if (base::Status s = Select(rows); !s.ok()) return s;
   if (rows.empty()) {
     sql_.Clear();
-    sql_ << mysql::InsertClaims();
+    sql_ << mysql::Claims().insert;
     mysql::ClaimValues(sql_, e);
     return db_.Execute(sql_.str());
   }
@@ -635,7 +626,7 @@ base::Status Persister::Session::WriteOrders() {
     return s;
   }
   sql_.Clear();
-  sql_ << mysql::InsertOrders();
+  sql_ << mysql::Orders().insert;
   bool any = false;
   for (const Plan::NewOrder& order : plan_.orders_new) {
     if (order.voided) continue;
@@ -683,13 +674,13 @@ base::Status Persister::Session::SetOrderStatus(const Item& latest) {
 base::Status Persister::Session::InsertOrder(const Plan::NewOrder& order) {
   const engine::Event& e = order.reserved->record.event;
   sql_.Clear();
-  sql_ << mysql::SelectOrders() << " WHERE order_id = ";
+  sql_ << mysql::Orders().select << " WHERE order_id = ";
   sql_.Value(e.order_id.value);
   std::vector<OrderRow> rows;
   if (base::Status s = Select(rows); !s.ok()) return s;
   if (rows.empty()) {
     sql_.Clear();
-    sql_ << mysql::InsertOrders();
+    sql_ << mysql::Orders().insert;
     OrderValues(order);
     return db_.Execute(sql_.str());
   }
@@ -755,7 +746,7 @@ base::Status Persister::Session::WriteTail() {
 base::Status Persister::Session::SeedBooks() {
   std::vector<CampaignRow> campaigns;
   sql_.Clear();
-  sql_ << mysql::SelectCampaigns() << " ORDER BY created_at_us DESC, id DESC LIMIT ";
+  sql_ << mysql::Campaigns().select << " ORDER BY created_at_us DESC, id DESC LIMIT ";
   sql_.Value(options_.campaigns_max);
   if (base::Status s = Select(campaigns); !s.ok()) return s;
   for (const CampaignRow& c : campaigns)
@@ -764,13 +755,13 @@ base::Status Persister::Session::SeedBooks() {
   if (kept.empty()) return {};
   std::vector<ClaimRow> claims;
   sql_.Clear();
-  sql_ << mysql::SelectClaims() << " WHERE campaign_id IN " << kept;
+  sql_ << mysql::Claims().select << " WHERE campaign_id IN " << kept;
   if (base::Status s = Select(claims); !s.ok()) return s;
   for (const ClaimRow& c : claims)
     books_.SeedClaim(std::string(c.campaign.view()), c.claim_id.value);
   std::vector<OrderRow> orders;
   sql_.Clear();
-  sql_ << mysql::SelectOrders() << " WHERE campaign_id IN " << kept;
+  sql_ << mysql::Orders().select << " WHERE campaign_id IN " << kept;
   if (base::Status s = Select(orders); !s.ok()) return s;
   for (const OrderRow& o : orders)
     books_.SeedOrder(std::string(o.campaign.view()), o.order_id.value, o.quantity, o.status);

@@ -41,37 +41,14 @@ void Replay(engine::Engine& engine, const engine::Event& event) {
 
 // Reads every row of a table (ascending keys, so a run reads the same snapshot the same way).
 template <class RowT>
-void ReadTable(mysql::Connection& db, std::string_view select, std::string_view order_by,
-               const char* what, std::vector<RowT>& out) {
-  base::Result<mysql::ResultSet> rows =
-      db.Query(std::string(select) + " ORDER BY " + std::string(order_by));
-  Check(rows.status(), what);
-  while (std::optional<mysql::Row> r = rows->Next())
-    Check(mysql::Read(*r, out.emplace_back()), what);
+void ReadTable(mysql::Connection& db, const mysql::TableStatements& table,
+               std::string_view order_by, const char* what, std::vector<RowT>& out) {
+  Check(mysql::SelectRows(db, table.select + " ORDER BY " + std::string(order_by), out), what);
 }
 
-// Where the snapshot ends in one partition: the next offset (-1 where nothing was stored) and
-// the highest owner epoch seen before it.
-struct SnapshotEnd {
-  std::int64_t next_offset = -1;
-  std::uint64_t epoch_max = 0;
-};
-
-std::vector<SnapshotEnd> ReadOffsets(mysql::Connection& db, const std::string& topic) {
-  base::Result<std::vector<mysql::OffsetRow>> rows = mysql::ReadOffsets(db, topic);
-  Check(rows.status(), "read offsets");
-  std::vector<SnapshotEnd> positions;
-  for (const mysql::OffsetRow& r : *rows) {
-    if (r.partition < 0) continue;
-    const auto partition = static_cast<std::size_t>(r.partition);
-    if (partition >= positions.size()) positions.resize(partition + 1);
-    positions[partition] = {r.next_offset, r.epoch_max};
-  }
-  return positions;
-}
-
-void ReplayTail(engine::Engine& engine, const Options& options, std::vector<SnapshotEnd> snapshot,
-                RecoveryReport& report) {
+// `snapshot`: where the snapshot ends in each partition (mysql::ReadOffsets).
+void ReplayTail(engine::Engine& engine, const Options& options,
+                std::vector<mysql::OffsetRow> snapshot, RecoveryReport& report) {
   kafka::PartitionReader reader(options, "hotdeal-recovery");
   const std::int32_t partitions = reader.Partitions(kKafkaTimeout);
   snapshot.resize(partitions);
@@ -119,15 +96,17 @@ RecoveryReport Recover(engine::Engine& engine, const Options& options) {
   // Rows and offsets from one snapshot: nothing committed in between can fall in a gap.
   Check(db.Execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"), "isolation");
   Check(db.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT"), "snapshot");
-  std::vector<SnapshotEnd> snapshot = ReadOffsets(db, options.kafka_topic);
+  base::Result<std::vector<mysql::OffsetRow>> snapshot =
+      mysql::ReadOffsets(db, options.kafka_topic);
+  Check(snapshot.status(), "read offsets");
   SnapshotRows rows;
-  ReadTable(db, mysql::SelectCampaigns(), "campaign_index", "read campaigns", rows.campaigns);
-  ReadTable(db, mysql::SelectClaims(), "claim_id", "read claims", rows.claims);
-  ReadTable(db, mysql::SelectOrders(), "order_id", "read orders", rows.orders);
+  ReadTable(db, mysql::Campaigns(), "campaign_index", "read campaigns", rows.campaigns);
+  ReadTable(db, mysql::Claims(), "claim_id", "read claims", rows.claims);
+  ReadTable(db, mysql::Orders(), "order_id", "read orders", rows.orders);
   Check(db.Execute("COMMIT"), "end snapshot");
   if (std::optional<engine::ReplayError> error = ApplySnapshot(engine, rows, report))
     Fail(error->message);
-  ReplayTail(engine, options, std::move(snapshot), report);
+  ReplayTail(engine, options, std::move(snapshot).value(), report);
   if (std::optional<engine::ReplayError> error = engine.FinishRecovery()) Fail(error->message);
   return report;
 }

@@ -30,11 +30,10 @@ std::string ColumnList(std::span<const std::string_view> columns) {
     (list += list.empty() ? "" : ", ") += c;
   return list;
 }
-std::string Select(std::string_view table, std::span<const std::string_view> columns) {
-  return "SELECT " + ColumnList(columns) + " FROM " + std::string(table);
-}
-std::string Insert(std::string_view table, std::span<const std::string_view> columns) {
-  return "INSERT INTO " + std::string(table) + " (" + ColumnList(columns) + ") VALUES ";
+TableStatements Statements(std::string_view table, std::span<const std::string_view> columns) {
+  const std::string list = ColumnList(columns);
+  return {"SELECT " + list + " FROM " + std::string(table),
+          "INSERT INTO " + std::string(table) + " (" + list + ") VALUES "};
 }
 
 template <class Id, class Column>
@@ -76,29 +75,17 @@ void KeyValue(Sql& sql, const engine::Event& e) {
 
 }  // namespace
 
-std::string_view SelectCampaigns() noexcept {
-  static const std::string sql = Select("campaigns", kCampaignColumns);
-  return sql;
+const TableStatements& Campaigns() {
+  static const TableStatements statements = Statements("campaigns", kCampaignColumns);
+  return statements;
 }
-std::string_view SelectClaims() noexcept {
-  static const std::string sql = Select("claims", kClaimColumns);
-  return sql;
+const TableStatements& Claims() {
+  static const TableStatements statements = Statements("claims", kClaimColumns);
+  return statements;
 }
-std::string_view SelectOrders() noexcept {
-  static const std::string sql = Select("orders", kOrderColumns);
-  return sql;
-}
-std::string_view InsertCampaigns() noexcept {
-  static const std::string sql = Insert("campaigns", kCampaignColumns);
-  return sql;
-}
-std::string_view InsertClaims() noexcept {
-  static const std::string sql = Insert("claims", kClaimColumns);
-  return sql;
-}
-std::string_view InsertOrders() noexcept {
-  static const std::string sql = Insert("orders", kOrderColumns);
-  return sql;
+const TableStatements& Orders() {
+  static const TableStatements statements = Statements("orders", kOrderColumns);
+  return statements;
 }
 
 base::Status Read(const Row& row, CampaignRow& out) {
@@ -247,13 +234,15 @@ base::Result<std::vector<OffsetRow>> ReadOffsets(Connection& db, std::string_vie
   std::vector<OffsetRow> offsets;
   enum class Column { kPartition, kNextOffset, kEpochMax };
   while (std::optional<Row> r = rows->Next()) {
-    OffsetRow& o = offsets.emplace_back();
-    o.partition = r->Number<std::int32_t>(Column::kPartition);
-    o.next_offset = r->Number<std::int64_t>(Column::kNextOffset);
-    o.epoch_max = r->Number<std::uint64_t>(Column::kEpochMax);
+    const auto partition = r->Number<std::int32_t>(Column::kPartition);
+    const OffsetRow o{r->Number<std::int64_t>(Column::kNextOffset),
+                      r->Number<std::uint64_t>(Column::kEpochMax)};
     if (r->bad_column())
       return base::Status::Error("bad consumer_offsets row in MySQL for topic " +
                                  std::string(topic));
+    if (partition < 0) continue;
+    if (static_cast<std::size_t>(partition) >= offsets.size()) offsets.resize(partition + 1);
+    offsets[partition] = o;
   }
   return offsets;
 }

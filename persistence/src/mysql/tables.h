@@ -62,19 +62,32 @@ enum class OrderColumn {
   kKey,
 };
 
-// "SELECT <every column, in the enum's order> FROM <table>": the caller adds WHERE, ORDER BY.
-std::string_view SelectCampaigns() noexcept;
-std::string_view SelectClaims() noexcept;
-std::string_view SelectOrders() noexcept;
-// "INSERT INTO <table> (<every column>) VALUES ": the caller adds the rows' values.
-std::string_view InsertCampaigns() noexcept;
-std::string_view InsertClaims() noexcept;
-std::string_view InsertOrders() noexcept;
+// A table's two statements, built once from its column list.
+struct TableStatements {
+  // "SELECT <every column, in the enum's order> FROM <table>": the caller adds WHERE, ORDER BY.
+  std::string select;
+  // "INSERT INTO <table> (<every column>) VALUES ": the caller adds the rows' values.
+  std::string insert;
+};
+const TableStatements& Campaigns();
+const TableStatements& Claims();
+const TableStatements& Orders();
 
 // A row read back; an error names the table, the column and the row's key.
 base::Status Read(const Row& row, CampaignRow& out);
 base::Status Read(const Row& row, ClaimRow& out);
 base::Status Read(const Row& row, OrderRow& out);
+
+// Runs `select` (a table's, with the caller's WHERE / ORDER BY) and reads every row into `out`.
+template <class RowT>
+base::Status SelectRows(Connection& db, std::string_view select, std::vector<RowT>& out) {
+  base::Result<ResultSet> rows = db.Query(select);
+  if (!rows.ok()) return rows.status();
+  while (std::optional<Row> row = rows->Next()) {
+    if (base::Status s = Read(*row, out.emplace_back()); !s.ok()) return s;
+  }
+  return {};
+}
 
 // One row's "(...)" values, for the Insert* prefix: the campaign of a campaign_created (open),
 // the claim of a claim_granted, an order from its reservation and its latest move.
@@ -90,10 +103,10 @@ std::string OrderMoveStatement(engine::EventType move);
 
 // Where the persister stands in one partition (`consumer_offsets`).
 struct OffsetRow {
-  std::int32_t partition = 0;
-  std::int64_t next_offset = 0;
-  std::uint64_t epoch_max = 0;  // the highest owner epoch seen before next_offset
+  std::int64_t next_offset = -1;  // -1: nothing stored for the partition
+  std::uint64_t epoch_max = 0;    // the highest owner epoch seen before next_offset
 };
+// Indexed by partition, up to the highest one stored.
 base::Result<std::vector<OffsetRow>> ReadOffsets(Connection& db, std::string_view topic);
 // "INSERT INTO consumer_offsets ... VALUES " and its upsert tail.
 std::string_view InsertOffsets() noexcept;
