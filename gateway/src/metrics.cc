@@ -48,6 +48,15 @@ std::uint64_t Sum(std::span<const WorkerStats> workers, Read read) {
   return total;
 }
 
+// One unlabelled counter: `read` summed over the workers.
+template <class Read>
+void AddCounter(std::span<const WorkerStats> workers, std::vector<MetricFamily>& out,
+                std::string name, std::string help, Read read) {
+  auto family = Family(std::move(name), std::move(help), MetricType::Counter);
+  family.metric.push_back(Counter(static_cast<double>(Sum(workers, read))));
+  out.push_back(std::move(family));
+}
+
 // Every route and status from the first scrape on, zeros included, so rate() and increase()
 // see a series start at 0 instead of appearing at its first request (the bounds are fixed:
 // docs/metrics.md counts them).
@@ -106,20 +115,15 @@ void AddConnections(std::span<const WorkerStats> workers, std::vector<MetricFami
   open.metric.push_back(Gauge(opened > closed ? static_cast<double>(opened - closed) : 0.0));
   out.push_back(std::move(open));
 
-  auto add_counter = [&](std::string name, std::string help, auto read) {
-    auto family = Family(std::move(name), std::move(help), MetricType::Counter);
-    family.metric.push_back(Counter(static_cast<double>(Sum(workers, read))));
-    out.push_back(std::move(family));
-  };
-  add_counter("hotdeal_http_connections_rejected_total",
-              "Connections refused with 503 because the connection cap was reached",
-              [](const WorkerStats& s) { return s.connections_rejected.Load(); });
-  add_counter("hotdeal_http_parse_errors_total",
-              "Requests refused as malformed HTTP or over a size limit before routing",
-              [](const WorkerStats& s) { return s.parse_errors.Load(); });
-  add_counter("hotdeal_http_timeouts_total",
-              "Connections closed by the idle or slow-request deadline",
-              [](const WorkerStats& s) { return s.timeouts.Load(); });
+  AddCounter(workers, out, "hotdeal_http_connections_rejected_total",
+             "Connections refused with 503 because the connection cap was reached",
+             [](const WorkerStats& s) { return s.connections_rejected.Load(); });
+  AddCounter(workers, out, "hotdeal_http_parse_errors_total",
+             "Requests refused as malformed HTTP or over a size limit before routing",
+             [](const WorkerStats& s) { return s.parse_errors.Load(); });
+  AddCounter(workers, out, "hotdeal_http_timeouts_total",
+             "Connections closed by the idle or slow-request deadline",
+             [](const WorkerStats& s) { return s.timeouts.Load(); });
 
   std::uint64_t streams_opened =
       Sum(workers, [](const WorkerStats& s) { return s.streams_opened.Load(); });
@@ -133,12 +137,12 @@ void AddConnections(std::span<const WorkerStats> workers, std::vector<MetricFami
                                      ? static_cast<double>(streams_opened - streams_closed)
                                      : 0.0));
   out.push_back(std::move(streams));
-  add_counter("hotdeal_http_stream_events_total",
-              "Events written to event streams (keep-alive comments not counted)",
-              [](const WorkerStats& s) { return s.stream_events.Load(); });
-  add_counter("hotdeal_http_streams_dropped_total",
-              "Event streams closed because their reader took no write within the write deadline",
-              [](const WorkerStats& s) { return s.streams_dropped.Load(); });
+  AddCounter(workers, out, "hotdeal_http_stream_events_total",
+             "Events written to event streams (keep-alive comments not counted)",
+             [](const WorkerStats& s) { return s.stream_events.Load(); });
+  AddCounter(workers, out, "hotdeal_http_streams_dropped_total",
+             "Event streams closed because their reader took no write within the write deadline",
+             [](const WorkerStats& s) { return s.streams_dropped.Load(); });
 }
 
 void AddRateLimits(std::span<const WorkerStats> workers, std::vector<MetricFamily>& out) {
@@ -181,13 +185,10 @@ void AddUserTokens(std::span<const WorkerStats> workers, std::vector<MetricFamil
 }
 
 void AddPendingWaits(std::span<const WorkerStats> workers, std::vector<MetricFamily>& out) {
-  auto started = Family("hotdeal_http_pending_waits_started_total",
-                        "Requests that reached a decision the durable log had not answered "
-                        "and waited for its answer",
-                        MetricType::Counter);
-  started.metric.push_back(Counter(static_cast<double>(
-      Sum(workers, [](const WorkerStats& s) { return s.pending_waits_started.Load(); }))));
-  out.push_back(std::move(started));
+  AddCounter(workers, out, "hotdeal_http_pending_waits_started_total",
+             "Requests that reached a decision the durable log had not answered and waited for "
+             "its answer",
+             [](const WorkerStats& s) { return s.pending_waits_started.Load(); });
   auto ended = Family("hotdeal_http_pending_waits_total",
                       "Waits for the durable log's answer, by how they ended: answered, "
                       "timed_out (503 pending), abandoned (connection closed)",
@@ -200,13 +201,10 @@ void AddPendingWaits(std::span<const WorkerStats> workers, std::vector<MetricFam
                 {{"result", std::string(PendingWaitEndName(static_cast<PendingWaitEnd>(end)))}}));
   }
   out.push_back(std::move(ended));
-  auto own = Family("hotdeal_http_ack_waits_timed_out_total",
-                    "Decisions whose own reply waited for the durable log past --ack-wait-ms and "
-                    "was answered 503 pending (the log settles the decision later)",
-                    MetricType::Counter);
-  own.metric.push_back(Counter(static_cast<double>(
-      Sum(workers, [](const WorkerStats& s) { return s.ack_waits_timed_out.Load(); }))));
-  out.push_back(std::move(own));
+  AddCounter(workers, out, "hotdeal_http_ack_waits_timed_out_total",
+             "Decisions whose own reply waited for the durable log past --ack-wait-ms and was "
+             "answered 503 pending (the log settles the decision later)",
+             [](const WorkerStats& s) { return s.ack_waits_timed_out.Load(); });
 }
 
 std::string_view OperationName(engine::Operation operation) {
