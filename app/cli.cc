@@ -160,98 +160,114 @@ int ParseAndRun(FlagSet& flags, const std::vector<std::string_view>& args,
 
 }  // namespace
 
+void ShareSettings(ServeConfig& config) {
+  config.engine.workers = config.gateway.threads;
+  config.store.workers = config.gateway.threads;
+  config.gateway.campaign_limits = {config.engine.stock_max, config.engine.campaigns_max,
+                                    config.engine.memory_budget_bytes};
+  config.store.campaigns_max = config.engine.campaigns_max;
+  config.engine.await_acknowledgement =
+      config.log == LogMode::kKafka && config.gateway.ack == gateway::AckMode::kDurable;
+}
+
 void BindServeFlags(FlagSet& flags, ServeConfig& config) {
   constexpr std::uint32_t kMany = 1'000'000'000;
+  gateway::GatewayOptions& gateway = config.gateway;
+  engine::EngineOptions& engine = config.engine;
   flags.AddCustom(
       "listen", "address and port to serve HTTP on",
-      [&config](std::string_view text) {
-        return SetHostPort(text, config.listen_host, config.listen_port);
+      [&gateway](std::string_view text) {
+        return SetHostPort(text, gateway.listen_host, gateway.listen_port);
       },
-      [&config] { return config.listen_host + ":" + std::to_string(config.listen_port); });
+      [&gateway] { return gateway.listen_host + ":" + std::to_string(gateway.listen_port); });
   flags.Add("threads", "worker threads: one event loop, acceptor and engine worker each",
-            &config.threads, 1, std::max(1u, 4 * std::thread::hardware_concurrency()));
+            &gateway.threads, 1, std::max(1u, 4 * std::thread::hardware_concurrency()));
   flags.Add("connections-max", "open connections at most; more are refused",
-            &config.connections_max, 1, kMany);
+            &gateway.connections_max, 1, kMany);
   flags.Add("connections-per-address-max",
             "open connections per client address (trusted proxies exempt) before more are served "
             "only /healthz and /readyz (0: off)",
-            &config.connections_per_address_max, 0, kMany);
-  flags.Add("body-bytes-max", "largest request body; larger answers 413", &config.body_bytes_max,
+            &gateway.connections_per_address_max, 0, kMany);
+  flags.Add("body-bytes-max", "largest request body; larger answers 413", &gateway.body_bytes_max,
             64, 1 << 24);
   flags.Add("header-bytes-max", "largest request header; larger answers 413",
-            &config.header_bytes_max, 512, 1 << 20);
+            &gateway.header_bytes_max, 512, 1 << 20);
   flags.Add("idle-timeout-ms", "close a keep-alive connection idle this long",
-            &config.idle_timeout_ms, 1, kMany);
+            &gateway.idle_timeout, 1, kMany);
   flags.Add("request-timeout-ms", "a request must arrive whole within this",
-            &config.request_timeout_ms, 1, kMany);
+            &gateway.request_timeout, 1, kMany);
   flags.Add("shutdown-grace-ms", "on SIGINT/SIGTERM, wait this long for in-flight requests",
-            &config.shutdown_grace_ms, 0, kMany);
+            &config.shutdown_grace, 0, kMany);
   AddSecretFlag(flags, "admin-token", "bearer token for admin routes; empty refuses them all",
-                config.admin_token);
+                gateway.admin_token);
   AddSecretFlag(flags, "service-token",
                 "bearer token of the shop's own backend (payment, checkout): confirms, refunds, "
                 "reads any order or claim; empty refuses confirms and refunds",
-                config.service_token);
-  AddUserTokenKeyFlag(flags, config.user_token_key);
+                gateway.service_token);
+  AddUserTokenKeyFlag(flags, gateway.user_token_key);
   AddSecretFlag(flags, "jwt-hs256-key",
                 "shared key of HS256 JWT user tokens, at least 32 bytes (empty: no HS256)",
-                config.jwt_hs256_key);
+                gateway.jwt.hs256_key);
   flags.Add("jwt-public-keys-file",
             "RS256/ES256 public keys of JWT user tokens: a PEM file, or a JWKS file (keys by kid)",
-            &config.jwt_public_keys_file);
-  flags.Add("jwt-leeway-seconds", "clock skew allowed on a JWT's exp and nbf",
-            &config.jwt_leeway_seconds, 0, 3600);
+            &gateway.jwt.public_keys_file);
+  flags.Add("jwt-leeway-seconds", "clock skew allowed on a JWT's exp and nbf", &gateway.jwt.leeway,
+            0, 3600);
   flags.Add("jwt-audience", "a JWT's aud must hold this (empty: a JWT must carry no aud)",
-            &config.jwt_audience);
-  flags.Add("jwt-issuer", "a JWT's iss must be this (empty: not checked)", &config.jwt_issuer);
+            &gateway.jwt.audience);
+  flags.Add("jwt-issuer", "a JWT's iss must be this (empty: not checked)", &gateway.jwt.issuer);
   constexpr std::uint32_t kRateMax = 1'000'000;
   flags.Add("user-rate-per-second",
             "per user id on claims, orders, confirm, cancel: requests a second (0: off)",
-            &config.user_rate_per_second, 0, kRateMax);
+            &gateway.user_rate_limit.per_second, 0, kRateMax);
   flags.Add("user-rate-burst", "per user id: requests allowed at once before the rate applies",
-            &config.user_rate_burst, 1, kRateMax);
+            &gateway.user_rate_limit.burst, 1, kRateMax);
   flags.Add("ip-rate-per-second",
             "per client address on every route but health, ready, metrics (0: off)",
-            &config.ip_rate_per_second, 0, kRateMax);
-  flags.Add("ip-rate-burst", "per client address: requests allowed at once", &config.ip_rate_burst,
-            1, kRateMax);
+            &gateway.ip_rate_limit.per_second, 0, kRateMax);
+  flags.Add("ip-rate-burst", "per client address: requests allowed at once",
+            &gateway.ip_rate_limit.burst, 1, kRateMax);
   flags.Add("rate-limit-slots",
             "buckets per enabled rate limit, 8 bytes each (rounded up to a power of two)",
-            &config.rate_limit_slots, 8, 1 << 26);
+            &gateway.rate_limit_slots, 8, 1 << 26);
   AddListFlag(flags, "trusted-proxies",
               "CIDRs of the load balancers in front, whose X-Forwarded-For names the client for "
               "the per-address limit (e.g. 10.0.0.0/8,::1); others' is ignored",
-              config.trusted_proxies);
+              gateway.trusted_proxies);
   AddListFlag(flags, "cors-allow-origin",
               "browser origins (https://shop.example,...) allowed to call the public and user "
               "routes (CORS); empty: no CORS headers",
-              config.cors_allow_origins);
-  flags.Add("campaigns-max", "campaigns the engine can hold", &config.campaigns_max, 1, 1 << 20);
+              gateway.cors_allow_origins);
+  flags.Add("campaigns-max", "campaigns the engine can hold", &engine.campaigns_max, 1, 1 << 20);
   flags.Add("stock-max", "largest stock of one campaign; a larger one answers 409 capacity",
-            &config.stock_max, 1, std::numeric_limits<std::uint32_t>::max() / 2);
-  flags.Add("memory-budget-mb",
-            "MiB the fixed tables of all campaigns may take together; a creation past it answers "
-            "409 capacity (0: no budget)",
-            &config.memory_budget_mb, 0, kMany);
+            &engine.stock_max, 1, std::numeric_limits<std::uint32_t>::max() / 2);
+  flags.AddNumber(
+      "memory-budget-mb",
+      "MiB the fixed tables of all campaigns may take together; a creation past it answers 409 "
+      "capacity (0: no budget)",
+      0, kMany,
+      [&engine](std::uint32_t mib) { engine.memory_budget_bytes = std::uint64_t{mib} << 20; },
+      [&engine] { return engine.memory_budget_bytes >> 20; });
   flags.Add("pending-wait-ms",
             "with --ack durable: how long a request that reached a decision Kafka has not "
             "answered yet (a double click, a keyed retry) waits for it before 503 (0: no wait)",
-            &config.pending_wait_ms, 0, 60'000);
+            &gateway.pending_wait_max, 0, 60'000);
   flags.Add("ack-wait-ms",
             "with --ack durable: how long a decision's reply waits for Kafka before 503 pending "
             "(the decision stands or falls as Kafka later says; 0: no bound)",
-            &config.ack_wait_ms, 0, 600'000);
+            &gateway.ack_wait_max, 0, 600'000);
   flags.Add("stream-interval-ms",
             "how often event streams (GET /v1/campaigns/{id}/stream) are told what changed",
-            &config.stream_interval_ms, 10, 10'000);
+            &gateway.stream_interval, 10, 10'000);
   flags.Add("stream-keepalive-ms", "a quiet event stream gets a keep-alive comment this often",
-            &config.stream_keepalive_ms, 100, 600'000);
+            &gateway.stream_keepalive, 100, 600'000);
   flags.Add("idempotency-window-seconds", "how long an Idempotency-Key is remembered",
-            &config.idempotency_window_seconds, 1, 7 * 24 * 3600);
+            &engine.idempotency_window, 1, 7 * 24 * 3600);
   flags.AddChoice("log", "durable log: kafka, or none (no durability; benchmarks, HTTP tests)",
                   &config.log, {{"kafka", LogMode::kKafka}, {"none", LogMode::kNone}});
   flags.AddChoice("ack", "answer after Kafka persisted the event, or at once from memory",
-                  &config.ack, {{"durable", AckMode::kDurable}, {"memory", AckMode::kMemory}});
+                  &gateway.ack,
+                  {{"durable", gateway::AckMode::kDurable}, {"memory", gateway::AckMode::kMemory}});
   flags.Add("persister", "run the Kafka-to-MySQL writer inside serve", &config.persister);
   flags.Add("data-dir", "folder for the owner lock and local state", &config.data_dir);
   BindStoreFlags(flags, config.store);
@@ -269,7 +285,7 @@ void BindLogFlags(FlagSet& flags, LogConfig& config) {
                    {"error", base::LogLevel::kError}});
 }
 
-void BindStoreFlags(FlagSet& flags, StoreConfig& config) {
+void BindStoreFlags(FlagSet& flags, persistence::Options& config) {
   flags.Add("kafka-brokers", "bootstrap brokers, host:port[,host:port]", &config.kafka_brokers);
   flags.Add("kafka-topic", "topic of the event log", &config.kafka_topic);
   flags.Add("mysql-host", "MySQL/MariaDB host", &config.mysql_host);
@@ -300,7 +316,10 @@ int RunCli(const std::vector<std::string_view>& args,
     ServeConfig config;
     FlagSet flags("serve");
     BindServeFlags(flags, config);
-    return ParseAndRun(flags, rest, getenv, out, err, [&] { return commands.serve(config); });
+    return ParseAndRun(flags, rest, getenv, out, err, [&] {
+      ShareSettings(config);
+      return commands.serve(config);
+    });
   }
   if (command == "persist") {
     PersistConfig config;
@@ -310,7 +329,7 @@ int RunCli(const std::vector<std::string_view>& args,
     flags.Add("campaigns-max",
               "campaigns whose books (units in MySQL and in the log) are exported, the newest; "
               "as serve's",
-              &config.campaigns_max, 1, 1 << 20);
+              &config.store.campaigns_max, 1, 1 << 20);
     flags.AddCustom(
         "metrics-listen", "address and port to serve /metrics on (empty: none)",
         [&config](std::string_view text) -> std::optional<std::string> {

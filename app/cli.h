@@ -15,10 +15,10 @@ namespace hotdeal::app {
 // Exit codes: 0 done, 1 failed while running, 2 bad usage (unknown command, flag or value).
 inline constexpr int kExitUsage = 2;
 
-// Binds every ServeConfig field to its flag.
+// Binds each serve flag to the field of the options it sets; RunCli then calls ShareSettings.
 void BindServeFlags(FlagSet& flags, ServeConfig& config);
 // Binds the Kafka and MySQL flags, shared by `serve` and `persist`.
-void BindStoreFlags(FlagSet& flags, StoreConfig& config);
+void BindStoreFlags(FlagSet& flags, persistence::Options& config);
 // --log-format and --log-level, of serve and persist.
 void BindLogFlags(FlagSet& flags, LogConfig& config);
 

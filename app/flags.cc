@@ -62,18 +62,26 @@ void FlagSet::Add(std::string name, std::string help, std::uint16_t* field) {
 
 void FlagSet::Add(std::string name, std::string help, std::uint32_t* field, std::uint32_t min,
                   std::uint32_t max) {
+  AddNumber(
+      std::move(name), std::move(help), min, max, [field](std::uint32_t value) { *field = value; },
+      [field] { return std::uint64_t{*field}; });
+}
+
+void FlagSet::AddNumber(std::string name, std::string help, std::uint32_t min, std::uint32_t max,
+                        std::function<void(std::uint32_t)> set,
+                        std::function<std::uint64_t()> get) {
   Insert(
       std::move(name), std::move(help),
-      [field, min, max](std::string_view text) -> std::optional<std::string> {
+      [set = std::move(set), min, max](std::string_view text) -> std::optional<std::string> {
         auto value = ParseUnsigned(text);
         if (!value || *value < min || *value > max) {
           return "must be a whole number from " + std::to_string(min) + " to " +
                  std::to_string(max);
         }
-        *field = static_cast<std::uint32_t>(*value);
+        set(static_cast<std::uint32_t>(*value));
         return std::nullopt;
       },
-      [field] { return std::to_string(*field); });
+      [get = std::move(get)] { return std::to_string(get()); });
 }
 
 void FlagSet::Add(std::string name, std::string help, bool* field) {

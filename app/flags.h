@@ -4,6 +4,7 @@
 // Start-up code only: this allocates freely and must never run per request.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -29,6 +30,14 @@ class FlagSet {
   void Add(std::string name, std::string help, std::uint32_t* field, std::uint32_t min,
            std::uint32_t max);
   void Add(std::string name, std::string help, bool* field);
+  // A duration in whole units of its own type: --idle-timeout-ms binds a milliseconds field.
+  template <class Rep, class Period>
+  void Add(std::string name, std::string help, std::chrono::duration<Rep, Period>* field,
+           std::uint32_t min, std::uint32_t max);
+  // A whole number from `min` to `max` that `set` stores as its field wants (e.g. MiB as bytes)
+  // and `get` reads back for --help.
+  void AddNumber(std::string name, std::string help, std::uint32_t min, std::uint32_t max,
+                 std::function<void(std::uint32_t)> set, std::function<std::uint64_t()> get);
   // A field of any enum-like type chosen by name, e.g. --log kafka|none.
   template <class T>
   void AddChoice(std::string name, std::string help, T* field,
@@ -69,6 +78,15 @@ class FlagSet {
   std::string command_;
   std::map<std::string, Flag> flags_;  // sorted, so --help reads alphabetically
 };
+
+template <class Rep, class Period>
+void FlagSet::Add(std::string name, std::string help, std::chrono::duration<Rep, Period>* field,
+                  std::uint32_t min, std::uint32_t max) {
+  AddNumber(
+      std::move(name), std::move(help), min, max,
+      [field](std::uint32_t value) { *field = std::chrono::duration<Rep, Period>(value); },
+      [field] { return static_cast<std::uint64_t>(field->count()); });
+}
 
 template <class T>
 void FlagSet::AddChoice(std::string name, std::string help, T* field,

@@ -9,10 +9,10 @@
 #include <optional>
 
 #include "hotdeal/base/log.h"
+#include "hotdeal/base/metrics_registry.h"
 #include "hotdeal/persistence/persister.h"
 #include "process_metrics.h"
 #include "signals.h"
-#include "store_options.h"
 
 namespace hotdeal::app {
 
@@ -22,12 +22,13 @@ using base::LogLevel;
 int RunPersist(const PersistConfig& config) {
   base::SetLogFormat(config.logging.format);
   base::SetLogLevel(config.logging.level);
-  const StoreConfig& store = config.store;
+  const persistence::Options& store = config.store;
   sigset_t signals = BlockShutdownSignals();
-  persistence::Options options = PersistenceOptionsFrom(store);
-  options.campaigns_max = config.campaigns_max;
-  persistence::Persister persister(options);
+  persistence::Persister persister(store);
   auto process = std::make_shared<ProcessMetrics>("persist");
+  auto metrics = std::make_shared<base::MetricsRegistry>();
+  metrics->Register(persister.probe());
+  metrics->Register(process);
   // Before the persister starts, so a port in use exits before anything is written.
   std::optional<prometheus::Exposer> exposer;
   if (!config.metrics_host.empty()) {
@@ -39,8 +40,7 @@ int RunPersist(const PersistConfig& config) {
           error.what());
       return 1;
     }
-    exposer->RegisterCollectable(persister.probe());
-    exposer->RegisterCollectable(process);
+    exposer->RegisterCollectable(metrics);
     Log(LogLevel::kInfo, "persist", "/metrics on %s:%d", config.metrics_host.c_str(),
         exposer->GetListeningPorts().front());
   }

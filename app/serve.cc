@@ -10,6 +10,7 @@
 #include <string>
 
 #include "hotdeal/base/log.h"
+#include "hotdeal/base/metrics_registry.h"
 #include "hotdeal/engine/engine.h"
 #include "hotdeal/gateway/server.h"
 #include "hotdeal/persistence/in_doubt_settler.h"
@@ -21,7 +22,6 @@
 #include "owner_lock.h"
 #include "process_metrics.h"
 #include "signals.h"
-#include "store_options.h"
 
 namespace hotdeal::app {
 namespace {
@@ -29,62 +29,13 @@ namespace {
 using base::Log;
 using base::LogLevel;
 
-std::uint64_t MemoryBudgetBytes(const ServeConfig& config) {
-  return std::uint64_t{config.memory_budget_mb} << 20;
-}
-
-gateway::GatewayOptions GatewayOptionsFrom(const ServeConfig& config) {
-  gateway::GatewayOptions options;
-  options.listen_host = config.listen_host;
-  options.listen_port = config.listen_port;
-  options.threads = config.threads;
-  options.connections_max = config.connections_max;
-  options.connections_per_address_max = config.connections_per_address_max;
-  options.header_bytes_max = config.header_bytes_max;
-  options.body_bytes_max = config.body_bytes_max;
-  options.idle_timeout = std::chrono::milliseconds{config.idle_timeout_ms};
-  options.request_timeout = std::chrono::milliseconds{config.request_timeout_ms};
-  options.admin_token = config.admin_token;
-  options.service_token = config.service_token;
-  options.user_token_key = config.user_token_key;
-  options.jwt = {config.jwt_hs256_key, config.jwt_public_keys_file,
-                 std::chrono::seconds{config.jwt_leeway_seconds}, config.jwt_audience,
-                 config.jwt_issuer};
-  options.user_rate_limit = {config.user_rate_per_second, config.user_rate_burst};
-  options.ip_rate_limit = {config.ip_rate_per_second, config.ip_rate_burst};
-  options.rate_limit_slots = config.rate_limit_slots;
-  options.trusted_proxies = config.trusted_proxies;
-  options.cors_allow_origins = config.cors_allow_origins;
-  options.ack =
-      config.ack == AckMode::kDurable ? gateway::AckMode::kDurable : gateway::AckMode::kMemory;
-  options.pending_wait_max = std::chrono::milliseconds{config.pending_wait_ms};
-  options.ack_wait_max = std::chrono::milliseconds{config.ack_wait_ms};
-  options.stream_interval = std::chrono::milliseconds{config.stream_interval_ms};
-  options.stream_keepalive = std::chrono::milliseconds{config.stream_keepalive_ms};
-  options.campaign_limits = {config.stock_max, config.campaigns_max, MemoryBudgetBytes(config)};
-  return options;
-}
-
-engine::EngineOptions EngineOptionsFrom(const ServeConfig& config) {
-  engine::EngineOptions options;
-  options.workers = config.threads;
-  options.campaigns_max = config.campaigns_max;
-  options.stock_max = config.stock_max;
-  options.memory_budget_bytes = MemoryBudgetBytes(config);
-  options.idempotency_window = std::chrono::seconds{config.idempotency_window_seconds};
-  // Only durable acks hold decisions back until Kafka has them; --ack memory answers from
-  // memory by design, so its retries and reads must not wait either (docs/durability.md).
-  options.await_acknowledgement = config.log == LogMode::kKafka && config.ack == AckMode::kDurable;
-  return options;
-}
-
 // Starts the workers; false (after saying why) if the address cannot be served.
 bool StartGateway(gateway::Server& server, const ServeConfig& config) {
   try {
     server.Start();
   } catch (const std::exception& error) {
-    Log(LogLevel::kError, "serve", "cannot listen on %s:%u: %s", config.listen_host.c_str(),
-        unsigned{config.listen_port}, error.what());
+    Log(LogLevel::kError, "serve", "cannot listen on %s:%u: %s", config.gateway.listen_host.c_str(),
+        unsigned{config.gateway.listen_port}, error.what());
     return false;
   }
   return true;
@@ -93,21 +44,23 @@ bool StartGateway(gateway::Server& server, const ServeConfig& config) {
 void WaitAndDrain(gateway::Server& server, const ServeConfig& config, const sigset_t& signals) {
   int signal_number = WaitForShutdownSignal(signals);
   Log(LogLevel::kInfo, "serve", "signal %d, draining for up to %lld ms", signal_number,
-      static_cast<long long>(config.shutdown_grace_ms));
-  server.Shutdown(std::chrono::milliseconds{config.shutdown_grace_ms});
+      static_cast<long long>(config.shutdown_grace.count()));
+  server.Shutdown(config.shutdown_grace);
 }
 
 int ServeWithoutLog(const ServeConfig& config, const sigset_t& signals) {
   engine::DiscardSink sink;
-  engine::Engine engine(EngineOptionsFrom(config), sink);
-  gateway::Server server(GatewayOptionsFrom(config), engine);
-  server.AddMetrics(std::make_shared<ProcessMetrics>("serve"));
+  engine::Engine engine(config.engine, sink);
+  auto metrics = std::make_shared<base::MetricsRegistry>();
+  metrics->Register(std::make_shared<ProcessMetrics>("serve"));
+  gateway::Server server(config.gateway, engine, nullptr, metrics);
   if (!StartGateway(server, config)) return 1;
   // No state to recover: ready as soon as we listen.
   server.SetReady(true);
   Log(LogLevel::kInfo, "serve",
       "listening on %s:%u with %u thread(s), --log none (events are not kept)",
-      config.listen_host.c_str(), unsigned{server.port()}, unsigned{config.threads});
+      config.gateway.listen_host.c_str(), unsigned{server.port()},
+      unsigned{config.gateway.threads});
   WaitAndDrain(server, config, signals);
   Log(LogLevel::kInfo, "serve", "stopped");
   return 0;
@@ -123,9 +76,7 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
     Log(LogLevel::kError, "serve", "%s; refusing to start a second owner", lock_error.c_str());
     return 1;
   }
-  persistence::Options options = PersistenceOptionsFrom(config.store);
-  options.workers = config.threads;
-  options.campaigns_max = config.campaigns_max;
+  persistence::Options options = config.store;
   // Before the log exists (each event it appends carries the epoch) and before recovery (which
   // must read past the fence). Bounded by the MySQL and Kafka timeouts.
   if (!Node::Try("serve", "take ownership of topic " + options.kafka_topic,
@@ -135,23 +86,24 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
   Log(LogLevel::kInfo, "serve", "owner of topic %s with epoch %llu", options.kafka_topic.c_str(),
       static_cast<unsigned long long>(options.owner_epoch));
   persistence::KafkaLog log(options);
-  engine::Engine engine(EngineOptionsFrom(config), log);
+  engine::Engine engine(config.engine, log);
   persistence::SettlerOptions settler_options;
   // A replaced producer's last requests may still land for up to a delivery timeout.
   settler_options.replaced_producer_quiet = options.delivery_timeout;
   persistence::InDoubtSettler settler(engine, log, options, settler_options);
-  gateway::Server server(GatewayOptionsFrom(config), engine, &log);
-  server.AddMetrics(log.probe());
-  server.AddMetrics(settler.probe());
+  auto metrics = std::make_shared<base::MetricsRegistry>();
+  gateway::Server server(config.gateway, engine, &log, metrics);
+  metrics->Register(log.probe());
+  metrics->Register(settler.probe());
   std::optional<persistence::Persister> persister;
   if (config.persister) {
     persister.emplace(options);
-    server.AddMetrics(persister->probe());
+    metrics->Register(persister->probe());
   }
   persistence::OwnerWatch watch(options);  // after `server`: its callback uses it
-  server.AddMetrics(watch.probe());
+  metrics->Register(watch.probe());
   auto process = std::make_shared<ProcessMetrics>("serve");
-  server.AddMetrics(process);
+  metrics->Register(process);
   // After every member: destroyed first, so its stops still reach them on any return.
   Node node("serve");
 
@@ -213,8 +165,9 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
   }
   Log(LogLevel::kInfo, "serve",
       "listening on %s:%u with %u thread(s), --log kafka --ack %s, persister %s",
-      config.listen_host.c_str(), unsigned{server.port()}, unsigned{config.threads},
-      config.ack == AckMode::kDurable ? "durable" : "memory", persister ? "on" : "off");
+      config.gateway.listen_host.c_str(), unsigned{server.port()}, unsigned{config.gateway.threads},
+      config.gateway.ack == gateway::AckMode::kDurable ? "durable" : "memory",
+      persister ? "on" : "off");
   WaitAndDrain(server, config, signals);
   // Newest first: the watch, the settler, the log (it settles what is in flight; replies to
   // clients still connected went out during the drain), then the persister's last batch.
@@ -228,12 +181,11 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
 int RunServe(const ServeConfig& config) {
   base::SetLogFormat(config.logging.format);
   base::SetLogLevel(config.logging.level);
-  if (config.threads == 0) {
+  if (config.gateway.threads == 0) {
     Log(LogLevel::kError, "serve", "--threads must be at least 1");
     return 2;
   }
-  if (std::optional<std::string> error =
-          gateway::Server::CheckOptions(GatewayOptionsFrom(config))) {
+  if (std::optional<std::string> error = gateway::Server::CheckOptions(config.gateway)) {
     Log(LogLevel::kError, "serve", "%s", error->c_str());
     return 2;
   }

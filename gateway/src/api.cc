@@ -243,7 +243,7 @@ std::uint64_t RandomSeed() {
 }  // namespace
 
 Api::Api(engine::Engine& engine, const GatewayOptions& options, const std::atomic<bool>& ready,
-         const GatewayMetrics& metrics, engine::DurableLog* log)
+         const base::MetricsRegistry& metrics, engine::DurableLog* log)
     : engine_(engine),
       admin_token_(options.admin_token),
       service_token_(options.service_token),

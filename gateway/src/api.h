@@ -15,12 +15,12 @@
 
 #include "control_thread.h"
 #include "edge.h"
+#include "hotdeal/base/metrics_registry.h"
 #include "hotdeal/engine/engine.h"
 #include "hotdeal/engine/log.h"
 #include "hotdeal/gateway/routes.h"
 #include "hotdeal/gateway/server.h"
 #include "http_request.h"
-#include "metrics.h"
 #include "rate_limiter.h"
 #include "reply.h"
 #include "user_auth.h"
@@ -67,7 +67,7 @@ class Api {
   // `log` is null with `--log none` (no decision then carries a ticket). The rate-limit
   // tables are allocated here, once.
   Api(engine::Engine& engine, const GatewayOptions& options, const std::atomic<bool>& ready,
-      const GatewayMetrics& metrics, engine::DurableLog* log);
+      const base::MetricsRegistry& metrics, engine::DurableLog* log);
 
   // Answers `request` into `reply`; `route` is set for metrics.
   Completion Handle(WorkerContext& worker, RequestData& request, Reply& reply, RouteId& route);
@@ -174,7 +174,7 @@ class Api {
   const std::string admin_token_;
   const std::string service_token_;
   const std::atomic<bool>& ready_;
-  const GatewayMetrics& metrics_;
+  const base::MetricsRegistry& metrics_;
   engine::DurableLog* const log_;
   const AckMode ack_;
   const bool waits_;  // pending_wait_max > 0

@@ -2,7 +2,6 @@
 #include "metrics.h"
 
 #include <prometheus/gauge.h>
-#include <prometheus/text_serializer.h>
 
 #include <chrono>
 #include <limits>
@@ -324,7 +323,7 @@ GatewayMetrics::GatewayMetrics(std::span<const WorkerStats> workers, const engin
 }
 
 std::vector<MetricFamily> GatewayMetrics::Collect() const {
-  std::vector<MetricFamily> families;
+  std::vector<MetricFamily> families = registry_.Collect();
   AddRequests(workers_, families);
   AddLatency(workers_, families);
   AddConnections(workers_, families);
@@ -335,21 +334,6 @@ std::vector<MetricFamily> GatewayMetrics::Collect() const {
   AddEngineStats(engine_, families);
   AddCampaigns(engine_, families);
   return families;
-}
-
-void GatewayMetrics::Add(std::shared_ptr<prometheus::Collectable> collectable) {
-  others_.push_back(std::move(collectable));
-}
-
-std::string GatewayMetrics::Scrape() const {
-  std::vector<MetricFamily> families = registry_.Collect();
-  for (MetricFamily& family : Collect())
-    families.push_back(std::move(family));
-  for (const auto& other : others_) {
-    for (MetricFamily& family : other->Collect())
-      families.push_back(std::move(family));
-  }
-  return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace hotdeal::gateway

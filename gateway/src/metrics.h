@@ -1,7 +1,7 @@
-// /metrics: a prometheus-cpp Registry for process-level gauges plus a Collectable that sums
-// every worker's WorkerStats and reads the engine's campaigns at scrape time. Scraping
-// allocates and may take the engine's control-plane lock; it must never be on a claim's path
-// and never write to a WorkerStats.
+// The gateway's part of /metrics: a Collectable that sums every worker's WorkerStats and reads
+// the engine's campaigns at scrape time, registered in the process's base::MetricsRegistry.
+// Scraping allocates and may take the engine's control-plane lock; it must never be on a claim's
+// path and never write to a WorkerStats.
 #pragma once
 
 #include <prometheus/collectable.h>
@@ -25,18 +25,10 @@ class GatewayMetrics final : public prometheus::Collectable {
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
-  // Another component's metrics (the durable log, the persister), scraped with ours.
-  // Before the workers start only: Scrape reads the list without a lock.
-  void Add(std::shared_ptr<prometheus::Collectable> collectable);
-
-  // The text exposition format of the registry, this collectable and the added ones.
-  std::string Scrape() const;
-
  private:
   std::span<const WorkerStats> workers_;
   const engine::Engine& engine_;
-  prometheus::Registry registry_;
-  std::vector<std::shared_ptr<prometheus::Collectable>> others_;
+  prometheus::Registry registry_;  // the gauges set once at construction
 };
 
 }  // namespace hotdeal::gateway

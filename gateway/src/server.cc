@@ -17,11 +17,13 @@ namespace hotdeal::gateway {
 
 class Server::Impl {
  public:
-  Impl(GatewayOptions options, engine::Engine& engine, engine::DurableLog* log)
+  Impl(GatewayOptions options, engine::Engine& engine, engine::DurableLog* log,
+       std::shared_ptr<base::MetricsRegistry> metrics)
       : options_(std::move(options)),
         stats_(options_.threads),
-        metrics_(stats_, engine, options_),
-        api_(engine, options_, ready_, metrics_, log) {
+        metrics_(metrics ? std::move(metrics) : std::make_shared<base::MetricsRegistry>()),
+        api_(engine, options_, ready_, *metrics_, log) {
+    metrics_->Register(std::make_shared<GatewayMetrics>(stats_, engine, options_));
     for (std::uint32_t i = 0; i < options_.threads; ++i) {
       workers_.push_back(
           std::make_unique<Worker>(i, options_, engine, api_, stats_[i], open_connections_, log));
@@ -60,11 +62,6 @@ class Server::Impl {
 
   void SetReady(bool ready) { ready_.store(ready, std::memory_order_release); }
 
-  void AddMetrics(std::shared_ptr<prometheus::Collectable> collectable) {
-    HOTDEAL_ASSERT(threads_.empty());  // Scrape reads the list from the workers without a lock
-    metrics_.Add(std::move(collectable));
-  }
-
   void Shutdown(std::chrono::milliseconds grace) {
     if (threads_.empty()) return;
     for (auto& worker : workers_)
@@ -86,15 +83,16 @@ class Server::Impl {
   std::atomic<bool> ready_{false};
   std::atomic<std::uint32_t> open_connections_{0};
   std::vector<WorkerStats> stats_;  // one per worker; sized once, never moved
-  GatewayMetrics metrics_;
+  std::shared_ptr<base::MetricsRegistry> metrics_;
   Api api_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   std::uint16_t port_ = 0;
 };
 
-Server::Server(GatewayOptions options, engine::Engine& engine, engine::DurableLog* log)
-    : impl_(std::make_unique<Impl>(std::move(options), engine, log)) {}
+Server::Server(GatewayOptions options, engine::Engine& engine, engine::DurableLog* log,
+               std::shared_ptr<base::MetricsRegistry> metrics)
+    : impl_(std::make_unique<Impl>(std::move(options), engine, log, std::move(metrics))) {}
 
 Server::~Server() = default;
 
@@ -106,9 +104,6 @@ std::uint16_t Server::port() const {
 }
 void Server::SetReady(bool ready) {
   impl_->SetReady(ready);
-}
-void Server::AddMetrics(std::shared_ptr<prometheus::Collectable> collectable) {
-  impl_->AddMetrics(std::move(collectable));
 }
 std::optional<std::string> Server::CheckOptions(const GatewayOptions& options) {
   try {

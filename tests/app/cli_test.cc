@@ -72,27 +72,63 @@ TEST(CliTest, ServeParsesFlagsAndTwins) {
                           {{"HOTDEAL_THREADS", "2"}, {"HOTDEAL_ADMIN_TOKEN", "s3cret"}});
   ASSERT_EQ(run.code, 0) << run.err;
   ASSERT_TRUE(run.served.has_value());
-  EXPECT_EQ(run.served->listen_host, "0.0.0.0");
-  EXPECT_EQ(run.served->listen_port, 9000);
-  EXPECT_EQ(run.served->threads, 2u);
-  EXPECT_EQ(run.served->admin_token, "s3cret");
+  EXPECT_EQ(run.served->gateway.listen_host, "0.0.0.0");
+  EXPECT_EQ(run.served->gateway.listen_port, 9000);
+  EXPECT_EQ(run.served->gateway.threads, 2u);
+  EXPECT_EQ(run.served->gateway.admin_token, "s3cret");
   EXPECT_EQ(run.served->log, LogMode::kNone);
-  EXPECT_EQ(run.served->ack, AckMode::kMemory);
+  EXPECT_EQ(run.served->gateway.ack, gateway::AckMode::kMemory);
+}
+
+// A flag is bound to one component's field; the components that also need it get a copy.
+TEST(CliTest, ServeSharesOneFlagWithEveryComponentThatNeedsIt) {
+  CliRun run = RunHotdeal({"serve", "--threads", "3", "--campaigns-max", "77", "--stock-max", "500",
+                           "--memory-budget-mb", "2", "--idle-timeout-ms", "1500",
+                           "--idempotency-window-seconds", "9"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  const ServeConfig& config = *run.served;
+  EXPECT_EQ(config.engine.workers, 3u);
+  EXPECT_EQ(config.store.workers, 3u);
+  EXPECT_EQ(config.engine.campaigns_max, 77u);
+  EXPECT_EQ(config.store.campaigns_max, 77u);
+  EXPECT_EQ(config.gateway.campaign_limits.campaigns_max, 77u);
+  EXPECT_EQ(config.gateway.campaign_limits.stock_max, 500u);
+  EXPECT_EQ(config.engine.memory_budget_bytes, std::uint64_t{2} << 20);
+  EXPECT_EQ(config.gateway.campaign_limits.memory_budget_bytes, std::uint64_t{2} << 20);
+  EXPECT_EQ(config.gateway.idle_timeout, std::chrono::milliseconds{1500});
+  EXPECT_EQ(config.engine.idempotency_window, std::chrono::seconds{9});
+  // Only durable acks on Kafka make the engine wait for the log's reports.
+  EXPECT_TRUE(config.engine.await_acknowledgement);
+  EXPECT_FALSE(RunHotdeal({"serve", "--ack", "memory"}).served->engine.await_acknowledgement);
+  EXPECT_FALSE(RunHotdeal({"serve", "--log", "none"}).served->engine.await_acknowledgement);
+}
+
+TEST(CliTest, ServeHelpShowsDefaultsInTheFlagsUnits) {
+  CliRun run = RunHotdeal({"serve", "--help"});
+  for (const char* entry :
+       {"--idle-timeout-ms  close a keep-alive connection idle this long\n"
+        "      env HOTDEAL_IDLE_TIMEOUT_MS, default '30000'",
+        "--listen  address and port to serve HTTP on\n      env HOTDEAL_LISTEN, default "
+        "'127.0.0.1:8080'",
+        "--idempotency-window-seconds  how long an Idempotency-Key is remembered\n"
+        "      env HOTDEAL_IDEMPOTENCY_WINDOW_SECONDS, default '600'"}) {
+    EXPECT_NE(run.out.find(entry), std::string::npos) << entry;
+  }
 }
 
 TEST(CliTest, ServeRateLimitsDefaultOnPerUserOffPerAddress) {
   CliRun defaults = RunHotdeal({"serve"});
   ASSERT_EQ(defaults.code, 0) << defaults.err;
-  EXPECT_EQ(defaults.served->user_rate_per_second, 10u);
-  EXPECT_EQ(defaults.served->user_rate_burst, 20u);
-  EXPECT_EQ(defaults.served->ip_rate_per_second, 0u);
+  EXPECT_EQ(defaults.served->gateway.user_rate_limit.per_second, 10u);
+  EXPECT_EQ(defaults.served->gateway.user_rate_limit.burst, 20u);
+  EXPECT_EQ(defaults.served->gateway.ip_rate_limit.per_second, 0u);
   CliRun run = RunHotdeal({"serve", "--user-rate-per-second", "0", "--rate-limit-slots=1024"},
                           {{"HOTDEAL_IP_RATE_PER_SECOND", "50"}, {"HOTDEAL_IP_RATE_BURST", "80"}});
   ASSERT_EQ(run.code, 0) << run.err;
-  EXPECT_EQ(run.served->user_rate_per_second, 0u);
-  EXPECT_EQ(run.served->ip_rate_per_second, 50u);
-  EXPECT_EQ(run.served->ip_rate_burst, 80u);
-  EXPECT_EQ(run.served->rate_limit_slots, 1024u);
+  EXPECT_EQ(run.served->gateway.user_rate_limit.per_second, 0u);
+  EXPECT_EQ(run.served->gateway.ip_rate_limit.per_second, 50u);
+  EXPECT_EQ(run.served->gateway.ip_rate_limit.burst, 80u);
+  EXPECT_EQ(run.served->gateway.rate_limit_slots, 1024u);
   CliRun bad = RunHotdeal({"serve", "--user-rate-burst", "0"});
   EXPECT_EQ(bad.code, kExitUsage);
   EXPECT_FALSE(bad.served.has_value());
@@ -166,7 +202,7 @@ TEST(CliTest, ShortUserTokenKeysAreRefusedWithoutEchoingThem) {
   EXPECT_TRUE(bad_user.out.empty());
   CliRun serve = RunHotdeal({"serve"}, {{"HOTDEAL_USER_TOKEN_KEY", std::string(32, 'k')}});
   ASSERT_EQ(serve.code, 0) << serve.err;
-  EXPECT_EQ(serve.served->user_token_key, std::string(32, 'k'));
+  EXPECT_EQ(serve.served->gateway.user_token_key, std::string(32, 'k'));
 }
 
 TEST(CliTest, BadServeValueExitsTwoWithoutServing) {
@@ -203,9 +239,9 @@ TEST(CliTest, SecretsComeFromFilesSoTheyNeverShowInPs) {
                            "--user-token-key-file", key},
                           {{"HOTDEAL_MYSQL_PASSWORD_FILE", password}});
   ASSERT_EQ(run.code, 0) << run.err;
-  EXPECT_EQ(run.served->admin_token, "a-d-m-i-n");
-  EXPECT_EQ(run.served->service_token, "s e r v i c e");
-  EXPECT_EQ(run.served->user_token_key, std::string(40, 'k'));
+  EXPECT_EQ(run.served->gateway.admin_token, "a-d-m-i-n");
+  EXPECT_EQ(run.served->gateway.service_token, "s e r v i c e");
+  EXPECT_EQ(run.served->gateway.user_token_key, std::string(40, 'k'));
   EXPECT_EQ(run.served->store.mysql_password, "pw");
 
   std::string short_key = write("short", "secret-short-key");

@@ -83,13 +83,14 @@ struct Harness {
   engine::Engine engine{EngineOptionsForFuzz(), sink};
   GatewayOptions options = GatewayOptionsForFuzz();
   std::vector<WorkerStats> stats = std::vector<WorkerStats>(1);
-  GatewayMetrics metrics{stats, engine, options};
+  base::MetricsRegistry metrics;
   std::atomic<bool> ready{true};
   Api api{engine, options, ready, metrics, nullptr};
   WorkerContext worker{0, stats[0]};
   std::string order_id;
 
   Harness() {
+    metrics.Register(std::make_shared<GatewayMetrics>(stats, engine, options));
     worker.now = Now();
     worker.steady_now = std::chrono::steady_clock::now();
     for (auto kind : {engine::CampaignKind::kCoupon, engine::CampaignKind::kSale}) {

@@ -3,6 +3,7 @@
 // within the leeway, expired, not yet valid, wrong signature, wrong key, wrong audience or
 // issuer, no exp, alg none, algorithm confusion, wrong user.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -33,7 +34,10 @@ class JwtTest : public GatewayTest {
  protected:
   static void SetUpTestSuite() {
     if (!std::filesystem::exists(HOTDEAL_PYTHON_VENV)) return;
-    dir_ = std::filesystem::path(::testing::TempDir()) / "hotdeal-jwt";
+    // Each test runs in a process of its own (ctest -j2 runs two at once) and mints fresh keys:
+    // a shared folder let one process read another's tokens against its own keys.
+    dir_ =
+        std::filesystem::path(::testing::TempDir()) / ("hotdeal-jwt-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
     auto now = std::chrono::duration_cast<std::chrono::seconds>(
                    std::chrono::system_clock::now().time_since_epoch())
@@ -41,6 +45,10 @@ class JwtTest : public GatewayTest {
     std::string command = std::string(HOTDEAL_PYTHON_VENV) + " " + HOTDEAL_JWT_MINT + " " +
                           dir_.string() + " " + std::to_string(now);
     minted_ = std::system(command.c_str()) == 0;
+  }
+
+  static void TearDownTestSuite() {
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
   void SetUp() override {

@@ -4,8 +4,6 @@
 // hold a request longer than its deadline.
 #pragma once
 
-#include <prometheus/collectable.h>
-
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -13,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "hotdeal/base/metrics_registry.h"
 #include "hotdeal/engine/engine.h"
 #include "hotdeal/engine/log.h"
 
@@ -123,9 +122,13 @@ struct GatewayOptions {
 class Server {
  public:
   // `log` (null for `--log none`) must outlive the server and settle every awaited ticket
-  // before the server is destroyed (the app stops the log after Shutdown). Throws
-  // std::invalid_argument for a user_token_key shorter than UserTokenKey::kKeyBytesMin.
-  Server(GatewayOptions options, engine::Engine& engine, engine::DurableLog* log = nullptr);
+  // before the server is destroyed (the app stops the log after Shutdown). `metrics` is the
+  // process's registry (null: the server makes its own): the server registers its metrics in it
+  // and /metrics serves all of it. The server's metrics read its counters, so the registry is
+  // scraped only while the server lives. Throws std::invalid_argument for a user_token_key
+  // shorter than UserTokenKey::kKeyBytesMin.
+  Server(GatewayOptions options, engine::Engine& engine, engine::DurableLog* log = nullptr,
+         std::shared_ptr<base::MetricsRegistry> metrics = nullptr);
   ~Server();  // Shutdown(0) if still running
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -140,10 +143,6 @@ class Server {
 
   // /readyz and the data-plane routes answer 503 until this is set; /readyz also asks the log.
   void SetReady(bool ready);
-
-  // Adds metrics of other components (the log's and the persister's probes) to /metrics.
-  // Before Start() only.
-  void AddMetrics(std::shared_ptr<prometheus::Collectable> collectable);
 
   // Why `options` cannot serve (a short token key, an unusable JWT key file, ...), or nullopt.
   // Start-up only: the constructor throws std::invalid_argument for the same reasons.
