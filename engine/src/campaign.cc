@@ -98,6 +98,9 @@ CampaignView Campaign::View(TimePoint now) const noexcept {
     case Outcome::kEnded:
       view.status = CampaignStatus::kEnded;
       break;
+    case Outcome::kPaused:
+      view.status = CampaignStatus::kPaused;
+      break;
     default:
       view.status = view.remaining == 0 ? CampaignStatus::kSoldOut : CampaignStatus::kLive;
       break;

@@ -4,7 +4,7 @@
 //
 // Threading: spec, index, id key and the tables' sizes are immutable once the campaign is
 // published (release store in CampaignTable); the index and id key are set before that
-// (set_index, set_id_key). `closed_`,
+// (set_index, set_id_key). `closed_`, `pause_`,
 // `withdrawn_` and `creation_unacknowledged_` are relaxed flags: a request racing a close or an
 // acknowledgement may be decided either way, and both are correct linearisations. Each WorkerShare
 // is written only by its worker, or by Apply before workers start.
@@ -54,13 +54,15 @@ class Campaign {
   // The fixed sizes a spec will get, computed before anything is allocated.
   static CampaignFootprint FootprintFor(const CampaignSpec& spec, std::uint32_t workers) noexcept;
 
-  // kOk inside the sale window, else kNotStarted or kEnded (closed counts as ended), or
+  // kOk inside the sale window, else kNotStarted or kEnded (closed counts as ended), kPaused
+  // while an admin paused it, or
   // kPending inside it while the log has not acknowledged the campaign's creation: a sale
   // logged before its campaign could outlive a creation the log then loses.
   Outcome Window(TimePoint now) const noexcept {
     if (now < spec_.starts_at) return Outcome::kNotStarted;
     if (closed_.load(std::memory_order_relaxed)) return Outcome::kEnded;
     if (spec_.ends_at && now >= *spec_.ends_at) return Outcome::kEnded;
+    if (paused()) return Outcome::kPaused;
     if (creation_unacknowledged_.load(std::memory_order_relaxed)) return Outcome::kPending;
     return Outcome::kOk;
   }
@@ -103,6 +105,17 @@ class Campaign {
 
   bool closed() const noexcept { return closed_.load(std::memory_order_relaxed); }
   void set_closed(bool closed) noexcept { closed_.store(closed, std::memory_order_relaxed); }
+  // Paused by an admin. The state is the one the newest pause or resume event (by its control
+  // seq) set: SetPaused ignores an older one, so a re-appended event, and replay in whatever
+  // order the log took them, end where the engine did. Control mutex for SetPaused.
+  bool paused() const noexcept { return (pause_.load(std::memory_order_relaxed) & 1) != 0; }
+  // False (and nothing changes) if an event newer than `seq` set the state already.
+  bool SetPaused(bool paused, std::uint64_t seq) noexcept {
+    const std::uint64_t word = pause_.load(std::memory_order_relaxed);
+    if ((word >> 1) >= seq) return false;
+    pause_.store((seq << 1) | (paused ? 1 : 0), std::memory_order_relaxed);
+    return true;
+  }
   bool withdrawn() const noexcept { return withdrawn_.load(std::memory_order_relaxed); }
   void Withdraw() noexcept { withdrawn_.store(true, std::memory_order_relaxed); }
   void set_creation_unacknowledged(bool unacknowledged) noexcept {
@@ -117,6 +130,7 @@ class Campaign {
   IdTagger ids_;
   std::atomic<bool> closed_{false};
   std::atomic<bool> withdrawn_{false};
+  std::atomic<std::uint64_t> pause_{0};  // (seq << 1) | paused
   std::atomic<bool> creation_unacknowledged_{false};
   StripedStock stock_;
   CouponLedger ledger_;

@@ -105,6 +105,20 @@ Decision<CampaignView> Engine::Impl::CloseCampaign(const CampaignId& id, TimePoi
   return Answer<CampaignView>(Outcome::kOk, campaign->View(now), *ticket);
 }
 
+Decision<CampaignView> Engine::Impl::SetPaused(const CampaignId& id, bool paused, TimePoint now) {
+  std::lock_guard lock(control_mutex_);
+  Campaign* campaign = campaigns_.Find(id);
+  if (!campaign) return Answer<CampaignView>(Outcome::kNotFound);
+  if (campaign->paused() == paused) return Answer<CampaignView>(Outcome::kOk, campaign->View(now));
+  Event event = ControlEvent(paused ? EventType::kCampaignPaused : EventType::kCampaignResumed,
+                             *campaign, now);
+  std::optional<LogTicket> ticket = Append(options_.workers, event);
+  if (!ticket) return Answer<CampaignView>(Outcome::kLogUnavailable);
+  // Appended until the log has it (AppendedUntilPersisted): it stands from now on.
+  campaign->SetPaused(paused, event.seq);
+  return Answer<CampaignView>(Outcome::kOk, campaign->View(now), *ticket);
+}
+
 Decision<CampaignView> Engine::Impl::GetCampaign(const CampaignId& id, TimePoint now) const {
   Campaign* campaign = campaigns_.Find(id);
   if (!campaign) return Answer<CampaignView>(Outcome::kNotFound);
@@ -178,6 +192,12 @@ Decision<CampaignView> Engine::CreateCampaign(const CampaignSpec& spec, TimePoin
 }
 Decision<CampaignView> Engine::CloseCampaign(const CampaignId& id, TimePoint now) {
   return impl_->CloseCampaign(id, now);
+}
+Decision<CampaignView> Engine::PauseCampaign(const CampaignId& id, TimePoint now) {
+  return impl_->SetPaused(id, true, now);
+}
+Decision<CampaignView> Engine::ResumeCampaign(const CampaignId& id, TimePoint now) {
+  return impl_->SetPaused(id, false, now);
 }
 Decision<CampaignView> Engine::GetCampaign(const CampaignId& id, TimePoint now) const {
   return impl_->GetCampaign(id, now);

@@ -130,6 +130,7 @@ class Engine::Impl {
 
   Decision<CampaignView> CreateCampaign(const CampaignSpec& spec, TimePoint now);
   Decision<CampaignView> CloseCampaign(const CampaignId& id, TimePoint now);
+  Decision<CampaignView> SetPaused(const CampaignId& id, bool paused, TimePoint now);
   Decision<CampaignView> GetCampaign(const CampaignId& id, TimePoint now) const;
   std::vector<CampaignView> ListCampaigns(TimePoint now) const;
   std::optional<CampaignFootprint> Footprint(const CampaignId& id) const;

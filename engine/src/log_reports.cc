@@ -62,7 +62,8 @@ bool Engine::Impl::AcknowledgeMove(const Located& found, OrderStatus status) {
 // ---- undo ----------------------------------------------------------------------------------
 
 void Engine::Impl::Revert(const Event& event) {
-  if (event.type == EventType::kCampaignCreated || event.type == EventType::kCampaignClosed) {
+  // A pause or resume is never reverted: it is appended again until the log has it.
+  if (IsControl(event.type)) {
     std::lock_guard lock(control_mutex_);
     Campaign* campaign = campaigns_.FindAny(event.campaign);
     if (!campaign) return;

@@ -61,9 +61,7 @@ ReplayError ReplayFailure(const Event& event, std::string_view what) {
 // order was lost.
 std::optional<ReplayError> Engine::Impl::Apply(const Event& event) {
   replaying_ = true;
-  if (event.type == EventType::kCampaignCreated || event.type == EventType::kCampaignClosed) {
-    return ApplyControl(event);
-  }
+  if (IsControl(event.type)) return ApplyControl(event);
   Campaign* campaign = campaigns_.FindAny(event.campaign);
   // Every later event of a campaign follows its creation in the log (one partition per id),
   // and with await_acknowledgement nothing is decided before the creation is persisted. Without
@@ -93,6 +91,8 @@ std::optional<ReplayError> Engine::Impl::Apply(const Event& event) {
       break;
     case EventType::kCampaignCreated:
     case EventType::kCampaignClosed:
+    case EventType::kCampaignPaused:
+    case EventType::kCampaignResumed:
       break;
   }
   if (!acted) orphan_events_.fetch_add(1, std::memory_order_relaxed);
@@ -125,7 +125,10 @@ std::optional<ReplayError> Engine::Impl::ApplyControl(const Event& event) {
       campaign->set_id_key(event.id_key);  // ids handed out before the restart still match
       campaigns_.Insert(std::move(campaign));
     } else if (Campaign* campaign = campaigns_.FindAny(event.campaign)) {
-      campaign->set_closed(true);
+      if (event.type == EventType::kCampaignClosed) campaign->set_closed(true);
+      // A pause or resume older than the state's (a copy appended again) changes nothing.
+      if (event.type == EventType::kCampaignPaused) campaign->SetPaused(true, event.seq);
+      if (event.type == EventType::kCampaignResumed) campaign->SetPaused(false, event.seq);
     } else {
       orphan_events_.fetch_add(1, std::memory_order_relaxed);  // as in Apply
     }

@@ -507,7 +507,14 @@ void Api::Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& 
     case RouteId::kGetCampaign:
       return GetCampaign(worker, match.params[0], reply);
     case RouteId::kCloseCampaign:
-      return CloseCampaign(worker, match.params[0], request, reply);
+      return ChangeCampaign(worker, match.params[0], request, reply,
+                            &engine::Engine::CloseCampaign);
+    case RouteId::kPauseCampaign:
+      return ChangeCampaign(worker, match.params[0], request, reply,
+                            &engine::Engine::PauseCampaign);
+    case RouteId::kResumeCampaign:
+      return ChangeCampaign(worker, match.params[0], request, reply,
+                            &engine::Engine::ResumeCampaign);
     case RouteId::kStreamCampaign:
       return StreamCampaign(worker, match.params[0], reply);
     case RouteId::kCreateClaim:
@@ -732,14 +739,14 @@ void Api::StreamCampaign(WorkerContext& worker, std::string_view id_text, Reply&
   reply.content_type = ContentType::kEventStream;
 }
 
-void Api::CloseCampaign(WorkerContext& worker, std::string_view id_text, RequestData& request,
-                        Reply& reply) {
+void Api::ChangeCampaign(WorkerContext& worker, std::string_view id_text, RequestData& request,
+                         Reply& reply, Change change) {
   auto id = ParsePathId<engine::CampaignId>(id_text, reply, "campaign id");
   if (!id) return;
   if (BodyError error = DecodeEmptyBody(worker.json, request.PadBody())) {
     return SetBodyError(reply, error);
   }
-  Answer(engine_.CloseCampaign(*id, worker.now), reply, WriteCampaign);
+  Answer((engine_.*change)(*id, worker.now), reply, WriteCampaign);
 }
 
 void Api::CreateClaim(WorkerContext& worker, std::string_view id_text, RequestData& request,

@@ -127,8 +127,11 @@ class Api {
   // The head of an event stream (200 text/event-stream) for a known campaign, else the error;
   // the connection hands itself to its worker's StreamHub once the head is written.
   void StreamCampaign(WorkerContext& worker, std::string_view id_text, Reply& reply);
-  void CloseCampaign(WorkerContext& worker, std::string_view id_text, RequestData& request,
-                     Reply& reply);
+  // Close, pause or resume (an empty body; 200 with the campaign as it is after).
+  using Change = engine::Decision<engine::CampaignView> (engine::Engine::*)(
+      const engine::CampaignId&, engine::TimePoint);
+  void ChangeCampaign(WorkerContext& worker, std::string_view id_text, RequestData& request,
+                      Reply& reply, Change change);
   void CreateClaim(WorkerContext& worker, std::string_view id_text, RequestData& request,
                    Reply& reply);
   void GetClaim(WorkerContext& worker, std::string_view id_text, std::string_view user_text,

@@ -258,9 +258,10 @@ void AddCampaigns(const engine::Engine& engine, std::vector<MetricFamily>& out) 
   auto remaining =
       Family("hotdeal_campaign_remaining", "Units not claimed and not held by a live reservation",
              MetricType::Gauge);
-  auto status = Family("hotdeal_campaign_status",
-                       "1 for the campaign's current status (scheduled, live, sold_out, ended)",
-                       MetricType::Gauge);
+  auto status =
+      Family("hotdeal_campaign_status",
+             "1 for the campaign's current status (scheduled, live, sold_out, ended, paused)",
+             MetricType::Gauge);
   // Invariant 6, live: stock - remaining - in_doubt == claimed + held + confirmed, and the
   // persister's rows must match claimed + held + confirmed once it has caught up.
   auto units =

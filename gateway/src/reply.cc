@@ -24,6 +24,7 @@ unsigned StatusOf(ApiError error) {
     case ApiError::kForbidden:
     case ApiError::kNotStarted:
     case ApiError::kEnded:
+    case ApiError::kPaused:
       return 403;
     case ApiError::kNotFound:
       return 404;
@@ -57,6 +58,8 @@ std::string_view CodeOf(ApiError error) {
       return "not_started";
     case ApiError::kEnded:
       return "ended";
+    case ApiError::kPaused:
+      return "paused";
     case ApiError::kNotFound:
       return "not_found";
     case ApiError::kMethodNotAllowed:
@@ -104,6 +107,9 @@ OutcomeReply MapOutcome(engine::Outcome outcome) {
       return error(ApiError::kNotStarted, "the campaign has not started", "not_started");
     case engine::Outcome::kEnded:
       return error(ApiError::kEnded, "the campaign has ended", "ended");
+    case engine::Outcome::kPaused:
+      return error(ApiError::kPaused, "the campaign is paused; try again when it resumes",
+                   "paused");
     case engine::Outcome::kSoldOut:
       return error(ApiError::kSoldOut, "no stock left", "sold_out");
     case engine::Outcome::kAlreadyClaimed:

@@ -20,6 +20,7 @@ enum class ApiError : std::uint8_t {
   kForbidden,
   kNotStarted,
   kEnded,
+  kPaused,
   kNotFound,
   kMethodNotAllowed,
   kSoldOut,

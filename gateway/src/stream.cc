@@ -44,7 +44,10 @@ std::size_t AppendNumber(std::array<char, kStreamEventBytesMax>& out, std::size_
 
 StreamState StateOf(const engine::CampaignView& view) {
   std::uint64_t taken = view.spec.stock - std::min(view.remaining, view.spec.stock);
-  return {view.remaining, view.status, taken * 4 + static_cast<std::uint64_t>(view.status)};
+  constexpr auto kCampaignStatuses =
+      static_cast<std::uint64_t>(engine::CampaignStatus::kPaused) + 1;
+  return {view.remaining, view.status,
+          taken * kCampaignStatuses + static_cast<std::uint64_t>(view.status)};
 }
 
 std::optional<std::uint64_t> ParseEventId(std::string_view text) {

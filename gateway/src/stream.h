@@ -26,9 +26,9 @@ class Stream;
 class Worker;
 
 // What a stream tells, and the event id that names it: units taken (stock - remaining) times
-// 4 plus the status's rank (scheduled, live, sold_out, ended). Equal ids are equal states of a
-// campaign; for a coupon the id only grows (units only go, the status only moves forward), so
-// a client's Last-Event-ID also says how far behind it is.
+// 5 plus the status's rank (scheduled, live, sold_out, ended, paused). Equal ids are equal states
+// of a campaign; for a coupon that is never paused the id only grows (units only go, the status
+// only moves forward), so a client's Last-Event-ID also says how far behind it is.
 struct StreamState {
   std::uint32_t remaining = 0;
   engine::CampaignStatus status = engine::CampaignStatus::kScheduled;

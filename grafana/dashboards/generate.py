@@ -135,6 +135,10 @@ INTERNALS = [
         (f"sum by (operation, outcome) (rate(hotdeal_engine_outcomes_total{{{I}}}[{R}]))", "{{operation}} {{outcome}}"),
     ], unit="ops"),
     panel("Campaign status", [(f"hotdeal_campaign_status{{{IC}}} == 1", "{{campaign}} {{status}}")], kind="table"),
+    panel("Paused campaigns", [
+        (f'count(hotdeal_campaign_status{{{I},status="paused"}} == 1) or vector(0)', "paused"),
+        (f'sum(rate(hotdeal_engine_outcomes_total{{{I},outcome="paused"}}[{R}])) or vector(0)', "refused as paused/s"),
+    ], description="Campaigns an admin paused (POST /v1/campaigns/{id}/pause), and the claims and orders they refuse with 403 paused. A pause left on after a sale's incident shows here."),
     panel("Connections", [
         (f"sum(hotdeal_http_connections_open{{{I}}})", "open"),
         (f"max(hotdeal_http_connections_max{{{I}}})", "cap"),

@@ -67,6 +67,8 @@ constexpr std::uint32_t FieldsOf(EventType type) noexcept {
       return kBase | kKind | kName | kStock | kPerUserLimit | kStartsAtUs | kEndsAtUs | kPrice |
              kHoldSeconds | kCampaignIndex | kIdKey;
     case EventType::kCampaignClosed:
+    case EventType::kCampaignPaused:
+    case EventType::kCampaignResumed:
       return kBase;
     case EventType::kClaimGranted:
       return kBase | kUser | kClaimId | kCouponCode | kIdempotencyKey;
@@ -120,7 +122,7 @@ std::optional<Field> FieldNamed(std::string_view key) noexcept {
 
 std::optional<EventType> TypeNamed(std::string_view name) noexcept {
   // Every type, named as engine::Name names it (the one table of event type names).
-  for (auto raw = std::uint8_t{0}; raw <= static_cast<std::uint8_t>(EventType::kOrderVoided);
+  for (auto raw = std::uint8_t{0}; raw <= static_cast<std::uint8_t>(engine::kLastEventType);
        ++raw) {
     if (engine::Name(static_cast<EventType>(raw)) == name) return static_cast<EventType>(raw);
   }

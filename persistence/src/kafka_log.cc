@@ -32,6 +32,8 @@ bool Awaitable(engine::EventType type) noexcept {
   switch (type) {
     case engine::EventType::kCampaignCreated:
     case engine::EventType::kCampaignClosed:
+    case engine::EventType::kCampaignPaused:
+    case engine::EventType::kCampaignResumed:
     case engine::EventType::kClaimGranted:
     case engine::EventType::kOrderReserved:
     case engine::EventType::kOrderConfirmed:

@@ -144,7 +144,8 @@ bool Moves(EventType from, EventType move) noexcept {
 struct Plan {
   std::vector<const Item*> campaigns_new;
   std::vector<const Item*> campaigns_closed;
-  std::vector<const Item*> claims_new;  // nullptr: granted and voided within the batch
+  std::vector<const Item*> campaigns_paused;  // pauses and resumes
+  std::vector<const Item*> claims_new;        // nullptr: granted and voided within the batch
   std::vector<std::uint64_t> claims_void;
   struct NewOrder {
     const Item* reserved;
@@ -161,7 +162,8 @@ struct Plan {
   std::unordered_map<std::uint64_t, std::size_t> order_at;  // order id -> orders_new index
 
   void Clear() {
-    campaigns_new.clear(), campaigns_closed.clear(), claims_new.clear(), claims_void.clear();
+    campaigns_new.clear(), campaigns_closed.clear(), campaigns_paused.clear();
+    claims_new.clear(), claims_void.clear();
     orders_new.clear(), orders_status.clear(), orders_void.clear(), conflicts.clear();
     stale.clear();
     claim_at.clear(), order_at.clear();
@@ -180,6 +182,10 @@ struct Plan {
         return;
       case EventType::kCampaignClosed:
         campaigns_closed.push_back(&item);
+        return;
+      case EventType::kCampaignPaused:
+      case EventType::kCampaignResumed:
+        campaigns_paused.push_back(&item);
         return;
       case EventType::kClaimGranted:
         claim_at[e.claim_id.value] = claims_new.size();
@@ -562,6 +568,18 @@ base::Status Persister::Session::WriteCampaigns() {
     sql_.Value(mysql::Micros(item->record.event.at)) << ", closed_seq = ";
     sql_.Value(item->record.event.seq) << " WHERE id = ";
     sql_.Value(item->record.event.campaign.view());
+    if (base::Status s = db_.Execute(sql_.str()); !s.ok()) return s;
+  }
+  // In log order; the seq guard keeps the newest whatever order copies arrive in.
+  for (const Item* item : plan_.campaigns_paused) {
+    const engine::Event& e = item->record.event;
+    sql_.Clear();
+    sql_ << "UPDATE campaigns SET paused = " << (e.type == EventType::kCampaignPaused ? "1" : "0")
+         << ", pause_seq = ";
+    sql_.Value(e.seq) << ", pause_at_us = ";
+    sql_.Value(mysql::Micros(e.at)) << " WHERE id = ";
+    sql_.Value(e.campaign.view()) << " AND pause_seq < ";
+    sql_.Value(e.seq);
     if (base::Status s = db_.Execute(sql_.str()); !s.ok()) return s;
   }
   return {};

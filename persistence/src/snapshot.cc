@@ -88,6 +88,15 @@ std::optional<engine::ReplayError> ApplySnapshot(engine::Engine& engine, const S
     closed.seq = row.closed_seq;
     if (auto error = engine.Apply(closed)) return error;
   }
+  for (const CampaignRow& row : rows.campaigns) {
+    if (row.pause_seq == 0) continue;
+    Event paused;
+    paused.type = row.paused ? EventType::kCampaignPaused : EventType::kCampaignResumed;
+    paused.campaign = row.spec.id;
+    paused.at = row.pause_at;
+    paused.seq = row.pause_seq;
+    if (auto error = engine.Apply(paused)) return error;
+  }
   return std::nullopt;
 }
 

@@ -320,6 +320,40 @@ TEST_F(ServeE2eTest, KillNineMidLoadKeepsEvery201AndSellsNothingTwice) {
   ExpectBooksClose({coupon});
 }
 
+// A pause or resume answered 200 (--ack durable: Kafka had it first) stands after kill -9.
+TEST_F(ServeE2eTest, APauseAndAResumeAnsweredBeforeKillNineStandAfterTheRestart) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const std::string sale = "pause-" + unique_;
+  ASSERT_EQ(Call("POST", "/v1/campaigns",
+                 R"({"id":")" + sale +
+                     R"(","kind":"sale","name":"s","stock":10,"price":100,"hold_seconds":60})",
+                 kAdmin)
+                ->status,
+            201);
+  const std::string orders = "/v1/campaigns/" + sale + "/orders";
+  auto order = [&](const std::string& user) {
+    return Call("POST", orders, R"({"user_id":")" + user + R"(","quantity":1})", KeyHeader(user));
+  };
+  ASSERT_EQ(order("before")->status, 201);
+  ASSERT_EQ(Call("POST", "/v1/campaigns/" + sale + "/pause", "", kAdmin)->status, 200);
+  Stop(SIGKILL);
+
+  ASSERT_NO_FATAL_FAILURE(Start());
+  EXPECT_EQ(JsonString(Call("GET", "/v1/campaigns/" + sale)->body, "status"), "paused");
+  EXPECT_EQ(order("while-paused")->status, 403);
+  const std::string paused_rows =
+      "SELECT COUNT(*) FROM campaigns WHERE paused = 1 AND id = '" + sale + "'";
+  EXPECT_EQ(WaitForCount(paused_rows, 1), 1);  // the persister wrote it
+  ASSERT_EQ(Call("POST", "/v1/campaigns/" + sale + "/resume", "", kAdmin)->status, 200);
+  Stop(SIGKILL);
+
+  ASSERT_NO_FATAL_FAILURE(Start());
+  EXPECT_EQ(JsonString(Call("GET", "/v1/campaigns/" + sale)->body, "status"), "live");
+  EXPECT_EQ(order("after")->status, 201);
+  EXPECT_EQ(Sold(sale), 2);
+  ExpectBooksClose({}, {sale});
+}
+
 // Invariant 7 across boxes: an engine that stalls (SIGSTOP here; a GC pause or a VM migration
 // elsewhere) while a second `serve` on another box (another data dir) takes over must stop
 // selling once it resumes. Its few late 201s never count: they are in `conflicts`, not `claims`.

@@ -205,6 +205,8 @@ class ServeFixture : public persistence::testing::StackTest {
         break;
       case engine::EventType::kCampaignCreated:
       case engine::EventType::kCampaignClosed:
+      case engine::EventType::kCampaignPaused:
+      case engine::EventType::kCampaignResumed:
       case engine::EventType::kOrderConfirmed:
         break;
     }

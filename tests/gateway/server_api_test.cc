@@ -142,6 +142,44 @@ TEST_F(ApiTest, OutsideTheWindowIsForbidden) {
   ExpectError(Post("/v1/campaigns/bf/close", R"({"now": true})", kAdminHeader), 400, "bad_request");
 }
 
+TEST_F(ApiTest, APausedSaleRefuses403PausedUntilResumedAndItsOrdersGoOn) {
+  CreateCampaign(kSale);
+  HttpResponse order = Post("/v1/campaigns/tv/orders", R"({"user_id": "u-1", "quantity": 1})");
+  ASSERT_EQ(order.status, 201) << order.body;
+  const std::string order_id = JsonString(order.body, "order_id");
+  ExpectError(Post("/v1/campaigns/tv/pause", ""), 401, "unauthorized");
+
+  HttpResponse paused = Post("/v1/campaigns/tv/pause", "", kAdminHeader);
+  ASSERT_EQ(paused.status, 200) << paused.body;
+  EXPECT_EQ(JsonString(paused.body, "status"), "paused");
+  EXPECT_EQ(JsonString(Get("/v1/campaigns/tv").body, "status"), "paused");
+  HttpResponse refused = Post("/v1/campaigns/tv/orders", R"({"user_id": "u-2", "quantity": 1})");
+  ExpectError(refused, 403, "paused");
+  EXPECT_NE(JsonString(refused.body, "message").find("paused"), std::string::npos);
+  EXPECT_EQ(Remaining("tv"), 4);
+  // Orders placed before go on: the service confirms, the buyer reads.
+  EXPECT_EQ(
+      Post("/v1/orders/" + order_id + "/confirm", R"({"user_id": "u-1"})", kServiceHeader).status,
+      200);
+  EXPECT_EQ(Post("/v1/campaigns/tv/pause", "", kAdminHeader).status, 200);  // already: as it is
+
+  HttpResponse resumed = Post("/v1/campaigns/tv/resume", "", kAdminHeader);
+  ASSERT_EQ(resumed.status, 200) << resumed.body;
+  EXPECT_EQ(JsonString(resumed.body, "status"), "live");
+  EXPECT_EQ(Post("/v1/campaigns/tv/orders", R"({"user_id": "u-2", "quantity": 1})").status, 201);
+  ExpectError(Post("/v1/campaigns/nope/pause", "", kAdminHeader), 404, "not_found");
+  ExpectError(Post("/v1/campaigns/tv/resume", R"({"now": 1})", kAdminHeader), 400, "bad_request");
+  ExpectError(Get("/v1/campaigns/tv/pause"), 405, "method_not_allowed");
+}
+
+TEST_F(ApiTest, APausedCouponRefusesClaims) {
+  CreateCampaign(kCoupon);
+  ASSERT_EQ(Post("/v1/campaigns/bf/pause", "", kAdminHeader).status, 200);
+  ExpectError(Post("/v1/campaigns/bf/claims", R"({"user_id": "u-1"})"), 403, "paused");
+  ASSERT_EQ(Post("/v1/campaigns/bf/resume", "", kAdminHeader).status, 200);
+  EXPECT_EQ(Post("/v1/campaigns/bf/claims", R"({"user_id": "u-1"})").status, 201);
+}
+
 TEST_F(ApiTest, OrdersReserveConfirmAndCancel) {
   CreateCampaign(kSale);
   HttpResponse order = Post("/v1/campaigns/tv/orders", R"({"user_id": "u-1", "quantity": 2})");

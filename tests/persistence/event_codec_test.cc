@@ -49,6 +49,8 @@ Event Sample(EventType type) {
       e.id_key = {18'446'744'073'709'551'615ull, 0x0123'4567'89ab'cdefull};
       break;
     case EventType::kCampaignClosed:
+    case EventType::kCampaignPaused:
+    case EventType::kCampaignResumed:
       break;
     case EventType::kClaimGranted:
       std::memcpy(e.coupon_code.text.data(), "0123456789ABCDEF", 16);
@@ -102,10 +104,12 @@ void ExpectSame(const Event& a, const Event& b) {
 }
 
 constexpr EventType kAllTypes[] = {
-    EventType::kCampaignCreated, EventType::kCampaignClosed, EventType::kClaimGranted,
-    EventType::kClaimVoided,     EventType::kOrderReserved,  EventType::kOrderConfirmed,
-    EventType::kOrderCancelled,  EventType::kOrderExpired,   EventType::kOrderVoided,
+    EventType::kCampaignCreated, EventType::kCampaignClosed,  EventType::kClaimGranted,
+    EventType::kClaimVoided,     EventType::kOrderReserved,   EventType::kOrderConfirmed,
+    EventType::kOrderCancelled,  EventType::kOrderExpired,    EventType::kOrderVoided,
+    EventType::kCampaignPaused,  EventType::kCampaignResumed,
 };
+static_assert(std::size(kAllTypes) == static_cast<std::size_t>(engine::kLastEventType) + 1);
 
 // What every writer before v2 put in the log: the same document without "epoch".
 std::string AsVersion1(std::string_view v2) {

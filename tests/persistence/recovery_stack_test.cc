@@ -192,6 +192,57 @@ TEST_F(RecoveryStackTest, FreshEngineRecoversTheSameState) {
             Outcome::kEnded);
 }
 
+// Pauses and resumes come back as the newest of each campaign said, whether MySQL holds it (the
+// persister wrote campaigns.paused) or only Kafka's tail does.
+TEST_F(RecoveryStackTest, APauseComesBackFromMysqlAndFromTheTail) {
+  const engine::CampaignId in_mysql = Campaign("pm");  // paused, written to MySQL
+  const engine::CampaignId resumed = Campaign("pr");   // paused then resumed, in MySQL
+  const engine::CampaignId in_tail = Campaign("pt");   // resumed in MySQL, paused in the tail
+  KafkaLog log(options_);
+  engine::Engine live(engine::EngineOptions{}, log);
+  log.Start(live);
+  Acks acks;
+  auto change = [&](const engine::CampaignId& id, bool pause) {
+    auto d = pause ? live.PauseCampaign(id, now_) : live.ResumeCampaign(id, now_);
+    ASSERT_EQ(d.outcome, Outcome::kOk);
+    acks.Await(log, d.ticket);
+  };
+  for (const auto& id : {in_mysql, resumed, in_tail}) {
+    auto created = live.CreateCampaign(Coupon(id, 10), now_);
+    ASSERT_EQ(created.outcome, Outcome::kCreated);
+    acks.Await(log, created.ticket);
+    change(id, true);
+  }
+  change(resumed, false);
+  change(in_tail, false);
+  acks.WaitAll();
+  {
+    Persister persister(options_);
+    persister.Start();
+    ASSERT_TRUE(WaitForOffsets(static_cast<std::int64_t>(log.probe()->Snapshot().persisted)));
+    persister.Stop();
+  }
+  const std::string ids = "('" + std::string(in_mysql.view()) + "','" +
+                          std::string(resumed.view()) + "','" + std::string(in_tail.view()) + "')";
+  EXPECT_EQ(Number("SELECT SUM(paused) FROM campaigns WHERE id IN " + ids), 1);
+  EXPECT_EQ(Number("SELECT COUNT(*) FROM campaigns WHERE pause_seq > 0 AND id IN " + ids), 3);
+  change(in_tail, true);
+  acks.WaitAll();
+  log.Stop();
+
+  engine::DiscardSink discard;
+  engine::Engine recovered(engine::EngineOptions{}, discard);
+  Recover(recovered, options_);
+  for (const auto& id : {in_mysql, resumed, in_tail})
+    ExpectSameCampaign(live, recovered, id);
+  EXPECT_EQ(recovered.GetCampaign(in_mysql, now_).value->status, engine::CampaignStatus::kPaused);
+  EXPECT_EQ(recovered.GetCampaign(resumed, now_).value->status, engine::CampaignStatus::kLive);
+  EXPECT_EQ(recovered.ClaimCoupon(worker_, in_tail, User(1), std::nullopt, now_).outcome,
+            Outcome::kPaused);
+  EXPECT_EQ(recovered.ClaimCoupon(worker_, resumed, User(1), std::nullopt, now_).outcome,
+            Outcome::kCreated);
+}
+
 // Order ids a client got before a restart still work after it: each campaign's id key comes
 // back, from its MySQL row for a campaign the persister wrote, from its campaign_created event
 // in the tail for one it did not; a tampered tag is still refused.

@@ -60,6 +60,8 @@ std::string_view OutcomeName(Outcome outcome) {
       return "not_started";
     case Outcome::kEnded:
       return "ended";
+    case Outcome::kPaused:
+      return "paused";
     case Outcome::kSoldOut:
       return "sold_out";
     case Outcome::kAlreadyClaimed:
@@ -126,18 +128,20 @@ enum class StepKind : std::uint8_t {
   kReappend,
   kSettle,
   kOutage,
+  kPause,  // an admin pauses or resumes a campaign
   kCrash,
   kCount,
 };
 // Base weights; each seed scales every one by 0..2, so some seeds are report-starved, some
 // cancel-heavy, some crash often.
 constexpr std::array<double, static_cast<std::size_t>(StepKind::kCount)> kStepWeights = {
-    18, 18, 7, 7, 6, 4, 6, 26, 5, 4, 0.5, 0};
+    18, 18, 7, 7, 6, 4, 6, 26, 5, 4, 0.5, 1.5, 0};
 
 struct Campaign {
   engine::CampaignSpec spec;
   std::vector<UserId> users;
   std::uint32_t order_attempts = 0;  // answered kCreated or kLogUnavailable: a slot each
+  bool paused = false;  // as the engine was last told (or, after a crash, as the log says)
 };
 
 struct KnownOrder {
@@ -278,6 +282,8 @@ class Simulation {
       case StepKind::kOutage:
         log_.down = !log_.down;
         return Trace(log_.down ? "log outage begins" : "log outage ends");
+      case StepKind::kPause:
+        return DoPause();
       case StepKind::kCrash:
         if (result_.counts.crashes < options_.crashes_max) Crash();
         return;
@@ -324,6 +330,7 @@ class Simulation {
     const std::uint32_t remaining = Books(*c).remaining;
     Decision<engine::Claim> d = engine_->ClaimCoupon(worker, campaign.spec.id, user, key, now_);
     TakeAppended();
+    CheckPauseAnswer(campaign, d.outcome);
     Trace("claim w" + std::to_string(worker.value) + " " + std::string(campaign.spec.id.view()) +
           " " + std::string(user.view()) + (key ? " key " + std::string(key->view()) : "") +
           " -> " + std::string(OutcomeName(d.outcome)));
@@ -345,9 +352,66 @@ class Simulation {
       case Outcome::kLogUnavailable:
       case Outcome::kPending:
       case Outcome::kInDoubt:
+      case Outcome::kPaused:
         return;
       default:
         Fail("claim answered " + std::string(OutcomeName(d.outcome)));
+    }
+  }
+
+  // Claims and orders answer kPaused only while paused, and nothing is granted then.
+  void CheckPauseAnswer(const Campaign& campaign, Outcome outcome) {
+    if (outcome == Outcome::kPaused && !campaign.paused)
+      Fail(std::string(campaign.spec.id.view()) + " answered paused while not paused");
+    // Answers decided by the Idempotency-Key before the window (a replay, a wait, a spent key)
+    // may come while paused; a new decision may not.
+    if (campaign.paused && outcome == Outcome::kCreated)
+      Fail(std::string(campaign.spec.id.view()) + " granted while paused");
+  }
+
+  // The admin flips a campaign: kOk stands at once (the event is appended until the log has
+  // it); a refused append changes nothing.
+  void DoPause() {
+    Campaign& campaign = campaigns_[rng_.Below(campaigns_.size())];
+    const bool pause = !campaign.paused;
+    Decision<engine::CampaignView> d = pause ? engine_->PauseCampaign(campaign.spec.id, now_)
+                                             : engine_->ResumeCampaign(campaign.spec.id, now_);
+    TakeAppended();
+    Trace(std::string(pause ? "pause " : "resume ") + std::string(campaign.spec.id.view()) +
+          " -> " + std::string(OutcomeName(d.outcome)));
+    if (d.outcome == Outcome::kOk) {
+      campaign.paused = pause;
+      if ((d.value->status == engine::CampaignStatus::kPaused) != pause)
+        Fail("a " + std::string(pause ? "pause" : "resume") + " answered ok shows status " +
+             std::string(engine::Name(d.value->status)));
+    } else if (d.outcome != Outcome::kLogUnavailable) {
+      Fail("a pause or resume answered " + std::string(OutcomeName(d.outcome)));
+    }
+  }
+
+  // After recovery a campaign is paused as its newest pause or resume in the log says (by seq:
+  // an event appended again may land after a newer one).
+  void CheckPausedAsLogged() {
+    for (Campaign& campaign : campaigns_) {
+      std::uint64_t newest = 0;
+      bool paused = false;
+      if (auto it = log_.kafka.find(campaign.spec.id.view()); it != log_.kafka.end()) {
+        for (const engine::Event& e : it->second) {
+          const bool flip = e.type == engine::EventType::kCampaignPaused ||
+                            e.type == engine::EventType::kCampaignResumed;
+          if (flip && e.seq > newest) {
+            newest = e.seq;
+            paused = e.type == engine::EventType::kCampaignPaused;
+          }
+        }
+      }
+      campaign.paused = paused;
+      const engine::CampaignStatus status =
+          engine_->GetCampaign(campaign.spec.id, now_).value->status;
+      if ((status == engine::CampaignStatus::kPaused) != paused)
+        Fail("recovered " + std::string(campaign.spec.id.view()) + " shows " +
+             std::string(engine::Name(status)) + ", the log says " +
+             (paused ? "paused" : "not paused"));
     }
   }
 
@@ -367,6 +431,7 @@ class Simulation {
     Decision<engine::Order> d =
         engine_->PlaceOrder(worker, campaign.spec.id, user, quantity, key, now_);
     TakeAppended();
+    CheckPauseAnswer(campaign, d.outcome);
     Trace("order w" + std::to_string(worker.value) + " " + std::string(campaign.spec.id.view()) +
           " " + std::string(user.view()) + " x" + std::to_string(quantity) +
           (key ? " key " + std::string(key->view()) : "") + " -> " +
@@ -404,6 +469,7 @@ class Simulation {
         return;
       case Outcome::kPending:
       case Outcome::kInDoubt:
+      case Outcome::kPaused:
         return;
       default:
         Fail("order answered " + std::string(OutcomeName(d.outcome)));
@@ -860,6 +926,7 @@ class Simulation {
       for (const engine::Event& e : events)
         Fold(holdings_, e);
     Phase("recovery check");
+    CheckPausedAsLogged();
     CheckMysqlMatchesLog();
     ExpireRecovered(before);
     CheckLive();
@@ -977,6 +1044,7 @@ class Simulation {
       probe.ExpireDue(WorkerId{w}, now_);
     for (const Campaign& campaign : campaigns_) {
       const engine::CampaignSpec& spec = campaign.spec;
+      probe.ResumeCampaign(spec.id, now_);  // a paused sale sells out once resumed
       for (std::uint32_t n = 0;; ++n) {
         const std::uint32_t remaining = probe.Books(spec.id)->remaining;
         const UserId fresh = MakeId<UserId>("fresh-" + std::to_string(n));

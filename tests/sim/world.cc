@@ -20,7 +20,7 @@ std::string Describe(const Event& e) {
   text.append(" ").append(e.campaign.view());
   if (e.type == EventType::kClaimGranted || e.type == EventType::kClaimVoided) {
     text.append(" claim ").append(engine::Engine::ClaimIdText(e.claim_id).view());
-  } else if (e.type != EventType::kCampaignCreated && e.type != EventType::kCampaignClosed) {
+  } else if (!engine::IsControl(e.type)) {
     text.append(" order ").append(engine::Engine::OrderIdText(e.order_id).view());
     text.append(" x").append(std::to_string(e.quantity));
   }
@@ -115,6 +115,8 @@ void Holdings::Apply(const Event& e) {
     }
     case EventType::kCampaignCreated:
     case EventType::kCampaignClosed:
+    case EventType::kCampaignPaused:
+    case EventType::kCampaignResumed:
     case EventType::kClaimVoided:
     case EventType::kOrderVoided:
       return;
@@ -237,6 +239,16 @@ void MysqlModel::Write(const Event& e) {
       if (auto it = campaigns_.find(e.campaign.view()); it != campaigns_.end()) {
         it->second.closed_at = e.at;
         it->second.closed_seq = e.seq;
+      }
+      return;
+    case EventType::kCampaignPaused:
+    case EventType::kCampaignResumed:
+      // The UPDATE's guard: only a newer seq than the row's changes it.
+      if (auto it = campaigns_.find(e.campaign.view());
+          it != campaigns_.end() && it->second.pause_seq < e.seq) {
+        it->second.paused = e.type == EventType::kCampaignPaused;
+        it->second.pause_seq = e.seq;
+        it->second.pause_at = e.at;
       }
       return;
     case EventType::kClaimGranted: {

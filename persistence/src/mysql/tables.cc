@@ -11,11 +11,12 @@ namespace {
 
 using engine::EventType;
 
-constexpr std::array<std::string_view, 16> kCampaignColumns = {
+constexpr std::array<std::string_view, 19> kCampaignColumns = {
     "id",           "campaign_index", "kind",     "name",         "stock",         "per_user_limit",
     "starts_at_us", "ends_at_us",     "price",    "hold_seconds", "created_at_us", "created_seq",
-    "closed_at_us", "closed_seq",     "id_key_0", "id_key_1"};
-static_assert(kCampaignColumns.size() == static_cast<std::size_t>(CampaignColumn::kIdKey1) + 1);
+    "closed_at_us", "closed_seq",     "id_key_0", "id_key_1",     "paused",        "pause_seq",
+    "pause_at_us"};
+static_assert(kCampaignColumns.size() == static_cast<std::size_t>(CampaignColumn::kPauseAt) + 1);
 constexpr std::array<std::string_view, 7> kClaimColumns = {
     "claim_id", "campaign_id", "user_id", "coupon_code", "created_at_us", "seq", "idempotency_key"};
 static_assert(kClaimColumns.size() == static_cast<std::size_t>(ClaimColumn::kKey) + 1);
@@ -110,6 +111,9 @@ base::Status Read(const Row& row, CampaignRow& out) {
     out.closed_seq = row.Number<std::uint64_t>(C::kClosedSeq);
   }
   out.id_key = {row.Number<std::uint64_t>(C::kIdKey0), row.Number<std::uint64_t>(C::kIdKey1)};
+  out.paused = row.Number<std::uint32_t>(C::kPaused) != 0;
+  out.pause_seq = row.Number<std::uint64_t>(C::kPauseSeq);
+  if (!row.IsNull(C::kPauseAt)) out.pause_at = FromMicros(row.Number<std::int64_t>(C::kPauseAt));
   return Checked(row, bad, "campaigns", kCampaignColumns);
 }
 
@@ -170,7 +174,7 @@ void CampaignValues(Sql& sql, const engine::Event& e) {
   sql.Value(Micros(e.at)) << ", ";
   sql.Value(e.seq) << ", NULL, NULL, ";  // open: closed_at_us, closed_seq
   sql.Value(e.id_key[0]) << ", ";
-  sql.Value(e.id_key[1]) << ")";
+  sql.Value(e.id_key[1]) << ", 0, 0, NULL)";  // never paused: paused, pause_seq, pause_at_us
 }
 
 void ClaimValues(Sql& sql, const engine::Event& e) {

@@ -45,6 +45,9 @@ enum class CampaignColumn {
   kClosedSeq,
   kIdKey0,
   kIdKey1,
+  kPaused,
+  kPauseSeq,
+  kPauseAt,
 };
 enum class ClaimColumn { kClaimId, kCampaign, kUser, kCouponCode, kCreatedAt, kSeq, kKey };
 enum class OrderColumn {

@@ -135,6 +135,11 @@ class Engine final : public LogReports {
   // with WorkerId{workers}. Reads (GetCampaign, Footprint) take no lock.
   Decision<CampaignView> CreateCampaign(const CampaignSpec& spec, TimePoint now);
   Decision<CampaignView> CloseCampaign(const CampaignId& id, TimePoint now);
+  // While paused, claims and orders inside the window answer kPaused; reads, confirms, cancels
+  // and expiry go on. kOk with the campaign (no event) if it is in that state already. The event
+  // is appended again until the log has it, so the change stands once answered kOk.
+  Decision<CampaignView> PauseCampaign(const CampaignId& id, TimePoint now);
+  Decision<CampaignView> ResumeCampaign(const CampaignId& id, TimePoint now);
   Decision<CampaignView> GetCampaign(const CampaignId& id, TimePoint now) const;
   std::vector<CampaignView> ListCampaigns(TimePoint now) const;
   std::optional<CampaignFootprint> Footprint(const CampaignId& id) const;

@@ -20,7 +20,11 @@ enum class EventType : std::uint8_t {
   kOrderCancelled,   // order_id, quantity returns to stock
   kOrderExpired,     // order_id, quantity returns to stock
   kOrderVoided,      // an in-doubt reservation settled as not persisted
+  kCampaignPaused,   // an admin paused claims and orders; the newest pause or resume (by seq)
+  kCampaignResumed,  // wins, so the two may reach the log in either order
 };
+// The last type, for code that walks them all (the codec's name lookup).
+inline constexpr EventType kLastEventType = EventType::kCampaignResumed;
 
 // Fixed-size value: building one on the hot path allocates nothing (`spec.name` is empty for
 // every type but kCampaignCreated, and an empty std::string does not allocate).
@@ -64,11 +68,33 @@ constexpr bool AppendedUntilPersisted(EventType type) noexcept {
     case EventType::kOrderCancelled:
     case EventType::kOrderExpired:
     case EventType::kOrderVoided:
+    case EventType::kCampaignPaused:
+    case EventType::kCampaignResumed:
       return true;
     case EventType::kCampaignCreated:
     case EventType::kCampaignClosed:
     case EventType::kClaimGranted:
     case EventType::kOrderReserved:
+      return false;
+  }
+  return false;
+}
+
+// The control plane's events: appended under the engine's control mutex by WorkerId{workers}.
+constexpr bool IsControl(EventType type) noexcept {
+  switch (type) {
+    case EventType::kCampaignCreated:
+    case EventType::kCampaignClosed:
+    case EventType::kCampaignPaused:
+    case EventType::kCampaignResumed:
+      return true;
+    case EventType::kClaimGranted:
+    case EventType::kClaimVoided:
+    case EventType::kOrderReserved:
+    case EventType::kOrderConfirmed:
+    case EventType::kOrderCancelled:
+    case EventType::kOrderExpired:
+    case EventType::kOrderVoided:
       return false;
   }
   return false;

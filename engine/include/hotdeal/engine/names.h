@@ -31,6 +31,8 @@ constexpr std::string_view Name(CampaignStatus status) noexcept {
       return "sold_out";
     case CampaignStatus::kEnded:
       return "ended";
+    case CampaignStatus::kPaused:
+      return "paused";
   }
   return "unknown";
 }
@@ -84,6 +86,10 @@ constexpr std::string_view Name(EventType type) noexcept {
       return "order_expired";
     case EventType::kOrderVoided:
       return "order_voided";
+    case EventType::kCampaignPaused:
+      return "campaign_paused";
+    case EventType::kCampaignResumed:
+      return "campaign_resumed";
   }
   return "unknown";
 }

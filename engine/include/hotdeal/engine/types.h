@@ -92,7 +92,8 @@ struct CouponCode {
 };
 
 enum class CampaignKind : std::uint8_t { kCoupon, kSale };
-enum class CampaignStatus : std::uint8_t { kScheduled, kLive, kSoldOut, kEnded };
+// kPaused: paused by an admin inside its window (an ended campaign shows kEnded, paused or not).
+enum class CampaignStatus : std::uint8_t { kScheduled, kLive, kSoldOut, kEnded, kPaused };
 enum class OrderStatus : std::uint8_t { kReserved, kConfirmed, kCancelled, kExpired };
 
 // What a decision came to. The gateway maps each to one HTTP status in a single switch with
@@ -105,6 +106,7 @@ enum class Outcome : std::uint8_t {
   kNotFound,        // unknown campaign, claim or order, or an order of another user
   kNotStarted,      // before starts_at
   kEnded,           // at or after ends_at, or closed early
+  kPaused,          // inside the window, but paused by an admin: no claim or order now
   kSoldOut,         // no unit free
   kAlreadyClaimed,  // this user holds a coupon of this campaign already
   kLimitExceeded,   // the order would take the user past per_user_limit

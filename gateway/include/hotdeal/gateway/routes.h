@@ -15,6 +15,8 @@ enum class RouteId : std::uint8_t {
   kCreateCampaign,
   kGetCampaign,
   kCloseCampaign,
+  kPauseCampaign,
+  kResumeCampaign,
   kStreamCampaign,
   kCreateClaim,
   kGetClaim,

@@ -26,6 +26,10 @@ struct CampaignRow {
   std::optional<engine::TimePoint> closed_at;  // NULL: open
   std::uint64_t closed_seq = 0;
   engine::IdKey id_key;  // the campaign's id tag key (0: created before ids were tagged)
+  // The newest pause or resume: its state, seq (0: never paused) and time.
+  bool paused = false;
+  std::uint64_t pause_seq = 0;
+  engine::TimePoint pause_at{};
 };
 
 // A row of `claims`: a live grant (a voided one is deleted).
