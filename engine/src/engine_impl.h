@@ -312,10 +312,16 @@ class Engine::Impl {
   std::uint32_t OwnWorker(std::uint32_t worker) const { return worker % options_.workers; }
   std::uint64_t& WheelLink(std::uint64_t node) const;
   // Looks up an idempotency key (if any): kOverCapacity when its bucket is full, kReplayed
-  // with `replay` set when it was seen, else kOk with the key held pending in `hold`.
+  // with `replay` set when it was seen, else kOk with the key held pending in `hold`. Inline
+  // for the keyless request, which the claim paths' callers in other files must not pay a call
+  // for (bench/RESULTS.md, "The renovation, before and after").
   Outcome BeginKey(const Campaign& campaign, const UserId& user,
                    const std::optional<IdempotencyKey>& key, TimePoint now, KeyHold& hold,
-                   KeyReplay& replay);
+                   KeyReplay& replay) {
+    return key ? BeginKeyed(campaign, user, *key, now, hold, replay) : Outcome::kOk;
+  }
+  Outcome BeginKeyed(const Campaign& campaign, const UserId& user, const IdempotencyKey& key,
+                     TimePoint now, KeyHold& hold, KeyReplay& replay);
   // The rest of PlaceOrder once the user's units are raised: stock, slot, event, publish.
   Decision<Order> Reserve(WorkerId worker, Campaign& campaign, const UserId& user,
                           std::uint32_t units, const std::optional<IdempotencyKey>& key,

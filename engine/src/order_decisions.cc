@@ -209,11 +209,10 @@ std::int64_t Engine::Impl::ReleaseWheel(std::uint32_t worker, OrderSlot& slot, T
   return Second(now);  // kept: read on the next call
 }
 
-Outcome Engine::Impl::BeginKey(const Campaign& campaign, const UserId& user,
-                               const std::optional<IdempotencyKey>& key, TimePoint now,
-                               KeyHold& hold, KeyReplay& replay) {
-  if (!key) return Outcome::kOk;
-  IdempotencyTable::Result found = keys_->Begin(campaign.index(), user, *key, now);
+Outcome Engine::Impl::BeginKeyed(const Campaign& campaign, const UserId& user,
+                                 const IdempotencyKey& key, TimePoint now, KeyHold& hold,
+                                 KeyReplay& replay) {
+  IdempotencyTable::Result found = keys_->Begin(campaign.index(), user, key, now);
   switch (found.lookup) {
     case IdempotencyTable::Lookup::kFull:
       return Outcome::kOverCapacity;
