@@ -29,6 +29,23 @@ std::uint32_t HoldersFor(const CampaignSpec& spec) {
 }
 }  // namespace
 
+bool Campaign::ValidTerms(const CouponTerms& terms, TimePoint starts_at) noexcept {
+  switch (terms.discount) {
+    case DiscountKind::kNone:
+      if (terms.discount_value != 0) return false;
+      break;
+    case DiscountKind::kPercent:
+      if (terms.discount_value < 1 || terms.discount_value > 100) return false;
+      break;
+    case DiscountKind::kAmount:
+      if (terms.discount_value < 1) return false;
+      break;
+  }
+  if (terms.min_spend < 0) return false;
+  if (terms.valid_seconds != 0 && terms.valid_until) return false;
+  return !terms.valid_until || *terms.valid_until > starts_at;
+}
+
 Outcome Campaign::Validate(const CampaignSpec& spec, std::uint32_t stock_max) noexcept {
   if (spec.id.empty()) return Outcome::kInvalid;
   if (spec.stock < 1 || spec.stock > stock_max) return Outcome::kInvalid;
@@ -38,8 +55,9 @@ Outcome Campaign::Validate(const CampaignSpec& spec, std::uint32_t stock_max) no
     case CampaignKind::kCoupon:
       if (spec.per_user_limit != 1) return Outcome::kInvalid;
       if (spec.price != 0 || spec.hold_seconds != 0) return Outcome::kInvalid;
-      return Outcome::kOk;
+      return ValidTerms(spec.terms, spec.starts_at) ? Outcome::kOk : Outcome::kInvalid;
     case CampaignKind::kSale:
+      if (spec.terms != CouponTerms{}) return Outcome::kInvalid;
       if (spec.hold_seconds < 1 || spec.price < 0) return Outcome::kInvalid;
       // amount = price * quantity must fit for every quantity the limit allows.
       if (spec.price > std::numeric_limits<std::int64_t>::max() / spec.per_user_limit) {

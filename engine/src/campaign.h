@@ -48,6 +48,9 @@ class Campaign {
 
   // kInvalid unless the spec is one the API allows; kOk otherwise.
   static Outcome Validate(const CampaignSpec& spec, std::uint32_t stock_max) noexcept;
+  // A coupon's terms: one discount of its kind's range, a spend >= 0, at most one validity
+  // bound, and valid_until after the campaign starts.
+  static bool ValidTerms(const CouponTerms& terms, TimePoint starts_at) noexcept;
   // Order slots of a sale of `stock` units run by `workers` (slots are reused once their order
   // ended).
   static std::uint64_t OrderSlotsFor(std::uint64_t stock, std::uint32_t workers) noexcept;

@@ -8,7 +8,14 @@ namespace {
 // A claim as its ledger record shows it, with its id tagged for the client.
 Claim ClaimView(const Campaign& campaign, const UserId& user, const detail::ClaimRecord& record) {
   ClaimId id{record.id.value, campaign.ids().Tag(record.id.value)};
-  return Claim{id, campaign.spec().id, user, record.code, record.created_at};
+  const CouponTerms& terms = campaign.spec().terms;
+  return Claim{id,
+               campaign.spec().id,
+               user,
+               record.code,
+               record.created_at,
+               terms,
+               terms.ExpiresAt(record.created_at)};
 }
 
 // What a claim's holder hears instead of `final` while the claim is in doubt or unacknowledged.

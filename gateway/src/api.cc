@@ -28,6 +28,24 @@ void TimeMember(JsonWriter& json, std::string_view key, engine::TimePoint time) 
   json.String(FormatTime(time).view());
 }
 
+// A coupon's terms, as the campaign and each claim show them: "discount" only when there is one.
+void WriteTerms(JsonWriter& json, const engine::CouponTerms& terms) {
+  if (terms.discount != engine::DiscountKind::kNone) {
+    json.Key("discount");
+    json.BeginObject();
+    json.Key(engine::Name(terms.discount));
+    json.Int(terms.discount_value);
+    json.EndObject();
+  }
+  json.Key("min_spend");
+  json.Int(terms.min_spend);
+  if (terms.valid_seconds != 0) {
+    json.Key("valid_seconds");
+    json.Uint(terms.valid_seconds);
+  }
+  if (terms.valid_until) TimeMember(json, "valid_until", *terms.valid_until);
+}
+
 void WriteCampaign(JsonWriter& json, const engine::CampaignView& view) {
   const engine::CampaignSpec& spec = view.spec;
   json.BeginObject();
@@ -48,6 +66,8 @@ void WriteCampaign(JsonWriter& json, const engine::CampaignView& view) {
     json.Int(spec.price);
     json.Key("hold_seconds");
     json.Uint(spec.hold_seconds);
+  } else {
+    WriteTerms(json, spec.terms);
   }
   TimeMember(json, "starts_at", spec.starts_at);
   json.Key("ends_at");
@@ -72,6 +92,13 @@ void WriteClaim(JsonWriter& json, const engine::Claim& claim) {
   json.Key("coupon_code");
   json.String(claim.coupon_code.view());
   TimeMember(json, "created_at", claim.created_at);
+  WriteTerms(json, claim.terms);
+  json.Key("expires_at");
+  if (claim.expires_at) {
+    json.String(FormatTime(*claim.expires_at).view());
+  } else {
+    json.Null();
+  }
   json.EndObject();
 }
 

@@ -191,11 +191,47 @@ enum CampaignField : std::size_t {
   kEndsAt,
   kPrice,
   kHoldSeconds,
+  kDiscount,
+  kMinSpend,
+  kValidSeconds,
+  kValidUntil,
   kCampaignFieldCount,
 };
 constexpr std::array<std::string_view, kCampaignFieldCount> kCampaignNames = {
-    "id",        "kind",    "name",  "stock",       "per_user_limit",
-    "starts_at", "ends_at", "price", "hold_seconds"};
+    "id",    "kind",         "name",     "stock",     "per_user_limit", "starts_at",  "ends_at",
+    "price", "hold_seconds", "discount", "min_spend", "valid_seconds",  "valid_until"};
+
+// "discount": {"percent": 1..100} or {"amount": minor units > 0}, exactly one of the two.
+BodyError ReadDiscount(ondemand::value value, engine::CouponTerms& out) {
+  constexpr std::string_view kName = "discount";
+  constexpr std::string_view kRule = R"(must be {"percent": 1..100} or {"amount": <minor units>})";
+  ondemand::object object;
+  if (value.get_object().get(object) != simdjson::SUCCESS) {
+    return {BodyErrorKind::kBadValue, kName, kRule};
+  }
+  int fields = 0;
+  for (auto field : object) {
+    std::string_view key;
+    if (field.unescaped_key().get(key) != simdjson::SUCCESS)
+      return {BodyErrorKind::kNotJson, kName};
+    ondemand::value number;
+    if (field.value().get(number) != simdjson::SUCCESS) return {BodyErrorKind::kNotJson, kName};
+    if (++fields > 1) return {BodyErrorKind::kBadValue, kName, kRule};
+    if (key == "percent") {
+      out.discount = engine::DiscountKind::kPercent;
+      if (BodyError error = ReadInt(number, "discount.percent", 1, 100, out.discount_value))
+        return error;
+    } else if (key == "amount") {
+      out.discount = engine::DiscountKind::kAmount;
+      if (BodyError error = ReadInt(number, "discount.amount", 1, kPriceMax, out.discount_value))
+        return error;
+    } else {
+      return {BodyErrorKind::kBadValue, kName, kRule};
+    }
+  }
+  if (fields == 0) return {BodyErrorKind::kBadValue, kName, kRule};
+  return {};
+}
 
 BodyError ReadCampaignField(std::size_t index, ondemand::value value, engine::CampaignSpec& out) {
   constexpr std::int64_t kUint32Max = std::numeric_limits<std::uint32_t>::max();
@@ -251,6 +287,20 @@ BodyError ReadCampaignField(std::size_t index, ondemand::value value, engine::Ca
       error = ReadInt(value, name, 1, kHoldSecondsMax, number);
       out.hold_seconds = static_cast<std::uint32_t>(number);
       return error;
+    case kDiscount:
+      return ReadDiscount(value, out.terms);
+    case kMinSpend:
+      return ReadInt(value, name, 0, kPriceMax, out.terms.min_spend);
+    case kValidSeconds:
+      error = ReadInt(value, name, 1, kUint32Max, number);
+      out.terms.valid_seconds = static_cast<std::uint32_t>(number);
+      return error;
+    case kValidUntil: {
+      engine::TimePoint until;
+      if ((error = ReadTime(value, name, until))) return error;
+      out.terms.valid_until = until;
+      return {};
+    }
     case kCampaignFieldCount:
       break;
   }
@@ -272,6 +322,17 @@ BodyError CheckCampaign(std::uint32_t seen, const engine::CampaignSpec& spec) {
     if (!sale && present) {
       return {BodyErrorKind::kBadValue, kCampaignNames[sale_only], "only a sale takes it"};
     }
+  }
+  for (CampaignField coupon_only : {kDiscount, kMinSpend, kValidSeconds, kValidUntil}) {
+    if (sale && (seen & Bit(coupon_only)) != 0) {
+      return {BodyErrorKind::kBadValue, kCampaignNames[coupon_only], "only a coupon takes it"};
+    }
+  }
+  if ((seen & Bit(kValidSeconds)) != 0 && (seen & Bit(kValidUntil)) != 0) {
+    return {BodyErrorKind::kBadValue, "valid_until", "give valid_seconds or valid_until, not both"};
+  }
+  if (spec.terms.valid_until && *spec.terms.valid_until <= spec.starts_at) {
+    return {BodyErrorKind::kBadValue, "valid_until", "must be after starts_at"};
   }
   // A coupon is one per user by definition; another limit would be a different product.
   if (!sale && spec.per_user_limit != 1) {

@@ -44,12 +44,21 @@ enum Field : std::uint32_t {
   kIdempotencyKey = 1u << 21,
   kEpoch = 1u << 22,
   kIdKey = 1u << 23,
+  kDiscount = 1u << 24,
+  kDiscountValue = 1u << 25,
+  kMinSpend = 1u << 26,
+  kValidSeconds = 1u << 27,
+  kValidUntilUs = 1u << 28,
 };
+// A coupon campaign's terms (campaign_created): absent from events logged before terms, which
+// read as no terms.
+constexpr std::uint32_t kTerms =
+    kDiscount | kDiscountValue | kMinSpend | kValidSeconds | kValidUntilUs;
 
 // Keys a type may carry or leave out: the Idempotency-Key is there only if the client sent one,
 // and campaign_created events logged before id tags have no id key (it reads as {0, 0}: the
-// campaign's ids are not tagged). The encoder always writes the id key.
-constexpr std::uint32_t kOptional = kIdempotencyKey | kIdKey;
+// campaign's ids are not tagged), and so do its terms. The encoder always writes both.
+constexpr std::uint32_t kOptional = kIdempotencyKey | kIdKey | kTerms;
 
 // v2 keys. A v1 document has the same ones without kEpoch.
 constexpr std::uint32_t kBase = kV | kType | kEpoch | kSeq | kAtUs | kCampaign;
@@ -65,7 +74,7 @@ constexpr std::uint32_t FieldsOf(EventType type) noexcept {
   switch (type) {
     case EventType::kCampaignCreated:
       return kBase | kKind | kName | kStock | kPerUserLimit | kStartsAtUs | kEndsAtUs | kPrice |
-             kHoldSeconds | kCampaignIndex | kIdKey;
+             kHoldSeconds | kCampaignIndex | kIdKey | kTerms;
     case EventType::kCampaignClosed:
     case EventType::kCampaignPaused:
     case EventType::kCampaignResumed:
@@ -86,7 +95,7 @@ constexpr std::uint32_t FieldsOf(EventType type) noexcept {
   return 0;
 }
 
-constexpr std::array<std::pair<Field, std::string_view>, 24> kFieldNames{{
+constexpr std::array<std::pair<Field, std::string_view>, 29> kFieldNames{{
     {kV, "v"},
     {kType, "type"},
     {kSeq, "seq"},
@@ -111,6 +120,11 @@ constexpr std::array<std::pair<Field, std::string_view>, 24> kFieldNames{{
     {kIdempotencyKey, "idempotency_key"},
     {kEpoch, "epoch"},
     {kIdKey, "id_key"},
+    {kDiscount, "discount"},
+    {kDiscountValue, "discount_value"},
+    {kMinSpend, "min_spend"},
+    {kValidSeconds, "valid_seconds"},
+    {kValidUntilUs, "valid_until_us"},
 }};
 
 std::optional<Field> FieldNamed(std::string_view key) noexcept {
@@ -247,6 +261,17 @@ void WriteFields(const Event& e, std::uint64_t epoch, std::uint32_t fields, Writ
   w.Key(kHoldSeconds), w.Number(s.hold_seconds);
   w.Key(kCampaignIndex), w.Number(e.campaign_index);
   w.Key(kIdKey), w.Raw("["), w.Number(e.id_key[0]), w.Raw(","), w.Number(e.id_key[1]), w.Raw("]");
+  const engine::CouponTerms& t = s.terms;
+  w.Key(kDiscount), w.String(engine::Name(t.discount));
+  w.Key(kDiscountValue), w.Number(t.discount_value);
+  w.Key(kMinSpend), w.Number(t.min_spend);
+  w.Key(kValidSeconds), w.Number(t.valid_seconds);
+  w.Key(kValidUntilUs);
+  if (t.valid_until) {
+    w.Number(Micros(*t.valid_until));
+  } else {
+    w.Raw("null");
+  }
 }
 
 // The encoder checks what the decoder will check, so a bad event is refused before it is
@@ -462,6 +487,30 @@ CodecError EventDecoder::Impl::ReadField(Field field, simdjson::dom::element v,
       for (simdjson::dom::element word : words) {
         ok = ok && ReadUnsigned(word, out.id_key[i++]);
       }
+      break;
+    }
+    case kDiscount:
+      ok = v.get_string().get(text) == simdjson::SUCCESS;
+      if (ok) {
+        std::optional<engine::DiscountKind> kind = engine::ParseDiscountKind(text);
+        ok = kind.has_value();
+        if (ok) out.spec.terms.discount = *kind;
+      }
+      break;
+    case kDiscountValue:
+      ok = ReadSigned(v, out.spec.terms.discount_value);
+      break;
+    case kMinSpend:
+      ok = ReadSigned(v, out.spec.terms.min_spend);
+      break;
+    case kValidSeconds:
+      ok = ReadUnsigned(v, out.spec.terms.valid_seconds);
+      break;
+    case kValidUntilUs: {
+      const bool is_null = v.is_null();
+      engine::TimePoint t;
+      ok = is_null || ReadTime(v, t);
+      out.spec.terms.valid_until = is_null ? std::nullopt : std::optional{t};
       break;
     }
     case kIdempotencyKey: {

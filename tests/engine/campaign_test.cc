@@ -46,6 +46,41 @@ TEST_F(CampaignTest, RejectsInvalidSpecs) {
   EXPECT_TRUE(engine_.ListCampaigns(Seconds(0)).empty());
 }
 
+TEST_F(CampaignTest, CouponTermsAreCheckedAndShownOnEachClaim) {
+  auto terms_refused = [&](CouponTerms terms, CampaignKind kind = CampaignKind::kCoupon) {
+    CampaignSpec spec = kind == CampaignKind::kCoupon ? CouponSpec("t", 10) : SaleSpec("t", 10, 2);
+    spec.terms = terms;
+    return engine_.CreateCampaign(spec, Seconds(0)).outcome == Outcome::kInvalid;
+  };
+  EXPECT_TRUE(terms_refused({DiscountKind::kPercent, 0, 0, 0, std::nullopt}));
+  EXPECT_TRUE(terms_refused({DiscountKind::kPercent, 101, 0, 0, std::nullopt}));
+  EXPECT_TRUE(terms_refused({DiscountKind::kAmount, 0, 0, 0, std::nullopt}));
+  EXPECT_TRUE(terms_refused({DiscountKind::kNone, 5, 0, 0, std::nullopt}));
+  EXPECT_TRUE(terms_refused({DiscountKind::kAmount, 500, -1, 0, std::nullopt}));
+  EXPECT_TRUE(terms_refused({DiscountKind::kNone, 0, 0, 60, Seconds(1000)}));  // both bounds
+  EXPECT_TRUE(terms_refused({DiscountKind::kNone, 0, 0, 0, CouponSpec("t", 1).starts_at}));
+  EXPECT_TRUE(terms_refused({DiscountKind::kPercent, 10, 0, 0, std::nullopt}, CampaignKind::kSale));
+  EXPECT_EQ(sink_.size(), 0u);
+
+  CampaignSpec spec = CouponSpec("t", 10);
+  spec.terms = {DiscountKind::kAmount, 500, 2'000, 3'600, std::nullopt};
+  Decision<CampaignView> made = engine_.CreateCampaign(spec, Seconds(0));
+  ASSERT_EQ(made.outcome, Outcome::kCreated);
+  EXPECT_EQ(made.value->spec.terms, spec.terms);
+  EXPECT_EQ(sink_.events().back().spec.terms, spec.terms);
+  Decision<Claim> claim = engine_.ClaimCoupon({0}, Campaign("t"), User(1), {}, Seconds(100));
+  ASSERT_EQ(claim.outcome, Outcome::kCreated);
+  EXPECT_EQ(claim.value->terms, spec.terms);
+  EXPECT_EQ(claim.value->expires_at, Seconds(100 + 3'600));  // valid_seconds from the claim
+  EXPECT_EQ(engine_.GetClaim(Campaign("t"), User(1)).value->expires_at, Seconds(3'700));
+
+  CampaignSpec until = CouponSpec("u", 10);
+  until.terms.valid_until = Seconds(5'000);
+  ASSERT_EQ(engine_.CreateCampaign(until, Seconds(0)).outcome, Outcome::kCreated);
+  EXPECT_EQ(engine_.ClaimCoupon({0}, Campaign("u"), User(1), {}, Seconds(100)).value->expires_at,
+            Seconds(5'000));
+}
+
 TEST_F(CampaignTest, CreatesAndLogsOnce) {
   Decision<CampaignView> made = engine_.CreateCampaign(SaleSpec("s", 10, 2), Seconds(0));
   ASSERT_EQ(made.outcome, Outcome::kCreated);

@@ -172,6 +172,52 @@ TEST_F(ApiTest, APausedSaleRefuses403PausedUntilResumedAndItsOrdersGoOn) {
   ExpectError(Get("/v1/campaigns/tv/pause"), 405, "method_not_allowed");
 }
 
+TEST_F(ApiTest, CouponTermsShowOnTheCampaignAndOnEachClaimWithItsExpiry) {
+  HttpResponse made = Post("/v1/campaigns",
+                           R"({"id": "ten", "kind": "coupon", "name": "10% off", "stock": 5,
+                               "discount": {"percent": 10}, "min_spend": 5000,
+                               "valid_seconds": 3600})",
+                           kAdminHeader);
+  ASSERT_EQ(made.status, 201) << made.body;
+  EXPECT_NE(made.body.find(R"("discount":{"percent":10},"min_spend":5000,"valid_seconds":3600)"),
+            std::string::npos)
+      << made.body;
+  HttpResponse claim = Post("/v1/campaigns/ten/claims", R"({"user_id": "u-1"})");
+  ASSERT_EQ(claim.status, 201) << claim.body;
+  EXPECT_NE(claim.body.find(R"("discount":{"percent":10},"min_spend":5000)"), std::string::npos)
+      << claim.body;
+  auto created = ParseTime(JsonString(claim.body, "created_at"));
+  auto expires = ParseTime(JsonString(claim.body, "expires_at"));
+  ASSERT_TRUE(created && expires) << claim.body;
+  EXPECT_EQ(*expires - *created, std::chrono::seconds{3600});
+  // Without terms: no discount, min_spend 0, a coupon that never expires.
+  CreateCampaign(kCoupon);
+  HttpResponse plain = Post("/v1/campaigns/bf/claims", R"({"user_id": "u-1"})");
+  EXPECT_NE(plain.body.find(R"("min_spend":0,"expires_at":null)"), std::string::npos) << plain.body;
+
+  auto refused = [&](std::string_view terms, std::string_view field) {
+    HttpResponse r = Post(
+        "/v1/campaigns",
+        R"({"id": "bad", "kind": "coupon", "name": "n", "stock": 1, )" + std::string(terms) + "}",
+        kAdminHeader);
+    ExpectError(r, 400, "bad_request");
+    EXPECT_NE(JsonString(r.body, "message").find(field), std::string::npos) << r.body;
+  };
+  refused(R"("discount": {"percent": 0})", "discount.percent");
+  refused(R"("discount": {"percent": 10, "amount": 5})", "discount");
+  refused(R"("discount": {"half": 1})", "discount");
+  refused(R"("discount": 10)", "discount");
+  refused(R"("discount": {"amount": -5})", "discount.amount");
+  refused(R"("min_spend": -1)", "min_spend");
+  refused(R"("valid_seconds": 60, "valid_until": "2999-01-01T00:00:00Z")", "valid_until");
+  refused(R"("valid_until": "2001-01-01T00:00:00Z")", "valid_until");
+  HttpResponse sale = Post("/v1/campaigns",
+                           R"({"id": "s2", "kind": "sale", "name": "n", "stock": 1, "price": 1,
+                               "hold_seconds": 60, "discount": {"amount": 5}})",
+                           kAdminHeader);
+  ExpectError(sale, 400, "bad_request");
+}
+
 TEST_F(ApiTest, APausedCouponRefusesClaims) {
   CreateCampaign(kCoupon);
   ASSERT_EQ(Post("/v1/campaigns/bf/pause", "", kAdminHeader).status, 200);

@@ -47,6 +47,7 @@ Event Sample(EventType type) {
       e.spec.hold_seconds = 300;
       e.campaign_index = 1023;
       e.id_key = {18'446'744'073'709'551'615ull, 0x0123'4567'89ab'cdefull};
+      e.spec.terms = {engine::DiscountKind::kAmount, 500, 2'000, 0, At(1'795'000'200'000'000)};
       break;
     case EventType::kCampaignClosed:
     case EventType::kCampaignPaused:
@@ -100,6 +101,7 @@ void ExpectSame(const Event& a, const Event& b) {
   EXPECT_EQ(a.spec.hold_seconds, b.spec.hold_seconds);
   EXPECT_EQ(a.campaign_index, b.campaign_index);
   EXPECT_EQ(a.id_key, b.id_key);
+  EXPECT_EQ(a.spec.terms, b.spec.terms);
   EXPECT_EQ(a.idempotency_key, b.idempotency_key);
 }
 
@@ -231,6 +233,33 @@ TEST(EventCodec, IdKeyIsTwoWordsAndCreationsWithoutOneStillDecode) {
                            R"("campaign":"c","id_key":[1,2]})",
                            decoded),
             CodecError::kUnknownField);
+}
+
+// A coupon's terms are five keys of campaign_created; a creation logged before terms decodes as
+// a coupon without them, and a discount kind outside the three is refused.
+TEST(EventCodec, TermsRoundTripAndCreationsWithoutThemStillDecode) {
+  Event created = Sample(EventType::kCampaignCreated);
+  created.spec.terms = {engine::DiscountKind::kPercent, 15, 0, 86'400, std::nullopt};
+  EventBuffer buffer;
+  Encoded encoded = EncodeEvent(created, kEpoch, buffer);
+  ASSERT_EQ(encoded.error, CodecError::kOk);
+  std::string text(encoded.text);
+  const std::string terms =
+      R"(,"discount":"percent","discount_value":15,"min_spend":0,"valid_seconds":86400,)"
+      R"("valid_until_us":null)";
+  const std::size_t at = text.find(terms);
+  ASSERT_NE(at, std::string::npos) << text;
+  EventDecoder decoder;
+  LogRecord decoded;
+  ASSERT_EQ(decoder.Decode(text, decoded), CodecError::kOk);
+  EXPECT_EQ(decoded.event.spec.terms, created.spec.terms);
+  std::string without = text;
+  without.erase(at, terms.size());
+  ASSERT_EQ(decoder.Decode(without, decoded), CodecError::kOk) << without;
+  EXPECT_EQ(decoded.event.spec.terms, engine::CouponTerms{});
+  std::string wrong = text;
+  wrong.replace(text.find("\"percent\""), 9, "\"half\"");
+  EXPECT_EQ(decoder.Decode(wrong, decoded), CodecError::kBadValue) << wrong;
 }
 
 TEST(EventCodec, IdempotencyKeyIsWrittenOnlyWhenSent) {

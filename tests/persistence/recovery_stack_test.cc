@@ -94,6 +94,7 @@ class RecoveryStackTest : public testing::StackTest {
     EXPECT_EQ(va.value->spec.name, vb.value->spec.name);
     EXPECT_EQ(va.value->spec.per_user_limit, vb.value->spec.per_user_limit);
     EXPECT_EQ(va.value->spec.price, vb.value->spec.price);
+    EXPECT_EQ(va.value->spec.terms, vb.value->spec.terms);
   }
 };
 
@@ -105,8 +106,10 @@ TEST_F(RecoveryStackTest, FreshEngineRecoversTheSameState) {
   log.Start(live);
   Acks acks;
 
-  const engine::CampaignSpec coupon_spec = Coupon(coupon, 100);
+  engine::CampaignSpec coupon_spec = Coupon(coupon, 100);
+  coupon_spec.terms = {engine::DiscountKind::kPercent, 10, 5'000, 3'600, std::nullopt};
   engine::CampaignSpec sale_spec = coupon_spec;
+  sale_spec.terms = {};
   sale_spec.id = sale;
   sale_spec.kind = engine::CampaignKind::kSale;
   sale_spec.name = "sale";

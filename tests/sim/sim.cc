@@ -219,6 +219,14 @@ class Simulation {
     spec.name = "sale day";
     spec.stock = static_cast<std::uint32_t>(rng_.Range(1, 50));
     spec.starts_at = kStart;
+    if (spec.kind == CampaignKind::kCoupon && rng_.Chance(0.5)) {
+      // Terms ride on the creation into the log, MySQL and back (CheckTermsRecovered).
+      spec.terms.discount =
+          rng_.Chance(0.5) ? engine::DiscountKind::kPercent : engine::DiscountKind::kAmount;
+      spec.terms.discount_value = rng_.Range(1, 100);
+      spec.terms.min_spend = rng_.Range(0, 10'000);
+      spec.terms.valid_seconds = static_cast<std::uint32_t>(rng_.Range(1, 3'600));
+    }
     if (spec.kind == CampaignKind::kSale) {
       spec.per_user_limit = static_cast<std::uint32_t>(rng_.Range(1, 5));
       spec.price = 100;
@@ -412,6 +420,13 @@ class Simulation {
         Fail("recovered " + std::string(campaign.spec.id.view()) + " shows " +
              std::string(engine::Name(status)) + ", the log says " +
              (paused ? "paused" : "not paused"));
+    }
+  }
+
+  void CheckTermsRecovered() {
+    for (const Campaign& campaign : campaigns_) {
+      if (!(engine_->GetCampaign(campaign.spec.id, now_).value->spec.terms == campaign.spec.terms))
+        Fail("recovered " + std::string(campaign.spec.id.view()) + " with other coupon terms");
     }
   }
 
@@ -927,6 +942,7 @@ class Simulation {
         Fold(holdings_, e);
     Phase("recovery check");
     CheckPausedAsLogged();
+    CheckTermsRecovered();
     CheckMysqlMatchesLog();
     ExpireRecovered(before);
     CheckLive();

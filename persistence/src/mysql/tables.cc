@@ -11,12 +11,16 @@ namespace {
 
 using engine::EventType;
 
-constexpr std::array<std::string_view, 19> kCampaignColumns = {
-    "id",           "campaign_index", "kind",     "name",         "stock",         "per_user_limit",
-    "starts_at_us", "ends_at_us",     "price",    "hold_seconds", "created_at_us", "created_seq",
-    "closed_at_us", "closed_seq",     "id_key_0", "id_key_1",     "paused",        "pause_seq",
-    "pause_at_us"};
-static_assert(kCampaignColumns.size() == static_cast<std::size_t>(CampaignColumn::kPauseAt) + 1);
+constexpr std::array<std::string_view, 24> kCampaignColumns = {
+    "id",           "campaign_index", "kind",
+    "name",         "stock",          "per_user_limit",
+    "starts_at_us", "ends_at_us",     "price",
+    "hold_seconds", "created_at_us",  "created_seq",
+    "closed_at_us", "closed_seq",     "id_key_0",
+    "id_key_1",     "paused",         "pause_seq",
+    "pause_at_us",  "discount",       "discount_value",
+    "min_spend",    "valid_seconds",  "valid_until_us"};
+static_assert(kCampaignColumns.size() == static_cast<std::size_t>(CampaignColumn::kValidUntil) + 1);
 constexpr std::array<std::string_view, 7> kClaimColumns = {
     "claim_id", "campaign_id", "user_id", "coupon_code", "created_at_us", "seq", "idempotency_key"};
 static_assert(kClaimColumns.size() == static_cast<std::size_t>(ClaimColumn::kKey) + 1);
@@ -114,6 +118,16 @@ base::Status Read(const Row& row, CampaignRow& out) {
   out.paused = row.Number<std::uint32_t>(C::kPaused) != 0;
   out.pause_seq = row.Number<std::uint64_t>(C::kPauseSeq);
   if (!row.IsNull(C::kPauseAt)) out.pause_at = FromMicros(row.Number<std::int64_t>(C::kPauseAt));
+  engine::CouponTerms& terms = out.spec.terms;
+  const std::optional<engine::DiscountKind> discount =
+      engine::ParseDiscountKind(row.Text(C::kDiscount));
+  bad |= !discount;
+  terms.discount = discount.value_or(engine::DiscountKind::kNone);
+  terms.discount_value = row.Number<std::int64_t>(C::kDiscountValue);
+  terms.min_spend = row.Number<std::int64_t>(C::kMinSpend);
+  terms.valid_seconds = row.Number<std::uint32_t>(C::kValidSeconds);
+  if (!row.IsNull(C::kValidUntil))
+    terms.valid_until = FromMicros(row.Number<std::int64_t>(C::kValidUntil));
   return Checked(row, bad, "campaigns", kCampaignColumns);
 }
 
@@ -174,7 +188,17 @@ void CampaignValues(Sql& sql, const engine::Event& e) {
   sql.Value(Micros(e.at)) << ", ";
   sql.Value(e.seq) << ", NULL, NULL, ";  // open: closed_at_us, closed_seq
   sql.Value(e.id_key[0]) << ", ";
-  sql.Value(e.id_key[1]) << ", 0, 0, NULL)";  // never paused: paused, pause_seq, pause_at_us
+  sql.Value(e.id_key[1]) << ", 0, 0, NULL, ";  // never paused: paused, pause_seq, pause_at_us
+  sql.Trusted(engine::Name(s.terms.discount)) << ", ";
+  sql.Value(s.terms.discount_value) << ", ";
+  sql.Value(s.terms.min_spend) << ", ";
+  sql.Value(s.terms.valid_seconds) << ", ";
+  if (s.terms.valid_until) {
+    sql.Value(Micros(*s.terms.valid_until));
+  } else {
+    sql.Null();
+  }
+  sql << ")";
 }
 
 void ClaimValues(Sql& sql, const engine::Event& e) {

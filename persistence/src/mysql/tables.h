@@ -48,6 +48,11 @@ enum class CampaignColumn {
   kPaused,
   kPauseSeq,
   kPauseAt,
+  kDiscount,
+  kDiscountValue,
+  kMinSpend,
+  kValidSeconds,
+  kValidUntil,
 };
 enum class ClaimColumn { kClaimId, kCampaign, kUser, kCouponCode, kCreatedAt, kSeq, kKey };
 enum class OrderColumn {

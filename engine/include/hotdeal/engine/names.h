@@ -51,6 +51,25 @@ constexpr std::string_view Name(OrderStatus status) noexcept {
   return "unknown";
 }
 
+constexpr std::string_view Name(DiscountKind kind) noexcept {
+  switch (kind) {
+    case DiscountKind::kNone:
+      return "none";
+    case DiscountKind::kPercent:
+      return "percent";
+    case DiscountKind::kAmount:
+      return "amount";
+  }
+  return "unknown";
+}
+
+constexpr std::optional<DiscountKind> ParseDiscountKind(std::string_view text) noexcept {
+  for (DiscountKind kind : {DiscountKind::kNone, DiscountKind::kPercent, DiscountKind::kAmount}) {
+    if (Name(kind) == text) return kind;
+  }
+  return std::nullopt;
+}
+
 constexpr std::optional<CampaignKind> ParseCampaignKind(std::string_view text) noexcept {
   for (CampaignKind kind : {CampaignKind::kCoupon, CampaignKind::kSale}) {
     if (Name(kind) == text) return kind;

@@ -118,6 +118,24 @@ enum class Outcome : std::uint8_t {
   kPending,         // decided, but the log has not acknowledged it yet; retry shortly (503)
 };
 
+// A coupon campaign's terms: what the shop's checkout applies to an order the coupon is redeemed
+// on, and how long an issued coupon stays usable. All zero: a coupon with no terms.
+enum class DiscountKind : std::uint8_t { kNone, kPercent, kAmount };
+struct CouponTerms {
+  DiscountKind discount = DiscountKind::kNone;
+  std::int64_t discount_value = 0;       // percent 1..100, or minor units (> 0)
+  std::int64_t min_spend = 0;            // minor units an order must reach; 0: any
+  std::uint32_t valid_seconds = 0;       // usable this long after its claim; 0: not bounded so
+  std::optional<TimePoint> valid_until;  // usable until then; at most one of the two bounds
+  friend bool operator==(const CouponTerms&, const CouponTerms&) = default;
+
+  // When a coupon claimed at `claimed_at` stops being usable; nullopt: never.
+  std::optional<TimePoint> ExpiresAt(TimePoint claimed_at) const noexcept {
+    if (valid_seconds != 0) return claimed_at + std::chrono::seconds{valid_seconds};
+    return valid_until;
+  }
+};
+
 struct CampaignSpec {
   CampaignId id;
   CampaignKind kind = CampaignKind::kCoupon;
@@ -128,6 +146,7 @@ struct CampaignSpec {
   std::optional<TimePoint> ends_at;  // nullopt: never
   std::int64_t price = 0;            // minor units, sale only
   std::uint32_t hold_seconds = 0;    // sale only
+  CouponTerms terms;                 // coupon only
 };
 
 // A campaign as GET shows it, computed at `now`.
@@ -143,6 +162,8 @@ struct Claim {
   UserId user;
   CouponCode coupon_code;
   TimePoint created_at{};
+  CouponTerms terms;                    // the campaign's
+  std::optional<TimePoint> expires_at;  // terms.ExpiresAt(created_at)
 };
 
 struct Order {
