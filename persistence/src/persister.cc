@@ -4,10 +4,8 @@
 // ends the session; the next one starts again from whatever MySQL says was committed.
 #include "hotdeal/persistence/persister.h"
 
-#include <map>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "hotdeal/base/log.h"
@@ -15,6 +13,7 @@
 #include "hotdeal/persistence/event_codec.h"
 #include "hotdeal/persistence/partition_epochs.h"
 #include "kafka/partition_reader.h"
+#include "log_books.h"
 #include "metric_family.h"
 #include "mysql/schema.h"
 #include "mysql/tables.h"
@@ -122,22 +121,6 @@ struct Item {
   LogRecord record;
 };
 
-// The engine's order transitions: whether an order whose latest logged state is `from`
-// (kOrderReserved for a reservation) moves on `move`. A move from a state it cannot leave (a
-// repeated confirm, or a confirm appended again that lands after the cancel) changes nothing,
-// as Engine::Apply counts it an orphan: the tables never go back to an earlier status.
-bool Moves(EventType from, EventType move) noexcept {
-  switch (move) {
-    case EventType::kOrderConfirmed:
-    case EventType::kOrderExpired:
-      return from == EventType::kOrderReserved;
-    case EventType::kOrderCancelled:
-      return from == EventType::kOrderReserved || from == EventType::kOrderConfirmed;
-    default:
-      return false;
-  }
-}
-
 // A batch's net effect: what to delete, insert and update, in the order that keeps the unique
 // keys satisfied (deletes of earlier rows first, so a user whose claim was voided can hold a
 // new one from the same batch).
@@ -227,127 +210,6 @@ struct Plan {
       at->second = &item;  // composed in the batch; the UPDATE checks the row's status
     }
   }
-};
-
-// The books from the log's side: each kept campaign's units folded from the events themselves,
-// by their ids and the engine's order transitions (Moves), not from what the SQL did. A session
-// starts it from MySQL's rows at the stored offsets, the one point where rows and log agree by
-// construction (they commit together), so from then on a row the SQL failed to write, dropped
-// or wrote twice, or an event MySQL refused (a conflict), makes the two differ. Memory: an id
-// per claim and order row of the kept campaigns, about what MySQL's indexes of them hold.
-class LogBooks {
- public:
-  explicit LogBooks(std::uint32_t campaigns_max) : campaigns_max_(campaigns_max) {}
-
-  // A campaign from MySQL or from its campaign_created; past campaigns_max the one created
-  // first goes (ties: the smaller id), as the seed's ORDER BY picks them.
-  void Keep(const std::string& campaign, std::int64_t created_at_us) {
-    if (!campaigns_.try_emplace(campaign, created_at_us).second) return;
-    if (campaigns_.size() <= campaigns_max_) return;
-    auto oldest = campaigns_.begin();  // ids ascend: of equal times the smaller id goes
-    for (auto it = campaigns_.begin(); it != campaigns_.end(); ++it) {
-      if (it->second.created_at_us < oldest->second.created_at_us) oldest = it;
-    }
-    campaigns_.erase(oldest);
-  }
-  // Seeding from MySQL: a claim row, an order row in `status`.
-  void SeedClaim(const std::string& campaign, std::uint64_t claim_id) {
-    if (Books* b = Find(campaign)) Grant(*b, claim_id);
-  }
-  void SeedOrder(const std::string& campaign, std::uint64_t order_id, std::uint32_t quantity,
-                 engine::OrderStatus status) {
-    Books* b = Find(campaign);
-    if (b == nullptr) return;
-    if (status == engine::OrderStatus::kReserved) {
-      Reserve(*b, order_id, quantity);
-    } else if (status == engine::OrderStatus::kConfirmed) {
-      Reserve(*b, order_id, quantity);
-      Move(*b, order_id, EventType::kOrderConfirmed);
-    } else {
-      b->ended.insert(order_id);
-    }
-  }
-
-  // One decoded event of the current owner, in log order.
-  void Apply(const engine::Event& e) {
-    if (e.type == EventType::kCampaignCreated) {
-      return Keep(std::string(e.campaign.view()), mysql::Micros(e.at));
-    }
-    Books* b = Find(e.campaign.view());
-    if (b == nullptr) return;
-    switch (e.type) {
-      case EventType::kClaimGranted:
-        return Grant(*b, e.claim_id.value);
-      case EventType::kClaimVoided:
-        if (b->claims.erase(e.claim_id.value) != 0) --b->units.claimed;
-        return;
-      case EventType::kOrderReserved:
-        return Reserve(*b, e.order_id.value, e.quantity);
-      case EventType::kOrderConfirmed:
-      case EventType::kOrderCancelled:
-      case EventType::kOrderExpired:
-      case EventType::kOrderVoided:
-        return Move(*b, e.order_id.value, e.type);
-      default:
-        return;
-    }
-  }
-
-  std::vector<std::string> Campaigns() const {
-    std::vector<std::string> ids;
-    ids.reserve(campaigns_.size());
-    for (const auto& [id, books] : campaigns_)
-      ids.push_back(id);
-    return ids;
-  }
-  Units UnitsOf(const std::string& campaign) const { return campaigns_.at(campaign).units; }
-
- private:
-  struct Order {
-    std::uint32_t quantity;
-    EventType state;  // kOrderReserved or kOrderConfirmed
-  };
-  struct Books {
-    explicit Books(std::int64_t at) : created_at_us(at) {}
-    std::int64_t created_at_us;
-    Units units;
-    std::unordered_set<std::uint64_t> claims;         // granted, not voided
-    std::unordered_map<std::uint64_t, Order> orders;  // reserved or confirmed
-    std::unordered_set<std::uint64_t> ended;          // later copies of an ended order are history
-  };
-
-  Books* Find(std::string_view campaign) {
-    auto it = campaigns_.find(campaign);
-    return it == campaigns_.end() ? nullptr : &it->second;
-  }
-  static void Grant(Books& b, std::uint64_t claim_id) {
-    if (b.claims.insert(claim_id).second) ++b.units.claimed;  // else a copy
-  }
-  static void Reserve(Books& b, std::uint64_t order_id, std::uint32_t quantity) {
-    if (b.ended.contains(order_id)) return;
-    if (b.orders.try_emplace(order_id, Order{quantity, EventType::kOrderReserved}).second) {
-      b.units.held += quantity;
-    }
-  }
-  static void Move(Books& b, std::uint64_t order_id, EventType move) {
-    auto it = b.orders.find(order_id);
-    if (it == b.orders.end()) return;  // ended, or reserved before the kept history
-    Order& order = it->second;
-    // A void ends an in-doubt reservation; the others only as the engine moves it.
-    if (move != EventType::kOrderVoided && !Moves(order.state, move)) return;
-    (order.state == EventType::kOrderConfirmed ? b.units.confirmed : b.units.held) -=
-        order.quantity;
-    if (move == EventType::kOrderConfirmed) {
-      order.state = move;
-      b.units.confirmed += order.quantity;
-      return;
-    }
-    b.ended.insert(order_id);
-    b.orders.erase(it);
-  }
-
-  const std::uint32_t campaigns_max_;
-  std::map<std::string, Books, std::less<>> campaigns_;
 };
 
 }  // namespace
