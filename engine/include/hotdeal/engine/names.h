@@ -3,6 +3,7 @@
 // Header-only, constexpr, no allocation.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string_view>
 
@@ -63,26 +64,30 @@ constexpr std::string_view Name(DiscountKind kind) noexcept {
   return "unknown";
 }
 
-constexpr std::optional<DiscountKind> ParseDiscountKind(std::string_view text) noexcept {
-  for (DiscountKind kind : {DiscountKind::kNone, DiscountKind::kPercent, DiscountKind::kAmount}) {
-    if (Name(kind) == text) return kind;
+// The value among `values` whose Name is `text`: the one reverse of the tables above.
+template <class Enum, std::size_t N>
+constexpr std::optional<Enum> ParseNamed(std::string_view text, const Enum (&values)[N]) noexcept {
+  for (Enum value : values) {
+    if (Name(value) == text) return value;
   }
   return std::nullopt;
+}
+
+constexpr std::optional<DiscountKind> ParseDiscountKind(std::string_view text) noexcept {
+  constexpr DiscountKind kAll[] = {DiscountKind::kNone, DiscountKind::kPercent,
+                                   DiscountKind::kAmount};
+  return ParseNamed(text, kAll);
 }
 
 constexpr std::optional<CampaignKind> ParseCampaignKind(std::string_view text) noexcept {
-  for (CampaignKind kind : {CampaignKind::kCoupon, CampaignKind::kSale}) {
-    if (Name(kind) == text) return kind;
-  }
-  return std::nullopt;
+  constexpr CampaignKind kAll[] = {CampaignKind::kCoupon, CampaignKind::kSale};
+  return ParseNamed(text, kAll);
 }
 
 constexpr std::optional<OrderStatus> ParseOrderStatus(std::string_view text) noexcept {
-  for (OrderStatus status : {OrderStatus::kReserved, OrderStatus::kConfirmed,
-                             OrderStatus::kCancelled, OrderStatus::kExpired}) {
-    if (Name(status) == text) return status;
-  }
-  return std::nullopt;
+  constexpr OrderStatus kAll[] = {OrderStatus::kReserved, OrderStatus::kConfirmed,
+                                  OrderStatus::kCancelled, OrderStatus::kExpired};
+  return ParseNamed(text, kAll);
 }
 
 constexpr std::string_view Name(EventType type) noexcept {
