@@ -27,6 +27,12 @@ void TimeMember(JsonWriter& json, std::string_view key, engine::TimePoint time) 
   json.Key(key);
   json.String(FormatTime(time).view());
 }
+// A time that may be absent: null then (ends_at of a campaign that never ends, and so on).
+void TimeMember(JsonWriter& json, std::string_view key, std::optional<engine::TimePoint> time) {
+  if (time) return TimeMember(json, key, *time);
+  json.Key(key);
+  json.Null();
+}
 
 // A coupon's terms, as the campaign and each claim show them: "discount" only when there is one.
 void WriteTerms(JsonWriter& json, const engine::CouponTerms& terms) {
@@ -70,12 +76,7 @@ void WriteCampaign(JsonWriter& json, const engine::CampaignView& view) {
     WriteTerms(json, spec.terms);
   }
   TimeMember(json, "starts_at", spec.starts_at);
-  json.Key("ends_at");
-  if (spec.ends_at) {
-    json.String(FormatTime(*spec.ends_at).view());
-  } else {
-    json.Null();
-  }
+  TimeMember(json, "ends_at", spec.ends_at);
   json.Key("status");
   json.String(engine::Name(view.status));
   json.EndObject();
@@ -93,12 +94,7 @@ void WriteClaim(JsonWriter& json, const engine::Claim& claim) {
   json.String(claim.coupon_code.view());
   TimeMember(json, "created_at", claim.created_at);
   WriteTerms(json, claim.terms);
-  json.Key("expires_at");
-  if (claim.expires_at) {
-    json.String(FormatTime(*claim.expires_at).view());
-  } else {
-    json.Null();
-  }
+  TimeMember(json, "expires_at", claim.expires_at);
   json.EndObject();
 }
 

@@ -200,6 +200,14 @@ class Writer {
     }
     pos_ = ptr;
   }
+  // Microseconds, or null for no time.
+  void Time(const std::optional<engine::TimePoint>& time) noexcept {
+    if (time) {
+      Number(Micros(*time));
+    } else {
+      Raw("null");
+    }
+  }
   // Escapes what JSON requires; bytes >= 0x80 pass through (the caller checked UTF-8).
   void String(std::string_view s) noexcept {
     Raw("\"");
@@ -251,12 +259,7 @@ void WriteFields(const Event& e, std::uint64_t epoch, std::uint32_t fields, Writ
   w.Key(kStock), w.Number(s.stock);
   w.Key(kPerUserLimit), w.Number(s.per_user_limit);
   w.Key(kStartsAtUs), w.Number(Micros(s.starts_at));
-  w.Key(kEndsAtUs);
-  if (s.ends_at) {
-    w.Number(Micros(*s.ends_at));
-  } else {
-    w.Raw("null");
-  }
+  w.Key(kEndsAtUs), w.Time(s.ends_at);
   w.Key(kPrice), w.Number(s.price);
   w.Key(kHoldSeconds), w.Number(s.hold_seconds);
   w.Key(kCampaignIndex), w.Number(e.campaign_index);
@@ -266,12 +269,7 @@ void WriteFields(const Event& e, std::uint64_t epoch, std::uint32_t fields, Writ
   w.Key(kDiscountValue), w.Number(t.discount_value);
   w.Key(kMinSpend), w.Number(t.min_spend);
   w.Key(kValidSeconds), w.Number(t.valid_seconds);
-  w.Key(kValidUntilUs);
-  if (t.valid_until) {
-    w.Number(Micros(*t.valid_until));
-  } else {
-    w.Raw("null");
-  }
+  w.Key(kValidUntilUs), w.Time(t.valid_until);
 }
 
 // The encoder checks what the decoder will check, so a bad event is refused before it is
@@ -375,6 +373,18 @@ bool ReadTime(simdjson::dom::element v, engine::TimePoint& out) noexcept {
   return true;
 }
 
+// A time or null (ends_at_us, valid_until_us).
+bool ReadTime(simdjson::dom::element v, std::optional<engine::TimePoint>& out) noexcept {
+  if (v.is_null()) {
+    out.reset();
+    return true;
+  }
+  engine::TimePoint t;
+  if (!ReadTime(v, t)) return false;
+  out = t;
+  return true;
+}
+
 template <class Id>
 bool ReadId(simdjson::dom::element v, Id& out) noexcept {
   std::string_view text;
@@ -463,13 +473,9 @@ CodecError EventDecoder::Impl::ReadField(Field field, simdjson::dom::element v,
     case kStartsAtUs:
       ok = ReadTime(v, out.spec.starts_at);
       break;
-    case kEndsAtUs: {
-      const bool is_null = v.is_null();
-      engine::TimePoint t;
-      ok = is_null || ReadTime(v, t);
-      out.spec.ends_at = is_null ? std::nullopt : std::optional{t};
+    case kEndsAtUs:
+      ok = ReadTime(v, out.spec.ends_at);
       break;
-    }
     case kPrice:
       ok = ReadSigned(v, out.spec.price);
       break;
@@ -506,13 +512,9 @@ CodecError EventDecoder::Impl::ReadField(Field field, simdjson::dom::element v,
     case kValidSeconds:
       ok = ReadUnsigned(v, out.spec.terms.valid_seconds);
       break;
-    case kValidUntilUs: {
-      const bool is_null = v.is_null();
-      engine::TimePoint t;
-      ok = is_null || ReadTime(v, t);
-      out.spec.terms.valid_until = is_null ? std::nullopt : std::optional{t};
+    case kValidUntilUs:
+      ok = ReadTime(v, out.spec.terms.valid_until);
       break;
-    }
     case kIdempotencyKey: {
       engine::IdempotencyKey key;
       ok = ReadId(v, key);

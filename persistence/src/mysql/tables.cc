@@ -69,6 +69,20 @@ std::optional<engine::IdempotencyKey> ReadKey(const Row& row, Column c, bool& ba
   return ReadId<engine::IdempotencyKey>(row, c, bad);
 }
 
+// A nullable microseconds column: NULL is no time (a campaign that never ends, ...).
+template <class Column>
+std::optional<engine::TimePoint> ReadTime(const Row& row, Column c) {
+  if (row.IsNull(c)) return std::nullopt;
+  return FromMicros(row.Number<std::int64_t>(c));
+}
+void TimeValue(Sql& sql, const std::optional<engine::TimePoint>& time) {
+  if (time) {
+    sql.Value(Micros(*time));
+  } else {
+    sql.Null();
+  }
+}
+
 void KeyValue(Sql& sql, const engine::Event& e) {
   // Keys were validated by the decoder ([A-Za-z0-9_-]{1,64}).
   if (e.idempotency_key) {
@@ -105,19 +119,17 @@ base::Status Read(const Row& row, CampaignRow& out) {
   out.spec.stock = row.Number<std::uint32_t>(C::kStock);
   out.spec.per_user_limit = row.Number<std::uint32_t>(C::kPerUserLimit);
   out.spec.starts_at = FromMicros(row.Number<std::int64_t>(C::kStartsAt));
-  if (!row.IsNull(C::kEndsAt)) out.spec.ends_at = FromMicros(row.Number<std::int64_t>(C::kEndsAt));
+  out.spec.ends_at = ReadTime(row, C::kEndsAt);
   out.spec.price = row.Number<std::int64_t>(C::kPrice);
   out.spec.hold_seconds = row.Number<std::uint32_t>(C::kHoldSeconds);
   out.created_at = FromMicros(row.Number<std::int64_t>(C::kCreatedAt));
   out.created_seq = row.Number<std::uint64_t>(C::kCreatedSeq);
-  if (!row.IsNull(C::kClosedAt)) {
-    out.closed_at = FromMicros(row.Number<std::int64_t>(C::kClosedAt));
-    out.closed_seq = row.Number<std::uint64_t>(C::kClosedSeq);
-  }
+  out.closed_at = ReadTime(row, C::kClosedAt);
+  if (out.closed_at) out.closed_seq = row.Number<std::uint64_t>(C::kClosedSeq);
   out.id_key = {row.Number<std::uint64_t>(C::kIdKey0), row.Number<std::uint64_t>(C::kIdKey1)};
   out.paused = row.Number<std::uint32_t>(C::kPaused) != 0;
   out.pause_seq = row.Number<std::uint64_t>(C::kPauseSeq);
-  if (!row.IsNull(C::kPauseAt)) out.pause_at = FromMicros(row.Number<std::int64_t>(C::kPauseAt));
+  out.pause_at = ReadTime(row, C::kPauseAt).value_or(engine::TimePoint{});
   engine::CouponTerms& terms = out.spec.terms;
   const std::optional<engine::DiscountKind> discount =
       engine::ParseDiscountKind(row.Text(C::kDiscount));
@@ -126,8 +138,7 @@ base::Status Read(const Row& row, CampaignRow& out) {
   terms.discount_value = row.Number<std::int64_t>(C::kDiscountValue);
   terms.min_spend = row.Number<std::int64_t>(C::kMinSpend);
   terms.valid_seconds = row.Number<std::uint32_t>(C::kValidSeconds);
-  if (!row.IsNull(C::kValidUntil))
-    terms.valid_until = FromMicros(row.Number<std::int64_t>(C::kValidUntil));
+  terms.valid_until = ReadTime(row, C::kValidUntil);
   return Checked(row, bad, "campaigns", kCampaignColumns);
 }
 
@@ -177,11 +188,7 @@ void CampaignValues(Sql& sql, const engine::Event& e) {
   sql.Value(s.stock) << ", ";
   sql.Value(s.per_user_limit) << ", ";
   sql.Value(Micros(s.starts_at)) << ", ";
-  if (s.ends_at) {
-    sql.Value(Micros(*s.ends_at));
-  } else {
-    sql.Null();
-  }
+  TimeValue(sql, s.ends_at);
   sql << ", ";
   sql.Value(s.price) << ", ";
   sql.Value(s.hold_seconds) << ", ";
@@ -193,11 +200,7 @@ void CampaignValues(Sql& sql, const engine::Event& e) {
   sql.Value(s.terms.discount_value) << ", ";
   sql.Value(s.terms.min_spend) << ", ";
   sql.Value(s.terms.valid_seconds) << ", ";
-  if (s.terms.valid_until) {
-    sql.Value(Micros(*s.terms.valid_until));
-  } else {
-    sql.Null();
-  }
+  TimeValue(sql, s.terms.valid_until);
   sql << ")";
 }
 
