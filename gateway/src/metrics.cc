@@ -56,6 +56,19 @@ void AddCounter(std::span<const WorkerStats> workers, std::vector<MetricFamily>&
   out.push_back(std::move(family));
 }
 
+// A gauge of what is open now: `opened` minus `closed`, both summed over the workers. The two
+// are read at slightly different moments; it never reports a negative count.
+template <class Opened, class Closed>
+void AddOpenGauge(std::span<const WorkerStats> workers, std::vector<MetricFamily>& out,
+                  std::string name, std::string help, Opened opened, Closed closed) {
+  const std::uint64_t opened_count = Sum(workers, opened);
+  const std::uint64_t closed_count = Sum(workers, closed);
+  auto family = Family(std::move(name), std::move(help), MetricType::Gauge);
+  family.metric.push_back(
+      Gauge(opened_count > closed_count ? static_cast<double>(opened_count - closed_count) : 0.0));
+  out.push_back(std::move(family));
+}
+
 // Every route and status from the first scrape on, zeros included, so rate() and increase()
 // see a series start at 0 instead of appearing at its first request (the bounds are fixed:
 // docs/metrics.md counts them).
@@ -105,14 +118,10 @@ void AddLatency(std::span<const WorkerStats> workers, std::vector<MetricFamily>&
 }
 
 void AddConnections(std::span<const WorkerStats> workers, std::vector<MetricFamily>& out) {
-  std::uint64_t opened =
-      Sum(workers, [](const WorkerStats& s) { return s.connections_opened.Load(); });
-  std::uint64_t closed =
-      Sum(workers, [](const WorkerStats& s) { return s.connections_closed.Load(); });
-  auto open = Family("hotdeal_http_connections_open", "Connections open now", MetricType::Gauge);
-  // The two counters are read at slightly different moments; never report a negative count.
-  open.metric.push_back(Gauge(opened > closed ? static_cast<double>(opened - closed) : 0.0));
-  out.push_back(std::move(open));
+  AddOpenGauge(
+      workers, out, "hotdeal_http_connections_open", "Connections open now",
+      [](const WorkerStats& s) { return s.connections_opened.Load(); },
+      [](const WorkerStats& s) { return s.connections_closed.Load(); });
 
   AddCounter(workers, out, "hotdeal_http_connections_rejected_total",
              "Connections refused with 503 because the connection cap was reached",
@@ -124,18 +133,11 @@ void AddConnections(std::span<const WorkerStats> workers, std::vector<MetricFami
              "Connections closed by the idle or slow-request deadline",
              [](const WorkerStats& s) { return s.timeouts.Load(); });
 
-  std::uint64_t streams_opened =
-      Sum(workers, [](const WorkerStats& s) { return s.streams_opened.Load(); });
-  std::uint64_t streams_closed =
-      Sum(workers, [](const WorkerStats& s) { return s.streams_closed.Load(); });
-  auto streams = Family("hotdeal_http_streams_open",
-                        "Event streams (GET /v1/campaigns/{id}/stream) open now; each is also "
-                        "an open connection",
-                        MetricType::Gauge);
-  streams.metric.push_back(Gauge(streams_opened > streams_closed
-                                     ? static_cast<double>(streams_opened - streams_closed)
-                                     : 0.0));
-  out.push_back(std::move(streams));
+  AddOpenGauge(
+      workers, out, "hotdeal_http_streams_open",
+      "Event streams (GET /v1/campaigns/{id}/stream) open now; each is also an open connection",
+      [](const WorkerStats& s) { return s.streams_opened.Load(); },
+      [](const WorkerStats& s) { return s.streams_closed.Load(); });
   AddCounter(workers, out, "hotdeal_http_stream_events_total",
              "Events written to event streams (keep-alive comments not counted)",
              [](const WorkerStats& s) { return s.stream_events.Load(); });
