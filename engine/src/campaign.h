@@ -58,9 +58,9 @@ class Campaign {
   static CampaignFootprint FootprintFor(const CampaignSpec& spec, std::uint32_t workers) noexcept;
 
   // kOk inside the sale window, else kNotStarted or kEnded (closed counts as ended), kPaused
-  // while an admin paused it, or
-  // kPending inside it while the log has not acknowledged the campaign's creation: a sale
-  // logged before its campaign could outlive a creation the log then loses.
+  // while an admin paused it, or kPending inside it while the log has not acknowledged the
+  // campaign's creation: a sale logged before its campaign could outlive a creation the log
+  // then loses.
   Outcome Window(TimePoint now) const noexcept {
     if (now < spec_.starts_at) return Outcome::kNotStarted;
     if (closed_.load(std::memory_order_relaxed)) return Outcome::kEnded;
@@ -112,12 +112,10 @@ class Campaign {
   // seq) set: SetPaused ignores an older one, so a re-appended event, and replay in whatever
   // order the log took them, end where the engine did. Control mutex for SetPaused.
   bool paused() const noexcept { return (pause_.load(std::memory_order_relaxed) & 1) != 0; }
-  // False (and nothing changes) if an event newer than `seq` set the state already.
-  bool SetPaused(bool paused, std::uint64_t seq) noexcept {
-    const std::uint64_t word = pause_.load(std::memory_order_relaxed);
-    if ((word >> 1) >= seq) return false;
+  // Nothing changes if an event newer than `seq` set the state already.
+  void SetPaused(bool paused, std::uint64_t seq) noexcept {
+    if ((pause_.load(std::memory_order_relaxed) >> 1) >= seq) return;
     pause_.store((seq << 1) | (paused ? 1 : 0), std::memory_order_relaxed);
-    return true;
   }
   bool withdrawn() const noexcept { return withdrawn_.load(std::memory_order_relaxed); }
   void Withdraw() noexcept { withdrawn_.store(true, std::memory_order_relaxed); }

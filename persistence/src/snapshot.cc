@@ -79,23 +79,22 @@ std::optional<engine::ReplayError> ApplySnapshot(engine::Engine& engine, const S
     if (row.status == engine::OrderStatus::kReserved) continue;
     if (auto error = engine.Apply(Moved(row))) return error;
   }
+  // A campaign's close and its newest pause or resume, after everything it sold.
   for (const CampaignRow& row : rows.campaigns) {
-    if (!row.closed_at) continue;
-    Event closed;
-    closed.type = EventType::kCampaignClosed;
-    closed.campaign = row.spec.id;
-    closed.at = *row.closed_at;
-    closed.seq = row.closed_seq;
-    if (auto error = engine.Apply(closed)) return error;
-  }
-  for (const CampaignRow& row : rows.campaigns) {
-    if (row.pause_seq == 0) continue;
-    Event paused;
-    paused.type = row.paused ? EventType::kCampaignPaused : EventType::kCampaignResumed;
-    paused.campaign = row.spec.id;
-    paused.at = row.pause_at;
-    paused.seq = row.pause_seq;
-    if (auto error = engine.Apply(paused)) return error;
+    Event control;
+    control.campaign = row.spec.id;
+    if (row.closed_at) {
+      control.type = EventType::kCampaignClosed;
+      control.at = *row.closed_at;
+      control.seq = row.closed_seq;
+      if (auto error = engine.Apply(control)) return error;
+    }
+    if (row.pause_seq != 0) {
+      control.type = row.paused ? EventType::kCampaignPaused : EventType::kCampaignResumed;
+      control.at = row.pause_at;
+      control.seq = row.pause_seq;
+      if (auto error = engine.Apply(control)) return error;
+    }
   }
   return std::nullopt;
 }
