@@ -90,7 +90,7 @@ class Rotation {
   std::uint32_t made_ = 0;
 };
 
-// Arg: the campaign's stock. Its coupon ledger (~111 bytes per unit) decides whether a new
+// Arg: the campaign's stock. Its coupon ledger (~127 bytes per unit) decides whether a new
 // user's bucket is found in L2 (4096: 450 KiB) or in L3 (65536: 7 MiB).
 void ClaimGranted(benchmark::State& state) {
   auto stock = static_cast<std::uint32_t>(state.range(0));

@@ -28,8 +28,9 @@ namespace hotdeal::engine::detail {
 
 // Where the units a campaign sold are, as signed deltas: a unit may be counted in by one
 // worker and out by another (a cross-worker cancel), so only the sum over rows is meaningful.
-enum class Book : std::uint8_t { kClaimed, kHeld, kConfirmed, kInDoubt };
-inline constexpr std::size_t kBookCount = 4;
+// kRedeemed: coupons redeemed now (redeems less restores); kRestored: restores made.
+enum class Book : std::uint8_t { kClaimed, kHeld, kConfirmed, kInDoubt, kRedeemed, kRestored };
+inline constexpr std::size_t kBookCount = 6;
 
 // Per campaign and worker: the serial behind that worker's event sequence numbers and claim
 // ids, its cursor into the order slots, and its book deltas. Padded

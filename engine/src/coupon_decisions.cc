@@ -1,5 +1,5 @@
-// Coupon decisions: a claim (the duplicate check, the unit, the event, the commit) and reads of
-// a user's claim.
+// Coupon decisions: a claim (the duplicate check, the unit, the event, the commit), a coupon's
+// redeem and restore, and reads of a user's claim.
 #include "engine_impl.h"
 
 namespace hotdeal::engine {
@@ -12,10 +12,21 @@ Claim ClaimView(const Campaign& campaign, const UserId& user, const detail::Clai
   return Claim{id,
                campaign.spec().id,
                user,
-               record.code,
+               detail::MakeCouponCode(campaign.index(), record.code.secret()),
                record.created_at,
                terms,
-               terms.ExpiresAt(record.created_at)};
+               terms.ExpiresAt(record.created_at),
+               record.redeemed};
+}
+
+// Whether two codes' secrets are equal, in the same time wherever they differ (a client must not
+// find a code a character at a time by timing, as for id tags).
+bool SameSecret(std::string_view a, std::string_view b) {
+  HOTDEAL_DEBUG_ASSERT(a.size() == CouponCode::kSecretSize && b.size() == a.size());
+  unsigned char difference = 0;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    difference |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return difference == 0;
 }
 
 // What a claim's holder hears instead of `final` while the claim is in doubt or unacknowledged.
@@ -102,7 +113,7 @@ Decision<Claim> Engine::Impl::ClaimCoupon(WorkerId worker, const CampaignId& id,
   }
   std::uint64_t serial = campaign->NextSerial(worker.value);
   record.id = detail::MakeClaimId(campaign->index(), worker.value, serial);
-  record.code = workers_[worker.value]->codes.Next();
+  record.code = workers_[worker.value]->codes.Next(campaign->index());
   record.created_at = now;
   Event& event = DataEvent(worker.value, EventType::kClaimGranted,
                            detail::MakeSeq(serial, worker.value), now, id);
@@ -132,6 +143,84 @@ Decision<Claim> Engine::Impl::GetClaim(const CampaignId& id, const UserId& user)
   Decision<Claim> claim = ClaimOf(*campaign, user);
   if (claim.outcome == Outcome::kPending) claim.value.reset();  // not revealed until final
   return claim;
+}
+
+Campaign* Engine::Impl::FindCoupon(std::string_view code, const UserId& user, CouponHold& hold,
+                                   detail::ClaimRecord& record) const {
+  std::optional<std::uint32_t> index = detail::CouponCampaign(code);
+  Campaign* campaign = index ? campaigns_.At(*index) : nullptr;
+  if (!campaign || campaign->withdrawn() || campaign->spec().kind != CampaignKind::kCoupon)
+    return nullptr;
+  std::optional<detail::ClaimRecord> held = campaign->ledger().Read(user, &hold);
+  if (!held || !SameSecret(held->code.secret(), code.substr(CouponCode::kPrefixSize)))
+    return nullptr;
+  record = *held;
+  return campaign;
+}
+
+Decision<Claim> Engine::Impl::GetCoupon(std::string_view code, const UserId& user) const {
+  CouponHold hold = CouponHold::kNone;
+  detail::ClaimRecord record;
+  const Campaign* campaign = FindCoupon(code, user, hold, record);
+  if (!campaign) return Answer<Claim>(Outcome::kNotFound);
+  Outcome outcome = HeldOutcome(hold, Outcome::kOk);
+  if (outcome == Outcome::kPending) return Answer<Claim>(outcome);  // not revealed until final
+  return Answer<Claim>(outcome, ClaimView(*campaign, user, record));
+}
+
+Decision<Claim> Engine::Impl::ChangeUse(WorkerId worker, std::string_view code, const UserId& user,
+                                        const OrderRef& order, TimePoint now, bool redeem) {
+  HOTDEAL_DEBUG_ASSERT(worker.value < options_.workers);
+  const Operation operation = redeem ? Operation::kRedeemCoupon : Operation::kRestoreCoupon;
+  CouponHold hold = CouponHold::kNone;
+  detail::ClaimRecord record;
+  Campaign* campaign = FindCoupon(code, user, hold, record);
+  if (!campaign) return Decide<Claim>(worker, operation, Outcome::kNotFound);
+  if (hold != CouponHold::kClaimed) {
+    return Decide<Claim>(worker, operation, HeldOutcome(hold, Outcome::kPending));
+  }
+  CouponLedger& ledger = campaign->ledger();
+  const std::uint64_t order_fp = ledger.OrderFingerprint(order);
+  Claim coupon = ClaimView(*campaign, user, record);
+  // Only an issued coupon expires; redeeming one again on its order answers as before.
+  if (redeem && coupon.StatusAt(now) == CouponStatus::kExpired) {
+    return Decide<Claim>(worker, operation, Outcome::kExpired, coupon);
+  }
+  CouponLedger::UseChange change;
+  switch (ledger.BeginUse(user, record.id, redeem, order_fp, change)) {
+    case CouponLedger::UseBegun::kNotFound:
+      return Decide<Claim>(worker, operation, Outcome::kNotFound);
+    case CouponLedger::UseBegun::kUnsettled:
+      return Decide<Claim>(worker, operation, Outcome::kPending);
+    case CouponLedger::UseBegun::kUnchanged:
+      coupon.redeemed = redeem;
+      return Decide<Claim>(worker, operation, Outcome::kOk, coupon);
+    case CouponLedger::UseBegun::kRefused:
+      coupon.redeemed = redeem;  // the state that refused it: redeemed, or (restore) issued
+      return Decide<Claim>(worker, operation,
+                           redeem ? Outcome::kAlreadyRedeemed : Outcome::kConflict, coupon);
+    case CouponLedger::UseBegun::kChanging:
+      break;
+  }
+  Event& event = DataEvent(
+      worker.value, redeem ? EventType::kCouponRedeemed : EventType::kCouponRestored,
+      detail::MakeSeq(campaign->NextSerial(worker.value), worker.value), now, campaign->spec().id);
+  event.user = user;
+  event.claim_id = record.id;
+  event.coupon_code = coupon.coupon_code;
+  event.order_ref = order;
+  event.use = change.use;
+  std::optional<LogTicket> ticket = Append(worker.value, event);
+  if (!ticket) {
+    ledger.AbortUse(change);
+    return Decide<Claim>(worker, operation, Outcome::kLogUnavailable);
+  }
+  // Appended until the log has it (AppendedUntilPersisted): it stands from now on.
+  ledger.CommitUse(change, redeem, order_fp);
+  campaign->Count(worker.value, Book::kRedeemed, redeem ? 1 : -1);
+  if (!redeem) campaign->Count(worker.value, Book::kRestored, 1);
+  coupon.redeemed = redeem;
+  return Decide<Claim>(worker, operation, Outcome::kOk, coupon, *ticket);
 }
 
 Decision<Claim> Engine::Impl::ClaimOf(const Campaign& campaign, const UserId& user) const {

@@ -4,9 +4,10 @@
 // nothing behind, and a campaign asked by any number of distinct users keeps granting while
 // stock remains (ARCHITECTURE.md, invariant 9).
 //
-// Layout: buckets of kWays records of 56 bytes, one tag byte each (fingerprint_buckets.h, which
-// also draws the records' life and proves it exact). A bucket is 14 144 bytes for 128 units of
-// stock: ~111 bytes per unit. A record's value is its claim's CouponHold; kNone (0) is free.
+// Layout: buckets of kWays records of 64 bytes, one tag byte each (fingerprint_buckets.h, which
+// also draws the records' life and proves it exact). A bucket is 16 128 bytes for 128 units of
+// stock: ~127 bytes per unit (with the buckets rounded up). A record's value is its claim's
+// CouponHold and its use (below); kNone (0) is free.
 //
 //   Begin:  with a live record of the user, wait out its pending mark or answer the claim it
 //           holds; with none, the bucket's lock, a lookup again, and a Fill with kPending. The
@@ -29,8 +30,20 @@
 // 10^9 Begins sees kFull with probability below 1e-10. Recovery replays claims in log order with
 // the same live users, so the bound holds there too; kFull there is the caller's to report.
 //
+// A coupon's use (redeem and restore) lives in the same state word as its hold, so one CAS
+// decides it against every other move of the claim: the value is hold (bits 0-3), use (4-5:
+// issued, changing, redeemed) and the count of changes so far (6-31). A change is two steps
+// around its event's append, as a claim is: BeginUse CASes the state to changing with the count
+// one up, and CommitUse writes the order's fingerprint and then the final state (release), or
+// AbortUse puts the state back. While changing, every other call on the claim waits (it lasts
+// one append), so the fingerprint has one writer and readers see it with the state that
+// carries it. The count is what replay and MySQL compare (newest wins), since two changes may
+// reach the log in either order; it is compared modulo 2^26 (a coupon would need 2^25 changes
+// between two copies of one event to confuse it).
+//
 // Threading: any thread may call every method at once, on any users; recovery calls them on one
-// thread before the workers start. Commit and Abort are the Begin's caller's alone.
+// thread before the workers start. Commit and Abort are the Begin's caller's alone, CommitUse
+// and AbortUse the BeginUse's.
 #pragma once
 
 #include <array>
@@ -57,10 +70,14 @@ enum class CouponHold : std::uint32_t {
   kUnacked = 4,
 };
 
+// What Read answers. `code` is its stored part, the 16 characters after the campaign's prefix.
 struct ClaimRecord {
   ClaimId id;
   CouponCode code;
   TimePoint created_at{};
+  bool redeemed = false;
+  std::uint32_t use = 0;           // changes of its use so far (redeems and restores)
+  std::uint64_t order_ref_fp = 0;  // OrderFingerprint of the last redeem's order; 0: none
 };
 
 class CouponLedger {
@@ -73,6 +90,7 @@ class CouponLedger {
     std::atomic<std::uint64_t> claim_id{0};
     std::atomic<std::int64_t> created_at_us{0};
     std::array<std::atomic<std::uint64_t>, 2> code_words{};
+    std::atomic<std::uint64_t> order_ref_fp{0};
   };
   using Buckets = FingerprintBuckets<Record, kWays>;
   using Bucket = Buckets::Bucket;
@@ -110,10 +128,37 @@ class CouponLedger {
   // `id` is not the user's claim in state `from`.
   bool Move(const UserId& user, ClaimId id, CouponHold from, CouponHold to) noexcept;
   // Drops claim `id` (Revert or a void), waiting out a pending mark as Move does. Answers the
-  // state it was dropped from (kClaimed, kUnacked or kInDoubt), or kNone if `id` is not held.
-  CouponHold Drop(const UserId& user, ClaimId id) noexcept;
+  // state it was dropped from (kClaimed, kUnacked or kInDoubt), or kNone if `id` is not held;
+  // `redeemed`, if given, whether the coupon was redeemed.
+  CouponHold Drop(const UserId& user, ClaimId id, bool* redeemed = nullptr) noexcept;
   // The user's claim while they hold one, with its state in `state`; none while pending.
   std::optional<ClaimRecord> Read(const UserId& user, CouponHold* state = nullptr) const noexcept;
+
+  // A redeem (`redeem`) or restore of the user's claim `id` on the order `order_fp` names.
+  struct UseChange {
+    Bucket* bucket = nullptr;
+    std::uint32_t way = 0;
+    std::uint64_t before = 0;    // the state BeginUse moved from
+    std::uint64_t changing = 0;  // the state it moved to
+    std::uint32_t use = 0;       // the change's count, for its event
+  };
+  enum class UseBegun : std::uint8_t {
+    kChanging,   // `change` holds the claim: CommitUse or AbortUse it
+    kUnchanged,  // it is so already, by this order: the same answer again
+    kRefused,    // redeemed by another order; for a restore, not redeemed by this one
+    kNotFound,   // no such claim of the user
+    kUnsettled,  // the claim is not final (unacknowledged or in doubt)
+  };
+  UseBegun BeginUse(const UserId& user, ClaimId id, bool redeem, std::uint64_t order_fp,
+                    UseChange& change) noexcept;
+  void CommitUse(const UseChange& change, bool redeem, std::uint64_t order_fp) noexcept;
+  void AbortUse(const UseChange& change) noexcept;
+  // Recovery: claim `id`'s use becomes (`redeemed`, `order_fp`) if `use` is newer than the
+  // count it has. False if not (an older copy) or if the user holds no claim `id`.
+  bool ApplyUse(const UserId& user, ClaimId id, bool redeemed, std::uint32_t use,
+                std::uint64_t order_fp) noexcept;
+  // A keyed 64-bit fingerprint of an order ref, never 0 (0 is "no order").
+  std::uint64_t OrderFingerprint(const OrderRef& order) const noexcept;
 
   // The holder filter's hash of `user`. Inline and cheaper than the fingerprint: the sold-out
   // path hashes every rejected user (ClaimSoldOut, bench/RESULTS.md).
@@ -126,15 +171,16 @@ class CouponLedger {
  private:
   // Move and Drop: the user's settled claim `id`, if in state `from` (any held state if none),
   // moved to `to`; answers the state it left, or kNone if nothing moved.
-  CouponHold MoveHeld(const UserId& user, ClaimId id, std::optional<CouponHold> from,
-                      CouponHold to) noexcept;
-  // The user's live record with a settled state (not pending), or none.
+  CouponHold MoveHeld(const UserId& user, ClaimId id, std::optional<CouponHold> from, CouponHold to,
+                      bool* redeemed = nullptr) noexcept;
+  // The user's live record with a settled state (not pending, no use changing), or none.
   Found Settled(const Bucket& bucket, const Key& key) const noexcept;
   // The claim `record` holds at `state`, if its fields read whole (the seqlock above).
   static std::optional<ClaimRecord> ReadAt(const Record& record, std::uint64_t state) noexcept;
 
   Buckets buckets_;
   std::uint64_t filter_seed_;
+  SipHasher order_hasher_;
 };
 
 }  // namespace hotdeal::engine::detail

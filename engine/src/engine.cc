@@ -178,6 +178,8 @@ std::optional<CampaignBooks> Engine::Impl::Books(const CampaignId& id) const {
   books.held = campaign->Total(Book::kHeld);
   books.confirmed = campaign->Total(Book::kConfirmed);
   books.in_doubt = campaign->Total(Book::kInDoubt);
+  books.redeemed = campaign->Total(Book::kRedeemed);
+  books.restored = campaign->Total(Book::kRestored);
   return books;
 }
 
@@ -217,6 +219,17 @@ Decision<Claim> Engine::ClaimCoupon(WorkerId worker, const CampaignId& campaign,
 }
 Decision<Claim> Engine::GetClaim(const CampaignId& campaign, const UserId& user) const {
   return impl_->GetClaim(campaign, user);
+}
+Decision<Claim> Engine::GetCoupon(std::string_view code, const UserId& user) const {
+  return impl_->GetCoupon(code, user);
+}
+Decision<Claim> Engine::RedeemCoupon(WorkerId worker, std::string_view code, const UserId& user,
+                                     const OrderRef& order, TimePoint now) {
+  return impl_->ChangeUse(worker, code, user, order, now, true);
+}
+Decision<Claim> Engine::RestoreCoupon(WorkerId worker, std::string_view code, const UserId& user,
+                                      const OrderRef& order, TimePoint now) {
+  return impl_->ChangeUse(worker, code, user, order, now, false);
 }
 Decision<Order> Engine::PlaceOrder(WorkerId worker, const CampaignId& campaign, const UserId& user,
                                    std::int64_t quantity, const std::optional<IdempotencyKey>& key,

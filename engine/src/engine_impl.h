@@ -138,6 +138,14 @@ class Engine::Impl {
   Decision<Claim> ClaimCoupon(WorkerId worker, const CampaignId& id, const UserId& user,
                               const std::optional<IdempotencyKey>& key, TimePoint now);
   Decision<Claim> GetClaim(const CampaignId& id, const UserId& user) const;
+  Decision<Claim> GetCoupon(std::string_view code, const UserId& user) const;
+  // Redeem (`redeem`) or restore: Engine::RedeemCoupon and RestoreCoupon.
+  Decision<Claim> ChangeUse(WorkerId worker, std::string_view code, const UserId& user,
+                            const OrderRef& order, TimePoint now, bool redeem);
+  // The campaign `code` names, if the user's claim there has that code: the claim in `record`
+  // and its hold in `hold`. Null otherwise.
+  Campaign* FindCoupon(std::string_view code, const UserId& user, CouponHold& hold,
+                       detail::ClaimRecord& record) const;
   // The user's claim in a coupon campaign: kOk, kInDoubt, kPending (all with the claim, which
   // callers must not reveal for kPending) or kNotFound.
   Decision<Claim> ClaimOf(const Campaign& campaign, const UserId& user) const;
@@ -327,6 +335,9 @@ class Engine::Impl {
                           std::uint32_t units, const std::optional<IdempotencyKey>& key,
                           TimePoint now, KeyHold& key_hold);
   std::optional<ReplayError> ApplyControl(const Event& event);
+  // A redeem or restore found in the log: the newest change of the coupon (by `use`) stands.
+  // False if the user holds no such claim (an orphan).
+  bool ApplyUse(Campaign& campaign, const Event& event);
   std::optional<ReplayError> ApplyClaim(Campaign& campaign, std::uint32_t worker,
                                         const Event& event);
   // Remembers a logged decision's idempotency key (if it has one) as the live call did.

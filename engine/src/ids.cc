@@ -48,16 +48,37 @@ IdKey IdKeyGenerator::Next() noexcept {
   return {bits.low, bits.high};
 }
 
-CouponCode CouponCodeGenerator::Next() noexcept {
-  Hash128 bits = HashWord(hasher_, ++counter_);
+CouponCode MakeCouponCode(std::uint32_t campaign, std::string_view secret) noexcept {
+  static_assert(kCampaignIndexBits == 5 * CouponCode::kPrefixSize);
   CouponCode code;
+  for (std::size_t i = 0; i < CouponCode::kPrefixSize; ++i)
+    code.text[i] = kCrockford[(campaign >> (5 * (CouponCode::kPrefixSize - 1 - i))) & 31];
+  secret.copy(&code.text[CouponCode::kPrefixSize], CouponCode::kSecretSize);
+  code.size = CouponCode::kPrefixSize + CouponCode::kSecretSize;
+  return code;
+}
+
+std::optional<std::uint32_t> CouponCampaign(std::string_view code) noexcept {
+  if (code.size() != CouponCode::kPrefixSize + CouponCode::kSecretSize) return std::nullopt;
+  std::uint32_t campaign = 0;
+  for (std::size_t i = 0; i < code.size(); ++i) {
+    std::size_t digit = kCrockford.find(code[i]);
+    if (digit == std::string_view::npos) return std::nullopt;
+    if (i < CouponCode::kPrefixSize) campaign = campaign << 5 | static_cast<std::uint32_t>(digit);
+  }
+  return campaign;
+}
+
+CouponCode CouponCodeGenerator::Next(std::uint32_t campaign) noexcept {
+  Hash128 bits = HashWord(hasher_, ++counter_);
+  std::array<char, CouponCode::kSecretSize> secret{};
   // 16 characters of 5 bits: 64 bits from `low`, 16 more from `high`.
   for (std::size_t i = 0; i < 12; ++i)
-    code.text[i] = kCrockford[(bits.low >> (5 * i)) & 31];
+    secret[i] = kCrockford[(bits.low >> (5 * i)) & 31];
   std::uint64_t rest = (bits.low >> 60) | (bits.high << 4);
   for (std::size_t i = 12; i < 16; ++i)
-    code.text[i] = kCrockford[(rest >> (5 * (i - 12))) & 31];
-  return code;
+    secret[i] = kCrockford[(rest >> (5 * (i - 12))) & 31];
+  return MakeCouponCode(campaign, {secret.data(), secret.size()});
 }
 
 }  // namespace hotdeal::engine::detail

@@ -131,11 +131,18 @@ class IdKeyGenerator {
   std::atomic<std::uint64_t> counter_{0};
 };
 
+// A coupon code's text (types.h): `campaign`'s index as its four-character prefix, then
+// `secret` (16 characters). CouponCampaign reads the index back from a code of the full size,
+// checking every character is of the alphabet; nullopt for anything else.
+CouponCode MakeCouponCode(std::uint32_t campaign, std::string_view secret) noexcept;
+std::optional<std::uint32_t> CouponCampaign(std::string_view code) noexcept;
+
 // One per worker: a counter run through SipHash-2-4 under a key drawn once from the OS.
 class CouponCodeGenerator {
  public:
   explicit CouponCodeGenerator(std::array<std::uint64_t, 2> key) noexcept : hasher_(key) {}
-  CouponCode Next() noexcept;
+  // A new code of `campaign`.
+  CouponCode Next(std::uint32_t campaign) noexcept;
 
  private:
   SipHasher hasher_;

@@ -99,8 +99,10 @@ void Engine::Impl::Revert(const Event& event) {
 
 bool Engine::Impl::ReleaseClaim(std::uint32_t worker, Campaign& campaign, const UserId& user,
                                 ClaimId id) {
-  CouponHold dropped = campaign.ledger().Drop(user, id);
+  bool redeemed = false;
+  CouponHold dropped = campaign.ledger().Drop(user, id, &redeemed);
   if (dropped == CouponHold::kNone) return false;
+  if (redeemed) campaign.Count(Campaign::kAnyThread, Book::kRedeemed, -1);
   campaign.Count(Campaign::kAnyThread,
                  dropped == CouponHold::kInDoubt ? Book::kInDoubt : Book::kClaimed, -1);
   campaign.stock().Give(worker, 1);

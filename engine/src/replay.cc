@@ -89,6 +89,10 @@ std::optional<ReplayError> Engine::Impl::Apply(const Event& event) {
     case EventType::kOrderVoided:
       acted = ApplyOrderMove(event);
       break;
+    case EventType::kCouponRedeemed:
+    case EventType::kCouponRestored:
+      acted = ApplyUse(*campaign, event);
+      break;
     case EventType::kCampaignCreated:
     case EventType::kCampaignClosed:
     case EventType::kCampaignPaused:
@@ -166,6 +170,24 @@ std::optional<ReplayError> Engine::Impl::ApplyClaim(Campaign& campaign, std::uin
   campaign.Count(Campaign::kAnyThread, Book::kClaimed, 1);
   RestoreKey(campaign, event, event.claim_id.value);
   return std::nullopt;
+}
+
+bool Engine::Impl::ApplyUse(Campaign& campaign, const Event& event) {
+  if (campaign.spec().kind != CampaignKind::kCoupon) return false;
+  CouponLedger& ledger = campaign.ledger();
+  // A claim the log lost with --ack memory (reverted, or never persisted) is not there.
+  std::optional<detail::ClaimRecord> before = ledger.Read(event.user);
+  if (!before || before->id != event.claim_id) return false;
+  const bool redeem = event.type == EventType::kCouponRedeemed;
+  // A change older than the claim's (a copy appended again) changes nothing, and is no orphan.
+  if (!ledger.ApplyUse(event.user, event.claim_id, redeem, event.use,
+                       ledger.OrderFingerprint(event.order_ref))) {
+    return true;
+  }
+  if (before->redeemed != redeem)
+    campaign.Count(Campaign::kAnyThread, Book::kRedeemed, redeem ? 1 : -1);
+  if (!redeem) campaign.Count(Campaign::kAnyThread, Book::kRestored, 1);
+  return true;
 }
 
 void Engine::Impl::RestoreKey(const Campaign& campaign, const Event& event,

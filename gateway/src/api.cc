@@ -82,7 +82,8 @@ void WriteCampaign(JsonWriter& json, const engine::CampaignView& view) {
   json.EndObject();
 }
 
-void WriteClaim(JsonWriter& json, const engine::Claim& claim) {
+// A claim and its coupon's status at `now` (a coupon expires by the clock, with no event).
+void WriteClaim(JsonWriter& json, const engine::Claim& claim, engine::TimePoint now) {
   json.BeginObject();
   json.Key("claim_id");
   json.String(engine::Engine::ClaimIdText(claim.id).view());
@@ -95,7 +96,16 @@ void WriteClaim(JsonWriter& json, const engine::Claim& claim) {
   TimeMember(json, "created_at", claim.created_at);
   WriteTerms(json, claim.terms);
   TimeMember(json, "expires_at", claim.expires_at);
+  json.Key("status");
+  json.String(engine::Name(claim.StatusAt(now)));
   json.EndObject();
+}
+
+// WriteClaim at the worker's now, in the shape Answer takes.
+auto ClaimWriter(const WorkerContext& worker) {
+  return [now = worker.now](JsonWriter& json, const engine::Claim& claim) {
+    WriteClaim(json, claim, now);
+  };
 }
 
 void WriteOrder(JsonWriter& json, const engine::Order& order) {
@@ -440,8 +450,8 @@ bool Api::HeadAcceptable(WorkerContext& worker, const RequestData& request, cons
   if (route.access == Access::kService && CallerOf(request) != Caller::kService) {
     worker.stats.access_refused[static_cast<std::size_t>(AccessRefusal::kServiceOnly)].Add();
     SetUnauthorized(reply,
-                    "confirm needs Authorization: Bearer <service token>: only the shop's "
-                    "payment service may say that a payment went through",
+                    "this route needs Authorization: Bearer <service token>: only the shop's "
+                    "own services may say that a payment went through or a coupon was used",
                     request.authorization.present());
     return false;
   }
@@ -551,6 +561,11 @@ void Api::Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& 
     case RouteId::kConfirmOrder:
     case RouteId::kCancelOrder:
       return MoveOrder(worker, route.id, match.params[0], request, reply);
+    case RouteId::kGetCoupon:
+      return GetCoupon(worker, match.params[0], request, reply);
+    case RouteId::kRedeemCoupon:
+    case RouteId::kRestoreCoupon:
+      return UseCoupon(worker, route.id, match.params[0], request, reply);
     case RouteId::kTime:
       return Time(worker, reply);
     case RouteId::kHealth:
@@ -792,7 +807,7 @@ void Api::CreateClaim(WorkerContext& worker, std::string_view id_text, RequestDa
              engine::Engine::ClaimIdText(decision.value->id).view());
     return;
   }
-  Answer(decision, reply, WriteClaim);
+  Answer(decision, reply, ClaimWriter(worker));
 }
 
 void Api::GetClaim(WorkerContext& worker, std::string_view id_text, std::string_view user_text,
@@ -807,7 +822,48 @@ void Api::GetClaim(WorkerContext& worker, std::string_view id_text, std::string_
     if (!ReadUserToken(worker, request, read, reply)) return;
     if (!IsOwner(worker, read, std::nullopt, *user, reply)) return;
   }
-  Answer(engine_.GetClaim(*campaign, *user), reply, WriteClaim);
+  Answer(engine_.GetClaim(*campaign, *user), reply, ClaimWriter(worker));
+}
+
+void Api::GetCoupon(WorkerContext& worker, std::string_view code, const RequestData& request,
+                    Reply& reply) {
+  // The engine finds a code's claim by its user (it keeps a fingerprint of each user, not the
+  // id), so every caller names the user, as a user's own read does for an order.
+  QueryValue query = FindQuery(request.target, "user_id");
+  std::optional<engine::UserId> user;
+  if (query.present) user = engine::UserId::Parse(query.text);
+  if (query.repeated || !user) {
+    return SetError(reply, ApiError::kBadRequest,
+                    "user_id query parameter: required once, matching [A-Za-z0-9_-]{1,64}: the "
+                    "coupon's user");
+  }
+  if (CallerOf(request) == Caller::kUser) {
+    TokenRead read;
+    if (!ReadUserToken(worker, request, read, reply)) return;
+    if (!IsOwner(worker, read, std::nullopt, *user, reply)) return;
+  }
+  Answer(engine_.GetCoupon(code, *user), reply, ClaimWriter(worker));
+}
+
+void Api::UseCoupon(WorkerContext& worker, RouteId route, std::string_view code,
+                    RequestData& request, Reply& reply) {
+  CouponUseBody body;
+  if (BodyError error = DecodeCouponUseBody(worker.json, request.PadBody(), body)) {
+    return SetBodyError(reply, error);
+  }
+  const bool redeem = route == RouteId::kRedeemCoupon;
+  engine::Decision<engine::Claim> used =
+      redeem ? engine_.RedeemCoupon(worker.id, code, body.user, body.order, worker.now)
+             : engine_.RestoreCoupon(worker.id, code, body.user, body.order, worker.now);
+  if (used.outcome == engine::Outcome::kConflict) {
+    return SetError(reply, ApiError::kConflict,
+                    MessageText()
+                        .Put("coupon is not redeemed on order \"")
+                        .Put(body.order.view())
+                        .Put("\": only the order it was redeemed on restores it")
+                        .view());
+  }
+  Answer(used, reply, ClaimWriter(worker));
 }
 
 void Api::CreateOrder(WorkerContext& worker, std::string_view id_text, RequestData& request,

@@ -138,6 +138,11 @@ class Api {
                 const RequestData& request, Reply& reply);
   void CreateOrder(WorkerContext& worker, std::string_view id_text, RequestData& request,
                    Reply& reply);
+  // GET /v1/coupons/{code}?user_id=..., and redeem or restore (`route`) with their body.
+  void GetCoupon(WorkerContext& worker, std::string_view code, const RequestData& request,
+                 Reply& reply);
+  void UseCoupon(WorkerContext& worker, RouteId route, std::string_view code, RequestData& request,
+                 Reply& reply);
   void MoveOrder(WorkerContext& worker, RouteId route, std::string_view order_text,
                  RequestData& request, Reply& reply);
   void GetOrder(WorkerContext& worker, std::string_view order_text, const RequestData& request,

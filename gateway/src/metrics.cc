@@ -218,6 +218,10 @@ std::string_view OperationName(engine::Operation operation) {
       return "confirm_order";
     case engine::Operation::kCancelOrder:
       return "cancel_order";
+    case engine::Operation::kRedeemCoupon:
+      return "redeem_coupon";
+    case engine::Operation::kRestoreCoupon:
+      return "restore_coupon";
   }
   return "unknown";
 }

@@ -32,6 +32,8 @@ unsigned StatusOf(ApiError error) {
       return 405;
     case ApiError::kSoldOut:
     case ApiError::kAlreadyClaimed:
+    case ApiError::kAlreadyRedeemed:
+    case ApiError::kExpired:
     case ApiError::kLimitExceeded:
     case ApiError::kConflict:
     case ApiError::kCapacity:
@@ -68,6 +70,10 @@ std::string_view CodeOf(ApiError error) {
       return "sold_out";
     case ApiError::kAlreadyClaimed:
       return "already_claimed";
+    case ApiError::kAlreadyRedeemed:
+      return "already_redeemed";
+    case ApiError::kExpired:
+      return "expired";
     case ApiError::kLimitExceeded:
       return "limit_exceeded";
     case ApiError::kConflict:
@@ -115,6 +121,11 @@ OutcomeReply MapOutcome(engine::Outcome outcome) {
     case engine::Outcome::kAlreadyClaimed:
       return error(ApiError::kAlreadyClaimed, "this user already holds a coupon of this campaign",
                    "already_claimed");
+    case engine::Outcome::kAlreadyRedeemed:
+      return error(ApiError::kAlreadyRedeemed, "the coupon is redeemed on another order",
+                   "already_redeemed");
+    case engine::Outcome::kExpired:
+      return error(ApiError::kExpired, "the coupon is past its expires_at", "expired");
     case engine::Outcome::kLimitExceeded:
       return error(ApiError::kLimitExceeded, "the order would exceed per_user_limit",
                    "limit_exceeded");

@@ -25,6 +25,8 @@ enum class ApiError : std::uint8_t {
   kMethodNotAllowed,
   kSoldOut,
   kAlreadyClaimed,
+  kAlreadyRedeemed,
+  kExpired,
   kLimitExceeded,
   kConflict,
   kCapacity,

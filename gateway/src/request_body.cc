@@ -165,6 +165,17 @@ BodyError DecodeMoveBody(ondemand::parser& parser, PaddedBody body, MoveBody& ou
   });
 }
 
+namespace {
+// The first of `names` missing from `seen`, as a kMissingField error; none if all are there.
+template <std::size_t N>
+BodyError AllPresent(const std::array<std::string_view, N>& names, std::uint32_t seen) {
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if ((seen & Bit(i)) == 0) return {BodyErrorKind::kMissingField, names[i]};
+  }
+  return {};
+}
+}  // namespace
+
 BodyError DecodeOrderBody(ondemand::parser& parser, PaddedBody body, OrderBody& out) {
   static constexpr std::array<std::string_view, 2> kNames = {"user_id", "quantity"};
   std::uint32_t seen = 0;
@@ -172,11 +183,17 @@ BodyError DecodeOrderBody(ondemand::parser& parser, PaddedBody body, OrderBody& 
     if (index == 0) return ReadId(value, kNames[0], out.user);
     return ReadInt(value, kNames[1], 1, kQuantityMax, out.quantity);
   });
-  if (error) return error;
-  for (std::size_t i = 0; i < kNames.size(); ++i) {
-    if ((seen & Bit(i)) == 0) return {BodyErrorKind::kMissingField, kNames[i]};
-  }
-  return {};
+  return error ? error : AllPresent(kNames, seen);
+}
+
+BodyError DecodeCouponUseBody(ondemand::parser& parser, PaddedBody body, CouponUseBody& out) {
+  static constexpr std::array<std::string_view, 2> kNames = {"user_id", "order_ref"};
+  std::uint32_t seen = 0;
+  BodyError error = ForEachField(parser, body, kNames, seen, [&](std::size_t index, auto value) {
+    if (index == 0) return ReadId(value, kNames[0], out.user);
+    return ReadId(value, kNames[1], out.order);
+  });
+  return error ? error : AllPresent(kNames, seen);
 }
 
 namespace {

@@ -64,6 +64,12 @@ struct MoveBody {
   std::optional<engine::UserId> user;
 };
 
+// `{"user_id": "...", "order_ref": "..."}`: a coupon's redeem or restore, both required.
+struct CouponUseBody {
+  engine::UserId user;
+  engine::OrderRef order;
+};
+
 // `{"user_id": "...", "quantity": n}`.
 struct OrderBody {
   engine::UserId user;
@@ -83,6 +89,8 @@ BodyError DecodeEmptyBody(simdjson::ondemand::parser& parser, PaddedBody body);
 BodyError DecodeUserBody(simdjson::ondemand::parser& parser, PaddedBody body, UserBody& out);
 BodyError DecodeMoveBody(simdjson::ondemand::parser& parser, PaddedBody body, MoveBody& out);
 BodyError DecodeOrderBody(simdjson::ondemand::parser& parser, PaddedBody body, OrderBody& out);
+BodyError DecodeCouponUseBody(simdjson::ondemand::parser& parser, PaddedBody body,
+                              CouponUseBody& out);
 // `now` is the default for starts_at. The spec's name is copied (control plane only).
 BodyError DecodeCampaignBody(simdjson::ondemand::parser& parser, PaddedBody body,
                              engine::TimePoint now, engine::CampaignSpec& out);

@@ -49,6 +49,8 @@ enum Field : std::uint32_t {
   kMinSpend = 1u << 26,
   kValidSeconds = 1u << 27,
   kValidUntilUs = 1u << 28,
+  kOrderRef = 1u << 29,
+  kUse = 1u << 30,
 };
 // A coupon campaign's terms (campaign_created): absent from events logged before terms, which
 // read as no terms.
@@ -91,11 +93,14 @@ constexpr std::uint32_t FieldsOf(EventType type) noexcept {
     case EventType::kOrderCancelled:
     case EventType::kOrderExpired:
       return kOrderBase;
+    case EventType::kCouponRedeemed:
+    case EventType::kCouponRestored:
+      return kBase | kUser | kClaimId | kCouponCode | kOrderRef | kUse;
   }
   return 0;
 }
 
-constexpr std::array<std::pair<Field, std::string_view>, 29> kFieldNames{{
+constexpr std::array<std::pair<Field, std::string_view>, 31> kFieldNames{{
     {kV, "v"},
     {kType, "type"},
     {kSeq, "seq"},
@@ -125,6 +130,8 @@ constexpr std::array<std::pair<Field, std::string_view>, 29> kFieldNames{{
     {kMinSpend, "min_spend"},
     {kValidSeconds, "valid_seconds"},
     {kValidUntilUs, "valid_until_us"},
+    {kOrderRef, "order_ref"},
+    {kUse, "use"},
 }};
 
 std::optional<Field> FieldNamed(std::string_view key) noexcept {
@@ -149,8 +156,12 @@ bool IsCouponChar(char c) noexcept {
          (c >= 'A' && c <= 'Z' && c != 'I' && c != 'L' && c != 'O' && c != 'U');
 }
 
+// A code with its campaign prefix, or one made before prefixes (the 16 characters alone).
 bool IsCouponCode(std::string_view text) noexcept {
-  if (text.size() != engine::CouponCode{}.text.size()) return false;
+  if (text.size() != engine::CouponCode{}.text.size() &&
+      text.size() != engine::CouponCode::kSecretSize) {
+    return false;
+  }
   for (char c : text) {
     if (!IsCouponChar(c)) return false;
   }
@@ -252,6 +263,8 @@ void WriteFields(const Event& e, std::uint64_t epoch, std::uint32_t fields, Writ
   if (has(kExpiresAtUs)) w.Key(kExpiresAtUs), w.Number(Micros(e.expires_at));
   if (has(kIdempotencyKey) && e.idempotency_key)
     w.Key(kIdempotencyKey), w.String(e.idempotency_key->view());
+  if (has(kOrderRef)) w.Key(kOrderRef), w.String(e.order_ref.view());
+  if (has(kUse)) w.Key(kUse), w.Number(e.use);
   if (!has(kKind)) return;
   const engine::CampaignSpec& s = e.spec;
   w.Key(kKind), w.String(engine::Name(s.kind));
@@ -277,6 +290,7 @@ void WriteFields(const Event& e, std::uint64_t epoch, std::uint32_t fields, Writ
 CodecError CheckBeforeEncode(const Event& e, std::uint32_t fields) noexcept {
   if (e.campaign.empty()) return CodecError::kMissingField;
   if ((fields & kUser) && e.user.empty()) return CodecError::kMissingField;
+  if ((fields & kOrderRef) && e.order_ref.empty()) return CodecError::kMissingField;
   if ((fields & kCouponCode) && !IsCouponCode(e.coupon_code.view())) return CodecError::kBadValue;
   if (fields & kName) {
     if (e.spec.id.view() != e.campaign.view()) return CodecError::kBadValue;
@@ -441,7 +455,10 @@ CodecError EventDecoder::Impl::ReadField(Field field, simdjson::dom::element v,
       break;
     case kCouponCode:
       ok = v.get_string().get(text) == simdjson::SUCCESS && IsCouponCode(text);
-      if (ok) std::memcpy(out.coupon_code.text.data(), text.data(), text.size());
+      if (ok) {
+        std::memcpy(out.coupon_code.text.data(), text.data(), text.size());
+        out.coupon_code.size = static_cast<std::uint8_t>(text.size());
+      }
       break;
     case kQuantity:
       ok = ReadUnsigned(v, out.quantity);
@@ -514,6 +531,12 @@ CodecError EventDecoder::Impl::ReadField(Field field, simdjson::dom::element v,
       break;
     case kValidUntilUs:
       ok = ReadTime(v, out.spec.terms.valid_until);
+      break;
+    case kOrderRef:
+      ok = ReadId(v, out.order_ref);
+      break;
+    case kUse:
+      ok = ReadUnsigned(v, out.use);
       break;
     case kIdempotencyKey: {
       engine::IdempotencyKey key;

@@ -40,6 +40,8 @@ bool Awaitable(engine::EventType type) noexcept {
     case engine::EventType::kOrderCancelled:
     case engine::EventType::kClaimVoided:
     case engine::EventType::kOrderVoided:
+    case engine::EventType::kCouponRedeemed:
+    case engine::EventType::kCouponRestored:
       return true;
     case engine::EventType::kOrderExpired:
       return false;

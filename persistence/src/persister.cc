@@ -130,6 +130,7 @@ struct Plan {
   std::vector<const Item*> campaigns_paused;  // pauses and resumes
   std::vector<const Item*> claims_new;        // nullptr: granted and voided within the batch
   std::vector<std::uint64_t> claims_void;
+  std::vector<const Item*> coupons_used;  // redeems and restores, after the claims' inserts
   struct NewOrder {
     const Item* reserved;
     const Item* latest;  // the reservation or its latest move
@@ -146,7 +147,7 @@ struct Plan {
 
   void Clear() {
     campaigns_new.clear(), campaigns_closed.clear(), campaigns_paused.clear();
-    claims_new.clear(), claims_void.clear();
+    claims_new.clear(), claims_void.clear(), coupons_used.clear();
     orders_new.clear(), orders_status.clear(), orders_void.clear(), conflicts.clear();
     stale.clear();
     claim_at.clear(), order_at.clear();
@@ -181,6 +182,10 @@ struct Plan {
         } else {
           claims_void.push_back(e.claim_id.value);
         }
+        return;
+      case EventType::kCouponRedeemed:
+      case EventType::kCouponRestored:
+        coupons_used.push_back(&item);
         return;
       case EventType::kOrderReserved:
         order_at[e.order_id.value] = orders_new.size();
@@ -461,13 +466,28 @@ base::Status Persister::Session::WriteClaims() {
     mysql::ClaimValues(sql_, item->record.event);
     any = true;
   }
-  if (!any) return {};
-  base::Status inserted = db_.Execute(sql_.str());
-  if (inserted.ok() || inserted.code() != mysql::kDuplicateKey) return inserted;
-  // InnoDB rolled back just the failed statement: sort the batch out row by row.
-  for (const Item* item : plan_.claims_new) {
-    if (item == nullptr) continue;
-    if (base::Status s = InsertClaim(*item); !s.ok()) return s;
+  if (any) {
+    base::Status inserted = db_.Execute(sql_.str());
+    if (!inserted.ok() && inserted.code() != mysql::kDuplicateKey) return inserted;
+    // InnoDB rolled back just the failed statement: sort the batch out row by row.
+    for (const Item* item : plan_.claims_new) {
+      if (inserted.ok() || item == nullptr) continue;
+      if (base::Status s = InsertClaim(*item); !s.ok()) return s;
+    }
+  }
+  // The use guard keeps the newest change whatever order copies arrive in; a change of a claim
+  // the table does not hold (one lost with --ack memory) updates nothing.
+  for (const Item* item : plan_.coupons_used) {
+    const engine::Event& e = item->record.event;
+    sql_.Clear();
+    sql_ << "UPDATE claims SET redeemed = " << (e.type == EventType::kCouponRedeemed ? "1" : "0")
+         << ", use_count = ";
+    sql_.Value(e.use) << ", order_ref = ";
+    sql_.Trusted(e.order_ref.view()) << ", used_at_us = ";
+    sql_.Value(mysql::Micros(e.at)) << " WHERE claim_id = ";
+    sql_.Value(e.claim_id.value) << " AND use_count < ";
+    sql_.Value(e.use);
+    if (base::Status s = db_.Execute(sql_.str()); !s.ok()) return s;
   }
   return {};
 }

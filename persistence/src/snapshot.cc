@@ -34,6 +34,17 @@ Event Granted(const ClaimRow& row) {
   return e;
 }
 
+// The claim's newest redeem or restore.
+Event Used(const ClaimRow& row) {
+  Event e = Granted(row);
+  e.idempotency_key.reset();  // only the grant carries it
+  e.type = row.redeemed ? EventType::kCouponRedeemed : EventType::kCouponRestored;
+  e.order_ref = row.order_ref;
+  e.use = row.use;
+  e.at = row.used_at;
+  return e;
+}
+
 Event Reserved(const OrderRow& row) {
   Event e;
   e.type = EventType::kOrderReserved;
@@ -72,6 +83,8 @@ std::optional<engine::ReplayError> ApplySnapshot(engine::Engine& engine, const S
   for (const ClaimRow& row : rows.claims) {
     if (auto error = engine.Apply(Granted(row))) return error;
     ++report.claims;
+    if (row.use == 0) continue;
+    if (auto error = engine.Apply(Used(row))) return error;
   }
   for (const OrderRow& row : rows.orders) {
     if (auto error = engine.Apply(Reserved(row))) return error;

@@ -208,6 +208,8 @@ class ServeFixture : public persistence::testing::StackTest {
       case engine::EventType::kCampaignPaused:
       case engine::EventType::kCampaignResumed:
       case engine::EventType::kOrderConfirmed:
+      case engine::EventType::kCouponRedeemed:  // a coupon's use moves no unit
+      case engine::EventType::kCouponRestored:
         break;
     }
   }

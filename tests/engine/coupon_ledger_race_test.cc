@@ -36,8 +36,9 @@ UserId User(std::string_view prefix, long long n) {
 ClaimRecord ClaimFrom(std::uint64_t serial) {
   ClaimRecord claim;
   claim.id.value = serial;
-  for (std::size_t i = 0; i < claim.code.text.size(); ++i)
+  for (std::size_t i = 0; i < CouponCode::kSecretSize; ++i)
     claim.code.text[i] = static_cast<char>('A' + (serial + i) % 26);
+  claim.code.size = CouponCode::kSecretSize;  // the ledger keeps a code's secret part
   claim.created_at = TimePoint(std::chrono::microseconds(serial * 3));
   return claim;
 }

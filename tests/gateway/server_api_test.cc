@@ -26,7 +26,9 @@ class ApiTest : public GatewayTest {
         << response->body;
     return *response;
   }
-  HttpResponse Get(std::string_view target) { return Must(HttpClient(port()).Send("GET", target)); }
+  HttpResponse Get(std::string_view target, std::string_view headers = {}) {
+    return Must(HttpClient(port()).Send("GET", target, {}, headers));
+  }
   HttpResponse Post(std::string_view target, std::string_view body, std::string_view headers = {}) {
     return Must(HttpClient(port()).Send("POST", target, body, headers));
   }
@@ -87,7 +89,7 @@ TEST_F(ApiTest, ClaimsACouponOncePerUserUntilSoldOut) {
   ASSERT_EQ(first.status, 201) << first.body;
   EXPECT_EQ(JsonString(first.body, "campaign_id"), "bf");
   EXPECT_EQ(JsonString(first.body, "user_id"), "u-1");
-  EXPECT_EQ(JsonString(first.body, "coupon_code").size(), 16u);
+  EXPECT_EQ(JsonString(first.body, "coupon_code").size(), 20u);
   std::string claim_id = JsonString(first.body, "claim_id");
   EXPECT_FALSE(claim_id.empty());
 
@@ -224,6 +226,54 @@ TEST_F(ApiTest, APausedCouponRefusesClaims) {
   ExpectError(Post("/v1/campaigns/bf/claims", R"({"user_id": "u-1"})"), 403, "paused");
   ASSERT_EQ(Post("/v1/campaigns/bf/resume", "", kAdminHeader).status, 200);
   EXPECT_EQ(Post("/v1/campaigns/bf/claims", R"({"user_id": "u-1"})").status, 201);
+}
+
+// A coupon's life over HTTP: claimed (issued), redeemed once (the same order again: the same
+// 200; another: 409 already_redeemed), restored by that order only, redeemed again; the service
+// alone uses it, and only its user finds it.
+TEST_F(ApiTest, ACouponIsRedeemedOnceRestoredAndRedeemedAgain) {
+  CreateCampaign(kCoupon);
+  HttpResponse claim = Post("/v1/campaigns/bf/claims", R"({"user_id": "u-1"})");
+  ASSERT_EQ(claim.status, 201) << claim.body;
+  EXPECT_EQ(JsonString(claim.body, "status"), "issued");
+  const std::string code = JsonString(claim.body, "coupon_code");
+  const std::string path = "/v1/coupons/" + code;
+  const std::string order_1 = R"({"user_id": "u-1", "order_ref": "order-1"})";
+
+  HttpResponse read = Get(path + "?user_id=u-1", kServiceHeader);
+  ASSERT_EQ(read.status, 200) << read.body;
+  EXPECT_EQ(JsonString(read.body, "claim_id"), JsonString(claim.body, "claim_id"));
+  EXPECT_EQ(JsonString(read.body, "status"), "issued");
+  ExpectError(Get(path + "?user_id=u-2", kServiceHeader), 404, "not_found");
+  ExpectError(Get(path, kServiceHeader), 400, "bad_request");
+
+  EXPECT_EQ(Post(path + "/redeem", order_1).status, 401);  // the service's alone
+  HttpResponse redeemed = Post(path + "/redeem", order_1, kServiceHeader);
+  ASSERT_EQ(redeemed.status, 200) << redeemed.body;
+  EXPECT_EQ(JsonString(redeemed.body, "status"), "redeemed");
+  EXPECT_EQ(Post(path + "/redeem", order_1, kServiceHeader).body, redeemed.body);
+  ExpectError(
+      Post(path + "/redeem", R"({"user_id": "u-1", "order_ref": "order-2"})", kServiceHeader), 409,
+      "already_redeemed");
+  ExpectError(
+      Post(path + "/redeem", R"({"user_id": "u-2", "order_ref": "order-1"})", kServiceHeader), 404,
+      "not_found");
+  ExpectError(
+      Post(path + "/restore", R"({"user_id": "u-1", "order_ref": "order-2"})", kServiceHeader), 409,
+      "conflict");
+  HttpResponse restored = Post(path + "/restore", order_1, kServiceHeader);
+  ASSERT_EQ(restored.status, 200) << restored.body;
+  EXPECT_EQ(JsonString(restored.body, "status"), "issued");
+  EXPECT_EQ(Post(path + "/restore", order_1, kServiceHeader).status, 200);
+  HttpResponse again =
+      Post(path + "/redeem", R"({"user_id": "u-1", "order_ref": "order-3"})", kServiceHeader);
+  EXPECT_EQ(JsonString(again.body, "status"), "redeemed");
+
+  ExpectError(Post(path + "/redeem", R"({"user_id": "u-1"})", kServiceHeader), 400, "bad_request");
+  ExpectError(
+      Post(path + "/redeem", R"({"user_id": "u-1", "order_ref": "x", "extra": 1})", kServiceHeader),
+      400, "bad_request");
+  ExpectError(Post("/v1/coupons/NOTACODE/redeem", order_1, kServiceHeader), 404, "not_found");
 }
 
 TEST_F(ApiTest, OrdersReserveConfirmAndCancel) {

@@ -53,9 +53,16 @@ Event Sample(EventType type) {
     case EventType::kCampaignPaused:
     case EventType::kCampaignResumed:
       break;
+    case EventType::kCouponRedeemed:
+    case EventType::kCouponRestored:
+      e.order_ref = MakeId<engine::OrderRef>("order_77-b");
+      e.use = 67'108'863;  // the largest count a coupon keeps
+      [[fallthrough]];
     case EventType::kClaimGranted:
-      std::memcpy(e.coupon_code.text.data(), "0123456789ABCDEF", 16);
-      e.idempotency_key = MakeId<engine::IdempotencyKey>("key-claim_1");
+      std::memcpy(e.coupon_code.text.data(), "00ZY0123456789ABCDEF", 20);
+      e.coupon_code.size = 20;
+      if (type == EventType::kClaimGranted)
+        e.idempotency_key = MakeId<engine::IdempotencyKey>("key-claim_1");
       [[fallthrough]];
     case EventType::kClaimVoided:
       e.user = MakeId<engine::UserId>("u-1842");
@@ -103,13 +110,16 @@ void ExpectSame(const Event& a, const Event& b) {
   EXPECT_EQ(a.id_key, b.id_key);
   EXPECT_EQ(a.spec.terms, b.spec.terms);
   EXPECT_EQ(a.idempotency_key, b.idempotency_key);
+  EXPECT_EQ(a.order_ref, b.order_ref);
+  EXPECT_EQ(a.use, b.use);
 }
 
 constexpr EventType kAllTypes[] = {
     EventType::kCampaignCreated, EventType::kCampaignClosed,  EventType::kClaimGranted,
     EventType::kClaimVoided,     EventType::kOrderReserved,   EventType::kOrderConfirmed,
     EventType::kOrderCancelled,  EventType::kOrderExpired,    EventType::kOrderVoided,
-    EventType::kCampaignPaused,  EventType::kCampaignResumed,
+    EventType::kCampaignPaused,  EventType::kCampaignResumed, EventType::kCouponRedeemed,
+    EventType::kCouponRestored,
 };
 static_assert(std::size(kAllTypes) == static_cast<std::size_t>(engine::kLastEventType) + 1);
 

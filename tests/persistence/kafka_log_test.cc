@@ -93,6 +93,7 @@ engine::Event Claim(std::uint64_t seq, std::string_view campaign = "camp-1") {
   e.user = *engine::UserId::Parse("u-" + std::to_string(seq));
   e.claim_id.value = seq;
   std::memcpy(e.coupon_code.text.data(), "ABCDEFGH23456789", 16);
+  e.coupon_code.size = 16;  // a code made before campaign prefixes
   return e;
 }
 

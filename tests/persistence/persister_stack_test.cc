@@ -118,6 +118,7 @@ class PersisterStackTest : public testing::StackTest {
     e.user = *engine::UserId::Parse("u-" + std::to_string(user));
     e.claim_id.value = claim;
     std::memcpy(e.coupon_code.text.data(), "ABCDEFGHJKMNPQRS", 16);
+    e.coupon_code.size = 16;  // a code made before campaign prefixes
     return e;
   }
   Event Order(const engine::CampaignId& id, std::uint64_t order, EventType type) {

@@ -246,6 +246,70 @@ TEST_F(RecoveryStackTest, APauseComesBackFromMysqlAndFromTheTail) {
             Outcome::kCreated);
 }
 
+// A coupon's use comes back from the claims row (redeemed, then restored and redeemed again in
+// MySQL) and from the tail (a restore after the persister stopped), newest change winning.
+TEST_F(RecoveryStackTest, ACouponsUseComesBackFromMysqlAndFromTheTail) {
+  const engine::CampaignId id = Campaign("cu");
+  KafkaLog log(options_);
+  engine::Engine live(engine::EngineOptions{}, log);
+  log.Start(live);
+  Acks acks;
+  auto created = live.CreateCampaign(Coupon(id, 10), now_);
+  ASSERT_EQ(created.outcome, Outcome::kCreated);
+  acks.Await(log, created.ticket);
+  std::vector<std::string> codes;
+  for (int user = 1; user <= 2; ++user) {
+    auto claim = live.ClaimCoupon(worker_, id, User(user), std::nullopt, now_);
+    ASSERT_EQ(claim.outcome, Outcome::kCreated);
+    acks.Await(log, claim.ticket);
+    codes.emplace_back(claim.value->coupon_code.view());
+  }
+  auto use = [&](int user, bool redeem, std::string_view order) {
+    const engine::OrderRef ref = *engine::OrderRef::Parse(order);
+    const std::string& code = codes[static_cast<std::size_t>(user - 1)];
+    auto d = redeem ? live.RedeemCoupon(worker_, code, User(user), ref, now_)
+                    : live.RestoreCoupon(worker_, code, User(user), ref, now_);
+    ASSERT_EQ(d.outcome, Outcome::kOk);
+    acks.Await(log, d.ticket);
+  };
+  use(1, true, "o-1");
+  use(1, false, "o-1");
+  use(1, true, "o-2");  // user 1: redeemed on o-2, use 3, in MySQL
+  use(2, true, "o-3");
+  acks.WaitAll();
+  {
+    Persister persister(options_);
+    persister.Start();
+    ASSERT_TRUE(WaitForOffsets(static_cast<std::int64_t>(log.probe()->Snapshot().persisted)));
+    persister.Stop();
+  }
+  const std::string of_campaign =
+      " FROM claims WHERE campaign_id = '" + std::string(id.view()) + "'";
+  EXPECT_EQ(Number("SELECT SUM(redeemed)" + of_campaign), 2);
+  EXPECT_EQ(Number("SELECT MAX(use_count)" + of_campaign), 3);
+  use(2, false, "o-3");  // user 2: restored, in the tail only
+  acks.WaitAll();
+  log.Stop();
+
+  engine::DiscardSink discard;
+  engine::Engine recovered(engine::EngineOptions{}, discard);
+  Recover(recovered, options_);
+  auto read = [&](int user) {
+    return recovered.GetCoupon(codes[static_cast<std::size_t>(user - 1)], User(user));
+  };
+  ASSERT_EQ(read(1).outcome, Outcome::kOk);
+  EXPECT_TRUE(read(1).value->redeemed);
+  ASSERT_EQ(read(2).outcome, Outcome::kOk);
+  EXPECT_FALSE(read(2).value->redeemed);
+  const engine::OrderRef o2 = *engine::OrderRef::Parse("o-2");
+  EXPECT_EQ(recovered.RedeemCoupon(worker_, codes[0], User(1), o2, now_).outcome, Outcome::kOk);
+  EXPECT_EQ(
+      recovered.RedeemCoupon(worker_, codes[0], User(1), *engine::OrderRef::Parse("o-1"), now_)
+          .outcome,
+      Outcome::kAlreadyRedeemed);
+  EXPECT_EQ(recovered.Books(id)->redeemed, 1);
+}
+
 // Order ids a client got before a restart still work after it: each campaign's id key comes
 // back, from its MySQL row for a campaign the persister wrote, from its campaign_created event
 // in the tail for one it did not; a tampered tag is still refused.

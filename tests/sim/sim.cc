@@ -66,6 +66,10 @@ std::string_view OutcomeName(Outcome outcome) {
       return "sold_out";
     case Outcome::kAlreadyClaimed:
       return "already_claimed";
+    case Outcome::kAlreadyRedeemed:
+      return "already_redeemed";
+    case Outcome::kExpired:
+      return "expired";
     case Outcome::kLimitExceeded:
       return "limit_exceeded";
     case Outcome::kConflict:

@@ -119,6 +119,8 @@ void Holdings::Apply(const Event& e) {
     case EventType::kCampaignResumed:
     case EventType::kClaimVoided:
     case EventType::kOrderVoided:
+    case EventType::kCouponRedeemed:
+    case EventType::kCouponRestored:
       return;
   }
 }
@@ -256,10 +258,27 @@ void MysqlModel::Write(const Event& e) {
         return entry.second.campaign == e.campaign && entry.second.user == e.user;
       });
       if (conflict || claims_.count(e.claim_id.value)) return;
-      claims_[e.claim_id.value] = {e.claim_id, e.campaign, e.user,           e.coupon_code,
-                                   e.at,       e.seq,      e.idempotency_key};
+      persistence::ClaimRow row;
+      row.claim_id = e.claim_id;
+      row.campaign = e.campaign;
+      row.user = e.user;
+      row.coupon_code = e.coupon_code;
+      row.created_at = e.at;
+      row.seq = e.seq;
+      row.idempotency_key = e.idempotency_key;
+      claims_[e.claim_id.value] = row;
       return;
     }
+    case EventType::kCouponRedeemed:
+    case EventType::kCouponRestored:
+      // The UPDATE's guard: only a newer use than the row's changes it.
+      if (auto it = claims_.find(e.claim_id.value); it != claims_.end() && it->second.use < e.use) {
+        it->second.redeemed = e.type == EventType::kCouponRedeemed;
+        it->second.use = e.use;
+        it->second.order_ref = e.order_ref;
+        it->second.used_at = e.at;
+      }
+      return;
     case EventType::kClaimVoided:
       claims_.erase(e.claim_id.value);
       return;

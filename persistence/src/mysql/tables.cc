@@ -21,9 +21,10 @@ constexpr std::array<std::string_view, 24> kCampaignColumns = {
     "pause_at_us",  "discount",       "discount_value",
     "min_spend",    "valid_seconds",  "valid_until_us"};
 static_assert(kCampaignColumns.size() == static_cast<std::size_t>(CampaignColumn::kValidUntil) + 1);
-constexpr std::array<std::string_view, 7> kClaimColumns = {
-    "claim_id", "campaign_id", "user_id", "coupon_code", "created_at_us", "seq", "idempotency_key"};
-static_assert(kClaimColumns.size() == static_cast<std::size_t>(ClaimColumn::kKey) + 1);
+constexpr std::array<std::string_view, 11> kClaimColumns = {
+    "claim_id",        "campaign_id", "user_id",   "coupon_code", "created_at_us", "seq",
+    "idempotency_key", "redeemed",    "use_count", "order_ref",   "used_at_us"};
+static_assert(kClaimColumns.size() == static_cast<std::size_t>(ClaimColumn::kUsedAt) + 1);
 constexpr std::array<std::string_view, 12> kOrderColumns = {
     "order_id",      "campaign_id", "user_id", "quantity",     "amount",     "created_at_us",
     "expires_at_us", "seq",         "status",  "status_at_us", "status_seq", "idempotency_key"};
@@ -149,11 +150,21 @@ base::Status Read(const Row& row, ClaimRow& out) {
   out.campaign = ReadId<engine::CampaignId>(row, C::kCampaign, bad);
   out.user = ReadId<engine::UserId>(row, C::kUser, bad);
   const std::string_view code = row.Text(C::kCouponCode);
-  bad |= code.size() != out.coupon_code.text.size();
-  if (!bad) code.copy(out.coupon_code.text.data(), out.coupon_code.text.size());
+  bad |= code.size() != out.coupon_code.text.size() &&
+         code.size() != engine::CouponCode::kSecretSize;  // made before campaign prefixes
+  if (!bad) {
+    code.copy(out.coupon_code.text.data(), code.size());
+    out.coupon_code.size = static_cast<std::uint8_t>(code.size());
+  }
   out.created_at = FromMicros(row.Number<std::int64_t>(C::kCreatedAt));
   out.seq = row.Number<std::uint64_t>(C::kSeq);
   out.idempotency_key = ReadKey(row, C::kKey, bad);
+  out.redeemed = row.Number<std::uint32_t>(C::kRedeemed) != 0;
+  out.use = row.Number<std::uint32_t>(C::kUseCount);
+  if (out.use != 0) {
+    out.order_ref = ReadId<engine::OrderRef>(row, C::kOrderRef, bad);
+    out.used_at = ReadTime(row, C::kUsedAt).value_or(engine::TimePoint{});
+  }
   return Checked(row, bad, "claims", kClaimColumns);
 }
 
@@ -214,7 +225,7 @@ void ClaimValues(Sql& sql, const engine::Event& e) {
   sql.Value(Micros(e.at)) << ",";
   sql.Value(e.seq) << ",";
   KeyValue(sql, e);
-  sql << ")";
+  sql << ",0,0,NULL,NULL)";  // never used: redeemed, use_count, order_ref, used_at_us
 }
 
 void OrderValues(Sql& sql, const engine::Event& e, const engine::Event& latest) {

@@ -54,7 +54,19 @@ enum class CampaignColumn {
   kValidSeconds,
   kValidUntil,
 };
-enum class ClaimColumn { kClaimId, kCampaign, kUser, kCouponCode, kCreatedAt, kSeq, kKey };
+enum class ClaimColumn {
+  kClaimId,
+  kCampaign,
+  kUser,
+  kCouponCode,
+  kCreatedAt,
+  kSeq,
+  kKey,
+  kRedeemed,
+  kUseCount,
+  kOrderRef,
+  kUsedAt,
+};
 enum class OrderColumn {
   kOrderId,
   kCampaign,

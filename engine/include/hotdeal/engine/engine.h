@@ -77,8 +77,15 @@ struct Decision {
 enum class CancelScope : std::uint8_t { kReservation, kReservationOrRefund };
 
 // What a decision was about, for the per-outcome counters.
-enum class Operation : std::uint8_t { kClaim, kPlaceOrder, kConfirmOrder, kCancelOrder };
-inline constexpr std::size_t kOperationCount = 4;
+enum class Operation : std::uint8_t {
+  kClaim,
+  kPlaceOrder,
+  kConfirmOrder,
+  kCancelOrder,
+  kRedeemCoupon,
+  kRestoreCoupon,
+};
+inline constexpr std::size_t kOperationCount = 6;
 inline constexpr std::size_t kOutcomeCount = static_cast<std::size_t>(Outcome::kPending) + 1;
 
 // Counters for metrics, kept per worker in padded structs (each written by its worker alone)
@@ -117,6 +124,8 @@ struct CampaignBooks {
   std::int64_t held = 0;        // units of reserved orders not in doubt (until they expire)
   std::int64_t confirmed = 0;   // units of confirmed orders
   std::int64_t in_doubt = 0;    // units of claims and reservations marked in doubt
+  std::int64_t redeemed = 0;    // coupons redeemed and not restored (of the claimed)
+  std::int64_t restored = 0;    // restores decided (since the log began, once replayed)
 };
 
 // A history recovery cannot accept: what is wrong, with the campaign and the event named.
@@ -157,6 +166,23 @@ class Engine final : public LogReports {
   Decision<Claim> ClaimCoupon(WorkerId worker, const CampaignId& campaign, const UserId& user,
                               const std::optional<IdempotencyKey>& key, TimePoint now);
   Decision<Claim> GetClaim(const CampaignId& campaign, const UserId& user) const;
+
+  // A claimed coupon by its code, if `user` holds it (the engine keeps a keyed fingerprint of
+  // each user, not the id, so the caller names the user). kNotFound for a code that is not the
+  // user's claim, or not a code. Any thread.
+  Decision<Claim> GetCoupon(std::string_view code, const UserId& user) const;
+  // Redeem: the user's issued coupon becomes redeemed on `order`: kOk. Again with the same
+  // order: kOk and no event; with another: kAlreadyRedeemed with the coupon. Past expires_at:
+  // kExpired. Restore: a coupon redeemed on `order` is issued again: kOk; again with the same
+  // order: kOk and no event; not redeemed on it: kConflict with the coupon. Of two racing
+  // changes of one coupon exactly one wins (one CAS). A claim not final yet (unacknowledged or
+  // in doubt) answers kPending. The event is appended again until the log has it, so the
+  // change stands once answered. Any worker thread with its own WorkerId; paused or ended
+  // campaigns redeem and restore as live ones.
+  Decision<Claim> RedeemCoupon(WorkerId worker, std::string_view code, const UserId& user,
+                               const OrderRef& order, TimePoint now);
+  Decision<Claim> RestoreCoupon(WorkerId worker, std::string_view code, const UserId& user,
+                                const OrderRef& order, TimePoint now);
 
   // Sale orders: reserve `quantity` units at once, up to per_user_limit over the user's
   // reserved and confirmed orders. A reservation not confirmed by expires_at expires: at or

@@ -22,9 +22,11 @@ enum class EventType : std::uint8_t {
   kOrderVoided,      // an in-doubt reservation settled as not persisted
   kCampaignPaused,   // an admin paused claims and orders; the newest pause or resume (by seq)
   kCampaignResumed,  // wins, so the two may reach the log in either order
+  kCouponRedeemed,   // claim_id, user, coupon_code, order_ref, use; the coupon's newest use
+  kCouponRestored,   // (by `use`) wins, so a redeem and a restore may reach the log in either order
 };
 // The last type, for code that walks them all (the codec's name lookup).
-inline constexpr EventType kLastEventType = EventType::kCampaignResumed;
+inline constexpr EventType kLastEventType = EventType::kCouponRestored;
 
 // Fixed-size value: building one on the hot path allocates nothing (`spec.name` is empty for
 // every type but kCampaignCreated, and an empty std::string does not allocate).
@@ -54,10 +56,15 @@ struct Event {
   // answer (within the idempotency window, counted from `at`). kClaimVoided and kOrderVoided
   // repeat the voided decision's key, so the key is known to be free again.
   std::optional<IdempotencyKey> idempotency_key;
+  // kCouponRedeemed and kCouponRestored: the order the coupon was redeemed on, and the number
+  // of the change among the coupon's redeems and restores (1, 2, ...; the newest wins).
+  OrderRef order_ref;
+  std::uint32_t use = 0;
 };
 
 // The durable log's policy for an event it could not persist for certain (docs/durability.md):
-// true for the events that end an order or a claim's doubt, or record a payment. Those are
+// true for the events that end an order or a claim's doubt, record a payment, change a
+// campaign's pause or a coupon's use. Those are
 // appended again until the log has them (the engine keeps what they would return or undo
 // until then); every other event is reverted when certainly not persisted and marked in doubt
 // when possibly persisted. One definition, for the log and for the simulation that models it.
@@ -70,6 +77,8 @@ constexpr bool AppendedUntilPersisted(EventType type) noexcept {
     case EventType::kOrderVoided:
     case EventType::kCampaignPaused:
     case EventType::kCampaignResumed:
+    case EventType::kCouponRedeemed:
+    case EventType::kCouponRestored:
       return true;
     case EventType::kCampaignCreated:
     case EventType::kCampaignClosed:
@@ -95,6 +104,8 @@ constexpr bool IsControl(EventType type) noexcept {
     case EventType::kOrderCancelled:
     case EventType::kOrderExpired:
     case EventType::kOrderVoided:
+    case EventType::kCouponRedeemed:
+    case EventType::kCouponRestored:
       return false;
   }
   return false;

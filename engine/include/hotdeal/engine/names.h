@@ -52,6 +52,18 @@ constexpr std::string_view Name(OrderStatus status) noexcept {
   return "unknown";
 }
 
+constexpr std::string_view Name(CouponStatus status) noexcept {
+  switch (status) {
+    case CouponStatus::kIssued:
+      return "issued";
+    case CouponStatus::kRedeemed:
+      return "redeemed";
+    case CouponStatus::kExpired:
+      return "expired";
+  }
+  return "unknown";
+}
+
 constexpr std::string_view Name(DiscountKind kind) noexcept {
   switch (kind) {
     case DiscountKind::kNone:
@@ -114,6 +126,10 @@ constexpr std::string_view Name(EventType type) noexcept {
       return "campaign_paused";
     case EventType::kCampaignResumed:
       return "campaign_resumed";
+    case EventType::kCouponRedeemed:
+      return "coupon_redeemed";
+    case EventType::kCouponRestored:
+      return "coupon_restored";
   }
   return "unknown";
 }

@@ -52,6 +52,8 @@ using CampaignId = ShortId<struct CampaignIdTag>;
 using UserId = ShortId<struct UserIdTag>;
 // Clients choose idempotency keys under the same rules as ids.
 using IdempotencyKey = ShortId<struct IdempotencyKeyTag>;
+// The shop's name for the order a coupon is redeemed on (redeem and restore), same rules.
+using OrderRef = ShortId<struct OrderRefTag>;
 
 // Ids the server makes. Opaque to clients; the engine formats and parses their text form.
 // `value` is the id itself: it names the campaign, so `/v1/orders/{id}` needs no campaign in the
@@ -85,37 +87,52 @@ struct IdText {
 };
 
 // Random, unguessable (not derived from a counter): whoever holds it can redeem the coupon.
+// Crockford base32: four characters of the campaign's index (so that /v1/coupons/{code} finds
+// the campaign without a search), then 16 of a keyed PRF (80 bits). Codes made before the
+// prefix are the 16 characters alone (size 16); their claims read back with the prefix.
 struct CouponCode {
-  std::array<char, 16> text{};  // Crockford base32, no padding
-  std::string_view view() const noexcept { return {text.data(), text.size()}; }
-  friend bool operator==(const CouponCode&, const CouponCode&) = default;
+  static constexpr std::size_t kPrefixSize = 4;
+  static constexpr std::size_t kSecretSize = 16;
+  std::array<char, kPrefixSize + kSecretSize> text{};
+  std::uint8_t size = 0;
+  std::string_view view() const noexcept { return {text.data(), size}; }
+  // The 16 characters after the prefix (the whole code if it has none).
+  std::string_view secret() const noexcept { return view().substr(size - kSecretSize); }
+  friend bool operator==(const CouponCode& a, const CouponCode& b) noexcept {
+    return a.view() == b.view();
+  }
 };
 
 enum class CampaignKind : std::uint8_t { kCoupon, kSale };
 // kPaused: paused by an admin inside its window (an ended campaign shows kEnded, paused or not).
 enum class CampaignStatus : std::uint8_t { kScheduled, kLive, kSoldOut, kEnded, kPaused };
 enum class OrderStatus : std::uint8_t { kReserved, kConfirmed, kCancelled, kExpired };
+// A claimed coupon: usable (kIssued), used on an order (kRedeemed), or past its expires_at
+// unused (kExpired, which the engine's clock decides: no event).
+enum class CouponStatus : std::uint8_t { kIssued, kRedeemed, kExpired };
 
 // What a decision came to. The gateway maps each to one HTTP status in a single switch with
 // no `default:`, so adding a value here makes the compiler point at every place to update.
 enum class Outcome : std::uint8_t {
   kOk,
-  kCreated,         // a new claim, order or campaign
-  kReplayed,        // an idempotency key seen before: the first decision, answered again
-  kInvalid,         // an argument the API forbids (quantity <= 0, ...)
-  kNotFound,        // unknown campaign, claim or order, or an order of another user
-  kNotStarted,      // before starts_at
-  kEnded,           // at or after ends_at, or closed early
-  kPaused,          // inside the window, but paused by an admin: no claim or order now
-  kSoldOut,         // no unit free
-  kAlreadyClaimed,  // this user holds a coupon of this campaign already
-  kLimitExceeded,   // the order would take the user past per_user_limit
-  kConflict,        // campaign id taken, wrong kind, or an order not in a state to move
-  kOverCapacity,    // a table fixed at creation is full; retry later (503)
-  kCapacity,        // a campaign that can never fit: stock, campaign table or memory budget (409)
-  kLogUnavailable,  // the durable log refused the event; the decision was undone (503)
-  kInDoubt,         // the log could not say whether the decision is in it; being settled (503)
-  kPending,         // decided, but the log has not acknowledged it yet; retry shortly (503)
+  kCreated,          // a new claim, order or campaign
+  kReplayed,         // an idempotency key seen before: the first decision, answered again
+  kInvalid,          // an argument the API forbids (quantity <= 0, ...)
+  kNotFound,         // unknown campaign, claim or order, or an order of another user
+  kNotStarted,       // before starts_at
+  kEnded,            // at or after ends_at, or closed early
+  kPaused,           // inside the window, but paused by an admin: no claim or order now
+  kSoldOut,          // no unit free
+  kAlreadyClaimed,   // this user holds a coupon of this campaign already
+  kAlreadyRedeemed,  // the coupon is redeemed on another order (409)
+  kExpired,          // the coupon is past its expires_at (409)
+  kLimitExceeded,    // the order would take the user past per_user_limit
+  kConflict,         // campaign id taken, wrong kind, or an order not in a state to move
+  kOverCapacity,     // a table fixed at creation is full; retry later (503)
+  kCapacity,         // a campaign that can never fit: stock, campaign table or memory budget (409)
+  kLogUnavailable,   // the durable log refused the event; the decision was undone (503)
+  kInDoubt,          // the log could not say whether the decision is in it; being settled (503)
+  kPending,          // decided, but the log has not acknowledged it yet; retry shortly (503)
 };
 
 // A coupon campaign's terms: what the shop's checkout applies to an order the coupon is redeemed
@@ -164,6 +181,12 @@ struct Claim {
   TimePoint created_at{};
   CouponTerms terms;                    // the campaign's
   std::optional<TimePoint> expires_at;  // terms.ExpiresAt(created_at)
+  bool redeemed = false;                // on an order, and not restored since
+
+  CouponStatus StatusAt(TimePoint now) const noexcept {
+    if (redeemed) return CouponStatus::kRedeemed;
+    return expires_at && now >= *expires_at ? CouponStatus::kExpired : CouponStatus::kIssued;
+  }
 };
 
 struct Order {

@@ -24,6 +24,9 @@ enum class RouteId : std::uint8_t {
   kGetOrder,
   kConfirmOrder,
   kCancelOrder,
+  kGetCoupon,
+  kRedeemCoupon,
+  kRestoreCoupon,
   kTime,
   kHealth,
   kReady,
@@ -40,9 +43,9 @@ enum class Method : std::uint8_t { kGet, kPost };
 enum class Access : std::uint8_t {
   kAnyone,   // campaigns' reads and stream, time, probes, metrics, the demo page
   kUser,     // acts for the body's user_id: claims, orders
-  kOwner,    // reads an order or claim: its user, the service or the admin
+  kOwner,    // reads an order, claim or coupon: its user, the service or the admin
   kCancel,   // a reserved order: its user or the service; a confirmed one (refund): service
-  kService,  // the shop's backend states a fact users must not: confirm
+  kService,  // the shop's backend states a fact users must not: confirm, redeem, restore
   kAdmin,    // runs campaigns
 };
 
@@ -60,7 +63,7 @@ std::span<const Route> Routes();
 // The label `hotdeal_http_requests_total{route=...}` uses for `id`.
 std::string_view RouteName(RouteId id);
 
-// Up to two path parameters ({id}, {user_id}, {order_id}), as raw path segments.
+// Up to two path parameters ({id}, {user_id}, {order_id}, {code}), as raw path segments.
 struct RouteMatch {
   const Route* route = nullptr;              // null: no route for this method and path
   std::array<std::string_view, 2> params{};  // in path order

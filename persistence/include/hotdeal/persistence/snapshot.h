@@ -41,6 +41,11 @@ struct ClaimRow {
   engine::TimePoint created_at{};
   std::uint64_t seq = 0;
   std::optional<engine::IdempotencyKey> idempotency_key;
+  // Its newest redeem or restore (use 0: never used): coupon_redeemed or coupon_restored.
+  bool redeemed = false;
+  std::uint32_t use = 0;
+  engine::OrderRef order_ref;
+  engine::TimePoint used_at{};
 };
 
 // A row of `orders`: the reservation and its latest move (`status`, `status_at`, `status_seq`).
