@@ -274,6 +274,12 @@ void AddCampaigns(const engine::Engine& engine, std::vector<MetricFamily>& out) 
       Family("hotdeal_campaign_units",
              "Units taken by state: claimed, held (live reservations), confirmed, in_doubt",
              MetricType::Gauge);
+  auto redeemed = Family("hotdeal_campaign_coupons_redeemed",
+                         "A coupon campaign's coupons redeemed on an order now (not restored)",
+                         MetricType::Gauge);
+  auto restores =
+      Family("hotdeal_campaign_coupon_restores_total",
+             "A coupon campaign's restores (coupons made usable again)", MetricType::Counter);
   for (const engine::CampaignView& view : engine.ListCampaigns(now)) {
     std::string id(view.spec.id.view());
     stock.metric.push_back(Gauge(view.spec.stock, {{"campaign", id}}));
@@ -288,12 +294,19 @@ void AddCampaigns(const engine::Engine& engine, std::vector<MetricFamily>& out) 
         units.metric.push_back(
             Gauge(static_cast<double>(count), {{"campaign", id}, {"state", state}}));
       }
+      if (view.spec.kind == engine::CampaignKind::kCoupon) {
+        redeemed.metric.push_back(Gauge(static_cast<double>(books->redeemed), {{"campaign", id}}));
+        restores.metric.push_back(
+            Counter(static_cast<double>(books->restored), {{"campaign", id}}));
+      }
     }
   }
   out.push_back(std::move(stock));
   out.push_back(std::move(remaining));
   out.push_back(std::move(status));
   out.push_back(std::move(units));
+  out.push_back(std::move(redeemed));
+  out.push_back(std::move(restores));
 }
 
 }  // namespace

@@ -139,6 +139,10 @@ INTERNALS = [
         (f'count(hotdeal_campaign_status{{{I},status="paused"}} == 1) or vector(0)', "paused"),
         (f'sum(rate(hotdeal_engine_outcomes_total{{{I},outcome="paused"}}[{R}])) or vector(0)', "refused as paused/s"),
     ], description="Campaigns an admin paused (POST /v1/campaigns/{id}/pause), and the claims and orders they refuse with 403 paused. A pause left on after a sale's incident shows here."),
+    panel("Coupon redeems and restores", [
+        (f'sum by (operation, outcome) (rate(hotdeal_engine_outcomes_total{{{I},operation=~"redeem_coupon|restore_coupon"}}[{R}]))', "{{operation}} {{outcome}}"),
+        (f"sum(hotdeal_campaign_coupons_redeemed{{{I}}})", "redeemed now"),
+    ], description="Checkouts using coupons (POST /v1/coupons/{code}/redeem, /restore; the shop's service). already_redeemed is a second order trying one code; expired a coupon past its expires_at; conflict a restore by an order the coupon was not redeemed on."),
     panel("Connections", [
         (f"sum(hotdeal_http_connections_open{{{I}}})", "open"),
         (f"max(hotdeal_http_connections_max{{{I}}})", "cap"),

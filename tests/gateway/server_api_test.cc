@@ -268,6 +268,14 @@ TEST_F(ApiTest, ACouponIsRedeemedOnceRestoredAndRedeemedAgain) {
   HttpResponse again =
       Post(path + "/redeem", R"({"user_id": "u-1", "order_ref": "order-3"})", kServiceHeader);
   EXPECT_EQ(JsonString(again.body, "status"), "redeemed");
+  const std::string metrics = Get("/metrics").body;
+  EXPECT_NE(metrics.find(R"(hotdeal_campaign_coupons_redeemed{campaign="bf"} 1)"),
+            std::string::npos);
+  EXPECT_NE(metrics.find(R"(hotdeal_campaign_coupon_restores_total{campaign="bf"} 1)"),
+            std::string::npos);
+  EXPECT_NE(
+      metrics.find(R"(hotdeal_engine_outcomes_total{operation="redeem_coupon",outcome="ok"} 3)"),
+      std::string::npos);
 
   ExpectError(Post(path + "/redeem", R"({"user_id": "u-1"})", kServiceHeader), 400, "bad_request");
   ExpectError(
