@@ -354,6 +354,54 @@ TEST_F(ServeE2eTest, APauseAndAResumeAnsweredBeforeKillNineStandAfterTheRestart)
   ExpectBooksClose({}, {sale});
 }
 
+// A coupon's life over HTTP with durable acks, across kill -9: redeemed, restored, redeemed
+// again, and expired by the clock. Each answered change stands after the restart, and MySQL
+// has it once the persister caught up.
+TEST_F(ServeE2eTest, ACouponRedeemedRestoredAndRedeemedAgainAcrossKillNineThenExpires) {
+  extra_args_ = {"--service-token", "e2e-service", "--ack", "durable"};
+  constexpr std::string_view kService = "Authorization: Bearer e2e-service\r\n";
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const std::string coupon = "use-" + unique_;
+  ASSERT_EQ(
+      Call("POST", "/v1/campaigns",
+           R"({"id":")" + coupon + R"(","kind":"coupon","name":"c","stock":5,"valid_seconds":20})",
+           kAdmin)
+          ->status,
+      201);
+  auto claimed = Call("POST", "/v1/campaigns/" + coupon + "/claims", R"({"user_id":"u-1"})");
+  ASSERT_TRUE(claimed && claimed->status == 201);
+  const auto claimed_at = std::chrono::steady_clock::now();
+  const std::string path = "/v1/coupons/" + JsonString(claimed->body, "coupon_code");
+  auto use = [&](std::string_view what, std::string_view order) {
+    return Call("POST", path + "/" + std::string(what),
+                R"({"user_id":"u-1","order_ref":")" + std::string(order) + R"("})", kService)
+        ->status;
+  };
+  auto status = [&] { return JsonString(Call("GET", path + "?user_id=u-1")->body, "status"); };
+  const std::string row = "SELECT COUNT(*) FROM claims WHERE campaign_id = '" + coupon + "'";
+
+  ASSERT_EQ(use("redeem", "o-1"), 200);
+  Stop(SIGKILL);
+  ASSERT_NO_FATAL_FAILURE(Start());
+  EXPECT_EQ(status(), "redeemed");
+  EXPECT_EQ(use("redeem", "o-2"), 409);
+  EXPECT_EQ(use("redeem", "o-1"), 200);  // its own order again: the same answer
+  EXPECT_EQ(WaitForCount(row + " AND redeemed = 1 AND order_ref = 'o-1'", 1), 1);
+  ASSERT_EQ(use("restore", "o-1"), 200);
+  Stop(SIGKILL);
+  ASSERT_NO_FATAL_FAILURE(Start());
+  EXPECT_EQ(status(), "issued");
+  ASSERT_EQ(use("redeem", "o-3"), 200);
+  ASSERT_EQ(use("restore", "o-3"), 200);
+  EXPECT_EQ(WaitForCount(row + " AND redeemed = 0 AND use_count = 4", 1), 1);
+
+  // valid_seconds after the claim, on the server's clock: then it is expired, and stays so.
+  std::this_thread::sleep_until(claimed_at + std::chrono::seconds(21));
+  EXPECT_EQ(status(), "expired");
+  EXPECT_EQ(use("redeem", "o-4"), 409);
+  ExpectBooksClose({coupon}, {});
+}
+
 // Invariant 7 across boxes: an engine that stalls (SIGSTOP here; a GC pause or a VM migration
 // elsewhere) while a second `serve` on another box (another data dir) takes over must stop
 // selling once it resumes. Its few late 201s never count: they are in `conflicts`, not `claims`.
