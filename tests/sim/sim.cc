@@ -27,6 +27,7 @@ using engine::CampaignKind;
 using engine::Decision;
 using engine::IdempotencyKey;
 using engine::OrderId;
+using engine::OrderRef;
 using engine::OrderStatus;
 using engine::Outcome;
 using engine::TimePoint;
@@ -133,19 +134,27 @@ enum class StepKind : std::uint8_t {
   kSettle,
   kOutage,
   kPause,  // an admin pauses or resumes a campaign
+  kUse,    // the shop's checkout redeems or restores a claimed coupon
   kCrash,
   kCount,
 };
 // Base weights; each seed scales every one by 0..2, so some seeds are report-starved, some
 // cancel-heavy, some crash often.
 constexpr std::array<double, static_cast<std::size_t>(StepKind::kCount)> kStepWeights = {
-    18, 18, 7, 7, 6, 4, 6, 26, 5, 4, 0.5, 1.5, 0};
+    18, 18, 7, 7, 6, 4, 6, 26, 5, 4, 0.5, 1.5, 5, 0};
 
 struct Campaign {
   engine::CampaignSpec spec;
   std::vector<UserId> users;
   std::uint32_t order_attempts = 0;  // answered kCreated or kLogUnavailable: a slot each
   bool paused = false;  // as the engine was last told (or, after a crash, as the log says)
+};
+
+// A coupon's use as the model knows it: redeemed or not, and the order of its last change ("":
+// never used).
+struct CouponUse {
+  bool redeemed = false;
+  std::string order;
 };
 
 struct KnownOrder {
@@ -296,6 +305,8 @@ class Simulation {
         return Trace(log_.down ? "log outage begins" : "log outage ends");
       case StepKind::kPause:
         return DoPause();
+      case StepKind::kUse:
+        return DoUse();
       case StepKind::kCrash:
         if (result_.counts.crashes < options_.crashes_max) Crash();
         return;
@@ -424,6 +435,98 @@ class Simulation {
         Fail("recovered " + std::string(campaign.spec.id.view()) + " shows " +
              std::string(engine::Name(status)) + ", the log says " +
              (paused ? "paused" : "not paused"));
+    }
+  }
+
+  // A checkout redeems (or, its order cancelled, restores) a coupon on one of three orders. The
+  // answer must be the model's: a coupon is redeemed on at most one order at a time, a second
+  // order is refused, only the order it was redeemed on restores it, and only an issued coupon
+  // past its expires_at is refused as expired.
+  void DoUse() {
+    const std::optional<std::size_t> c = AnyCampaign(CampaignKind::kCoupon);
+    if (!c) return;
+    Campaign& campaign = campaigns_[*c];
+    const UserId user = campaign.users[rng_.Below(campaign.users.size())];
+    Decision<engine::Claim> held = engine_->GetClaim(campaign.spec.id, user);
+    if (held.outcome != Outcome::kOk) return;  // none, or not final: nothing to use yet
+    const std::string code(held.value->coupon_code.view());
+    const bool redeem = rng_.Below(2) == 0;
+    const std::string order = "o" + std::to_string(rng_.Below(3));
+    const WorkerId worker = AnyWorker();
+    Decision<engine::Claim> d =
+        redeem ? engine_->RedeemCoupon(worker, code, user, MakeId<OrderRef>(order), now_)
+               : engine_->RestoreCoupon(worker, code, user, MakeId<OrderRef>(order), now_);
+    TakeAppended();
+    Trace(std::string(redeem ? "redeem " : "restore ") + std::string(campaign.spec.id.view()) +
+          " " + std::string(user.view()) + " " + order + " -> " +
+          std::string(OutcomeName(d.outcome)));
+    CouponUse& model = uses_[held.value->id.value];
+    const bool expired = held.value->StatusAt(now_) == engine::CouponStatus::kExpired;
+    switch (d.outcome) {
+      case Outcome::kOk:
+        if (redeem && model.redeemed && model.order != order)
+          Fail("a coupon redeemed on " + model.order + " was redeemed again on " + order);
+        if (!redeem && model.order != order)
+          Fail("a coupon last used on \"" + model.order + "\" was restored by " + order);
+        if (redeem && !model.redeemed && expired) Fail("an expired coupon was redeemed");
+        if (d.value->redeemed != redeem) Fail("a use answered ok shows the other state");
+        model = {redeem, order};
+        return;
+      case Outcome::kAlreadyRedeemed:
+        if (!redeem || !model.redeemed || model.order == order)
+          Fail("already_redeemed answered to " + order + " of a coupon not redeemed elsewhere");
+        return;
+      case Outcome::kConflict:
+        if (redeem || model.order == order) Fail("a restore by its own order was refused");
+        return;
+      case Outcome::kExpired:
+        if (!redeem || model.redeemed || !expired) Fail("expired answered to a usable coupon");
+        return;
+      case Outcome::kLogUnavailable:
+      case Outcome::kPending:
+      case Outcome::kInDoubt:
+        return;
+      default:
+        Fail("a coupon use answered " + std::string(OutcomeName(d.outcome)));
+    }
+  }
+
+  // After recovery each claim's coupon is used as its newest change in the log says (by `use`:
+  // a change appended again may land after a newer one), and the model starts from there.
+  // A change logged before its claim's grant is an orphan, as replay finds it: a claim the log
+  // lost (--ack memory) left its redeem behind, and after the restart its worker's serial, so
+  // its id, went to a new claim.
+  void CheckUseAsLogged() {
+    uses_.clear();
+    std::map<std::uint64_t, std::uint32_t> newest;
+    std::set<std::uint64_t> granted;
+    for (const auto& [campaign, events] : log_.kafka) {
+      for (const engine::Event& e : events) {
+        if (e.type == engine::EventType::kClaimGranted) {
+          granted.insert(e.claim_id.value);
+          newest.erase(e.claim_id.value);
+          uses_.erase(e.claim_id.value);
+        }
+        if (e.type == engine::EventType::kClaimVoided) granted.erase(e.claim_id.value);
+        const bool use = e.type == engine::EventType::kCouponRedeemed ||
+                         e.type == engine::EventType::kCouponRestored;
+        if (!use || !granted.count(e.claim_id.value) || e.use <= newest[e.claim_id.value]) continue;
+        newest[e.claim_id.value] = e.use;
+        uses_[e.claim_id.value] = {e.type == engine::EventType::kCouponRedeemed,
+                                   std::string(e.order_ref.view())};
+      }
+    }
+    for (const Campaign& campaign : campaigns_) {
+      if (campaign.spec.kind != CampaignKind::kCoupon) continue;
+      for (const UserId& user : campaign.users) {
+        Decision<engine::Claim> held = engine_->GetClaim(campaign.spec.id, user);
+        if (!held.value) continue;
+        const bool logged = uses_[held.value->id.value].redeemed;
+        if (held.value->redeemed != logged)
+          Fail("recovered " + std::string(user.view()) + "'s coupon of " +
+               std::string(campaign.spec.id.view()) + " as " +
+               (held.value->redeemed ? "redeemed" : "issued") + ", the log says otherwise");
+      }
     }
   }
 
@@ -946,6 +1049,7 @@ class Simulation {
         Fold(holdings_, e);
     Phase("recovery check");
     CheckPausedAsLogged();
+    CheckUseAsLogged();
     CheckTermsRecovered();
     CheckMysqlMatchesLog();
     ExpireRecovered(before);
@@ -1129,6 +1233,8 @@ class Simulation {
   Holdings holdings_;
   MysqlModel mysql_;
   std::map<std::pair<std::size_t, std::string>, std::vector<std::string>> keys_used_;
+  // Each claim's coupon as the engine last answered it used (or, after a crash, as the log says).
+  std::map<std::uint64_t, CouponUse> uses_;
   std::uint64_t keys_made_ = 0;
   struct KeyDecision {
     std::uint64_t id = 0;  // the claim or order it made
