@@ -141,7 +141,7 @@ enum class StepKind : std::uint8_t {
 // Base weights; each seed scales every one by 0..2, so some seeds are report-starved, some
 // cancel-heavy, some crash often.
 constexpr std::array<double, static_cast<std::size_t>(StepKind::kCount)> kStepWeights = {
-    18, 18, 7, 7, 6, 4, 6, 26, 5, 4, 0.5, 1.5, 5, 0};
+    18, 18, 7, 7, 6, 4, 6, 26, 5, 4, 0.5, 1.5, 3, 0};
 
 struct Campaign {
   engine::CampaignSpec spec;
@@ -866,14 +866,23 @@ class Simulation {
     }
   }
 
-  // The decision the key made first, within the idempotency window, if it still stands: held
-  // for `user` (an id value lost in a crash may name another user's decision after it).
+  // Whether a held decision is the one `key` (a KeyName) made: the same user and key. An id
+  // value lost in a crash may name another decision after it, the same user's under another
+  // key too.
+  template <class Held>
+  static bool MadeBy(const Held& held, const std::string& key, const UserId& user) {
+    const std::string_view raw = std::string_view(key).substr(key.rfind('/') + 1);
+    return held.user == user && held.key && held.key->view() == raw;
+  }
+
+  // The decision the key made first, within the idempotency window, if it still stands.
   const Holdings::Order* FirstOrder(const std::string& key, const UserId& user) const {
     auto it = first_decision_.find(key);
     if (it == first_decision_.end() || now_ - it->second.at >= engine_options_.idempotency_window)
       return nullptr;
     auto held = holdings_.orders().find(it->second.id);
-    return held != holdings_.orders().end() && held->second.user == user ? &held->second : nullptr;
+    return held != holdings_.orders().end() && MadeBy(held->second, key, user) ? &held->second
+                                                                               : nullptr;
   }
 
   bool KeysEndedOrder(const std::string& key, const UserId& user) const {
@@ -894,7 +903,8 @@ class Simulation {
         return;
       }
       auto claim = holdings_.claims().find(first);
-      const bool claim_stands = claim != holdings_.claims().end() && claim->second.user == user;
+      const bool claim_stands =
+          claim != holdings_.claims().end() && MadeBy(claim->second, key, user);
       if (FirstOrder(key, user) || claim_stands) {
         Fail("key " + key + " made a second decision while its first stands (" +
              (claim_stands ? Text(engine::ClaimId{first}) : Text(OrderId{first})) + ", " +

@@ -90,10 +90,11 @@ void Holdings::Apply(const Event& e) {
   const std::string campaign(e.campaign.view());
   switch (e.type) {
     case EventType::kClaimGranted:
-      claims_[e.claim_id.value] = {campaign, e.user};
+      claims_[e.claim_id.value] = {campaign, e.user, e.idempotency_key};
       return;
     case EventType::kOrderReserved:
-      orders_[e.order_id.value] = {campaign, e.user, e.quantity, e.expires_at, State::kReserved};
+      orders_[e.order_id.value] = {campaign,     e.user,           e.quantity,
+                                   e.expires_at, State::kReserved, e.idempotency_key};
       return;
     case EventType::kOrderConfirmed:
     case EventType::kOrderCancelled:

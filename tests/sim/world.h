@@ -118,10 +118,12 @@ class Holdings {
     std::uint32_t quantity = 0;
     engine::TimePoint expires_at{};
     State state = State::kReserved;
+    std::optional<engine::IdempotencyKey> key;  // the Idempotency-Key that made it
   };
   struct Claim {
     std::string campaign;
     engine::UserId user;
+    std::optional<engine::IdempotencyKey> key;
   };
 
   // An event the engine appended (a decision made), or one replayed from the log. Voids are
