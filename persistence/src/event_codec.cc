@@ -158,10 +158,7 @@ bool IsCouponChar(char c) noexcept {
 
 // A code with its campaign prefix, or one made before prefixes (the 16 characters alone).
 bool IsCouponCode(std::string_view text) noexcept {
-  if (text.size() != engine::CouponCode{}.text.size() &&
-      text.size() != engine::CouponCode::kSecretSize) {
-    return false;
-  }
+  if (!engine::CouponCode::OfLength(text)) return false;
   for (char c : text) {
     if (!IsCouponChar(c)) return false;
   }
@@ -455,10 +452,7 @@ CodecError EventDecoder::Impl::ReadField(Field field, simdjson::dom::element v,
       break;
     case kCouponCode:
       ok = v.get_string().get(text) == simdjson::SUCCESS && IsCouponCode(text);
-      if (ok) {
-        std::memcpy(out.coupon_code.text.data(), text.data(), text.size());
-        out.coupon_code.size = static_cast<std::uint8_t>(text.size());
-      }
+      if (ok) out.coupon_code = *engine::CouponCode::OfLength(text);
       break;
     case kQuantity:
       ok = ReadUnsigned(v, out.quantity);

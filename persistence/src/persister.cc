@@ -468,11 +468,13 @@ base::Status Persister::Session::WriteClaims() {
   }
   if (any) {
     base::Status inserted = db_.Execute(sql_.str());
-    if (!inserted.ok() && inserted.code() != mysql::kDuplicateKey) return inserted;
-    // InnoDB rolled back just the failed statement: sort the batch out row by row.
-    for (const Item* item : plan_.claims_new) {
-      if (inserted.ok() || item == nullptr) continue;
-      if (base::Status s = InsertClaim(*item); !s.ok()) return s;
+    if (!inserted.ok()) {
+      if (inserted.code() != mysql::kDuplicateKey) return inserted;
+      // InnoDB rolled back just the failed statement: sort the batch out row by row.
+      for (const Item* item : plan_.claims_new) {
+        if (item == nullptr) continue;
+        if (base::Status s = InsertClaim(*item); !s.ok()) return s;
+      }
     }
   }
   // The use guard keeps the newest change whatever order copies arrive in; a change of a claim

@@ -149,13 +149,10 @@ base::Status Read(const Row& row, ClaimRow& out) {
   out.claim_id.value = row.Number<std::uint64_t>(C::kClaimId);
   out.campaign = ReadId<engine::CampaignId>(row, C::kCampaign, bad);
   out.user = ReadId<engine::UserId>(row, C::kUser, bad);
-  const std::string_view code = row.Text(C::kCouponCode);
-  bad |= code.size() != out.coupon_code.text.size() &&
-         code.size() != engine::CouponCode::kSecretSize;  // made before campaign prefixes
-  if (!bad) {
-    code.copy(out.coupon_code.text.data(), code.size());
-    out.coupon_code.size = static_cast<std::uint8_t>(code.size());
-  }
+  const std::optional<engine::CouponCode> code =
+      engine::CouponCode::OfLength(row.Text(C::kCouponCode));
+  bad |= !code;
+  out.coupon_code = code.value_or(engine::CouponCode{});
   out.created_at = FromMicros(row.Number<std::int64_t>(C::kCreatedAt));
   out.seq = row.Number<std::uint64_t>(C::kSeq);
   out.idempotency_key = ReadKey(row, C::kKey, bad);

@@ -101,6 +101,15 @@ struct CouponCode {
   friend bool operator==(const CouponCode& a, const CouponCode& b) noexcept {
     return a.view() == b.view();
   }
+  // `text` as a code if it has a code's length (with its prefix, or from before prefixes); the
+  // characters are the caller's to check.
+  static std::optional<CouponCode> OfLength(std::string_view text) noexcept {
+    if (text.size() != kPrefixSize + kSecretSize && text.size() != kSecretSize) return std::nullopt;
+    CouponCode code;
+    text.copy(code.text.data(), text.size());
+    code.size = static_cast<std::uint8_t>(text.size());
+    return code;
+  }
 };
 
 enum class CampaignKind : std::uint8_t { kCoupon, kSale };
