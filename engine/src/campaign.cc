@@ -17,15 +17,20 @@ namespace {
 constexpr std::uint64_t kOrderSlotsSpareMin = 64;
 // Users each ledger is sized for: a coupon's claimants in CouponLedger, a sale's buyers holding
 // units in UnitLedger, at most one per unit either way; the other kind's ledger stays minimal.
+// Every table is sized for stock_max, the most the stock may be topped up to.
 std::uint32_t ClaimantsFor(const CampaignSpec& spec) {
-  return spec.kind == CampaignKind::kCoupon ? spec.stock : 0;
+  return spec.kind == CampaignKind::kCoupon ? spec.stock_max : 0;
 }
 std::uint32_t BuyersFor(const CampaignSpec& spec) {
-  return spec.kind == CampaignKind::kSale ? spec.stock : 0;
+  return spec.kind == CampaignKind::kSale ? spec.stock_max : 0;
 }
 // Users the holder filter is sized for: coupon holders, one per unit; sales have none.
 std::uint32_t HoldersFor(const CampaignSpec& spec) {
-  return spec.kind == CampaignKind::kCoupon ? spec.stock : 0;
+  return spec.kind == CampaignKind::kCoupon ? spec.stock_max : 0;
+}
+constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
+std::int64_t EndsAtMicros(const std::optional<TimePoint>& ends_at) {
+  return ends_at ? ends_at->time_since_epoch().count() : kNever;
 }
 }  // namespace
 
@@ -48,7 +53,8 @@ bool Campaign::ValidTerms(const CouponTerms& terms, TimePoint starts_at) noexcep
 
 Outcome Campaign::Validate(const CampaignSpec& spec, std::uint32_t stock_max) noexcept {
   if (spec.id.empty()) return Outcome::kInvalid;
-  if (spec.stock < 1 || spec.stock > stock_max) return Outcome::kInvalid;
+  if (spec.stock < 1 || spec.stock > spec.stock_max || spec.stock_max > stock_max)
+    return Outcome::kInvalid;
   if (spec.per_user_limit < 1) return Outcome::kInvalid;
   if (spec.ends_at && *spec.ends_at <= spec.starts_at) return Outcome::kInvalid;
   switch (spec.kind) {
@@ -76,9 +82,9 @@ std::uint64_t Campaign::OrderSlotsFor(std::uint64_t stock, std::uint32_t workers
 CampaignFootprint Campaign::FootprintFor(const CampaignSpec& spec, std::uint32_t workers) noexcept {
   CampaignFootprint footprint;
   // Every claimed or holding user has at least one unit, so the stock bounds live users.
-  footprint.users_max = spec.stock;
+  footprint.users_max = spec.stock_max;
   footprint.orders_max = spec.kind == CampaignKind::kSale
-                             ? static_cast<std::uint32_t>(OrderSlotsFor(spec.stock, workers))
+                             ? static_cast<std::uint32_t>(OrderSlotsFor(spec.stock_max, workers))
                              : 0;
   std::uint32_t holders = HoldersFor(spec);
   footprint.bytes = sizeof(Campaign) + StripedStock::Bytes(workers) +
@@ -96,6 +102,9 @@ Campaign::Campaign(std::uint32_t index, const CampaignSpec& spec, std::uint32_t 
       workers_(workers),
       spec_(spec),
       footprint_(FootprintFor(spec, workers)),
+      stock_total_(spec.stock),
+      ends_at_us_(EndsAtMicros(spec.ends_at)),
+      name_(names_.emplace_back(std::make_unique<std::string>(spec.name)).get()),
       stock_(spec.stock, workers),
       ledger_(ClaimantsFor(spec), workers, secret, seed),
       units_(BuyersFor(spec), workers, secret),
@@ -105,9 +114,43 @@ Campaign::Campaign(std::uint32_t index, const CampaignSpec& spec, std::uint32_t 
   HOTDEAL_ASSERT(index < kCampaignsMax);
 }
 
-CampaignView Campaign::View(TimePoint now) const noexcept {
+bool Campaign::EndedAt(TimePoint now) const noexcept {
+  return now.time_since_epoch().count() >= ends_at_us_.load(std::memory_order_relaxed);
+}
+
+CampaignSpec Campaign::Spec() const {
+  CampaignSpec spec = spec_;
+  spec.stock = stock_total_.load(std::memory_order_relaxed);
+  std::int64_t ends_at = ends_at_us_.load(std::memory_order_relaxed);
+  spec.ends_at.reset();
+  if (ends_at != kNever) spec.ends_at = TimePoint{std::chrono::microseconds{ends_at}};
+  spec.name = *name_.load(std::memory_order_acquire);
+  return spec;
+}
+
+void Campaign::Change(const CampaignSpec& spec, std::uint64_t seq) {
+  if (changed_seq_ >= seq) return;
+  changed_seq_ = seq;
+  stock_total_.store(spec.stock, std::memory_order_relaxed);
+  ends_at_us_.store(EndsAtMicros(spec.ends_at), std::memory_order_relaxed);
+  if (spec.name != *name_.load(std::memory_order_relaxed)) {
+    name_.store(names_.emplace_back(std::make_unique<std::string>(spec.name)).get(),
+                std::memory_order_release);
+  }
+}
+
+void Campaign::JoinTopUp(std::uint32_t units) noexcept {
+  topping_up_.fetch_sub(units, std::memory_order_relaxed);
+  stock_.Give(0, units);  // a CAS and fetch_add stock: any thread may use any stripe
+}
+
+std::uint32_t Campaign::stock_in_play() const noexcept {
+  return stock_total_.load(std::memory_order_relaxed) - topping_up_.load(std::memory_order_relaxed);
+}
+
+CampaignView Campaign::View(TimePoint now) const {
   CampaignView view;
-  view.spec = spec_;
+  view.spec = Spec();
   view.remaining = stock_.Free();
   switch (Window(now)) {
     case Outcome::kNotStarted:

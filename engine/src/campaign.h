@@ -15,6 +15,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "coupon_ledger.h"
 #include "holder_filter.h"
@@ -65,17 +67,40 @@ class Campaign {
   Outcome Window(TimePoint now) const noexcept {
     if (now < spec_.starts_at) return Outcome::kNotStarted;
     if (closed_.load(std::memory_order_relaxed)) return Outcome::kEnded;
-    if (spec_.ends_at && now >= *spec_.ends_at) return Outcome::kEnded;
+    if (EndedAt(now)) return Outcome::kEnded;
     if (paused()) return Outcome::kPaused;
     if (creation_unacknowledged_.load(std::memory_order_relaxed)) return Outcome::kPending;
     return Outcome::kOk;
   }
-  CampaignView View(TimePoint now) const noexcept;
+  CampaignView View(TimePoint now) const;
+  // At or after ends_at as it stands now (a PATCH may move it).
+  bool EndedAt(TimePoint now) const noexcept;
 
   std::uint64_t NextSerial(std::uint32_t worker) noexcept;
   void RestoreSerial(std::uint64_t seq) noexcept;
 
+  // The spec as created: id, kind, limits and terms never change. Stock, ends_at and name may
+  // (PATCH): Spec() is the spec as it stands, a copy (its name) for the control plane and reads.
   const CampaignSpec& spec() const noexcept { return spec_; }
+  CampaignSpec Spec() const;
+  // Makes `spec` (a change's whole spec) the campaign's, unless a change newer than `seq` did
+  // already, so copies appended again and replay in any order end where the engine did. Stock
+  // units move separately (stock(), AwaitTopUp). Control mutex, or Apply's one thread.
+  void Change(const CampaignSpec& spec, std::uint64_t seq);
+  std::uint64_t changed_seq() const noexcept { return changed_seq_; }
+  // Units of a top-up whose change the log has not acknowledged: counted in the stock, not yet
+  // free to sell. JoinTopUp frees them once it has (any thread).
+  void AwaitTopUp(std::uint32_t units) noexcept {
+    topping_up_.fetch_add(units, std::memory_order_relaxed);
+  }
+  void JoinTopUp(std::uint32_t units) noexcept;
+  // A top-up the log refused: its units never join.
+  void DropTopUp(std::uint32_t units) noexcept {
+    topping_up_.fetch_sub(units, std::memory_order_relaxed);
+  }
+  std::uint32_t topping_up() const noexcept { return topping_up_.load(std::memory_order_relaxed); }
+  // The stock less the units still topping up: what the books close against.
+  std::uint32_t stock_in_play() const noexcept;
   std::uint32_t index() const noexcept { return index_; }
   // Before the campaign is published: the engine builds a campaign outside its control mutex
   // and takes the index under it.
@@ -134,6 +159,15 @@ class Campaign {
   std::atomic<bool> withdrawn_{false};
   std::atomic<std::uint64_t> pause_{0};  // (seq << 1) | paused
   std::atomic<bool> creation_unacknowledged_{false};
+  // What a PATCH changes, read by any thread without the control mutex (relaxed: a request
+  // racing a change may be decided either way). A renamed campaign's old names stay until it is
+  // freed, so a reader's pointer never dangles.
+  std::atomic<std::uint32_t> stock_total_;
+  std::atomic<std::uint32_t> topping_up_{0};
+  std::atomic<std::int64_t> ends_at_us_;  // kNever: no end
+  std::vector<std::unique_ptr<std::string>> names_;
+  std::atomic<const std::string*> name_;
+  std::uint64_t changed_seq_ = 0;  // control mutex
   StripedStock stock_;
   CouponLedger ledger_;
   UnitLedger units_;

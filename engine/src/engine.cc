@@ -1,5 +1,6 @@
 // The Engine: its construction, the control plane (campaigns created, closed, listed), stats and
 // books, and the public methods, which forward to Impl (engine_impl.h).
+#include <algorithm>
 #include <random>
 
 #include "engine_impl.h"
@@ -50,8 +51,14 @@ Event Engine::Impl::ControlEvent(EventType type, const Campaign& campaign, TimeP
   return event;
 }
 
-Decision<CampaignView> Engine::Impl::CreateCampaign(const CampaignSpec& spec, TimePoint now) {
-  if (spec.stock > options_.stock_max) return Answer<CampaignView>(Outcome::kCapacity);
+Decision<CampaignView> Engine::Impl::CreateCampaign(const CampaignSpec& requested, TimePoint now) {
+  CampaignSpec spec = requested;
+  if (spec.stock_max == 0) {
+    spec.stock_max = static_cast<std::uint32_t>(std::min<std::uint64_t>(
+        options_.stock_max, std::uint64_t{spec.stock} + EngineOptions::kTopUpHeadroom));
+  }
+  if (spec.stock > options_.stock_max || spec.stock_max > options_.stock_max)
+    return Answer<CampaignView>(Outcome::kCapacity);
   if (Campaign::Validate(spec, options_.stock_max) != Outcome::kOk)
     return Answer<CampaignView>(Outcome::kInvalid);
   const std::size_t bytes = Campaign::FootprintFor(spec, options_.workers).bytes;
@@ -119,6 +126,45 @@ Decision<CampaignView> Engine::Impl::SetPaused(const CampaignId& id, bool paused
   return Answer<CampaignView>(Outcome::kOk, campaign->View(now), *ticket);
 }
 
+Decision<CampaignView> Engine::Impl::ChangeCampaign(const CampaignId& id,
+                                                    const CampaignChange& change, TimePoint now) {
+  if (change.empty() || (change.name && change.name->empty()))
+    return Answer<CampaignView>(Outcome::kInvalid);
+  std::lock_guard lock(control_mutex_);
+  Campaign* campaign = campaigns_.Find(id);
+  if (!campaign) return Answer<CampaignView>(Outcome::kNotFound);
+  CampaignSpec spec = campaign->Spec();
+  const std::int64_t add = change.stock_add.value_or(0);
+  const std::int64_t stock = std::int64_t{spec.stock} + add;
+  if (change.ends_at) spec.ends_at = *change.ends_at;
+  if (change.name) spec.name = *change.name;
+  if (stock < 1 || (spec.ends_at && *spec.ends_at <= spec.starts_at))
+    return Answer<CampaignView>(Outcome::kInvalid);
+  if (stock > spec.stock_max) return Answer<CampaignView>(Outcome::kCapacity, campaign->View(now));
+  spec.stock = static_cast<std::uint32_t>(stock);
+  const auto units = static_cast<std::uint32_t>(add < 0 ? -add : add);
+  // A take-back leaves at once, so no claim takes a unit the shop no longer offers; only free
+  // units can be taken back.
+  if (add < 0 && !campaign->stock().Take(0, units))
+    return Answer<CampaignView>(Outcome::kConflict, campaign->View(now));
+  // A top-up waits for the log before it is sold: a crash that loses the change must not leave
+  // grants of units the log never added. Counted before the append, which may report at once.
+  if (add > 0) campaign->AwaitTopUp(units);
+  Event event = ControlEvent(EventType::kCampaignChanged, *campaign, now);
+  event.spec = spec;
+  event.amount = add;
+  std::optional<LogTicket> ticket = Append(options_.workers, event);
+  if (!ticket) {
+    if (add < 0) campaign->stock().Give(0, units);
+    if (add > 0) campaign->DropTopUp(units);
+    return Answer<CampaignView>(Outcome::kLogUnavailable);
+  }
+  // Appended until the log has it (AppendedUntilPersisted): it stands from now on.
+  campaign->Change(spec, event.seq);
+  if (add > 0 && ticket->value == 0) campaign->JoinTopUp(units);  // no report will come
+  return Answer<CampaignView>(Outcome::kOk, campaign->View(now), *ticket);
+}
+
 Decision<CampaignView> Engine::Impl::GetCampaign(const CampaignId& id, TimePoint now) const {
   Campaign* campaign = campaigns_.Find(id);
   if (!campaign) return Answer<CampaignView>(Outcome::kNotFound);
@@ -172,7 +218,8 @@ std::optional<CampaignBooks> Engine::Impl::Books(const CampaignId& id) const {
   const Campaign* campaign = campaigns_.Find(id);
   if (!campaign) return std::nullopt;
   CampaignBooks books;
-  books.stock = campaign->spec().stock;
+  books.stock = campaign->stock_in_play();
+  books.stock_max = campaign->spec().stock_max;
   books.remaining = campaign->stock().Free();
   books.claimed = campaign->Total(Book::kClaimed);
   books.held = campaign->Total(Book::kHeld);
@@ -200,6 +247,10 @@ Decision<CampaignView> Engine::PauseCampaign(const CampaignId& id, TimePoint now
 }
 Decision<CampaignView> Engine::ResumeCampaign(const CampaignId& id, TimePoint now) {
   return impl_->SetPaused(id, false, now);
+}
+Decision<CampaignView> Engine::ChangeCampaign(const CampaignId& id, const CampaignChange& change,
+                                              TimePoint now) {
+  return impl_->ChangeCampaign(id, change, now);
 }
 Decision<CampaignView> Engine::GetCampaign(const CampaignId& id, TimePoint now) const {
   return impl_->GetCampaign(id, now);

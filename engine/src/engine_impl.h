@@ -131,6 +131,8 @@ class Engine::Impl {
   Decision<CampaignView> CreateCampaign(const CampaignSpec& spec, TimePoint now);
   Decision<CampaignView> CloseCampaign(const CampaignId& id, TimePoint now);
   Decision<CampaignView> SetPaused(const CampaignId& id, bool paused, TimePoint now);
+  Decision<CampaignView> ChangeCampaign(const CampaignId& id, const CampaignChange& change,
+                                        TimePoint now);
   Decision<CampaignView> GetCampaign(const CampaignId& id, TimePoint now) const;
   std::vector<CampaignView> ListCampaigns(TimePoint now) const;
   std::optional<CampaignFootprint> Footprint(const CampaignId& id) const;
@@ -335,6 +337,9 @@ class Engine::Impl {
                           std::uint32_t units, const std::optional<IdempotencyKey>& key,
                           TimePoint now, KeyHold& key_hold);
   std::optional<ReplayError> ApplyControl(const Event& event);
+  // A logged change: the campaign's stock moves to the change's, unless a newer change was
+  // applied already. Control mutex held.
+  std::optional<ReplayError> ApplyChange(Campaign& campaign, const Event& event);
   // A redeem or restore found in the log: the newest change of the coupon (by `use`) stands.
   // False if the user holds no such claim (an orphan).
   bool ApplyUse(Campaign& campaign, const Event& event);

@@ -13,6 +13,12 @@ void Engine::Impl::Acknowledge(const Event& event) {
     campaign->set_creation_unacknowledged(false);
     return;
   }
+  if (event.type == EventType::kCampaignChanged) {
+    // The log reports each appended change once as persisted (a copy appended again replaces
+    // the report of the one before it), so the top-up joins once.
+    if (event.amount > 0) campaign->JoinTopUp(static_cast<std::uint32_t>(event.amount));
+    return;
+  }
   if (event.type == EventType::kClaimGranted) {
     // The books count an unacknowledged claim as claimed already: nothing moves there.
     campaign->ledger().Move(event.user, event.claim_id, CouponHold::kUnacked, CouponHold::kClaimed);

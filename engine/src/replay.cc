@@ -97,6 +97,7 @@ std::optional<ReplayError> Engine::Impl::Apply(const Event& event) {
     case EventType::kCampaignClosed:
     case EventType::kCampaignPaused:
     case EventType::kCampaignResumed:
+    case EventType::kCampaignChanged:
       break;
   }
   if (!acted) orphan_events_.fetch_add(1, std::memory_order_relaxed);
@@ -113,7 +114,9 @@ std::optional<ReplayError> Engine::Impl::ApplyControl(const Event& event) {
   {
     std::lock_guard lock(control_mutex_);
     if (event.type == EventType::kCampaignCreated) {
-      if (Campaign::Validate(event.spec, options_.stock_max) != Outcome::kOk) {
+      CampaignSpec spec = event.spec;
+      if (spec.stock_max == 0) spec.stock_max = spec.stock;  // logged before top-ups existed
+      if (Campaign::Validate(spec, options_.stock_max) != Outcome::kOk) {
         return ReplayFailure(event,
                              "the campaign's spec is not one this server accepts "
                              "(its stock may be over --stock-max)");
@@ -124,7 +127,7 @@ std::optional<ReplayError> Engine::Impl::ApplyControl(const Event& event) {
                              "the campaign's id or index is taken, or its index is over "
                              "--campaigns-max");
       }
-      auto campaign = std::make_unique<Campaign>(event.campaign_index, event.spec, options_.workers,
+      auto campaign = std::make_unique<Campaign>(event.campaign_index, spec, options_.workers,
                                                  ledger_seed_, units_secret_);
       campaign->set_id_key(event.id_key);  // ids handed out before the restart still match
       campaigns_.Insert(std::move(campaign));
@@ -133,11 +136,31 @@ std::optional<ReplayError> Engine::Impl::ApplyControl(const Event& event) {
       // A pause or resume older than the state's (a copy appended again) changes nothing.
       if (event.type == EventType::kCampaignPaused) campaign->SetPaused(true, event.seq);
       if (event.type == EventType::kCampaignResumed) campaign->SetPaused(false, event.seq);
+      if (event.type == EventType::kCampaignChanged) {
+        if (auto error = ApplyChange(*campaign, event)) return error;
+      }
     } else {
       orphan_events_.fetch_add(1, std::memory_order_relaxed);  // as in Apply
     }
   }
   RestoreControlSerial(event.seq);
+  return std::nullopt;
+}
+
+std::optional<ReplayError> Engine::Impl::ApplyChange(Campaign& campaign, const Event& event) {
+  if (event.seq <= campaign.changed_seq()) return std::nullopt;  // a copy, or an older change
+  const CampaignSpec& spec = event.spec;
+  if (spec.stock < 1 || spec.stock > campaign.spec().stock_max) {
+    return ReplayFailure(event, "the change's stock is outside 1..the campaign's stock_max");
+  }
+  // The stock the change set, from the stock replayed so far: a lost older change (logged with
+  // --ack memory) still ends at the newest change's stock.
+  const std::int64_t delta = std::int64_t{spec.stock} - campaign.Spec().stock;
+  if (delta < 0 && !campaign.stock().Take(0, static_cast<std::uint32_t>(-delta))) {
+    return ReplayFailure(event, "the change takes back units that are granted (oversold log)");
+  }
+  if (delta > 0) campaign.stock().Give(0, static_cast<std::uint32_t>(delta));
+  campaign.Change(spec, event.seq);
   return std::nullopt;
 }
 

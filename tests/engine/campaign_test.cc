@@ -115,16 +115,21 @@ TEST(CampaignBudgetTest, MemoryBudgetBoundsTheSumOfFootprints) {
   RecordingSink sink;
   EngineOptions options = SmallOptions();
   Engine probe(options, sink);
-  ASSERT_EQ(probe.CreateCampaign(SaleSpec("s", 1000, 2), Seconds(0)).outcome, Outcome::kCreated);
+  ASSERT_EQ(probe.CreateCampaign(NoHeadroom(SaleSpec("s", 1000, 2)), Seconds(0)).outcome,
+            Outcome::kCreated);
   const std::size_t bytes = probe.Footprint(Campaign("s"))->bytes;
   // Room for two such campaigns and a little more, not three.
   options.memory_budget_bytes = 2 * bytes + bytes / 2;
   Engine engine(options, sink);
-  EXPECT_EQ(engine.CreateCampaign(SaleSpec("a", 1000, 2), Seconds(0)).outcome, Outcome::kCreated);
-  EXPECT_EQ(engine.CreateCampaign(SaleSpec("b", 1000, 2), Seconds(0)).outcome, Outcome::kCreated);
-  EXPECT_EQ(engine.CreateCampaign(SaleSpec("c", 1000, 2), Seconds(0)).outcome, Outcome::kCapacity);
+  EXPECT_EQ(engine.CreateCampaign(NoHeadroom(SaleSpec("a", 1000, 2)), Seconds(0)).outcome,
+            Outcome::kCreated);
+  EXPECT_EQ(engine.CreateCampaign(NoHeadroom(SaleSpec("b", 1000, 2)), Seconds(0)).outcome,
+            Outcome::kCreated);
+  EXPECT_EQ(engine.CreateCampaign(NoHeadroom(SaleSpec("c", 1000, 2)), Seconds(0)).outcome,
+            Outcome::kCapacity);
   // A smaller one still fits in what is left.
-  EXPECT_EQ(engine.CreateCampaign(SaleSpec("d", 100, 2), Seconds(0)).outcome, Outcome::kCreated);
+  EXPECT_EQ(engine.CreateCampaign(NoHeadroom(SaleSpec("d", 100, 2)), Seconds(0)).outcome,
+            Outcome::kCreated);
   EXPECT_EQ(engine.ListCampaigns(Seconds(0)).size(), 3u);
 }
 
@@ -196,14 +201,15 @@ TEST_F(CampaignTest, StatusSoldOutWhenNothingRemains) {
 }
 
 TEST_F(CampaignTest, FootprintIsFixedAtCreationAndGrowsWithStock) {
-  ASSERT_EQ(engine_.CreateCampaign(CouponSpec("small", 100), Seconds(0)).outcome,
+  ASSERT_EQ(engine_.CreateCampaign(NoHeadroom(CouponSpec("small", 100)), Seconds(0)).outcome,
             Outcome::kCreated);
-  ASSERT_EQ(engine_.CreateCampaign(CouponSpec("large", 10'000), Seconds(0)).outcome,
+  ASSERT_EQ(engine_.CreateCampaign(NoHeadroom(CouponSpec("large", 10'000)), Seconds(0)).outcome,
             Outcome::kCreated);
-  ASSERT_EQ(engine_.CreateCampaign(SaleSpec("sale", 100, 3), Seconds(0)).outcome,
+  ASSERT_EQ(engine_.CreateCampaign(NoHeadroom(SaleSpec("sale", 100, 3)), Seconds(0)).outcome,
             Outcome::kCreated);
-  ASSERT_EQ(engine_.CreateCampaign(SaleSpec("large-sale", 10'000, 3), Seconds(0)).outcome,
-            Outcome::kCreated);
+  ASSERT_EQ(
+      engine_.CreateCampaign(NoHeadroom(SaleSpec("large-sale", 10'000, 3)), Seconds(0)).outcome,
+      Outcome::kCreated);
   CampaignFootprint large_sale = *engine_.Footprint(Campaign("large-sale"));
   CampaignFootprint small = *engine_.Footprint(Campaign("small"));
   CampaignFootprint large = *engine_.Footprint(Campaign("large"));
@@ -220,6 +226,11 @@ TEST_F(CampaignTest, FootprintIsFixedAtCreationAndGrowsWithStock) {
     engine_.ClaimCoupon({0}, Campaign("small"), User(i), {}, Seconds(100));
   EXPECT_EQ(engine_.Footprint(Campaign("small"))->bytes, small.bytes);
   EXPECT_FALSE(engine_.Footprint(Campaign("nope")));
+  // A creation that names no stock_max is sized for a top-up of kTopUpHeadroom units.
+  ASSERT_EQ(engine_.CreateCampaign(CouponSpec("roomy", 100), Seconds(0)).outcome,
+            Outcome::kCreated);
+  EXPECT_EQ(engine_.Footprint(Campaign("roomy"))->users_max, 100u + EngineOptions::kTopUpHeadroom);
+  EXPECT_EQ(engine_.Books(Campaign("roomy"))->stock_max, 100u + EngineOptions::kTopUpHeadroom);
 }
 
 TEST_F(CampaignTest, RefusedCreationLeavesNoCampaign) {

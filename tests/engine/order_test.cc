@@ -239,7 +239,7 @@ TEST(OrderChurnTest, ChurnOfAHundredTimesTheStockNeverWearsTheCampaignOut) {
   constexpr std::uint32_t kWorkers = 3;
   RecordingSink sink;
   Engine engine(SmallOptions(kWorkers), sink);
-  ASSERT_EQ(engine.CreateCampaign(SaleSpec("s", kStock, 2, 5), Seconds(0)).outcome,
+  ASSERT_EQ(engine.CreateCampaign(NoHeadroom(SaleSpec("s", kStock, 2, 5)), Seconds(0)).outcome,
             Outcome::kCreated);
   const std::uint32_t slots = engine.Footprint(Campaign("s"))->orders_max;
   ASSERT_LT(slots, 100 * kStock);  // so the churn below reuses every slot many times

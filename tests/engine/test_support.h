@@ -66,6 +66,12 @@ inline CampaignSpec SaleSpec(std::string_view id, std::uint32_t stock, std::uint
   return spec;
 }
 
+// `spec` with no room to top up: its tables sized for its stock alone.
+inline CampaignSpec NoHeadroom(CampaignSpec spec) {
+  spec.stock_max = spec.stock;
+  return spec;
+}
+
 // Recovers `engine` from `log` as the server does (Apply each, then FinishRecovery); a replay
 // error fails the test and is returned for tests that expect one.
 inline std::optional<ReplayError> Replay(Engine& engine, const std::vector<Event>& log) {

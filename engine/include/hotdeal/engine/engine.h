@@ -36,6 +36,8 @@ struct EngineOptions {
   std::uint32_t workers = 1;             // WorkerId values are 0 .. workers-1
   std::uint32_t campaigns_max = 1024;    // the campaign table is sized once
   std::uint32_t stock_max = 10'000'000;  // per campaign; bounds what one creation may reserve
+  // A creation that names no spec.stock_max may be topped up by this many units.
+  static constexpr std::uint32_t kTopUpHeadroom = 1024;
   // Bytes all campaigns' fixed tables may take together (the sum of their Footprint().bytes,
   // withdrawn ones included: campaigns are never freed); a creation past it answers kCapacity.
   // 0: no budget. Recovery (Apply) rebuilds what the log holds and is not bounded by it.
@@ -118,7 +120,8 @@ struct CampaignFootprint {
 // worker and summed when read: exact when no decision runs concurrently (then
 // stock - remaining - in_doubt == claimed + held + confirmed), a snapshot otherwise.
 struct CampaignBooks {
-  std::uint32_t stock = 0;
+  std::uint32_t stock = 0;      // in play: a top-up joins once the log has it
+  std::uint32_t stock_max = 0;  // what the campaign's tables were sized for
   std::uint32_t remaining = 0;  // as CampaignView::remaining
   std::int64_t claimed = 0;     // coupons granted and not in doubt
   std::int64_t held = 0;        // units of reserved orders not in doubt (until they expire)
@@ -149,6 +152,14 @@ class Engine final : public LogReports {
   // is appended again until the log has it, so the change stands once answered kOk.
   Decision<CampaignView> PauseCampaign(const CampaignId& id, TimePoint now);
   Decision<CampaignView> ResumeCampaign(const CampaignId& id, TimePoint now);
+  // PATCH: tops up or takes back stock, moves ends_at, renames. kInvalid for an empty change, an
+  // empty name, an ends_at not after starts_at or a stock below 1; kCapacity (with the campaign)
+  // past spec.stock_max, which sized its tables; kConflict (with it) for a take-back of more
+  // units than are free. Units taken back leave at once; units added join the stock once the log
+  // has the change (at once without a durable log), so nothing is sold on a top-up a crash could
+  // lose. Appended again until the log has it, so the change stands once answered kOk.
+  Decision<CampaignView> ChangeCampaign(const CampaignId& id, const CampaignChange& change,
+                                        TimePoint now);
   Decision<CampaignView> GetCampaign(const CampaignId& id, TimePoint now) const;
   std::vector<CampaignView> ListCampaigns(TimePoint now) const;
   std::optional<CampaignFootprint> Footprint(const CampaignId& id) const;

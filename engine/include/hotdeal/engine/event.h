@@ -24,12 +24,15 @@ enum class EventType : std::uint8_t {
   kCampaignResumed,  // wins, so the two may reach the log in either order
   kCouponRedeemed,   // claim_id, user, coupon_code, order_ref, use; the coupon's newest use
   kCouponRestored,   // (by `use`) wins, so a redeem and a restore may reach the log in either order
+  kCampaignChanged,  // spec (the whole spec after the change), amount (units added or taken
+                     // back); the newest change (by seq) wins, so copies may land in any order
 };
 // The last type, for code that walks them all (the codec's name lookup).
-inline constexpr EventType kLastEventType = EventType::kCouponRestored;
+inline constexpr EventType kLastEventType = EventType::kCampaignChanged;
 
 // Fixed-size value: building one on the hot path allocates nothing (`spec.name` is empty for
-// every type but kCampaignCreated, and an empty std::string does not allocate).
+// every type but kCampaignCreated and kCampaignChanged, and an empty std::string does not
+// allocate).
 struct Event {
   EventType type = EventType::kCampaignCreated;
   // Unique within the campaign. Events appended by one worker carry increasing numbers; no
@@ -42,9 +45,9 @@ struct Event {
   OrderId order_id;
   CouponCode coupon_code;
   std::uint32_t quantity = 0;
-  std::int64_t amount = 0;
+  std::int64_t amount = 0;  // an order's price; kCampaignChanged: its stock delta
   TimePoint expires_at{};
-  CampaignSpec spec;  // kCampaignCreated only
+  CampaignSpec spec;  // kCampaignCreated and kCampaignChanged only
   // kCampaignCreated only: the campaign's slot in the engine's table. Claim and order ids embed
   // it, so replay must put the campaign back at the same index; the log has to store it.
   std::uint32_t campaign_index = 0;
@@ -64,7 +67,7 @@ struct Event {
 
 // The durable log's policy for an event it could not persist for certain (docs/durability.md):
 // true for the events that end an order or a claim's doubt, record a payment, change a
-// campaign's pause or a coupon's use. Those are
+// campaign's pause, spec or a coupon's use. Those are
 // appended again until the log has them (the engine keeps what they would return or undo
 // until then); every other event is reverted when certainly not persisted and marked in doubt
 // when possibly persisted. One definition, for the log and for the simulation that models it.
@@ -79,6 +82,7 @@ constexpr bool AppendedUntilPersisted(EventType type) noexcept {
     case EventType::kCampaignResumed:
     case EventType::kCouponRedeemed:
     case EventType::kCouponRestored:
+    case EventType::kCampaignChanged:
       return true;
     case EventType::kCampaignCreated:
     case EventType::kCampaignClosed:
@@ -96,6 +100,7 @@ constexpr bool IsControl(EventType type) noexcept {
     case EventType::kCampaignClosed:
     case EventType::kCampaignPaused:
     case EventType::kCampaignResumed:
+    case EventType::kCampaignChanged:
       return true;
     case EventType::kClaimGranted:
     case EventType::kClaimVoided:

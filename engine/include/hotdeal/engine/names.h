@@ -130,6 +130,8 @@ constexpr std::string_view Name(EventType type) noexcept {
       return "coupon_redeemed";
     case EventType::kCouponRestored:
       return "coupon_restored";
+    case EventType::kCampaignChanged:
+      return "campaign_changed";
   }
   return "unknown";
 }

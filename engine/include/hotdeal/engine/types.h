@@ -167,12 +167,23 @@ struct CampaignSpec {
   CampaignKind kind = CampaignKind::kCoupon;
   std::string name;  // control plane only; never touched per request
   std::uint32_t stock = 0;
+  // The most `stock` may be topped up to (PATCH stock_add): the campaign's tables are sized for
+  // it when it is created. 0 in a creation request: stock plus a headroom (Engine::CreateCampaign).
+  std::uint32_t stock_max = 0;
   std::uint32_t per_user_limit = 1;
   TimePoint starts_at{};
   std::optional<TimePoint> ends_at;  // nullopt: never
   std::int64_t price = 0;            // minor units, sale only
   std::uint32_t hold_seconds = 0;    // sale only
   CouponTerms terms;                 // coupon only
+};
+
+// An admin's change of a live campaign (PATCH): each field set is changed, the rest kept.
+struct CampaignChange {
+  std::optional<std::int64_t> stock_add;            // units added (> 0) or taken back (< 0)
+  std::optional<std::optional<TimePoint>> ends_at;  // a new end; nullopt inside: never ends
+  std::optional<std::string> name;
+  bool empty() const noexcept { return !stock_add && !ends_at && !name; }
 };
 
 // A campaign as GET shows it, computed at `now`.
