@@ -51,6 +51,7 @@ enum Field : std::uint32_t {
   kValidUntilUs = 1u << 28,
   kOrderRef = 1u << 29,
   kUse = 1u << 30,
+  kStockMax = 1u << 31,
 };
 // A coupon campaign's terms (campaign_created): absent from events logged before terms, which
 // read as no terms.
@@ -59,8 +60,9 @@ constexpr std::uint32_t kTerms =
 
 // Keys a type may carry or leave out: the Idempotency-Key is there only if the client sent one,
 // and campaign_created events logged before id tags have no id key (it reads as {0, 0}: the
-// campaign's ids are not tagged), and so do its terms. The encoder always writes both.
-constexpr std::uint32_t kOptional = kIdempotencyKey | kIdKey | kTerms;
+// campaign's ids are not tagged), nor terms. The encoder always writes them.
+// campaign_created events logged before top-ups have no stock_max (it reads as 0: the stock).
+constexpr std::uint32_t kOptional = kIdempotencyKey | kIdKey | kTerms | kStockMax;
 
 // v2 keys. A v1 document has the same ones without kEpoch.
 constexpr std::uint32_t kBase = kV | kType | kEpoch | kSeq | kAtUs | kCampaign;
@@ -75,8 +77,10 @@ constexpr std::uint32_t kOrderBase = kBase | kUser | kOrderId | kQuantity;
 constexpr std::uint32_t FieldsOf(EventType type) noexcept {
   switch (type) {
     case EventType::kCampaignCreated:
-      return kBase | kKind | kName | kStock | kPerUserLimit | kStartsAtUs | kEndsAtUs | kPrice |
-             kHoldSeconds | kCampaignIndex | kIdKey | kTerms;
+      return kBase | kKind | kName | kStock | kStockMax | kPerUserLimit | kStartsAtUs | kEndsAtUs |
+             kPrice | kHoldSeconds | kCampaignIndex | kIdKey | kTerms;
+    case EventType::kCampaignChanged:  // what a change may move, as it stands after it
+      return kBase | kAmount | kName | kStock | kEndsAtUs;
     case EventType::kCampaignClosed:
     case EventType::kCampaignPaused:
     case EventType::kCampaignResumed:
@@ -100,7 +104,7 @@ constexpr std::uint32_t FieldsOf(EventType type) noexcept {
   return 0;
 }
 
-constexpr std::array<std::pair<Field, std::string_view>, 31> kFieldNames{{
+constexpr std::array<std::pair<Field, std::string_view>, 32> kFieldNames{{
     {kV, "v"},
     {kType, "type"},
     {kSeq, "seq"},
@@ -116,6 +120,7 @@ constexpr std::array<std::pair<Field, std::string_view>, 31> kFieldNames{{
     {kKind, "kind"},
     {kName, "name"},
     {kStock, "stock"},
+    {kStockMax, "stock_max"},
     {kPerUserLimit, "per_user_limit"},
     {kStartsAtUs, "starts_at_us"},
     {kEndsAtUs, "ends_at_us"},
@@ -262,14 +267,15 @@ void WriteFields(const Event& e, std::uint64_t epoch, std::uint32_t fields, Writ
     w.Key(kIdempotencyKey), w.String(e.idempotency_key->view());
   if (has(kOrderRef)) w.Key(kOrderRef), w.String(e.order_ref.view());
   if (has(kUse)) w.Key(kUse), w.Number(e.use);
-  if (!has(kKind)) return;
   const engine::CampaignSpec& s = e.spec;
-  w.Key(kKind), w.String(engine::Name(s.kind));
-  w.Key(kName), w.String(s.name);
-  w.Key(kStock), w.Number(s.stock);
-  w.Key(kPerUserLimit), w.Number(s.per_user_limit);
-  w.Key(kStartsAtUs), w.Number(Micros(s.starts_at));
-  w.Key(kEndsAtUs), w.Time(s.ends_at);
+  if (has(kKind)) w.Key(kKind), w.String(engine::Name(s.kind));
+  if (has(kName)) w.Key(kName), w.String(s.name);
+  if (has(kStock)) w.Key(kStock), w.Number(s.stock);
+  if (has(kStockMax)) w.Key(kStockMax), w.Number(s.stock_max);
+  if (has(kPerUserLimit)) w.Key(kPerUserLimit), w.Number(s.per_user_limit);
+  if (has(kStartsAtUs)) w.Key(kStartsAtUs), w.Number(Micros(s.starts_at));
+  if (has(kEndsAtUs)) w.Key(kEndsAtUs), w.Time(s.ends_at);
+  if (!has(kKind)) return;  // the rest only at creation
   w.Key(kPrice), w.Number(s.price);
   w.Key(kHoldSeconds), w.Number(s.hold_seconds);
   w.Key(kCampaignIndex), w.Number(e.campaign_index);
@@ -477,6 +483,9 @@ CodecError EventDecoder::Impl::ReadField(Field field, simdjson::dom::element v,
       break;
     case kStock:
       ok = ReadUnsigned(v, out.spec.stock);
+      break;
+    case kStockMax:
+      ok = ReadUnsigned(v, out.spec.stock_max);
       break;
     case kPerUserLimit:
       ok = ReadUnsigned(v, out.spec.per_user_limit);

@@ -128,7 +128,8 @@ struct Plan {
   std::vector<const Item*> campaigns_new;
   std::vector<const Item*> campaigns_closed;
   std::vector<const Item*> campaigns_paused;  // pauses and resumes
-  std::vector<const Item*> claims_new;        // nullptr: granted and voided within the batch
+  std::vector<const Item*> campaigns_changed;
+  std::vector<const Item*> claims_new;  // nullptr: granted and voided within the batch
   std::vector<std::uint64_t> claims_void;
   std::vector<const Item*> coupons_used;  // redeems and restores, after the claims' inserts
   struct NewOrder {
@@ -147,6 +148,7 @@ struct Plan {
 
   void Clear() {
     campaigns_new.clear(), campaigns_closed.clear(), campaigns_paused.clear();
+    campaigns_changed.clear();
     claims_new.clear(), claims_void.clear(), coupons_used.clear();
     orders_new.clear(), orders_status.clear(), orders_void.clear(), conflicts.clear();
     stale.clear();
@@ -170,6 +172,9 @@ struct Plan {
       case EventType::kCampaignPaused:
       case EventType::kCampaignResumed:
         campaigns_paused.push_back(&item);
+        return;
+      case EventType::kCampaignChanged:
+        campaigns_changed.push_back(&item);
         return;
       case EventType::kClaimGranted:
         claim_at[e.claim_id.value] = claims_new.size();
@@ -446,6 +451,20 @@ base::Status Persister::Session::WriteCampaigns() {
     sql_.Value(e.seq) << ", pause_at_us = ";
     sql_.Value(mysql::Micros(e.at)) << " WHERE id = ";
     sql_.Value(e.campaign.view()) << " AND pause_seq < ";
+    sql_.Value(e.seq);
+    if (base::Status s = db_.Execute(sql_.str()); !s.ok()) return s;
+  }
+  for (const Item* item : plan_.campaigns_changed) {
+    const engine::Event& e = item->record.event;
+    sql_.Clear();
+    sql_ << "UPDATE campaigns SET name = ";
+    sql_.Value(std::string_view(e.spec.name)) << ", stock = ";
+    sql_.Value(e.spec.stock) << ", ends_at_us = ";
+    mysql::TimeValue(sql_, e.spec.ends_at);
+    sql_ << ", change_seq = ";
+    sql_.Value(e.seq) << ", changed_at_us = ";
+    sql_.Value(mysql::Micros(e.at)) << " WHERE id = ";
+    sql_.Value(e.campaign.view()) << " AND change_seq < ";
     sql_.Value(e.seq);
     if (base::Status s = db_.Execute(sql_.str()); !s.ok()) return s;
   }

@@ -92,10 +92,20 @@ std::optional<engine::ReplayError> ApplySnapshot(engine::Engine& engine, const S
     if (row.status == engine::OrderStatus::kReserved) continue;
     if (auto error = engine.Apply(Moved(row))) return error;
   }
-  // A campaign's close and its newest pause or resume, after everything it sold.
+  // A campaign's close, its newest pause or resume and its newest change, after everything it
+  // sold. The creation above has the row's spec already, changes included; the change sets only
+  // its seq, so older copies in the tail change nothing.
   for (const CampaignRow& row : rows.campaigns) {
     Event control;
     control.campaign = row.spec.id;
+    if (row.change_seq != 0) {
+      control.type = EventType::kCampaignChanged;
+      control.spec = row.spec;
+      control.at = row.changed_at;
+      control.seq = row.change_seq;
+      if (auto error = engine.Apply(control)) return error;
+      control.spec = {};
+    }
     if (row.closed_at) {
       control.type = EventType::kCampaignClosed;
       control.at = *row.closed_at;

@@ -40,6 +40,7 @@ Event Sample(EventType type) {
       e.spec.kind = engine::CampaignKind::kSale;
       e.spec.name = "10% off \"quoted\" \\ tab\t \xc3\xa9t\xc3\xa9";
       e.spec.stock = 4'000'000'000u;
+      e.spec.stock_max = 4'000'001'024u;
       e.spec.per_user_limit = 3;
       e.spec.starts_at = At(-5);
       e.spec.ends_at = At(1'795'000'100'000'000);
@@ -48,6 +49,13 @@ Event Sample(EventType type) {
       e.campaign_index = 1023;
       e.id_key = {18'446'744'073'709'551'615ull, 0x0123'4567'89ab'cdefull};
       e.spec.terms = {engine::DiscountKind::kAmount, 500, 2'000, 0, At(1'795'000'200'000'000)};
+      break;
+    case EventType::kCampaignChanged:  // the keys a change moves, and its stock delta
+      e.spec.id = e.campaign;
+      e.spec.name = "last call \"50%\"";
+      e.spec.stock = 1'500;
+      e.spec.ends_at = At(1'795'000'100'000'000);
+      e.amount = -500;
       break;
     case EventType::kCampaignClosed:
     case EventType::kCampaignPaused:
@@ -101,6 +109,7 @@ void ExpectSame(const Event& a, const Event& b) {
   EXPECT_EQ(a.spec.kind, b.spec.kind);
   EXPECT_EQ(a.spec.name, b.spec.name);
   EXPECT_EQ(a.spec.stock, b.spec.stock);
+  EXPECT_EQ(a.spec.stock_max, b.spec.stock_max);
   EXPECT_EQ(a.spec.per_user_limit, b.spec.per_user_limit);
   EXPECT_EQ(a.spec.starts_at, b.spec.starts_at);
   EXPECT_EQ(a.spec.ends_at, b.spec.ends_at);
@@ -119,7 +128,7 @@ constexpr EventType kAllTypes[] = {
     EventType::kClaimVoided,     EventType::kOrderReserved,   EventType::kOrderConfirmed,
     EventType::kOrderCancelled,  EventType::kOrderExpired,    EventType::kOrderVoided,
     EventType::kCampaignPaused,  EventType::kCampaignResumed, EventType::kCouponRedeemed,
-    EventType::kCouponRestored,
+    EventType::kCouponRestored,  EventType::kCampaignChanged,
 };
 static_assert(std::size(kAllTypes) == static_cast<std::size_t>(engine::kLastEventType) + 1);
 
@@ -241,6 +250,30 @@ TEST(EventCodec, IdKeyIsTwoWordsAndCreationsWithoutOneStillDecode) {
   // Only a campaign's creation carries one.
   EXPECT_EQ(decoder.Decode(R"({"v":2,"epoch":1,"type":"campaign_closed","seq":1,"at_us":2,)"
                            R"("campaign":"c","id_key":[1,2]})",
+                           decoded),
+            CodecError::kUnknownField);
+}
+
+// A creation logged before top-ups has no stock_max and decodes with 0 (replay reads it as the
+// stock); only a creation carries one.
+TEST(EventCodec, StockMaxIsOptionalAtCreationOnly) {
+  const Event created = Sample(EventType::kCampaignCreated);
+  EventBuffer buffer;
+  Encoded encoded = EncodeEvent(created, kEpoch, buffer);
+  ASSERT_EQ(encoded.error, CodecError::kOk);
+  const std::string key = R"(,"stock_max":4000001024)";
+  std::string text(encoded.text);
+  const std::size_t at = text.find(key);
+  ASSERT_NE(at, std::string::npos) << text;
+  text.erase(at, key.size());
+  EventDecoder decoder;
+  LogRecord decoded;
+  ASSERT_EQ(decoder.Decode(text, decoded), CodecError::kOk) << text;
+  EXPECT_EQ(decoded.event.spec.stock_max, 0u);
+  EXPECT_EQ(decoded.event.spec.stock, created.spec.stock);
+  EXPECT_EQ(decoder.Decode(R"({"v":2,"epoch":1,"type":"campaign_changed","seq":1,"at_us":2,)"
+                           R"("campaign":"c","amount":1,"name":"n","stock":2,"stock_max":9,)"
+                           R"("ends_at_us":null})",
                            decoded),
             CodecError::kUnknownField);
 }

@@ -246,6 +246,79 @@ TEST_F(RecoveryStackTest, APauseComesBackFromMysqlAndFromTheTail) {
             Outcome::kCreated);
 }
 
+// A PATCH comes back as the newest change of each campaign said, whether MySQL holds it (the
+// persister rewrote the campaigns row) or only Kafka's tail does: stock, name and ends_at, and
+// the units a top-up added and a claim then took.
+TEST_F(RecoveryStackTest, AChangeComesBackFromMysqlAndFromTheTail) {
+  const engine::CampaignId in_mysql = Campaign("km");  // topped up and renamed, in MySQL
+  const engine::CampaignId in_tail = Campaign("kt");   // changed after the persister stopped
+  KafkaLog log(options_);
+  engine::Engine live(engine::EngineOptions{}, log);
+  log.Start(live);
+  Acks acks;
+  auto change = [&](const engine::CampaignId& id, std::int64_t add, std::string name) {
+    engine::CampaignChange patch;
+    patch.stock_add = add;
+    patch.name = std::move(name);
+    patch.ends_at = now_ + std::chrono::hours(24);
+    auto d = live.ChangeCampaign(id, patch, now_);
+    ASSERT_EQ(d.outcome, Outcome::kOk);
+    acks.Await(log, d.ticket);
+    acks.WaitAll();  // the added units join once the log has the change
+  };
+  auto claim = [&](const engine::CampaignId& id, int user) {
+    auto d = live.ClaimCoupon(worker_, id, User(user), std::nullopt, now_);
+    ASSERT_EQ(d.outcome, Outcome::kCreated);
+    acks.Await(log, d.ticket);
+  };
+  for (const auto& id : {in_mysql, in_tail}) {
+    auto created = live.CreateCampaign(Coupon(id, 2), now_);
+    ASSERT_EQ(created.outcome, Outcome::kCreated);
+    acks.Await(log, created.ticket);
+    claim(id, 1);
+    claim(id, 2);
+  }
+  change(in_mysql, 3, "topped up");
+  claim(in_mysql, 3);
+  change(in_mysql, -1, "last call");
+  acks.WaitAll();
+  {
+    Persister persister(options_);
+    persister.Start();
+    ASSERT_TRUE(WaitForOffsets(static_cast<std::int64_t>(log.probe()->Snapshot().persisted)));
+    persister.Stop();
+  }
+  const std::string where = " FROM campaigns WHERE id = '" + std::string(in_mysql.view()) + "'";
+  EXPECT_EQ(Number("SELECT stock" + where), 4);
+  EXPECT_EQ(Number("SELECT COUNT(*)" + where + " AND name = 'last call' AND change_seq > 0"), 1);
+  change(in_tail, 2, "tail");
+  claim(in_tail, 3);
+  change(in_tail, -1, "tail, last call");
+  acks.WaitAll();
+  log.Stop();
+
+  engine::DiscardSink discard;
+  engine::Engine recovered(engine::EngineOptions{}, discard);
+  Recover(recovered, options_);
+  for (const auto& id : {in_mysql, in_tail}) {
+    ExpectSameCampaign(live, recovered, id);
+    const engine::CampaignView want = *live.GetCampaign(id, now_).value;
+    const engine::CampaignView got = *recovered.GetCampaign(id, now_).value;
+    EXPECT_EQ(got.spec.stock, want.spec.stock);
+    EXPECT_EQ(got.spec.name, want.spec.name);
+    EXPECT_EQ(got.spec.ends_at, want.spec.ends_at);
+    EXPECT_EQ(got.remaining, want.remaining);
+    EXPECT_EQ(recovered.Books(id)->stock, got.spec.stock);
+  }
+  EXPECT_EQ(recovered.GetCampaign(in_mysql, now_).value->spec.stock, 4u);
+  EXPECT_EQ(recovered.GetCampaign(in_tail, now_).value->spec.stock, 3u);
+  EXPECT_EQ(recovered.GetCampaign(in_tail, now_).value->remaining, 0u);
+  EXPECT_EQ(recovered.ClaimCoupon(worker_, in_mysql, User(9), std::nullopt, now_).outcome,
+            Outcome::kCreated);
+  EXPECT_EQ(recovered.ClaimCoupon(worker_, in_tail, User(9), std::nullopt, now_).outcome,
+            Outcome::kSoldOut);
+}
+
 // A coupon's use comes back from the claims row (redeemed, then restored and redeemed again in
 // MySQL) and from the tail (a restore after the persister stopped), newest change winning.
 TEST_F(RecoveryStackTest, ACouponsUseComesBackFromMysqlAndFromTheTail) {

@@ -11,7 +11,7 @@ namespace {
 
 using engine::EventType;
 
-constexpr std::array<std::string_view, 24> kCampaignColumns = {
+constexpr std::array<std::string_view, 27> kCampaignColumns = {
     "id",           "campaign_index", "kind",
     "name",         "stock",          "per_user_limit",
     "starts_at_us", "ends_at_us",     "price",
@@ -19,8 +19,9 @@ constexpr std::array<std::string_view, 24> kCampaignColumns = {
     "closed_at_us", "closed_seq",     "id_key_0",
     "id_key_1",     "paused",         "pause_seq",
     "pause_at_us",  "discount",       "discount_value",
-    "min_spend",    "valid_seconds",  "valid_until_us"};
-static_assert(kCampaignColumns.size() == static_cast<std::size_t>(CampaignColumn::kValidUntil) + 1);
+    "min_spend",    "valid_seconds",  "valid_until_us",
+    "stock_max",    "change_seq",     "changed_at_us"};
+static_assert(kCampaignColumns.size() == static_cast<std::size_t>(CampaignColumn::kChangedAt) + 1);
 constexpr std::array<std::string_view, 11> kClaimColumns = {
     "claim_id",        "campaign_id", "user_id",   "coupon_code", "created_at_us", "seq",
     "idempotency_key", "redeemed",    "use_count", "order_ref",   "used_at_us"};
@@ -76,14 +77,6 @@ std::optional<engine::TimePoint> ReadTime(const Row& row, Column c) {
   if (row.IsNull(c)) return std::nullopt;
   return FromMicros(row.Number<std::int64_t>(c));
 }
-void TimeValue(Sql& sql, const std::optional<engine::TimePoint>& time) {
-  if (time) {
-    sql.Value(Micros(*time));
-  } else {
-    sql.Null();
-  }
-}
-
 void KeyValue(Sql& sql, const engine::Event& e) {
   // Keys were validated by the decoder ([A-Za-z0-9_-]{1,64}).
   if (e.idempotency_key) {
@@ -94,6 +87,14 @@ void KeyValue(Sql& sql, const engine::Event& e) {
 }
 
 }  // namespace
+
+void TimeValue(Sql& sql, const std::optional<engine::TimePoint>& time) {
+  if (time) {
+    sql.Value(Micros(*time));
+  } else {
+    sql.Null();
+  }
+}
 
 const TableStatements& Campaigns() {
   static const TableStatements statements = Statements("campaigns", kCampaignColumns);
@@ -140,6 +141,9 @@ base::Status Read(const Row& row, CampaignRow& out) {
   terms.min_spend = row.Number<std::int64_t>(C::kMinSpend);
   terms.valid_seconds = row.Number<std::uint32_t>(C::kValidSeconds);
   terms.valid_until = ReadTime(row, C::kValidUntil);
+  out.spec.stock_max = row.Number<std::uint32_t>(C::kStockMax);
+  out.change_seq = row.Number<std::uint64_t>(C::kChangeSeq);
+  out.changed_at = ReadTime(row, C::kChangedAt).value_or(engine::TimePoint{});
   return Checked(row, bad, "campaigns", kCampaignColumns);
 }
 
@@ -209,7 +213,8 @@ void CampaignValues(Sql& sql, const engine::Event& e) {
   sql.Value(s.terms.min_spend) << ", ";
   sql.Value(s.terms.valid_seconds) << ", ";
   TimeValue(sql, s.terms.valid_until);
-  sql << ")";
+  sql << ", ";
+  sql.Value(s.stock_max) << ", 0, NULL)";  // never changed: change_seq, changed_at_us
 }
 
 void ClaimValues(Sql& sql, const engine::Event& e) {

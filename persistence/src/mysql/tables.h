@@ -27,6 +27,8 @@ inline std::int64_t Micros(engine::TimePoint t) noexcept {
 inline engine::TimePoint FromMicros(std::int64_t micros) noexcept {
   return engine::TimePoint{std::chrono::microseconds{micros}};
 }
+// A nullable `_us` value: NULL for no time (a campaign that never ends, ...).
+void TimeValue(Sql& sql, const std::optional<engine::TimePoint>& time);
 
 enum class CampaignColumn {
   kId,
@@ -53,6 +55,9 @@ enum class CampaignColumn {
   kMinSpend,
   kValidSeconds,
   kValidUntil,
+  kStockMax,
+  kChangeSeq,
+  kChangedAt,
 };
 enum class ClaimColumn {
   kClaimId,

@@ -30,6 +30,10 @@ struct CampaignRow {
   bool paused = false;
   std::uint64_t pause_seq = 0;
   engine::TimePoint pause_at{};
+  // The newest change (PATCH): its seq (0: never changed) and time. spec holds the name, stock
+  // and ends_at it left, and stock_max (0: created before top-ups).
+  std::uint64_t change_seq = 0;
+  engine::TimePoint changed_at{};
 };
 
 // A row of `claims`: a live grant (a voided one is deleted).
