@@ -207,6 +207,7 @@ class ServeFixture : public persistence::testing::StackTest {
       case engine::EventType::kCampaignClosed:
       case engine::EventType::kCampaignPaused:
       case engine::EventType::kCampaignResumed:
+      case engine::EventType::kCampaignChanged:  // moves stock, which holds no unit
       case engine::EventType::kOrderConfirmed:
       case engine::EventType::kCouponRedeemed:  // a coupon's use moves no unit
       case engine::EventType::kCouponRestored:

@@ -133,15 +133,16 @@ enum class StepKind : std::uint8_t {
   kReappend,
   kSettle,
   kOutage,
-  kPause,  // an admin pauses or resumes a campaign
-  kUse,    // the shop's checkout redeems or restores a claimed coupon
+  kPause,   // an admin pauses or resumes a campaign
+  kUse,     // the shop's checkout redeems or restores a claimed coupon
+  kChange,  // an admin tops up or takes back stock, or renames a campaign (PATCH)
   kCrash,
   kCount,
 };
 // Base weights; each seed scales every one by 0..2, so some seeds are report-starved, some
 // cancel-heavy, some crash often.
 constexpr std::array<double, static_cast<std::size_t>(StepKind::kCount)> kStepWeights = {
-    18, 18, 7, 7, 6, 4, 6, 26, 5, 4, 0.5, 1.5, 3, 0};
+    18, 18, 7, 7, 6, 4, 6, 26, 5, 4, 0.5, 1.5, 3, 2, 0};
 
 struct Campaign {
   engine::CampaignSpec spec;
@@ -305,6 +306,8 @@ class Simulation {
         return Trace(log_.down ? "log outage begins" : "log outage ends");
       case StepKind::kPause:
         return DoPause();
+      case StepKind::kChange:
+        return DoChange();
       case StepKind::kUse:
         return DoUse();
       case StepKind::kCrash:
@@ -409,6 +412,85 @@ class Simulation {
              std::string(engine::Name(d.value->status)));
     } else if (d.outcome != Outcome::kLogUnavailable) {
       Fail("a pause or resume answered " + std::string(OutcomeName(d.outcome)));
+    }
+  }
+
+  // An admin's PATCH. Stock moves by a top-up or a take-back of a few units, sometimes more than
+  // the table holds or than is free; a rename rides along. The answer must be the model's: kOk
+  // with the new stock, kConflict only for a take-back of more than is free, kCapacity only past
+  // stock_max, kInvalid only for a stock below 1; a refused append changes nothing.
+  void DoChange() {
+    const std::size_t c = rng_.Below(campaigns_.size());
+    Campaign& campaign = campaigns_[c];
+    engine::CampaignChange change;
+    std::int64_t add = rng_.Range(1, 8);
+    if (rng_.Chance(0.5)) add = -add;
+    if (rng_.Chance(0.8)) change.stock_add = add;
+    if (!change.stock_add || rng_.Chance(0.2)) change.name = "sale day " + std::to_string(step_);
+    add = change.stock_add.value_or(0);
+    const engine::CampaignBooks before = Books(c);
+    const std::int64_t stock = std::int64_t{campaign.spec.stock} + add;
+    Decision<engine::CampaignView> d = engine_->ChangeCampaign(campaign.spec.id, change, now_);
+    TakeAppended();
+    Trace("change " + std::string(campaign.spec.id.view()) + " stock " + std::to_string(add) +
+          (change.name ? " name" : "") + " -> " + std::string(OutcomeName(d.outcome)));
+    const bool conflict = add < 0 && -add > std::int64_t{before.remaining};
+    const bool over = stock > std::int64_t{before.stock_max};
+    const bool invalid = stock < 1;
+    auto expect = [&](bool ok, const char* what) {
+      if (!ok)
+        Fail("a change by " + std::to_string(add) + " of " + std::string(campaign.spec.id.view()) +
+             " (stock " + std::to_string(campaign.spec.stock) + ", remaining " +
+             std::to_string(before.remaining) + ") answered " + what);
+    };
+    switch (d.outcome) {
+      case Outcome::kOk:
+        expect(!conflict && !over && !invalid, "ok");
+        expect(d.value->spec.stock == stock, "ok with another stock");
+        campaign.spec.stock = static_cast<std::uint32_t>(stock);
+        if (change.name) campaign.spec.name = *change.name;
+        ++result_.counts.changes;
+        return;
+      case Outcome::kConflict:
+        return expect(conflict && !invalid && !over, "conflict");
+      case Outcome::kCapacity:
+        return expect(over && !invalid, "capacity");
+      case Outcome::kInvalid:
+        return expect(invalid, "invalid");
+      case Outcome::kLogUnavailable:
+        return;
+      default:
+        return expect(false, OutcomeName(d.outcome).data());
+    }
+  }
+
+  // After recovery a campaign's stock and name are its newest change's in the log (by seq), or
+  // its creation's; with nothing topping up, the books' stock is all of it.
+  void CheckChangesAsLogged() {
+    for (std::size_t c = 0; c < campaigns_.size(); ++c) {
+      Campaign& campaign = campaigns_[c];
+      std::uint64_t newest = 0;
+      if (auto it = log_.kafka.find(campaign.spec.id.view()); it != log_.kafka.end()) {
+        for (const engine::Event& e : it->second) {
+          if (e.type == engine::EventType::kCampaignCreated && newest == 0) {
+            campaign.spec.stock = e.spec.stock;
+            campaign.spec.name = e.spec.name;
+          }
+          if (e.type == engine::EventType::kCampaignChanged && e.seq > newest) {
+            newest = e.seq;
+            campaign.spec.stock = e.spec.stock;
+            campaign.spec.name = e.spec.name;
+          }
+        }
+      }
+      const engine::CampaignSpec shown = engine_->GetCampaign(campaign.spec.id, now_).value->spec;
+      if (shown.stock != campaign.spec.stock || Books(c).stock != campaign.spec.stock ||
+          shown.name != campaign.spec.name) {
+        Fail("recovered " + std::string(campaign.spec.id.view()) + " with stock " +
+             std::to_string(shown.stock) + " (books " + std::to_string(Books(c).stock) +
+             ") named \"" + shown.name + "\", the log says " + std::to_string(campaign.spec.stock) +
+             " named \"" + campaign.spec.name + "\"");
+      }
     }
   }
 
@@ -948,6 +1030,11 @@ class Simulation {
              std::to_string(b.held) + " confirmed " + std::to_string(b.confirmed));
       }
       if (units > b.stock) Fail(std::string(id) + " sold " + std::to_string(units) + " units");
+      // What is still topping up (a top-up the log has not acknowledged) is the only gap.
+      if (b.stock > campaign.spec.stock ||
+          engine_->GetCampaign(campaign.spec.id, now_).value->spec.stock != campaign.spec.stock)
+        Fail(std::string(id) + " shows another stock than its changes gave it: books " +
+             std::to_string(b.stock) + ", model " + std::to_string(campaign.spec.stock));
       if (units != holdings_.Units(id)) {
         Fail("books of " + std::string(id) + " count " + std::to_string(units) + " units (held " +
              std::to_string(b.held) + ", confirmed " + std::to_string(b.confirmed) +
@@ -1059,6 +1146,7 @@ class Simulation {
         Fold(holdings_, e);
     Phase("recovery check");
     CheckPausedAsLogged();
+    CheckChangesAsLogged();
     CheckUseAsLogged();
     CheckTermsRecovered();
     CheckMysqlMatchesLog();
@@ -1286,7 +1374,7 @@ std::string SimResult::Summary() const {
   return std::to_string(counts.steps) + " steps, " + std::to_string(counts.crashes) + " crashes, " +
          std::to_string(counts.claims) + " claims, " + std::to_string(counts.orders) + " orders, " +
          std::to_string(counts.in_doubt) + " in doubt, " + std::to_string(counts.promises) +
-         " promises";
+         " promises, " + std::to_string(counts.changes) + " changes";
 }
 
 SimResult RunSeed(const SimOptions& options, Progress* progress) {

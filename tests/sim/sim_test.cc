@@ -171,12 +171,14 @@ TEST(SimTest, RunsDoWhatTheyClaim) {
     total.in_doubt += result.counts.in_doubt;
     total.crashes += result.counts.crashes;
     total.promises += result.counts.promises;
+    total.changes += result.counts.changes;
   }
   EXPECT_GT(total.claims, 100u);
   EXPECT_GT(total.orders, 100u);
   EXPECT_GT(total.in_doubt, 10u);
   EXPECT_GT(total.crashes, 20u);
   EXPECT_GT(total.promises, 100u);
+  EXPECT_GT(total.changes, 20u);
 }
 
 }  // namespace

@@ -118,6 +118,7 @@ void Holdings::Apply(const Event& e) {
     case EventType::kCampaignClosed:
     case EventType::kCampaignPaused:
     case EventType::kCampaignResumed:
+    case EventType::kCampaignChanged:
     case EventType::kClaimVoided:
     case EventType::kOrderVoided:
     case EventType::kCouponRedeemed:
@@ -252,6 +253,17 @@ void MysqlModel::Write(const Event& e) {
         it->second.paused = e.type == EventType::kCampaignPaused;
         it->second.pause_seq = e.seq;
         it->second.pause_at = e.at;
+      }
+      return;
+    case EventType::kCampaignChanged:
+      // The UPDATE's guard, and the columns it sets.
+      if (auto it = campaigns_.find(e.campaign.view());
+          it != campaigns_.end() && it->second.change_seq < e.seq) {
+        it->second.spec.name = e.spec.name;
+        it->second.spec.stock = e.spec.stock;
+        it->second.spec.ends_at = e.spec.ends_at;
+        it->second.change_seq = e.seq;
+        it->second.changed_at = e.at;
       }
       return;
     case EventType::kClaimGranted: {
