@@ -43,7 +43,9 @@ std::size_t AppendNumber(std::array<char, kStreamEventBytesMax>& out, std::size_
 }  // namespace
 
 StreamState StateOf(const engine::CampaignView& view) {
-  std::uint64_t taken = view.spec.stock - std::min(view.remaining, view.spec.stock);
+  // Counted from stock_max, which never changes, so a top-up or a take-back (which move stock
+  // and remaining together) still changes the id.
+  std::uint64_t taken = view.spec.stock_max - std::min(view.remaining, view.spec.stock_max);
   constexpr auto kCampaignStatuses =
       static_cast<std::uint64_t>(engine::CampaignStatus::kPaused) + 1;
   return {view.remaining, view.status,

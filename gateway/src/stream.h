@@ -25,10 +25,10 @@ namespace hotdeal::gateway {
 class Stream;
 class Worker;
 
-// What a stream tells, and the event id that names it: units taken (stock - remaining) times
-// 5 plus the status's rank (scheduled, live, sold_out, ended, paused). Equal ids are equal states
-// of a campaign; for a coupon that is never paused the id only grows (units only go, the status
-// only moves forward), so a client's Last-Event-ID also says how far behind it is.
+// What a stream tells, and the event id that names it: stock_max - remaining times 5 plus the
+// status's rank (scheduled, live, sold_out, ended, paused). Equal ids are equal states of a
+// campaign; for a coupon that is never paused or changed the id only grows (units only go, the
+// status only moves forward), so a client's Last-Event-ID also says how far behind it is.
 struct StreamState {
   std::uint32_t remaining = 0;
   engine::CampaignStatus status = engine::CampaignStatus::kScheduled;

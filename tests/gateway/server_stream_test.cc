@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <set>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "http_client.h"
@@ -196,7 +198,7 @@ class StreamTest : public GatewayTest {
 TEST_F(StreamTest, OpensWithTheCurrentStateAtOnce) {
   options_.stream_interval = milliseconds{2000};  // the first event must not wait for a tick
   StartServer();
-  CreateCampaign(CouponBody("bf", 5));
+  CreateCampaign(R"({"id":"bf","kind":"coupon","name":"c","stock":5,"stock_max":5})");
   auto started = Clock::now();
   StreamClient stream(port(), "/v1/campaigns/bf/stream");
   auto head = stream.Head();
@@ -241,6 +243,32 @@ TEST_F(StreamTest, FollowsClaimsToSoldOutThenEnded) {
   ASSERT_TRUE(event);
   EXPECT_EQ(Status(*event), "ended");
   EXPECT_GT(std::stoull(event->id), last_id);
+}
+
+TEST_F(StreamTest, HearsATopUpAndATakeBack) {
+  StartServer();
+  CreateCampaign(CouponBody("bf", 5));
+  ASSERT_EQ(Claim(port(), "bf", "u1"), 201);
+  StreamClient stream(port(), "/v1/campaigns/bf/stream");
+  ASSERT_TRUE(stream.Head());
+  auto event = stream.NextData(milliseconds{1000});
+  ASSERT_TRUE(event);
+  EXPECT_EQ(Remaining(*event), 4);
+  std::set<std::string> ids = {event->id};
+  // Each moves stock and remaining together, the units taken stay 1: the stream still hears it.
+  for (auto [body, remaining] : {std::pair{R"({"stock_add": 3})", 7},
+                                 {R"({"stock_add": -6})", 1},
+                                 {R"({"stock_add": 3})", 4}}) {
+    auto changed =
+        HttpClient(port()).Send("PATCH", "/v1/campaigns/bf", body, std::string(kAdminHeader));
+    ASSERT_TRUE(changed);
+    ASSERT_EQ(changed->status, 200) << changed->body;
+    event = stream.NextData(milliseconds{1000});
+    ASSERT_TRUE(event) << body;
+    EXPECT_EQ(Remaining(*event), remaining) << body;
+    ids.insert(event->id);
+  }
+  EXPECT_EQ(ids.size(), 3u) << "back to 4 remaining is the first state's id again";
 }
 
 TEST_F(StreamTest, CoalescesChangesWithinATick) {
