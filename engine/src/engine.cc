@@ -138,8 +138,9 @@ Decision<CampaignView> Engine::Impl::ChangeCampaign(const CampaignId& id,
   const std::int64_t stock = std::int64_t{spec.stock} + add;
   if (change.ends_at) spec.ends_at = *change.ends_at;
   if (change.name) spec.name = *change.name;
+  // The view lets the caller say which rule the change broke.
   if (stock < 1 || (spec.ends_at && *spec.ends_at <= spec.starts_at))
-    return Answer<CampaignView>(Outcome::kInvalid);
+    return Answer<CampaignView>(Outcome::kInvalid, campaign->View(now));
   if (stock > spec.stock_max) return Answer<CampaignView>(Outcome::kCapacity, campaign->View(now));
   spec.stock = static_cast<std::uint32_t>(stock);
   const auto units = static_cast<std::uint32_t>(add < 0 ? -add : add);

@@ -63,6 +63,8 @@ void WriteCampaign(JsonWriter& json, const engine::CampaignView& view) {
   json.String(spec.name);
   json.Key("stock");
   json.Uint(spec.stock);
+  json.Key("stock_max");
+  json.Uint(spec.stock_max);
   json.Key("remaining");
   json.Uint(view.remaining);
   json.Key("per_user_limit");
@@ -348,8 +350,8 @@ bool Api::Preflight(WorkerContext& worker, const RequestData& request, Reply& re
   std::string_view origin = AllowedOrigin(worker, request);
   if (origin.empty()) return false;
   std::string_view path = std::string_view(request.target).substr(0, request.target.find('?'));
-  for (Method method : {Method::kGet, Method::kPost}) {
-    RouteMatch match = MatchRoute(method, path);
+  for (std::size_t method = 0; method < kMethodCount; ++method) {
+    RouteMatch match = MatchRoute(static_cast<Method>(method), path);
     if (match.route == nullptr || !CorsRoute(*match.route)) continue;
     route_id = match.route->id;
     reply.status = 204;
@@ -409,23 +411,10 @@ bool Api::MatchRequest(const RequestData& request, RouteMatch& match, Reply& rep
   route_id = RouteId::kUnmatched;
   std::string_view path = request.target;
   path = path.substr(0, path.find('?'));
-  Method method = Method::kGet;
-  if (request.method == http::verb::post) {
-    method = Method::kPost;
-  } else if (request.method != http::verb::get) {
-    // Every route is GET or POST; any other verb on a known path is a 405 below.
-    RouteMatch get_match = MatchRoute(Method::kGet, path);
-    RouteMatch post_match = MatchRoute(Method::kPost, path);
-    if (get_match.route == nullptr && post_match.route == nullptr) {
-      SetError(reply, ApiError::kNotFound, "no such route");
-      return false;
-    }
-    reply.allow = get_match.route == nullptr    ? "POST"
-                  : post_match.route == nullptr ? "GET"
-                                                : "GET, POST";
-    SetError(reply, ApiError::kMethodNotAllowed, "method not allowed on this path");
-    return false;
-  }
+  std::optional<Method> method;
+  if (request.method == http::verb::get) method = Method::kGet;
+  if (request.method == http::verb::post) method = Method::kPost;
+  if (request.method == http::verb::patch) method = Method::kPatch;
   match = MatchRoute(method, path);
   if (match.route == nullptr) {
     if (match.allow.empty()) {
@@ -539,15 +528,17 @@ void Api::Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& 
       return;  // Handle answers kControl: the caller calls CreateCampaign
     case RouteId::kGetCampaign:
       return GetCampaign(worker, match.params[0], reply);
+    case RouteId::kChangeCampaign:
+      return ChangeCampaign(worker, match.params[0], request, reply);
     case RouteId::kCloseCampaign:
-      return ChangeCampaign(worker, match.params[0], request, reply,
-                            &engine::Engine::CloseCampaign);
+      return ControlCampaign(worker, match.params[0], request, reply,
+                             &engine::Engine::CloseCampaign);
     case RouteId::kPauseCampaign:
-      return ChangeCampaign(worker, match.params[0], request, reply,
-                            &engine::Engine::PauseCampaign);
+      return ControlCampaign(worker, match.params[0], request, reply,
+                             &engine::Engine::PauseCampaign);
     case RouteId::kResumeCampaign:
-      return ChangeCampaign(worker, match.params[0], request, reply,
-                            &engine::Engine::ResumeCampaign);
+      return ControlCampaign(worker, match.params[0], request, reply,
+                             &engine::Engine::ResumeCampaign);
     case RouteId::kStreamCampaign:
       return StreamCampaign(worker, match.params[0], reply);
     case RouteId::kCreateClaim:
@@ -695,6 +686,10 @@ std::string Api::CapacityMessage(const engine::CampaignSpec& spec, engine::TimeP
     return "stock " + std::to_string(spec.stock) + " is over the largest campaign this server " +
            "takes, --stock-max " + std::to_string(limits_.stock_max);
   }
+  if (spec.stock_max > limits_.stock_max) {
+    return "stock_max " + std::to_string(spec.stock_max) + " is over the largest campaign " +
+           "this server takes, --stock-max " + std::to_string(limits_.stock_max);
+  }
   std::vector<engine::CampaignView> campaigns = engine_.ListCampaigns(now);
   if (campaigns.size() >= limits_.campaigns_max) {
     return "the campaign table is full: " + std::to_string(campaigns.size()) +
@@ -777,14 +772,54 @@ void Api::StreamCampaign(WorkerContext& worker, std::string_view id_text, Reply&
   reply.content_type = ContentType::kEventStream;
 }
 
-void Api::ChangeCampaign(WorkerContext& worker, std::string_view id_text, RequestData& request,
-                         Reply& reply, Change change) {
+void Api::ControlCampaign(WorkerContext& worker, std::string_view id_text, RequestData& request,
+                          Reply& reply, Control control) {
   auto id = ParsePathId<engine::CampaignId>(id_text, reply, "campaign id");
   if (!id) return;
   if (BodyError error = DecodeEmptyBody(worker.json, request.PadBody())) {
     return SetBodyError(reply, error);
   }
-  Answer((engine_.*change)(*id, worker.now), reply, WriteCampaign);
+  Answer((engine_.*control)(*id, worker.now), reply, WriteCampaign);
+}
+
+void Api::ChangeCampaign(WorkerContext& worker, std::string_view id_text, RequestData& request,
+                         Reply& reply) {
+  auto id = ParsePathId<engine::CampaignId>(id_text, reply, "campaign id");
+  if (!id) return;
+  engine::CampaignChange change;
+  if (BodyError error = DecodeChangeBody(worker.json, request.PadBody(), change)) {
+    return SetBodyError(reply, error);
+  }
+  engine::Decision<engine::CampaignView> decision = engine_.ChangeCampaign(*id, change, worker.now);
+  const std::int64_t add = change.stock_add.value_or(0);
+  switch (decision.outcome) {
+    case engine::Outcome::kInvalid:
+      // The decoder checked each field; what is left conflicts with the campaign as it is.
+      if (decision.value && std::int64_t{decision.value->spec.stock} + add < 1) {
+        return SetError(reply, ApiError::kConflict,
+                        "stock_add: a campaign keeps at least 1 unit of stock");
+      }
+      return SetError(reply, ApiError::kConflict,
+                      "ends_at: must be after the campaign's starts_at");
+    case engine::Outcome::kCapacity:
+      return SetError(reply, ApiError::kCapacity,
+                      MessageText()
+                          .Put("stock_add: stock ")
+                          .Put(std::int64_t{decision.value->spec.stock} + add)
+                          .Put(" is over this campaign's stock_max ")
+                          .Put(std::int64_t{decision.value->spec.stock_max})
+                          .Put(", set at its creation")
+                          .view());
+    case engine::Outcome::kConflict:
+      return SetError(reply, ApiError::kConflict,
+                      MessageText()
+                          .Put("stock_add: only ")
+                          .Put(std::int64_t{decision.value->remaining})
+                          .Put(" units are free to take back; sold and held units stay")
+                          .view());
+    default:
+      return Answer(decision, reply, WriteCampaign);
+  }
 }
 
 void Api::CreateClaim(WorkerContext& worker, std::string_view id_text, RequestData& request,

@@ -128,10 +128,13 @@ class Api {
   // the connection hands itself to its worker's StreamHub once the head is written.
   void StreamCampaign(WorkerContext& worker, std::string_view id_text, Reply& reply);
   // Close, pause or resume (an empty body; 200 with the campaign as it is after).
-  using Change = engine::Decision<engine::CampaignView> (engine::Engine::*)(
+  using Control = engine::Decision<engine::CampaignView> (engine::Engine::*)(
       const engine::CampaignId&, engine::TimePoint);
+  void ControlCampaign(WorkerContext& worker, std::string_view id_text, RequestData& request,
+                       Reply& reply, Control control);
+  // PATCH: stock_add, ends_at, name (200 with the campaign as it is after).
   void ChangeCampaign(WorkerContext& worker, std::string_view id_text, RequestData& request,
-                      Reply& reply, Change change);
+                      Reply& reply);
   void CreateClaim(WorkerContext& worker, std::string_view id_text, RequestData& request,
                    Reply& reply);
   void GetClaim(WorkerContext& worker, std::string_view id_text, std::string_view user_text,

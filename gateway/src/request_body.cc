@@ -99,9 +99,37 @@ BodyError ReadTime(ondemand::value value, std::string_view name, engine::TimePoi
   return {};
 }
 
+// A time or null (null: never, as for a campaign's ends_at).
+BodyError ReadTimeOrNull(ondemand::value value, std::string_view name,
+                         std::optional<engine::TimePoint>& out) {
+  bool is_null = false;
+  if (value.is_null().get(is_null) != simdjson::SUCCESS) return {BodyErrorKind::kNotJson, name};
+  if (is_null) {
+    out.reset();
+    return {};
+  }
+  engine::TimePoint time;
+  if (BodyError error = ReadTime(value, name, time)) return error;
+  out = time;
+  return {};
+}
+
+BodyError ReadCampaignName(ondemand::value value, std::string_view name, std::string& out) {
+  std::string_view text;
+  if (BodyError error = ReadString(value, name, text)) return error;
+  if (text.empty() || text.size() > kCampaignNameBytesMax) {
+    return {BodyErrorKind::kOutOfRange, name,
+            "must be 1 to 200 bytes of UTF-8 (an accented letter takes 2, most CJK 3)"};
+  }
+  out.assign(text);
+  return {};
+}
+
 constexpr std::uint32_t Bit(std::size_t index) {
   return 1u << index;
 }
+
+constexpr std::int64_t kUint32Max = std::numeric_limits<std::uint32_t>::max();
 
 }  // namespace
 
@@ -203,6 +231,7 @@ enum CampaignField : std::size_t {
   kKind,
   kName,
   kStock,
+  kStockMax,
   kPerUserLimit,
   kStartsAt,
   kEndsAt,
@@ -215,8 +244,8 @@ enum CampaignField : std::size_t {
   kCampaignFieldCount,
 };
 constexpr std::array<std::string_view, kCampaignFieldCount> kCampaignNames = {
-    "id",    "kind",         "name",     "stock",     "per_user_limit", "starts_at",  "ends_at",
-    "price", "hold_seconds", "discount", "min_spend", "valid_seconds",  "valid_until"};
+    "id",      "kind",  "name",         "stock",    "stock_max", "per_user_limit", "starts_at",
+    "ends_at", "price", "hold_seconds", "discount", "min_spend", "valid_seconds",  "valid_until"};
 
 // "discount": {"percent": 1..100} or {"amount": minor units > 0}, exactly one of the two.
 BodyError ReadDiscount(ondemand::value value, engine::CouponTerms& out) {
@@ -251,7 +280,6 @@ BodyError ReadDiscount(ondemand::value value, engine::CouponTerms& out) {
 }
 
 BodyError ReadCampaignField(std::size_t index, ondemand::value value, engine::CampaignSpec& out) {
-  constexpr std::int64_t kUint32Max = std::numeric_limits<std::uint32_t>::max();
   std::string_view name = kCampaignNames[index];
   std::int64_t number = 0;
   BodyError error;
@@ -266,19 +294,15 @@ BodyError ReadCampaignField(std::size_t index, ondemand::value value, engine::Ca
       out.kind = *kind;
       return {};
     }
-    case kName: {
-      std::string_view text;
-      if ((error = ReadString(value, name, text))) return error;
-      if (text.empty() || text.size() > kCampaignNameBytesMax) {
-        return {BodyErrorKind::kOutOfRange, name,
-                "must be 1 to 200 bytes of UTF-8 (an accented letter takes 2, most CJK 3)"};
-      }
-      out.name.assign(text);
-      return {};
-    }
+    case kName:
+      return ReadCampaignName(value, name, out.name);
     case kStock:
       error = ReadInt(value, name, 1, kUint32Max, number);
       out.stock = static_cast<std::uint32_t>(number);
+      return error;
+    case kStockMax:
+      error = ReadInt(value, name, 1, kUint32Max, number);
+      out.stock_max = static_cast<std::uint32_t>(number);
       return error;
     case kPerUserLimit:
       error = ReadInt(value, name, 1, kUint32Max, number);
@@ -286,18 +310,8 @@ BodyError ReadCampaignField(std::size_t index, ondemand::value value, engine::Ca
       return error;
     case kStartsAt:
       return ReadTime(value, name, out.starts_at);
-    case kEndsAt: {
-      bool is_null = false;
-      if (value.is_null().get(is_null) != simdjson::SUCCESS) return {BodyErrorKind::kNotJson, name};
-      if (is_null) {
-        out.ends_at.reset();
-        return {};
-      }
-      engine::TimePoint ends_at;
-      if ((error = ReadTime(value, name, ends_at))) return error;
-      out.ends_at = ends_at;
-      return {};
-    }
+    case kEndsAt:
+      return ReadTimeOrNull(value, name, out.ends_at);
     case kPrice:
       return ReadInt(value, name, 0, kPriceMax, out.price);
     case kHoldSeconds:
@@ -359,6 +373,9 @@ BodyError CheckCampaign(std::uint32_t seen, const engine::CampaignSpec& spec) {
   if (spec.ends_at && *spec.ends_at <= spec.starts_at) {
     return {BodyErrorKind::kBadValue, "ends_at", "must be after starts_at"};
   }
+  if ((seen & Bit(kStockMax)) != 0 && spec.stock_max < spec.stock) {
+    return {BodyErrorKind::kBadValue, "stock_max", "must be at least stock"};
+  }
   return {};
 }
 
@@ -375,6 +392,31 @@ BodyError DecodeCampaignBody(ondemand::parser& parser, PaddedBody body, engine::
                                  });
   if (error) return error;
   return CheckCampaign(seen, out);
+}
+
+BodyError DecodeChangeBody(ondemand::parser& parser, PaddedBody body, engine::CampaignChange& out) {
+  out = engine::CampaignChange{};
+  static constexpr std::array<std::string_view, 3> kNames = {"stock_add", "ends_at", "name"};
+  constexpr std::string_view kNothing = "nothing to change: give stock_add, ends_at or name";
+  if (body.size == 0) return {BodyErrorKind::kMissingField, {}, kNothing};
+  std::uint32_t seen = 0;
+  BodyError error = ForEachField(parser, body, kNames, seen, [&](std::size_t index, auto value) {
+    if (index == 0) {
+      std::int64_t add = 0;
+      BodyError add_error = ReadInt(value, kNames[0], -kUint32Max, kUint32Max, add);
+      if (!add_error && add == 0) {
+        return BodyError{BodyErrorKind::kBadValue, kNames[0],
+                         "must not be 0: a top-up is positive, a take-back negative"};
+      }
+      out.stock_add = add;
+      return add_error;
+    }
+    if (index == 1) return ReadTimeOrNull(value, kNames[1], out.ends_at.emplace());
+    return ReadCampaignName(value, kNames[2], out.name.emplace());
+  });
+  if (error) return error;
+  if (out.empty()) return {BodyErrorKind::kMissingField, {}, kNothing};
+  return {};
 }
 
 }  // namespace hotdeal::gateway

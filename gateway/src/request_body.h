@@ -95,6 +95,11 @@ BodyError DecodeCouponUseBody(simdjson::ondemand::parser& parser, PaddedBody bod
 BodyError DecodeCampaignBody(simdjson::ondemand::parser& parser, PaddedBody body,
                              engine::TimePoint now, engine::CampaignSpec& out);
 
+// `{"stock_add": n, "ends_at": <time> or null, "name": "..."}`, at least one: a live change.
+// stock_add is a top-up (> 0) or a take-back (< 0), never 0.
+BodyError DecodeChangeBody(simdjson::ondemand::parser& parser, PaddedBody body,
+                           engine::CampaignChange& out);
+
 // Bounds the decoder enforces beyond the engine's own checks.
 inline constexpr std::size_t kCampaignNameBytesMax = 200;
 inline constexpr std::int64_t kQuantityMax = 1'000'000;

@@ -3,6 +3,7 @@
 #include "hotdeal/gateway/routes.h"
 
 #include <algorithm>
+#include <string>
 
 namespace hotdeal::gateway {
 namespace {
@@ -11,6 +12,8 @@ constexpr std::array<Route, kRouteCount - 1> kRoutes = {{
     {RouteId::kListCampaigns, Method::kGet, "/v1/campaigns", "list_campaigns", Access::kAnyone},
     {RouteId::kCreateCampaign, Method::kPost, "/v1/campaigns", "create_campaign", Access::kAdmin},
     {RouteId::kGetCampaign, Method::kGet, "/v1/campaigns/{id}", "get_campaign", Access::kAnyone},
+    {RouteId::kChangeCampaign, Method::kPatch, "/v1/campaigns/{id}", "change_campaign",
+     Access::kAdmin},
     {RouteId::kCloseCampaign, Method::kPost, "/v1/campaigns/{id}/close", "close_campaign",
      Access::kAdmin},
     {RouteId::kPauseCampaign, Method::kPost, "/v1/campaigns/{id}/pause", "pause_campaign",
@@ -69,7 +72,35 @@ bool MatchPath(std::string_view pattern, std::string_view path,
   }
 }
 
+// The Allow header for each set of methods (bit i: Method i), in Method order.
+const std::array<std::string, 1u << kMethodCount>& AllowTexts() {
+  static const std::array<std::string, 1u << kMethodCount> texts = [] {
+    std::array<std::string, 1u << kMethodCount> all;
+    for (std::uint32_t mask = 0; mask < all.size(); ++mask) {
+      for (std::uint32_t bit = 0; bit < kMethodCount; ++bit) {
+        if ((mask & (1u << bit)) == 0) continue;
+        if (!all[mask].empty()) all[mask] += ", ";
+        all[mask] += MethodName(static_cast<Method>(bit));
+      }
+    }
+    return all;
+  }();
+  return texts;
+}
+
 }  // namespace
+
+std::string_view MethodName(Method method) {
+  switch (method) {
+    case Method::kGet:
+      return "GET";
+    case Method::kPost:
+      return "POST";
+    case Method::kPatch:
+      return "PATCH";
+  }
+  return "GET";
+}
 
 std::span<const Route> Routes() {
   return kRoutes;
@@ -82,10 +113,9 @@ std::string_view RouteName(RouteId id) {
   return "unmatched";
 }
 
-RouteMatch MatchRoute(Method method, std::string_view path) {
+RouteMatch MatchRoute(std::optional<Method> method, std::string_view path) {
   RouteMatch match;
-  bool get_allowed = false;
-  bool post_allowed = false;
+  std::uint32_t allowed = 0;
   for (const Route& route : kRoutes) {
     std::array<std::string_view, 2> params{};
     if (!MatchPath(route.path, path, params)) continue;
@@ -94,15 +124,9 @@ RouteMatch MatchRoute(Method method, std::string_view path) {
       match.params = params;
       return match;
     }
-    (route.method == Method::kGet ? get_allowed : post_allowed) = true;
+    allowed |= 1u << static_cast<std::uint32_t>(route.method);
   }
-  if (get_allowed && post_allowed) {
-    match.allow = "GET, POST";
-  } else if (get_allowed) {
-    match.allow = "GET";
-  } else if (post_allowed) {
-    match.allow = "POST";
-  }
+  match.allow = AllowTexts()[allowed];
   return match;
 }
 

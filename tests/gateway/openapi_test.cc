@@ -2,6 +2,8 @@
 // a route served but not documented, or documented but not served, fails here.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <set>
 #include <string>
@@ -41,7 +43,10 @@ std::set<Operation> OpenApiOperations(const std::string& file) {
 std::set<Operation> RouterOperations() {
   std::set<Operation> operations;
   for (const Route& route : Routes()) {
-    operations.insert({route.method == Method::kGet ? "get" : "post", std::string(route.path)});
+    std::string method(MethodName(route.method));
+    std::transform(method.begin(), method.end(), method.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    operations.insert({method, std::string(route.path)});
   }
   return operations;
 }

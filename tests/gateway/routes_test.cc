@@ -30,7 +30,10 @@ TEST(Routes, ExtractsParametersInPathOrder) {
 TEST(Routes, WrongMethodOnAKnownPathGivesTheAllowedOnes) {
   RouteMatch campaigns = MatchRoute(Method::kPost, "/v1/campaigns/bf");
   EXPECT_EQ(campaigns.route, nullptr);
-  EXPECT_EQ(campaigns.allow, "GET");
+  EXPECT_EQ(campaigns.allow, "GET, PATCH");
+  RouteMatch unknown_verb = MatchRoute(std::nullopt, "/v1/campaigns");
+  EXPECT_EQ(unknown_verb.route, nullptr);
+  EXPECT_EQ(unknown_verb.allow, "GET, POST");
   RouteMatch claims = MatchRoute(Method::kGet, "/v1/campaigns/bf/claims");
   EXPECT_EQ(claims.route, nullptr);
   EXPECT_EQ(claims.allow, "POST");

@@ -32,6 +32,10 @@ class ApiTest : public GatewayTest {
   HttpResponse Post(std::string_view target, std::string_view body, std::string_view headers = {}) {
     return Must(HttpClient(port()).Send("POST", target, body, headers));
   }
+  HttpResponse Patch(std::string_view target, std::string_view body,
+                     std::string_view headers = kAdminHeader) {
+    return Must(HttpClient(port()).Send("PATCH", target, body, headers));
+  }
   std::int64_t Remaining(std::string_view id) {
     return JsonInt(Get("/v1/campaigns/" + std::string(id)).body, "remaining");
   }
@@ -172,6 +176,95 @@ TEST_F(ApiTest, APausedSaleRefuses403PausedUntilResumedAndItsOrdersGoOn) {
   ExpectError(Post("/v1/campaigns/nope/pause", "", kAdminHeader), 404, "not_found");
   ExpectError(Post("/v1/campaigns/tv/resume", R"({"now": 1})", kAdminHeader), 400, "bad_request");
   ExpectError(Get("/v1/campaigns/tv/pause"), 405, "method_not_allowed");
+}
+
+TEST_F(ApiTest, APatchTopsUpTakesBackRenamesAndMovesTheEnd) {
+  CreateCampaign(R"({"id": "tv", "kind": "sale", "name": "TV", "stock": 5, "stock_max": 8,
+                     "price": 9900, "hold_seconds": 300, "starts_at": "2001-01-01T00:00:00Z"})");
+  EXPECT_EQ(JsonInt(Get("/v1/campaigns/tv").body, "stock_max"), 8);
+  ExpectError(Patch("/v1/campaigns/tv", R"({"stock_add": 1})", {}), 401, "unauthorized");
+  ExpectError(Patch("/v1/campaigns/tv", R"({"stock_add": 1})", kServiceHeader), 401,
+              "unauthorized");
+  ExpectError(Patch("/v1/campaigns/nope", R"({"stock_add": 1})"), 404, "not_found");
+
+  HttpResponse topped = Patch("/v1/campaigns/tv", R"({"stock_add": 3, "name": "TV 55\""})");
+  ASSERT_EQ(topped.status, 200) << topped.body;
+  EXPECT_EQ(JsonInt(topped.body, "stock"), 8);
+  EXPECT_EQ(JsonInt(topped.body, "remaining"), 8);
+  EXPECT_EQ(JsonString(topped.body, "name"), "TV 55\"");
+  EXPECT_EQ(Get("/v1/campaigns/tv").body, topped.body);
+
+  HttpResponse over = Patch("/v1/campaigns/tv", R"({"stock_add": 1})");
+  ExpectError(over, 409, "capacity");
+  EXPECT_NE(JsonString(over.body, "message").find("stock 9 is over this campaign's stock_max 8"),
+            std::string::npos)
+      << over.body;
+
+  // Two held units stay: of 8, 6 are free to take back, and a campaign keeps 1 unit.
+  for (std::string_view user : {"u-1", "u-2"}) {
+    ASSERT_EQ(Post("/v1/campaigns/tv/orders",
+                   R"({"user_id": ")" + std::string(user) + R"(", "quantity": 1})")
+                  .status,
+              201);
+  }
+  HttpResponse greedy = Patch("/v1/campaigns/tv", R"({"stock_add": -7})");
+  ExpectError(greedy, 409, "conflict");
+  EXPECT_NE(JsonString(greedy.body, "message").find("only 6 units are free"), std::string::npos)
+      << greedy.body;
+  HttpResponse emptied = Patch("/v1/campaigns/tv", R"({"stock_add": -8})");
+  ExpectError(emptied, 409, "conflict");
+  EXPECT_NE(JsonString(emptied.body, "message").find("keeps at least 1 unit"), std::string::npos)
+      << emptied.body;
+  EXPECT_EQ(Remaining("tv"), 6);
+  HttpResponse back = Patch("/v1/campaigns/tv", R"({"stock_add": -5})");
+  ASSERT_EQ(back.status, 200) << back.body;
+  EXPECT_EQ(JsonInt(back.body, "stock"), 3);
+  EXPECT_EQ(JsonInt(back.body, "remaining"), 1);
+
+  // Moving the end to the past ends the sale; before its start conflicts with the campaign.
+  const std::string past(FormatTime(std::chrono::time_point_cast<std::chrono::microseconds>(
+                                        std::chrono::system_clock::now()) -
+                                    std::chrono::milliseconds(1))
+                             .view());
+  HttpResponse early = Patch("/v1/campaigns/tv", R"({"ends_at": "1970-01-01T00:00:00Z"})");
+  ExpectError(early, 409, "conflict");
+  EXPECT_NE(JsonString(early.body, "message").find("ends_at"), std::string::npos) << early.body;
+  HttpResponse ended = Patch("/v1/campaigns/tv", R"({"ends_at": ")" + past + R"("})");
+  ASSERT_EQ(ended.status, 200) << ended.body;
+  EXPECT_EQ(JsonString(ended.body, "status"), "ended");
+  ExpectError(Post("/v1/campaigns/tv/orders", R"({"user_id": "u-3", "quantity": 1})"), 403,
+              "ended");
+  HttpResponse reopened = Patch("/v1/campaigns/tv", R"({"ends_at": null})");
+  ASSERT_EQ(reopened.status, 200) << reopened.body;
+  EXPECT_EQ(JsonString(reopened.body, "status"), "live");
+}
+
+TEST_F(ApiTest, APatchThatChangesNothingOrBreaksAFieldIs400) {
+  CreateCampaign(kSale);
+  const std::string before = Get("/v1/campaigns/tv").body;
+  for (std::string_view body :
+       {R"()", R"({})", R"({"stock_add": 0})", R"({"stock_add": 1.5})", R"({"stock_add": "1"})",
+        R"({"stock_add": 4294967296})", R"({"name": ""})", R"({"name": 7})",
+        R"({"ends_at": "tomorrow"})", R"({"stock": 9})", R"({"stock_add": 1} x)", R"([1])"}) {
+    HttpResponse refused = Patch("/v1/campaigns/tv", body);
+    ExpectError(refused, 400, "bad_request");
+    EXPECT_EQ(Get("/v1/campaigns/tv").body, before) << body;
+  }
+  ExpectError(Patch("/v1/campaigns/bad%20id", R"({"stock_add": 1})"), 400, "bad_request");
+}
+
+TEST_F(ApiTest, AStockMaxOverTheServersLimitIs409Capacity) {
+  HttpResponse refused =
+      Post("/v1/campaigns",
+           R"({"id": "x", "kind": "coupon", "name": "x", "stock": 1, "stock_max": 4000000000})",
+           kAdminHeader);
+  ExpectError(refused, 409, "capacity");
+  EXPECT_NE(JsonString(refused.body, "message").find("stock_max 4000000000"), std::string::npos)
+      << refused.body;
+  ExpectError(Post("/v1/campaigns",
+                   R"({"id": "y", "kind": "coupon", "name": "y", "stock": 5, "stock_max": 4})",
+                   kAdminHeader),
+              400, "bad_request");
 }
 
 TEST_F(ApiTest, CouponTermsShowOnTheCampaignAndOnEachClaimWithItsExpiry) {
@@ -406,7 +499,7 @@ TEST_F(ApiTest, UnknownRoutesAre404AndWrongMethods405WithAllow) {
   ExpectError(Get("/v1/campaigns/bf/claims/u-1/more"), 404, "not_found");
   HttpResponse wrong = Post("/v1/campaigns/bf", "{}");
   ExpectError(wrong, 405, "method_not_allowed");
-  EXPECT_EQ(wrong.header("allow"), "GET");
+  EXPECT_EQ(wrong.header("allow"), "GET, PATCH");
   HttpResponse put = Must(HttpClient(port()).Send("PUT", "/v1/campaigns", "{}"));
   ExpectError(put, 405, "method_not_allowed");
   EXPECT_EQ(put.header("allow"), "GET, POST");

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -14,6 +15,7 @@ enum class RouteId : std::uint8_t {
   kListCampaigns,
   kCreateCampaign,
   kGetCampaign,
+  kChangeCampaign,
   kCloseCampaign,
   kPauseCampaign,
   kResumeCampaign,
@@ -36,7 +38,11 @@ enum class RouteId : std::uint8_t {
 };
 inline constexpr std::size_t kRouteCount = static_cast<std::size_t>(RouteId::kUnmatched) + 1;
 
-enum class Method : std::uint8_t { kGet, kPost };
+enum class Method : std::uint8_t { kGet, kPost, kPatch };
+inline constexpr std::size_t kMethodCount = 3;
+
+// The method's name as HTTP spells it ("GET").
+std::string_view MethodName(Method method);
 
 // Who may call a route (API.md, "who may do what"). The admin and service tokens are checked
 // from the head alone; user tokens are checked once the route knows which user it acts for.
@@ -67,10 +73,11 @@ std::string_view RouteName(RouteId id);
 struct RouteMatch {
   const Route* route = nullptr;              // null: no route for this method and path
   std::array<std::string_view, 2> params{};  // in path order
-  std::string_view allow;                    // when route is null but the path exists
+  std::string_view allow;  // when route is null but the path exists: "GET, PATCH", ...
 };
 
-// `path` is the request target without the query string.
-RouteMatch MatchRoute(Method method, std::string_view path);
+// `path` is the request target without the query string. No `method` (a verb no route takes)
+// matches no route but still fills `allow` for a path that exists.
+RouteMatch MatchRoute(std::optional<Method> method, std::string_view path);
 
 }  // namespace hotdeal::gateway
