@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -351,6 +352,67 @@ TEST_F(ServeE2eTest, APauseAndAResumeAnsweredBeforeKillNineStandAfterTheRestart)
   EXPECT_EQ(JsonString(Call("GET", "/v1/campaigns/" + sale)->body, "status"), "live");
   EXPECT_EQ(order("after")->status, 201);
   EXPECT_EQ(Sold(sale), 2);
+  ExpectBooksClose({}, {sale});
+}
+
+// A live sale's controls over HTTP with durable acks, each answered one standing after kill -9:
+// paused, topped up while paused, resumed and sold to its new stock, then ended by moving its
+// end. MySQL has the stock and the end once the persister caught up.
+TEST_F(ServeE2eTest, ASaleIsPausedToppedUpResumedAndEndedAcrossKillNine) {
+  extra_args_ = {"--service-token", "e2e-service", "--ack", "durable"};
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const std::string sale = "live-" + unique_;
+  const std::string path = "/v1/campaigns/" + sale;
+  ASSERT_EQ(Call("POST", "/v1/campaigns",
+                 R"({"id":")" + sale +
+                     R"(","kind":"sale","name":"s","stock":3,"stock_max":6,"price":100,)"
+                     R"("hold_seconds":600,"starts_at":"2001-01-01T00:00:00Z"})",
+                 kAdmin)
+                ->status,
+            201);
+  auto order = [&](const std::string& user) {
+    return Call("POST", path + "/orders", R"({"user_id":")" + user + R"(","quantity":1})",
+                KeyHeader(user))
+        ->status;
+  };
+  auto field = [&](std::string_view name) { return JsonString(Call("GET", path)->body, name); };
+  for (const char* user : {"u-1", "u-2", "u-3"})
+    ASSERT_EQ(order(user), 201) << user;
+  EXPECT_EQ(order("u-4"), 409);  // sold out
+  ASSERT_EQ(Call("POST", path + "/pause", "", kAdmin)->status, 200);
+  auto topped = Call("PATCH", path, R"({"stock_add":2})", kAdmin);
+  ASSERT_EQ(topped->status, 200) << topped->body;
+  Stop(SIGKILL);
+
+  ASSERT_NO_FATAL_FAILURE(Start());
+  EXPECT_EQ(field("status"), "paused");
+  EXPECT_EQ(gateway::testing::JsonInt(Call("GET", path)->body, "stock"), 5);
+  EXPECT_EQ(order("u-4"), 403);
+  ASSERT_EQ(Call("POST", path + "/resume", "", kAdmin)->status, 200);
+  EXPECT_EQ(order("u-4"), 201);
+  EXPECT_EQ(order("u-5"), 201);
+  EXPECT_EQ(order("u-6"), 409);  // the two added units, no more
+  EXPECT_EQ(Sold(sale), 5);
+
+  // Its end moved to a second ago: ended now, and after the restart.
+  const std::time_t past = std::time(nullptr) - 1;
+  std::tm utc{};
+  ::gmtime_r(&past, &utc);
+  char ends_at[32];
+  std::strftime(ends_at, sizeof ends_at, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  auto ended = Call("PATCH", path, R"({"ends_at":")" + std::string(ends_at) + R"("})", kAdmin);
+  ASSERT_EQ(ended->status, 200) << ended->body;
+  EXPECT_EQ(JsonString(ended->body, "status"), "ended");
+  Stop(SIGKILL);
+
+  ASSERT_NO_FATAL_FAILURE(Start());
+  EXPECT_EQ(field("status"), "ended");
+  EXPECT_EQ(field("ends_at"), ends_at);
+  EXPECT_EQ(order("u-7"), 403);
+  EXPECT_EQ(WaitForCount("SELECT COUNT(*) FROM campaigns WHERE id = '" + sale +
+                             "' AND stock = 5 AND ends_at_us IS NOT NULL",
+                         1),
+            1);
   ExpectBooksClose({}, {sale});
 }
 
