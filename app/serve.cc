@@ -130,9 +130,10 @@ int ServeDurable(const ServeConfig& config, const sigset_t& signals) {
   process->SetRecovered(std::chrono::steady_clock::now() - recovery_started,
                         report.events_replayed);
   Log(LogLevel::kInfo, "serve",
-      "recovered %llu campaign(s), %llu claim(s), %llu order(s) from MySQL and %llu event(s) "
-      "from Kafka, skipped %llu event(s) of replaced owners",
+      "recovered %llu campaign(s) (%llu archived), %llu claim(s), %llu order(s) from MySQL and "
+      "%llu event(s) from Kafka, skipped %llu event(s) of replaced owners",
       static_cast<unsigned long long>(report.campaigns),
+      static_cast<unsigned long long>(report.archived),
       static_cast<unsigned long long>(report.claims),
       static_cast<unsigned long long>(report.orders),
       static_cast<unsigned long long>(report.events_replayed),

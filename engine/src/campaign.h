@@ -5,9 +5,10 @@
 // Threading: spec, index, id key and the tables' sizes are immutable once the campaign is
 // published (release store in CampaignTable); the index and id key are set before that
 // (set_index, set_id_key). `closed_`, `pause_`,
-// `withdrawn_` and `creation_unacknowledged_` are relaxed flags: a request racing a close or an
-// acknowledgement may be decided either way, and both are correct linearisations. Each WorkerShare
-// is written only by its worker, or by Apply before workers start.
+// `gone_` and `creation_unacknowledged_` are relaxed flags: a request racing a close or an
+// acknowledgement may be decided either way, and both are correct linearisations. Archiving
+// orders `gone_` against the workers through the engine's quiescent points, not the flag. Each
+// WorkerShare is written only by its worker, or by Apply before workers start.
 #pragma once
 
 #include <array>
@@ -143,8 +144,28 @@ class Campaign {
     if ((pause_.load(std::memory_order_relaxed) >> 1) >= seq) return;
     pause_.store((seq << 1) | (paused ? 1 : 0), std::memory_order_relaxed);
   }
-  bool withdrawn() const noexcept { return withdrawn_.load(std::memory_order_relaxed); }
-  void Withdraw() noexcept { withdrawn_.store(true, std::memory_order_relaxed); }
+  // Withdrawn: its creation was refused by the log; it stays, invisible. Retiring: an archive
+  // is under way, so no decision takes it (reads still see it); it may come back. Archived:
+  // gone for good, freed once no worker can hold it (Engine::Impl::Reclaim).
+  static constexpr std::uint8_t kWithdrawn = 1, kRetiring = 2, kArchived = 4;
+  bool withdrawn() const noexcept { return (gone() & kWithdrawn) != 0; }
+  void Withdraw() noexcept { gone_.fetch_or(kWithdrawn, std::memory_order_relaxed); }
+  // Open to decisions: none of the three.
+  bool serving() const noexcept { return gone() == 0; }
+  // Seen by reads, lists and control calls: neither withdrawn nor archived.
+  bool visible() const noexcept { return (gone() & (kWithdrawn | kArchived)) == 0; }
+  bool archived() const noexcept { return (gone() & kArchived) != 0; }
+  void set_retiring(bool retiring) noexcept {
+    if (retiring) {
+      gone_.fetch_or(kRetiring, std::memory_order_relaxed);
+    } else {
+      gone_.fetch_and(static_cast<std::uint8_t>(~kRetiring), std::memory_order_relaxed);
+    }
+  }
+  void Archive() noexcept { gone_.fetch_or(kArchived, std::memory_order_relaxed); }
+  bool creation_unacknowledged() const noexcept {
+    return creation_unacknowledged_.load(std::memory_order_relaxed);
+  }
   void set_creation_unacknowledged(bool unacknowledged) noexcept {
     creation_unacknowledged_.store(unacknowledged, std::memory_order_relaxed);
   }
@@ -156,7 +177,8 @@ class Campaign {
   CampaignFootprint footprint_;
   IdTagger ids_;
   std::atomic<bool> closed_{false};
-  std::atomic<bool> withdrawn_{false};
+  std::atomic<std::uint8_t> gone_{0};
+  std::uint8_t gone() const noexcept { return gone_.load(std::memory_order_relaxed); }
   std::atomic<std::uint64_t> pause_{0};  // (seq << 1) | paused
   std::atomic<bool> creation_unacknowledged_{false};
   // What a PATCH changes, read by any thread without the control mutex (relaxed: a request

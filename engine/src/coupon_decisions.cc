@@ -149,7 +149,7 @@ Campaign* Engine::Impl::FindCoupon(std::string_view code, const UserId& user, Co
                                    detail::ClaimRecord& record) const {
   std::optional<std::uint32_t> index = detail::CouponCampaign(code);
   Campaign* campaign = index ? campaigns_.At(*index) : nullptr;
-  if (!campaign || campaign->withdrawn() || campaign->spec().kind != CampaignKind::kCoupon)
+  if (!campaign || !campaign->serving() || campaign->spec().kind != CampaignKind::kCoupon)
     return nullptr;
   std::optional<detail::ClaimRecord> held = campaign->ledger().Read(user, &hold);
   if (!held || !SameSecret(held->code.secret(), code.substr(CouponCode::kPrefixSize)))

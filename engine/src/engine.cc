@@ -1,7 +1,10 @@
 // The Engine: its construction, the control plane (campaigns created, closed, listed), stats and
 // books, and the public methods, which forward to Impl (engine_impl.h).
 #include <algorithm>
+#include <chrono>
 #include <random>
+#include <shared_mutex>
+#include <thread>
 
 #include "engine_impl.h"
 
@@ -65,16 +68,23 @@ Decision<CampaignView> Engine::Impl::CreateCampaign(const CampaignSpec& requeste
   // What refuses the creation; under control_mutex_. Checked once before the campaign is built,
   // so a refused one allocates nothing, and again once it is built, for a creation that raced.
   auto refusal = [&]() -> std::optional<Outcome> {
-    if (campaigns_.FindAny(spec.id)) return Outcome::kConflict;
-    if (campaigns_.next_index() >= campaigns_.capacity()) return Outcome::kCapacity;
+    if (campaigns_.FindAny(spec.id) || archived_ids_.contains(std::string(spec.id.view())))
+      return Outcome::kConflict;
+    if (campaigns_.size() + archives_unlogged_.size() >= campaigns_.capacity() ||
+        campaigns_.next_index() >= detail::kCampaignsMax)
+      return Outcome::kCapacity;
     if (options_.memory_budget_bytes == 0) return std::nullopt;
     std::uint64_t taken = bytes;
     for (std::uint32_t i = 0; i < campaigns_.next_index(); ++i) {
       if (Campaign* campaign = campaigns_.At(i)) taken += campaign->footprint().bytes;
     }
+    for (const Retired& retired : retired_) {  // unpublished, not freed yet
+      if (retired.owned) taken += retired.owned->footprint().bytes;
+    }
     if (taken > options_.memory_budget_bytes) return Outcome::kCapacity;
     return std::nullopt;
   };
+  Reclaim(std::nullopt);  // what earlier archives left, so its memory counts no more
   {
     std::lock_guard lock(control_mutex_);
     if (std::optional<Outcome> refused = refusal()) return Answer<CampaignView>(*refused);
@@ -166,6 +176,142 @@ Decision<CampaignView> Engine::Impl::ChangeCampaign(const CampaignId& id,
   return Answer<CampaignView>(Outcome::kOk, campaign->View(now), *ticket);
 }
 
+// ---- archiving -----------------------------------------------------------------------------
+//
+// A campaign leaves in three generations of the workers' quiescent points (Quiesce, at every
+// ExpireDue), so that no thread ever touches freed memory and no hot-path call pays for it:
+//  1. retiring: no decision takes it; once every worker passed, none is inside one that found
+//     it before, so what is in play can no longer change and is checked for good;
+//  2. archived and unlisted (the event is appended): finding it by id fails; each worker drops
+//     it from its cache and its wheel at its next quiescent point;
+//  3. unpublished: finding it by index fails too; once every worker passed again, and no log
+//     report is inside it (reports_mutex_), it is freed.
+
+bool Engine::Impl::Archivable(const Campaign& campaign, TimePoint now) const {
+  if (campaign.View(now).status != CampaignStatus::kEnded) return false;
+  if (campaign.Total(Book::kHeld) != 0 || campaign.Total(Book::kInDoubt) != 0 ||
+      campaign.creation_unacknowledged() || campaign.topping_up() != 0)
+    return false;
+  const CampaignSpec& spec = campaign.spec();
+  if (spec.kind != CampaignKind::kCoupon) return true;
+  // Coupons handed out and not redeemed may still be redeemed at checkout: archiving would void
+  // them. Every claim came before the end, so each one's expiry is bounded by the terms.
+  if (campaign.Total(Book::kClaimed) == campaign.Total(Book::kRedeemed)) return true;
+  const CouponTerms& terms = spec.terms;
+  if (terms.valid_until) return now >= *terms.valid_until;
+  const std::optional<TimePoint> ends_at = campaign.Spec().ends_at;
+  return terms.valid_seconds != 0 && ends_at &&
+         now >= *ends_at + std::chrono::seconds{terms.valid_seconds};
+}
+
+bool Engine::Impl::GenerationPassed(std::uint64_t gen) const {
+  for (const auto& worker : workers_) {
+    if (worker->quiescent_gen.load(std::memory_order_acquire) < gen) return false;
+  }
+  return true;
+}
+
+bool Engine::Impl::AwaitGeneration(std::uint64_t gen,
+                                   std::chrono::steady_clock::time_point deadline) {
+  if (options_.workers_idle_in_control) {
+    for (std::uint32_t worker = 0; worker < options_.workers; ++worker)
+      Quiesce(worker);
+  }
+  while (!GenerationPassed(gen)) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+void Engine::Impl::Quiesce(std::uint32_t worker) {
+  WorkerState& state = *workers_[worker];
+  const std::uint64_t gen = retire_gen_.load(std::memory_order_acquire);
+  if (state.quiescent_gen.load(std::memory_order_relaxed) == gen) return;
+  state.last_campaign = nullptr;
+  state.wheel.RemoveIf([this](std::uint64_t node) -> std::uint64_t& { return WheelLink(node); },
+                       [this](std::uint64_t node) {
+                         return campaigns_.Get(static_cast<std::uint32_t>(node >> 32)).archived();
+                       });
+  state.quiescent_gen.store(gen, std::memory_order_release);
+}
+
+void Engine::Impl::Reclaim(std::optional<std::chrono::steady_clock::time_point> deadline) {
+  while (true) {
+    std::vector<std::unique_ptr<Campaign>> freed;
+    {
+      std::lock_guard lock(control_mutex_);
+      for (auto it = retired_.begin(); it != retired_.end();) {
+        if (!GenerationPassed(it->gen)) {
+          ++it;
+        } else if (!it->owned) {
+          it->owned = campaigns_.Unpublish(it->index);
+          it->gen = NextGeneration();
+          ++it;
+        } else {
+          freed.push_back(std::move(it->owned));
+          it = retired_.erase(it);
+        }
+      }
+    }
+    if (!freed.empty()) {
+      std::unique_lock alone(reports_mutex_);  // no report is inside one of them now
+    }
+    freed.clear();
+    std::uint64_t waiting = 0;
+    {
+      std::lock_guard lock(control_mutex_);
+      if (retired_.empty()) return;
+      waiting = retired_.front().gen;
+    }
+    if (!deadline || !AwaitGeneration(waiting, *deadline)) return;
+  }
+}
+
+Decision<CampaignView> Engine::Impl::ArchiveCampaign(const CampaignId& id, TimePoint now) {
+  const auto deadline = std::chrono::steady_clock::now() + options_.archive_wait;
+  Campaign* campaign = nullptr;
+  std::uint64_t gen = 0;
+  {
+    std::lock_guard lock(control_mutex_);
+    campaign = campaigns_.Find(id);
+    if (!campaign) return Answer<CampaignView>(Outcome::kNotFound);
+    if (!Archivable(*campaign, now))
+      return Answer<CampaignView>(Outcome::kConflict, campaign->View(now));
+    campaign->set_retiring(true);
+    gen = NextGeneration();
+  }
+  // Step 1. The campaign stays in the table throughout, so the pointer stays valid here.
+  const bool quiet = AwaitGeneration(gen, deadline);
+  Decision<CampaignView> decision;
+  {
+    std::lock_guard lock(control_mutex_);
+    if (!quiet || !Archivable(*campaign, now)) {
+      campaign->set_retiring(false);
+      return quiet ? Answer<CampaignView>(Outcome::kConflict, campaign->View(now))
+                   : Answer<CampaignView>(Outcome::kPending);
+    }
+    Event event = ControlEvent(EventType::kCampaignArchived, *campaign, now);
+    event.campaign_index = campaign->index();  // recovery keeps it from being given again
+    std::optional<LogTicket> ticket = Append(options_.workers, event);
+    if (!ticket) {
+      campaign->set_retiring(false);
+      return Answer<CampaignView>(Outcome::kLogUnavailable);
+    }
+    // Appended until the log has it (AppendedUntilPersisted): it stands from now on. Step 2.
+    decision = Answer<CampaignView>(Outcome::kOk, campaign->View(now), *ticket);
+    campaign->Archive();
+    campaigns_.Unlist(*campaign);
+    archived_ids_.insert(std::string(id.view()));
+    // Its place is free only once the log has the archive: a crash before then brings the
+    // campaign back, and recovery must find room for it beside every creation since.
+    if (ticket->value != 0) archives_unlogged_.insert(std::string(id.view()));
+    retired_.push_back({campaign->index(), NextGeneration(), nullptr});
+  }
+  Reclaim(deadline);  // step 3; what the deadline leaves, a later control call frees
+  return decision;
+}
+
 Decision<CampaignView> Engine::Impl::GetCampaign(const CampaignId& id, TimePoint now) const {
   Campaign* campaign = campaigns_.Find(id);
   if (!campaign) return Answer<CampaignView>(Outcome::kNotFound);
@@ -177,12 +323,13 @@ std::vector<CampaignView> Engine::Impl::ListCampaigns(TimePoint now) const {
   std::vector<CampaignView> views;
   for (std::uint32_t i = 0; i < campaigns_.next_index(); ++i) {
     Campaign* campaign = campaigns_.At(i);
-    if (campaign && !campaign->withdrawn()) views.push_back(campaign->View(now));
+    if (campaign && campaign->visible()) views.push_back(campaign->View(now));
   }
   return views;
 }
 
 std::optional<CampaignFootprint> Engine::Impl::Footprint(const CampaignId& id) const {
+  std::lock_guard lock(control_mutex_);  // no archive frees it meanwhile
   Campaign* campaign = campaigns_.Find(id);
   if (!campaign) return std::nullopt;
   return campaign->footprint();
@@ -190,7 +337,8 @@ std::optional<CampaignFootprint> Engine::Impl::Footprint(const CampaignId& id) c
 
 Campaign* Engine::Impl::FindAndCache(std::uint32_t worker, const CampaignId& id) {
   Campaign* found = campaigns_.Find(id);
-  if (found) workers_[worker]->last_campaign = found;
+  if (!found || !found->serving()) return nullptr;
+  workers_[worker]->last_campaign = found;
   return found;
 }
 
@@ -212,10 +360,14 @@ EngineStats Engine::Impl::Stats() const {
     if (Campaign* campaign = campaigns_.At(i))
       stats.units_in_doubt += campaign->Total(Book::kInDoubt);
   }
+  stats.campaigns_archived = archived_ids_.size();
+  stats.campaigns_retiring = retired_.size();
+  stats.campaigns_archiving = archives_unlogged_.size();
   return stats;
 }
 
 std::optional<CampaignBooks> Engine::Impl::Books(const CampaignId& id) const {
+  std::lock_guard lock(control_mutex_);  // no archive frees it meanwhile
   const Campaign* campaign = campaigns_.Find(id);
   if (!campaign) return std::nullopt;
   CampaignBooks books;
@@ -242,6 +394,9 @@ Decision<CampaignView> Engine::CreateCampaign(const CampaignSpec& spec, TimePoin
 }
 Decision<CampaignView> Engine::CloseCampaign(const CampaignId& id, TimePoint now) {
   return impl_->CloseCampaign(id, now);
+}
+Decision<CampaignView> Engine::ArchiveCampaign(const CampaignId& id, TimePoint now) {
+  return impl_->ArchiveCampaign(id, now);
 }
 Decision<CampaignView> Engine::PauseCampaign(const CampaignId& id, TimePoint now) {
   return impl_->SetPaused(id, true, now);
@@ -303,6 +458,7 @@ std::size_t Engine::ExpireDue(WorkerId worker, TimePoint now) {
   return impl_->ExpireDue(worker, now);
 }
 LogReports::Next Engine::Report(const Event& event, Durability durability) noexcept {
+  std::shared_lock lock(impl_->reports_mutex());
   const Next next = NextAfter(event.type, durability);
   if (durability == Durability::kPersisted) {
     impl_->Acknowledge(event);
@@ -315,18 +471,23 @@ LogReports::Next Engine::Report(const Event& event, Durability durability) noexc
 }
 
 void Engine::Acknowledge(const Event& event) {
+  std::shared_lock lock(impl_->reports_mutex());
   impl_->Acknowledge(event);
 }
 void Engine::Revert(const Event& event) {
+  std::shared_lock lock(impl_->reports_mutex());
   impl_->Revert(event);
 }
 void Engine::MarkInDoubt(const Event& event) {
+  std::shared_lock lock(impl_->reports_mutex());
   impl_->MarkInDoubt(event);
 }
 std::optional<Event> Engine::SettleInDoubt(const Event& event, bool persisted) {
+  std::shared_lock lock(impl_->reports_mutex());
   return impl_->SettleInDoubt(event, persisted);
 }
 void Engine::ApplyVoid(const Event& void_event) {
+  std::shared_lock lock(impl_->reports_mutex());
   impl_->ApplyVoid(void_event);
 }
 std::optional<ReplayError> Engine::Apply(const Event& event) {

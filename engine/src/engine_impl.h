@@ -9,9 +9,13 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "campaign_table.h"
@@ -119,6 +123,9 @@ struct alignas(64) WorkerState {
   // The campaign this worker looked up last: a flash crowd sends one campaign id again and
   // again, and comparing it is cheaper than hashing it (ClaimSoldOut spent ~45% in lookup).
   Campaign* last_campaign = nullptr;
+  // The archive generation this worker has passed a quiescent point in (Quiesce): it holds no
+  // campaign archived before it, in its cache or its wheel. Written by the worker only.
+  std::atomic<std::uint64_t> quiescent_gen{0};
   // The event being built: reused so that a decision does not construct and destroy an Event
   // (its CampaignSpec holds a std::string and an optional) every time.
   Event scratch;
@@ -133,6 +140,17 @@ class Engine::Impl {
   Decision<CampaignView> SetPaused(const CampaignId& id, bool paused, TimePoint now);
   Decision<CampaignView> ChangeCampaign(const CampaignId& id, const CampaignChange& change,
                                         TimePoint now);
+  Decision<CampaignView> ArchiveCampaign(const CampaignId& id, TimePoint now);
+  // A worker's quiescent point (ExpireDue calls it): it holds no campaign pointer now, so once
+  // the archive generation moved it drops its cache and its wheel's nodes of archived
+  // campaigns, and says it passed.
+  void Quiesce(std::uint32_t worker);
+  // Frees the archived campaigns no reader can hold any more; with a deadline, waits for them
+  // until then. Control plane, without control_mutex_ held.
+  void Reclaim(std::optional<std::chrono::steady_clock::time_point> deadline);
+  // Report handlers (Engine's LogReports) hold this shared; Reclaim takes it alone before it
+  // frees, so no report is inside a campaign it frees.
+  std::shared_mutex& reports_mutex() const { return reports_mutex_; }
   Decision<CampaignView> GetCampaign(const CampaignId& id, TimePoint now) const;
   std::vector<CampaignView> ListCampaigns(TimePoint now) const;
   std::optional<CampaignFootprint> Footprint(const CampaignId& id) const;
@@ -262,11 +280,12 @@ class Engine::Impl {
   std::optional<Decision<Order>> Unmoved(WorkerId worker, Operation operation, const Located& found,
                                          std::uint8_t status, OrderStatus target, TimePoint now);
   // Find for a data-plane call of `worker`, through its one-entry cache. Inline, since a flash
-  // crowd hits the cache on every call; campaigns are never freed, so a cached pointer stays
-  // valid and only withdrawal is rechecked.
+  // crowd hits the cache on every call. A cached campaign is freed only after the worker's
+  // next quiescent point, which empties the cache (Quiesce); until then only its flags are
+  // rechecked.
   Campaign* FindFor(std::uint32_t worker, const CampaignId& id) {
     Campaign* last = workers_[worker]->last_campaign;
-    if (last && detail::SameId(last->spec().id, id) && !last->withdrawn()) return last;
+    if (last && detail::SameId(last->spec().id, id) && last->serving()) return last;
     return FindAndCache(worker, id);
   }
   // FindFor past the cache: the table, and the answer cached if there is one.
@@ -353,6 +372,22 @@ class Engine::Impl {
   // False if the move found no order to move (see Apply).
   bool ApplyOrderMove(const Event& event);
   void RestoreControlSerial(std::uint64_t seq);
+  // ---- archiving (engine.cc) ----
+  // An ended campaign holding nothing in play: no live or in-doubt units, no unacknowledged
+  // creation or top-up, and, for coupons, no coupon still redeemable. Control mutex held.
+  bool Archivable(const Campaign& campaign, TimePoint now) const;
+  // Moves the archive generation on; every worker passes it at its next quiescent point.
+  std::uint64_t NextGeneration() { return retire_gen_.fetch_add(1, std::memory_order_seq_cst) + 1; }
+  bool GenerationPassed(std::uint64_t gen) const;
+  // Until every worker passed `gen`, or the deadline. With workers_idle_in_control, the caller
+  // passes the quiescent points for them (no worker thread runs meanwhile).
+  bool AwaitGeneration(std::uint64_t gen, std::chrono::steady_clock::time_point deadline);
+  // An archived campaign on its way out: unlisted, its memory waits for a generation.
+  struct Retired {
+    std::uint32_t index = 0;
+    std::uint64_t gen = 0;
+    std::unique_ptr<Campaign> owned;  // set once unpublished: the last generation to wait
+  };
 
   EngineOptions options_;
   EventSink& sink_;
@@ -369,6 +404,11 @@ class Engine::Impl {
   std::atomic<std::uint64_t> reservations_dropped_{0};
   // Between the first Apply and FinishRecovery (one thread, before serving).
   bool replaying_ = false;
+  std::atomic<std::uint64_t> retire_gen_{0};
+  std::vector<Retired> retired_;                       // control mutex
+  std::unordered_set<std::string> archived_ids_;       // control mutex; never taken again
+  std::unordered_set<std::string> archives_unlogged_;  // control mutex; archived, not yet logged
+  mutable std::shared_mutex reports_mutex_;
 };
 
 }  // namespace hotdeal::engine

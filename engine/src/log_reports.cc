@@ -7,6 +7,11 @@ namespace hotdeal::engine {
 // ---- log reports ---------------------------------------------------------------------------
 
 void Engine::Impl::Acknowledge(const Event& event) {
+  if (event.type == EventType::kCampaignArchived) {
+    std::lock_guard lock(control_mutex_);
+    archives_unlogged_.erase(std::string(event.campaign.view()));  // its place is free now
+    return;
+  }
   Campaign* campaign = campaigns_.FindAny(event.campaign);
   if (!campaign) return;
   if (event.type == EventType::kCampaignCreated) {

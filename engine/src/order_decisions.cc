@@ -234,7 +234,7 @@ std::uint64_t& Engine::Impl::WheelLink(std::uint64_t node) const {
 Engine::Impl::Located Engine::Impl::SlotOf(OrderId id) const {
   if ((id.value & detail::kOrderSlotsMax) == 0) return {};
   Campaign* campaign = campaigns_.At(detail::OrderCampaign(id));
-  if (!campaign || campaign->withdrawn() || campaign->spec().kind != CampaignKind::kSale) return {};
+  if (!campaign || !campaign->visible() || campaign->spec().kind != CampaignKind::kSale) return {};
   std::uint32_t slot_index = detail::OrderSlotIndex(id);
   OrderSlot* slot = campaign->orders().At(slot_index);
   if (!slot) return {};
@@ -314,6 +314,10 @@ Decision<Order> Engine::Impl::ConfirmOrder(WorkerId worker, OrderId id, const Us
   constexpr Operation kOperation = Operation::kConfirmOrder;
   Located found = LocateOwn(id, user);
   if (!found.slot) return Decide<Order>(worker, kOperation, Outcome::kNotFound);
+  // A campaign in an archive attempt takes no decision: nothing may move into or out of play
+  // while the archive checks that nothing is in play (Engine::Impl::ArchiveCampaign). The
+  // attempt ends within archive_wait, archived or refused, so the caller retries.
+  if (!found.campaign->serving()) return Decide<Order>(worker, kOperation, Outcome::kPending);
   OrderSlot& slot = *found.slot;
   std::uint64_t state = slot.state.load(std::memory_order_acquire);
   if (GenerationOf(state) != found.generation) {
@@ -380,6 +384,8 @@ Decision<Order> Engine::Impl::CancelOrder(WorkerId worker, OrderId id, const Use
   constexpr Operation kOperation = Operation::kCancelOrder;
   Located found = LocateOwn(id, user);
   if (!found.slot) return Decide<Order>(worker, kOperation, Outcome::kNotFound);
+  // As in ConfirmOrder: no move during an archive attempt.
+  if (!found.campaign->serving()) return Decide<Order>(worker, kOperation, Outcome::kPending);
   Campaign& campaign = *found.campaign;
   OrderSlot& slot = *found.slot;
   std::uint64_t state = slot.state.load(std::memory_order_acquire);
@@ -432,6 +438,7 @@ Decision<Order> Engine::Impl::GetOrder(OrderId id, TimePoint now) const {
 
 std::size_t Engine::Impl::ExpireDue(WorkerId worker, TimePoint now) {
   HOTDEAL_DEBUG_ASSERT(worker.value < options_.workers);
+  Quiesce(worker.value);
   std::size_t expired = 0;
   auto link = [this](std::uint64_t node) -> std::uint64_t& { return WheelLink(node); };
   // The wheel visits a slot, not an order: it reads whichever order the slot holds now (a

@@ -98,6 +98,7 @@ std::optional<ReplayError> Engine::Impl::Apply(const Event& event) {
     case EventType::kCampaignPaused:
     case EventType::kCampaignResumed:
     case EventType::kCampaignChanged:
+    case EventType::kCampaignArchived:
       break;
   }
   if (!acted) orphan_events_.fetch_add(1, std::memory_order_relaxed);
@@ -113,7 +114,28 @@ void Engine::Impl::RestoreControlSerial(std::uint64_t seq) {
 std::optional<ReplayError> Engine::Impl::ApplyControl(const Event& event) {
   {
     std::lock_guard lock(control_mutex_);
-    if (event.type == EventType::kCampaignCreated) {
+    // An archived campaign's events (its creation included, from the log's start) are skipped:
+    // recovery allocates nothing for it.
+    if (archived_ids_.contains(std::string(event.campaign.view()))) {
+      orphan_events_.fetch_add(1, std::memory_order_relaxed);
+    } else if (event.type == EventType::kCampaignArchived) {
+      // Before FinishRecovery no wheel links a slot and no worker runs: it is freed at once. A
+      // snapshot's archived row comes without its creation: only its index is kept from reuse.
+      if (event.campaign_index >= detail::kCampaignsMax) {
+        return ReplayFailure(event, "the archived campaign's index is invalid");
+      }
+      if (Campaign* campaign = campaigns_.FindAny(event.campaign)) {
+        if (campaign->index() != event.campaign_index) {
+          return ReplayFailure(event, "the archive names another index than the creation");
+        }
+        campaigns_.Unlist(*campaign);
+        campaigns_.Unpublish(campaign->index());
+      } else if (campaigns_.At(event.campaign_index)) {
+        return ReplayFailure(event, "the archived campaign's index is another campaign's");
+      }
+      campaigns_.Skip(event.campaign_index);
+      archived_ids_.insert(std::string(event.campaign.view()));
+    } else if (event.type == EventType::kCampaignCreated) {
       CampaignSpec spec = event.spec;
       if (spec.stock_max == 0) spec.stock_max = spec.stock;  // logged before top-ups existed
       if (Campaign::Validate(spec, options_.stock_max) != Outcome::kOk) {
@@ -122,15 +144,13 @@ std::optional<ReplayError> Engine::Impl::ApplyControl(const Event& event) {
                              "(its stock may be over --stock-max)");
       }
       if (campaigns_.FindAny(event.campaign) || campaigns_.At(event.campaign_index) ||
-          event.campaign_index >= campaigns_.capacity()) {
-        return ReplayFailure(event,
-                             "the campaign's id or index is taken, or its index is over "
-                             "--campaigns-max");
+          event.campaign_index >= detail::kCampaignsMax) {
+        return ReplayFailure(event, "the campaign's id or index is taken, or its index is invalid");
       }
       auto campaign = std::make_unique<Campaign>(event.campaign_index, spec, options_.workers,
                                                  ledger_seed_, units_secret_);
       campaign->set_id_key(event.id_key);  // ids handed out before the restart still match
-      campaigns_.Insert(std::move(campaign));
+      campaigns_.InsertUnread(std::move(campaign));  // FinishRecovery checks the count
     } else if (Campaign* campaign = campaigns_.FindAny(event.campaign)) {
       if (event.type == EventType::kCampaignClosed) campaign->set_closed(true);
       // A pause or resume older than the state's (a copy appended again) changes nothing.
@@ -282,6 +302,11 @@ std::optional<ReplayError> Engine::Impl::FinishRecovery() {
   if (!replaying_) return std::nullopt;
   replaying_ = false;
   std::lock_guard lock(control_mutex_);  // next_index() is control-plane state
+  if (campaigns_.size() > campaigns_.capacity()) {
+    return ReplayError{"the log leaves " + std::to_string(campaigns_.size()) +
+                       " campaigns live, more than --campaigns-max " +
+                       std::to_string(campaigns_.capacity()) + " holds"};
+  }
   for (std::uint32_t i = 0; i < campaigns_.next_index(); ++i) {
     Campaign* campaign = campaigns_.At(i);
     if (!campaign || campaign->spec().kind != CampaignKind::kSale) continue;

@@ -66,6 +66,23 @@ class TimerWheel {
     }
   }
 
+  // Unlinks every node `drop(node)` answers true for, in every bucket (an archived campaign's
+  // slots, before its memory is freed). O(nodes); the control plane's rare path.
+  template <class Link, class Drop>
+  void RemoveIf(Link&& link, Drop&& drop) {
+    for (std::uint64_t& head : heads_) {
+      std::uint64_t* previous = &head;
+      while (*previous != kNone) {
+        std::uint64_t node = *previous;
+        if (drop(node)) {
+          *previous = link(node);
+        } else {
+          previous = &link(node);
+        }
+      }
+    }
+  }
+
  private:
   static std::size_t Bucket(std::int64_t second) noexcept {
     return static_cast<std::size_t>(static_cast<std::uint64_t>(second) % kBuckets);

@@ -85,6 +85,8 @@ constexpr std::uint32_t FieldsOf(EventType type) noexcept {
     case EventType::kCampaignPaused:
     case EventType::kCampaignResumed:
       return kBase;
+    case EventType::kCampaignArchived:  // the index: recovery never gives it again
+      return kBase | kCampaignIndex;
     case EventType::kClaimGranted:
       return kBase | kUser | kClaimId | kCouponCode | kIdempotencyKey;
     case EventType::kClaimVoided:
@@ -267,6 +269,7 @@ void WriteFields(const Event& e, std::uint64_t epoch, std::uint32_t fields, Writ
     w.Key(kIdempotencyKey), w.String(e.idempotency_key->view());
   if (has(kOrderRef)) w.Key(kOrderRef), w.String(e.order_ref.view());
   if (has(kUse)) w.Key(kUse), w.Number(e.use);
+  if (has(kCampaignIndex)) w.Key(kCampaignIndex), w.Number(e.campaign_index);
   const engine::CampaignSpec& s = e.spec;
   if (has(kKind)) w.Key(kKind), w.String(engine::Name(s.kind));
   if (has(kName)) w.Key(kName), w.String(s.name);
@@ -278,7 +281,6 @@ void WriteFields(const Event& e, std::uint64_t epoch, std::uint32_t fields, Writ
   if (!has(kKind)) return;  // the rest only at creation
   w.Key(kPrice), w.Number(s.price);
   w.Key(kHoldSeconds), w.Number(s.hold_seconds);
-  w.Key(kCampaignIndex), w.Number(e.campaign_index);
   w.Key(kIdKey), w.Raw("["), w.Number(e.id_key[0]), w.Raw(","), w.Number(e.id_key[1]), w.Raw("]");
   const engine::CouponTerms& t = s.terms;
   w.Key(kDiscount), w.String(engine::Name(t.discount));

@@ -35,6 +35,7 @@ bool Awaitable(engine::EventType type) noexcept {
     case engine::EventType::kCampaignPaused:
     case engine::EventType::kCampaignResumed:
     case engine::EventType::kCampaignChanged:
+    case engine::EventType::kCampaignArchived:
     case engine::EventType::kClaimGranted:
     case engine::EventType::kOrderReserved:
     case engine::EventType::kOrderConfirmed:

@@ -35,6 +35,10 @@ void LogBooks::Apply(const engine::Event& e) {
   if (e.type == EventType::kCampaignCreated) {
     return Keep(std::string(e.campaign.view()), mysql::Micros(e.at));
   }
+  if (e.type == EventType::kCampaignArchived) {
+    if (auto it = campaigns_.find(e.campaign.view()); it != campaigns_.end()) campaigns_.erase(it);
+    return;
+  }
   Books* b = Find(e.campaign.view());
   if (b == nullptr) return;
   switch (e.type) {

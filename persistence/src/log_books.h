@@ -54,7 +54,8 @@ class LogBooks {
   void SeedOrder(const std::string& campaign, std::uint64_t order_id, std::uint32_t quantity,
                  engine::OrderStatus status);
 
-  // One decoded event of the current owner, in log order.
+  // One decoded event of the current owner, in log order. An archive drops the campaign: its
+  // rows are history, out of the books on both sides (SeedBooks reads only live campaigns).
   void Apply(const engine::Event& e);
 
   std::vector<std::string> Campaigns() const;

@@ -129,6 +129,7 @@ struct Plan {
   std::vector<const Item*> campaigns_closed;
   std::vector<const Item*> campaigns_paused;  // pauses and resumes
   std::vector<const Item*> campaigns_changed;
+  std::vector<const Item*> campaigns_archived;
   std::vector<const Item*> claims_new;  // nullptr: granted and voided within the batch
   std::vector<std::uint64_t> claims_void;
   std::vector<const Item*> coupons_used;  // redeems and restores, after the claims' inserts
@@ -148,7 +149,7 @@ struct Plan {
 
   void Clear() {
     campaigns_new.clear(), campaigns_closed.clear(), campaigns_paused.clear();
-    campaigns_changed.clear();
+    campaigns_changed.clear(), campaigns_archived.clear();
     claims_new.clear(), claims_void.clear(), coupons_used.clear();
     orders_new.clear(), orders_status.clear(), orders_void.clear(), conflicts.clear();
     stale.clear();
@@ -175,6 +176,9 @@ struct Plan {
         return;
       case EventType::kCampaignChanged:
         campaigns_changed.push_back(&item);
+        return;
+      case EventType::kCampaignArchived:
+        campaigns_archived.push_back(&item);
         return;
       case EventType::kClaimGranted:
         claim_at[e.claim_id.value] = claims_new.size();
@@ -468,6 +472,17 @@ base::Status Persister::Session::WriteCampaigns() {
     sql_.Value(e.seq);
     if (base::Status s = db_.Execute(sql_.str()); !s.ok()) return s;
   }
+  // Last: the campaign's other changes in the batch came before its archive. The first copy
+  // stands; its rows stay as they are.
+  for (const Item* item : plan_.campaigns_archived) {
+    const engine::Event& e = item->record.event;
+    sql_.Clear();
+    sql_ << "UPDATE campaigns SET archived_seq = ";
+    sql_.Value(e.seq) << ", archived_at_us = ";
+    sql_.Value(mysql::Micros(e.at)) << " WHERE id = ";
+    sql_.Value(e.campaign.view()) << " AND archived_seq IS NULL";
+    if (base::Status s = db_.Execute(sql_.str()); !s.ok()) return s;
+  }
   return {};
 }
 
@@ -667,7 +682,8 @@ base::Status Persister::Session::WriteTail() {
 base::Status Persister::Session::SeedBooks() {
   std::vector<CampaignRow> campaigns;
   sql_.Clear();
-  sql_ << mysql::Campaigns().select << " ORDER BY created_at_us DESC, id DESC LIMIT ";
+  sql_ << mysql::Campaigns().select
+       << " WHERE archived_seq IS NULL ORDER BY created_at_us DESC, id DESC LIMIT ";
   sql_.Value(options_.campaigns_max);
   if (base::Status s = Select(campaigns); !s.ok()) return s;
   for (const CampaignRow& c : campaigns)

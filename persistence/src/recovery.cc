@@ -1,7 +1,7 @@
 // Recover: snapshot rows are read into plain structs and become the events that would have
 // built them (snapshot.cc: a campaign's creation, each live claim's grant, each order's
-// reservation and latest move, a close), applied in that order; then the Kafka tail is applied
-// as logged.
+// reservation and latest move, a close; an archived campaign's row alone), applied in that
+// order; then the Kafka tail is applied as logged.
 #include "hotdeal/persistence/recovery.h"
 
 #include <stdexcept>
@@ -41,10 +41,16 @@ void Replay(engine::Engine& engine, const engine::Event& event) {
 
 // Reads every row of a table (ascending keys, so a run reads the same snapshot the same way).
 template <class RowT>
-void ReadTable(mysql::Connection& db, const mysql::TableStatements& table,
+void ReadTable(mysql::Connection& db, const mysql::TableStatements& table, std::string_view where,
                std::string_view order_by, const char* what, std::vector<RowT>& out) {
-  Check(mysql::SelectRows(db, table.select + " ORDER BY " + std::string(order_by), out), what);
+  Check(mysql::SelectRows(
+            db, table.select + std::string(where) + " ORDER BY " + std::string(order_by), out),
+        what);
 }
+
+// Claims and orders of archived campaigns stay in MySQL as history; the engine holds none.
+constexpr std::string_view kOfLiveCampaigns =
+    " WHERE campaign_id IN (SELECT id FROM campaigns WHERE archived_seq IS NULL)";
 
 // `snapshot`: where the snapshot ends in each partition (mysql::ReadOffsets).
 void ReplayTail(engine::Engine& engine, const Options& options,
@@ -100,9 +106,9 @@ RecoveryReport Recover(engine::Engine& engine, const Options& options) {
       mysql::ReadOffsets(db, options.kafka_topic);
   Check(snapshot.status(), "read offsets");
   SnapshotRows rows;
-  ReadTable(db, mysql::Campaigns(), "campaign_index", "read campaigns", rows.campaigns);
-  ReadTable(db, mysql::Claims(), "claim_id", "read claims", rows.claims);
-  ReadTable(db, mysql::Orders(), "order_id", "read orders", rows.orders);
+  ReadTable(db, mysql::Campaigns(), "", "campaign_index", "read campaigns", rows.campaigns);
+  ReadTable(db, mysql::Claims(), kOfLiveCampaigns, "claim_id", "read claims", rows.claims);
+  ReadTable(db, mysql::Orders(), kOfLiveCampaigns, "order_id", "read orders", rows.orders);
   Check(db.Execute("COMMIT"), "end snapshot");
   if (std::optional<engine::ReplayError> error = ApplySnapshot(engine, rows, report))
     Fail(error->message);

@@ -9,15 +9,30 @@ namespace {
 using engine::Event;
 using engine::EventType;
 
-Event Created(const CampaignRow& row) {
+// An event of `type` naming the row's campaign.
+Event OfCampaign(const CampaignRow& row, EventType type) {
   Event e;
-  e.type = EventType::kCampaignCreated;
+  e.type = type;
   e.campaign = row.spec.id;
   e.campaign_index = row.campaign_index;
+  return e;
+}
+
+Event Created(const CampaignRow& row) {
+  Event e = OfCampaign(row, EventType::kCampaignCreated);
   e.spec = row.spec;
   e.at = row.created_at;
   e.seq = row.created_seq;
   e.id_key = row.id_key;
+  return e;
+}
+
+// An archived campaign's row stands for the whole of it: recovery frees nothing, only keeps its
+// id and index from being given again.
+Event Archived(const CampaignRow& row) {
+  Event e = OfCampaign(row, EventType::kCampaignArchived);
+  e.at = row.archived_at;
+  e.seq = *row.archived_seq;
   return e;
 }
 
@@ -77,8 +92,8 @@ Event Moved(const OrderRow& row) {
 std::optional<engine::ReplayError> ApplySnapshot(engine::Engine& engine, const SnapshotRows& rows,
                                                  RecoveryReport& report) {
   for (const CampaignRow& row : rows.campaigns) {
-    if (auto error = engine.Apply(Created(row))) return error;
-    ++report.campaigns;
+    if (auto error = engine.Apply(row.archived_seq ? Archived(row) : Created(row))) return error;
+    ++(row.archived_seq ? report.archived : report.campaigns);
   }
   for (const ClaimRow& row : rows.claims) {
     if (auto error = engine.Apply(Granted(row))) return error;
@@ -96,6 +111,7 @@ std::optional<engine::ReplayError> ApplySnapshot(engine::Engine& engine, const S
   // sold. The creation above has the row's spec already, changes included; the change sets only
   // its seq, so older copies in the tail change nothing.
   for (const CampaignRow& row : rows.campaigns) {
+    if (row.archived_seq) continue;
     Event control;
     control.campaign = row.spec.id;
     if (row.change_seq != 0) {

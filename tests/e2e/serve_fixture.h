@@ -207,7 +207,8 @@ class ServeFixture : public persistence::testing::StackTest {
       case engine::EventType::kCampaignClosed:
       case engine::EventType::kCampaignPaused:
       case engine::EventType::kCampaignResumed:
-      case engine::EventType::kCampaignChanged:  // moves stock, which holds no unit
+      case engine::EventType::kCampaignChanged:   // moves stock, which holds no unit
+      case engine::EventType::kCampaignArchived:  // the rows stay, units and all
       case engine::EventType::kOrderConfirmed:
       case engine::EventType::kCouponRedeemed:  // a coupon's use moves no unit
       case engine::EventType::kCouponRestored:

@@ -61,6 +61,9 @@ Event Sample(EventType type) {
     case EventType::kCampaignPaused:
     case EventType::kCampaignResumed:
       break;
+    case EventType::kCampaignArchived:
+      e.campaign_index = 1'048'575;  // the last index a campaign can have
+      break;
     case EventType::kCouponRedeemed:
     case EventType::kCouponRestored:
       e.order_ref = MakeId<engine::OrderRef>("order_77-b");
@@ -128,7 +131,7 @@ constexpr EventType kAllTypes[] = {
     EventType::kClaimVoided,     EventType::kOrderReserved,   EventType::kOrderConfirmed,
     EventType::kOrderCancelled,  EventType::kOrderExpired,    EventType::kOrderVoided,
     EventType::kCampaignPaused,  EventType::kCampaignResumed, EventType::kCouponRedeemed,
-    EventType::kCouponRestored,  EventType::kCampaignChanged,
+    EventType::kCouponRestored,  EventType::kCampaignChanged, EventType::kCampaignArchived,
 };
 static_assert(std::size(kAllTypes) == static_cast<std::size_t>(engine::kLastEventType) + 1);
 

@@ -135,6 +135,22 @@ class PersisterStackTest : public testing::StackTest {
     return e;
   }
 
+  // Twice, a persister's books, both folded from the log and read from MySQL, are `books` once
+  // it has read `offsets` events: from the log in the first session, from MySQL in the second.
+  void ExpectBooksInBothSessions(const Options& options, std::int64_t offsets,
+                                 const std::map<std::string, double>& books) {
+    for (int session = 0; session < 2; ++session) {
+      Persister persister(options);
+      persister.Start();
+      ASSERT_TRUE(WaitForOffsets(offsets));
+      ASSERT_TRUE(Eventually([&] {
+        return BooksOf(persister, "hotdeal_persister_units") == books;
+      })) << session;
+      EXPECT_EQ(BooksOf(persister, "hotdeal_persister_log_units"), books) << session;
+      persister.Stop();
+    }
+  }
+
   // Appends every event through a real KafkaLog of owner `epoch` and waits until Kafka
   // acknowledged all.
   void Log(const std::vector<Event>& events, std::uint64_t epoch = 0) {
@@ -356,15 +372,38 @@ TEST_F(PersisterStackTest, BooksAreKeptForTheNewestCampaignsOnly) {
   const std::string n_id(newer.view());
   const std::map<std::string, double> books{
       {n_id + " claimed", 1}, {n_id + " held", 0}, {n_id + " confirmed", 0}};
-  for (int session = 0; session < 2; ++session) {  // from the log, then from MySQL
-    Persister persister(options);
-    persister.Start();
-    ASSERT_TRUE(WaitForOffsets(4));
-    ASSERT_TRUE(Eventually([&] { return BooksOf(persister, "hotdeal_persister_units") == books; }))
-        << session;
-    EXPECT_EQ(BooksOf(persister, "hotdeal_persister_log_units"), books) << session;
-    persister.Stop();
-  }
+  ExpectBooksInBothSessions(options, 4, books);
+}
+
+// An archive marks the campaign's row once (a copy appended again changes nothing), keeps its
+// claims, and takes the campaign out of the books on both sides, from the log and from MySQL.
+TEST_F(PersisterStackTest, AnArchiveMarksTheRowKeepsTheClaimsAndLeavesTheBooks) {
+  const auto gone = Campaign("gone");
+  const auto kept = Campaign("kept");
+  Event archived;
+  archived.type = EventType::kCampaignArchived;
+  archived.seq = 90;
+  archived.at = At(9'000);
+  archived.campaign = gone;
+  archived.campaign_index = 1;
+  Event again = archived;  // appended again after a lost report
+  again.seq = 91;
+  again.at = At(9'500);
+  Log({Created(gone, engine::CampaignKind::kCoupon, 1), Claim(gone, 1, 1),
+       Created(kept, engine::CampaignKind::kCoupon, 2), Claim(kept, 2, 1), archived, again});
+  const std::string k_id(kept.view());
+  const std::map<std::string, double> books{
+      {k_id + " claimed", 1}, {k_id + " held", 0}, {k_id + " confirmed", 0}};
+  ExpectBooksInBothSessions(options_, 6, books);
+  const std::string row = "SELECT archived_seq, archived_at_us FROM campaigns WHERE id = '" +
+                          std::string(gone.view()) + "'";
+  EXPECT_EQ(Rows(row), "90|9000\n");
+  EXPECT_EQ(
+      Number("SELECT COUNT(*) FROM claims WHERE campaign_id = '" + std::string(gone.view()) + "'"),
+      1);
+  EXPECT_EQ(
+      Number("SELECT COUNT(*) FROM campaigns WHERE id = '" + k_id + "' AND archived_seq IS NULL"),
+      1);
 }
 
 TEST_F(PersisterStackTest, ReplacedOwnersEventsAreKeptAsStaleNeverApplied) {

@@ -4,6 +4,7 @@
 // counts in neither the tail nor MySQL.
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -82,6 +83,19 @@ class RecoveryStackTest : public testing::StackTest {
     return spec;
   }
 
+  // A sale campaign that is live at now_.
+  engine::CampaignSpec Sale(const engine::CampaignId& id, std::uint32_t stock,
+                            std::uint32_t per_user_limit, std::int64_t price,
+                            std::uint32_t hold_seconds) {
+    engine::CampaignSpec spec = Coupon(id, stock);
+    spec.kind = engine::CampaignKind::kSale;
+    spec.name = "sale";
+    spec.per_user_limit = per_user_limit;
+    spec.price = price;
+    spec.hold_seconds = hold_seconds;
+    return spec;
+  }
+
   void ExpectSameCampaign(const engine::Engine& a, const engine::Engine& b,
                           const engine::CampaignId& id) {
     auto va = a.GetCampaign(id, now_);
@@ -108,15 +122,7 @@ TEST_F(RecoveryStackTest, FreshEngineRecoversTheSameState) {
 
   engine::CampaignSpec coupon_spec = Coupon(coupon, 100);
   coupon_spec.terms = {engine::DiscountKind::kPercent, 10, 5'000, 3'600, std::nullopt};
-  engine::CampaignSpec sale_spec = coupon_spec;
-  sale_spec.terms = {};
-  sale_spec.id = sale;
-  sale_spec.kind = engine::CampaignKind::kSale;
-  sale_spec.name = "sale";
-  sale_spec.stock = 60;
-  sale_spec.per_user_limit = 3;
-  sale_spec.price = 500;
-  sale_spec.hold_seconds = 3600;
+  const engine::CampaignSpec sale_spec = Sale(sale, 60, 3, 500, 3600);
   for (const auto& spec : {coupon_spec, sale_spec}) {
     auto created = live.CreateCampaign(spec, now_);
     ASSERT_EQ(created.outcome, Outcome::kCreated);
@@ -319,6 +325,81 @@ TEST_F(RecoveryStackTest, AChangeComesBackFromMysqlAndFromTheTail) {
             Outcome::kSoldOut);
 }
 
+// An archive comes back from MySQL (the row alone: its orders stay there, unread) and from the
+// tail; either way the campaign is gone, its id refused, its index never given again (a new
+// campaign's first order id would repeat the archived one's), and a live one beside it whole.
+TEST_F(RecoveryStackTest, AnArchiveComesBackFromMysqlAndFromTheTail) {
+  const engine::CampaignId in_mysql = Campaign("am");
+  const engine::CampaignId in_tail = Campaign("at");
+  const engine::CampaignId kept = Campaign("ak");
+  KafkaLog log(options_);
+  engine::EngineOptions options;
+  options.workers_idle_in_control = true;  // this thread is the only worker
+  engine::Engine live(options, log);
+  log.Start(live);
+  Acks acks;
+  std::map<std::string, engine::OrderId> sold;  // each campaign's confirmed order
+  for (const auto& id : {in_mysql, in_tail, kept}) {
+    auto created = live.CreateCampaign(Sale(id, 5, 2, 500, 600), now_);
+    ASSERT_EQ(created.outcome, Outcome::kCreated);
+    acks.Await(log, created.ticket);
+    acks.WaitAll();
+    auto order = live.PlaceOrder(worker_, id, User(1), 2, std::nullopt, now_);
+    ASSERT_EQ(order.outcome, Outcome::kCreated);
+    acks.Await(log, order.ticket);
+    acks.WaitAll();
+    auto confirmed = live.ConfirmOrder(worker_, order.value->id, User(1), now_);
+    ASSERT_EQ(confirmed.outcome, Outcome::kOk);
+    acks.Await(log, confirmed.ticket);
+    sold[std::string(id.view())] = order.value->id;
+  }
+  auto archive = [&](const engine::CampaignId& id) {
+    ASSERT_EQ(live.CloseCampaign(id, now_).outcome, Outcome::kOk);
+    auto d = live.ArchiveCampaign(id, now_);
+    ASSERT_EQ(d.outcome, Outcome::kOk);
+    acks.Await(log, d.ticket);
+    acks.WaitAll();
+  };
+  archive(in_mysql);
+  {
+    Persister persister(options_);
+    persister.Start();
+    ASSERT_TRUE(WaitForOffsets(static_cast<std::int64_t>(log.probe()->Snapshot().persisted)));
+    persister.Stop();
+  }
+  const std::string of_mysql = "campaign_id = '" + std::string(in_mysql.view()) + "'";
+  EXPECT_EQ(Number("SELECT COUNT(*) FROM campaigns WHERE id = '" + std::string(in_mysql.view()) +
+                   "' AND archived_seq IS NOT NULL AND archived_at_us IS NOT NULL"),
+            1);
+  EXPECT_EQ(Number("SELECT COUNT(*) FROM orders WHERE " + of_mysql), 1);  // history stays
+  archive(in_tail);
+  log.Stop();
+
+  engine::DiscardSink discard;
+  engine::Engine recovered(options, discard);
+  const RecoveryReport report = Recover(recovered, options_);
+  EXPECT_GE(report.archived, 1u);
+  EXPECT_GE(recovered.Stats().campaigns_archived, 2u);
+  ExpectSameCampaign(live, recovered, kept);
+  EXPECT_EQ(recovered.GetOrder(sold[std::string(kept.view())], now_).outcome, Outcome::kOk);
+  for (const auto& id : {in_mysql, in_tail}) {
+    SCOPED_TRACE(std::string(id.view()));
+    EXPECT_EQ(recovered.GetCampaign(id, now_).outcome, Outcome::kNotFound);
+    EXPECT_EQ(recovered.GetOrder(sold[std::string(id.view())], now_).outcome, Outcome::kNotFound);
+    EXPECT_EQ(recovered.CreateCampaign(Coupon(id, 1), now_).outcome, Outcome::kConflict);
+  }
+  // A new sale takes an index none of them had: its first order's id is not one handed out.
+  engine::CampaignSpec fresh = Coupon(Campaign("an"), 5);
+  fresh.kind = engine::CampaignKind::kSale;
+  fresh.price = 500;
+  fresh.hold_seconds = 600;
+  ASSERT_EQ(recovered.CreateCampaign(fresh, now_).outcome, Outcome::kCreated);
+  auto order = recovered.PlaceOrder(worker_, fresh.id, User(1), 1, std::nullopt, now_);
+  ASSERT_EQ(order.outcome, Outcome::kCreated);
+  for (const auto& [campaign, id] : sold)
+    EXPECT_NE(order.value->id, id) << campaign;
+}
+
 // A coupon's use comes back from the claims row (redeemed, then restored and redeemed again in
 // MySQL) and from the tail (a restore after the persister stopped), newest change winning.
 TEST_F(RecoveryStackTest, ACouponsUseComesBackFromMysqlAndFromTheTail) {
@@ -396,13 +477,7 @@ TEST_F(RecoveryStackTest, OrderIdsHandedOutBeforeARestartStillWorkAfterIt) {
   // The text each order's id was handed out as, by campaign.
   std::vector<std::pair<engine::CampaignId, std::string>> handed_out;
   auto sell = [&](const engine::CampaignId& id) {
-    engine::CampaignSpec spec = Coupon(id, 10);
-    spec.kind = engine::CampaignKind::kSale;
-    spec.name = "sale";
-    spec.per_user_limit = 2;
-    spec.price = 100;
-    spec.hold_seconds = 3600;
-    auto created = live.CreateCampaign(spec, now_);
+    auto created = live.CreateCampaign(Sale(id, 10, 2, 100, 3600), now_);
     ASSERT_EQ(created.outcome, Outcome::kCreated);
     acks.Await(log, created.ticket);
     for (int user = 0; user < 3; ++user) {

@@ -133,22 +133,25 @@ enum class StepKind : std::uint8_t {
   kReappend,
   kSettle,
   kOutage,
-  kPause,   // an admin pauses or resumes a campaign
-  kUse,     // the shop's checkout redeems or restores a claimed coupon
-  kChange,  // an admin tops up or takes back stock, or renames a campaign (PATCH)
+  kPause,    // an admin pauses or resumes a campaign
+  kUse,      // the shop's checkout redeems or restores a claimed coupon
+  kChange,   // an admin tops up or takes back stock, or renames a campaign (PATCH)
+  kArchive,  // an admin ends a campaign (PATCH ends_at) or archives an ended one (DELETE)
   kCrash,
   kCount,
 };
 // Base weights; each seed scales every one by 0..2, so some seeds are report-starved, some
 // cancel-heavy, some crash often.
 constexpr std::array<double, static_cast<std::size_t>(StepKind::kCount)> kStepWeights = {
-    18, 18, 7, 7, 6, 4, 6, 26, 5, 4, 0.5, 1.5, 3, 2, 0};
+    18, 18, 7, 7, 6, 4, 6, 26, 5, 4, 0.5, 1.5, 3, 2, 1.5, 0};
 
 struct Campaign {
   engine::CampaignSpec spec;
   std::vector<UserId> users;
   std::uint32_t order_attempts = 0;  // answered kCreated or kLogUnavailable: a slot each
-  bool paused = false;  // as the engine was last told (or, after a crash, as the log says)
+  bool paused = false;    // as the engine was last told (or, after a crash, as the log says)
+  bool archived = false;  // likewise; the engine holds nothing of it then
+  bool archive_unlogged = false;  // archived, and the log has not reported the archive yet
 };
 
 // A coupon's use as the model knows it: redeemed or not, and the order of its last change ("":
@@ -206,6 +209,8 @@ class Simulation {
                                                 ? durable
                                                 : options_.acks == SimOptions::Acks::kDurable;
     engine_options_.campaigns_max = 4;
+    // This thread is every worker: a control call passes their quiescent points itself.
+    engine_options_.workers_idle_in_control = true;
     engine_options_.stock_max = 64;
     // Large enough that no 8-way bucket fills in a run (the table's hash key is random).
     engine_options_.idempotency_keys_max = 1 << 16;
@@ -225,7 +230,9 @@ class Simulation {
           " campaigns");
   }
 
-  void CreateCampaign(std::size_t index) {
+  // A campaign named by `index`, for the model's campaigns_; false if the engine answered
+  // kCapacity, which it must exactly when the model's table is full.
+  bool CreateCampaign(std::size_t index) {
     Campaign campaign;
     engine::CampaignSpec& spec = campaign.spec;
     spec.id = MakeId<CampaignId>("c" + std::to_string(index));
@@ -252,20 +259,34 @@ class Simulation {
     for (std::int64_t u = 0; u < users; ++u)
       campaign.users.push_back(MakeId<UserId>(user_prefix + std::to_string(u)));
     // The admin retries a creation the log refused.
-    while (engine_->CreateCampaign(spec, now_).outcome == Outcome::kLogUnavailable) {
-    }
+    Decision<engine::CampaignView> d;
+    do {
+      d = engine_->CreateCampaign(spec, now_);
+    } while (d.outcome == Outcome::kLogUnavailable);
+    TakeAppended();
+    std::size_t held = 0;  // places taken: live campaigns and archives not yet logged
+    for (const Campaign& other : campaigns_)
+      held += !other.archived || other.archive_unlogged ? 1 : 0;
+    const bool full = held >= engine_options_.campaigns_max;
+    if (d.outcome == Outcome::kCapacity && full) return false;
+    if (d.outcome != Outcome::kCreated || full)
+      Fail("creating " + std::string(spec.id.view()) + " with " + std::to_string(held) +
+           " places taken answered " + std::string(OutcomeName(d.outcome)));
     // Creations are always persisted here: a lost creation only withdraws the campaign, and
     // a campaign whose creation is in doubt sells nothing until a restart.
-    for (const engine::Event& event : log_.TakeAppended()) {
-      log_.Persist(event);
-      engine_->Acknowledge(event);
-    }
-    log_.in_flight.clear();
+    auto created =
+        std::find_if(log_.in_flight.begin(), log_.in_flight.end(),
+                     [&](const Appended& entry) { return entry.ticket == d.ticket.value; });
+    if (created == log_.in_flight.end()) Fail("a creation answered created is not in flight");
+    log_.Persist(created->event);
+    engine_->Acknowledge(created->event);
+    log_.in_flight.erase(created);
     Trace("campaign " + std::string(spec.id.view()) + ": " + std::string(engine::Name(spec.kind)) +
           ", stock " + std::to_string(spec.stock) + ", limit " +
           std::to_string(spec.per_user_limit) + ", hold " + std::to_string(spec.hold_seconds) +
           "s, " + std::to_string(campaign.users.size()) + " users");
     campaigns_.push_back(std::move(campaign));
+    return true;
   }
 
   // ---- steps -------------------------------------------------------------------------------
@@ -310,6 +331,8 @@ class Simulation {
         return DoChange();
       case StepKind::kUse:
         return DoUse();
+      case StepKind::kArchive:
+        return DoArchive();
       case StepKind::kCrash:
         if (result_.counts.crashes < options_.crashes_max) Crash();
         return;
@@ -322,10 +345,12 @@ class Simulation {
     return WorkerId{static_cast<std::uint32_t>(rng_.Below(engine_options_.workers))};
   }
 
-  std::optional<std::size_t> AnyCampaign(CampaignKind kind) {
+  // A campaign the engine holds (not archived), of `kind` if given.
+  std::optional<std::size_t> AnyCampaign(std::optional<CampaignKind> kind = std::nullopt) {
     std::vector<std::size_t> matching;
     for (std::size_t i = 0; i < campaigns_.size(); ++i)
-      if (campaigns_[i].spec.kind == kind) matching.push_back(i);
+      if (!campaigns_[i].archived && (!kind || campaigns_[i].spec.kind == *kind))
+        matching.push_back(i);
     if (matching.empty()) return std::nullopt;
     return matching[rng_.Below(matching.size())];
   }
@@ -379,14 +404,26 @@ class Simulation {
       case Outcome::kPending:
       case Outcome::kInDoubt:
       case Outcome::kPaused:
+      case Outcome::kEnded:
         return;
       default:
         Fail("claim answered " + std::string(OutcomeName(d.outcome)));
     }
   }
 
-  // Claims and orders answer kPaused only while paused, and nothing is granted then.
+  // At or after its ends_at as the model has it.
+  bool Ended(const Campaign& campaign) const {
+    return campaign.spec.ends_at && now_ >= *campaign.spec.ends_at;
+  }
+
+  // Claims and orders answer kPaused only while paused and kEnded only once ended, and nothing
+  // is granted then.
   void CheckPauseAnswer(const Campaign& campaign, Outcome outcome) {
+    if (outcome == Outcome::kEnded && !Ended(campaign))
+      Fail(std::string(campaign.spec.id.view()) + " answered ended before its ends_at");
+    if (Ended(campaign) && outcome == Outcome::kCreated)
+      Fail(std::string(campaign.spec.id.view()) + " granted after its ends_at");
+    if (Ended(campaign)) return;  // an ended campaign answers ended, paused or not
     if (outcome == Outcome::kPaused && !campaign.paused)
       Fail(std::string(campaign.spec.id.view()) + " answered paused while not paused");
     // Answers decided by the Idempotency-Key before the window (a replay, a wait, a spent key)
@@ -398,7 +435,9 @@ class Simulation {
   // The admin flips a campaign: kOk stands at once (the event is appended until the log has
   // it); a refused append changes nothing.
   void DoPause() {
-    Campaign& campaign = campaigns_[rng_.Below(campaigns_.size())];
+    const std::optional<std::size_t> c = AnyCampaign();
+    if (!c) return;
+    Campaign& campaign = campaigns_[*c];
     const bool pause = !campaign.paused;
     Decision<engine::CampaignView> d = pause ? engine_->PauseCampaign(campaign.spec.id, now_)
                                              : engine_->ResumeCampaign(campaign.spec.id, now_);
@@ -407,7 +446,10 @@ class Simulation {
           " -> " + std::string(OutcomeName(d.outcome)));
     if (d.outcome == Outcome::kOk) {
       campaign.paused = pause;
-      if ((d.value->status == engine::CampaignStatus::kPaused) != pause)
+      if (Ended(campaign) != (d.value->status == engine::CampaignStatus::kEnded))
+        Fail("a pause or resume of " + std::string(campaign.spec.id.view()) + " shows status " +
+             std::string(engine::Name(d.value->status)));
+      if (!Ended(campaign) && (d.value->status == engine::CampaignStatus::kPaused) != pause)
         Fail("a " + std::string(pause ? "pause" : "resume") + " answered ok shows status " +
              std::string(engine::Name(d.value->status)));
     } else if (d.outcome != Outcome::kLogUnavailable) {
@@ -420,7 +462,9 @@ class Simulation {
   // with the new stock, kConflict only for a take-back of more than is free, kCapacity only past
   // stock_max, kInvalid only for a stock below 1; a refused append changes nothing.
   void DoChange() {
-    const std::size_t c = rng_.Below(campaigns_.size());
+    const std::optional<std::size_t> any = AnyCampaign();
+    if (!any) return;
+    const std::size_t c = *any;
     Campaign& campaign = campaigns_[c];
     engine::CampaignChange change;
     std::int64_t add = rng_.Range(1, 8);
@@ -464,26 +508,110 @@ class Simulation {
     }
   }
 
+  // A sale's last day: the admin ends a campaign by moving its ends_at to now, and archives an
+  // ended one. The archive's answer must be the model's: kOk only for a campaign with nothing
+  // in play (no live reservation, nothing in doubt, no top-up waiting for the log, every coupon
+  // redeemed or expired), else kConflict; a
+  // refused append changes nothing. Each archive frees a place, which the next sale takes.
+  void DoArchive() {
+    const std::optional<std::size_t> c = AnyCampaign();
+    if (!c) return;
+    Campaign& campaign = campaigns_[*c];
+    const std::string id(campaign.spec.id.view());
+    if (!Ended(campaign)) {
+      if (now_ <= campaign.spec.starts_at) return;  // an end must come after the start
+      engine::CampaignChange change;
+      change.ends_at = std::optional<TimePoint>(now_);
+      Decision<engine::CampaignView> d = engine_->ChangeCampaign(campaign.spec.id, change, now_);
+      TakeAppended();
+      Trace("end " + id + " -> " + std::string(OutcomeName(d.outcome)));
+      if (d.outcome == Outcome::kOk) {
+        campaign.spec.ends_at = now_;
+        if (d.value->status != engine::CampaignStatus::kEnded)
+          Fail("an end of " + id + " shows " + std::string(engine::Name(d.value->status)));
+        ++result_.counts.changes;
+      } else if (d.outcome != Outcome::kLogUnavailable) {
+        Fail("an end of " + id + " answered " + std::string(OutcomeName(d.outcome)));
+      }
+      return;
+    }
+    const engine::CampaignBooks b = Books(*c);
+    // Every coupon redeemed, or past its expiry: valid_seconds after a claim, which came before
+    // the end.
+    const engine::CouponTerms& terms = campaign.spec.terms;
+    const bool expired = terms.valid_seconds != 0 && campaign.spec.ends_at &&
+                         now_ >= *campaign.spec.ends_at + std::chrono::seconds{terms.valid_seconds};
+    const bool spent =
+        campaign.spec.kind == CampaignKind::kSale || b.claimed == b.redeemed || expired;
+    const bool archivable =
+        b.held == 0 && b.in_doubt == 0 && b.stock == campaign.spec.stock && spent;
+    Decision<engine::CampaignView> d = engine_->ArchiveCampaign(campaign.spec.id, now_);
+    TakeAppended();
+    Trace("archive " + id + " (held " + std::to_string(b.held) + ", in doubt " +
+          std::to_string(b.in_doubt) + ", claimed " + std::to_string(b.claimed) + ", redeemed " +
+          std::to_string(b.redeemed) + ") -> " + std::string(OutcomeName(d.outcome)));
+    switch (d.outcome) {
+      case Outcome::kOk:
+        if (!archivable) Fail("archived " + id + " with units or coupons still in play");
+        campaign.archived = true;
+        campaign.archive_unlogged = true;
+        ++result_.counts.archives;
+        if (engine_->GetCampaign(campaign.spec.id, now_).outcome != Outcome::kNotFound ||
+            engine_->Books(campaign.spec.id))
+          Fail("archived " + id + " is still found");
+        // The next day's sale, in the place the archive frees once the log has it.
+        if (!log_.down) CreateCampaign(campaigns_.size());
+        return;
+      case Outcome::kConflict:
+        if (archivable) Fail("an archive of " + id + " with nothing in play answered conflict");
+        return;
+      case Outcome::kLogUnavailable:
+        return;
+      default:
+        Fail("an archive of " + id + " answered " + std::string(OutcomeName(d.outcome)));
+    }
+  }
+
+  // After recovery a campaign is archived exactly when the log has its archive (appended until
+  // persisted, so a crash before then brings it back, whole); an archived one is found by
+  // nothing, and its place is free.
+  void CheckArchivesAsLogged() {
+    for (Campaign& campaign : campaigns_) {
+      campaign.archived = Logged(campaign.spec.id, engine::EventType::kCampaignArchived);
+      campaign.archive_unlogged = false;
+      const bool found = engine_->GetCampaign(campaign.spec.id, now_).outcome == Outcome::kOk;
+      if (found == campaign.archived)
+        Fail("recovered " + std::string(campaign.spec.id.view()) +
+             (found ? " although the log has its archive" : " as archived, or lost it"));
+    }
+  }
+
   // After recovery a campaign's stock and name are its newest change's in the log (by seq), or
   // its creation's; with nothing topping up, the books' stock is all of it.
   void CheckChangesAsLogged() {
     for (std::size_t c = 0; c < campaigns_.size(); ++c) {
       Campaign& campaign = campaigns_[c];
+      if (campaign.archived) continue;
       std::uint64_t newest = 0;
       if (auto it = log_.kafka.find(campaign.spec.id.view()); it != log_.kafka.end()) {
         for (const engine::Event& e : it->second) {
           if (e.type == engine::EventType::kCampaignCreated && newest == 0) {
             campaign.spec.stock = e.spec.stock;
             campaign.spec.name = e.spec.name;
+            campaign.spec.ends_at = e.spec.ends_at;
           }
           if (e.type == engine::EventType::kCampaignChanged && e.seq > newest) {
             newest = e.seq;
             campaign.spec.stock = e.spec.stock;
             campaign.spec.name = e.spec.name;
+            campaign.spec.ends_at = e.spec.ends_at;
           }
         }
       }
       const engine::CampaignSpec shown = engine_->GetCampaign(campaign.spec.id, now_).value->spec;
+      if (shown.ends_at != campaign.spec.ends_at)
+        Fail("recovered " + std::string(campaign.spec.id.view()) +
+             " with another ends_at than its newest change in the log");
       if (shown.stock != campaign.spec.stock || Books(c).stock != campaign.spec.stock ||
           shown.name != campaign.spec.name) {
         Fail("recovered " + std::string(campaign.spec.id.view()) + " with stock " +
@@ -498,6 +626,7 @@ class Simulation {
   // an event appended again may land after a newer one).
   void CheckPausedAsLogged() {
     for (Campaign& campaign : campaigns_) {
+      if (campaign.archived) continue;
       std::uint64_t newest = 0;
       bool paused = false;
       if (auto it = log_.kafka.find(campaign.spec.id.view()); it != log_.kafka.end()) {
@@ -513,7 +642,10 @@ class Simulation {
       campaign.paused = paused;
       const engine::CampaignStatus status =
           engine_->GetCampaign(campaign.spec.id, now_).value->status;
-      if ((status == engine::CampaignStatus::kPaused) != paused)
+      if (Ended(campaign) != (status == engine::CampaignStatus::kEnded))
+        Fail("recovered " + std::string(campaign.spec.id.view()) + " shows " +
+             std::string(engine::Name(status)) + " against its ends_at");
+      if (!Ended(campaign) && (status == engine::CampaignStatus::kPaused) != paused)
         Fail("recovered " + std::string(campaign.spec.id.view()) + " shows " +
              std::string(engine::Name(status)) + ", the log says " +
              (paused ? "paused" : "not paused"));
@@ -599,7 +731,7 @@ class Simulation {
       }
     }
     for (const Campaign& campaign : campaigns_) {
-      if (campaign.spec.kind != CampaignKind::kCoupon) continue;
+      if (campaign.spec.kind != CampaignKind::kCoupon || campaign.archived) continue;
       for (const UserId& user : campaign.users) {
         Decision<engine::Claim> held = engine_->GetClaim(campaign.spec.id, user);
         if (!held.value) continue;
@@ -614,6 +746,7 @@ class Simulation {
 
   void CheckTermsRecovered() {
     for (const Campaign& campaign : campaigns_) {
+      if (campaign.archived) continue;
       if (!(engine_->GetCampaign(campaign.spec.id, now_).value->spec.terms == campaign.spec.terms))
         Fail("recovered " + std::string(campaign.spec.id.view()) + " with other coupon terms");
     }
@@ -674,6 +807,7 @@ class Simulation {
       case Outcome::kPending:
       case Outcome::kInDoubt:
       case Outcome::kPaused:
+      case Outcome::kEnded:
         return;
       default:
         Fail("order answered " + std::string(OutcomeName(d.outcome)));
@@ -714,7 +848,7 @@ class Simulation {
       case Outcome::kConflict:
         return RevealOrder(*d.value);
       case Outcome::kNotFound:
-        if (user == order.user && known)
+        if (user == order.user && known && !campaign.archived)
           Fail("the owner's " + std::string(confirm ? "confirm" : "cancel") + " of " +
                Text(order.id) + " answered not_found, but the order was decided");
         return;
@@ -788,6 +922,10 @@ class Simulation {
     const engine::Durability durability = persisted  ? engine::Durability::kPersisted
                                           : doubtful ? engine::Durability::kPossiblyPersisted
                                                      : engine::Durability::kNotPersisted;
+    if (persisted && e.type == engine::EventType::kCampaignArchived) {
+      for (Campaign& campaign : campaigns_)
+        if (campaign.spec.id == e.campaign) campaign.archive_unlogged = false;
+    }
     // The engine's one report entry, as KafkaLog calls it.
     switch (engine_->Report(e, durability)) {
       case engine::LogReports::Next::kDone:
@@ -918,6 +1056,13 @@ class Simulation {
     if (!as_reserved || !promised_orders_.count(order.id.value)) PromiseOrder(order);
   }
 
+  bool Logged(const CampaignId& campaign, engine::EventType type) const {
+    auto it = log_.kafka.find(campaign.view());
+    return it != log_.kafka.end() &&
+           std::any_of(it->second.begin(), it->second.end(),
+                       [&](const engine::Event& e) { return e.type == type; });
+  }
+
   bool Logged(const CampaignId& campaign, engine::EventType type, std::uint64_t id) const {
     auto it = log_.kafka.find(campaign.view());
     if (it == log_.kafka.end()) return false;
@@ -1020,6 +1165,7 @@ class Simulation {
   void CheckLive() {
     for (std::size_t c = 0; c < campaigns_.size(); ++c) {
       const Campaign& campaign = campaigns_[c];
+      if (campaign.archived) continue;
       const std::string_view id = campaign.spec.id.view();
       const engine::CampaignBooks b = Books(c);
       const std::int64_t units = b.claimed + b.held + b.confirmed + b.in_doubt;
@@ -1083,8 +1229,17 @@ class Simulation {
     return text;
   }
 
+  bool Archived(const CampaignId& id) const {
+    return std::any_of(campaigns_.begin(), campaigns_.end(), [&](const Campaign& campaign) {
+      return campaign.archived && campaign.spec.id == id;
+    });
+  }
+
+  // What clients were promised stands, but for an archived campaign's: the shop archived it, and
+  // its rows stay in MySQL for the record.
   void CheckPromises() {
     for (const auto& [key, claim] : promised_claims_) {
+      if (Archived(claim.campaign)) continue;
       Decision<engine::Claim> d = engine_->GetClaim(claim.campaign, claim.user);
       if (d.outcome != Outcome::kOk || !(d.value->id == claim.id) ||
           !(d.value->coupon_code == claim.coupon_code)) {
@@ -1093,6 +1248,7 @@ class Simulation {
       }
     }
     for (const auto& [id, order] : promised_orders_) {
+      if (Archived(order.campaign)) continue;
       Decision<engine::Order> d = engine_->GetOrder(order.id, now_);
       if (d.outcome == Outcome::kPending) continue;  // a later move not yet acknowledged
       const bool final =
@@ -1145,8 +1301,9 @@ class Simulation {
       for (const engine::Event& e : events)
         Fold(holdings_, e);
     Phase("recovery check");
+    CheckArchivesAsLogged();
+    CheckChangesAsLogged();  // before the pauses: it sets ends_at, and an ended one shows ended
     CheckPausedAsLogged();
-    CheckChangesAsLogged();
     CheckUseAsLogged();
     CheckTermsRecovered();
     CheckMysqlMatchesLog();
@@ -1250,6 +1407,7 @@ class Simulation {
     for (const auto& [campaign, events] : log_.kafka)
       caught_up.CatchUp(events, events.size());
     for (std::size_t c = 0; c < campaigns_.size(); ++c) {
+      if (campaigns_[c].archived) continue;  // its rows stay as history, unread by recovery
       const std::string_view id = campaigns_[c].spec.id.view();
       if (Books(c).in_doubt != 0) Fail("recovered " + std::string(id) + " with units in doubt");
       if (caught_up.Units(id) != holdings_.Units(id)) {
@@ -1265,7 +1423,19 @@ class Simulation {
     for (std::uint32_t w = 0; w < engine_options_.workers; ++w)
       probe.ExpireDue(WorkerId{w}, now_);
     for (const Campaign& campaign : campaigns_) {
+      if (campaign.archived) continue;
       const engine::CampaignSpec& spec = campaign.spec;
+      if (Ended(campaign)) {
+        const UserId fresh = MakeId<UserId>("fresh-ended");
+        const Outcome outcome =
+            spec.kind == CampaignKind::kCoupon
+                ? probe.ClaimCoupon(AnyWorker(), spec.id, fresh, std::nullopt, now_).outcome
+                : probe.PlaceOrder(AnyWorker(), spec.id, fresh, 1, std::nullopt, now_).outcome;
+        if (outcome != Outcome::kEnded)
+          Fail("recovered " + std::string(spec.id.view()) + " past its end answers " +
+               std::string(OutcomeName(outcome)));
+        continue;
+      }
       probe.ResumeCampaign(spec.id, now_);  // a paused sale sells out once resumed
       for (std::uint32_t n = 0;; ++n) {
         const std::uint32_t remaining = probe.Books(spec.id)->remaining;
@@ -1374,7 +1544,8 @@ std::string SimResult::Summary() const {
   return std::to_string(counts.steps) + " steps, " + std::to_string(counts.crashes) + " crashes, " +
          std::to_string(counts.claims) + " claims, " + std::to_string(counts.orders) + " orders, " +
          std::to_string(counts.in_doubt) + " in doubt, " + std::to_string(counts.promises) +
-         " promises, " + std::to_string(counts.changes) + " changes";
+         " promises, " + std::to_string(counts.changes) + " changes, " +
+         std::to_string(counts.archives) + " archives";
 }
 
 SimResult RunSeed(const SimOptions& options, Progress* progress) {

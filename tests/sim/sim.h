@@ -52,7 +52,8 @@ struct SimResult {
     std::uint64_t orders = 0;    // orders answered kCreated
     std::uint64_t in_doubt = 0;  // decisions a possibly-persisted report put in doubt
     std::uint64_t promises = 0;  // claims and orders whose 201 the clients were given
-    std::uint64_t changes = 0;   // PATCHes of stock or name answered kOk
+    std::uint64_t changes = 0;   // PATCHes of stock, name or ends_at answered kOk
+    std::uint64_t archives = 0;  // archives answered kOk
   };
   bool ok = true;
   std::string failure;  // what broke, with the seed and the step

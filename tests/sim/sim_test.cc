@@ -103,6 +103,11 @@ const std::vector<KnownBug>& KnownBugs() {
       // and the revert undid the key, so a retry reserved a second time under it.
       {"key of an ended order undone", false, Seed(1704),
        "made a second decision while its first stands"},
+      // Fixed by "replay may hold more campaigns than --campaigns-max until it ends": partitions
+      // are read in any order, so a creation that took an archived campaign's place came before
+      // that archive, and recovery refused to start.
+      {"archive replayed after the creation in its place", false, Seed(175),
+       "more campaigns are live"},
   };
   return bugs;
 }
@@ -172,6 +177,7 @@ TEST(SimTest, RunsDoWhatTheyClaim) {
     total.crashes += result.counts.crashes;
     total.promises += result.counts.promises;
     total.changes += result.counts.changes;
+    total.archives += result.counts.archives;
   }
   EXPECT_GT(total.claims, 100u);
   EXPECT_GT(total.orders, 100u);
@@ -179,6 +185,7 @@ TEST(SimTest, RunsDoWhatTheyClaim) {
   EXPECT_GT(total.crashes, 20u);
   EXPECT_GT(total.promises, 100u);
   EXPECT_GT(total.changes, 20u);
+  EXPECT_GT(total.archives, 10u);
 }
 
 }  // namespace

@@ -119,6 +119,7 @@ void Holdings::Apply(const Event& e) {
     case EventType::kCampaignPaused:
     case EventType::kCampaignResumed:
     case EventType::kCampaignChanged:
+    case EventType::kCampaignArchived:
     case EventType::kClaimVoided:
     case EventType::kOrderVoided:
     case EventType::kCouponRedeemed:
@@ -266,6 +267,14 @@ void MysqlModel::Write(const Event& e) {
         it->second.changed_at = e.at;
       }
       return;
+    case EventType::kCampaignArchived:
+      // The UPDATE's guard: the first archive stands.
+      if (auto it = campaigns_.find(e.campaign.view());
+          it != campaigns_.end() && !it->second.archived_seq) {
+        it->second.archived_seq = e.seq;
+        it->second.archived_at = e.at;
+      }
+      return;
     case EventType::kClaimGranted: {
       bool conflict = std::any_of(claims_.begin(), claims_.end(), [&](const auto& entry) {
         return entry.second.campaign == e.campaign && entry.second.user == e.user;
@@ -342,10 +351,17 @@ persistence::SnapshotRows MysqlModel::Rows(Rng* shuffle) const {
     rows.campaigns.push_back(row);
   std::sort(rows.campaigns.begin(), rows.campaigns.end(),
             [](const auto& a, const auto& b) { return a.campaign_index < b.campaign_index; });
-  for (const auto& [id, row] : claims_)
-    rows.claims.push_back(row);
-  for (const auto& [id, row] : orders_)
-    rows.orders.push_back(row);
+  // recovery.cc's filter: an archived campaign's claims and orders are history, not read.
+  auto live = [&](const engine::CampaignId& campaign) {
+    auto it = campaigns_.find(campaign.view());
+    return it == campaigns_.end() || !it->second.archived_seq;
+  };
+  for (const auto& [id, row] : claims_) {
+    if (live(row.campaign)) rows.claims.push_back(row);
+  }
+  for (const auto& [id, row] : orders_) {
+    if (live(row.campaign)) rows.orders.push_back(row);
+  }
   if (shuffle) {
     shuffle->Shuffle(rows.claims);
     shuffle->Shuffle(rows.orders);

@@ -11,7 +11,7 @@ namespace {
 
 using engine::EventType;
 
-constexpr std::array<std::string_view, 27> kCampaignColumns = {
+constexpr std::array<std::string_view, 29> kCampaignColumns = {
     "id",           "campaign_index", "kind",
     "name",         "stock",          "per_user_limit",
     "starts_at_us", "ends_at_us",     "price",
@@ -20,8 +20,9 @@ constexpr std::array<std::string_view, 27> kCampaignColumns = {
     "id_key_1",     "paused",         "pause_seq",
     "pause_at_us",  "discount",       "discount_value",
     "min_spend",    "valid_seconds",  "valid_until_us",
-    "stock_max",    "change_seq",     "changed_at_us"};
-static_assert(kCampaignColumns.size() == static_cast<std::size_t>(CampaignColumn::kChangedAt) + 1);
+    "stock_max",    "change_seq",     "changed_at_us",
+    "archived_seq", "archived_at_us"};
+static_assert(kCampaignColumns.size() == static_cast<std::size_t>(CampaignColumn::kArchivedAt) + 1);
 constexpr std::array<std::string_view, 11> kClaimColumns = {
     "claim_id",        "campaign_id", "user_id",   "coupon_code", "created_at_us", "seq",
     "idempotency_key", "redeemed",    "use_count", "order_ref",   "used_at_us"};
@@ -144,6 +145,10 @@ base::Status Read(const Row& row, CampaignRow& out) {
   out.spec.stock_max = row.Number<std::uint32_t>(C::kStockMax);
   out.change_seq = row.Number<std::uint64_t>(C::kChangeSeq);
   out.changed_at = ReadTime(row, C::kChangedAt).value_or(engine::TimePoint{});
+  if (!row.IsNull(C::kArchivedSeq)) {
+    out.archived_seq = row.Number<std::uint64_t>(C::kArchivedSeq);
+    out.archived_at = ReadTime(row, C::kArchivedAt).value_or(engine::TimePoint{});
+  }
   return Checked(row, bad, "campaigns", kCampaignColumns);
 }
 
@@ -214,7 +219,8 @@ void CampaignValues(Sql& sql, const engine::Event& e) {
   sql.Value(s.terms.valid_seconds) << ", ";
   TimeValue(sql, s.terms.valid_until);
   sql << ", ";
-  sql.Value(s.stock_max) << ", 0, NULL)";  // never changed: change_seq, changed_at_us
+  // Never changed: change_seq, changed_at_us; not archived: archived_seq, archived_at_us.
+  sql.Value(s.stock_max) << ", 0, NULL, NULL, NULL)";
 }
 
 void ClaimValues(Sql& sql, const engine::Event& e) {

@@ -58,6 +58,8 @@ enum class CampaignColumn {
   kStockMax,
   kChangeSeq,
   kChangedAt,
+  kArchivedSeq,
+  kArchivedAt,
 };
 enum class ClaimColumn {
   kClaimId,

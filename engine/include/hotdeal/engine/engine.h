@@ -39,7 +39,8 @@ struct EngineOptions {
   // A creation that names no spec.stock_max may be topped up by this many units.
   static constexpr std::uint32_t kTopUpHeadroom = 1024;
   // Bytes all campaigns' fixed tables may take together (the sum of their Footprint().bytes,
-  // withdrawn ones included: campaigns are never freed); a creation past it answers kCapacity.
+  // withdrawn ones included, and archived ones until their memory is freed); a creation past it
+  // answers kCapacity.
   // 0: no budget. Recovery (Apply) rebuilds what the log holds and is not bounded by it.
   std::uint64_t memory_budget_bytes = 0;
   // Idempotency keys are remembered for at least this long, in a table of fixed size; a key
@@ -57,6 +58,13 @@ struct EngineOptions {
   // memory`, `--log none`, tests that do not model reports): every decision is final as soon as its
   // event is appended.
   bool await_acknowledgement = false;
+  // How long ArchiveCampaign waits for every worker to pass a quiescent point (ExpireDue) at
+  // each of its steps; a worker that ticks every 20 ms passes within one tick.
+  std::chrono::milliseconds archive_wait{2000};
+  // The caller never runs a control call while a worker thread is inside the engine (the
+  // simulation, single-threaded tests): an archive then passes the workers' quiescent points
+  // itself instead of waiting for their ExpireDue.
+  bool workers_idle_in_control = false;
 };
 
 // The result of a data-plane decision. `value` is set for kCreated, kReplayed and kOk, for
@@ -98,12 +106,18 @@ struct EngineStats {
   std::int64_t units_in_doubt = 0;   // all campaigns; per campaign in CampaignBooks::in_doubt
   // Logged order moves and voids that Apply found nothing to act on (the order or claim is
   // not held in the replayed state, or was moved already), and events of a campaign the log
-  // never created: counted no-ops, see Apply.
+  // never created or archived: counted no-ops, see Apply.
   std::uint64_t orphan_events = 0;
   // Reservations recovery found live beyond the stock or their user's limit and ended: their
   // end (a cancel still being appended again when the process stopped) never reached the log,
   // and their units had been sold again. Each is a reservation nobody had paid for.
   std::uint64_t reservations_dropped = 0;
+  std::uint64_t campaigns_archived = 0;  // ids archived (never taken again), replayed ones too
+  // Archived campaigns whose memory waits for every worker to pass a quiescent point.
+  std::uint64_t campaigns_retiring = 0;
+  // Archived campaigns whose archive the log has not acknowledged: each still holds its place in
+  // campaigns_max (a crash before the log has it brings the campaign back).
+  std::uint64_t campaigns_archiving = 0;
   std::uint64_t count(Operation operation, Outcome outcome) const noexcept {
     return decisions[static_cast<std::size_t>(operation)][static_cast<std::size_t>(outcome)];
   }
@@ -144,7 +158,10 @@ class Engine final : public LogReports {
   Engine& operator=(const Engine&) = delete;
 
   // Control plane: any thread, serialised by the engine's control mutex; events are appended
-  // with WorkerId{workers}. Reads (GetCampaign, Footprint) take no lock.
+  // with WorkerId{workers}. GetCampaign takes no lock. Reads without a WorkerId (GetCampaign,
+  // GetClaim, GetCoupon, GetOrder) run on a worker's thread, between two of its ExpireDue calls
+  // (an archived campaign is freed only after every worker's next one), or on a thread that
+  // never overlaps an ArchiveCampaign.
   Decision<CampaignView> CreateCampaign(const CampaignSpec& spec, TimePoint now);
   Decision<CampaignView> CloseCampaign(const CampaignId& id, TimePoint now);
   // While paused, claims and orders inside the window answer kPaused; reads, confirms, cancels
@@ -160,10 +177,20 @@ class Engine final : public LogReports {
   // lose. Appended again until the log has it, so the change stands once answered kOk.
   Decision<CampaignView> ChangeCampaign(const CampaignId& id, const CampaignChange& change,
                                         TimePoint now);
+  // DELETE: archives an ended campaign that holds nothing in play (no live reservation, nothing
+  // in doubt or waiting for the log). It leaves the table at once (every read answers
+  // kNotFound, its id is never taken again, its place in campaigns_max is free once the log
+  // has the archive, so recovery always has room for what it brings back); its memory is
+  // freed once every worker has passed a quiescent point (ExpireDue), which this call waits for,
+  // up to options.archive_wait per step (what is left is freed by a later control call).
+  // kNotFound; kConflict (with the campaign) if it has not ended or holds units in play;
+  // kPending if the workers did not pass a quiescent point in time (nothing changed; retry);
+  // kLogUnavailable. Appended again until the log has it, so it stands once answered kOk.
+  Decision<CampaignView> ArchiveCampaign(const CampaignId& id, TimePoint now);
   Decision<CampaignView> GetCampaign(const CampaignId& id, TimePoint now) const;
   std::vector<CampaignView> ListCampaigns(TimePoint now) const;
   std::optional<CampaignFootprint> Footprint(const CampaignId& id) const;
-  // Any thread, no lock; nullopt for an unknown campaign.
+  // Any thread; takes the control mutex (for metrics); nullopt for an unknown campaign.
   std::optional<CampaignBooks> Books(const CampaignId& id) const;
 
   // Coupons: at most one claim per user. The duplicate check and the stock decrement are one
@@ -203,7 +230,9 @@ class Engine final : public LogReports {
   // and does not expire until it is settled; GetOrder shows it as reserved. An order whose last
   // move (reserved, confirmed, cancelled) is unacknowledged (await_acknowledgement) answers
   // kPending to a retry of the reservation's key, to confirm, to cancel and to GetOrder, and an
-  // unacknowledged reservation does not expire until Acknowledge.
+  // unacknowledged reservation does not expire until Acknowledge. Confirm and cancel of an
+  // order whose campaign is in an archive attempt (ArchiveCampaign, which then finds it in play
+  // and refuses) answer kPending and change nothing; GetOrder still reads it.
   // Any worker thread with its own WorkerId; a status moves by compare-and-swap, so racing
   // confirm, cancel and expiry have exactly one winner. GetOrder: any thread.
   Decision<Order> PlaceOrder(WorkerId worker, const CampaignId& campaign, const UserId& user,

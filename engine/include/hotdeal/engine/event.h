@@ -26,9 +26,10 @@ enum class EventType : std::uint8_t {
   kCouponRestored,   // (by `use`) wins, so a redeem and a restore may reach the log in either order
   kCampaignChanged,  // spec (the whole spec after the change), amount (units added or taken
                      // back); the newest change (by seq) wins, so copies may land in any order
+  kCampaignArchived,  // an admin archived the ended campaign: it leaves memory, recovery skips it
 };
 // The last type, for code that walks them all (the codec's name lookup).
-inline constexpr EventType kLastEventType = EventType::kCampaignChanged;
+inline constexpr EventType kLastEventType = EventType::kCampaignArchived;
 
 // Fixed-size value: building one on the hot path allocates nothing (`spec.name` is empty for
 // every type but kCampaignCreated and kCampaignChanged, and an empty std::string does not
@@ -83,6 +84,7 @@ constexpr bool AppendedUntilPersisted(EventType type) noexcept {
     case EventType::kCouponRedeemed:
     case EventType::kCouponRestored:
     case EventType::kCampaignChanged:
+    case EventType::kCampaignArchived:
       return true;
     case EventType::kCampaignCreated:
     case EventType::kCampaignClosed:
@@ -101,6 +103,7 @@ constexpr bool IsControl(EventType type) noexcept {
     case EventType::kCampaignPaused:
     case EventType::kCampaignResumed:
     case EventType::kCampaignChanged:
+    case EventType::kCampaignArchived:
       return true;
     case EventType::kClaimGranted:
     case EventType::kClaimVoided:

@@ -132,6 +132,8 @@ constexpr std::string_view Name(EventType type) noexcept {
       return "coupon_restored";
     case EventType::kCampaignChanged:
       return "campaign_changed";
+    case EventType::kCampaignArchived:
+      return "campaign_archived";
   }
   return "unknown";
 }

@@ -141,7 +141,8 @@ enum class Outcome : std::uint8_t {
   kCapacity,         // a campaign that can never fit: stock, campaign table or memory budget (409)
   kLogUnavailable,   // the durable log refused the event; the decision was undone (503)
   kInDoubt,          // the log could not say whether the decision is in it; being settled (503)
-  kPending,          // decided, but the log has not acknowledged it yet; retry shortly (503)
+  kPending,          // decided, but the log has not acknowledged it yet, or its campaign is in
+                     // an archive attempt (confirm, cancel); retry shortly (503)
 };
 
 // A coupon campaign's terms: what the shop's checkout applies to an order the coupon is redeemed

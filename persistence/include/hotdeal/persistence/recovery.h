@@ -22,6 +22,7 @@ namespace hotdeal::persistence {
 
 struct RecoveryReport {
   std::uint64_t campaigns = 0;        // from the snapshot
+  std::uint64_t archived = 0;         // campaigns the snapshot holds as archived: rows only
   std::uint64_t claims = 0;           // from the snapshot
   std::uint64_t orders = 0;           // from the snapshot
   std::uint64_t events_replayed = 0;  // from Kafka, after the snapshot's offsets

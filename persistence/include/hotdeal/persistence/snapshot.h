@@ -34,6 +34,9 @@ struct CampaignRow {
   // and ends_at it left, and stock_max (0: created before top-ups).
   std::uint64_t change_seq = 0;
   engine::TimePoint changed_at{};
+  // The archive (DELETE): its seq and time; NULL: not archived.
+  std::optional<std::uint64_t> archived_seq;
+  engine::TimePoint archived_at{};
 };
 
 // A row of `claims`: a live grant (a voided one is deleted).
