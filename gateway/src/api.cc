@@ -415,6 +415,7 @@ bool Api::MatchRequest(const RequestData& request, RouteMatch& match, Reply& rep
   if (request.method == http::verb::get) method = Method::kGet;
   if (request.method == http::verb::post) method = Method::kPost;
   if (request.method == http::verb::patch) method = Method::kPatch;
+  if (request.method == http::verb::delete_) method = Method::kDelete;
   match = MatchRoute(method, path);
   if (match.route == nullptr) {
     if (match.allow.empty()) {
@@ -477,9 +478,11 @@ Completion Api::Handle(WorkerContext& worker, RequestData& request, Reply& reply
   }
   if (!HeadAcceptable(worker, request, *match.route, reply)) return Completion::kDone;
   Dispatch(worker, *match.route, match, request, reply);
-  // Dispatch answers a creation only when it refuses it (not ready); otherwise it goes on to
-  // CreateCampaign, off the event loop.
-  if (route_id == RouteId::kCreateCampaign && reply.status == 0) return Completion::kControl;
+  // Dispatch answers a creation or an archive only when it refuses it (not ready); otherwise it
+  // goes on to RunControl, off the event loop.
+  const bool control =
+      route_id == RouteId::kCreateCampaign || route_id == RouteId::kArchiveCampaign;
+  if (control && reply.status == 0) return Completion::kControl;
   return CompletionOf(reply);
 }
 
@@ -525,7 +528,8 @@ void Api::Dispatch(WorkerContext& worker, const Route& route, const RouteMatch& 
     case RouteId::kListCampaigns:
       return ListCampaigns(worker, request, reply);
     case RouteId::kCreateCampaign:
-      return;  // Handle answers kControl: the caller calls CreateCampaign
+    case RouteId::kArchiveCampaign:
+      return;  // Handle answers kControl: the caller calls RunControl
     case RouteId::kGetCampaign:
       return GetCampaign(worker, match.params[0], reply);
     case RouteId::kChangeCampaign:
@@ -645,23 +649,46 @@ void Api::RefuseToken(WorkerContext& worker, TokenCheck check, Reply& reply) {
   SetUnauthorized(reply, message, check != TokenCheck::kMissing);
 }
 
-Completion Api::CreateCampaign(WorkerContext& worker, RequestData& request, Reply& reply,
-                               std::function<void(FinishReply)> resume) {
+Completion Api::RunControl(WorkerContext& worker, RequestData& request, Reply& reply,
+                           std::function<void(FinishReply)> resume) {
+  RouteMatch match;
+  RouteId route_id = RouteId::kUnmatched;
+  // It matched in Handle; the routes are fixed.
+  if (!MatchRequest(request, match, reply, route_id)) return Completion::kDone;
+  std::function<void()> job = route_id == RouteId::kArchiveCampaign
+                                  ? ArchiveJob(worker, match.params[0], request, reply, resume)
+                                  : CreateJob(worker, request, reply, resume);
+  if (!job) return Completion::kDone;
+  if (!control_.Post(job)) {
+    SetError(reply, ApiError::kUnavailable,
+             "too many campaign creations and archives in progress; retry after Retry-After "
+             "seconds");
+    return Completion::kDone;
+  }
+  return Completion::kControl;
+}
+
+std::function<void()> Api::CreateJob(WorkerContext& worker, RequestData& request, Reply& reply,
+                                     std::function<void(FinishReply)>& resume) {
   engine::CampaignSpec spec;
   if (BodyError error = DecodeCampaignBody(worker.json, request.PadBody(), worker.now, spec)) {
     SetBodyError(reply, error);
-    return Completion::kDone;
+    return {};
   }
-  std::function<void()> job = [this, spec = std::move(spec), now = worker.now,
-                               resume = std::move(resume)] {
+  return [this, spec = std::move(spec), now = worker.now, resume = std::move(resume)] {
     engine::Decision<engine::CampaignView> decision = engine_.CreateCampaign(spec, now);
     std::string capacity;
     if (decision.outcome == engine::Outcome::kCapacity) capacity = CapacityMessage(spec, now);
     resume([this, decision = std::move(decision), capacity = std::move(capacity),
             id = spec.id](Reply& done) {
       if (decision.outcome == engine::Outcome::kConflict) {
+        // Archived ids stay taken: their rows are in MySQL, and ids handed out name them.
         SetError(done, ApiError::kConflict,
-                 MessageText().Put("campaign \"").Put(id.view()).Put("\" already exists").view());
+                 MessageText()
+                     .Put("campaign \"")
+                     .Put(id.view())
+                     .Put("\" already exists or was archived")
+                     .view());
       } else if (capacity.empty()) {
         Answer(decision, done, WriteCampaign);
       } else {
@@ -670,12 +697,61 @@ Completion Api::CreateCampaign(WorkerContext& worker, RequestData& request, Repl
       return CompletionOf(done);
     });
   };
-  if (!control_.Post(job)) {
-    SetError(reply, ApiError::kUnavailable,
-             "too many campaign creations in progress; retry after Retry-After seconds");
-    return Completion::kDone;
+}
+
+std::function<void()> Api::ArchiveJob(WorkerContext& worker, std::string_view id_text,
+                                      RequestData& request, Reply& reply,
+                                      std::function<void(FinishReply)>& resume) {
+  auto id = ParsePathId<engine::CampaignId>(id_text, reply, "campaign id");
+  if (!id) return {};
+  if (BodyError error = DecodeEmptyBody(worker.json, request.PadBody())) {
+    SetBodyError(reply, error);
+    return {};
   }
-  return Completion::kControl;
+  return [this, id = *id, now = worker.now, resume = std::move(resume)] {
+    // Blocks for up to --archive-wait while every worker passes a tick: off the event loops.
+    engine::Decision<engine::CampaignView> decision = engine_.ArchiveCampaign(id, now);
+    std::string refusal;
+    if (decision.outcome == engine::Outcome::kConflict) refusal = ArchiveRefusal(*decision.value);
+    resume([this, decision = std::move(decision), refusal = std::move(refusal)](Reply& done) {
+      if (!refusal.empty()) {
+        SetError(done, ApiError::kConflict, refusal);
+      } else if (decision.outcome == engine::Outcome::kPending) {
+        SetError(done, ApiError::kUnavailable,
+                 "the workers did not all pass a tick in time; nothing changed, retry");
+      } else {
+        Answer(decision, done, WriteCampaign);
+      }
+      return CompletionOf(done);
+    });
+  };
+}
+
+std::string Api::ArchiveRefusal(const engine::CampaignView& view) const {
+  // The engine says only kConflict; the campaign as it is tells which rule held it.
+  if (view.status != engine::CampaignStatus::kEnded) {
+    return "the campaign has not ended (it is " + std::string(engine::Name(view.status)) +
+           "): close it or let its ends_at pass first";
+  }
+  const std::optional<engine::CampaignBooks> books = engine_.Books(view.spec.id);
+  if (books && (books->held != 0 || books->in_doubt != 0)) {
+    return std::to_string(books->held + books->in_doubt) +
+           " units are still held by reserved orders or in doubt; archive once they are "
+           "confirmed, cancelled or expired";
+  }
+  if (view.spec.kind == engine::CampaignKind::kCoupon && books &&
+      books->claimed != books->redeemed) {
+    const engine::CouponTerms& terms = view.spec.terms;
+    std::optional<engine::TimePoint> expiry = terms.valid_until;
+    if (!expiry && terms.valid_seconds != 0 && view.spec.ends_at)
+      expiry = *view.spec.ends_at + std::chrono::seconds{terms.valid_seconds};
+    const std::string until =
+        expiry ? " until " + std::string(FormatTime(*expiry).view())
+               : " (its coupons never expire: it stays until every one is redeemed)";
+    return std::to_string(books->claimed - books->redeemed) +
+           " coupons issued from it may still be redeemed" + until;
+  }
+  return "the campaign's creation or a top-up is not on the log yet; retry shortly";
 }
 
 std::string Api::CapacityMessage(const engine::CampaignSpec& spec, engine::TimePoint now) const {
@@ -691,9 +767,13 @@ std::string Api::CapacityMessage(const engine::CampaignSpec& spec, engine::TimeP
            "this server takes, --stock-max " + std::to_string(limits_.stock_max);
   }
   std::vector<engine::CampaignView> campaigns = engine_.ListCampaigns(now);
-  if (campaigns.size() >= limits_.campaigns_max) {
-    return "the campaign table is full: " + std::to_string(campaigns.size()) +
-           " campaigns, --campaigns-max " + std::to_string(limits_.campaigns_max);
+  // An archive holds its place until the log has it (a crash before would bring it back).
+  const std::uint64_t archiving = engine_.Stats().campaigns_archiving;
+  if (campaigns.size() + archiving >= limits_.campaigns_max) {
+    return "the campaign table is full: " + std::to_string(campaigns.size()) + " campaigns" +
+           (archiving != 0 ? " and " + std::to_string(archiving) + " archives not yet logged"
+                           : "") +
+           ", --campaigns-max " + std::to_string(limits_.campaigns_max);
   }
   std::uint64_t taken = 0;
   for (const engine::CampaignView& view : campaigns) {

@@ -45,11 +45,11 @@ struct WorkerContext {
 
 // kDone: the reply is complete when Handle returns. kPending: the reply (a 201) holds
 // `reply.ticket`, which the caller must await on the durable log before sending it
-// (gateway/README.md, "Durable acks"). kControl: POST /v1/campaigns, whose engine call runs off
-// the event loop: the caller hands the request to CreateCampaign. kWait: the request reached a
-// decision the log has not answered yet (Reply::undecided); the caller decides it again with
-// Recheck after a short backoff, until Recheck answers something else or the wait's bound
-// (GatewayOptions::pending_wait_max) passes, then sends the reply as it stands (503 pending).
+// (gateway/README.md, "Durable acks"). kControl: POST /v1/campaigns or DELETE /v1/campaigns/{id},
+// whose engine call runs off the event loop: the caller hands the request to RunControl. kWait: the
+// request reached a decision the log has not answered yet (Reply::undecided); the caller decides it
+// again with Recheck after a short backoff, until Recheck answers something else or the wait's
+// bound (GatewayOptions::pending_wait_max) passes, then sends the reply as it stands (503 pending).
 // For both kControl and kWait the caller decides no later request of the connection before
 // this one, and keeps `request` as it is until then.
 enum class Completion : std::uint8_t { kDone, kPending, kControl, kWait };
@@ -79,12 +79,12 @@ class Api {
   bool AcceptsBody(WorkerContext& worker, const RequestData& request, Reply& reply,
                    RouteId& route) const;
 
-  // Completion::kControl: decodes the campaign in `request` on this thread and queues its
-  // creation on the control thread. kDone: `reply` is the answer already (400, or 503 when the
-  // queue is full). kControl: `resume` is called once, on the control thread, with what
-  // finishes the reply; the caller posts it back to its own worker thread to run it there.
-  Completion CreateCampaign(WorkerContext& worker, RequestData& request, Reply& reply,
-                            std::function<void(FinishReply)> resume);
+  // Completion::kControl (a creation or an archive): decodes `request` on this thread and
+  // queues its engine call on the control thread. kDone: `reply` is the answer already (400, or
+  // 503 when the queue is full). kControl: `resume` is called once, on the control thread, with
+  // what finishes the reply; the caller posts it back to its own worker thread to run it there.
+  Completion RunControl(WorkerContext& worker, RequestData& request, Reply& reply,
+                        std::function<void(FinishReply)> resume);
 
   // Completion::kWait: makes the request's engine call again, without taking its rate-limit
   // tokens again; answers as Handle does.
@@ -132,6 +132,14 @@ class Api {
       const engine::CampaignId&, engine::TimePoint);
   void ControlCampaign(WorkerContext& worker, std::string_view id_text, RequestData& request,
                        Reply& reply, Control control);
+  // RunControl's jobs; empty: `reply` is the answer already (a bad body or id).
+  std::function<void()> CreateJob(WorkerContext& worker, RequestData& request, Reply& reply,
+                                  std::function<void(FinishReply)>& resume);
+  std::function<void()> ArchiveJob(WorkerContext& worker, std::string_view id_text,
+                                   RequestData& request, Reply& reply,
+                                   std::function<void(FinishReply)>& resume);
+  // Why an archive answered kConflict, in the words of the rule that held it.
+  std::string ArchiveRefusal(const engine::CampaignView& view) const;
   // PATCH: stock_add, ends_at, name (200 with the campaign as it is after).
   void ChangeCampaign(WorkerContext& worker, std::string_view id_text, RequestData& request,
                       Reply& reply);

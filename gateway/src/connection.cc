@@ -239,7 +239,7 @@ void Connection::RunControl(Slot& slot) {
                       });
   };
   Completion completion =
-      worker_.api().CreateCampaign(worker_.context(), request_, slot.reply, std::move(resume));
+      worker_.api().RunControl(worker_.context(), request_, slot.reply, std::move(resume));
   if (completion == Completion::kControl) {
     paused_ = true;
   } else {

@@ -3,6 +3,8 @@
 
 #include <prometheus/gauge.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <limits>
 
@@ -39,6 +41,14 @@ ClientMetric Gauge(double value, std::vector<ClientMetric::Label> labels = {}) {
   return metric;
 }
 
+// A family of one unlabelled metric.
+void AddOne(std::vector<MetricFamily>& out, std::string name, std::string help, MetricType type,
+            double value) {
+  auto family = Family(std::move(name), std::move(help), type);
+  family.metric.push_back(type == MetricType::Counter ? Counter(value) : Gauge(value));
+  out.push_back(std::move(family));
+}
+
 template <class Read>
 std::uint64_t Sum(std::span<const WorkerStats> workers, Read read) {
   std::uint64_t total = 0;
@@ -51,9 +61,8 @@ std::uint64_t Sum(std::span<const WorkerStats> workers, Read read) {
 template <class Read>
 void AddCounter(std::span<const WorkerStats> workers, std::vector<MetricFamily>& out,
                 std::string name, std::string help, Read read) {
-  auto family = Family(std::move(name), std::move(help), MetricType::Counter);
-  family.metric.push_back(Counter(static_cast<double>(Sum(workers, read))));
-  out.push_back(std::move(family));
+  AddOne(out, std::move(name), std::move(help), MetricType::Counter,
+         static_cast<double>(Sum(workers, read)));
 }
 
 // A gauge of what is open now: `opened` minus `closed`, both summed over the workers. The two
@@ -63,10 +72,8 @@ void AddOpenGauge(std::span<const WorkerStats> workers, std::vector<MetricFamily
                   std::string name, std::string help, Opened opened, Closed closed) {
   const std::uint64_t opened_count = Sum(workers, opened);
   const std::uint64_t closed_count = Sum(workers, closed);
-  auto family = Family(std::move(name), std::move(help), MetricType::Gauge);
-  family.metric.push_back(
-      Gauge(opened_count > closed_count ? static_cast<double>(opened_count - closed_count) : 0.0));
-  out.push_back(std::move(family));
+  AddOne(out, std::move(name), std::move(help), MetricType::Gauge,
+         opened_count > closed_count ? static_cast<double>(opened_count - closed_count) : 0.0);
 }
 
 // Every route and status from the first scrape on, zeros included, so rate() and increase()
@@ -244,16 +251,20 @@ void AddEngineStats(const engine::Engine& engine, std::vector<MetricFamily>& out
     }
   }
   out.push_back(std::move(family));
-  auto expired =
-      Family("hotdeal_engine_orders_expired_total",
-             "Reservations that expired and returned their units to stock", MetricType::Counter);
-  expired.metric.push_back(Counter(static_cast<double>(stats.orders_expired)));
-  out.push_back(std::move(expired));
-  auto orphans = Family("hotdeal_engine_orphan_events_total",
-                        "Logged order moves or voids that recovery found nothing to act on",
-                        MetricType::Counter);
-  orphans.metric.push_back(Counter(static_cast<double>(stats.orphan_events)));
-  out.push_back(std::move(orphans));
+  AddOne(out, "hotdeal_engine_orders_expired_total",
+         "Reservations that expired and returned their units to stock", MetricType::Counter,
+         static_cast<double>(stats.orders_expired));
+  AddOne(out, "hotdeal_engine_orphan_events_total",
+         "Logged order moves or voids that recovery found nothing to act on", MetricType::Counter,
+         static_cast<double>(stats.orphan_events));
+  // Not counters: recovery counts the archived ids again from the log, a restart keeps them.
+  AddOne(out, "hotdeal_campaigns_archived",
+         "Campaigns archived: out of memory and of --campaigns-max, their ids never given again, "
+         "their rows kept in MySQL",
+         MetricType::Gauge, static_cast<double>(stats.campaigns_archived));
+  AddOne(out, "hotdeal_campaigns_retiring",
+         "Archived campaigns whose memory waits for every worker to pass a tick", MetricType::Gauge,
+         static_cast<double>(stats.campaigns_retiring));
 }
 
 void AddCampaigns(const engine::Engine& engine, std::vector<MetricFamily>& out) {
@@ -280,7 +291,27 @@ void AddCampaigns(const engine::Engine& engine, std::vector<MetricFamily>& out) 
   auto restores =
       Family("hotdeal_campaign_coupon_restores_total",
              "A coupon campaign's restores (coupons made usable again)", MetricType::Counter);
-  for (const engine::CampaignView& view : engine.ListCampaigns(now)) {
+  // Every status, zeros included, so a panel's series never vanish; archived ones are not
+  // listed (hotdeal_campaigns_archived counts them).
+  constexpr std::array kStatuses = {engine::CampaignStatus::kScheduled,
+                                    engine::CampaignStatus::kLive, engine::CampaignStatus::kPaused,
+                                    engine::CampaignStatus::kSoldOut,
+                                    engine::CampaignStatus::kEnded};
+  std::array<std::uint64_t, kStatuses.size()> by_status{};
+  const std::vector<engine::CampaignView> views = engine.ListCampaigns(now);
+  for (const engine::CampaignView& view : views) {
+    ++by_status[std::find(kStatuses.begin(), kStatuses.end(), view.status) - kStatuses.begin()];
+  }
+  auto counts = Family("hotdeal_campaigns",
+                       "Campaigns held in memory, by status (scheduled, live, paused, sold_out, "
+                       "ended)",
+                       MetricType::Gauge);
+  for (std::size_t i = 0; i < kStatuses.size(); ++i) {
+    counts.metric.push_back(Gauge(static_cast<double>(by_status[i]),
+                                  {{"status", std::string(engine::Name(kStatuses[i]))}}));
+  }
+  out.push_back(std::move(counts));
+  for (const engine::CampaignView& view : views) {
     std::string id(view.spec.id.view());
     stock.metric.push_back(Gauge(view.spec.stock, {{"campaign", id}}));
     remaining.metric.push_back(Gauge(view.remaining, {{"campaign", id}}));

@@ -149,11 +149,13 @@ OutcomeReply MapOutcome(engine::Outcome outcome) {
                    "in_doubt");
     case engine::Outcome::kPending:
       // Decided, but the durable log has not acknowledged it yet: showing it could reveal a
-      // decision a crash would lose. The gateway waits for the log's answer first (--ack
+      // decision a crash would lose. Or a confirm or cancel reached a campaign in an archive
+      // attempt, which ends within EngineOptions::archive_wait. The gateway decides again (--ack
       // durable, Completion::kWait); this is the answer once that wait ran past its bound.
       return error(ApiError::kUnavailable,
-                   "the durable log has not answered the decision this request reached; retry "
-                   "shortly with the same Idempotency-Key",
+                   "the decision this request reached is not settled yet (the durable log has "
+                   "not answered, or its campaign is being archived); retry shortly with the "
+                   "same Idempotency-Key",
                    "pending");
   }
   return error(ApiError::kUnavailable, "unknown outcome", "unknown");

@@ -14,6 +14,8 @@ constexpr std::array<Route, kRouteCount - 1> kRoutes = {{
     {RouteId::kGetCampaign, Method::kGet, "/v1/campaigns/{id}", "get_campaign", Access::kAnyone},
     {RouteId::kChangeCampaign, Method::kPatch, "/v1/campaigns/{id}", "change_campaign",
      Access::kAdmin},
+    {RouteId::kArchiveCampaign, Method::kDelete, "/v1/campaigns/{id}", "archive_campaign",
+     Access::kAdmin},
     {RouteId::kCloseCampaign, Method::kPost, "/v1/campaigns/{id}/close", "close_campaign",
      Access::kAdmin},
     {RouteId::kPauseCampaign, Method::kPost, "/v1/campaigns/{id}/pause", "pause_campaign",
@@ -98,6 +100,8 @@ std::string_view MethodName(Method method) {
       return "POST";
     case Method::kPatch:
       return "PATCH";
+    case Method::kDelete:
+      return "DELETE";
   }
   return "GET";
 }

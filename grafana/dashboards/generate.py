@@ -139,6 +139,11 @@ INTERNALS = [
         (f'count(hotdeal_campaign_status{{{I},status="paused"}} == 1) or vector(0)', "paused"),
         (f'sum(rate(hotdeal_engine_outcomes_total{{{I},outcome="paused"}}[{R}])) or vector(0)', "refused as paused/s"),
     ], description="Campaigns an admin paused (POST /v1/campaigns/{id}/pause), and the claims and orders they refuse with 403 paused. A pause left on after a sale's incident shows here."),
+    panel("Campaigns by status", [
+        (f"sum by (status) (hotdeal_campaigns{{{I}}})", "{{status}}"),
+        (f"sum(hotdeal_campaigns_archived{{{I}}})", "archived"),
+        (f"sum(hotdeal_campaigns_retiring{{{I}}})", "archived, memory not freed yet"),
+    ], description="Campaigns in memory by status, and those archived (DELETE /v1/campaigns/{id}): out of memory and of --campaigns-max, rows kept in MySQL. Ended campaigns piling up fill --campaigns-max: archive them. An archive's memory is freed within a tick or two; retiring that stays above 0 is a stuck worker."),
     panel("Coupon redeems and restores", [
         (f'sum by (operation, outcome) (rate(hotdeal_engine_outcomes_total{{{I},operation=~"redeem_coupon|restore_coupon"}}[{R}]))', "{{operation}} {{outcome}}"),
         (f"sum(hotdeal_campaign_coupons_redeemed{{{I}}})", "redeemed now"),

@@ -356,9 +356,10 @@ TEST_F(ServeE2eTest, APauseAndAResumeAnsweredBeforeKillNineStandAfterTheRestart)
 }
 
 // A live sale's controls over HTTP with durable acks, each answered one standing after kill -9:
-// paused, topped up while paused, resumed and sold to its new stock, then ended by moving its
-// end. MySQL has the stock and the end once the persister caught up.
-TEST_F(ServeE2eTest, ASaleIsPausedToppedUpResumedAndEndedAcrossKillNine) {
+// paused, topped up while paused, resumed and sold to its new stock, ended by moving its end,
+// then archived once its orders are paid. MySQL has the stock and the end once the persister
+// caught up, and keeps every row of the archived sale.
+TEST_F(ServeE2eTest, ASaleIsPausedToppedUpResumedEndedAndArchivedAcrossKillNine) {
   extra_args_ = {"--service-token", "e2e-service", "--ack", "durable"};
   ASSERT_NO_FATAL_FAILURE(Start());
   const std::string sale = "live-" + unique_;
@@ -370,10 +371,12 @@ TEST_F(ServeE2eTest, ASaleIsPausedToppedUpResumedAndEndedAcrossKillNine) {
                  kAdmin)
                 ->status,
             201);
+  std::vector<std::string> placed;  // order ids answered 201
   auto order = [&](const std::string& user) {
-    return Call("POST", path + "/orders", R"({"user_id":")" + user + R"(","quantity":1})",
-                KeyHeader(user))
-        ->status;
+    auto placed_order = Call("POST", path + "/orders",
+                             R"({"user_id":")" + user + R"(","quantity":1})", KeyHeader(user));
+    if (placed_order->status == 201) placed.push_back(JsonString(placed_order->body, "order_id"));
+    return placed_order->status;
   };
   auto field = [&](std::string_view name) { return JsonString(Call("GET", path)->body, name); };
   for (const char* user : {"u-1", "u-2", "u-3"})
@@ -414,6 +417,36 @@ TEST_F(ServeE2eTest, ASaleIsPausedToppedUpResumedAndEndedAcrossKillNine) {
                          1),
             1);
   ExpectBooksClose({}, {sale});
+
+  // Archived once nothing is held: gone after the restart, its id taken, its rows all kept.
+  auto held = Call("DELETE", path, "", kAdmin);
+  EXPECT_EQ(held->status, 409) << held->body;
+  for (const std::string& id : placed) {
+    ASSERT_EQ(
+        Call("POST", "/v1/orders/" + id + "/confirm", "", "Authorization: Bearer e2e-service\r\n")
+            ->status,
+        200);
+  }
+  auto archived = Call("DELETE", path, "", kAdmin);
+  ASSERT_EQ(archived->status, 200) << archived->body;
+  Stop(SIGKILL);
+
+  ASSERT_NO_FATAL_FAILURE(Start());
+  EXPECT_EQ(Call("GET", path)->status, 404);
+  EXPECT_EQ(Call("GET", "/v1/orders/" + placed.front(), "", kAdmin)->status, 404);
+  EXPECT_EQ(Call("POST", "/v1/campaigns",
+                 R"({"id":")" + sale + R"(","kind":"coupon","name":"again","stock":1})", kAdmin)
+                ->status,
+            409);
+  EXPECT_EQ(WaitForCount("SELECT COUNT(*) FROM campaigns WHERE id = '" + sale +
+                             "' AND archived_seq IS NOT NULL",
+                         1),
+            1);
+  EXPECT_EQ(WaitForCount("SELECT COUNT(*) FROM orders WHERE campaign_id = '" + sale +
+                             "' AND status = 'confirmed'",
+                         5),
+            5);
+  EXPECT_GE(Metric("hotdeal_campaigns_archived"), 1);  // the stack's MySQL may hold others
 }
 
 // A coupon's life over HTTP with durable acks, across kill -9: redeemed, restored, redeemed

@@ -30,7 +30,7 @@ TEST(Routes, ExtractsParametersInPathOrder) {
 TEST(Routes, WrongMethodOnAKnownPathGivesTheAllowedOnes) {
   RouteMatch campaigns = MatchRoute(Method::kPost, "/v1/campaigns/bf");
   EXPECT_EQ(campaigns.route, nullptr);
-  EXPECT_EQ(campaigns.allow, "GET, PATCH");
+  EXPECT_EQ(campaigns.allow, "GET, PATCH, DELETE");
   RouteMatch unknown_verb = MatchRoute(std::nullopt, "/v1/campaigns");
   EXPECT_EQ(unknown_verb.route, nullptr);
   EXPECT_EQ(unknown_verb.allow, "GET, POST");

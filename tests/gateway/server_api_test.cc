@@ -36,6 +36,10 @@ class ApiTest : public GatewayTest {
                      std::string_view headers = kAdminHeader) {
     return Must(HttpClient(port()).Send("PATCH", target, body, headers));
   }
+  HttpResponse Delete(std::string_view target, std::string_view body = {},
+                      std::string_view headers = kAdminHeader) {
+    return Must(HttpClient(port()).Send("DELETE", target, body, headers));
+  }
   std::int64_t Remaining(std::string_view id) {
     return JsonInt(Get("/v1/campaigns/" + std::string(id)).body, "remaining");
   }
@@ -237,6 +241,82 @@ TEST_F(ApiTest, APatchTopsUpTakesBackRenamesAndMovesTheEnd) {
   HttpResponse reopened = Patch("/v1/campaigns/tv", R"({"ends_at": null})");
   ASSERT_EQ(reopened.status, 200) << reopened.body;
   EXPECT_EQ(JsonString(reopened.body, "status"), "live");
+}
+
+void ExpectMessage(const HttpResponse& response, std::string_view part) {
+  EXPECT_NE(JsonString(response.body, "message").find(part), std::string::npos) << response.body;
+}
+
+// DELETE archives only an ended campaign with nothing in play; the 409 names what holds it and
+// changes nothing. Once archived every route of it is 404, its id stays taken, and it counts.
+TEST_F(ApiTest, ADeleteArchivesOnlyAnEndedCampaignWithNothingInPlay) {
+  CreateCampaign(kSale);
+  ExpectError(Delete("/v1/campaigns/tv", {}, {}), 401, "unauthorized");
+  ExpectError(Delete("/v1/campaigns/tv", {}, kServiceHeader), 401, "unauthorized");
+  ExpectError(Delete("/v1/campaigns/nope"), 404, "not_found");
+  ExpectError(Delete("/v1/campaigns/bad%20id"), 400, "bad_request");
+  ExpectError(Delete("/v1/campaigns/tv", "x"), 400, "bad_request");
+  HttpResponse live = Delete("/v1/campaigns/tv");
+  ExpectError(live, 409, "conflict");
+  ExpectMessage(live, "has not ended (it is live)");
+
+  HttpResponse order = Post("/v1/campaigns/tv/orders", R"({"user_id": "u-1", "quantity": 2})");
+  ASSERT_EQ(order.status, 201) << order.body;
+  ASSERT_EQ(Post("/v1/campaigns/tv/close", "", kAdminHeader).status, 200);
+  const std::string before = Get("/v1/campaigns/tv").body;
+  HttpResponse held = Delete("/v1/campaigns/tv", "{}");
+  ExpectError(held, 409, "conflict");
+  ExpectMessage(held, "2 units are still held");
+  EXPECT_EQ(Get("/v1/campaigns/tv").body, before);
+
+  const std::string cancel = "/v1/orders/" + JsonString(order.body, "order_id") + "/cancel";
+  ASSERT_EQ(Post(cancel, "", kServiceHeader).status, 200);
+  HttpResponse archived = Delete("/v1/campaigns/tv");
+  ASSERT_EQ(archived.status, 200) << archived.body;
+  EXPECT_EQ(JsonString(archived.body, "id"), "tv");
+  EXPECT_EQ(JsonString(archived.body, "status"), "ended");
+  ExpectError(Get("/v1/campaigns/tv"), 404, "not_found");
+  ExpectError(Get("/v1/campaigns/tv/stream"), 404, "not_found");
+  ExpectError(Post("/v1/campaigns/tv/orders", R"({"user_id": "u-2", "quantity": 1})"), 404,
+              "not_found");
+  ExpectError(Patch("/v1/campaigns/tv", R"({"name": "again"})"), 404, "not_found");
+  ExpectError(Delete("/v1/campaigns/tv"), 404, "not_found");
+  EXPECT_EQ(Get("/v1/campaigns").body, R"({"campaigns":[],"next_after":null})");
+  HttpResponse reused = Post("/v1/campaigns", kSale, kAdminHeader);
+  ExpectError(reused, 409, "conflict");
+  ExpectMessage(reused, "already exists or was archived");
+
+  const std::string metrics = Get("/metrics").body;
+  for (std::string_view expected : {"hotdeal_campaigns_archived 1", "hotdeal_campaigns_retiring",
+                                    R"(hotdeal_campaigns{status="ended"} 0)",
+                                    R"(hotdeal_http_requests_total{route="archive_campaign",)"
+                                    R"(status="200"} 1)"}) {
+    EXPECT_NE(metrics.find(expected), std::string::npos) << expected << "\n" << metrics;
+  }
+}
+
+// A coupon issued and not redeemed may still be used at checkout: its campaign stays until the
+// coupon is redeemed or expires, and the 409 says until when.
+TEST_F(ApiTest, ACouponCampaignIsArchivedOnlyOnceNoCouponCanBeRedeemed) {
+  ASSERT_EQ(Post("/v1/campaigns",
+                 R"({"id": "bf", "kind": "coupon", "name": "n", "stock": 3,
+                     "valid_until": "2999-01-01T00:00:00Z"})",
+                 kAdminHeader)
+                .status,
+            201);
+  HttpResponse claim = Post("/v1/campaigns/bf/claims", R"({"user_id": "u-1"})");
+  ASSERT_EQ(claim.status, 201) << claim.body;
+  ASSERT_EQ(Post("/v1/campaigns/bf/close", "", kAdminHeader).status, 200);
+  HttpResponse redeemable = Delete("/v1/campaigns/bf");
+  ExpectError(redeemable, 409, "conflict");
+  ExpectMessage(redeemable, "1 coupons issued from it may still be redeemed until 2999-01-01");
+  const std::string code = JsonString(claim.body, "coupon_code");
+  ASSERT_EQ(Post("/v1/coupons/" + code + "/redeem", R"({"user_id": "u-1", "order_ref": "o-1"})",
+                 kServiceHeader)
+                .status,
+            200);
+  ASSERT_EQ(Delete("/v1/campaigns/bf").status, 200);
+  ExpectError(Get("/v1/coupons/" + code + "?user_id=u-1", kServiceHeader), 404, "not_found");
 }
 
 TEST_F(ApiTest, APatchThatChangesNothingOrBreaksAFieldIs400) {
@@ -458,7 +538,8 @@ TEST_F(ApiTest, ErrorsNameTheFieldTheRuleOrTheState) {
                          kAdminHeader)),
             R"(unknown field "per_user_limt": this route does not take it)");
   CreateCampaign(kSale);
-  EXPECT_EQ(message(Post("/v1/campaigns", kSale, kAdminHeader)), R"(campaign "tv" already exists)");
+  EXPECT_EQ(message(Post("/v1/campaigns", kSale, kAdminHeader)),
+            R"(campaign "tv" already exists or was archived)");
   EXPECT_EQ(message(Post("/v1/campaigns/tv/orders", R"({"user_id": "u-1", "quantity": 0})")),
             "quantity: must be a whole number from 1 to 1000000");
   HttpResponse order = Post("/v1/campaigns/tv/orders", R"({"user_id": "u-1", "quantity": 1})");
@@ -499,7 +580,7 @@ TEST_F(ApiTest, UnknownRoutesAre404AndWrongMethods405WithAllow) {
   ExpectError(Get("/v1/campaigns/bf/claims/u-1/more"), 404, "not_found");
   HttpResponse wrong = Post("/v1/campaigns/bf", "{}");
   ExpectError(wrong, 405, "method_not_allowed");
-  EXPECT_EQ(wrong.header("allow"), "GET, PATCH");
+  EXPECT_EQ(wrong.header("allow"), "GET, PATCH, DELETE");
   HttpResponse put = Must(HttpClient(port()).Send("PUT", "/v1/campaigns", "{}"));
   ExpectError(put, 405, "method_not_allowed");
   EXPECT_EQ(put.header("allow"), "GET, POST");

@@ -16,6 +16,7 @@ enum class RouteId : std::uint8_t {
   kCreateCampaign,
   kGetCampaign,
   kChangeCampaign,
+  kArchiveCampaign,
   kCloseCampaign,
   kPauseCampaign,
   kResumeCampaign,
@@ -38,8 +39,8 @@ enum class RouteId : std::uint8_t {
 };
 inline constexpr std::size_t kRouteCount = static_cast<std::size_t>(RouteId::kUnmatched) + 1;
 
-enum class Method : std::uint8_t { kGet, kPost, kPatch };
-inline constexpr std::size_t kMethodCount = 3;
+enum class Method : std::uint8_t { kGet, kPost, kPatch, kDelete };
+inline constexpr std::size_t kMethodCount = 4;
 
 // The method's name as HTTP spells it ("GET").
 std::string_view MethodName(Method method);
@@ -73,7 +74,7 @@ std::string_view RouteName(RouteId id);
 struct RouteMatch {
   const Route* route = nullptr;              // null: no route for this method and path
   std::array<std::string_view, 2> params{};  // in path order
-  std::string_view allow;  // when route is null but the path exists: "GET, PATCH", ...
+  std::string_view allow;  // when route is null but the path exists: "GET, POST", ...
 };
 
 // `path` is the request target without the query string. No `method` (a verb no route takes)
