@@ -1,9 +1,9 @@
 // libFuzzer target: raw bytes as one connection's worth of pipelined HTTP/1.1 requests, through
-// what a Connection does with them (RequestParser, Api::Handle, CreateCampaign on the control
-// thread, WriteHead) to a real in-memory engine (--log none) and back. Each reply must have a
-// status, a head that is well formed (CRLF lines, no stray CR or LF a client could read as a
-// second response), a Content-Length equal to its body and, for JSON, a body that parses.
-// tests/fuzz/run builds and runs it.
+// what a Connection does with them (RequestParser, Api::Handle, RunControl on the control
+// thread for a creation or an archive, WriteHead) to a real in-memory engine (--log none) and back.
+// Each reply must have a status, a head that is well formed (CRLF lines, no stray CR or LF a client
+// could read as a second response), a Content-Length equal to its body and, for JSON, a body that
+// parses. tests/fuzz/run builds and runs it.
 //
 // Every input starts from the same fresh engine: a coupon campaign `coupon`, a sale `sale`
 // and one reserved order of user `u-seed`, whose id replaces each `@order` in the input, so
@@ -47,6 +47,9 @@ engine::EngineOptions EngineOptionsForFuzz() {
   options.campaigns_max = 4;
   options.stock_max = 1000;
   options.idempotency_keys_max = 256;
+  // An archive runs on the control thread while this input's thread, the one worker, waits for
+  // it: the control call passes the worker's quiescent points itself.
+  options.workers_idle_in_control = true;
   return options;
 }
 
@@ -138,11 +141,12 @@ void CheckReply(const Reply& reply, Persistence persistence) {
   }
 }
 
-// POST /v1/campaigns: the engine call runs on the Api's control thread, as for a Connection;
-// here the caller waits for it and finishes the reply on its own thread.
-Completion CreateCampaign(Harness& harness, RequestData& request, Reply& reply) {
+// POST /v1/campaigns and DELETE /v1/campaigns/{id}: the engine call runs on the Api's control
+// thread, as for a Connection; here the caller waits for it and finishes the reply on its own
+// thread.
+Completion RunControl(Harness& harness, RequestData& request, Reply& reply) {
   std::promise<FinishReply> finished;
-  Completion completion = harness.api.CreateCampaign(
+  Completion completion = harness.api.RunControl(
       harness.worker, request, reply,
       [&finished](FinishReply finish) { finished.set_value(std::move(finish)); });
   if (completion != Completion::kControl) return completion;
@@ -191,7 +195,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     Persistence persistence = parser.keep_alive() ? Persistence::kKeepAlive : Persistence::kClose;
     RouteId route = RouteId::kUnmatched;
     Completion completion = harness.api.Handle(harness.worker, request, reply, route);
-    if (completion == Completion::kControl) completion = CreateCampaign(harness, request, reply);
+    if (completion == Completion::kControl) completion = RunControl(harness, request, reply);
     // --log none: no ticket to await, and no decision the log has not answered.
     Require(completion == Completion::kDone);
     CheckReply(reply, persistence);
