@@ -46,6 +46,9 @@ Decision<Claim> Engine::Impl::ClaimCoupon(WorkerId worker, const CampaignId& id,
   constexpr Operation kOperation = Operation::kClaim;
   Campaign* campaign = FindFor(worker.value, id);
   if (!campaign) return Decide<Claim>(worker, kOperation, Outcome::kNotFound);
+  if (!campaign->serving()) {
+    return Decide<Claim>(worker, kOperation, Unserved(*campaign, CampaignKind::kCoupon));
+  }
   if (campaign->spec().kind != CampaignKind::kCoupon) {
     return Decide<Claim>(worker, kOperation, Outcome::kConflict);
   }

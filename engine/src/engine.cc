@@ -337,8 +337,7 @@ std::optional<CampaignFootprint> Engine::Impl::Footprint(const CampaignId& id) c
 
 Campaign* Engine::Impl::FindAndCache(std::uint32_t worker, const CampaignId& id) {
   Campaign* found = campaigns_.Find(id);
-  if (!found || !found->serving()) return nullptr;
-  workers_[worker]->last_campaign = found;
+  if (found && found->serving()) workers_[worker]->last_campaign = found;
   return found;
 }
 

@@ -71,6 +71,9 @@ Decision<Order> Engine::Impl::PlaceOrder(WorkerId worker, const CampaignId& id, 
   constexpr Operation kOperation = Operation::kPlaceOrder;
   Campaign* campaign = FindFor(worker.value, id);
   if (!campaign) return Decide<Order>(worker, kOperation, Outcome::kNotFound);
+  if (!campaign->serving()) {
+    return Decide<Order>(worker, kOperation, Unserved(*campaign, CampaignKind::kSale));
+  }
   const CampaignSpec& spec = campaign->spec();
   if (spec.kind != CampaignKind::kSale) {
     return Decide<Order>(worker, kOperation, Outcome::kConflict);
