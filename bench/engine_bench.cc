@@ -1,9 +1,10 @@
 // Google Benchmark suite for the engine: granted claims, sold-out rejections, one hot campaign
 // hit by 1 and 2 threads (each with its own WorkerId) beside a single shared std::atomic stock
 // counter, order reserve/cancel, the latency of one dependent load into tables of the
-// ledger's sizes, and the sale ledger's add/remove step alone (UnitLedger), and a
-// campaign's bytes per unit of stock. Measures the engine alone (DiscardSink): no HTTP, no log.
-// Must never be part of a test run; numbers and commands go to bench/RESULTS.md.
+// ledger's sizes, and the sale ledger's add/remove step alone (UnitLedger), a claim for an
+// unknown campaign after many archives, and a campaign's bytes per unit of stock. Measures the
+// engine alone (DiscardSink): no HTTP, no log. Must never be part of a test run; numbers and
+// commands go to bench/RESULTS.md.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -130,6 +131,41 @@ void ClaimSoldOut(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(ClaimSoldOut);
+
+// A claim for an id no campaign has (a mistyped link, a scanner), in an engine of the default
+// --campaigns-max holding half of it, after `range(0)` campaigns were created and archived: how
+// long the id index's probe for a missing id gets as campaigns come and go.
+void ClaimUnknownCampaign(benchmark::State& state) {
+  DiscardSink sink;
+  EngineOptions options;
+  options.workers_idle_in_control = true;  // this thread is the only worker
+  Engine engine(options, sink);
+  for (std::size_t i = 0; i < options.campaigns_max / 2; ++i)
+    engine.CreateCampaign(Spec(Numbered("live-", i), CampaignKind::kCoupon, 1), kNow);
+  for (std::int64_t i = 0; i < state.range(0); ++i) {
+    CampaignSpec spec =
+        Spec(Numbered("gone-", static_cast<std::size_t>(i)), CampaignKind::kCoupon, 1);
+    spec.stock_max = 1;
+    engine.CreateCampaign(spec, kNow);
+    engine.CloseCampaign(spec.id, kNow);
+    if (engine.ArchiveCampaign(spec.id, kNow).outcome != Outcome::kOk) {
+      state.SkipWithError("archive refused");
+      return;
+    }
+  }
+  std::vector<CampaignId> unknown;
+  for (std::size_t i = 0; i < 64; ++i)
+    unknown.push_back(*CampaignId::Parse(Numbered("unknown-", i)));
+  const UserId user = Users(1)[0];
+  std::size_t next = 0;
+  for (auto _ : state) {
+    Decision<Claim> made = engine.ClaimCoupon({0}, unknown[next], user, {}, kNow);
+    benchmark::DoNotOptimize(made);
+    next = (next + 1) % unknown.size();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(ClaimUnknownCampaign)->Arg(0)->Arg(4096)->Arg(65536);
 
 // One campaign shared by all threads; made before the threads start, dropped after.
 struct HotCampaign {

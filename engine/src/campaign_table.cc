@@ -27,28 +27,34 @@ CampaignTable::~CampaignTable() {
 }
 
 Campaign* CampaignTable::FindAny(const CampaignId& id) const noexcept {
-  std::uint64_t hash = HashBytes(id.view(), seed_);
-  // At most campaigns_max slots are held out of twice as many, so an empty one ends the probe
-  // (tombstones are skipped, and reused by Insert).
-  for (std::uint64_t step = 0; step <= mask_; ++step) {
-    std::uint32_t entry = by_id_[(hash + step) & mask_].load(std::memory_order_acquire);
-    if (entry == 0) return nullptr;
-    if (entry == kTombstone) continue;
-    Campaign* campaign = At(entry - 1);
-    // Null: unpublished after this slot was read (it is a tombstone by now).
-    if (campaign && SameId(campaign->spec().id, id)) return campaign;
+  const std::uint64_t home = Home(id);
+  for (;;) {
+    const std::uint64_t moves = moves_.load(std::memory_order_acquire);
+    // At most half the slots are held, so an empty one ends the probe.
+    for (std::uint64_t step = 0; step <= mask_; ++step) {
+      const std::uint32_t entry = by_id_[(home + step) & mask_].load(std::memory_order_acquire);
+      if (entry == kEmpty) break;
+      Campaign* campaign = At(entry - 1);
+      // Null: unpublished after this slot was read (no longer listed by now).
+      if (campaign && SameId(campaign->spec().id, id)) return campaign;
+    }
+    // Found nothing: true unless an Unlist moved an entry past this probe meanwhile. A slot
+    // read that saw one of Unlist's (release) stores also sees its odd count, and the acquire
+    // loads keep this last read after them.
+    if (moves % 2 == 0 && moves_.load(std::memory_order_relaxed) == moves) return nullptr;
   }
-  return nullptr;
 }
 
-std::atomic<std::uint32_t>& CampaignTable::IdSlot(const CampaignId& id,
-                                                  std::uint32_t index) const noexcept {
-  std::uint64_t hash = HashBytes(id.view(), seed_);
+std::uint64_t CampaignTable::Home(const CampaignId& id) const noexcept {
+  return HashBytes(id.view(), seed_) & mask_;
+}
+
+std::uint64_t CampaignTable::IdSlot(const CampaignId& id, std::uint32_t entry) const noexcept {
+  const std::uint64_t home = Home(id);
   for (std::uint64_t step = 0;; ++step) {
-    std::atomic<std::uint32_t>& slot = by_id_[(hash + step) & mask_];
-    std::uint32_t entry = slot.load(std::memory_order_relaxed);
-    if (index == kTombstone ? (entry == 0 || entry == kTombstone) : entry == index + 1) return slot;
     HOTDEAL_ASSERT(step <= mask_);
+    const std::uint64_t slot = (home + step) & mask_;
+    if (by_id_[slot].load(std::memory_order_relaxed) == entry) return slot;
   }
 }
 
@@ -67,10 +73,10 @@ void CampaignTable::GrowIdIndex() {
   const std::uint64_t old_mask = std::exchange(mask_, 2 * (mask_ + 1) - 1);
   for (std::uint64_t i = 0; i <= old_mask; ++i) {
     const std::uint32_t entry = old[i].load(std::memory_order_relaxed);
-    if (entry == 0 || entry == kTombstone) continue;
+    if (entry == kEmpty) continue;
     const Campaign* campaign = At(entry - 1);
     HOTDEAL_ASSERT(campaign != nullptr);  // listed campaigns are published
-    IdSlot(campaign->spec().id, kTombstone).store(entry, std::memory_order_relaxed);
+    by_id_[IdSlot(campaign->spec().id, kEmpty)].store(entry, std::memory_order_relaxed);
   }
 }
 
@@ -82,17 +88,40 @@ void CampaignTable::Publish(std::unique_ptr<Campaign> campaign) {
   std::atomic<Chunk*>& chunk = chunks_[index / kChunkSize];
   if (!chunk.load(std::memory_order_relaxed)) chunk.store(new Chunk, std::memory_order_release);
   // Release on both: a reader that sees the id slot or the pointer sees a built campaign.
-  std::atomic<std::uint32_t>& slot = IdSlot(campaign->spec().id, kTombstone);
+  const std::uint64_t slot = IdSlot(campaign->spec().id, kEmpty);
   chunk.load(std::memory_order_relaxed)
       ->slots[index % kChunkSize]
       .store(campaign.release(), std::memory_order_release);
-  slot.store(index + 1, std::memory_order_release);
+  by_id_[slot].store(index + 1, std::memory_order_release);
   if (index >= next_index_) next_index_ = index + 1;
   ++size_;
 }
 
 void CampaignTable::Unlist(const Campaign& campaign) {
-  IdSlot(campaign.spec().id, campaign.index()).store(kTombstone, std::memory_order_release);
+  // Deletion from a linear-probing table (Knuth's Algorithm R): empty the slot, then move back
+  // each later entry of the cluster whose probe would now stop short of it, until the cluster
+  // ends. Every entry the cluster holds stays reachable from its home or is seen twice; only
+  // a lookup that finds nothing can have missed one, and the odd count makes it look again.
+  // Each slot store releases the odd count to whoever reads it (no fences: ThreadSanitizer
+  // does not model them).
+  const std::uint64_t moves = moves_.load(std::memory_order_relaxed);
+  moves_.store(moves + 1, std::memory_order_relaxed);
+  std::uint64_t hole = IdSlot(campaign.spec().id, campaign.index() + 1);
+  for (std::uint64_t next = (hole + 1) & mask_;; next = (next + 1) & mask_) {
+    const std::uint32_t entry = by_id_[next].load(std::memory_order_relaxed);
+    if (entry == kEmpty) break;
+    const Campaign* moving = At(entry - 1);
+    HOTDEAL_ASSERT(moving != nullptr);  // listed campaigns are published
+    const std::uint64_t home = Home(moving->spec().id);
+    // The entry stays if its home lies cyclically in (hole, next]: its probe never passes the
+    // hole.
+    const bool stays = hole <= next ? hole < home && home <= next : hole < home || home <= next;
+    if (stays) continue;
+    by_id_[hole].store(entry, std::memory_order_release);
+    hole = next;
+  }
+  by_id_[hole].store(kEmpty, std::memory_order_release);
+  moves_.store(moves + 2, std::memory_order_release);
   --size_;
 }
 
