@@ -46,12 +46,11 @@ Decision<Claim> Engine::Impl::ClaimCoupon(WorkerId worker, const CampaignId& id,
   constexpr Operation kOperation = Operation::kClaim;
   Campaign* campaign = FindFor(worker.value, id);
   if (!campaign) return Decide<Claim>(worker, kOperation, Outcome::kNotFound);
-  if (!campaign->serving()) {
-    return Decide<Claim>(worker, kOperation, Unserved(*campaign, CampaignKind::kCoupon));
-  }
   if (campaign->spec().kind != CampaignKind::kCoupon) {
     return Decide<Claim>(worker, kOperation, Outcome::kConflict);
   }
+  // In an archive attempt (FindFor): only an ended campaign is tried.
+  if (!campaign->serving()) return Decide<Claim>(worker, kOperation, Outcome::kEnded);
   KeyHold key_hold(*keys_);
   KeyReplay replay;
   if (Outcome keyed = BeginKey(*campaign, user, key, now, key_hold, replay);

@@ -283,7 +283,7 @@ class Engine::Impl {
   // crowd hits the cache on every call. A cached campaign is freed only after the worker's
   // next quiescent point, which empties the cache (Quiesce); until then only its flags are
   // rechecked. May answer a campaign that is not serving (in an archive attempt), which takes
-  // no decision: the caller answers Unserved.
+  // no decision: the caller answers kEnded.
   Campaign* FindFor(std::uint32_t worker, const CampaignId& id) {
     Campaign* last = workers_[worker]->last_campaign;
     if (last && detail::SameId(last->spec().id, id) && last->serving()) return last;
@@ -291,12 +291,6 @@ class Engine::Impl {
   }
   // FindFor past the cache: the table, and the answer cached if it is serving.
   Campaign* FindAndCache(std::uint32_t worker, const CampaignId& id);
-  // What a claim (kind kCoupon) or an order (kSale) answers for a campaign in an archive
-  // attempt: what its ended self would (only an ended one is tried), kEnded or kConflict for
-  // the other kind.
-  static Outcome Unserved(const Campaign& campaign, CampaignKind kind) noexcept {
-    return campaign.spec().kind == kind ? Outcome::kEnded : Outcome::kConflict;
-  }
   // The slot and generation an order id names (fields not read); Locate also reads the fields
   // and answers only an order the slot still holds, published. Both look at the id's value
   // alone: for ids from the log and from the engine's own tables.

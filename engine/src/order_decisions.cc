@@ -71,13 +71,12 @@ Decision<Order> Engine::Impl::PlaceOrder(WorkerId worker, const CampaignId& id, 
   constexpr Operation kOperation = Operation::kPlaceOrder;
   Campaign* campaign = FindFor(worker.value, id);
   if (!campaign) return Decide<Order>(worker, kOperation, Outcome::kNotFound);
-  if (!campaign->serving()) {
-    return Decide<Order>(worker, kOperation, Unserved(*campaign, CampaignKind::kSale));
-  }
   const CampaignSpec& spec = campaign->spec();
   if (spec.kind != CampaignKind::kSale) {
     return Decide<Order>(worker, kOperation, Outcome::kConflict);
   }
+  // In an archive attempt (FindFor): only an ended campaign is tried.
+  if (!campaign->serving()) return Decide<Order>(worker, kOperation, Outcome::kEnded);
   if (quantity <= 0) return Decide<Order>(worker, kOperation, Outcome::kInvalid);
   if (quantity > spec.per_user_limit) {
     return Decide<Order>(worker, kOperation, Outcome::kLimitExceeded);
