@@ -151,7 +151,7 @@ Campaign* Engine::Impl::FindCoupon(std::string_view code, const UserId& user, Co
                                    detail::ClaimRecord& record) const {
   std::optional<std::uint32_t> index = detail::CouponCampaign(code);
   Campaign* campaign = index ? campaigns_.At(*index) : nullptr;
-  if (!campaign || !campaign->serving() || campaign->spec().kind != CampaignKind::kCoupon)
+  if (!campaign || !campaign->visible() || campaign->spec().kind != CampaignKind::kCoupon)
     return nullptr;
   std::optional<detail::ClaimRecord> held = campaign->ledger().Read(user, &hold);
   if (!held || !SameSecret(held->code.secret(), code.substr(CouponCode::kPrefixSize)))
@@ -178,6 +178,8 @@ Decision<Claim> Engine::Impl::ChangeUse(WorkerId worker, std::string_view code, 
   detail::ClaimRecord record;
   Campaign* campaign = FindCoupon(code, user, hold, record);
   if (!campaign) return Decide<Claim>(worker, operation, Outcome::kNotFound);
+  // As ConfirmOrder: no use moves while an archive attempt checks that none is left.
+  if (!campaign->serving()) return Decide<Claim>(worker, operation, Outcome::kPending);
   if (hold != CouponHold::kClaimed) {
     return Decide<Claim>(worker, operation, HeldOutcome(hold, Outcome::kPending));
   }

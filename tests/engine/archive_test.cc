@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
 #include <thread>
 
 #include "test_support.h"
@@ -233,6 +236,108 @@ TEST(ArchiveWaitTest, WorkersThatNeverPassAQuiescentPointLeaveNothingChanged) {
   ticker.join();
   EXPECT_EQ(engine.GetCampaign(Campaign("c"), Seconds(200)).outcome, Outcome::kNotFound);
   EXPECT_EQ(engine.Stats().campaigns_retiring, 0u);
+}
+
+// An archive attempt in progress, held open by a worker that does not tick: its campaign's
+// reads go on, and every move of what it holds (confirm, cancel, redeem, restore) answers
+// kPending and changes nothing, so what the attempt checks cannot change under it (an order
+// placed into it just before, which then refuses it, is archive_race_test's case). The tests
+// thread is both workers; the attempt runs on another.
+class ArchiveAttemptTest : public ::testing::Test {
+ protected:
+  ArchiveAttemptTest() {
+    EngineOptions options = SmallOptions();
+    options.archive_wait = std::chrono::seconds(10);
+    engine_ = std::make_unique<Engine>(options, sink_);
+  }
+  // Runs ArchiveCampaign(id) on its own thread and returns once `probe` (a call that changes
+  // nothing either way) answers kPending, i.e. the attempt is under way.
+  template <class Probe>
+  void StartAttempt(std::string_view id, Probe&& probe) {
+    attempt_ = std::thread(
+        [this, id] { archived_ = engine_->ArchiveCampaign(Campaign(id), Seconds(500)).outcome; });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (probe() != Outcome::kPending && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+    ASSERT_EQ(probe(), Outcome::kPending);
+  }
+  // Lets the attempt end: both workers tick until it returned.
+  Outcome FinishAttempt() {
+    std::atomic<bool> done{false};
+    std::thread waiter([&] {
+      attempt_.join();
+      done.store(true);
+    });
+    while (!done.load()) {
+      engine_->ExpireDue({0}, Seconds(500));
+      engine_->ExpireDue({1}, Seconds(500));
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    waiter.join();
+    return archived_;
+  }
+  RecordingSink sink_;
+  std::unique_ptr<Engine> engine_;
+  std::thread attempt_;
+  Outcome archived_ = Outcome::kInvalid;
+};
+
+TEST_F(ArchiveAttemptTest, ConfirmAndCancelWaitWhileTheOrderStillReadsThenItIsGone) {
+  ASSERT_EQ(engine_->CreateCampaign(NoHeadroom(SaleSpec("s", 5, 2, 3600)), Seconds(0)).outcome,
+            Outcome::kCreated);
+  Decision<Order> paid = engine_->PlaceOrder({0}, Campaign("s"), User(1), 1, {}, Seconds(100));
+  ASSERT_EQ(paid.outcome, Outcome::kCreated);
+  const OrderId id = paid.value->id;
+  ASSERT_EQ(engine_->ConfirmOrder({0}, id, User(1), Seconds(101)).outcome, Outcome::kOk);
+  ASSERT_EQ(engine_->CloseCampaign(Campaign("s"), Seconds(150)).outcome, Outcome::kOk);
+  // The probe: cancelling a paid order as a reservation only is refused (kConflict) outside an
+  // attempt, kPending inside one; neither changes anything.
+  StartAttempt("s", [&] {
+    return engine_->CancelOrder({0}, id, User(1), Seconds(160), CancelScope::kReservation).outcome;
+  });
+  const std::size_t events = sink_.size();
+  EXPECT_EQ(engine_->ConfirmOrder({0}, id, User(1), Seconds(160)).outcome, Outcome::kPending);
+  EXPECT_EQ(engine_->CancelOrder({0}, id, User(1), Seconds(160)).outcome, Outcome::kPending);
+  EXPECT_EQ(engine_->PlaceOrder({0}, Campaign("s"), User(2), 1, {}, Seconds(160)).outcome,
+            Outcome::kEnded);
+  Decision<Order> read = engine_->GetOrder(id, Seconds(160));
+  ASSERT_EQ(read.outcome, Outcome::kOk);
+  EXPECT_EQ(read.value->status, OrderStatus::kConfirmed);
+  EXPECT_EQ(engine_->GetCampaign(Campaign("s"), Seconds(160)).outcome, Outcome::kOk);
+  EXPECT_EQ(sink_.size(), events);  // nothing moved (the refund did not happen)
+
+  EXPECT_EQ(FinishAttempt(), Outcome::kOk);
+  EXPECT_EQ(engine_->GetOrder(id, Seconds(160)).outcome, Outcome::kNotFound);
+  EXPECT_EQ(engine_->CancelOrder({0}, id, User(1), Seconds(160)).outcome, Outcome::kNotFound);
+}
+
+TEST_F(ArchiveAttemptTest, RedeemAndRestoreWaitWhileTheCouponStillReadsThenItIsGone) {
+  ASSERT_EQ(engine_->CreateCampaign(NoHeadroom(CouponSpec("c", 5)), Seconds(0)).outcome,
+            Outcome::kCreated);
+  Decision<Claim> claim = engine_->ClaimCoupon({0}, Campaign("c"), User(1), {}, Seconds(100));
+  ASSERT_EQ(claim.outcome, Outcome::kCreated);
+  const std::string code(claim.value->coupon_code.view());
+  const OrderRef order = *OrderRef::Parse("o-1");
+  ASSERT_EQ(engine_->RedeemCoupon({0}, code, User(1), order, Seconds(110)).outcome, Outcome::kOk);
+  ASSERT_EQ(engine_->CloseCampaign(Campaign("c"), Seconds(150)).outcome, Outcome::kOk);
+  // The probe: redeeming the redeemed coupon on another order is refused outside an attempt.
+  StartAttempt("c", [&] {
+    return engine_->RedeemCoupon({0}, code, User(1), *OrderRef::Parse("o-2"), Seconds(160)).outcome;
+  });
+  const std::size_t events = sink_.size();
+  EXPECT_EQ(engine_->RestoreCoupon({0}, code, User(1), order, Seconds(160)).outcome,
+            Outcome::kPending);
+  EXPECT_EQ(engine_->ClaimCoupon({0}, Campaign("c"), User(2), {}, Seconds(160)).outcome,
+            Outcome::kEnded);
+  Decision<Claim> read = engine_->GetCoupon(code, User(1));
+  ASSERT_EQ(read.outcome, Outcome::kOk);
+  EXPECT_TRUE(read.value->redeemed);
+  EXPECT_EQ(sink_.size(), events);  // nothing moved
+
+  EXPECT_EQ(FinishAttempt(), Outcome::kOk);
+  EXPECT_EQ(engine_->GetCoupon(code, User(1)).outcome, Outcome::kNotFound);
+  EXPECT_EQ(engine_->RestoreCoupon({0}, code, User(1), order, Seconds(160)).outcome,
+            Outcome::kNotFound);
 }
 
 }  // namespace

@@ -216,7 +216,8 @@ class Engine final : public LogReports {
   // changes of one coupon exactly one wins (one CAS). A claim not final yet (unacknowledged or
   // in doubt) answers kPending. The event is appended again until the log has it, so the
   // change stands once answered. Any worker thread with its own WorkerId; paused or ended
-  // campaigns redeem and restore as live ones.
+  // campaigns redeem and restore as live ones; during an archive attempt both answer kPending
+  // and change nothing, while GetCoupon still reads.
   Decision<Claim> RedeemCoupon(WorkerId worker, std::string_view code, const UserId& user,
                                const OrderRef& order, TimePoint now);
   Decision<Claim> RestoreCoupon(WorkerId worker, std::string_view code, const UserId& user,

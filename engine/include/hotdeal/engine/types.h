@@ -142,7 +142,7 @@ enum class Outcome : std::uint8_t {
   kLogUnavailable,   // the durable log refused the event; the decision was undone (503)
   kInDoubt,          // the log could not say whether the decision is in it; being settled (503)
   kPending,          // decided, but the log has not acknowledged it yet, or its campaign is in
-                     // an archive attempt (confirm, cancel); retry shortly (503)
+                     // an archive attempt (confirm, cancel, redeem, restore); retry shortly (503)
 };
 
 // A coupon campaign's terms: what the shop's checkout applies to an order the coupon is redeemed
