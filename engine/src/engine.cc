@@ -195,13 +195,10 @@ bool Engine::Impl::Archivable(const Campaign& campaign, TimePoint now) const {
   const CampaignSpec& spec = campaign.spec();
   if (spec.kind != CampaignKind::kCoupon) return true;
   // Coupons handed out and not redeemed may still be redeemed at checkout: archiving would void
-  // them. Every claim came before the end, so each one's expiry is bounded by the terms.
+  // them, until the last of them expired.
   if (campaign.Total(Book::kClaimed) == campaign.Total(Book::kRedeemed)) return true;
-  const CouponTerms& terms = spec.terms;
-  if (terms.valid_until) return now >= *terms.valid_until;
-  const std::optional<TimePoint> ends_at = campaign.Spec().ends_at;
-  return terms.valid_seconds != 0 && ends_at &&
-         now >= *ends_at + std::chrono::seconds{terms.valid_seconds};
+  const std::optional<TimePoint> last = spec.terms.LastExpiry(campaign.Spec().ends_at);
+  return last && now >= *last;
 }
 
 bool Engine::Impl::GenerationPassed(std::uint64_t gen) const {

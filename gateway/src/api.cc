@@ -741,10 +741,7 @@ std::string Api::ArchiveRefusal(const engine::CampaignView& view) const {
   }
   if (view.spec.kind == engine::CampaignKind::kCoupon && books &&
       books->claimed != books->redeemed) {
-    const engine::CouponTerms& terms = view.spec.terms;
-    std::optional<engine::TimePoint> expiry = terms.valid_until;
-    if (!expiry && terms.valid_seconds != 0 && view.spec.ends_at)
-      expiry = *view.spec.ends_at + std::chrono::seconds{terms.valid_seconds};
+    const std::optional<engine::TimePoint> expiry = view.spec.terms.LastExpiry(view.spec.ends_at);
     const std::string until =
         expiry ? " until " + std::string(FormatTime(*expiry).view())
                : " (its coupons never expire: it stays until every one is redeemed)";

@@ -161,6 +161,11 @@ struct CouponTerms {
     if (valid_seconds != 0) return claimed_at + std::chrono::seconds{valid_seconds};
     return valid_until;
   }
+  // When the last coupon of a campaign ending at `ends_at` stops being usable (every claim
+  // comes before the end); nullopt: never, or not bounded while the campaign has no end.
+  std::optional<TimePoint> LastExpiry(std::optional<TimePoint> ends_at) const noexcept {
+    return ends_at ? ExpiresAt(*ends_at) : valid_until;
+  }
 };
 
 struct CampaignSpec {
